@@ -1,0 +1,292 @@
+/* Blocking JSON-RPC calls to mailctld, and helpers shared by commands. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "common/jsonrpc.h"
+#include "common/paths.h"
+#include "common/xmalloc.h"
+#include "client.h"
+
+/* Find the socket: --socket, $MAILCTL_SOCKET, the default path. */
+static char *
+client_socket_path(struct client_opts *o)
+{
+	const char	*env;
+	char		*path, *cause = NULL;
+
+	if (o->socket != NULL)
+		return xstrdup(o->socket);
+	if ((env = getenv("MAILCTL_SOCKET")) != NULL && *env != '\0')
+		return xstrdup(env);
+	if ((path = paths_default_socket(&cause)) == NULL) {
+		fprintf(stderr, "mailctl: %s\n", cause);
+		free(cause);
+	}
+	return path;
+}
+
+/* Connect; on failure print one line and return -1 with *status set. */
+static int
+client_connect(struct client_opts *o, int *status)
+{
+	struct sockaddr_un	 sun;
+	char			*path;
+	int			 fd;
+
+	*status = EX_UNAVAILABLE;
+	if ((path = client_socket_path(o)) == NULL)
+		return -1;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		fprintf(stderr, "mailctl: socket path too long: %s\n", path);
+		free(path);
+		*status = EX_USAGE;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		fprintf(stderr, "mailctl: socket: %s\n", strerror(errno));
+		free(path);
+		*status = EX_OSERR;
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			fprintf(stderr, "mailctl: mailctld is not running "
+			    "(nothing listens on %s)\n", path);
+		else if (errno == EACCES) {
+			fprintf(stderr, "mailctl: %s: permission denied\n",
+			    path);
+			*status = EX_NOPERM;
+		} else
+			fprintf(stderr, "mailctl: cannot reach mailctld at %s: "
+			    "%s\n", path, strerror(errno));
+		close(fd);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return fd;
+}
+
+/* Write all of buf. */
+static int
+client_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Read lines until the response with our id arrives; notifications that
+ * arrive first are skipped. Return the response or NULL with *status set.
+ */
+static json_t *
+client_read_response(int fd, json_int_t id, int *status)
+{
+	struct jsonrpc_framer	*f;
+	json_t			*msg = NULL, *mid;
+	const char		*line;
+	char			 buf[65536], *cause = NULL;
+	size_t			 len;
+	ssize_t			 n;
+	int			 rc;
+
+	f = jsonrpc_framer_new(JSONRPC_LINE_MAX * 16);
+	*status = EX_PROTOCOL;
+	for (;;) {
+		rc = jsonrpc_framer_next(f, &line, &len);
+		if (rc == JSONRPC_FRAME_TOOLONG) {
+			fprintf(stderr, "mailctl: the daemon's reply is too "
+			    "long\n");
+			break;
+		}
+		if (rc == JSONRPC_FRAME_LINE) {
+			if ((msg = jsonrpc_parse(line, len, &cause)) == NULL) {
+				fprintf(stderr, "mailctl: bad reply from the "
+				    "daemon: %s\n", cause);
+				free(cause);
+				break;
+			}
+			mid = json_object_get(msg, "id");
+			if (json_is_integer(mid) &&
+			    json_integer_value(mid) == id)
+				break;
+			if (json_is_null(mid) &&
+			    json_object_get(msg, "error") != NULL)
+				break;	/* refused before reading our id */
+			json_decref(msg);
+			msg = NULL;
+			continue;
+		}
+		if ((n = read(fd, buf, sizeof buf)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "mailctl: read: %s\n", strerror(errno));
+			*status = EX_IOERR;
+			break;
+		}
+		if (n == 0) {
+			fprintf(stderr, "mailctl: mailctld closed the "
+			    "connection without answering\n");
+			*status = EX_UNAVAILABLE;
+			break;
+		}
+		jsonrpc_framer_feed(f, buf, n);
+	}
+	jsonrpc_framer_free(f);
+	return msg;
+}
+
+/*
+ * Call a method (params stolen, may be NULL). On success return 0 with
+ * *result set (a new reference). On failure print the error in one line and
+ * return the exit status.
+ */
+int
+client_call(struct client_opts *o, const char *method, json_t *params,
+    json_t **result)
+{
+	json_t		*req, *resp, *err;
+	char		*line;
+	size_t		 len;
+	int		 fd, status;
+	const json_int_t id = 1;
+
+	*result = NULL;
+	req = jsonrpc_request_new(method, params, id);
+	line = jsonrpc_encode(req, &len);
+	json_decref(req);
+	if ((fd = client_connect(o, &status)) == -1) {
+		free(line);
+		return status;
+	}
+	/*
+	 * When the daemon refuses us (another uid, too many clients) it
+	 * answers and closes at once: a failed write still reads that answer.
+	 */
+	if (client_write_all(fd, line, len) != 0 && errno != EPIPE &&
+	    errno != ECONNRESET) {
+		fprintf(stderr, "mailctl: write: %s\n", strerror(errno));
+		free(line);
+		close(fd);
+		return EX_IOERR;
+	}
+	free(line);
+	resp = client_read_response(fd, id, &status);
+	close(fd);
+	if (resp == NULL)
+		return status;
+	if ((err = json_object_get(resp, "error")) != NULL) {
+		fprintf(stderr, "mailctl: %s\n", json_is_string(json_object_get(
+		    err, "message")) ? json_string_value(json_object_get(err,
+		    "message")) : "the daemon reported an error");
+		status = jsonrpc_exit_status(json_integer_value(
+		    json_object_get(err, "code")));
+		json_decref(resp);
+		return status;
+	}
+	*result = json_incref(json_object_get(resp, "result"));
+	json_decref(resp);
+	if (*result == NULL) {
+		fprintf(stderr, "mailctl: the daemon's reply has no result\n");
+		return EX_PROTOCOL;
+	}
+	return 0;
+}
+
+/* Print a result as one JSON document (--json). */
+int
+client_print_json(const json_t *result)
+{
+	if (json_dumpf(result, stdout, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ||
+	    putchar('\n') == EOF || fflush(stdout) != 0) {
+		fprintf(stderr, "mailctl: cannot write output\n");
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+/* Print a command's usage line. */
+void
+client_cmd_usage(const struct client_cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: mailctl %s %s\n", cmd->name, cmd->usage);
+	if (f == stdout)
+		fprintf(f, "\n%s\n", cmd->summary);
+}
+
+/*
+ * Parse the options every command takes (--json, --help) for a command with
+ * no other options; return -1 to go on, or an exit status.
+ */
+int
+client_parse_common(const struct client_cmd *cmd, struct client_opts *o,
+    int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o->json = 1;
+			break;
+		case 'h':
+			client_cmd_usage(cmd, stdout);
+			return 0;
+		default:
+			client_cmd_usage(cmd, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mailctl %s: unexpected argument \"%s\"\n",
+		    cmd->name, argv[optind]);
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
+	}
+	return -1;
+}
+
+/* Format seconds as "3d 4h", "5m 2s" or "12s". */
+void
+client_format_duration(double seconds, char *buf, size_t size)
+{
+	long	 s = (long)seconds;
+
+	if (s >= 86400)
+		snprintf(buf, size, "%ldd %ldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%ldh %ldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%ldm %lds", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%lds", s);
+}

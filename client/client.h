@@ -1,0 +1,33 @@
+/*
+ * mailctl's side of the control socket: a blocking connection that sends one
+ * request and waits for its answer. Errors are printed here, once, and turned
+ * into the sysexits(3) status mailctl exits with.
+ */
+#ifndef MAILCTL_CLIENT_H
+#define MAILCTL_CLIENT_H
+
+#include <jansson.h>
+
+struct client_opts {
+	const char	*socket;	/* --socket, or NULL */
+	int		 json;		/* --json */
+};
+
+/* One command: its name, a one-line summary, and its function. */
+struct client_cmd {
+	const char	*name;
+	const char	*usage;		/* arguments after the name */
+	const char	*summary;
+	int		(*exec)(const struct client_cmd *, struct client_opts *,
+			    int argc, char **argv);
+};
+
+int	client_call(struct client_opts *, const char *method, json_t *params,
+	    json_t **result);
+int	client_print_json(const json_t *);
+void	client_cmd_usage(const struct client_cmd *, FILE *);
+int	client_parse_common(const struct client_cmd *, struct client_opts *,
+	    int argc, char **argv);
+void	client_format_duration(double seconds, char *buf, size_t size);
+
+#endif

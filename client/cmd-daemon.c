@@ -1,0 +1,99 @@
+/* mailctl status, mailctl reload. */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "client.h"
+#include "cmds.h"
+
+/* Print one account server line of status. */
+static void
+status_server(const char *proto, json_t *s)
+{
+	if (s == NULL)
+		return;
+	printf("    %-5s %s:%lld tls=%s%s%s\n", proto,
+	    json_string_value(json_object_get(s, "host")),
+	    json_integer_value(json_object_get(s, "port")),
+	    json_string_value(json_object_get(s, "tls")),
+	    json_object_get(s, "user") ? " user=" : "",
+	    json_object_get(s, "user") ?
+	    json_string_value(json_object_get(s, "user")) : "");
+}
+
+/* Print status for people. */
+static void
+status_print(json_t *r)
+{
+	json_t		*accounts, *a;
+	size_t		 i;
+	char		 up[32];
+	const char	*cfg;
+
+	client_format_duration(json_number_value(json_object_get(r, "uptime")),
+	    up, sizeof up);
+	cfg = json_string_value(json_object_get(r, "config"));
+	printf("mailctld %s, pid %lld, up %s\n",
+	    json_string_value(json_object_get(r, "version")),
+	    json_integer_value(json_object_get(r, "pid")), up);
+	printf("  config:   %s\n", cfg ? cfg : "(none, defaults)");
+	printf("  socket:   %s\n",
+	    json_string_value(json_object_get(r, "socket")));
+	printf("  data dir: %s\n",
+	    json_string_value(json_object_get(r, "data_dir")));
+	accounts = json_object_get(r, "accounts");
+	printf("  accounts: %zu\n", json_array_size(accounts));
+	json_array_foreach(accounts, i, a) {
+		printf("  %s <%s>\n",
+		    json_string_value(json_object_get(a, "name")),
+		    json_string_value(json_object_get(a, "email")));
+		status_server("pop3", json_object_get(a, "pop3"));
+		status_server("smtp", json_object_get(a, "smtp"));
+	}
+}
+
+/* mailctl status [--json] */
+int
+cmd_status(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = client_parse_common(cmd, o, argc, argv)) != -1)
+		return rc;
+	if ((rc = client_call(o, "status", NULL, &r)) != 0)
+		return rc;
+	if (o->json)
+		rc = client_print_json(r);
+	else
+		status_print(r);
+	json_decref(r);
+	return rc;
+}
+
+/* mailctl reload [--json] */
+int
+cmd_reload(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = client_parse_common(cmd, o, argc, argv)) != -1)
+		return rc;
+	if ((rc = client_call(o, "reload", NULL, &r)) != 0)
+		return rc;
+	if (o->json)
+		rc = client_print_json(r);
+	else
+		printf("configuration reloaded: %lld account%s\n",
+		    json_integer_value(json_object_get(r, "accounts")),
+		    json_integer_value(json_object_get(r, "accounts")) == 1 ?
+		    "" : "s");
+	json_decref(r);
+	return rc;
+}

@@ -1,0 +1,125 @@
+/*
+ * mailctl: the command-line client. It turns argv into one JSON-RPC request,
+ * sends it to mailctld and prints the result; it holds no mail logic.
+ * Exit statuses follow sysexits(3): 69 daemon unavailable, 64 usage,
+ * 65 bad data, 75 temporary failure, 1 other.
+ */
+#include "autoconf.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "client.h"
+#include "cmds.h"
+
+static const struct client_cmd client_cmds[] = {
+	{ "status", "[--json]",
+	    "Show the daemon, its accounts, polls, queue and store.",
+	    cmd_status },
+	{ "reload", "[--json]",
+	    "Reread the configuration file (a bad file is refused and the "
+	    "old one stays).", cmd_reload },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static void
+usage(FILE *f)
+{
+	const struct client_cmd	*c;
+
+	fprintf(f,
+	    "usage: mailctl [--socket PATH] COMMAND [ARGS...]\n"
+	    "       mailctl help COMMAND | --help | --version\n"
+	    "\n"
+	    "Commands:\n");
+	for (c = client_cmds; c->name != NULL; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->summary);
+	fprintf(f,
+	    "\n"
+	    "Options:\n"
+	    "  -s, --socket PATH  mailctld's socket (default: $MAILCTL_SOCKET,\n"
+	    "                     else $XDG_RUNTIME_DIR/mailctl/mailctld.sock)\n"
+	    "  -h, --help         show this help; COMMAND --help for one command\n"
+	    "  -V, --version      show the version\n"
+	    "\n"
+	    "Every command takes --json to print the daemon's result as one\n"
+	    "JSON document.\n");
+}
+
+/* Find a command by name. */
+static const struct client_cmd *
+find_cmd(const char *name)
+{
+	const struct client_cmd	*c;
+
+	for (c = client_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct client_cmd	*cmd;
+	struct client_opts	 o;
+	int			 ch;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&o, 0, sizeof o);
+	while ((ch = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mailctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[0], "help") == 0) {
+		if (argc == 1) {
+			usage(stdout);
+			return 0;
+		}
+		if ((cmd = find_cmd(argv[1])) == NULL) {
+			fprintf(stderr, "mailctl: unknown command \"%s\"\n",
+			    argv[1]);
+			return EX_USAGE;
+		}
+		client_cmd_usage(cmd, stdout);
+		return 0;
+	}
+	if ((cmd = find_cmd(argv[0])) == NULL) {
+		fprintf(stderr, "mailctl: unknown command \"%s\" (see mailctl "
+		    "--help)\n", argv[0]);
+		return EX_USAGE;
+	}
+	return cmd->exec(cmd, &o, argc, argv);
+}

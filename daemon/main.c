@@ -1,0 +1,300 @@
+/*
+ * mailctld: start-up, signals, systemd notification, reload, shutdown.
+ *
+ * Runs in the foreground, systemd style. The order at start-up matters to
+ * systemd: the configuration is fully validated first (a bad file means exit
+ * 78 before anything is created), then the control socket is opened (or taken
+ * from socket activation), and only then READY=1 is sent.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/xmalloc.h"
+#include "config.h"
+#include "main.h"
+#include "rpc.h"
+
+static struct event_base	*main_base;
+static struct config		*main_config;
+static char			*main_config_path;
+static int			 main_config_explicit;	/* --config given */
+static struct timespec		 main_start_mono;
+static time_t			 main_start_wall;
+static struct event		*main_watchdog;
+static struct timeval		 main_watchdog_tv;
+
+/* Return the event base. */
+struct event_base *
+daemon_base(void)
+{
+	return main_base;
+}
+
+/* Return the configuration in force. */
+const struct config *
+daemon_config(void)
+{
+	return main_config;
+}
+
+/* Return seconds since start-up (monotonic). */
+double
+daemon_uptime(void)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - main_start_mono.tv_sec) +
+	    (now.tv_nsec - main_start_mono.tv_nsec) / 1e9;
+}
+
+/* Return the wall-clock start time. */
+time_t
+daemon_started(void)
+{
+	return main_start_wall;
+}
+
+/* Tell systemd the current one-line status. */
+void
+daemon_update_status(void)
+{
+	sd_notifyf(0, "STATUS=Serving %zu account%s",
+	    main_config->naccounts, main_config->naccounts == 1 ? "" : "s");
+}
+
+/*
+ * Reread the configuration file. A bad file leaves the running configuration
+ * in force and returns -1 with the reason. Paths that the running daemon
+ * already uses (socket, data_dir) only change at the next start.
+ */
+int
+daemon_reload(char **cause)
+{
+	struct config	*cf;
+	char		*inner = NULL;
+
+	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+	cf = config_load(main_config_path, main_config_explicit, &inner);
+	if (cf == NULL) {
+		log_warnx("reload refused, keeping the current configuration: "
+		    "%s", inner);
+		*cause = inner;
+		sd_notify(0, "READY=1");
+		daemon_update_status();
+		return -1;
+	}
+	if (strcmp(cf->socket, main_config->socket) != 0) {
+		log_warnx("reload: socket changed to %s; it takes effect at the "
+		    "next start", cf->socket);
+		free(cf->socket);
+		cf->socket = xstrdup(main_config->socket);
+	}
+	if (strcmp(cf->data_dir, main_config->data_dir) != 0) {
+		log_warnx("reload: data_dir changed to %s; it takes effect at "
+		    "the next start", cf->data_dir);
+		free(cf->data_dir);
+		cf->data_dir = xstrdup(main_config->data_dir);
+	}
+	config_free(main_config);
+	main_config = cf;
+	log_info("configuration reloaded from %s: %zu account%s",
+	    cf->path ? cf->path : "(defaults)", cf->naccounts,
+	    cf->naccounts == 1 ? "" : "s");
+	sd_notify(0, "READY=1");
+	daemon_update_status();
+	return 0;
+}
+
+/* SIGTERM, SIGINT: stop the loop; SIGHUP: reload. */
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	char	*cause = NULL;
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading the configuration");
+		if (daemon_reload(&cause) != 0)
+			free(cause);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+		event_base_loopexit(main_base, NULL);
+		break;
+	}
+}
+
+/* Tell the systemd watchdog that the loop is alive. */
+static void
+main_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+	evtimer_add(main_watchdog, &main_watchdog_tv);
+}
+
+/* Ping the watchdog at half its interval when systemd asks for one. */
+static void
+main_watchdog_start(void)
+{
+	uint64_t	 usec;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return;
+	usec /= 2;
+	main_watchdog_tv.tv_sec = usec / 1000000;
+	main_watchdog_tv.tv_usec = usec % 1000000;
+	main_watchdog = evtimer_new(main_base, main_watchdog_cb, NULL);
+	evtimer_add(main_watchdog, &main_watchdog_tv);
+	log_debug("watchdog every %llu us", (unsigned long long)usec);
+}
+
+/*
+ * Take the socket systemd passed (socket activation), or create ours.
+ * Return 0, or -1 with *cause.
+ */
+static int
+main_listen(char **cause)
+{
+	int	 n, fd;
+
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		xasprintf(cause, "sd_listen_fds: %s", strerror(-n));
+		return -1;
+	}
+	if (n == 0)
+		return rpc_listen(main_base, main_config->socket, cause);
+	if (n > 1)
+		log_warnx("systemd passed %d sockets; using the first", n);
+	fd = SD_LISTEN_FDS_START;
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		xasprintf(cause, "the socket systemd passed is not a listening "
+		    "UNIX stream socket");
+		return -1;
+	}
+	log_info("using the socket passed by systemd");
+	return rpc_listen_fd(main_base, fd, cause);
+}
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: mailctld [--config FILE] [--verbose]\n"
+	    "\n"
+	    "The mailctl daemon: fetches mail over POP3, files it, sends the\n"
+	    "outbox over SMTP and answers mailctl on a UNIX socket. It runs in\n"
+	    "the foreground; SIGHUP rereads the configuration.\n"
+	    "\n"
+	    "  -c, --config FILE  configuration (default:\n"
+	    "                     $XDG_CONFIG_HOME/mailctl/config.json)\n"
+	    "  -v, --verbose      log debugging detail\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct event	*sigs[3];
+	const int	 signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	char		*cause = NULL;
+	int		 ch, verbose = 0, i;
+
+	while ((ch = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			free(main_config_path);
+			main_config_path = xstrdup(optarg);
+			main_config_explicit = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		case 'V':
+			printf("mailctld %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			main_usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		main_usage(stderr);
+		return EX_USAGE;
+	}
+	log_init("mailctld", verbose);
+	if (main_config_path == NULL &&
+	    (main_config_path = paths_default_config(&cause)) == NULL)
+		fatalx("%s", cause);
+	if ((main_config = config_load(main_config_path, main_config_explicit,
+	    &cause)) == NULL) {
+		log_warnx("bad configuration, not starting: %s", cause);
+		return EX_CONFIG;
+	}
+	if (main_config->path == NULL)
+		log_notice("no configuration at %s; running with defaults and no "
+		    "accounts", main_config_path);
+
+	clock_gettime(CLOCK_MONOTONIC, &main_start_mono);
+	main_start_wall = time(NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((main_base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(main_base, signums[i], main_signal_cb,
+		    NULL);
+		evsignal_add(sigs[i], NULL);
+	}
+	if (main_listen(&cause) != 0) {
+		log_warnx("cannot open the control socket: %s", cause);
+		return EX_UNAVAILABLE;
+	}
+	main_watchdog_start();
+	log_info("mailctld %s ready: pid=%d config=%s socket=%s accounts=%zu",
+	    PACKAGE_VERSION, (int)getpid(),
+	    main_config->path ? main_config->path : "(defaults)",
+	    main_config->socket, main_config->naccounts);
+	sd_notify(0, "READY=1");
+	daemon_update_status();
+
+	event_base_dispatch(main_base);
+
+	rpc_shutdown();
+	if (main_watchdog != NULL)
+		event_free(main_watchdog);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	config_free(main_config);
+	free(main_config_path);
+	event_base_free(main_base);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,18 @@
+/*
+ * The daemon's process-wide state, owned by main.c: the event base, the
+ * configuration in force, start time, reload.
+ */
+#ifndef MAILCTL_MAIN_H
+#define MAILCTL_MAIN_H
+
+struct event_base;
+struct config;
+
+struct event_base	*daemon_base(void);
+const struct config	*daemon_config(void);
+double			 daemon_uptime(void);
+time_t			 daemon_started(void);
+int			 daemon_reload(char **cause);
+void			 daemon_update_status(void);
+
+#endif

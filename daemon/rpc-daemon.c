@@ -1,0 +1,71 @@
+/* Methods about the daemon itself: status, reload. */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "config.h"
+#include "main.h"
+#include "rpc.h"
+
+/* Format a time as ISO 8601 in UTC. */
+static json_t *
+rpc_daemon_time(time_t t)
+{
+	struct tm	 tm;
+	char		 buf[32];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+/* status: version, pid, uptime, paths, accounts without secrets. */
+static void
+rpc_status_exec(struct rpc_call *call, json_t *params)
+{
+	const struct config	*cf = daemon_config();
+	json_t			*r;
+
+	r = json_pack("{s:s, s:i, s:f, s:o, s:s?, s:s, s:s, s:I, s:o}",
+	    "version", PACKAGE_VERSION,
+	    "pid", (int)getpid(),
+	    "uptime", daemon_uptime(),
+	    "started", rpc_daemon_time(daemon_started()),
+	    "config", cf->path,
+	    "socket", cf->socket,
+	    "data_dir", cf->data_dir,
+	    "clients", (json_int_t)rpc_client_count(),
+	    "accounts", config_describe(cf));
+	rpc_call_reply(call, r);
+}
+
+const struct rpc_method rpc_status_method = {
+	"status", NULL, NULL, rpc_status_exec
+};
+
+/* reload: reread the configuration; a bad one leaves the old in force. */
+static void
+rpc_reload_exec(struct rpc_call *call, json_t *params)
+{
+	const struct config	*cf;
+	char			*cause = NULL;
+
+	if (daemon_reload(&cause) != 0) {
+		rpc_call_error(call, JSONRPC_ERR_DATA, "configuration not "
+		    "reloaded, the previous one stays in force: %s", cause);
+		free(cause);
+		return;
+	}
+	cf = daemon_config();
+	rpc_call_reply(call, json_pack("{s:b, s:s?, s:I}", "reloaded", 1,
+	    "config", cf->path, "accounts", (json_int_t)cf->naccounts));
+}
+
+const struct rpc_method rpc_reload_method = {
+	"reload", NULL, NULL, rpc_reload_exec
+};

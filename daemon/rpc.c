@@ -1,0 +1,800 @@
+/*
+ * The JSON-RPC control socket: listener, clients, framing and dispatch.
+ *
+ * Every client is a bufferevent. Input is split at "\n"; a line longer than
+ * JSONRPC_LINE_MAX gets one error and the connection is closed after it is
+ * flushed. Replies are queued on the client's output; when a client does not
+ * read and its output passes RPC_OUTPUT_HIGH, reading from it pauses until it
+ * catches up, so a client can never make the daemon buffer without bound.
+ *
+ * A request becomes a struct rpc_call that lives until its method answers.
+ * Batches (JSON-RPC 2.0 section 6) are answered with one array once every
+ * member has answered. When a client goes away its calls are detached
+ * (call->client = NULL) and their answers dropped; nothing else notices.
+ */
+#include "autoconf.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/jsonrpc.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/xmalloc.h"
+#include "rpc.h"
+
+#define RPC_CLIENTS_MAX		512
+#define RPC_OUTPUT_HIGH		(8 * 1024 * 1024)
+#define RPC_BATCH_MAX		10000
+#define RPC_ACCEPT_RETRY	1	/* seconds to pause after EMFILE */
+
+extern const struct rpc_method rpc_status_method;
+extern const struct rpc_method rpc_reload_method;
+
+/* The dispatch table: one line per method. */
+static const struct rpc_method *const rpc_methods[] = {
+	&rpc_status_method,
+	&rpc_reload_method,
+	NULL
+};
+
+struct rpc_client {
+	TAILQ_ENTRY(rpc_client)	 entry;
+	unsigned long		 id;
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	pid_t			 pid;
+	int			 flags;
+#define RPC_CLIENT_CLOSING	0x1	/* free once output and calls are done */
+#define RPC_CLIENT_PAUSED	0x2	/* reading paused: output backlog */
+	TAILQ_HEAD(, rpc_call)	 calls;	/* in flight */
+};
+
+struct rpc_batch {
+	struct rpc_client	*client;	/* borrowed; NULL once gone */
+	json_t			*replies;
+	unsigned		 pending;
+};
+
+struct rpc_call {
+	TAILQ_ENTRY(rpc_call)	 entry;
+	struct rpc_client	*client;	/* borrowed; NULL once gone */
+	struct rpc_batch	*batch;		/* or NULL */
+	json_t			*id;		/* NULL: a notification */
+	const char		*method;	/* borrowed from the table */
+};
+
+static TAILQ_HEAD(, rpc_client) rpc_clients =
+    TAILQ_HEAD_INITIALIZER(rpc_clients);
+static size_t			 rpc_nclients;
+static unsigned long		 rpc_next_client_id;
+static struct evconnlistener	*rpc_listener;
+static struct event		*rpc_accept_timer;
+static char			*rpc_socket_path;	/* unlinked at shutdown */
+
+static void	rpc_client_read(struct rpc_client *);
+static void	rpc_client_free(struct rpc_client *);
+
+/* Queue one message on the client's output. */
+static void
+rpc_client_send(struct rpc_client *c, json_t *msg)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		*line;
+	size_t		 len;
+
+	if ((line = jsonrpc_encode(msg, &len)) == NULL) {
+		log_warnx("client=%lu cannot encode a reply", c->id);
+		return;
+	}
+	evbuffer_add(out, line, len);
+	free(line);
+	if (evbuffer_get_length(out) > RPC_OUTPUT_HIGH &&
+	    !(c->flags & RPC_CLIENT_PAUSED)) {
+		log_debug("client=%lu output backlog, pausing reads", c->id);
+		c->flags |= RPC_CLIENT_PAUSED;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
+/* Free the client once it is closing with nothing left to do. */
+static void
+rpc_client_maybe_free(struct rpc_client *c)
+{
+	if ((c->flags & RPC_CLIENT_CLOSING) && TAILQ_EMPTY(&c->calls) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		rpc_client_free(c);
+}
+
+/* Stop reading from a client; free it when its output is flushed. */
+static void
+rpc_client_close_after_flush(struct rpc_client *c)
+{
+	c->flags |= RPC_CLIENT_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	/* Calls in flight will not be answered to a closing client. */
+	rpc_client_maybe_free(c);
+}
+
+/* Create a call; id (borrowed) is NULL for a notification. */
+static struct rpc_call *
+rpc_call_new(struct rpc_client *c, struct rpc_batch *batch, json_t *id)
+{
+	struct rpc_call	*call;
+
+	call = xcalloc(1, sizeof *call);
+	call->client = c;
+	call->batch = batch;
+	call->id = id != NULL ? json_incref(id) : NULL;
+	TAILQ_INSERT_TAIL(&c->calls, call, entry);
+	if (batch != NULL)
+		batch->pending++;
+	return call;
+}
+
+/* Drop one reference to a batch; answer it when the last member is done. */
+static void
+rpc_batch_release(struct rpc_batch *b)
+{
+	if (--b->pending > 0)
+		return;
+	/* A batch of notifications only gets no answer at all. */
+	if (b->client != NULL && json_array_size(b->replies) > 0)
+		rpc_client_send(b->client, b->replies);
+	if (b->client != NULL)
+		rpc_client_maybe_free(b->client);
+	json_decref(b->replies);
+	free(b);
+}
+
+/* Finish a call with a response message (stolen; NULL for none). */
+static void
+rpc_call_finish(struct rpc_call *call, json_t *msg)
+{
+	struct rpc_client	*c = call->client;
+
+	if (c != NULL)
+		TAILQ_REMOVE(&c->calls, call, entry);
+	if (call->id == NULL) {
+		json_decref(msg);	/* notifications are never answered */
+		msg = NULL;
+	}
+	if (call->batch != NULL) {
+		if (msg != NULL)
+			json_array_append_new(call->batch->replies, msg);
+		rpc_batch_release(call->batch);
+	} else if (msg != NULL) {
+		if (c != NULL)
+			rpc_client_send(c, msg);
+		json_decref(msg);
+		if (c != NULL)
+			rpc_client_maybe_free(c);
+	} else if (c != NULL)
+		rpc_client_maybe_free(c);
+	json_decref(call->id);
+	free(call);
+}
+
+/* Answer a call with a result (stolen). */
+void
+rpc_call_reply(struct rpc_call *call, json_t *result)
+{
+	rpc_call_finish(call, jsonrpc_result(call->id, result));
+}
+
+/* Answer a call with an error. */
+void
+rpc_call_error(struct rpc_call *call, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	if (call->client != NULL && code != JSONRPC_INVALID_PARAMS &&
+	    code != JSONRPC_METHOD_NOT_FOUND)
+		log_debug("client=%lu method=%s error=%d \"%s\"",
+		    call->client->id, call->method ? call->method : "-", code,
+		    msg);
+	rpc_call_finish(call, jsonrpc_error(call->id, code, msg));
+	free(msg);
+}
+
+/* Return 1 while the caller is still connected. */
+int
+rpc_call_is_connected(const struct rpc_call *call)
+{
+	return call->client != NULL &&
+	    !(call->client->flags & RPC_CLIENT_CLOSING);
+}
+
+/* Find a method by name. */
+static const struct rpc_method *
+rpc_find_method(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; rpc_methods[i] != NULL; i++)
+		if (strcmp(rpc_methods[i]->name, name) == 0)
+			return rpc_methods[i];
+	return NULL;
+}
+
+/* Check one parameter value against its declared type. */
+static int
+rpc_param_ok(const struct rpc_param *p, json_t *v)
+{
+	json_t	*e;
+	size_t	 i;
+
+	switch (p->type) {
+	case RPC_STRING:
+		return json_is_string(v);
+	case RPC_INTEGER:
+		return json_is_integer(v) && json_integer_value(v) >= 0;
+	case RPC_BOOLEAN:
+		return json_is_boolean(v);
+	case RPC_OBJECT:
+		return json_is_object(v);
+	case RPC_STRINGS:
+	case RPC_INTEGERS:
+		if (!json_is_array(v))
+			return 0;
+		json_array_foreach(v, i, e) {
+			if (p->type == RPC_STRINGS ? !json_is_string(e) :
+			    !json_is_integer(e) || json_integer_value(e) < 0)
+				return 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Describe a parameter type for an error message. */
+static const char *
+rpc_ptype_name(enum rpc_ptype t)
+{
+	switch (t) {
+	case RPC_STRING:
+		return "a string";
+	case RPC_INTEGER:
+		return "a non-negative integer";
+	case RPC_BOOLEAN:
+		return "true or false";
+	case RPC_STRINGS:
+		return "an array of strings";
+	case RPC_INTEGERS:
+		return "an array of non-negative integers";
+	case RPC_OBJECT:
+		return "an object";
+	}
+	return "?";
+}
+
+/* Check params against a method's declaration; 0 or -1 with *cause. */
+static int
+rpc_check_params(const struct rpc_method *m, json_t *params, char **cause)
+{
+	const struct rpc_param	*p;
+	const char		*key;
+	json_t			*v;
+
+	if (params == NULL || (json_is_array(params) &&
+	    json_array_size(params) == 0))
+		params = NULL;
+	else if (json_is_array(params)) {
+		xasprintf(cause, "invalid params: %s takes named parameters "
+		    "(an object), not an array", m->name);
+		return -1;
+	}
+	if (params != NULL) {
+		json_object_foreach(params, key, v) {
+			for (p = m->params; p != NULL && p->name != NULL; p++)
+				if (strcmp(p->name, key) == 0)
+					break;
+			if (p == NULL || p->name == NULL) {
+				xasprintf(cause, "invalid params: %s has no "
+				    "parameter \"%.64s\"", m->name, key);
+				return -1;
+			}
+			if (!rpc_param_ok(p, v)) {
+				xasprintf(cause, "invalid params: %s: expected "
+				    "%s", p->name, rpc_ptype_name(p->type));
+				return -1;
+			}
+		}
+	}
+	for (p = m->params; p != NULL && p->name != NULL; p++) {
+		if (p->required && json_object_get(params, p->name) == NULL) {
+			xasprintf(cause, "invalid params: %s is required",
+			    p->name);
+			return -1;
+		}
+	}
+	if (m->check != NULL && m->check(params, cause) != 0)
+		return -1;
+	return 0;
+}
+
+/* Handle one request object (alone or a member of a batch). */
+static void
+rpc_handle(struct rpc_client *c, json_t *msg, struct rpc_batch *batch)
+{
+	struct jsonrpc_request	 req;
+	const struct rpc_method	*m;
+	struct rpc_call		*call;
+	json_t			*id, *params;
+	char			*cause = NULL;
+	int			 code;
+
+	code = jsonrpc_check_request(msg, &req, &cause);
+	if (code == JSONRPC_INVALID_REQUEST) {
+		/* Always answered, with whatever usable id it carried. */
+		id = jsonrpc_request_id(msg);
+		call = rpc_call_new(c, batch, id);
+		json_decref(id);
+		rpc_call_error(call, code, "%s", cause);
+		free(cause);
+		return;
+	}
+	call = rpc_call_new(c, batch, req.id);
+	call->method = req.method;
+	if (code != 0) {
+		rpc_call_error(call, code, "%s", cause);
+		free(cause);
+		return;
+	}
+	if ((m = rpc_find_method(req.method)) == NULL) {
+		rpc_call_error(call, JSONRPC_METHOD_NOT_FOUND,
+		    "method not found: \"%.100s\"", req.method);
+		return;
+	}
+	call->method = m->name;
+	if (rpc_check_params(m, req.params, &cause) != 0) {
+		rpc_call_error(call, JSONRPC_INVALID_PARAMS, "%s", cause);
+		free(cause);
+		return;
+	}
+	params = req.params != NULL && json_is_object(req.params) ?
+	    req.params : NULL;
+	log_debug("client=%lu method=%s", c->id, m->name);
+	m->exec(call, params);
+}
+
+/* Handle one line: a request or a batch. */
+static void
+rpc_client_line(struct rpc_client *c, const char *line, size_t len)
+{
+	struct rpc_batch	*batch;
+	json_t			*msg, *e, *err;
+	size_t			 i;
+	char			*cause = NULL;
+
+	for (i = 0; i < len; i++)
+		if (strchr(" \t\r", line[i]) == NULL)
+			break;
+	if (i == len)
+		return;		/* blank lines are ignored */
+	if ((msg = jsonrpc_parse(line, len, &cause)) == NULL) {
+		err = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, cause);
+		rpc_client_send(c, err);
+		json_decref(err);
+		free(cause);
+		return;
+	}
+	if (!json_is_array(msg)) {
+		rpc_handle(c, msg, NULL);
+		json_decref(msg);
+		return;
+	}
+	if (json_array_size(msg) == 0 || json_array_size(msg) > RPC_BATCH_MAX) {
+		err = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST,
+		    json_array_size(msg) == 0 ? "invalid request: empty batch" :
+		    "invalid request: batch of more than 10000 requests");
+		rpc_client_send(c, err);
+		json_decref(err);
+		json_decref(msg);
+		return;
+	}
+	batch = xcalloc(1, sizeof *batch);
+	batch->client = c;
+	batch->replies = json_array();
+	batch->pending = 1;	/* held until every member is dispatched */
+	json_array_foreach(msg, i, e)
+		rpc_handle(c, e, batch);
+	json_decref(msg);
+	rpc_batch_release(batch);
+}
+
+/* Refuse the rest of a client's input: its line is too long. */
+static void
+rpc_client_toolong(struct rpc_client *c)
+{
+	json_t	*err;
+	char	 msg[128];
+
+	log_warnx("client=%lu sent a line longer than %d bytes; closing",
+	    c->id, JSONRPC_LINE_MAX);
+	snprintf(msg, sizeof msg, "invalid request: line longer than the "
+	    "limit of %d bytes", JSONRPC_LINE_MAX);
+	err = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST, msg);
+	rpc_client_send(c, err);
+	json_decref(err);
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	rpc_client_close_after_flush(c);
+}
+
+/* Process every complete line in the client's input. */
+static void
+rpc_client_read(struct rpc_client *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr	 eol;
+	unsigned char		*line;
+	size_t			 eol_len;
+
+	while (!(c->flags & (RPC_CLIENT_CLOSING | RPC_CLIENT_PAUSED))) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			if (evbuffer_get_length(in) > JSONRPC_LINE_MAX)
+				rpc_client_toolong(c);
+			return;
+		}
+		if ((size_t)eol.pos > JSONRPC_LINE_MAX) {
+			rpc_client_toolong(c);
+			return;
+		}
+		line = evbuffer_pullup(in, eol.pos + 1);
+		rpc_client_line(c, (char *)line, eol.pos);
+		evbuffer_drain(in, eol.pos + 1);
+	}
+}
+
+/* Read callback. */
+static void
+rpc_client_read_cb(struct bufferevent *bev, void *arg)
+{
+	rpc_client_read(arg);
+}
+
+/* Write callback: output drained below the low watermark, or to empty. */
+static void
+rpc_client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct rpc_client	*c = arg;
+
+	if ((c->flags & RPC_CLIENT_PAUSED) && !(c->flags & RPC_CLIENT_CLOSING)) {
+		c->flags &= ~RPC_CLIENT_PAUSED;
+		bufferevent_enable(c->bev, EV_READ);
+		rpc_client_read(c);
+	}
+	rpc_client_maybe_free(c);
+}
+
+/* Event callback: end of file or an error. */
+static void
+rpc_client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct rpc_client	*c = arg;
+
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("client=%lu connection error: %s", c->id,
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		rpc_client_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* A half-closed client still gets its pending answers. */
+		log_debug("client=%lu end of input", c->id);
+		rpc_client_close_after_flush(c);
+	}
+}
+
+/* Free a client, detaching its calls in flight. */
+static void
+rpc_client_free(struct rpc_client *c)
+{
+	struct rpc_call	*call;
+
+	while ((call = TAILQ_FIRST(&c->calls)) != NULL) {
+		TAILQ_REMOVE(&c->calls, call, entry);
+		call->client = NULL;
+		if (call->batch != NULL)
+			call->batch->client = NULL;
+	}
+	TAILQ_REMOVE(&rpc_clients, c, entry);
+	rpc_nclients--;
+	log_debug("client=%lu closed (%zu left)", c->id, rpc_nclients);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Send one error to a connection we refuse, then close it. */
+static void
+rpc_client_refuse(struct rpc_client *c, int code, const char *why)
+{
+	json_t	*err;
+
+	err = jsonrpc_error(NULL, code, why);
+	rpc_client_send(c, err);
+	json_decref(err);
+	rpc_client_close_after_flush(c);
+}
+
+/* Accept a connection: check the peer's uid, then serve it. */
+static void
+rpc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	struct event_base	*base = evconnlistener_get_base(l);
+	struct rpc_client	*c;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof cred;
+	char			 why[128];
+
+	c = xcalloc(1, sizeof *c);
+	c->id = ++rpc_next_client_id;
+	TAILQ_INIT(&c->calls);
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("client=%lu cannot create a bufferevent", c->id);
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&rpc_clients, c, entry);
+	rpc_nclients++;
+	/* Stop reading at the line limit: the rest is refused anyway. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    JSONRPC_LINE_MAX + 64 * 1024);
+	bufferevent_setwatermark(c->bev, EV_WRITE, RPC_OUTPUT_HIGH / 2, 0);
+	bufferevent_setcb(c->bev, rpc_client_read_cb, rpc_client_write_cb,
+	    rpc_client_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		log_warn("client=%lu SO_PEERCRED", c->id);
+		rpc_client_refuse(c, JSONRPC_ERR_PERMISSION,
+		    "permission denied: cannot check peer credentials");
+		return;
+	}
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	if (cred.uid != geteuid()) {
+		log_warnx("client=%lu refused: uid %u pid %d is not the "
+		    "daemon's user (uid %u)", c->id, (unsigned)cred.uid,
+		    (int)cred.pid, (unsigned)geteuid());
+		snprintf(why, sizeof why, "permission denied: uid %u is not "
+		    "the daemon's user", (unsigned)cred.uid);
+		rpc_client_refuse(c, JSONRPC_ERR_PERMISSION, why);
+		return;
+	}
+	if (rpc_nclients > RPC_CLIENTS_MAX) {
+		log_warnx("client=%lu refused: %d clients already",
+		    c->id, RPC_CLIENTS_MAX);
+		rpc_client_refuse(c, JSONRPC_ERR_TEMPFAIL,
+		    "too many clients; try again later");
+		return;
+	}
+	log_debug("client=%lu connected pid=%d", c->id, (int)cred.pid);
+}
+
+/* Resume accepting after a pause for lack of descriptors. */
+static void
+rpc_accept_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (rpc_listener != NULL)
+		evconnlistener_enable(rpc_listener);
+}
+
+/* Accept failed: out of descriptors, back off for a moment. */
+static void
+rpc_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct timeval	 tv = { RPC_ACCEPT_RETRY, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	log_warnx("accept: %s", strerror(err));
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		evconnlistener_disable(l);
+		evtimer_add(rpc_accept_timer, &tv);
+	}
+}
+
+/* Serve an already listening socket (ours or systemd's). */
+int
+rpc_listen_fd(struct event_base *base, int fd, char **cause)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		xasprintf(cause, "fcntl: %s", strerror(errno));
+		return -1;
+	}
+	rpc_listener = evconnlistener_new(base, rpc_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (rpc_listener == NULL) {
+		xasprintf(cause, "cannot listen on the control socket");
+		return -1;
+	}
+	evconnlistener_set_error_cb(rpc_listener, rpc_accept_error_cb);
+	rpc_accept_timer = evtimer_new(base, rpc_accept_timer_cb, NULL);
+	return 0;
+}
+
+/* Create one directory (0700) unless it exists. */
+static int
+rpc_mkdir(const char *dir, char **cause)
+{
+	struct stat	 st;
+
+	if (mkdir(dir, 0700) == 0) {
+		log_debug("created %s", dir);
+		return 0;
+	}
+	if (errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		xasprintf(cause, "%s is not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Make sure the socket's directory and its parents exist; directories we
+ * create are 0700 so that nobody else can even reach the socket.
+ */
+static int
+rpc_socket_dir(const char *path, char **cause)
+{
+	char	*dir, *p, c;
+	int	 rc = 0;
+
+	dir = xstrdup(path);
+	if ((p = strrchr(dir, '/')) != NULL && p != dir) {
+		*p = '\0';
+		for (p = dir + 1;; p++) {
+			if (*p != '/' && *p != '\0')
+				continue;
+			c = *p;
+			*p = '\0';
+			rc = rpc_mkdir(dir, cause);
+			*p = c;
+			if (rc != 0 || c == '\0')
+				break;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
+/*
+ * Remove a socket left by a daemon that died; refuse when another daemon
+ * still answers on it.
+ */
+static int
+rpc_socket_stale(const char *path, struct sockaddr_un *sun, char **cause)
+{
+	struct stat	 st;
+	int		 fd, rc;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		xasprintf(cause, "%s exists and is not a socket", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)sun, sizeof *sun);
+	close(fd);
+	if (rc == 0) {
+		xasprintf(cause, "another mailctld is already listening on %s",
+		    path);
+		return -1;
+	}
+	log_info("removing stale socket %s", path);
+	if (unlink(path) != 0 && errno != ENOENT) {
+		xasprintf(cause, "cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create the control socket at path (mode 0600) and serve it. */
+int
+rpc_listen(struct event_base *base, const char *path, char **cause)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 mask;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		xasprintf(cause, "socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (rpc_socket_dir(path, cause) != 0 ||
+	    rpc_socket_stale(path, &sun, cause) != 0)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	mask = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		xasprintf(cause, "bind %s: %s", path, strerror(errno));
+		umask(mask);
+		close(fd);
+		return -1;
+	}
+	umask(mask);
+	if (chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
+		xasprintf(cause, "listen %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	rpc_socket_path = xstrdup(path);
+	if (rpc_listen_fd(base, fd, cause) != 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Close every client and the listener; remove our socket. */
+void
+rpc_shutdown(void)
+{
+	struct rpc_client	*c;
+
+	while ((c = TAILQ_FIRST(&rpc_clients)) != NULL)
+		rpc_client_free(c);
+	if (rpc_listener != NULL)
+		evconnlistener_free(rpc_listener);
+	rpc_listener = NULL;
+	if (rpc_accept_timer != NULL)
+		event_free(rpc_accept_timer);
+	rpc_accept_timer = NULL;
+	if (rpc_socket_path != NULL)
+		unlink(rpc_socket_path);
+	free(rpc_socket_path);
+	rpc_socket_path = NULL;
+}
+
+/* Return the number of connected clients. */
+size_t
+rpc_client_count(void)
+{
+	return rpc_nclients;
+}

@@ -1,0 +1,52 @@
+/*
+ * The control socket: JSON-RPC 2.0 over a UNIX stream socket, one message
+ * per line (DESIGN.md "Control protocol").
+ *
+ * A method is one struct rpc_method in its own rpc-<family>.c file and one
+ * line in the table in rpc.c. Its parameters are checked against the
+ * method's rpc_param list (and its check function, when it has one) before
+ * exec runs. exec answers through rpc_call_reply or rpc_call_error, exactly
+ * once, at once or later from another callback: a call whose client has gone
+ * away still has to be finished, and its answer is then dropped.
+ */
+#ifndef MAILCTL_RPC_H
+#define MAILCTL_RPC_H
+
+#include <jansson.h>
+
+struct event_base;
+struct rpc_call;
+
+enum rpc_ptype {
+	RPC_STRING,
+	RPC_INTEGER,		/* >= 0 */
+	RPC_BOOLEAN,
+	RPC_STRINGS,		/* array of strings */
+	RPC_INTEGERS,		/* array of integers >= 0 */
+	RPC_OBJECT,
+};
+
+struct rpc_param {
+	const char	*name;
+	enum rpc_ptype	 type;
+	int		 required;
+};
+
+struct rpc_method {
+	const char		*name;
+	const struct rpc_param	*params;	/* ends with name == NULL */
+	int			(*check)(json_t *params, char **cause);
+	void			(*exec)(struct rpc_call *, json_t *params);
+};
+
+int	rpc_listen(struct event_base *, const char *path, char **cause);
+int	rpc_listen_fd(struct event_base *, int fd, char **cause);
+void	rpc_shutdown(void);
+size_t	rpc_client_count(void);
+
+void	rpc_call_reply(struct rpc_call *, json_t *result);	/* steals */
+void	rpc_call_error(struct rpc_call *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	rpc_call_is_connected(const struct rpc_call *);
+
+#endif

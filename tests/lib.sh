@@ -1,0 +1,118 @@
+# Shared helpers for mailctl's integration tests (sourced by tests/*.sh).
+#
+# Each test gets its own temp directory ($T), socket and config, so tests run
+# in parallel. Everything started here is stopped by the EXIT trap.
+set -u
+
+: "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+MAILCTLD=$top_builddir/daemon/mailctld
+MAILCTL=$top_builddir/client/mailctl
+TOOLS=$top_srcdir/tests/tools
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mctl.XXXXXX")
+SOCK=$T/run/mailctl/mailctld.sock
+DAEMON_PID=
+t_failed=0
+t_count=0
+t_cleanups=
+
+# Run a command at exit (after the daemon is stopped).
+t_at_exit() { t_cleanups="$t_cleanups
+$*"; }
+
+t_exit() {
+	local rc=$?
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	eval "$t_cleanups"
+	if [ "$t_failed" -gt 0 ] || [ $rc -ne 0 ]; then
+		echo "# daemon log ($T/daemon.log):"
+		sed 's/^/#   /' "$T/daemon.log" 2>/dev/null | tail -40
+		rm -rf "$T"
+		[ $rc -ne 0 ] && exit $rc
+		exit 1
+	fi
+	rm -rf "$T"
+	echo "# $t_count checks passed"
+	exit 0
+}
+trap t_exit EXIT
+
+ok() { t_count=$((t_count + 1)); echo "ok $t_count - $*"; }
+not_ok() { t_count=$((t_count + 1)); t_failed=$((t_failed + 1)); echo "not ok $t_count - $*"; }
+skip_all() { echo "1..0 # SKIP $*"; trap - EXIT; rm -rf "$T"; exit 77; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+# check DESCRIPTION COMMAND...: pass when the command succeeds.
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# expect_rc RC DESCRIPTION COMMAND...: run, compare the exit status; the
+# output is kept in $OUT (stdout) and $ERR (stderr).
+expect_rc() {
+	local want=$1 what=$2 rc; shift 2
+	"$@" >"$T/out" 2>"$T/err" && rc=0 || rc=$?
+	OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+	if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"
+	else not_ok "$what: exit $rc, expected $want; stdout: $OUT; stderr: $ERR"; fi
+}
+
+# contains HAYSTACK NEEDLE DESCRIPTION
+contains() {
+	case $1 in
+	*"$2"*) ok "$3" ;;
+	*) not_ok "$3: '$2' not in: $1" ;;
+	esac
+}
+
+# json EXPR: evaluate a Python expression over the JSON in $OUT (as j).
+json() {
+	python3 -c 'import json,sys; j=json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' "$1" <<<"$OUT"
+}
+
+mailctl() { "$MAILCTL" --socket "$SOCK" "$@"; }
+
+# write_config FILE [ACCOUNTS-JSON]: a config using this test's paths.
+write_config() {
+	cat >"$1" <<EOC
+{
+  "data_dir": "$T/data",
+  "socket": "$SOCK",
+  "accounts": [${2:-}]
+}
+EOC
+}
+
+# Wait until the daemon answers status (bounded); fail if it died.
+wait_ready() {
+	local i
+	for i in $(seq 1 100); do
+		"$MAILCTL" --socket "$SOCK" status >/dev/null 2>&1 && return 0
+		if [ -n "$DAEMON_PID" ] && ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_daemon CONFIG [ARGS...]: start mailctld in the background.
+start_daemon() {
+	local cfg=$1; shift
+	"$MAILCTLD" --config "$cfg" --verbose "$@" >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_ready || bail "mailctld did not become ready"
+}
+
+# stop_daemon [SIGNAL]: stop it and wait; sets DAEMON_RC.
+stop_daemon() {
+	local sig=${1:-TERM}
+	kill -"$sig" "$DAEMON_PID"
+	wait "$DAEMON_PID" && DAEMON_RC=0 || DAEMON_RC=$?
+	DAEMON_PID=
+}
+
+# Count the daemon's open descriptors.
+fd_count() { ls "/proc/$1/fd" | wc -l; }
