@@ -29,19 +29,21 @@ t_exit() {
 		echo "# daemon log ($T/daemon.log):"
 		sed 's/^/#   /' "$T/daemon.log" 2>/dev/null | tail -40
 		rm -rf "$T"
+		echo "1..$t_count"
 		[ $rc -ne 0 ] && exit $rc
 		exit 1
 	fi
 	rm -rf "$T"
-	echo "# $t_count checks passed"
+	echo "1..$t_count"
 	exit 0
 }
 trap t_exit EXIT
 
 ok() { t_count=$((t_count + 1)); echo "ok $t_count - $*"; }
 not_ok() { t_count=$((t_count + 1)); t_failed=$((t_failed + 1)); echo "not ok $t_count - $*"; }
-skip_all() { echo "1..0 # SKIP $*"; trap - EXIT; rm -rf "$T"; exit 77; }
-bail() { echo "Bail out! $*"; exit 1; }
+# Skip the whole test (TAP: a plan of 0 with a reason).
+skip_all() { echo "1..0 # SKIP $*"; trap - EXIT; rm -rf "$T"; exit 0; }
+bail() { not_ok "$*"; echo "Bail out! $*"; exit 1; }
 
 # check DESCRIPTION COMMAND...: pass when the command succeeds.
 check() {
