@@ -193,6 +193,22 @@ main_listen(char **cause)
 	return rpc_listen_fd(main_base, fd, cause);
 }
 
+/* Free everything main() set up, so leak checkers see a clean exit. */
+static void
+main_cleanup(struct event **sigs)
+{
+	int	 i;
+
+	rpc_shutdown();
+	if (main_watchdog != NULL)
+		event_free(main_watchdog);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	config_free(main_config);
+	free(main_config_path);
+	event_base_free(main_base);
+}
+
 static void
 main_usage(FILE *f)
 {
@@ -257,6 +273,8 @@ main(int argc, char **argv)
 	if ((main_config = config_load(main_config_path, main_config_explicit,
 	    &cause)) == NULL) {
 		log_warnx("bad configuration, not starting: %s", cause);
+		free(cause);
+		free(main_config_path);
 		return EX_CONFIG;
 	}
 	if (main_config->path == NULL)
@@ -275,6 +293,8 @@ main(int argc, char **argv)
 	}
 	if (main_listen(&cause) != 0) {
 		log_warnx("cannot open the control socket: %s", cause);
+		free(cause);
+		main_cleanup(sigs);
 		return EX_UNAVAILABLE;
 	}
 	main_watchdog_start();
@@ -287,14 +307,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(main_base);
 
-	rpc_shutdown();
-	if (main_watchdog != NULL)
-		event_free(main_watchdog);
-	for (i = 0; i < 3; i++)
-		event_free(sigs[i]);
-	config_free(main_config);
-	free(main_config_path);
-	event_base_free(main_base);
+	main_cleanup(sigs);
 	log_info("stopped");
 	return 0;
 }

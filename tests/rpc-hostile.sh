@@ -12,7 +12,7 @@ sed 's/^/#   /' "$T/hostile.out"
 check "rpc_hostile.py: every check passed" test $rc -eq 0
 check "no 'not ok' in its output" eval '! grep -q "^not ok" "$T/hostile.out"'
 check "it ran its checks" test "$(grep -c '^ok' "$T/hostile.out")" -ge 30
-python3 "$TOOLS/rpc_hog.py" "$SOCK" "$DAEMON_PID" 64 >"$T/hog.out" 2>&1 && rc=0 || rc=$?
+python3 "$TOOLS/rpc_hog.py" "$SOCK" "$DAEMON_PID" $((64 * RSS_SCALE)) >"$T/hog.out" 2>&1 && rc=0 || rc=$?
 sed 's/^/#   /' "$T/hog.out"
 check "a client that never reads is held back, memory bounded" test $rc -eq 0
 expect_rc 0 "daemon still answers status" mailctl status

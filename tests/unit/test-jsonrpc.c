@@ -115,11 +115,13 @@ test_request_fields(void)
 static void
 test_encode(void)
 {
-	json_t	*msg;
+	json_t	*msg, *id;
 	char	*line;
 	size_t	 len;
 
-	msg = jsonrpc_result(json_integer(3), json_string("a\nb\r\nc"));
+	id = json_integer(3);
+	msg = jsonrpc_result(id, json_string("a\nb\r\nc"));
+	json_decref(id);
 	line = jsonrpc_encode(msg, &len);
 	if (!ok(line != NULL && len == strlen(line), "encoded length"))
 		return;
