@@ -1,0 +1,28 @@
+#!/bin/bash
+# make install honours DESTDIR and --prefix: programs, example config, docs
+# and the systemd user units land under DESTDIR/prefix, and the installed
+# service starts the installed daemon.
+. "$(dirname "$0")/lib.sh"
+
+prefix=$(sed -n 's/^prefix = //p' "$top_builddir/Makefile")
+bindir=$(cd "$top_builddir" && ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-bindir <<<'print-bindir: ; @echo $(bindir)' 2>/dev/null)
+unitdir=$(cd "$top_builddir" && ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-unitdir <<<'print-unitdir: ; @echo $(systemduserunitdir)' 2>/dev/null)
+check "prefix, bindir and unit dir known ($prefix, $bindir, $unitdir)" test -n "$prefix" -a -n "$bindir" -a -n "$unitdir"
+case $unitdir in
+"$prefix"/*) ok "unit dir is under the prefix" ;;
+*) not_ok "unit dir $unitdir is not under the prefix $prefix" ;;
+esac
+
+D=$T/destdir
+expect_rc 0 "make install DESTDIR=..." ${MAKE:-make} -C "$top_builddir" install DESTDIR="$D"
+check "mailctld installed" test -x "$D$bindir/mailctld"
+check "mailctl installed" test -x "$D$bindir/mailctl"
+check "service unit installed" test -f "$D$unitdir/mailctld.service"
+check "socket unit installed" test -f "$D$unitdir/mailctld.socket"
+check "example config installed" test -n "$(find "$D$prefix" -name mailctl.example.json)"
+check "service runs the installed daemon" grep -qx "ExecStart=$bindir/mailctld" "$D$unitdir/mailctld.service"
+check "nothing installed outside DESTDIR/prefix" \
+	test -z "$(find "$D" -type f ! -path "$D$prefix/*")"
+check "the installed daemon runs" "$D$bindir/mailctld" --version
+expect_rc 0 "make uninstall DESTDIR=..." ${MAKE:-make} -C "$top_builddir" uninstall DESTDIR="$D"
+check "uninstall removes every file" test -z "$(find "$D" -type f)"
