@@ -1,0 +1,368 @@
+/*
+ * Connecting to mail servers without blocking.
+ *
+ *   resolve (evdns_getaddrinfo) -> connect address 1, 2, ... -> [TLS
+ *   handshake when implicit] -> done(NULL) | done("reason")
+ *
+ * conn_starttls wraps the open plaintext bufferevent in an OpenSSL filter and
+ * runs the handshake. Any byte the server sent before the handshake (after
+ * its STLS/STARTTLS reply) is refused: it could be an injected command.
+ */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "conn.h"
+#include "tls.h"
+
+enum conn_state {
+	CONN_RESOLVING,
+	CONN_CONNECTING,
+	CONN_HANDSHAKE,
+	CONN_OPEN,
+	CONN_FAILED,
+};
+
+struct conn {
+	char			*host;
+	int			 port;
+	char			*ca_file;
+	int			 implicit_tls;
+	int			 timeout;
+	enum conn_state		 state;
+	struct evdns_getaddrinfo_request *dns;
+	struct evutil_addrinfo	*addrs;
+	struct evutil_addrinfo	*addr;		/* being tried; borrowed */
+	struct bufferevent	*bev;
+	SSL			*ssl;		/* owned by bev once wrapped */
+	int			 tls;
+	char			 peer[INET6_ADDRSTRLEN + 8];
+	char			 error[512];
+	struct event		*deadline;
+	struct event		*defer;		/* runs cb from the loop */
+	conn_cb			 cb;
+	void			*arg;
+};
+
+static struct event_base	*conn_base;
+static struct evdns_base	*conn_dns;
+
+static void	conn_try_next(struct conn *);
+
+/* Set up the resolver (reads /etc/resolv.conf and /etc/hosts). */
+void
+conn_init(struct event_base *base)
+{
+	conn_base = base;
+	conn_dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISALLOW_EXIT_ON_EMPTY);
+	if (conn_dns == NULL)
+		conn_dns = evdns_base_new(base, 0);
+	if (conn_dns == NULL)
+		fatalx("cannot create the DNS resolver");
+}
+
+/* Free the resolver. */
+void
+conn_shutdown(void)
+{
+	if (conn_dns != NULL)
+		evdns_base_free(conn_dns, 0);
+	conn_dns = NULL;
+	tls_shutdown();
+}
+
+/* Deliver the outcome to the caller from the loop. */
+static void
+conn_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	c->cb(c, c->state == CONN_FAILED ? c->error : NULL, c->arg);
+}
+
+/* Finish the current phase: error NULL for success. */
+static void
+conn_done(struct conn *c, const char *error)
+{
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
+	if (error != NULL) {
+		c->state = CONN_FAILED;
+		snprintf(c->error, sizeof c->error, "%s", error);
+		if (c->bev != NULL)
+			bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	} else {
+		c->state = CONN_OPEN;
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	}
+	event_active(c->defer, EV_TIMEOUT, 1);
+}
+
+/* The whole connect (or handshake) took too long. */
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		 msg[256];
+
+	if (c->dns != NULL) {
+		evdns_getaddrinfo_cancel(c->dns);	/* calls back, ignored */
+		c->dns = NULL;
+	}
+	snprintf(msg, sizeof msg, "%s %s:%d: timed out after %d s",
+	    c->state == CONN_HANDSHAKE ? "TLS handshake with" :
+	    c->state == CONN_RESOLVING ? "resolving" : "connecting to",
+	    c->host, c->port, c->timeout);
+	conn_done(c, msg);
+}
+
+/* Start (or restart) the phase deadline. */
+static void
+conn_arm(struct conn *c)
+{
+	struct timeval	 tv = { c->timeout, 0 };
+
+	evtimer_add(c->deadline, &tv);
+}
+
+/* Events while connecting or in the TLS handshake. */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		 msg[600], tlsmsg[300];
+	int		 one = 1, err;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof one);
+		log_debug("connected to %s:%d (%s)%s", c->host, c->port,
+		    c->peer, c->tls ? " with TLS" : "");
+		conn_done(c, NULL);
+		return;
+	}
+	err = EVUTIL_SOCKET_ERROR();
+	/*
+	 * A TLS failure (bad certificate, protocol error) is final; a TCP
+	 * failure moves on to the next address.
+	 */
+	if (c->ssl != NULL && (c->state == CONN_HANDSHAKE || err == 0 ||
+	    SSL_get_verify_result(c->ssl) != X509_V_OK ||
+	    (what & BEV_EVENT_EOF))) {
+		tls_describe_error(bev, c->ssl, tlsmsg, sizeof tlsmsg);
+		snprintf(msg, sizeof msg, "%s:%d: %s", c->host, c->port,
+		    tlsmsg);
+		conn_done(c, msg);
+		return;
+	}
+	log_debug("connect to %s:%d (%s) failed: %s", c->host, c->port,
+	    c->peer, err ? strerror(err) : "closed");
+	snprintf(c->error, sizeof c->error, "cannot connect to %s:%d: %s",
+	    c->host, c->port, err ? strerror(err) : "connection closed");
+	conn_try_next(c);
+}
+
+/* Connect to the next resolved address, or fail with the last error. */
+static void
+conn_try_next(struct conn *c)
+{
+	char	 msg[600];
+
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);	/* frees c->ssl too */
+		c->bev = NULL;
+		c->ssl = NULL;
+	}
+	c->addr = c->addr == NULL ? c->addrs : c->addr->ai_next;
+	if (c->addr == NULL) {
+		snprintf(msg, sizeof msg, "%s", c->error);
+		conn_done(c, msg);
+		return;
+	}
+	evutil_inet_ntop(c->addr->ai_family, c->addr->ai_family == AF_INET ?
+	    (void *)&((struct sockaddr_in *)c->addr->ai_addr)->sin_addr :
+	    (void *)&((struct sockaddr_in6 *)c->addr->ai_addr)->sin6_addr,
+	    c->peer, sizeof c->peer);
+	c->state = CONN_CONNECTING;
+	if (c->implicit_tls) {
+		char	*cause = NULL;
+
+		if ((c->ssl = tls_client_new(c->host, c->ca_file,
+		    &cause)) == NULL) {
+			conn_done(c, cause);
+			free(cause);
+			return;
+		}
+		c->bev = bufferevent_openssl_socket_new(conn_base, -1, c->ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		c->tls = 1;
+	} else
+		c->bev = bufferevent_socket_new(conn_base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		if (c->ssl != NULL)
+			SSL_free(c->ssl);
+		c->ssl = NULL;
+		conn_done(c, "cannot create a connection buffer");
+		return;
+	}
+	bufferevent_setcb(c->bev, NULL, NULL, conn_event_cb, c);
+	if (bufferevent_socket_connect(c->bev, c->addr->ai_addr,
+	    (int)c->addr->ai_addrlen) != 0) {
+		snprintf(c->error, sizeof c->error, "cannot connect to %s:%d: "
+		    "%s", c->host, c->port, strerror(errno));
+		conn_try_next(c);
+	}
+}
+
+/* Names resolved (or not). */
+static void
+conn_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn	*c = arg;
+	char		 msg[512];
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	c->dns = NULL;
+	if (result != 0) {
+		snprintf(msg, sizeof msg, "cannot resolve %s: %s", c->host,
+		    evutil_gai_strerror(result));
+		conn_done(c, msg);
+		return;
+	}
+	c->addrs = res;
+	c->addr = NULL;
+	snprintf(c->error, sizeof c->error, "cannot connect to %s:%d: no "
+	    "address", c->host, c->port);
+	conn_try_next(c);
+}
+
+/* Start connecting to host:port; cb runs once, from the loop. */
+struct conn *
+conn_connect(const char *host, int port, int implicit_tls,
+    const char *ca_file, int timeout, conn_cb cb, void *arg)
+{
+	struct evutil_addrinfo	 hints;
+	struct conn		*c;
+	char			 portstr[16];
+
+	c = xcalloc(1, sizeof *c);
+	c->host = xstrdup(host);
+	c->port = port;
+	c->ca_file = ca_file ? xstrdup(ca_file) : NULL;
+	c->implicit_tls = implicit_tls;
+	c->timeout = timeout;
+	c->cb = cb;
+	c->arg = arg;
+	c->state = CONN_RESOLVING;
+	c->deadline = evtimer_new(conn_base, conn_deadline_cb, c);
+	c->defer = event_new(conn_base, -1, 0, conn_defer_cb, c);
+	conn_arm(c);
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	snprintf(portstr, sizeof portstr, "%d", port);
+	/* This may call conn_dns_cb at once (numeric hosts, /etc/hosts). */
+	c->dns = evdns_getaddrinfo(conn_dns, host, portstr, &hints,
+	    conn_dns_cb, c);
+	return c;
+}
+
+/* Upgrade an open plaintext connection to TLS (STLS, STARTTLS). */
+void
+conn_starttls(struct conn *c, conn_cb cb, void *arg)
+{
+	struct bufferevent	*tlsbev;
+	char			*cause = NULL;
+
+	c->cb = cb;
+	c->arg = arg;
+	c->state = CONN_HANDSHAKE;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0) {
+		conn_done(c, "the server sent data before the TLS handshake "
+		    "(possible command injection); refusing to continue");
+		return;
+	}
+	if ((c->ssl = tls_client_new(c->host, c->ca_file, &cause)) == NULL) {
+		conn_done(c, cause);
+		free(cause);
+		return;
+	}
+	tlsbev = bufferevent_openssl_filter_new(conn_base, c->bev, c->ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tlsbev == NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		conn_done(c, "cannot start TLS");
+		return;
+	}
+	c->bev = tlsbev;
+	c->tls = 1;
+	bufferevent_setcb(c->bev, NULL, NULL, conn_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_arm(c);
+}
+
+/* Return the connection's bufferevent (TLS or plain). */
+struct bufferevent *
+conn_bev(struct conn *c)
+{
+	return c->bev;
+}
+
+/* Return 1 when the connection is encrypted. */
+int
+conn_is_tls(const struct conn *c)
+{
+	return c->tls && c->state == CONN_OPEN;
+}
+
+/* Return the address connected to. */
+const char *
+conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+/* Close and free a connection (NULL is fine), at any stage. */
+void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->dns != NULL)
+		evdns_getaddrinfo_cancel(c->dns);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	else if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	if (c->addrs != NULL)
+		evutil_freeaddrinfo(c->addrs);
+	event_free(c->deadline);
+	event_free(c->defer);
+	free(c->host);
+	free(c->ca_file);
+	free(c);
+}

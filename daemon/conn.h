@@ -1,0 +1,30 @@
+/*
+ * Outgoing connections to mail servers: asynchronous name resolution
+ * (evdns), TCP connect to each address in turn, TLS (implicit, or an upgrade
+ * for STLS/STARTTLS) with verification. Nothing here blocks the loop.
+ *
+ * The completion callback always runs from the event loop, never from inside
+ * the call that started the work, with error NULL on success or a message a
+ * person understands. After success the caller owns the bufferevent's
+ * callbacks (conn_bev) until the next conn_starttls.
+ */
+#ifndef MAILCTL_CONN_H
+#define MAILCTL_CONN_H
+
+struct bufferevent;
+struct event_base;
+struct conn;
+
+typedef void (*conn_cb)(struct conn *, const char *error, void *arg);
+
+struct conn	*conn_connect(const char *host, int port, int implicit_tls,
+		    const char *ca_file, int timeout, conn_cb, void *arg);
+void		 conn_starttls(struct conn *, conn_cb, void *arg);
+struct bufferevent *conn_bev(struct conn *);
+int		 conn_is_tls(const struct conn *);
+const char	*conn_peer(const struct conn *);
+void		 conn_free(struct conn *);
+void		 conn_init(struct event_base *);
+void		 conn_shutdown(void);
+
+#endif

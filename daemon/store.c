@@ -1,0 +1,671 @@
+/*
+ * The Maildir store and its SQLite index.
+ *
+ * Crash safety of a delivery batch, step by step:
+ *
+ *   1. each message is streamed into ACCOUNT/FOLDER/tmp/NAME (O_EXCL);
+ *   2. the batch is flushed to disk: the files' data and tmp/'s entries;
+ *   3. one transaction records every message (folder, final name, the tmp
+ *      name) and its UIDL as seen; SQLite (WAL, synchronous=FULL) makes
+ *      the commit durable;
+ *   4. each file is renamed from tmp/ into new/, and new/ is flushed.
+ *
+ * A crash before 3 leaves files in tmp/ that the index does not know:
+ * store_recover deletes them and the next poll downloads those messages
+ * again (not seen). A crash after 3 leaves recorded files in tmp/:
+ * store_recover finishes their rename. So a message is never lost, never
+ * stored twice, and never visible in new/ or cur/ half written. The caller
+ * deletes messages on the server only after store_commit returns, so the
+ * server copy outlives step 4.
+ *
+ * Flushing: a batch is flushed with one syncfs() rather than one fsync()
+ * per file, so the sync cost is paid once per batch. These calls run on the
+ * event loop; a batch is bounded (pop3.c: messages and bytes per batch) so
+ * each pause is bounded too.
+ */
+#include "autoconf.h"
+
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "store.h"
+
+#define STORE_BUF	(64 * 1024)
+#define STORE_INBOX	"Inbox"
+
+struct store {
+	char		*data_dir;
+	int		 dirfd;
+	sqlite3		*db;
+	sqlite3_stmt	*ins_seen;
+	sqlite3_stmt	*ins_msg;
+	sqlite3_stmt	*sel_seen;
+	sqlite3_stmt	*sel_tmp;
+	unsigned long	 counter;
+	char		 host[128];
+};
+
+struct store_msg {
+	struct store	*st;		/* borrowed */
+	char		*account;
+	char		*folder;
+	char		*uidl;
+	char		 name[256];	/* in tmp/ */
+	char		 final[300];	/* in new/ */
+	int		 tmpfd;		/* the folder's tmp/ directory */
+	int		 newfd;		/* its new/ directory */
+	int		 fd;
+	char		*buf;
+	size_t		 buflen;
+	uint64_t	 size;
+	int		 werrno;	/* first write error */
+};
+
+struct uidset {
+	char		**slots;
+	size_t		 size;		/* power of two */
+	size_t		 count;
+};
+
+static const char store_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS seen ("
+    "  account TEXT NOT NULL, uidl TEXT NOT NULL, added INTEGER NOT NULL,"
+    "  PRIMARY KEY (account, uidl)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS messages ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, folder TEXT NOT NULL, file TEXT NOT NULL,"
+    "  tmpname TEXT, size INTEGER NOT NULL, uidl TEXT,"
+    "  added INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_folder ON messages (account, folder);";
+
+/* Describe the last SQLite error. */
+static void
+store_dberr(struct store *st, const char *what, char **cause)
+{
+	xasprintf(cause, "index %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+/* Prepare one statement or fail. */
+static int
+store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
+    char **cause)
+{
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+	    NULL) != SQLITE_OK) {
+		store_dberr(st, "prepare", cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open (creating) the store under data_dir. */
+struct store *
+store_open(const char *data_dir, char **cause)
+{
+	struct store	*st;
+	char		*path, *p;
+
+	if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", data_dir,
+		    strerror(errno));
+		return NULL;
+	}
+	st = xcalloc(1, sizeof *st);
+	st->data_dir = xstrdup(data_dir);
+	st->dirfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd == -1) {
+		xasprintf(cause, "cannot open %s: %s", data_dir,
+		    strerror(errno));
+		store_close(st);
+		return NULL;
+	}
+	/* Maildir names carry the host name: no '/' or ':' in it. */
+	if (gethostname(st->host, sizeof st->host) != 0 || st->host[0] == '\0')
+		snprintf(st->host, sizeof st->host, "localhost");
+	st->host[sizeof st->host - 1] = '\0';
+	for (p = st->host; *p != '\0'; p++)
+		if (*p == '/' || *p == ':' || *p == ',')
+			*p = '_';
+
+	xasprintf(&path, "%s/index.sqlite", data_dir);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		xasprintf(cause, "cannot open %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		free(path);
+		store_close(st);
+		return NULL;
+	}
+	free(path);
+	sqlite3_busy_timeout(st->db, 5000);
+	if (sqlite3_exec(st->db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		store_dberr(st, "schema", cause);
+		store_close(st);
+		return NULL;
+	}
+	if (store_prepare(st, "INSERT OR IGNORE INTO seen (account, uidl, "
+	    "added) VALUES (?, ?, ?)", &st->ins_seen, cause) != 0 ||
+	    store_prepare(st, "INSERT INTO messages (account, folder, file, "
+	    "tmpname, size, uidl, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    &st->ins_msg, cause) != 0 ||
+	    store_prepare(st, "SELECT uidl FROM seen WHERE account = ?",
+	    &st->sel_seen, cause) != 0 ||
+	    store_prepare(st, "SELECT file FROM messages WHERE account = ? AND "
+	    "folder = ? AND tmpname = ?", &st->sel_tmp, cause) != 0) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Close the store (NULL is fine). */
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->ins_seen);
+	sqlite3_finalize(st->ins_msg);
+	sqlite3_finalize(st->sel_seen);
+	sqlite3_finalize(st->sel_tmp);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	if (st->dirfd != -1)
+		close(st->dirfd);
+	free(st->data_dir);
+	free(st);
+}
+
+/* Hash a string (FNV-1a). */
+static uint64_t
+uidset_hash(const char *s)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Add a string to the set (no duplicates). */
+static void
+uidset_add(struct uidset *u, const char *uid)
+{
+	size_t	 i, j, oldsize;
+	char	**old;
+
+	if ((u->count + 1) * 2 > u->size) {
+		old = u->slots;
+		oldsize = u->size;
+		u->size = u->size ? u->size * 2 : 1024;
+		u->slots = xcalloc(u->size, sizeof *u->slots);
+		for (i = 0; i < oldsize; i++) {
+			if (old[i] == NULL)
+				continue;
+			j = uidset_hash(old[i]) & (u->size - 1);
+			while (u->slots[j] != NULL)
+				j = (j + 1) & (u->size - 1);
+			u->slots[j] = old[i];
+		}
+		free(old);
+	}
+	j = uidset_hash(uid) & (u->size - 1);
+	while (u->slots[j] != NULL) {
+		if (strcmp(u->slots[j], uid) == 0)
+			return;
+		j = (j + 1) & (u->size - 1);
+	}
+	u->slots[j] = xstrdup(uid);
+	u->count++;
+}
+
+/* Return 1 when uid is in the set. */
+int
+uidset_has(const struct uidset *u, const char *uid)
+{
+	size_t	 j;
+
+	if (u->size == 0)
+		return 0;
+	j = uidset_hash(uid) & (u->size - 1);
+	while (u->slots[j] != NULL) {
+		if (strcmp(u->slots[j], uid) == 0)
+			return 1;
+		j = (j + 1) & (u->size - 1);
+	}
+	return 0;
+}
+
+/* Return the number of strings in the set. */
+size_t
+uidset_count(const struct uidset *u)
+{
+	return u->count;
+}
+
+/* Free a set (NULL is fine). */
+void
+uidset_free(struct uidset *u)
+{
+	size_t	 i;
+
+	if (u == NULL)
+		return;
+	for (i = 0; i < u->size; i++)
+		free(u->slots[i]);
+	free(u->slots);
+	free(u);
+}
+
+/* Load the UIDLs of account already stored. */
+struct uidset *
+store_seen(struct store *st, const char *account, char **cause)
+{
+	struct uidset	*u;
+	int		 rc;
+
+	u = xcalloc(1, sizeof *u);
+	sqlite3_bind_text(st->sel_seen, 1, account, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st->sel_seen)) == SQLITE_ROW)
+		uidset_add(u, (const char *)sqlite3_column_text(st->sel_seen,
+		    0));
+	sqlite3_reset(st->sel_seen);
+	if (rc != SQLITE_DONE) {
+		store_dberr(st, "read of seen messages", cause);
+		uidset_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* Create one directory under dirfd unless it exists. */
+static int
+store_mkdirat(int dirfd, const char *path, char **cause)
+{
+	if (mkdirat(dirfd, path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	xasprintf(cause, "cannot create %s: %s", path, strerror(errno));
+	return -1;
+}
+
+/* Make ACCOUNT/FOLDER/{tmp,new,cur} and open tmp/ and new/. */
+static int
+store_maildir(struct store *st, const char *account, const char *folder,
+    int *tmpfd, int *newfd, char **cause)
+{
+	char	 path[512];
+	char	*sub[] = { "tmp", "new", "cur" };
+	size_t	 i;
+
+	if (store_mkdirat(st->dirfd, account, cause) != 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/%s", account, folder);
+	if (store_mkdirat(st->dirfd, path, cause) != 0)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s/%s", account, folder,
+		    sub[i]);
+		if (store_mkdirat(st->dirfd, path, cause) != 0)
+			return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s/tmp", account, folder);
+	*tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof path, "%s/%s/new", account, folder);
+	*newfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*tmpfd == -1 || *newfd == -1) {
+		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+		if (*tmpfd != -1)
+			close(*tmpfd);
+		if (*newfd != -1)
+			close(*newfd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start a message in the account's Inbox tmp/. */
+struct store_msg *
+store_msg_new(struct store *st, const char *account, const char *uidl,
+    char **cause)
+{
+	struct store_msg	*m;
+	struct timeval		 tv;
+
+	m = xcalloc(1, sizeof *m);
+	m->st = st;
+	m->fd = m->tmpfd = m->newfd = -1;
+	m->account = xstrdup(account);
+	m->folder = xstrdup(STORE_INBOX);
+	m->uidl = uidl ? xstrdup(uidl) : NULL;
+	if (store_maildir(st, account, m->folder, &m->tmpfd, &m->newfd,
+	    cause) != 0) {
+		store_msg_abort(m);
+		return NULL;
+	}
+	gettimeofday(&tv, NULL);
+	snprintf(m->name, sizeof m->name, "%lld.M%06ldP%dQ%lu.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
+	    ++st->counter, st->host);
+	m->fd = openat(m->tmpfd, m->name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC, 0600);
+	if (m->fd == -1) {
+		xasprintf(cause, "cannot create %s/%s/tmp/%s: %s", account,
+		    m->folder, m->name, strerror(errno));
+		store_msg_abort(m);
+		return NULL;
+	}
+	m->buf = xmalloc(STORE_BUF);
+	return m;
+}
+
+/* Write out the buffered bytes. */
+static int
+store_msg_flush(struct store_msg *m)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < m->buflen && m->werrno == 0) {
+		n = write(m->fd, m->buf + off, m->buflen - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			m->werrno = errno;
+		else
+			off += n;
+	}
+	m->buflen = 0;
+	return m->werrno ? -1 : 0;
+}
+
+/* Append bytes to the message. */
+int
+store_msg_write(struct store_msg *m, const void *data, size_t len)
+{
+	if (m->werrno != 0)
+		return -1;
+	m->size += len;
+	if (m->buflen + len > STORE_BUF && store_msg_flush(m) != 0)
+		return -1;
+	if (len >= STORE_BUF) {
+		while (len > 0 && m->werrno == 0) {
+			ssize_t	 n = write(m->fd, data, len);
+
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1) {
+				m->werrno = errno;
+				break;
+			}
+			data = (const char *)data + n;
+			len -= n;
+		}
+		return m->werrno ? -1 : 0;
+	}
+	memcpy(m->buf + m->buflen, data, len);
+	m->buflen += len;
+	return 0;
+}
+
+/* Finish writing (no sync yet): the message is complete in tmp/. */
+int
+store_msg_close(struct store_msg *m, char **cause)
+{
+	if (store_msg_flush(m) != 0) {
+		xasprintf(cause, "cannot write %s/%s/tmp/%s: %s", m->account,
+		    m->folder, m->name, strerror(m->werrno));
+		return -1;
+	}
+	snprintf(m->final, sizeof m->final, "%s,S=%llu", m->name,
+	    (unsigned long long)m->size);
+	return 0;
+}
+
+/* Return the bytes written so far. */
+uint64_t
+store_msg_size(const struct store_msg *m)
+{
+	return m->size;
+}
+
+/* Free a message; its tmp/ file is removed unless it was committed. */
+static void
+store_msg_free(struct store_msg *m, int unlink_tmp)
+{
+	if (m->fd != -1)
+		close(m->fd);
+	if (unlink_tmp && m->tmpfd != -1 && m->name[0] != '\0')
+		unlinkat(m->tmpfd, m->name, 0);
+	if (m->tmpfd != -1)
+		close(m->tmpfd);
+	if (m->newfd != -1)
+		close(m->newfd);
+	free(m->buf);
+	free(m->account);
+	free(m->folder);
+	free(m->uidl);
+	free(m);
+}
+
+/* Give up a message: remove its tmp/ file (NULL is fine). */
+void
+store_msg_abort(struct store_msg *m)
+{
+	if (m != NULL)
+		store_msg_free(m, 1);
+}
+
+/* Run one statement of the index with no result. */
+static int
+store_exec(struct store *st, const char *sql, char **cause)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_dberr(st, sql, cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* Record a batch in one transaction (step 3). */
+static int
+store_record(struct store *st, struct store_msg **msgs, size_t n,
+    char **cause)
+{
+	struct store_msg	*m;
+	sqlite3_int64		 now = time(NULL);
+	size_t			 i;
+
+	if (store_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		m = msgs[i];
+		sqlite3_bind_text(st->ins_msg, 1, m->account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 2, m->folder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 3, m->final, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 4, m->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_msg, 5, (sqlite3_int64)m->size);
+		sqlite3_bind_text(st->ins_msg, 6, m->uidl, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_msg, 7, now);
+		if (sqlite3_step(st->ins_msg) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st->ins_msg);
+		if (m->uidl == NULL)
+			continue;
+		sqlite3_bind_text(st->ins_seen, 1, m->account, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_seen, 2, m->uidl, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_seen, 3, now);
+		if (sqlite3_step(st->ins_seen) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st->ins_seen);
+	}
+	if (store_exec(st, "COMMIT", cause) == 0)
+		return 0;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+fail:
+	store_dberr(st, "write", cause);
+	sqlite3_reset(st->ins_msg);
+	sqlite3_reset(st->ins_seen);
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * Make a batch of closed messages durable and visible (steps 2 to 4). On
+ * failure before the index records them, their files are removed and
+ * nothing is recorded. The messages are freed in every case.
+ */
+int
+store_commit(struct store *st, struct store_msg **msgs, size_t n,
+    char **cause)
+{
+	size_t	 i;
+	int	 rc = 0, recorded = 0;
+
+	if (n == 0)
+		return 0;
+	/* Step 2: one flush for the whole batch. */
+	if ((n == 1 ? fsync(msgs[0]->fd) != 0 || fsync(msgs[0]->tmpfd) != 0 :
+	    syncfs(msgs[0]->fd) != 0)) {
+		xasprintf(cause, "cannot flush new messages to disk: %s",
+		    strerror(errno));
+		rc = -1;
+	}
+	/* Step 3. */
+	if (rc == 0 && store_record(st, msgs, n, cause) != 0)
+		rc = -1;
+	recorded = rc == 0;
+	/* Step 4. */
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (renameat(msgs[i]->tmpfd, msgs[i]->name, msgs[i]->newfd,
+		    msgs[i]->final) != 0) {
+			xasprintf(cause, "cannot move %s/%s/tmp/%s into new/ "
+			    "(left for recovery): %s", msgs[i]->account,
+			    msgs[i]->folder, msgs[i]->name, strerror(errno));
+			rc = -1;
+		}
+	}
+	if (rc == 0 && (fsync(msgs[0]->newfd) != 0 ||
+	    fsync(msgs[0]->tmpfd) != 0)) {
+		xasprintf(cause, "cannot flush the Maildir: %s",
+		    strerror(errno));
+		rc = -1;
+	}
+	for (i = 0; i < n; i++)
+		store_msg_free(msgs[i], !recorded);
+	return rc;
+}
+
+/*
+ * Repair the account's Maildirs after a crash: a file in tmp/ that the
+ * index records is moved into new/; any other file of ours in tmp/ was
+ * never recorded and is removed (its message is fetched again).
+ */
+int
+store_recover(struct store *st, const char *account, char **cause)
+{
+	DIR		*d, *t;
+	struct dirent	*fe, *te;
+	char		 path[512];
+	int		 fd, tmpfd, newfd, rc = 0;
+	const char	*file;
+
+	if ((fd = openat(st->dirfd, account, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((fe = readdir(d)) != NULL) {
+		if (fe->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s/tmp", account, fe->d_name);
+		if ((tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			continue;
+		snprintf(path, sizeof path, "%s/%s/new", account, fe->d_name);
+		newfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (newfd == -1 || (t = fdopendir(dup(tmpfd))) == NULL) {
+			close(tmpfd);
+			if (newfd != -1)
+				close(newfd);
+			continue;
+		}
+		while ((te = readdir(t)) != NULL) {
+			if (te->d_name[0] == '.' || strstr(te->d_name, ".M") ==
+			    NULL)
+				continue;
+			sqlite3_bind_text(st->sel_tmp, 1, account, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st->sel_tmp, 2, fe->d_name, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st->sel_tmp, 3, te->d_name, -1,
+			    SQLITE_STATIC);
+			if (sqlite3_step(st->sel_tmp) == SQLITE_ROW) {
+				file = (const char *)sqlite3_column_text(
+				    st->sel_tmp, 0);
+				log_info("account=%s recovering %s/tmp/%s",
+				    account, fe->d_name, te->d_name);
+				if (renameat(tmpfd, te->d_name, newfd,
+				    file) != 0)
+					rc = -1;
+			} else {
+				log_info("account=%s removing unfinished "
+				    "%s/tmp/%s", account, fe->d_name,
+				    te->d_name);
+				unlinkat(tmpfd, te->d_name, 0);
+			}
+			sqlite3_reset(st->sel_tmp);
+		}
+		closedir(t);
+		fsync(newfd);
+		fsync(tmpfd);
+		close(newfd);
+		close(tmpfd);
+	}
+	closedir(d);
+	if (rc != 0)
+		xasprintf(cause, "cannot recover messages of %s: %s", account,
+		    strerror(errno));
+	return rc;
+}
+
+/* Count an account's stored messages and bytes. */
+int
+store_count(struct store *st, const char *account, int64_t *n,
+    int64_t *bytes)
+{
+	sqlite3_stmt	*s;
+	int		 rc = -1;
+
+	*n = *bytes = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*), coalesce(sum(size),"
+	    " 0) FROM messages WHERE account = ?", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(s, 0);
+		*bytes = sqlite3_column_int64(s, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}

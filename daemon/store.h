@@ -1,0 +1,44 @@
+/*
+ * The local mail store: one Maildir tree per account under data_dir, one
+ * Maildir per folder, and an SQLite index (data_dir/index.sqlite) holding
+ * the seen POP3 UIDLs and one row per stored message.
+ *
+ * Delivery is crash-safe in this order (see store.c for why):
+ *   write each message into tmp/ -> flush the batch to disk -> record the
+ *   batch (files and UIDLs) in one transaction -> rename into new/ ->
+ *   flush the directory. Only after store_commit returns may the messages
+ *   be deleted on the server.
+ */
+#ifndef MAILCTL_STORE_H
+#define MAILCTL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_msg;
+struct uidset;
+
+struct store	*store_open(const char *data_dir, char **cause);
+void		 store_close(struct store *);
+
+struct uidset	*store_seen(struct store *, const char *account, char **cause);
+int		 uidset_has(const struct uidset *, const char *uid);
+size_t		 uidset_count(const struct uidset *);
+void		 uidset_free(struct uidset *);
+
+struct store_msg *store_msg_new(struct store *, const char *account,
+		    const char *uidl, char **cause);
+int		 store_msg_write(struct store_msg *, const void *, size_t);
+int		 store_msg_close(struct store_msg *, char **cause);
+uint64_t	 store_msg_size(const struct store_msg *);
+void		 store_msg_abort(struct store_msg *);
+
+int		 store_commit(struct store *, struct store_msg **, size_t n,
+		    char **cause);
+int		 store_recover(struct store *, const char *account,
+		    char **cause);
+int		 store_count(struct store *, const char *account, int64_t *n,
+		    int64_t *bytes);
+
+#endif
