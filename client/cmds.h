@@ -9,5 +9,6 @@
 
 CMD_DECL(cmd_status);
 CMD_DECL(cmd_reload);
+CMD_DECL(cmd_fetch);
 
 #endif

@@ -20,6 +20,9 @@ static const struct client_cmd client_cmds[] = {
 	{ "status", "[--json]",
 	    "Show the daemon, its accounts, polls, queue and store.",
 	    cmd_status },
+	{ "fetch", "[ACCOUNT] [--json]",
+	    "Poll now (every account, or one) and wait for the result.",
+	    cmd_fetch },
 	{ "reload", "[--json]",
 	    "Reread the configuration file (a bad file is refused and the "
 	    "old one stays).", cmd_reload },

@@ -72,7 +72,7 @@ conn_init(struct event_base *base)
 {
 	conn_base = base;
 	conn_dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISALLOW_EXIT_ON_EMPTY);
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (conn_dns == NULL)
 		conn_dns = evdns_base_new(base, 0);
 	if (conn_dns == NULL)

@@ -24,12 +24,17 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/xmalloc.h"
+#include "account.h"
 #include "config.h"
+#include "conn.h"
 #include "main.h"
+#include "proc.h"
 #include "rpc.h"
+#include "store.h"
 
 static struct event_base	*main_base;
 static struct config		*main_config;
+static struct store		*main_store;
 static char			*main_config_path;
 static int			 main_config_explicit;	/* --config given */
 static struct timespec		 main_start_mono;
@@ -49,6 +54,13 @@ const struct config *
 daemon_config(void)
 {
 	return main_config;
+}
+
+/* Return the mail store. */
+struct store *
+daemon_store(void)
+{
+	return main_store;
 }
 
 /* Return seconds since start-up (monotonic). */
@@ -112,6 +124,7 @@ daemon_reload(char **cause)
 	}
 	config_free(main_config);
 	main_config = cf;
+	account_reconfigure();
 	log_info("configuration reloaded from %s: %zu account%s",
 	    cf->path ? cf->path : "(defaults)", cf->naccounts,
 	    cf->naccounts == 1 ? "" : "s");
@@ -200,6 +213,10 @@ main_cleanup(struct event **sigs)
 	int	 i;
 
 	rpc_shutdown();
+	account_shutdown();
+	proc_shutdown();
+	conn_shutdown();
+	store_close(main_store);
 	if (main_watchdog != NULL)
 		event_free(main_watchdog);
 	for (i = 0; i < 3; i++)
@@ -291,6 +308,14 @@ main(int argc, char **argv)
 		    NULL);
 		evsignal_add(sigs[i], NULL);
 	}
+	conn_init(main_base);
+	proc_init(main_base);
+	if ((main_store = store_open(main_config->data_dir, &cause)) == NULL) {
+		log_warnx("cannot open the mail store: %s", cause);
+		free(cause);
+		main_cleanup(sigs);
+		return EX_CANTCREAT;
+	}
 	if (main_listen(&cause) != 0) {
 		log_warnx("cannot open the control socket: %s", cause);
 		free(cause);
@@ -298,6 +323,7 @@ main(int argc, char **argv)
 		return EX_UNAVAILABLE;
 	}
 	main_watchdog_start();
+	account_init(main_store);
 	log_info("mailctld %s ready: pid=%d config=%s socket=%s accounts=%zu",
 	    PACKAGE_VERSION, (int)getpid(),
 	    main_config->path ? main_config->path : "(defaults)",

@@ -7,9 +7,11 @@
 
 struct event_base;
 struct config;
+struct store;
 
 struct event_base	*daemon_base(void);
 const struct config	*daemon_config(void);
+struct store		*daemon_store(void);
 double			 daemon_uptime(void);
 time_t			 daemon_started(void);
 int			 daemon_reload(char **cause);

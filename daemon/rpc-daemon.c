@@ -8,9 +8,11 @@
 #include <jansson.h>
 
 #include "common/jsonrpc.h"
+#include "account.h"
 #include "config.h"
 #include "main.h"
 #include "rpc.h"
+#include "store.h"
 
 /* Format a time as ISO 8601 in UTC. */
 static json_t *
@@ -29,7 +31,9 @@ static void
 rpc_status_exec(struct rpc_call *call, json_t *params)
 {
 	const struct config	*cf = daemon_config();
-	json_t			*r;
+	json_t			*r, *accounts, *a, *poll;
+	int64_t			 n, bytes;
+	size_t			 i;
 
 	r = json_pack("{s:s, s:i, s:f, s:o, s:s?, s:s, s:s, s:I, s:o}",
 	    "version", PACKAGE_VERSION,
@@ -40,7 +44,17 @@ rpc_status_exec(struct rpc_call *call, json_t *params)
 	    "socket", cf->socket,
 	    "data_dir", cf->data_dir,
 	    "clients", (json_int_t)rpc_client_count(),
-	    "accounts", config_describe(cf));
+	    "accounts", accounts = config_describe(cf));
+	json_array_foreach(accounts, i, a) {
+		const char *name = json_string_value(json_object_get(a, "name"));
+
+		if ((poll = account_status(name)) != NULL)
+			json_object_set_new(a, "poll", poll);
+		if (store_count(daemon_store(), name, &n, &bytes) == 0)
+			json_object_set_new(a, "store", json_pack("{s:I, s:I}",
+			    "messages", (json_int_t)n, "bytes",
+			    (json_int_t)bytes));
+	}
 	rpc_call_reply(call, r);
 }
 

@@ -45,11 +45,13 @@
 
 extern const struct rpc_method rpc_status_method;
 extern const struct rpc_method rpc_reload_method;
+extern const struct rpc_method rpc_fetch_method;
 
 /* The dispatch table: one line per method. */
 static const struct rpc_method *const rpc_methods[] = {
 	&rpc_status_method,
 	&rpc_reload_method,
+	&rpc_fetch_method,
 	NULL
 };
 

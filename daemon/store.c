@@ -203,7 +203,7 @@ uidset_hash(const char *s)
 }
 
 /* Add a string to the set (no duplicates). */
-static void
+void
 uidset_add(struct uidset *u, const char *uid)
 {
 	size_t	 i, j, oldsize;
@@ -434,6 +434,14 @@ store_msg_close(struct store_msg *m, char **cause)
 	snprintf(m->final, sizeof m->final, "%s,S=%llu", m->name,
 	    (unsigned long long)m->size);
 	return 0;
+}
+
+/* Set the UIDL recorded with the message (known only at its end). */
+void
+store_msg_set_uidl(struct store_msg *m, const char *uidl)
+{
+	free(m->uidl);
+	m->uidl = xstrdup(uidl);
 }
 
 /* Return the bytes written so far. */

@@ -23,6 +23,7 @@ struct store	*store_open(const char *data_dir, char **cause);
 void		 store_close(struct store *);
 
 struct uidset	*store_seen(struct store *, const char *account, char **cause);
+void		 uidset_add(struct uidset *, const char *uid);
 int		 uidset_has(const struct uidset *, const char *uid);
 size_t		 uidset_count(const struct uidset *);
 void		 uidset_free(struct uidset *);
@@ -31,6 +32,7 @@ struct store_msg *store_msg_new(struct store *, const char *account,
 		    const char *uidl, char **cause);
 int		 store_msg_write(struct store_msg *, const void *, size_t);
 int		 store_msg_close(struct store_msg *, char **cause);
+void		 store_msg_set_uidl(struct store_msg *, const char *uidl);
 uint64_t	 store_msg_size(const struct store_msg *);
 void		 store_msg_abort(struct store_msg *);
 

@@ -1,0 +1,429 @@
+/* Poll scheduling, passwords and per-account state. */
+#include "autoconf.h"
+
+#include <sys/queue.h>
+#include <sys/wait.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "account.h"
+#include "config.h"
+#include "main.h"
+#include "pop3.h"
+#include "proc.h"
+#include "store.h"
+
+#define ACCOUNT_FIRST_POLL	3	/* seconds after start-up */
+#define ACCOUNT_RETRY_MIN	15	/* first retry after a network error */
+#define ACCOUNT_SECRET_MAX	4096
+#define ACCOUNT_SECRET_TIMEOUT	60
+
+struct account_waiter {
+	TAILQ_ENTRY(account_waiter)	 entry;
+	account_wait_cb			 cb;
+	void				*arg;
+};
+
+struct account {
+	TAILQ_ENTRY(account)	 entry;
+	char			*name;
+	struct event		*timer;
+	struct pop3_session	*session;	/* poll in progress */
+	struct proc		*secret_proc;	/* password_command running */
+	char			*secret;	/* cached password_command output */
+	struct timespec		 started;	/* of the poll in progress */
+	time_t			 next_poll;
+	time_t			 last_poll;	/* end of the last poll */
+	int			 last_error;	/* enum pop3_error */
+	char			*last_message;
+	unsigned		 last_new;
+	unsigned long long	 last_bytes;
+	double			 last_seconds;
+	unsigned long long	 total_new;
+	unsigned long long	 total_bytes;
+	unsigned		 failures;	/* network failures in a row */
+	int			 removed;	/* no longer configured */
+	TAILQ_HEAD(, account_waiter) waiters;
+};
+
+static TAILQ_HEAD(, account) accounts = TAILQ_HEAD_INITIALIZER(accounts);
+static struct store	*account_store;
+
+static void	account_poll(struct account *);
+
+/* The account's configuration, or NULL when it has no POP3 server. */
+static const struct config_account *
+account_conf(struct account *a)
+{
+	const struct config_account *ca;
+
+	ca = config_find_account(daemon_config(), a->name);
+	return ca != NULL && ca->pop3 != NULL ? ca : NULL;
+}
+
+/* Find a run-time account by name. */
+static struct account *
+account_find(const char *name)
+{
+	struct account	*a;
+
+	TAILQ_FOREACH(a, &accounts, entry)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+/* Arm the poll timer: delay seconds from now, plus a little jitter. */
+static void
+account_schedule(struct account *a, int delay)
+{
+	struct timeval	 tv;
+	int		 jitter;
+
+	jitter = delay >= 20 ? random() % (delay / 20 + 1) : 0;
+	if (jitter > 30)
+		jitter = 30;
+	tv.tv_sec = delay + jitter;
+	tv.tv_usec = random() % 1000000;
+	evtimer_add(a->timer, &tv);
+	a->next_poll = time(NULL) + tv.tv_sec;
+}
+
+/* Timer: time to poll. */
+static void
+account_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	account_poll(arg);
+}
+
+/* Forget a cached secret. */
+static void
+account_forget_secret(struct account *a)
+{
+	if (a->secret != NULL) {
+		explicit_bzero(a->secret, strlen(a->secret));
+		free(a->secret);
+		a->secret = NULL;
+	}
+}
+
+/* A poll ended: record it, tell the waiters, schedule the next. */
+static void
+account_poll_done(struct account *a, const struct pop3_result *r)
+{
+	const struct config_account	*ca = account_conf(a);
+	struct account_waiter		*w;
+	struct timespec			 now;
+	int				 interval, delay;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	a->last_seconds = (now.tv_sec - a->started.tv_sec) +
+	    (now.tv_nsec - a->started.tv_nsec) / 1e9;
+	a->last_poll = time(NULL);
+	a->last_error = r->error;
+	free(a->last_message);
+	a->last_message = r->message ? xstrdup(r->message) : NULL;
+	a->last_new = r->new;
+	a->last_bytes = r->bytes;
+	a->total_new += r->new;
+	a->total_bytes += r->bytes;
+	if (r->error == POP3_OK)
+		log_info("account=%s poll done: %u new, %llu bytes, %.2f s",
+		    a->name, r->new, (unsigned long long)r->bytes,
+		    a->last_seconds);
+	if (r->error == POP3_ERR_AUTH)
+		account_forget_secret(a);
+	while ((w = TAILQ_FIRST(&a->waiters)) != NULL) {
+		TAILQ_REMOVE(&a->waiters, w, entry);
+		w->cb(a->name, r, a->last_seconds, w->arg);
+		free(w);
+	}
+	if (a->removed || ca == NULL)
+		return;
+	interval = ca->pop3->poll_interval;
+	delay = interval;
+	if (r->error == POP3_ERR_NETWORK || r->error == POP3_ERR_TLS) {
+		/* Retry sooner after a network failure, backing off. */
+		a->failures++;
+		delay = ACCOUNT_RETRY_MIN << (a->failures < 10 ?
+		    a->failures - 1 : 9);
+		if (delay > interval)
+			delay = interval;
+	} else
+		a->failures = 0;
+	account_schedule(a, delay);
+	daemon_update_status();
+}
+
+/* The session reports its end. */
+static void
+account_session_cb(struct pop3_session *s, const struct pop3_result *r,
+    void *arg)
+{
+	struct account	*a = arg;
+
+	a->session = NULL;
+	account_poll_done(a, r);
+	pop3_session_free(s);
+}
+
+/* End a poll that never reached the server. */
+static void
+account_poll_failed(struct account *a, enum pop3_error e, const char *msg)
+{
+	struct pop3_result	 r;
+
+	memset(&r, 0, sizeof r);
+	r.error = e;
+	r.message = msg;
+	log_warnx("account=%s poll failed: %s", a->name, msg);
+	account_poll_done(a, &r);
+}
+
+/* Connect with the password in hand. */
+static void
+account_start_session(struct account *a, const char *password)
+{
+	const struct config_account	*ca = account_conf(a);
+
+	if (ca == NULL) {
+		account_poll_failed(a, POP3_ERR_LOCAL, "the account has no "
+		    "POP3 server any more");
+		return;
+	}
+	a->session = pop3_session_start(ca, password, account_store,
+	    account_session_cb, a);
+}
+
+/* password_command failed. */
+static void
+account_secret_fail(struct account *a, const char *msg)
+{
+	proc_free(a->secret_proc);
+	a->secret_proc = NULL;
+	account_poll_failed(a, POP3_ERR_LOCAL, msg);
+}
+
+/* password_command finished: its first line is the password. */
+static void
+account_secret_cb(struct proc *p, int status, const char *out, size_t len,
+    void *arg)
+{
+	struct account	*a = arg;
+	size_t		 n;
+	char		 msg[128];
+
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (status == -1)
+			snprintf(msg, sizeof msg, "password_command timed out");
+		else if (WIFEXITED(status))
+			snprintf(msg, sizeof msg, "password_command exited "
+			    "with status %d", WEXITSTATUS(status));
+		else
+			snprintf(msg, sizeof msg, "password_command killed by "
+			    "signal %d", WTERMSIG(status));
+		account_secret_fail(a, msg);
+		return;
+	}
+	for (n = 0; n < len && out[n] != '\n' && out[n] != '\r'; n++)
+		;
+	if (n == 0 || memchr(out, '\0', n) != NULL) {
+		account_secret_fail(a, "password_command printed no password");
+		return;
+	}
+	account_forget_secret(a);
+	a->secret = xstrndup(out, n);
+	/* Freeing the proc wipes its copy of the output. */
+	proc_free(a->secret_proc);
+	a->secret_proc = NULL;
+	account_start_session(a, a->secret);
+}
+
+/* Start a poll unless one is running. */
+static void
+account_poll(struct account *a)
+{
+	const struct config_account	*ca = account_conf(a);
+	char				*cause = NULL;
+
+	if (a->session != NULL || a->secret_proc != NULL || ca == NULL)
+		return;
+	evtimer_del(a->timer);
+	a->next_poll = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	log_debug("account=%s poll starts", a->name);
+	if (ca->pop3->password != NULL) {
+		account_start_session(a, ca->pop3->password);
+		return;
+	}
+	if (a->secret != NULL) {
+		account_start_session(a, a->secret);
+		return;
+	}
+	a->secret_proc = proc_run(ca->pop3->password_command, NULL,
+	    ACCOUNT_SECRET_MAX, ACCOUNT_SECRET_TIMEOUT, account_secret_cb, a,
+	    &cause);
+	if (a->secret_proc == NULL) {
+		account_poll_failed(a, POP3_ERR_LOCAL, cause);
+		free(cause);
+	}
+}
+
+/* Create the run-time state of a configured account. */
+static struct account *
+account_new(const char *name)
+{
+	struct account	*a;
+
+	a = xcalloc(1, sizeof *a);
+	a->name = xstrdup(name);
+	a->timer = evtimer_new(daemon_base(), account_timer_cb, a);
+	TAILQ_INIT(&a->waiters);
+	TAILQ_INSERT_TAIL(&accounts, a, entry);
+	return a;
+}
+
+/* Free an account, failing its waiters. */
+static void
+account_free(struct account *a)
+{
+	struct pop3_result	 r;
+
+	a->removed = 1;
+	memset(&r, 0, sizeof r);
+	r.error = POP3_ERR_LOCAL;
+	r.message = "the account was removed from the configuration";
+	pop3_session_free(a->session);
+	a->session = NULL;
+	proc_free(a->secret_proc);
+	a->secret_proc = NULL;
+	if (!TAILQ_EMPTY(&a->waiters))
+		account_poll_done(a, &r);
+	TAILQ_REMOVE(&accounts, a, entry);
+	event_free(a->timer);
+	account_forget_secret(a);
+	free(a->last_message);
+	free(a->name);
+	free(a);
+}
+
+/* Match the run-time accounts to the configuration in force. */
+void
+account_reconfigure(void)
+{
+	const struct config	*cf = daemon_config();
+	struct account		*a, *next;
+	size_t			 i;
+
+	for (a = TAILQ_FIRST(&accounts); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, entry);
+		if (account_conf(a) == NULL)
+			account_free(a);
+	}
+	for (i = 0; i < cf->naccounts; i++) {
+		if (cf->accounts[i].pop3 == NULL)
+			continue;
+		if ((a = account_find(cf->accounts[i].name)) != NULL) {
+			/* A new password may have come with the reload. */
+			account_forget_secret(a);
+			if (a->session == NULL && a->next_poll > time(NULL) +
+			    cf->accounts[i].pop3->poll_interval)
+				account_schedule(a,
+				    cf->accounts[i].pop3->poll_interval);
+			continue;
+		}
+		a = account_new(cf->accounts[i].name);
+		account_schedule(a, ACCOUNT_FIRST_POLL);
+	}
+}
+
+/* Start the accounts of the configuration. */
+void
+account_init(struct store *st)
+{
+	account_store = st;
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	account_reconfigure();
+}
+
+/* Stop every poll and free all accounts. */
+void
+account_shutdown(void)
+{
+	while (!TAILQ_EMPTY(&accounts))
+		account_free(TAILQ_FIRST(&accounts));
+}
+
+/*
+ * Poll an account now (or join the poll in progress); cb runs when it ends.
+ * Return -1 when there is no such POP3 account.
+ */
+int
+account_poll_now(const char *name, account_wait_cb cb, void *arg)
+{
+	struct account		*a;
+	struct account_waiter	*w;
+
+	if ((a = account_find(name)) == NULL || account_conf(a) == NULL)
+		return -1;
+	w = xcalloc(1, sizeof *w);
+	w->cb = cb;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&a->waiters, w, entry);
+	account_poll(a);
+	return 0;
+}
+
+/* Format a time for status (ISO 8601, UTC), or JSON null. */
+static json_t *
+account_time(time_t t)
+{
+	struct tm	 tm;
+	char		 buf[32];
+
+	if (t == 0)
+		return json_null();
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+/* The poll state of an account for status, or NULL when it has none. */
+json_t *
+account_status(const char *name)
+{
+	struct account	*a;
+	json_t		*o, *last;
+
+	if ((a = account_find(name)) == NULL)
+		return NULL;
+	last = json_null();
+	if (a->last_poll != 0) {
+		last = json_pack("{s:o, s:b, s:i, s:I, s:f}",
+		    "time", account_time(a->last_poll),
+		    "ok", a->last_error == POP3_OK,
+		    "new", (int)a->last_new,
+		    "bytes", (json_int_t)a->last_bytes,
+		    "seconds", a->last_seconds);
+		if (a->last_error != POP3_OK) {
+			json_object_set_new(last, "error", json_string(
+			    a->last_message ? a->last_message : "failed"));
+			json_object_set_new(last, "error_kind", json_string(
+			    pop3_error_name(a->last_error)));
+		}
+	}
+	o = json_pack("{s:b, s:o, s:o, s:I, s:I}",
+	    "polling", a->session != NULL || a->secret_proc != NULL,
+	    "last_poll", last,
+	    "next_poll", account_time(a->next_poll),
+	    "fetched_messages", (json_int_t)a->total_new,
+	    "fetched_bytes", (json_int_t)a->total_bytes);
+	return o;
+}

@@ -1,0 +1,1050 @@
+/*
+ * POP3 client session (RFC 1939; CAPA RFC 2449; STLS RFC 2595; AUTH RFC
+ * 5034) as a state machine on a bufferevent.
+ *
+ *   CONNECT -> GREETING -> CAPA -+-> STLS -> HANDSHAKE -> CAPA_TLS -+
+ *                                |                                  |
+ *                                +----------------------------------+
+ *                                                 |
+ *             USER -> PASS | AUTH (SASL PLAIN) | APOP
+ *                                                 |
+ *                          UIDL -> LIST -> TRANSFER -> QUIT -> DONE
+ *
+ * Any state may go to DONE through pop3_fail. In TRANSFER the session keeps
+ * a FIFO of commands sent and not yet answered (RETR, DELE); with
+ * PIPELINING up to POP3_WINDOW of them are in flight, otherwise one.
+ *
+ * Messages are streamed to the store as they arrive: CRLF becomes LF, dot
+ * stuffing is undone, nothing is held in memory but one line (at most
+ * POP3_CHUNK bytes, longer lines are written in pieces). Completed messages
+ * are committed in batches (store_commit); with keep=false a message is
+ * DELEted only after its batch is committed, and deletion happens at QUIT.
+ *
+ * De-duplication is by UIDL. A server without UIDL gets every message
+ * downloaded and identified by the SHA-256 of its content; one already
+ * stored is dropped (so keep=true on such a server costs a full download
+ * per poll, but never stores a duplicate).
+ *
+ * Passwords are only sent over TLS, unless the account says tls "none".
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config.h"
+#include "conn.h"
+#include "main.h"
+#include "pop3.h"
+#include "store.h"
+
+#define POP3_LINE_MAX		8192		/* status and listing lines */
+#define POP3_CHUNK		(64 * 1024)	/* longest message line held */
+#define POP3_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
+#define POP3_WINDOW		32		/* pipelined commands */
+#define POP3_BATCH_MSGS		256
+#define POP3_BATCH_BYTES	(32 * 1024 * 1024)
+#define POP3_MSG_MAX		(256ULL * 1024 * 1024)
+#define POP3_MAILBOX_MAX	500000		/* messages on a server */
+
+enum pop3_state {
+	POP3_CONNECT,
+	POP3_GREETING,
+	POP3_CAPA,
+	POP3_STLS,
+	POP3_HANDSHAKE,
+	POP3_CAPA_TLS,
+	POP3_USER,
+	POP3_PASS,
+	POP3_AUTH,
+	POP3_APOP,
+	POP3_UIDL,
+	POP3_LIST,
+	POP3_TRANSFER,
+	POP3_QUIT,
+	POP3_DONE,
+};
+
+static const char *const pop3_state_names[] = {
+	"CONNECT", "GREETING", "CAPA", "STLS", "HANDSHAKE", "CAPA_TLS",
+	"USER", "PASS", "AUTH", "APOP", "UIDL", "LIST", "TRANSFER", "QUIT",
+	"DONE",
+};
+
+struct pop3_msg {
+	char		*uidl;		/* NULL until known */
+	uint64_t	 size;		/* as LIST says; not trusted */
+	int		 present;	/* listed by UIDL or LIST */
+	int		 want;		/* to RETR */
+	int		 dele;		/* to DELE */
+};
+
+enum pop3_cmd_kind { CMD_RETR, CMD_DELE };
+
+struct pop3_cmd {
+	enum pop3_cmd_kind	 kind;
+	unsigned		 num;	/* message number, 1-based */
+};
+
+struct pop3_session {
+	char			*account;
+	char			*host;
+	int			 port;
+	enum config_tls		 tls;
+	char			*user;
+	char			*password;	/* secret: zeroed on free */
+	char			*auth;
+	char			*ca_file;
+	int			 timeout;
+	int			 keep;
+	struct store		*store;		/* borrowed */
+	struct uidset		*seen;
+
+	struct conn		*conn;
+	struct bufferevent	*bev;		/* borrowed from conn */
+	enum pop3_state		 state;
+	int			 multi;		/* inside a multi-line reply */
+	unsigned		 caps;
+#define CAP_KNOWN	0x01	/* CAPA answered +OK */
+#define CAP_STLS	0x02
+#define CAP_USER	0x04
+#define CAP_UIDL	0x08
+#define CAP_PIPELINING	0x10
+#define CAP_SASL_PLAIN	0x20
+	int			 no_uidl;	/* UIDL refused: hash content */
+	char			*apop_ts;
+
+	struct pop3_msg		*msgs;		/* index = number - 1 */
+	size_t			 nmsgs;
+	unsigned		 next_retr;	/* next number to consider */
+	unsigned		 next_dele;
+	struct pop3_cmd		 fifo[POP3_WINDOW + 1];
+	size_t			 fifo_head;
+	size_t			 fifo_len;
+
+	struct store_msg	*cur;		/* message being received */
+	unsigned		 cur_num;
+	int			 cur_midline;	/* inside a long line */
+	EVP_MD_CTX		*cur_hash;	/* without UIDL */
+	struct store_msg	*batch[POP3_BATCH_MSGS];
+	unsigned		 batch_num[POP3_BATCH_MSGS];
+	size_t			 nbatch;
+	uint64_t		 batch_bytes;
+
+	char			*line;		/* POP3_CHUNK + 1 bytes */
+	struct pop3_result	 result;
+	char			 message[600];
+	struct event		*done_ev;
+	pop3_done_cb		 cb;
+	void			*arg;
+};
+
+static void	pop3_pump(struct pop3_session *);
+static void	pop3_read_cb(struct bufferevent *, void *);
+static void	pop3_event_cb(struct bufferevent *, short, void *);
+
+/* Take over the connection's bufferevent: callbacks, timeouts, limits. */
+static void
+pop3_attach(struct pop3_session *s)
+{
+	struct timeval	 tv = { s->timeout, 0 };
+
+	s->bev = conn_bev(s->conn);
+	bufferevent_setcb(s->bev, pop3_read_cb, NULL, pop3_event_cb, s);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3_INPUT_HIGH);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* Name an error class (for status and logs). */
+const char *
+pop3_error_name(enum pop3_error e)
+{
+	static const char *const names[] = { "ok", "network", "tls", "auth",
+	    "protocol", "local" };
+
+	return names[e];
+}
+
+/* Copy a server's text for a message: printable, bounded. */
+static void
+pop3_quote(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t	 i, j = 0;
+
+	for (i = 0; i < len && j + 1 < size && j < 200; i++)
+		dst[j++] = isprint((unsigned char)src[i]) ? src[i] : '?';
+	dst[j] = '\0';
+}
+
+/* Deliver the result from the loop. */
+static void
+pop3_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pop3_session	*s = arg;
+
+	s->result.message = s->result.error == POP3_OK ? NULL : s->message;
+	s->cb(s, &s->result, s->arg);
+}
+
+/* Commit the completed messages of the batch; queue their DELEs. */
+static int
+pop3_commit(struct pop3_session *s)
+{
+	char	*cause = NULL;
+	size_t	 i, n = s->nbatch;
+
+	if (n == 0)
+		return 0;
+	s->nbatch = 0;
+	s->batch_bytes = 0;
+	if (store_commit(s->store, s->batch, n, &cause) != 0) {
+		snprintf(s->message, sizeof s->message, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	s->result.new += n;
+	if (!s->keep) {
+		for (i = 0; i < n; i++)
+			s->msgs[s->batch_num[i] - 1].dele = 1;
+		if (s->next_dele > s->batch_num[0] - 1)
+			s->next_dele = s->batch_num[0] - 1;
+	}
+	log_debug("account=%s committed %zu messages", s->account, n);
+	return 0;
+}
+
+/* End the session: commit what is complete, close, report. */
+static void
+pop3_finish(struct pop3_session *s, enum pop3_error err)
+{
+	char	 saved[sizeof s->message];
+
+	if (s->state == POP3_DONE)
+		return;
+	log_debug("account=%s %s -> DONE", s->account,
+	    pop3_state_names[s->state]);
+	s->state = POP3_DONE;
+	store_msg_abort(s->cur);
+	s->cur = NULL;
+	/* Messages received in full are kept even when the session fails. */
+	memcpy(saved, s->message, sizeof saved);
+	if (pop3_commit(s) != 0 && err == POP3_OK)
+		err = POP3_ERR_LOCAL;
+	else
+		memcpy(s->message, saved, sizeof saved);
+	s->result.error = err;
+	/* The connection is closed when the caller frees the session. */
+	if (s->bev != NULL)
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	event_active(s->done_ev, EV_TIMEOUT, 1);
+}
+
+/* Fail the session with a message. */
+static void __attribute__((format(printf, 3, 4)))
+pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (s->state == POP3_DONE)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->message, sizeof s->message, fmt, ap);
+	va_end(ap);
+	log_info("account=%s poll failed in %s: %s", s->account,
+	    pop3_state_names[s->state], s->message);
+	pop3_finish(s, err);
+}
+
+/* Change state, logging the transition. */
+static void
+pop3_enter(struct pop3_session *s, enum pop3_state next)
+{
+	log_debug("account=%s %s -> %s", s->account,
+	    pop3_state_names[s->state], pop3_state_names[next]);
+	s->state = next;
+}
+
+/* Send a command line (CRLF added). secret: log it masked. */
+static void
+pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	va_list		 ap;
+	char		 cmd[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	if (secret)
+		log_debug("account=%s C: %.4s ********", s->account, cmd);
+	else
+		log_debug("account=%s C: %s", s->account, cmd);
+	evbuffer_add_printf(out, "%s\r\n", cmd);
+	explicit_bzero(cmd, sizeof cmd);
+}
+
+/* May a secret go over this connection? */
+static int
+pop3_secure(struct pop3_session *s)
+{
+	return conn_is_tls(s->conn) || s->tls == CONFIG_TLS_NONE;
+}
+
+/* Parse one CAPA line. */
+static void
+pop3_capa_line(struct pop3_session *s, char *line)
+{
+	char	*word, *save = NULL;
+
+	word = strtok_r(line, " ", &save);
+	if (word == NULL)
+		return;
+	if (strcasecmp(word, "STLS") == 0)
+		s->caps |= CAP_STLS;
+	else if (strcasecmp(word, "USER") == 0)
+		s->caps |= CAP_USER;
+	else if (strcasecmp(word, "UIDL") == 0)
+		s->caps |= CAP_UIDL;
+	else if (strcasecmp(word, "PIPELINING") == 0)
+		s->caps |= CAP_PIPELINING;
+	else if (strcasecmp(word, "SASL") == 0) {
+		while ((word = strtok_r(NULL, " ", &save)) != NULL)
+			if (strcasecmp(word, "PLAIN") == 0)
+				s->caps |= CAP_SASL_PLAIN;
+	}
+}
+
+/* Send AUTH PLAIN with its initial response (RFC 5034, RFC 4616). */
+static void
+pop3_auth_plain(struct pop3_session *s)
+{
+	size_t		 ulen = strlen(s->user), plen = strlen(s->password);
+	size_t		 rawlen = ulen + plen + 2;
+	unsigned char	*raw, *b64;
+
+	raw = xmalloc(rawlen);
+	raw[0] = '\0';
+	memcpy(raw + 1, s->user, ulen);
+	raw[1 + ulen] = '\0';
+	memcpy(raw + 2 + ulen, s->password, plen);
+	b64 = xmalloc(4 * ((rawlen + 2) / 3) + 1);
+	EVP_EncodeBlock(b64, raw, (int)rawlen);
+	pop3_send(s, 1, "AUTH PLAIN %s", b64);
+	explicit_bzero(raw, rawlen);
+	explicit_bzero(b64, strlen((char *)b64));
+	free(raw);
+	free(b64);
+	pop3_enter(s, POP3_AUTH);
+}
+
+/* Send APOP with MD5(timestamp password) (RFC 1939 section 7). */
+static void
+pop3_apop(struct pop3_session *s)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen, i;
+	char		 hex[2 * EVP_MAX_MD_SIZE + 1];
+	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	EVP_DigestUpdate(ctx, s->apop_ts, strlen(s->apop_ts));
+	EVP_DigestUpdate(ctx, s->password, strlen(s->password));
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	pop3_send(s, 1, "APOP %s %s", s->user, hex);
+	explicit_bzero(hex, sizeof hex);
+	pop3_enter(s, POP3_APOP);
+}
+
+/* After CAPA: STLS if asked for, then log in. */
+static void
+pop3_after_capa(struct pop3_session *s)
+{
+	const char	*auth = s->auth;
+
+	if (s->tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->conn)) {
+		if ((s->caps & CAP_KNOWN) && !(s->caps & CAP_STLS)) {
+			pop3_fail(s, POP3_ERR_TLS, "%s:%d does not offer STLS "
+			    "(tls is \"starttls\")", s->host, s->port);
+			return;
+		}
+		pop3_send(s, 0, "STLS");
+		pop3_enter(s, POP3_STLS);
+		return;
+	}
+	if (!pop3_secure(s)) {
+		pop3_fail(s, POP3_ERR_TLS, "refusing to send a password over "
+		    "an unencrypted connection");
+		return;
+	}
+	if (strcmp(auth, "auto") == 0) {
+		if (s->caps & CAP_SASL_PLAIN)
+			auth = "plain";
+		else if ((s->caps & CAP_USER) || !(s->caps & CAP_KNOWN) ||
+		    s->apop_ts == NULL)
+			auth = "user";
+		else
+			auth = "apop";
+	}
+	if (strcmp(auth, "plain") == 0)
+		pop3_auth_plain(s);
+	else if (strcmp(auth, "apop") == 0) {
+		if (s->apop_ts == NULL) {
+			pop3_fail(s, POP3_ERR_AUTH, "APOP asked for, but the "
+			    "server's greeting has no APOP timestamp");
+			return;
+		}
+		pop3_apop(s);
+	} else {
+		pop3_send(s, 0, "USER %s", s->user);
+		pop3_enter(s, POP3_USER);
+	}
+}
+
+/* TLS is up after STLS: ask CAPA again (it may change, RFC 2595). */
+static void
+pop3_tls_cb(struct conn *c, const char *error, void *arg)
+{
+	struct pop3_session	*s = arg;
+
+	if (error != NULL) {
+		pop3_fail(s, POP3_ERR_TLS, "%s", error);
+		return;
+	}
+	pop3_attach(s);
+	s->caps = 0;
+	pop3_enter(s, POP3_CAPA_TLS);
+	pop3_send(s, 0, "CAPA");
+}
+
+/* Keep the greeting's APOP timestamp "<...>". */
+static void
+pop3_greeting(struct pop3_session *s, const char *line, size_t len)
+{
+	const char	*lt, *gt;
+
+	if ((lt = memchr(line, '<', len)) != NULL &&
+	    (gt = memchr(lt, '>', len - (lt - line))) != NULL &&
+	    gt - lt < 256 && memchr(lt, '@', gt - lt) != NULL)
+		s->apop_ts = xstrndup(lt, gt - lt + 1);
+}
+
+/* Grow the message table to hold number num. */
+static struct pop3_msg *
+pop3_msg_at(struct pop3_session *s, unsigned long num)
+{
+	size_t	 old = s->nmsgs;
+
+	if (num == 0 || num > POP3_MAILBOX_MAX)
+		return NULL;
+	if (num > s->nmsgs) {
+		s->nmsgs = num;
+		s->msgs = xreallocarray(s->msgs, s->nmsgs, sizeof *s->msgs);
+		memset(s->msgs + old, 0, (s->nmsgs - old) * sizeof *s->msgs);
+	}
+	return &s->msgs[num - 1];
+}
+
+/* Parse "N UIDL" or "N SIZE" of a listing. */
+static int
+pop3_listing_line(struct pop3_session *s, char *line, int uidl)
+{
+	struct pop3_msg	*m;
+	char		*end, *arg;
+	unsigned long	 num;
+	unsigned long long size;
+	size_t		 i;
+
+	errno = 0;
+	num = strtoul(line, &end, 10);
+	if (errno != 0 || end == line || *end != ' ')
+		return -1;
+	arg = end + 1;
+	if ((m = pop3_msg_at(s, num)) == NULL)
+		return -1;
+	m->present = 1;
+	if (uidl) {
+		/* RFC 1939: 1 to 70 characters in 0x21..0x7e. */
+		if ((end = strchr(arg, ' ')) != NULL)
+			*end = '\0';
+		if (strlen(arg) == 0 || strlen(arg) > 70)
+			return -1;
+		for (i = 0; arg[i] != '\0'; i++)
+			if (arg[i] < 0x21 || arg[i] > 0x7e)
+				return -1;
+		free(m->uidl);
+		m->uidl = xstrdup(arg);
+	} else {
+		size = strtoull(arg, &end, 10);
+		if (end == arg)
+			return -1;
+		m->size = size;
+	}
+	return 0;
+}
+
+/* The listings are in: decide what to fetch and delete. */
+static void
+pop3_plan(struct pop3_session *s)
+{
+	struct pop3_msg	*m;
+	size_t		 i;
+	unsigned	 want = 0, seen = 0;
+
+	for (i = 0; i < s->nmsgs; i++) {
+		m = &s->msgs[i];
+		if (!m->present)
+			continue;
+		s->result.on_server++;
+		if (s->no_uidl)
+			m->want = 1;
+		else if (m->uidl == NULL)
+			continue;	/* listed by LIST only: skip it */
+		else if (uidset_has(s->seen, m->uidl)) {
+			seen++;
+			m->dele = !s->keep;
+		} else {
+			/* A UIDL listed twice is fetched once. */
+			m->want = 1;
+			uidset_add(s->seen, m->uidl);
+		}
+		want += m->want;
+	}
+	log_info("account=%s %u messages on the server, %u new, %u seen",
+	    s->account, s->result.on_server, want, seen);
+	pop3_enter(s, POP3_TRANSFER);
+	pop3_pump(s);
+}
+
+/* Handle the end of a multi-line reply. */
+static void
+pop3_multi_end(struct pop3_session *s)
+{
+	s->multi = 0;
+	switch (s->state) {
+	case POP3_CAPA:
+	case POP3_CAPA_TLS:
+		pop3_after_capa(s);
+		break;
+	case POP3_UIDL:
+		pop3_enter(s, POP3_LIST);
+		if (!(s->caps & CAP_PIPELINING))
+			pop3_send(s, 0, "LIST");
+		break;
+	case POP3_LIST:
+		pop3_plan(s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Handle one line of a multi-line reply (dot-unstuffed). */
+static void
+pop3_multi_line(struct pop3_session *s, char *line, size_t len)
+{
+	switch (s->state) {
+	case POP3_CAPA:
+	case POP3_CAPA_TLS:
+		pop3_capa_line(s, line);
+		break;
+	case POP3_UIDL:
+	case POP3_LIST:
+		if (pop3_listing_line(s, line, s->state == POP3_UIDL) != 0) {
+			char	 q[256];
+
+			pop3_quote(q, sizeof q, line, len);
+			pop3_fail(s, POP3_ERR_PROTOCOL, "bad %s line from the "
+			    "server: \"%s\"", s->state == POP3_UIDL ? "UIDL" :
+			    "LIST", q);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Start receiving message num. */
+static void
+pop3_retr_begin(struct pop3_session *s, unsigned num)
+{
+	char	*cause = NULL;
+
+	s->cur_num = num;
+	s->cur_midline = 0;
+	s->cur = store_msg_new(s->store, s->account, s->msgs[num - 1].uidl,
+	    &cause);
+	if (s->cur == NULL) {
+		snprintf(s->message, sizeof s->message, "%s", cause);
+		free(cause);
+		pop3_finish(s, POP3_ERR_LOCAL);
+		return;
+	}
+	if (s->no_uidl) {
+		s->cur_hash = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(s->cur_hash, EVP_sha256(), NULL);
+	}
+}
+
+/* Append message bytes to the current message. */
+static int
+pop3_retr_write(struct pop3_session *s, const char *data, size_t len)
+{
+	if (s->cur_hash != NULL)
+		EVP_DigestUpdate(s->cur_hash, data, len);
+	if (store_msg_write(s->cur, data, len) != 0) {
+		snprintf(s->message, sizeof s->message, "cannot write message "
+		    "%u to disk: %s", s->cur_num, strerror(errno));
+		pop3_finish(s, POP3_ERR_LOCAL);
+		return -1;
+	}
+	if (store_msg_size(s->cur) > POP3_MSG_MAX) {
+		pop3_fail(s, POP3_ERR_PROTOCOL, "message %u is larger than "
+		    "%llu bytes; giving up", s->cur_num,
+		    (unsigned long long)POP3_MSG_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* The current message is complete: add it to the batch. */
+static void
+pop3_retr_end(struct pop3_session *s)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen, i;
+	char		 uid[80], *cause = NULL;
+	struct pop3_msg	*m = &s->msgs[s->cur_num - 1];
+
+	if (s->cur_hash != NULL) {
+		EVP_DigestFinal_ex(s->cur_hash, md, &mdlen);
+		EVP_MD_CTX_free(s->cur_hash);
+		s->cur_hash = NULL;
+		memcpy(uid, "sha256:", 7);
+		for (i = 0; i < mdlen && i < 32; i++)
+			snprintf(uid + 7 + 2 * i, 3, "%02x", md[i]);
+		if (uidset_has(s->seen, uid)) {
+			store_msg_abort(s->cur);
+			s->cur = NULL;
+			m->dele = !s->keep;
+			return;
+		}
+		store_msg_set_uidl(s->cur, uid);
+		uidset_add(s->seen, uid);
+		free(m->uidl);
+		m->uidl = xstrdup(uid);
+	}
+	if (store_msg_close(s->cur, &cause) != 0) {
+		snprintf(s->message, sizeof s->message, "%s", cause);
+		free(cause);
+		pop3_finish(s, POP3_ERR_LOCAL);
+		return;
+	}
+	s->result.bytes += store_msg_size(s->cur);
+	s->batch_bytes += store_msg_size(s->cur);
+	s->batch_num[s->nbatch] = s->cur_num;
+	s->batch[s->nbatch++] = s->cur;
+	s->cur = NULL;
+	if (s->nbatch == POP3_BATCH_MSGS || s->batch_bytes >= POP3_BATCH_BYTES)
+		if (pop3_commit(s) != 0)
+			pop3_finish(s, POP3_ERR_LOCAL);
+}
+
+/*
+ * Stream RETR data from the input buffer. Return 1 when the message ended,
+ * 0 when more input is needed, -1 when the session ended.
+ */
+static int
+pop3_retr_data(struct pop3_session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, len, n, start;
+	char			*l = s->line;
+
+	while (s->state == POP3_TRANSFER) {
+		eol = evbuffer_search_eol(in, NULL, &eol_len,
+		    EVBUFFER_EOL_CRLF);
+		if (eol.pos == -1 || (size_t)eol.pos > POP3_CHUNK) {
+			/* A very long line: write a piece of it. */
+			len = evbuffer_get_length(in);
+			if (len < POP3_CHUNK)
+				return 0;
+			n = evbuffer_copyout(in, l, POP3_CHUNK);
+			if (n > 0 && l[n - 1] == '\r')
+				n--;	/* may be half of a CRLF */
+			start = !s->cur_midline && n > 1 && l[0] == '.' &&
+			    l[1] == '.';
+			evbuffer_drain(in, n);
+			s->cur_midline = 1;
+			if (pop3_retr_write(s, l + start, n - start) != 0)
+				return -1;
+			continue;
+		}
+		len = eol.pos;
+		evbuffer_remove(in, l, len);
+		evbuffer_drain(in, eol_len);
+		if (!s->cur_midline && len == 1 && l[0] == '.') {
+			pop3_retr_end(s);
+			return s->state == POP3_DONE ? -1 : 1;
+		}
+		start = !s->cur_midline && len > 0 && l[0] == '.';
+		l[len] = '\n';
+		s->cur_midline = 0;
+		if (pop3_retr_write(s, l + start, len + 1 - start) != 0)
+			return -1;
+	}
+	return -1;
+}
+
+/* Send more commands if the window allows; QUIT when all is done. */
+static void
+pop3_pump(struct pop3_session *s)
+{
+	size_t	 window = (s->caps & CAP_PIPELINING) ? POP3_WINDOW : 1;
+	struct pop3_cmd	*c;
+
+	while (s->state == POP3_TRANSFER && s->fifo_len < window) {
+		while (s->next_dele < s->nmsgs && !s->msgs[s->next_dele].dele)
+			s->next_dele++;
+		/* DELEs only go out for committed messages (dele set). */
+		c = &s->fifo[(s->fifo_head + s->fifo_len) % (POP3_WINDOW + 1)];
+		if (s->next_dele < s->nmsgs) {
+			c->kind = CMD_DELE;
+			c->num = ++s->next_dele;
+			s->msgs[c->num - 1].dele = 0;
+			pop3_send(s, 0, "DELE %u", c->num);
+			s->fifo_len++;
+			continue;
+		}
+		while (s->next_retr < s->nmsgs && !s->msgs[s->next_retr].want)
+			s->next_retr++;
+		if (s->next_retr < s->nmsgs) {
+			c->kind = CMD_RETR;
+			c->num = ++s->next_retr;
+			pop3_send(s, 0, "RETR %u", c->num);
+			s->fifo_len++;
+			continue;
+		}
+		break;
+	}
+	if (s->state != POP3_TRANSFER || s->fifo_len > 0 || s->cur != NULL)
+		return;
+	/* Every RETR answered: commit the rest, which may queue DELEs. */
+	if (s->nbatch > 0) {
+		if (pop3_commit(s) != 0) {
+			pop3_finish(s, POP3_ERR_LOCAL);
+			return;
+		}
+		pop3_pump(s);
+		return;
+	}
+	for (; s->next_dele < s->nmsgs; s->next_dele++)
+		if (s->msgs[s->next_dele].dele)
+			break;
+	if (s->next_dele < s->nmsgs) {
+		pop3_pump(s);
+		return;
+	}
+	pop3_send(s, 0, "QUIT");
+	pop3_enter(s, POP3_QUIT);
+}
+
+/* A status line (+OK / -ERR) in TRANSFER: the answer to the FIFO head. */
+static void
+pop3_transfer_status(struct pop3_session *s, int okay, const char *q)
+{
+	struct pop3_cmd	 c = s->fifo[s->fifo_head];
+
+	s->fifo_head = (s->fifo_head + 1) % (POP3_WINDOW + 1);
+	s->fifo_len--;
+	if (c.kind == CMD_DELE) {
+		if (okay)
+			s->result.deleted++;
+		else
+			log_warnx("account=%s DELE %u refused: \"%s\"",
+			    s->account, c.num, q);
+		pop3_pump(s);
+		return;
+	}
+	if (!okay) {
+		pop3_fail(s, POP3_ERR_PROTOCOL, "the server refused message %u "
+		    "(RETR): \"%s\"", c.num, q);
+		return;
+	}
+	pop3_retr_begin(s, c.num);
+}
+
+/* Handle a status line (+OK or -ERR) according to the state. */
+static void
+pop3_status(struct pop3_session *s, char *line, size_t len)
+{
+	int	 okay;
+	char	 q[256];
+
+	if (len >= 3 && strncmp(line, "+OK", 3) == 0)
+		okay = 1;
+	else if (len >= 4 && strncmp(line, "-ERR", 4) == 0)
+		okay = 0;
+	else {
+		pop3_quote(q, sizeof q, line, len);
+		pop3_fail(s, POP3_ERR_PROTOCOL, "unexpected reply from the "
+		    "server in %s: \"%s\"", pop3_state_names[s->state], q);
+		return;
+	}
+	pop3_quote(q, sizeof q, line, len);
+	log_debug("account=%s S: %s", s->account, q);
+	switch (s->state) {
+	case POP3_GREETING:
+		if (!okay) {
+			pop3_fail(s, POP3_ERR_PROTOCOL, "the server refused "
+			    "the connection: \"%s\"", q);
+			return;
+		}
+		pop3_greeting(s, line, len);
+		pop3_send(s, 0, "CAPA");
+		pop3_enter(s, POP3_CAPA);
+		break;
+	case POP3_CAPA:
+	case POP3_CAPA_TLS:
+		if (okay) {
+			s->caps |= CAP_KNOWN;
+			s->multi = 1;
+		} else
+			pop3_after_capa(s);
+		break;
+	case POP3_STLS:
+		if (!okay) {
+			pop3_fail(s, POP3_ERR_TLS, "the server refused STLS: "
+			    "\"%s\"", q);
+			return;
+		}
+		pop3_enter(s, POP3_HANDSHAKE);
+		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+		conn_starttls(s->conn, pop3_tls_cb, s);
+		break;
+	case POP3_USER:
+		if (!okay) {
+			pop3_fail(s, POP3_ERR_AUTH, "login failed (USER): "
+			    "\"%s\"", q);
+			return;
+		}
+		pop3_send(s, 1, "PASS %s", s->password);
+		pop3_enter(s, POP3_PASS);
+		break;
+	case POP3_PASS:
+	case POP3_AUTH:
+	case POP3_APOP:
+		if (!okay) {
+			pop3_fail(s, POP3_ERR_AUTH, "login failed: \"%s\"", q);
+			return;
+		}
+		pop3_send(s, 0, "UIDL");
+		if (s->caps & CAP_PIPELINING)
+			pop3_send(s, 0, "LIST");
+		pop3_enter(s, POP3_UIDL);
+		break;
+	case POP3_UIDL:
+		if (okay) {
+			s->multi = 1;
+			break;
+		}
+		log_info("account=%s the server has no UIDL; identifying "
+		    "messages by their content", s->account);
+		s->no_uidl = 1;
+		pop3_multi_end(s);
+		break;
+	case POP3_LIST:
+		if (!okay) {
+			pop3_fail(s, POP3_ERR_PROTOCOL, "LIST refused: \"%s\"",
+			    q);
+			return;
+		}
+		s->multi = 1;
+		break;
+	case POP3_TRANSFER:
+		pop3_transfer_status(s, okay, q);
+		break;
+	case POP3_QUIT:
+		pop3_finish(s, POP3_OK);
+		break;
+	default:
+		pop3_fail(s, POP3_ERR_PROTOCOL, "unexpected reply in %s: "
+		    "\"%s\"", pop3_state_names[s->state], q);
+		break;
+	}
+}
+
+/* Read callback: feed whole lines (or message data) to the machine. */
+static void
+pop3_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct pop3_session	*s = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, len;
+	char			*l = s->line;
+
+	while (s->state != POP3_DONE && s->state != POP3_HANDSHAKE) {
+		if (s->cur != NULL) {
+			if (pop3_retr_data(s) != 1)
+				break;
+			pop3_pump(s);
+			continue;
+		}
+		eol = evbuffer_search_eol(in, NULL, &eol_len,
+		    EVBUFFER_EOL_CRLF);
+		if (eol.pos == -1) {
+			if (evbuffer_get_length(in) > POP3_LINE_MAX)
+				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
+				    "sent a line longer than %d bytes",
+				    POP3_LINE_MAX);
+			break;
+		}
+		if ((size_t)eol.pos > POP3_LINE_MAX) {
+			pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a "
+			    "line longer than %d bytes", POP3_LINE_MAX);
+			break;
+		}
+		len = eol.pos;
+		evbuffer_remove(in, l, len);
+		evbuffer_drain(in, eol_len);
+		l[len] = '\0';
+		if (memchr(l, '\0', len) != NULL) {
+			pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a NUL "
+			    "byte in a reply");
+			break;
+		}
+		if (!s->multi)
+			pop3_status(s, l, len);
+		else if (len == 1 && l[0] == '.')
+			pop3_multi_end(s);
+		else
+			pop3_multi_line(s, l + (l[0] == '.'), len -
+			    (l[0] == '.'));
+	}
+}
+
+/* Event callback: timeouts, errors and end of file all end the session. */
+static void
+pop3_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct pop3_session	*s = arg;
+
+	if (s->state == POP3_QUIT && (what & BEV_EVENT_EOF)) {
+		pop3_finish(s, POP3_OK);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		pop3_fail(s, POP3_ERR_NETWORK, "timed out after %d s waiting "
+		    "for the server (in %s)", s->timeout,
+		    pop3_state_names[s->state]);
+	else if (what & BEV_EVENT_EOF)
+		pop3_fail(s, POP3_ERR_NETWORK, "the server closed the "
+		    "connection (in %s)", pop3_state_names[s->state]);
+	else
+		pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
+		    pop3_state_names[s->state],
+		    strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+/* Connected (and TLS up when implicit): wait for the greeting. */
+static void
+pop3_connected_cb(struct conn *c, const char *error, void *arg)
+{
+	struct pop3_session	*s = arg;
+
+	if (error != NULL) {
+		pop3_fail(s, strstr(error, "TLS") != NULL ? POP3_ERR_TLS :
+		    POP3_ERR_NETWORK, "%s", error);
+		return;
+	}
+	pop3_attach(s);
+	pop3_enter(s, POP3_GREETING);
+	pop3_read_cb(s->bev, s);
+}
+
+/* Start a poll of account a with its password. */
+struct pop3_session *
+pop3_session_start(const struct config_account *a, const char *password,
+    struct store *store, pop3_done_cb cb, void *arg)
+{
+	const struct config_server	*srv = a->pop3;
+	struct pop3_session		*s;
+	char				*cause = NULL;
+
+	s = xcalloc(1, sizeof *s);
+	s->account = xstrdup(a->name);
+	s->host = xstrdup(srv->host);
+	s->port = srv->port;
+	s->tls = srv->tls;
+	s->user = xstrdup(srv->user);
+	s->password = xstrdup(password);
+	s->auth = xstrdup(srv->auth);
+	s->ca_file = srv->ca_file ? xstrdup(srv->ca_file) : NULL;
+	s->timeout = srv->timeout;
+	s->keep = srv->keep;
+	s->store = store;
+	s->cb = cb;
+	s->arg = arg;
+	s->line = xmalloc(POP3_CHUNK + 1);
+	s->done_ev = event_new(daemon_base(), -1, 0, pop3_deliver_cb, s);
+	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
+	    store_recover(store, s->account, &cause) != 0) {
+		snprintf(s->message, sizeof s->message, "%s", cause);
+		free(cause);
+		s->state = POP3_CONNECT;
+		pop3_finish(s, POP3_ERR_LOCAL);
+		return s;
+	}
+	log_debug("account=%s connecting to %s:%d tls=%s", s->account, s->host,
+	    s->port, config_tls_name(s->tls));
+	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
+	    s->ca_file, s->timeout, pop3_connected_cb, s);
+	return s;
+}
+
+/* Free a session (NULL is fine); a poll in progress is abandoned. */
+void
+pop3_session_free(struct pop3_session *s)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return;
+	store_msg_abort(s->cur);
+	for (i = 0; i < s->nbatch; i++)
+		store_msg_abort(s->batch[i]);
+	if (s->cur_hash != NULL)
+		EVP_MD_CTX_free(s->cur_hash);
+	conn_free(s->conn);
+	event_free(s->done_ev);
+	uidset_free(s->seen);
+	for (i = 0; i < s->nmsgs; i++)
+		free(s->msgs[i].uidl);
+	free(s->msgs);
+	explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
+	free(s->account);
+	free(s->host);
+	free(s->user);
+	free(s->auth);
+	free(s->ca_file);
+	free(s->apop_ts);
+	free(s->line);
+	free(s);
+}

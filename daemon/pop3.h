@@ -1,0 +1,43 @@
+/*
+ * A POP3 fetch session: connect, authenticate, download every message not
+ * seen before into the store, delete on the server when the account says
+ * so, quit. One session per poll; the done callback runs once, from the
+ * loop, after which the caller frees the session.
+ */
+#ifndef MAILCTL_POP3_H
+#define MAILCTL_POP3_H
+
+#include <stdint.h>
+
+struct config_account;
+struct pop3_session;
+struct store;
+
+enum pop3_error {
+	POP3_OK,
+	POP3_ERR_NETWORK,	/* resolve, connect, timeout, lost connection */
+	POP3_ERR_TLS,		/* handshake or certificate */
+	POP3_ERR_AUTH,		/* login refused */
+	POP3_ERR_PROTOCOL,	/* the server broke the protocol */
+	POP3_ERR_LOCAL,		/* our disk or index */
+};
+
+struct pop3_result {
+	enum pop3_error	 error;
+	const char	*message;	/* NULL on success; valid in the cb */
+	unsigned	 new;		/* messages stored */
+	uint64_t	 bytes;		/* bytes stored */
+	unsigned	 on_server;	/* messages in the mailbox */
+	unsigned	 deleted;	/* DELE accepted */
+};
+
+typedef void (*pop3_done_cb)(struct pop3_session *,
+    const struct pop3_result *, void *arg);
+
+struct pop3_session *pop3_session_start(const struct config_account *,
+		    const char *password, struct store *, pop3_done_cb,
+		    void *arg);
+void		 pop3_session_free(struct pop3_session *);
+const char	*pop3_error_name(enum pop3_error);
+
+#endif

@@ -1,0 +1,102 @@
+/* fetch: poll one account or all of them now, answer when they are done. */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "common/xmalloc.h"
+#include "account.h"
+#include "config.h"
+#include "main.h"
+#include "pop3.h"
+#include "rpc.h"
+
+struct fetch_wait {
+	struct rpc_call	*call;
+	unsigned	 pending;
+	json_t		*results;
+	json_int_t	 total;
+};
+
+/* Answer once every account polled has reported. */
+static void
+fetch_release(struct fetch_wait *fw)
+{
+	if (--fw->pending > 0)
+		return;
+	rpc_call_reply(fw->call, json_pack("{s:o, s:I}", "accounts",
+	    fw->results, "new", fw->total));
+	free(fw);
+}
+
+/* One account's poll ended. */
+static void
+fetch_done_cb(const char *account, const struct pop3_result *r,
+    double seconds, void *arg)
+{
+	struct fetch_wait	*fw = arg;
+	json_t			*o;
+
+	o = json_pack("{s:s, s:b, s:i, s:I, s:f}", "account", account,
+	    "ok", r->error == POP3_OK, "new", (int)r->new,
+	    "bytes", (json_int_t)r->bytes, "seconds", seconds);
+	if (r->error != POP3_OK) {
+		json_object_set_new(o, "error", json_string(r->message ?
+		    r->message : "failed"));
+		json_object_set_new(o, "error_kind",
+		    json_string(pop3_error_name(r->error)));
+	}
+	json_array_append_new(fw->results, o);
+	fw->total += r->new;
+	fetch_release(fw);
+}
+
+static void
+rpc_fetch_exec(struct rpc_call *call, json_t *params)
+{
+	const struct config	*cf = daemon_config();
+	const struct config_account *a;
+	const char		*name;
+	struct fetch_wait	*fw;
+	size_t			 i;
+
+	name = json_string_value(json_object_get(params, "account"));
+	if (name != NULL) {
+		if ((a = config_find_account(cf, name)) == NULL) {
+			rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "no account "
+			    "named \"%.100s\"", name);
+			return;
+		}
+		if (a->pop3 == NULL) {
+			rpc_call_error(call, JSONRPC_ERR_DATA, "account \"%s\" "
+			    "has no pop3 server to fetch from", name);
+			return;
+		}
+	}
+	fw = xcalloc(1, sizeof *fw);
+	fw->call = call;
+	fw->results = json_array();
+	fw->pending = 1;	/* held until every poll is started */
+	for (i = 0; i < cf->naccounts; i++) {
+		a = &cf->accounts[i];
+		if (a->pop3 == NULL || (name != NULL &&
+		    strcmp(name, a->name) != 0))
+			continue;
+		fw->pending++;
+		if (account_poll_now(a->name, fetch_done_cb, fw) != 0)
+			fw->pending--;
+	}
+	fetch_release(fw);
+}
+
+static const struct rpc_param rpc_fetch_params[] = {
+	{ "account", RPC_STRING, 0 },
+	{ NULL, 0, 0 }
+};
+
+const struct rpc_method rpc_fetch_method = {
+	"fetch", rpc_fetch_params, NULL, rpc_fetch_exec
+};
