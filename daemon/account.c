@@ -340,7 +340,8 @@ account_reconfigure(void)
 			continue;
 		}
 		a = account_new(cf->accounts[i].name);
-		account_schedule(a, ACCOUNT_FIRST_POLL);
+		account_schedule(a, cf->poll_at_start ? ACCOUNT_FIRST_POLL :
+		    cf->accounts[i].pop3->poll_interval);
 	}
 }
 

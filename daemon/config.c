@@ -568,7 +568,7 @@ static int
 cfg_document(json_t *root, struct config *cf, char **cause)
 {
 	static const char *const keys[] = { "data_dir", "socket",
-	    "poll_interval", "attachment_max_bytes", "accounts", "filters",
+	    "poll_interval", "poll_at_start", "attachment_max_bytes", "accounts", "filters",
 	    "hooks", "desktop_notifications", "queue", NULL };
 	json_t		*accounts, *filters, *hooks, *queue, *e;
 	json_error_t	 err;
@@ -583,6 +583,8 @@ cfg_document(json_t *root, struct config *cf, char **cause)
 	    cause) != 0 ||
 	    cfg_int(root, "", "attachment_max_bytes", 1, 1LL << 30,
 	    &cf->attachment_max_bytes, cause) != 0 ||
+	    cfg_bool(root, "", "poll_at_start", &cf->poll_at_start,
+	    cause) != 0 ||
 	    cfg_bool(root, "", "desktop_notifications",
 	    &cf->desktop_notifications, cause) != 0)
 		return -1;
@@ -640,6 +642,7 @@ config_parse(const char *text, size_t len, const char *path, char **cause)
 	cf->poll_interval = CONFIG_DEFAULT_POLL_INTERVAL;
 	cf->attachment_max_bytes = CONFIG_DEFAULT_ATTACHMENT_MAX;
 	cf->desktop_notifications = 1;
+	cf->poll_at_start = 1;
 	cf->hook_timeout = 30;
 	cf->queue_retry_min = 60;
 	cf->queue_retry_max = 3600;

@@ -62,6 +62,7 @@ struct config {
 	char			*data_dir;	/* owned, absolute */
 	char			*socket;	/* owned, absolute */
 	int			 poll_interval;
+	int			 poll_at_start;	/* first poll soon after start */
 	long long		 attachment_max_bytes;
 	struct config_account	*accounts;
 	size_t			 naccounts;

@@ -33,12 +33,12 @@ t_exit() {
 	if [ "$t_failed" -gt 0 ] || [ $rc -ne 0 ]; then
 		echo "# daemon log ($T/daemon.log):"
 		sed 's/^/#   /' "$T/daemon.log" 2>/dev/null | tail -40
-		rm -rf "$T"
+		[ -n "${MAILCTL_TEST_KEEP:-}" ] || rm -rf "$T"
 		echo "1..$t_count"
 		[ $rc -ne 0 ] && exit $rc
 		exit 1
 	fi
-	rm -rf "$T"
+	[ -n "${MAILCTL_TEST_KEEP:-}" ] || rm -rf "$T"
 	echo "1..$t_count"
 	exit 0
 }
@@ -87,6 +87,7 @@ write_config() {
 {
   "data_dir": "$T/data",
   "socket": "$SOCK",
+  "poll_at_start": false,
   "accounts": [${2:-}]
 }
 EOC
@@ -123,3 +124,27 @@ stop_daemon() {
 
 # Count the daemon's open descriptors.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+
+# Start the real Dovecot/Postfix harness (tests/servers/mailservers.sh), or
+# skip the test when they cannot run here. Cleaned up at exit.
+use_mail_servers() {
+	[ "$(id -u)" -eq 0 ] || skip_all "real mail servers need root"
+	PATH=$PATH:/usr/sbin
+	command -v dovecot >/dev/null || skip_all "dovecot is not installed (tests/servers/install-deps)"
+	# shellcheck source=servers/mailservers.sh
+	. "$top_srcdir/tests/servers/mailservers.sh"
+	ms_setup >/dev/null
+	t_at_exit "ms_cleanup >/dev/null 2>&1"
+}
+
+# pop3_account NAME USER PASSWORD TLS PORT [EXTRA-JSON]: an account object.
+pop3_account() {
+	printf '{"name":"%s","email":"%s@mail.test","pop3":{"host":"127.0.0.1","port":%s,"tls":"%s","ca_file":"%s","user":"%s","password":"%s","poll_interval":3600%s}}' \
+		"$1" "$2" "$5" "$4" "$MS_CA_FILE" "$2" "$3" "${6:-}"
+}
+
+# stored ACCOUNT: list the message files of an account (new and cur).
+stored() { find "$T/data/$1" -path '*/new/*' -type f -o -path '*/cur/*' -type f 2>/dev/null; }
+
+# sums: sha256 of each file named on stdin, sorted.
+sums() { xargs -r sha256sum | awk '{print $1}' | sort; }

@@ -99,6 +99,7 @@ test_top_level(void)
 	bad("{'poll_interval':1.5}", "poll_interval: expected an integer");
 	bad("{'attachment_max_bytes':-1}", "attachment_max_bytes: expected an "
 	    "integer 1");
+	bad("{'poll_at_start':1}", "poll_at_start: expected true or false");
 	bad("{'desktop_notifications':'yes'}", "desktop_notifications: "
 	    "expected true or false");
 	bad("{'accounts':{}}", "accounts: expected an array");

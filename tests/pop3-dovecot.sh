@@ -1,0 +1,77 @@
+#!/bin/bash
+# POP3 fetching against a real Dovecot over plain POP3, STLS and POP3S:
+# 200 messages (some with large binary attachments) fetched once each and
+# byte-identical to the server's copies; a second poll fetches nothing; one
+# new message is fetched alone; keep=false empties the server mailbox, but
+# nothing is deleted when delivery fails.
+. "$(dirname "$0")/lib.sh"
+use_mail_servers
+
+ms_add_user alice 'alice-Pw1'
+ms_add_user bob 'bob-Pw2'
+ms_add_user carol 'carol-Pw3'
+python3 "$TOOLS/gen_messages.py" 200 "$T/src" --big 4
+python3 "$TOOLS/gen_messages.py" 5 "$T/src-bob" --prefix bob --big 0
+ms_inject_dir alice "$T/src" >/dev/null
+ms_inject_dir bob "$T/src-bob" >/dev/null
+ms_inject_dir carol "$T/src-bob" >/dev/null
+ms_start_dovecot >/dev/null
+check "dovecot holds 200 messages for alice" test "$(ms_deliver_count alice)" -eq 200
+
+ACCTS="$(pop3_account plain alice alice-Pw1 none "$MS_POP3_PORT"),
+$(pop3_account stls alice alice-Pw1 starttls "$MS_POP3_PORT"),
+$(pop3_account pop3s alice alice-Pw1 implicit "$MS_POP3S_PORT"),
+$(pop3_account drain bob bob-Pw2 implicit "$MS_POP3S_PORT" ',"keep":false'),
+$(pop3_account broken carol carol-Pw3 implicit "$MS_POP3S_PORT" ',"keep":false')"
+write_config "$T/config.json" "$ACCTS"
+# carol's store cannot be written: her Inbox is a file, not a Maildir.
+mkdir -p "$T/data/broken" && echo "in the way" >"$T/data/broken/Inbox"
+start_daemon "$T/config.json"
+
+src_sums=$(find "$T/src" -type f | sums)
+for a in plain stls pop3s; do
+	expect_rc 0 "fetch $a" mailctl fetch "$a" --json
+	check "$a: 200 new" test "$(json 'j["accounts"][0]["new"]')" -eq 200
+	check "$a: 200 files in the store" test "$(stored $a | wc -l)" -eq 200
+	check "$a: files byte-identical to the server's (CRLF -> LF)" \
+		test "$(stored $a | sums)" = "$src_sums"
+	check "$a: nothing left in tmp/" test -z "$(find "$T/data/$a" -path "$T/data/$a/*/tmp/*" -type f)"
+done
+check "the big attachments came through (4 files over 2 MB)" \
+	test "$(find "$T/data/pop3s" -type f -size +2M | wc -l)" -eq 4
+check "STLS was used" grep -q 'account=stls STLS -> HANDSHAKE' "$T/daemon.log"
+check "no password in the log" eval '! grep -q "alice-Pw1\|bob-Pw2" "$T/daemon.log"'
+
+for a in plain stls pop3s; do
+	expect_rc 0 "second poll of $a" mailctl fetch "$a" --json
+	check "second poll of $a fetches 0" test "$(json 'j["accounts"][0]["new"]')" -eq 0
+done
+check "store still holds 200 per account" test "$(stored plain | wc -l)" -eq 200
+
+python3 "$TOOLS/gen_messages.py" 1 "$T/src-new" --prefix late --big 0
+ms_inject_dir alice "$T/src-new" >/dev/null
+expect_rc 0 "poll after one new message" mailctl fetch stls --json
+check "exactly 1 new" test "$(json 'j["accounts"][0]["new"]')" -eq 1
+check "and it is the new one" test "$(stored stls | sums)" = "$(find "$T/src" "$T/src-new" -type f | sums)"
+
+# keep=false: bob's mailbox is emptied after the messages are stored.
+expect_rc 0 "fetch with keep=false" mailctl fetch drain --json
+check "5 new" test "$(json 'j["accounts"][0]["new"]')" -eq 5
+check "bob's mailbox was emptied by the poll" test "$(ms_deliver_count bob)" -eq 0
+check "bob's 5 messages are in the store" test "$(stored drain | wc -l)" -eq 5
+check "5 DELE sent" test "$(grep -c 'account=drain C: DELE' "$T/daemon.log")" -eq 5
+
+# Delivery fails for carol: nothing may be deleted on the server.
+expect_rc 1 "fetch with an unwritable store fails" mailctl fetch broken
+contains "$ERR" "cannot" "the error says why"
+check "carol still has her 5 messages on the server" test "$(ms_deliver_count carol)" -eq 5
+check "no DELE sent for carol" eval '! grep -q "account=broken C: DELE" "$T/daemon.log"'
+
+expect_rc 0 "status after the polls" mailctl status --json
+check "status: last poll of plain ok" test "$(json '[a for a in j["accounts"] if a["name"]=="plain"][0]["poll"]["last_poll"]["ok"]')" = True
+check "status: broken account shows its error" \
+	test "$(json '[a for a in j["accounts"] if a["name"]=="broken"][0]["poll"]["last_poll"]["error_kind"]')" = local
+check "status: store counts" test "$(json '[a for a in j["accounts"] if a["name"]=="stls"][0]["store"]["messages"]')" -eq 201
+expect_rc 0 "human status" mailctl status
+stop_daemon
+check "clean stop" test "$DAEMON_RC" -eq 0

@@ -1,0 +1,584 @@
+#!/usr/bin/env python3
+"""A deliberately broken POP3 server for mailctld's hostile-server tests.
+
+usage: pop3_hostile.py [--port-file FILE] [--log FILE] [--messages N]
+                       [--size BYTES] [--dump DIR] MODE
+
+Played in addition to the real Dovecot, never instead of it.  Listens on
+127.0.0.1 on an ephemeral port, writes the port number to --port-file
+(through FILE.tmp and a rename, so a reader never sees a partial number;
+without --port-file it is printed on stdout), serves any number of
+connections, one thread each, until SIGTERM or SIGINT, or by itself after
+300 s.  --log appends "3 OPEN", "3 C: <command>" ("PASS ********": the
+secret is never written), "3 S: <first reply line>" and "3 CLOSED" lines.
+
+The mailbox holds --messages N (default 3) messages of exactly --size
+BYTES (default 2000) of RFC 5322 text with CRLF line endings, some body
+lines starting with "." (one is just "."), UIDL "uid-1", "uid-2", ...  The
+content is deterministic; --dump DIR writes it to DIR/uid-K.eml and exits.
+Deletions take effect at QUIT and last for the life of the process.
+
+Outside its mode, the server is a correct RFC 1939 server (USER/PASS with
+any password but "wrong", CAPA, STAT, LIST, UIDL, RETR, TOP, DELE, RSET,
+NOOP, QUIT, pipelining).  Modes:
+
+  good               fully correct
+  nocapa             CAPA answers "-ERR unknown command"
+  nouidl             no UIDL capability; UIDL answers "-ERR unknown command"
+  endless-greeting   the greeting is "+OK " then "x" forever, no CRLF
+  endless-line       so is the reply to the first command after login
+  endless-line-retr  so is the reply to RETR
+  garbage            the greeting and all that follows is random binary
+                     (NUL, 0xff, CR, LF, ...), the first byte NUL
+  silence            never sends a byte, reads until the client closes
+  silence-retr       normal until RETR, then never answers again
+  close-mid-retr     RETR 2: "+OK", half the message, then close (FIN)
+  reset-mid-retr     the same, but the close is a TCP reset (RST)
+  list-lies          LIST and STAT claim 100 octets a message; RETR sends
+                     --size bytes, correctly terminated
+  list-lies-small    LIST and STAT claim 50,000,000 octets a message
+  never-ending       RETR: "+OK", headers, then 70-char lines forever
+  err-retr           RETR answers "-ERR message locked"
+  bad-greeting       the greeting is "-ERR go away", then close
+  slow-drip          the RETR reply is sent 1 byte at a time, 1 ms apart
+  huge-multiline     UIDL without argument lists 1,000,000 entries
+
+Every stream "forever" ends when the client closes; a client that goes
+away at any point only ends its own connection thread.  Python 3 stdlib.
+"""
+import argparse
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+
+LIFETIME = 300            # seconds before the server stops by itself
+CHUNK = 64 * 1024         # size of each write of an endless stream
+LINE_MAX = 64 * 1024      # longest command line accepted from the client
+HUGE_ENTRIES = 1000000    # entries in the huge-multiline UIDL listing
+
+HEADERS = ("From: Hostile Sender <sender@hostile.test>\r\n"
+           "To: Test User <user@hostile.test>\r\n"
+           "Subject: Hostile test message %d of %d\r\n"
+           "Message-ID: <uid-%d@hostile.test>\r\n"
+           "Date: Mon, 01 Jan 2024 12:00:%02d +0000\r\n"
+           "\r\n")
+FILLER = "the quick brown fox jumps over the lazy dog 0123456789 "
+
+MAILBOX = []              # raw message bytes; MAILBOX[k] has UIDL uid-(k+1)
+DELETED = set()           # MAILBOX indexes removed by a QUIT
+DELETED_LOCK = threading.Lock()
+LOG = None
+LOG_LOCK = threading.Lock()
+
+
+class Stop(Exception):
+    """Raised by the signal handlers to leave the accept loop."""
+
+
+def head_of(num, total):
+    return HEADERS % (num, total, num, num % 60)
+
+
+def make_message(num, total, size):
+    """Return message num of total: exactly size bytes, CRLF, ~70-char lines."""
+    out = [head_of(num, total)]
+    left = size - len(out[0])
+    k = 0
+    while left > 0:
+        # A line costs its text plus CRLF; never leave 1 byte, which no
+        # line can fill.
+        take = min(72, left)
+        if left - take == 1:
+            take -= 1
+        k += 1
+        if k % 10 == 7 and take == 72:
+            line = "."
+        else:
+            line = "." if k % 10 == 3 else ""
+            line += "line %d of message %d: " % (k, num)
+            line = (line + FILLER * 2)[:take - 2]
+        out.append(line + "\r\n")
+        left -= len(line) + 2
+    return "".join(out).encode("ascii")
+
+
+def stuff(raw):
+    """Return raw as a multi-line reply body: dot-stuffed, "." terminated."""
+    return re.sub(rb"(?m)^\.", b"..", raw) + b".\r\n"
+
+
+def listing(lines):
+    return "".join(line + "\r\n" for line in lines).encode() + b".\r\n"
+
+
+def log(num, text):
+    if LOG is None:
+        return
+    with LOG_LOCK:
+        LOG.write("%d %s\n" % (num, text))
+        LOG.flush()
+
+
+def masked(text):
+    """Return a command line fit for the log: no secret, no control bytes."""
+    verb, sep, arg = text.partition(" ")
+    if verb.upper() == "PASS" and sep:
+        text = verb + " ********"
+    elif verb.upper() in ("APOP", "AUTH") and sep:
+        text = verb + " " + arg.split(" ")[0] + " ********"
+    return re.sub(r"[^ -~]", lambda m: "\\x%02x" % ord(m.group()), text)
+
+
+class Session:
+    """One client connection: its socket, input buffer and POP3 state."""
+
+    def __init__(self, sock, num, hooks):
+        self.sock = sock
+        self.num = num
+        self.hooks = hooks
+        self.buf = b""
+        self.user = None
+        self.msgs = None          # MAILBOX indexes, once logged in
+        self.dele = set()         # message numbers marked by DELE
+        self.fresh_login = False  # the next command is the first after PASS
+        self.abort = False        # close with a reset rather than a FIN
+
+    def log(self, text):
+        log(self.num, text)
+
+    def reply(self, first, body=b""):
+        self.log("S: " + first)
+        self.sock.sendall(first.encode() + b"\r\n" + body)
+
+    def readline(self):
+        """Return one command line without CRLF as str, or None at EOF."""
+        while b"\n" not in self.buf:
+            if len(self.buf) > LINE_MAX:
+                raise ValueError("command line longer than %d bytes"
+                                 % LINE_MAX)
+            data = self.sock.recv(4096)
+            if not data:
+                return None
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("latin-1")
+
+    def login(self):
+        with DELETED_LOCK:
+            self.msgs = [k for k in range(len(MAILBOX)) if k not in DELETED]
+        self.fresh_login = True
+
+    def live(self):
+        """Return (number, MAILBOX index) of every message not marked."""
+        return [(n, k) for n, k in enumerate(self.msgs, 1)
+                if n not in self.dele]
+
+    def pick(self, arg):
+        """Return the MAILBOX index for message number arg, or reply -ERR."""
+        try:
+            n = int(arg.split()[0])
+        except (ValueError, IndexError):
+            n = 0
+        if not 1 <= n <= len(self.msgs):
+            self.reply("-ERR no such message")
+        elif n in self.dele:
+            self.reply("-ERR message %d already deleted" % n)
+        else:
+            return self.msgs[n - 1]
+        return None
+
+
+# Correct behaviour.  Every handler takes the session and the argument
+# string and returns False to close the connection.
+
+def greet_ok(s, arg):
+    s.reply("+OK hostile ready")
+    return True
+
+
+def reply_unknown(s, arg):
+    s.reply("-ERR unknown command")
+    return True
+
+
+def already_logged_in(s, arg):
+    s.reply("-ERR already logged in")
+    return True
+
+
+def not_logged_in(s, arg):
+    s.reply("-ERR not logged in")
+    return True
+
+
+def cmd_capa(s, arg):
+    s.reply("+OK capability list follows",
+            listing(["USER", "UIDL", "TOP", "PIPELINING"]))
+    return True
+
+
+def cmd_user(s, arg):
+    if not arg:
+        s.reply("-ERR USER needs a name")
+        return True
+    s.user = arg
+    s.reply("+OK send PASS")
+    return True
+
+
+def cmd_pass(s, arg):
+    if s.user is None:
+        s.reply("-ERR send USER first")
+    elif arg == "wrong":
+        s.user = None
+        s.reply("-ERR [AUTH] invalid password")
+    else:
+        s.login()
+        s.reply("+OK logged in")
+    return True
+
+
+def cmd_stat(s, arg, octets=None):
+    live = s.live()
+    total = sum(octets or len(MAILBOX[k]) for _, k in live)
+    s.reply("+OK %d %d" % (len(live), total))
+    return True
+
+
+def cmd_list(s, arg, octets=None):
+    if arg:
+        k = s.pick(arg)
+        if k is not None:
+            s.reply("+OK %s %d" % (arg.split()[0],
+                                   octets or len(MAILBOX[k])))
+        return True
+    s.reply("+OK scan listing follows",
+            listing(["%d %d" % (n, octets or len(MAILBOX[k]))
+                     for n, k in s.live()]))
+    return True
+
+
+def cmd_uidl(s, arg):
+    if arg:
+        k = s.pick(arg)
+        if k is not None:
+            s.reply("+OK %s uid-%d" % (arg.split()[0], k + 1))
+        return True
+    s.reply("+OK unique-id listing follows",
+            listing(["%d uid-%d" % (n, k + 1) for n, k in s.live()]))
+    return True
+
+
+def cmd_retr(s, arg):
+    k = s.pick(arg)
+    if k is not None:
+        s.reply("+OK %d octets" % len(MAILBOX[k]), stuff(MAILBOX[k]))
+    return True
+
+
+def cmd_top(s, arg):
+    try:
+        lines = int(arg.split()[1])
+    except (ValueError, IndexError):
+        s.reply("-ERR usage: TOP msg lines")
+        return True
+    k = s.pick(arg)
+    if k is not None:
+        head, sep, body = MAILBOX[k].partition(b"\r\n\r\n")
+        body = b"".join(b + b"\r\n" for b in body.split(b"\r\n")[:-1][:lines])
+        s.reply("+OK top of message follows", stuff(head + sep + body))
+    return True
+
+
+def cmd_dele(s, arg):
+    if s.pick(arg) is not None:
+        s.dele.add(int(arg.split()[0]))
+        s.reply("+OK message deleted")
+    return True
+
+
+def cmd_rset(s, arg):
+    s.dele.clear()
+    s.reply("+OK")
+    return True
+
+
+def cmd_noop(s, arg):
+    s.reply("+OK")
+    return True
+
+
+def cmd_quit(s, arg):
+    if s.msgs is not None:
+        with DELETED_LOCK:
+            DELETED.update(s.msgs[n - 1] for n in s.dele)
+    s.reply("+OK bye")
+    return False
+
+
+COMMANDS = {
+    "CAPA": cmd_capa, "USER": cmd_user, "PASS": cmd_pass, "STAT": cmd_stat,
+    "LIST": cmd_list, "UIDL": cmd_uidl, "RETR": cmd_retr, "TOP": cmd_top,
+    "DELE": cmd_dele, "RSET": cmd_rset, "NOOP": cmd_noop, "QUIT": cmd_quit,
+}
+AUTH_ONLY = ("USER", "PASS")
+ANY_STATE = ("CAPA", "QUIT")
+
+
+# Misbehaviour.
+
+def capa_without_uidl(s, arg):
+    s.reply("+OK capability list follows",
+            listing(["USER", "TOP", "PIPELINING"]))
+    return True
+
+
+def endless_line(s, arg):
+    s.log("S: +OK xxx... (endless, no CRLF)")
+    s.sock.sendall(b"+OK ")
+    while True:
+        s.sock.sendall(b"x" * CHUNK)
+
+
+def garbage(s, arg):
+    s.log("S: (binary garbage, endless)")
+    rng = random.Random(s.num)
+    # Starting with NUL makes sure even the first "line" is no reply.
+    s.sock.sendall(b"\x00\xff\r\n" + rng.randbytes(CHUNK - 4))
+    while True:
+        s.sock.sendall(rng.randbytes(CHUNK))
+
+
+def silence(s, arg):
+    s.log("S: (silence)")
+    while True:
+        line = s.readline()
+        if line is None:
+            return False
+        s.log("C: " + masked(line))
+
+
+def close_mid_retr(s, arg):
+    if arg.split()[:1] != ["2"]:
+        return cmd_retr(s, arg)
+    k = s.pick(arg)
+    if k is None:
+        return True
+    s.reply("+OK %d octets" % len(MAILBOX[k]),
+            stuff(MAILBOX[k])[:len(MAILBOX[k]) // 2])
+    s.log("S: (closing mid-message)")
+    return False
+
+
+def reset_mid_retr(s, arg):
+    s.abort = arg.split()[:1] == ["2"]
+    return close_mid_retr(s, arg)
+
+
+def stat_claims_100(s, arg):
+    return cmd_stat(s, arg, 100)
+
+
+def list_claims_100(s, arg):
+    return cmd_list(s, arg, 100)
+
+
+def stat_claims_50m(s, arg):
+    return cmd_stat(s, arg, 50000000)
+
+
+def list_claims_50m(s, arg):
+    return cmd_list(s, arg, 50000000)
+
+
+def never_ending(s, arg):
+    line = ("never-ending " + FILLER * 2)[:70] + "\r\n"
+    s.reply("+OK message follows", head_of(1, 1).encode())
+    s.log("S: (70-char lines forever, no terminating dot)")
+    chunk = (line * (CHUNK // len(line))).encode()
+    while True:
+        s.sock.sendall(chunk)
+
+
+def err_retr(s, arg):
+    s.reply("-ERR message locked")
+    return True
+
+
+def bad_greeting(s, arg):
+    s.reply("-ERR go away")
+    return False
+
+
+def slow_drip(s, arg):
+    k = s.pick(arg)
+    if k is None:
+        return True
+    first = "+OK %d octets" % len(MAILBOX[k])
+    data = first.encode() + b"\r\n" + stuff(MAILBOX[k])
+    s.log("S: " + first + " (1 byte per ms)")
+    for i in range(len(data)):
+        s.sock.sendall(data[i:i + 1])
+        time.sleep(0.001)
+    return True
+
+
+def huge_uidl(s, arg):
+    if arg:
+        return cmd_uidl(s, arg)
+    s.reply("+OK %d entries follow" % HUGE_ENTRIES)
+    for start in range(1, HUGE_ENTRIES + 1, 10000):
+        end = min(start + 10000, HUGE_ENTRIES + 1)
+        s.sock.sendall("".join("%d uid-%d\r\n" % (n, n)
+                               for n in range(start, end)).encode())
+    s.sock.sendall(b".\r\n")
+    return True
+
+
+# Mode -> {hook: handler}.  A hook is a command verb, "greeting" (called
+# once on connect) or "after-login" (called instead of the first command
+# that follows a successful PASS).
+MODES = {
+    "good": {},
+    "nocapa": {"CAPA": reply_unknown},
+    "nouidl": {"CAPA": capa_without_uidl, "UIDL": reply_unknown},
+    "endless-greeting": {"greeting": endless_line},
+    "endless-line": {"after-login": endless_line},
+    "endless-line-retr": {"RETR": endless_line},
+    "garbage": {"greeting": garbage},
+    "silence": {"greeting": silence},
+    "silence-retr": {"RETR": silence},
+    "close-mid-retr": {"RETR": close_mid_retr},
+    "reset-mid-retr": {"RETR": reset_mid_retr},
+    "list-lies": {"STAT": stat_claims_100, "LIST": list_claims_100},
+    "list-lies-small": {"STAT": stat_claims_50m, "LIST": list_claims_50m},
+    "never-ending": {"RETR": never_ending},
+    "err-retr": {"RETR": err_retr},
+    "bad-greeting": {"greeting": bad_greeting},
+    "slow-drip": {"RETR": slow_drip},
+    "huge-multiline": {"UIDL": huge_uidl},
+}
+
+
+def serve(s):
+    """Run one POP3 session until either side closes."""
+    if not s.hooks.get("greeting", greet_ok)(s, ""):
+        return
+    while True:
+        line = s.readline()
+        if line is None:
+            return
+        s.log("C: " + masked(line))
+        verb, _, arg = line.partition(" ")
+        verb = verb.upper()
+        handler = s.hooks.get(verb, COMMANDS.get(verb))
+        if s.fresh_login and "after-login" in s.hooks:
+            handler = s.hooks["after-login"]
+        elif handler is None:
+            handler = reply_unknown
+        elif verb in AUTH_ONLY and s.msgs is not None:
+            handler = already_logged_in
+        elif verb not in AUTH_ONLY + ANY_STATE and s.msgs is None:
+            handler = not_logged_in
+        s.fresh_login = False
+        if not handler(s, arg):
+            return
+
+
+def handle(sock, num, hooks):
+    """Connection thread: serve, swallow the peer going away, close."""
+    s = Session(sock, num, hooks)
+    s.log("OPEN")
+    try:
+        serve(s)
+    except OSError:
+        pass                    # reset, broken pipe: the client went away
+    except Exception:
+        traceback.print_exc()
+    finally:
+        try:
+            if s.abort:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            else:
+                # FIN after the data even if unread commands are queued
+                # (a bare close() would then send a reset instead).
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        sock.close()
+        s.log("CLOSED")
+
+
+def on_signal(signum, frame):
+    raise Stop(signum)
+
+
+def main():
+    global LOG
+    ap = argparse.ArgumentParser(description="Broken POP3 server for tests.")
+    ap.add_argument("--port-file")
+    ap.add_argument("--log")
+    ap.add_argument("--messages", type=int, default=3)
+    ap.add_argument("--size", type=int, default=2000)
+    ap.add_argument("--dump", metavar="DIR",
+                    help="write the messages to DIR/uid-K.eml and exit")
+    ap.add_argument("mode", choices=sorted(MODES))
+    args = ap.parse_args()
+    smallest = len(head_of(args.messages, args.messages)) + 2
+    if args.messages < 0 or args.size < smallest:
+        ap.error("need --messages >= 0 and --size >= %d" % smallest)
+    MAILBOX.extend(make_message(n, args.messages, args.size)
+                   for n in range(1, args.messages + 1))
+    if args.dump:
+        for k, raw in enumerate(MAILBOX):
+            with open(os.path.join(args.dump, "uid-%d.eml" % (k + 1)),
+                      "wb") as f:
+                f.write(raw)
+        return
+    if args.log:
+        LOG = open(args.log, "a")
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        os.replace(args.port_file + ".tmp", args.port_file)
+    else:
+        print(port, flush=True)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+        signal.signal(sig, on_signal)
+    signal.alarm(LIFETIME)
+    num = 0
+    try:
+        while True:
+            conn, _ = listener.accept()
+            num += 1
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=handle, args=(conn, num, MODES[args.mode]),
+                             daemon=True).start()
+    except Stop as e:
+        if e.args[0] == signal.SIGALRM:
+            print("pop3_hostile: stopping after the %d s safety limit"
+                  % LIFETIME, file=sys.stderr)
+    listener.close()
+    # Connection threads may be blocked in a send forever: leave without
+    # waiting for them, but never in the middle of a log line.
+    LOG_LOCK.acquire()
+    if LOG is not None:
+        LOG.close()
+    os._exit(0)
+
+if __name__ == "__main__":
+    main()
