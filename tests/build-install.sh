@@ -5,8 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 prefix=$(sed -n 's/^prefix = //p' "$top_builddir/Makefile")
-bindir=$(cd "$top_builddir" && ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-bindir <<<'print-bindir: ; @echo $(bindir)' 2>/dev/null)
-unitdir=$(cd "$top_builddir" && ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-unitdir <<<'print-unitdir: ; @echo $(systemduserunitdir)' 2>/dev/null)
+bindir=$(cd "$top_builddir" && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-bindir <<<'print-bindir: ; @echo $(bindir)' 2>/dev/null)
+unitdir=$(cd "$top_builddir" && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-unitdir <<<'print-unitdir: ; @echo $(systemduserunitdir)' 2>/dev/null)
 check "prefix, bindir and unit dir known ($prefix, $bindir, $unitdir)" test -n "$prefix" -a -n "$bindir" -a -n "$unitdir"
 case $unitdir in
 "$prefix"/*) ok "unit dir is under the prefix" ;;
