@@ -1,26 +1,18 @@
 #!/usr/bin/env python3
-"""A deliberately broken POP3 server for mailctld's hostile-server tests.
+"""A deliberately broken POP3 server, played in addition to the real Dovecot.
 
 usage: pop3_hostile.py [--port-file FILE] [--log FILE] [--messages N]
                        [--size BYTES] [--dump DIR] MODE
 
-Played in addition to the real Dovecot, never instead of it.  Listens on
-127.0.0.1 on an ephemeral port, writes the port number to --port-file
-(through FILE.tmp and a rename, so a reader never sees a partial number;
-without --port-file it is printed on stdout), serves any number of
-connections, one thread each, until SIGTERM or SIGINT, or by itself after
-300 s.  --log appends "3 OPEN", "3 C: <command>" ("PASS ********": the
-secret is never written), "3 S: <first reply line>" and "3 CLOSED" lines.
-
-The mailbox holds --messages N (default 3) messages of exactly --size
-BYTES (default 2000) of RFC 5322 text with CRLF line endings, some body
-lines starting with "." (one is just "."), UIDL "uid-1", "uid-2", ...  The
-content is deterministic; --dump DIR writes it to DIR/uid-K.eml and exits.
-Deletions take effect at QUIT and last for the life of the process.
-
-Outside its mode, the server is a correct RFC 1939 server (USER/PASS with
-any password but "wrong", CAPA, STAT, LIST, UIDL, RETR, TOP, DELE, RSET,
-NOOP, QUIT, pipelining).  Modes:
+Listens on 127.0.0.1 (ephemeral port, written to --port-file via FILE.tmp
+and a rename; printed without --port-file), a thread per connection,
+until SIGTERM/SIGINT or 300 s.  --log appends "3 OPEN", "3 C: RETR 1"
+("PASS ********", never the secret), "3 S: <first reply line>", "3 CLOSED".
+The mailbox: --messages (3) deterministic RFC 5322 messages of exactly
+--size (2000) bytes, CRLF, some lines dot-stuffed on the wire, UIDL
+"uid-K"; --dump DIR writes them to DIR/uid-K.eml and exits.  Outside its
+mode the server follows RFC 1939 (any password but "wrong" is accepted;
+DELE applies at QUIT, for the life of the process).  Modes:
 
   good               fully correct
   nocapa             CAPA answers "-ERR unknown command"
@@ -28,23 +20,21 @@ NOOP, QUIT, pipelining).  Modes:
   endless-greeting   the greeting is "+OK " then "x" forever, no CRLF
   endless-line       so is the reply to the first command after login
   endless-line-retr  so is the reply to RETR
-  garbage            the greeting and all that follows is random binary
-                     (NUL, 0xff, CR, LF, ...), the first byte NUL
-  silence            never sends a byte, reads until the client closes
+  garbage            random bytes (NUL, 0xff, CR, LF...) forever, from the
+                     first byte (NUL) of the greeting on
+  silence            never sends a byte; reads until the client closes
   silence-retr       normal until RETR, then never answers again
-  close-mid-retr     RETR 2: "+OK", half the message, then close (FIN)
-  reset-mid-retr     the same, but the close is a TCP reset (RST)
-  list-lies          LIST and STAT claim 100 octets a message; RETR sends
-                     --size bytes, correctly terminated
+  close-mid-retr     RETR 2: "+OK", half the message, close (FIN)
+  reset-mid-retr     the same, but closed with a TCP reset (RST)
+  list-lies          LIST and STAT claim 100 octets a message
   list-lies-small    LIST and STAT claim 50,000,000 octets a message
-  never-ending       RETR: "+OK", headers, then 70-char lines forever
+  never-ending       RETR: "+OK", headers, 70-char lines forever, no "."
   err-retr           RETR answers "-ERR message locked"
   bad-greeting       the greeting is "-ERR go away", then close
-  slow-drip          the RETR reply is sent 1 byte at a time, 1 ms apart
+  slow-drip          the RETR reply goes 1 byte at a time, 1 ms apart
   huge-multiline     UIDL without argument lists 1,000,000 entries
 
-Every stream "forever" ends when the client closes; a client that goes
-away at any point only ends its own connection thread.  Python 3 stdlib.
+Endless streams go in 64 KiB writes until the client closes.
 """
 import argparse
 import os
@@ -52,10 +42,12 @@ import random
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import traceback
+from functools import partial
 
 LIFETIME = 300            # seconds before the server stops by itself
 CHUNK = 64 * 1024         # size of each write of an endless stream
@@ -86,7 +78,7 @@ def head_of(num, total):
 
 
 def make_message(num, total, size):
-    """Return message num of total: exactly size bytes, CRLF, ~70-char lines."""
+    """Return message num of total: size bytes, CRLF, lines of <= 70."""
     out = [head_of(num, total)]
     left = size - len(out[0])
     k = 0
@@ -117,14 +109,6 @@ def listing(lines):
     return "".join(line + "\r\n" for line in lines).encode() + b".\r\n"
 
 
-def log(num, text):
-    if LOG is None:
-        return
-    with LOG_LOCK:
-        LOG.write("%d %s\n" % (num, text))
-        LOG.flush()
-
-
 def masked(text):
     """Return a command line fit for the log: no secret, no control bytes."""
     verb, sep, arg = text.partition(" ")
@@ -150,7 +134,10 @@ class Session:
         self.abort = False        # close with a reset rather than a FIN
 
     def log(self, text):
-        log(self.num, text)
+        if LOG is not None:
+            with LOG_LOCK:
+                LOG.write("%d %s\n" % (self.num, text))
+                LOG.flush()
 
     def reply(self, first, body=b""):
         self.log("S: " + first)
@@ -160,19 +147,14 @@ class Session:
         """Return one command line without CRLF as str, or None at EOF."""
         while b"\n" not in self.buf:
             if len(self.buf) > LINE_MAX:
-                raise ValueError("command line longer than %d bytes"
-                                 % LINE_MAX)
+                self.log("C: (line over %d bytes, closing)" % LINE_MAX)
+                return None
             data = self.sock.recv(4096)
             if not data:
                 return None
             self.buf += data
         line, self.buf = self.buf.split(b"\n", 1)
         return line.rstrip(b"\r").decode("latin-1")
-
-    def login(self):
-        with DELETED_LOCK:
-            self.msgs = [k for k in range(len(MAILBOX)) if k not in DELETED]
-        self.fresh_login = True
 
     def live(self):
         """Return (number, MAILBOX index) of every message not marked."""
@@ -194,41 +176,20 @@ class Session:
         return None
 
 
-# Correct behaviour.  Every handler takes the session and the argument
-# string and returns False to close the connection.
+# Behaviours.  Every handler takes the session and the argument string
+# and returns False to close the connection.
 
-def greet_ok(s, arg):
-    s.reply("+OK hostile ready")
-    return True
-
-
-def reply_unknown(s, arg):
-    s.reply("-ERR unknown command")
-    return True
-
-
-def already_logged_in(s, arg):
-    s.reply("-ERR already logged in")
-    return True
-
-
-def not_logged_in(s, arg):
-    s.reply("-ERR not logged in")
-    return True
-
-
-def cmd_capa(s, arg):
-    s.reply("+OK capability list follows",
-            listing(["USER", "UIDL", "TOP", "PIPELINING"]))
-    return True
+def fixed(first, body=b"", close=False):
+    """Return a handler that always sends the same reply."""
+    def handler(s, arg):
+        s.reply(first, body)
+        return not close
+    return handler
 
 
 def cmd_user(s, arg):
-    if not arg:
-        s.reply("-ERR USER needs a name")
-        return True
-    s.user = arg
-    s.reply("+OK send PASS")
+    s.user = arg or None
+    s.reply("+OK send PASS" if arg else "-ERR USER needs a name")
     return True
 
 
@@ -239,7 +200,9 @@ def cmd_pass(s, arg):
         s.user = None
         s.reply("-ERR [AUTH] invalid password")
     else:
-        s.login()
+        with DELETED_LOCK:
+            s.msgs = [k for k in range(len(MAILBOX)) if k not in DELETED]
+        s.fresh_login = True
         s.reply("+OK logged in")
     return True
 
@@ -251,28 +214,25 @@ def cmd_stat(s, arg, octets=None):
     return True
 
 
-def cmd_list(s, arg, octets=None):
+def scan(s, arg, what, value):
+    """LIST or UIDL: one "N value" line, or all of them."""
     if arg:
         k = s.pick(arg)
         if k is not None:
-            s.reply("+OK %s %d" % (arg.split()[0],
-                                   octets or len(MAILBOX[k])))
+            s.reply("+OK %s %s" % (arg.split()[0], value(k)))
         return True
-    s.reply("+OK scan listing follows",
-            listing(["%d %d" % (n, octets or len(MAILBOX[k]))
-                     for n, k in s.live()]))
+    s.reply("+OK %s follows" % what,
+            listing(["%d %s" % (n, value(k)) for n, k in s.live()]))
     return True
+
+
+def cmd_list(s, arg, octets=None):
+    return scan(s, arg, "scan listing",
+                lambda k: octets or len(MAILBOX[k]))
 
 
 def cmd_uidl(s, arg):
-    if arg:
-        k = s.pick(arg)
-        if k is not None:
-            s.reply("+OK %s uid-%d" % (arg.split()[0], k + 1))
-        return True
-    s.reply("+OK unique-id listing follows",
-            listing(["%d uid-%d" % (n, k + 1) for n, k in s.live()]))
-    return True
+    return scan(s, arg, "unique-id listing", lambda k: "uid-%d" % (k + 1))
 
 
 def cmd_retr(s, arg):
@@ -309,34 +269,12 @@ def cmd_rset(s, arg):
     return True
 
 
-def cmd_noop(s, arg):
-    s.reply("+OK")
-    return True
-
-
 def cmd_quit(s, arg):
     if s.msgs is not None:
         with DELETED_LOCK:
             DELETED.update(s.msgs[n - 1] for n in s.dele)
     s.reply("+OK bye")
     return False
-
-
-COMMANDS = {
-    "CAPA": cmd_capa, "USER": cmd_user, "PASS": cmd_pass, "STAT": cmd_stat,
-    "LIST": cmd_list, "UIDL": cmd_uidl, "RETR": cmd_retr, "TOP": cmd_top,
-    "DELE": cmd_dele, "RSET": cmd_rset, "NOOP": cmd_noop, "QUIT": cmd_quit,
-}
-AUTH_ONLY = ("USER", "PASS")
-ANY_STATE = ("CAPA", "QUIT")
-
-
-# Misbehaviour.
-
-def capa_without_uidl(s, arg):
-    s.reply("+OK capability list follows",
-            listing(["USER", "TOP", "PIPELINING"]))
-    return True
 
 
 def endless_line(s, arg):
@@ -364,37 +302,17 @@ def silence(s, arg):
         s.log("C: " + masked(line))
 
 
-def close_mid_retr(s, arg):
+def close_mid_retr(s, arg, reset=False):
     if arg.split()[:1] != ["2"]:
         return cmd_retr(s, arg)
     k = s.pick(arg)
     if k is None:
         return True
+    s.abort = reset
     s.reply("+OK %d octets" % len(MAILBOX[k]),
             stuff(MAILBOX[k])[:len(MAILBOX[k]) // 2])
     s.log("S: (closing mid-message)")
     return False
-
-
-def reset_mid_retr(s, arg):
-    s.abort = arg.split()[:1] == ["2"]
-    return close_mid_retr(s, arg)
-
-
-def stat_claims_100(s, arg):
-    return cmd_stat(s, arg, 100)
-
-
-def list_claims_100(s, arg):
-    return cmd_list(s, arg, 100)
-
-
-def stat_claims_50m(s, arg):
-    return cmd_stat(s, arg, 50000000)
-
-
-def list_claims_50m(s, arg):
-    return cmd_list(s, arg, 50000000)
 
 
 def never_ending(s, arg):
@@ -404,16 +322,6 @@ def never_ending(s, arg):
     chunk = (line * (CHUNK // len(line))).encode()
     while True:
         s.sock.sendall(chunk)
-
-
-def err_retr(s, arg):
-    s.reply("-ERR message locked")
-    return True
-
-
-def bad_greeting(s, arg):
-    s.reply("-ERR go away")
-    return False
 
 
 def slow_drip(s, arg):
@@ -434,12 +342,24 @@ def huge_uidl(s, arg):
         return cmd_uidl(s, arg)
     s.reply("+OK %d entries follow" % HUGE_ENTRIES)
     for start in range(1, HUGE_ENTRIES + 1, 10000):
-        end = min(start + 10000, HUGE_ENTRIES + 1)
+        stop = min(start + 10000, HUGE_ENTRIES + 1)
         s.sock.sendall("".join("%d uid-%d\r\n" % (n, n)
-                               for n in range(start, end)).encode())
+                               for n in range(start, stop)).encode())
     s.sock.sendall(b".\r\n")
     return True
 
+
+greet_ok = fixed("+OK hostile ready")
+reply_unknown = fixed("-ERR unknown command")
+COMMANDS = {
+    "CAPA": fixed("+OK capability list follows",
+                  listing(["USER", "UIDL", "TOP", "PIPELINING"])),
+    "USER": cmd_user, "PASS": cmd_pass, "STAT": cmd_stat, "LIST": cmd_list,
+    "UIDL": cmd_uidl, "RETR": cmd_retr, "TOP": cmd_top, "DELE": cmd_dele,
+    "RSET": cmd_rset, "NOOP": fixed("+OK"), "QUIT": cmd_quit,
+}
+AUTH_ONLY = ("USER", "PASS")
+ANY_STATE = ("CAPA", "QUIT")
 
 # Mode -> {hook: handler}.  A hook is a command verb, "greeting" (called
 # once on connect) or "after-login" (called instead of the first command
@@ -447,7 +367,9 @@ def huge_uidl(s, arg):
 MODES = {
     "good": {},
     "nocapa": {"CAPA": reply_unknown},
-    "nouidl": {"CAPA": capa_without_uidl, "UIDL": reply_unknown},
+    "nouidl": {"CAPA": fixed("+OK capability list follows",
+                             listing(["USER", "TOP", "PIPELINING"])),
+               "UIDL": reply_unknown},
     "endless-greeting": {"greeting": endless_line},
     "endless-line": {"after-login": endless_line},
     "endless-line-retr": {"RETR": endless_line},
@@ -455,12 +377,14 @@ MODES = {
     "silence": {"greeting": silence},
     "silence-retr": {"RETR": silence},
     "close-mid-retr": {"RETR": close_mid_retr},
-    "reset-mid-retr": {"RETR": reset_mid_retr},
-    "list-lies": {"STAT": stat_claims_100, "LIST": list_claims_100},
-    "list-lies-small": {"STAT": stat_claims_50m, "LIST": list_claims_50m},
+    "reset-mid-retr": {"RETR": partial(close_mid_retr, reset=True)},
+    "list-lies": {"STAT": partial(cmd_stat, octets=100),
+                  "LIST": partial(cmd_list, octets=100)},
+    "list-lies-small": {"STAT": partial(cmd_stat, octets=50000000),
+                        "LIST": partial(cmd_list, octets=50000000)},
     "never-ending": {"RETR": never_ending},
-    "err-retr": {"RETR": err_retr},
-    "bad-greeting": {"greeting": bad_greeting},
+    "err-retr": {"RETR": fixed("-ERR message locked")},
+    "bad-greeting": {"greeting": fixed("-ERR go away", close=True)},
     "slow-drip": {"RETR": slow_drip},
     "huge-multiline": {"UIDL": huge_uidl},
 }
@@ -483,9 +407,9 @@ def serve(s):
         elif handler is None:
             handler = reply_unknown
         elif verb in AUTH_ONLY and s.msgs is not None:
-            handler = already_logged_in
+            handler = fixed("-ERR already logged in")
         elif verb not in AUTH_ONLY + ANY_STATE and s.msgs is None:
-            handler = not_logged_in
+            handler = fixed("-ERR not logged in")
         s.fresh_login = False
         if not handler(s, arg):
             return
@@ -505,7 +429,7 @@ def handle(sock, num, hooks):
         try:
             if s.abort:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                                struct.pack("ii", 1, 0))
             else:
                 # FIN after the data even if unread commands are queued
                 # (a bare close() would then send a reset instead).
@@ -579,6 +503,7 @@ def main():
     if LOG is not None:
         LOG.close()
     os._exit(0)
+
 
 if __name__ == "__main__":
     main()
