@@ -474,6 +474,11 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 	if (errno != 0 || end == line || *end != ' ')
 		return -1;
 	arg = end + 1;
+	if (num > POP3_MAILBOX_MAX) {
+		pop3_fail(s, POP3_ERR_PROTOCOL, "the server lists more than %d "
+		    "messages; refusing to go on", POP3_MAILBOX_MAX);
+		return 0;
+	}
 	if ((m = pop3_msg_at(s, num)) == NULL)
 		return -1;
 	m->present = 1;

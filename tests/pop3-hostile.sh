@@ -1,0 +1,84 @@
+#!/bin/bash
+# POP3 against a hostile server of our own (tests/tools/pop3_hostile.py), in
+# addition to the real Dovecot: endless lines, garbage, silence, a connection
+# closed or reset mid-RETR, LIST sizes that lie, a message that never ends,
+# a huge listing. Each is a clear error (or, where the server is merely odd,
+# a correct fetch); never a partial file in the store, never a crash, memory
+# bounded; the daemon keeps answering.
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || skip_all "python3 is not installed"
+
+# start_hostile MODE [ARGS...]: run the server, set PORT.
+start_hostile() {
+	local mode=$1 i; shift
+	rm -f "$T/port"
+	python3 "$TOOLS/pop3_hostile.py" --port-file "$T/port" --log "$T/hostile.log" "$@" "$mode" \
+		>>"$T/hostile.out" 2>&1 &
+	HOSTILE_PID=$!
+	for i in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	PORT=$(cat "$T/port")
+}
+stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/null; }
+t_at_exit 'stop_hostile'
+
+# Each mode gets its own account (and Maildir) and its own daemon config.
+# run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]
+run_mode() {
+	local mode=$1 want=$2 text=$3; shift 3
+	start_hostile "$mode" "$@"
+	write_config "$T/config.json" "{\"name\":\"$mode\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600}}"
+	kill -HUP "$DAEMON_PID"
+	sleep 0.2
+	expect_rc "$want" "$mode: fetch exits $want" mailctl fetch "$mode"
+	contains "$OUT$ERR" "$text" "$mode: says \"$text\""
+	check "$mode: nothing half written in tmp/" \
+		test -z "$(find "$T/data/$mode" -path "$T/data/$mode/*/tmp/*" -type f 2>/dev/null)"
+	check "$mode: the daemon still answers" eval "mailctl status >/dev/null"
+	stop_hostile
+}
+
+write_config "$T/config.json"
+start_daemon "$T/config.json"
+
+# Odd but valid servers: a correct fetch.
+run_mode good 0 "good: 3 new"
+mkdir -p "$T/expect"
+python3 "$TOOLS/pop3_hostile.py" --messages 3 --dump "$T/expect" good
+for f in "$T"/expect/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
+check "good: stored messages equal the server's (CRLF -> LF, unstuffed)" \
+	test "$(stored good | sums)" = "$(ls "$T"/expect/*.lf | sums)"
+run_mode nocapa 0 "nocapa: 3 new"
+run_mode nouidl 0 "nouidl: 3 new"
+start_hostile nouidl
+write_config "$T/config.json" "{\"name\":\"nouidl\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2}}"
+kill -HUP "$DAEMON_PID"; sleep 0.2
+expect_rc 0 "nouidl: second poll" mailctl fetch nouidl
+contains "$OUT" "nouidl: 0 new" "nouidl: content hashes drop what is already stored"
+check "nouidl: still 3 messages stored" test "$(stored nouidl | wc -l)" -eq 3
+stop_hostile
+run_mode slow-drip 0 "slow-drip: 3 new" --messages 3 --size 1500
+run_mode list-lies 0 "list-lies: 2 new" --messages 2 --size 5000000
+check "list-lies: the 5 MB messages are whole" test "$(find "$T/data/list-lies" -type f -size +4M | wc -l)" -eq 2
+run_mode list-lies-small 0 "list-lies-small: 3 new"
+
+# Broken servers: a clear error.
+run_mode endless-greeting 1 "line longer than 8192 bytes"
+run_mode endless-line 1 "line longer than 8192 bytes"
+run_mode endless-line-retr 1 "line longer than 8192 bytes"
+run_mode garbage 1 "the server"
+run_mode bad-greeting 1 'refused the connection: "-ERR go away"'
+run_mode silence 75 "timed out after 2 s waiting for the server (in GREETING)"
+run_mode silence-retr 75 "timed out after 2 s waiting for the server (in TRANSFER)"
+run_mode close-mid-retr 75 "the server closed the connection (in TRANSFER)"
+check "close-mid-retr: the complete message 1 was kept, not the half" test "$(stored close-mid-retr | wc -l)" -eq 1
+run_mode reset-mid-retr 75 "connection error in TRANSFER"
+run_mode err-retr 1 "refused message 1 (RETR)"
+run_mode never-ending 1 "larger than 268435456 bytes"
+check "never-ending: nothing stored" test "$(stored never-ending | wc -l)" -eq 0
+run_mode huge-multiline 1 "more than 500000 messages"
+
+hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$DAEMON_PID/status")
+check "peak memory ${hwm} MB stayed under $((96 * RSS_SCALE)) MB" test "$hwm" -lt $((96 * RSS_SCALE))
+check "no password in the log" eval '! grep -q secret-pw "$T/daemon.log"'
+stop_daemon
+check "clean stop after all that" test "$DAEMON_RC" -eq 0
