@@ -318,6 +318,8 @@ conn_starttls(struct conn *c, conn_cb cb, void *arg)
 		conn_done(c, "cannot start TLS");
 		return;
 	}
+	/* Bound what the plaintext side buffers under the TLS filter. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 1024 * 1024);
 	c->bev = tlsbev;
 	c->tls = 1;
 	bufferevent_setcb(c->bev, NULL, NULL, conn_event_cb, c);

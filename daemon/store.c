@@ -46,9 +46,19 @@
 #define STORE_BUF	(64 * 1024)
 #define STORE_INBOX	"Inbox"
 
+/* An open Maildir folder: its tmp/ and new/ directories. */
+struct store_folder {
+	char		*account;
+	char		*folder;
+	int		 tmpfd;
+	int		 newfd;
+};
+
 struct store {
 	char		*data_dir;
 	int		 dirfd;
+	struct store_folder *folders;	/* open until store_close */
+	size_t		 nfolders;
 	sqlite3		*db;
 	sqlite3_stmt	*ins_seen;
 	sqlite3_stmt	*ins_msg;
@@ -65,8 +75,8 @@ struct store_msg {
 	char		*uidl;
 	char		 name[256];	/* in tmp/ */
 	char		 final[300];	/* in new/ */
-	int		 tmpfd;		/* the folder's tmp/ directory */
-	int		 newfd;		/* its new/ directory */
+	int		 tmpfd;		/* the folder's tmp/; borrowed */
+	int		 newfd;		/* its new/; borrowed */
 	int		 fd;
 	char		*buf;
 	size_t		 buflen;
@@ -126,6 +136,7 @@ store_open(const char *data_dir, char **cause)
 		return NULL;
 	}
 	st = xcalloc(1, sizeof *st);
+	st->dirfd = -1;
 	st->data_dir = xstrdup(data_dir);
 	st->dirfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd == -1) {
@@ -173,12 +184,30 @@ store_open(const char *data_dir, char **cause)
 	return st;
 }
 
+/* Close a cached folder. */
+static void
+store_folder_close(struct store_folder *f)
+{
+	if (f->account == NULL)
+		return;
+	close(f->tmpfd);
+	close(f->newfd);
+	free(f->account);
+	free(f->folder);
+	memset(f, 0, sizeof *f);
+}
+
 /* Close the store (NULL is fine). */
 void
 store_close(struct store *st)
 {
+	size_t	 i;
+
 	if (st == NULL)
 		return;
+	for (i = 0; i < st->nfolders; i++)
+		store_folder_close(&st->folders[i]);
+	free(st->folders);
 	sqlite3_finalize(st->ins_seen);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->sel_seen);
@@ -338,25 +367,55 @@ store_maildir(struct store *st, const char *account, const char *folder,
 	return 0;
 }
 
+/*
+ * Return the open tmp/ and new/ of a folder, creating the Maildir on first
+ * use. The descriptors stay open until store_close (two per folder).
+ */
+static struct store_folder *
+store_folder(struct store *st, const char *account, const char *folder,
+    char **cause)
+{
+	struct store_folder	*f;
+	size_t			 i;
+	int			 tmpfd, newfd;
+
+	for (i = 0; i < st->nfolders; i++) {
+		f = &st->folders[i];
+		if (f->account != NULL && strcmp(f->account, account) == 0 &&
+		    strcmp(f->folder, folder) == 0)
+			return f;
+	}
+	if (store_maildir(st, account, folder, &tmpfd, &newfd, cause) != 0)
+		return NULL;
+	st->folders = xreallocarray(st->folders, st->nfolders + 1,
+	    sizeof *st->folders);
+	f = &st->folders[st->nfolders++];
+	f->account = xstrdup(account);
+	f->folder = xstrdup(folder);
+	f->tmpfd = tmpfd;
+	f->newfd = newfd;
+	return f;
+}
+
 /* Start a message in the account's Inbox tmp/. */
 struct store_msg *
 store_msg_new(struct store *st, const char *account, const char *uidl,
     char **cause)
 {
 	struct store_msg	*m;
+	struct store_folder	*f;
 	struct timeval		 tv;
 
+	if ((f = store_folder(st, account, STORE_INBOX, cause)) == NULL)
+		return NULL;
 	m = xcalloc(1, sizeof *m);
 	m->st = st;
-	m->fd = m->tmpfd = m->newfd = -1;
+	m->fd = -1;
+	m->tmpfd = f->tmpfd;
+	m->newfd = f->newfd;
 	m->account = xstrdup(account);
 	m->folder = xstrdup(STORE_INBOX);
 	m->uidl = uidl ? xstrdup(uidl) : NULL;
-	if (store_maildir(st, account, m->folder, &m->tmpfd, &m->newfd,
-	    cause) != 0) {
-		store_msg_abort(m);
-		return NULL;
-	}
 	gettimeofday(&tv, NULL);
 	snprintf(m->name, sizeof m->name, "%lld.M%06ldP%dQ%lu.%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
@@ -457,12 +516,8 @@ store_msg_free(struct store_msg *m, int unlink_tmp)
 {
 	if (m->fd != -1)
 		close(m->fd);
-	if (unlink_tmp && m->tmpfd != -1 && m->name[0] != '\0')
+	if (unlink_tmp && m->name[0] != '\0')
 		unlinkat(m->tmpfd, m->name, 0);
-	if (m->tmpfd != -1)
-		close(m->tmpfd);
-	if (m->newfd != -1)
-		close(m->newfd);
 	free(m->buf);
 	free(m->account);
 	free(m->folder);
