@@ -39,13 +39,16 @@ class Conn:
         self.sock = sock
         self.buf = bytearray()
         self.received = 0
+        # recv_into one fixed buffer: recv(n) would allocate (mmap) and
+        # free an n-byte object per call, which costs more than the data.
+        self.chunk = memoryview(bytearray(RECV))
 
     def fill(self):
-        chunk = self.sock.recv(RECV)
-        if not chunk:
+        n = self.sock.recv_into(self.chunk, RECV)
+        if not n:
             raise Pop3Error("connection closed by the server")
-        self.received += len(chunk)
-        self.buf += chunk
+        self.received += n
+        self.buf += self.chunk[:n]
 
     def send(self, data):
         self.sock.sendall(data)

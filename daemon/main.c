@@ -310,7 +310,8 @@ main(int argc, char **argv)
 	}
 	conn_init(main_base);
 	proc_init(main_base);
-	if ((main_store = store_open(main_config->data_dir, &cause)) == NULL) {
+	if ((main_store = store_open(main_config->data_dir, main_base,
+	    &cause)) == NULL) {
 		log_warnx("cannot open the mail store: %s", cause);
 		free(cause);
 		main_cleanup(sigs);

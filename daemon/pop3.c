@@ -17,8 +17,11 @@
  * Messages are streamed to the store as they arrive: CRLF becomes LF, dot
  * stuffing is undone, nothing is held in memory but one line (at most
  * POP3_CHUNK bytes, longer lines are written in pieces). Completed messages
- * are committed in batches (store_commit); with keep=false a message is
- * DELEted only after its batch is committed, and deletion happens at QUIT.
+ * are committed in batches (store_commit, on the store's worker thread,
+ * while the next batch streams in); with keep=false a message is DELEted
+ * only after its batch is committed, and deletion happens at QUIT. The
+ * session ends (QUIT, or the done callback after a failure) only once
+ * every commit it started has reported.
  *
  * De-duplication is by UIDL. A server without UIDL gets every message
  * downloaded and identified by the SHA-256 of its content; one already
@@ -127,6 +130,7 @@ struct pop3_session {
 
 	struct pop3_msg		*msgs;		/* index = number - 1 */
 	size_t			 nmsgs;
+	size_t			 msgs_size;	/* allocated */
 	unsigned		 next_retr;	/* next number to consider */
 	unsigned		 next_dele;
 	struct pop3_cmd		 fifo[POP3_WINDOW + 1];
@@ -141,6 +145,8 @@ struct pop3_session {
 	unsigned		 batch_num[POP3_BATCH_MSGS];
 	size_t			 nbatch;
 	uint64_t		 batch_bytes;
+	unsigned		 commits;	/* batches at the store */
+	int			 freed;		/* free once commits are in */
 
 	char			*line;		/* POP3_CHUNK + 1 bytes */
 	struct pop3_result	 result;
@@ -198,39 +204,87 @@ pop3_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	s->cb(s, &s->result, s->arg);
 }
 
-/* Commit the completed messages of the batch; queue their DELEs. */
-static int
+/* A batch handed to the store, and what to do once it is durable. */
+struct pop3_commit {
+	struct pop3_session	*s;
+	unsigned		 n;
+	unsigned		 num[POP3_BATCH_MSGS];
+};
+
+static void	pop3_deliver(struct pop3_session *);
+static void	pop3_finish(struct pop3_session *, enum pop3_error);
+
+/* The store reports a batch: count it, queue its DELEs, go on. */
+static void
+pop3_committed_cb(int rc, const char *cause, void *arg)
+{
+	struct pop3_commit	*c = arg;
+	struct pop3_session	*s = c->s;
+	unsigned		 i;
+
+	s->commits--;
+	if (s->freed) {
+		free(c);
+		if (s->commits == 0)
+			pop3_session_free(s);
+		return;
+	}
+	if (rc != 0) {
+		if (s->state != POP3_DONE) {
+			snprintf(s->message, sizeof s->message, "%s", cause);
+			pop3_finish(s, POP3_ERR_LOCAL);
+		} else if (s->result.error == POP3_OK) {
+			snprintf(s->message, sizeof s->message, "%s", cause);
+			s->result.error = POP3_ERR_LOCAL;
+		}
+	} else {
+		s->result.new += c->n;
+		log_debug("account=%s committed %u messages", s->account,
+		    c->n);
+		if (!s->keep) {
+			for (i = 0; i < c->n; i++)
+				s->msgs[c->num[i] - 1].dele = 1;
+			if (s->next_dele > c->num[0] - 1)
+				s->next_dele = c->num[0] - 1;
+		}
+	}
+	free(c);
+	if (s->state == POP3_DONE)
+		pop3_deliver(s);
+	else
+		pop3_pump(s);
+}
+
+/* Hand the completed messages of the batch to the store. */
+static void
 pop3_commit(struct pop3_session *s)
 {
-	char	*cause = NULL;
-	size_t	 i, n = s->nbatch;
+	struct pop3_commit	*c;
 
-	if (n == 0)
-		return 0;
+	if (s->nbatch == 0)
+		return;
+	c = xcalloc(1, sizeof *c);
+	c->s = s;
+	c->n = s->nbatch;
+	memcpy(c->num, s->batch_num, s->nbatch * sizeof *c->num);
+	s->commits++;
+	store_commit(s->store, s->batch, s->nbatch, pop3_committed_cb, c);
 	s->nbatch = 0;
 	s->batch_bytes = 0;
-	if (store_commit(s->store, s->batch, n, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
-		free(cause);
-		return -1;
-	}
-	s->result.new += n;
-	if (!s->keep) {
-		for (i = 0; i < n; i++)
-			s->msgs[s->batch_num[i] - 1].dele = 1;
-		if (s->next_dele > s->batch_num[0] - 1)
-			s->next_dele = s->batch_num[0] - 1;
-	}
-	log_debug("account=%s committed %zu messages", s->account, n);
-	return 0;
+}
+
+/* Report the end once the session is done and the store has answered. */
+static void
+pop3_deliver(struct pop3_session *s)
+{
+	if (s->state == POP3_DONE && s->commits == 0)
+		event_active(s->done_ev, EV_TIMEOUT, 1);
 }
 
 /* End the session: commit what is complete, close, report. */
 static void
 pop3_finish(struct pop3_session *s, enum pop3_error err)
 {
-	char	 saved[sizeof s->message];
-
 	if (s->state == POP3_DONE)
 		return;
 	log_debug("account=%s %s -> DONE", s->account,
@@ -238,17 +292,13 @@ pop3_finish(struct pop3_session *s, enum pop3_error err)
 	s->state = POP3_DONE;
 	store_msg_abort(s->cur);
 	s->cur = NULL;
-	/* Messages received in full are kept even when the session fails. */
-	memcpy(saved, s->message, sizeof saved);
-	if (pop3_commit(s) != 0 && err == POP3_OK)
-		err = POP3_ERR_LOCAL;
-	else
-		memcpy(s->message, saved, sizeof saved);
 	s->result.error = err;
+	/* Messages received in full are kept even when the session fails. */
+	pop3_commit(s);
 	/* The connection is closed when the caller frees the session. */
 	if (s->bev != NULL)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	event_active(s->done_ev, EV_TIMEOUT, 1);
+	pop3_deliver(s);
 }
 
 /* Fail the session with a message. */
@@ -447,15 +497,18 @@ pop3_greeting(struct pop3_session *s, const char *line, size_t len)
 static struct pop3_msg *
 pop3_msg_at(struct pop3_session *s, unsigned long num)
 {
-	size_t	 old = s->nmsgs;
+	size_t	 old = s->msgs_size;
 
 	if (num == 0 || num > POP3_MAILBOX_MAX)
 		return NULL;
-	if (num > s->nmsgs) {
-		s->nmsgs = num;
-		s->msgs = xreallocarray(s->msgs, s->nmsgs, sizeof *s->msgs);
-		memset(s->msgs + old, 0, (s->nmsgs - old) * sizeof *s->msgs);
+	if (num > s->msgs_size) {
+		s->msgs_size = num > 2 * old ? num : 2 * old;
+		s->msgs = xreallocarray(s->msgs, s->msgs_size, sizeof *s->msgs);
+		memset(s->msgs + old, 0, (s->msgs_size - old) *
+		    sizeof *s->msgs);
 	}
+	if (num > s->nmsgs)
+		s->nmsgs = num;
 	return &s->msgs[num - 1];
 }
 
@@ -665,8 +718,7 @@ pop3_retr_end(struct pop3_session *s)
 	s->batch[s->nbatch++] = s->cur;
 	s->cur = NULL;
 	if (s->nbatch == POP3_BATCH_MSGS || s->batch_bytes >= POP3_BATCH_BYTES)
-		if (pop3_commit(s) != 0)
-			pop3_finish(s, POP3_ERR_LOCAL);
+		pop3_commit(s);
 }
 
 /*
@@ -750,14 +802,9 @@ pop3_pump(struct pop3_session *s)
 	if (s->state != POP3_TRANSFER || s->fifo_len > 0 || s->cur != NULL)
 		return;
 	/* Every RETR answered: commit the rest, which may queue DELEs. */
-	if (s->nbatch > 0) {
-		if (pop3_commit(s) != 0) {
-			pop3_finish(s, POP3_ERR_LOCAL);
-			return;
-		}
-		pop3_pump(s);
-		return;
-	}
+	pop3_commit(s);
+	if (s->commits > 0)
+		return;		/* pop3_committed_cb pumps again */
 	for (; s->next_dele < s->nmsgs; s->next_dele++)
 		if (s->msgs[s->next_dele].dele)
 			break;
@@ -1031,6 +1078,14 @@ pop3_session_free(struct pop3_session *s)
 
 	if (s == NULL)
 		return;
+	/* Batches at the store still point here: free when they report. */
+	if (s->commits > 0) {
+		s->freed = 1;
+		conn_free(s->conn);
+		s->conn = NULL;
+		s->bev = NULL;
+		return;
+	}
 	store_msg_abort(s->cur);
 	for (i = 0; i < s->nbatch; i++)
 		store_msg_abort(s->batch[i]);

@@ -19,24 +19,33 @@
  * server copy outlives step 4.
  *
  * Flushing: a batch is flushed with one syncfs() rather than one fsync()
- * per file, so the sync cost is paid once per batch. These calls run on the
- * event loop; a batch is bounded (pop3.c: messages and bytes per batch) so
- * each pause is bounded too.
+ * per file, so the sync cost is paid once per batch.
+ *
+ * Steps 2 to 4 wait for the disk, so they run on one worker thread (as
+ * Redis moves fsync off its loop in bio.c): the loop hands over a batch and
+ * goes on receiving the next one; an eventfd brings the result back. The
+ * worker has its own SQLite connection for its writes; the loop's
+ * connection only reads (WAL lets both go on at once). One thread keeps
+ * commits in order. At close the worker finishes every queued batch.
  */
 #include "autoconf.h"
 
+#include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <sqlite3.h>
 
 #include "common/log.h"
@@ -54,18 +63,41 @@ struct store_folder {
 	int		 newfd;
 };
 
+/* A batch handed to the worker. */
+struct store_job {
+	TAILQ_ENTRY(store_job)	 entry;
+	struct store_msg	**msgs;
+	size_t			 n;
+	int			 rc;
+	char			*cause;
+	store_commit_cb		 cb;
+	void			*arg;
+};
+TAILQ_HEAD(store_jobs, store_job);
+
 struct store {
 	char		*data_dir;
 	int		 dirfd;
 	struct store_folder *folders;	/* open until store_close */
 	size_t		 nfolders;
-	sqlite3		*db;
-	sqlite3_stmt	*ins_seen;
-	sqlite3_stmt	*ins_msg;
+	sqlite3		*db;		/* the loop's: reads */
+	sqlite3		*wdb;		/* the worker's: writes */
+	sqlite3_stmt	*ins_seen;	/* on wdb */
+	sqlite3_stmt	*ins_msg;	/* on wdb */
 	sqlite3_stmt	*sel_seen;
 	sqlite3_stmt	*sel_tmp;
 	unsigned long	 counter;
 	char		 host[128];
+
+	pthread_t	 worker;
+	int		 worker_running;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 wake;
+	struct store_jobs todo;		/* under lock */
+	struct store_jobs done;		/* under lock */
+	int		 stopping;	/* under lock */
+	int		 efd;		/* worker -> loop: jobs done */
+	struct event	*efd_ev;
 };
 
 struct store_msg {
@@ -103,29 +135,51 @@ static const char store_schema[] =
     "  added INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS messages_folder ON messages (account, folder);";
 
-/* Describe the last SQLite error. */
+/* Describe the last SQLite error of a connection. */
 static void
-store_dberr(struct store *st, const char *what, char **cause)
+store_dberr(sqlite3 *db, const char *what, char **cause)
 {
-	xasprintf(cause, "index %s: %s", what, sqlite3_errmsg(st->db));
+	xasprintf(cause, "index %s: %s", what, sqlite3_errmsg(db));
 }
 
 /* Prepare one statement or fail. */
 static int
-store_prepare(struct store *st, const char *sql, sqlite3_stmt **out,
+store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
     char **cause)
 {
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
 	    NULL) != SQLITE_OK) {
-		store_dberr(st, "prepare", cause);
+		store_dberr(db, "prepare", cause);
 		return -1;
 	}
 	return 0;
 }
 
+/* Open one connection to the index. */
+static int
+store_dbopen(const char *path, sqlite3 **db, char **cause)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		xasprintf(cause, "cannot open %s: %s", path,
+		    *db ? sqlite3_errmsg(*db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 10000);
+	if (sqlite3_exec(*db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		store_dberr(*db, "schema", cause);
+		return -1;
+	}
+	return 0;
+}
+
+static int	store_worker_start(struct store *, struct event_base *,
+		    char **);
+static void	store_worker_stop(struct store *);
+
 /* Open (creating) the store under data_dir. */
 struct store *
-store_open(const char *data_dir, char **cause)
+store_open(const char *data_dir, struct event_base *base, char **cause)
 {
 	struct store	*st;
 	char		*path, *p;
@@ -137,6 +191,7 @@ store_open(const char *data_dir, char **cause)
 	}
 	st = xcalloc(1, sizeof *st);
 	st->dirfd = -1;
+	st->efd = -1;
 	st->data_dir = xstrdup(data_dir);
 	st->dirfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd == -1) {
@@ -154,30 +209,26 @@ store_open(const char *data_dir, char **cause)
 			*p = '_';
 
 	xasprintf(&path, "%s/index.sqlite", data_dir);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		xasprintf(cause, "cannot open %s: %s", path,
-		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	if (store_dbopen(path, &st->db, cause) != 0 ||
+	    store_dbopen(path, &st->wdb, cause) != 0) {
 		free(path);
 		store_close(st);
 		return NULL;
 	}
 	free(path);
-	sqlite3_busy_timeout(st->db, 5000);
-	if (sqlite3_exec(st->db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
-		store_dberr(st, "schema", cause);
+	if (store_prepare(st->wdb, "INSERT OR IGNORE INTO seen (account, "
+	    "uidl, added) VALUES (?, ?, ?)", &st->ins_seen, cause) != 0 ||
+	    store_prepare(st->wdb, "INSERT INTO messages (account, folder, "
+	    "file, tmpname, size, uidl, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    &st->ins_msg, cause) != 0 ||
+	    store_prepare(st->db, "SELECT uidl FROM seen WHERE account = ?",
+	    &st->sel_seen, cause) != 0 ||
+	    store_prepare(st->db, "SELECT file FROM messages WHERE account = ? "
+	    "AND folder = ? AND tmpname = ?", &st->sel_tmp, cause) != 0) {
 		store_close(st);
 		return NULL;
 	}
-	if (store_prepare(st, "INSERT OR IGNORE INTO seen (account, uidl, "
-	    "added) VALUES (?, ?, ?)", &st->ins_seen, cause) != 0 ||
-	    store_prepare(st, "INSERT INTO messages (account, folder, file, "
-	    "tmpname, size, uidl, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
-	    &st->ins_msg, cause) != 0 ||
-	    store_prepare(st, "SELECT uidl FROM seen WHERE account = ?",
-	    &st->sel_seen, cause) != 0 ||
-	    store_prepare(st, "SELECT file FROM messages WHERE account = ? AND "
-	    "folder = ? AND tmpname = ?", &st->sel_tmp, cause) != 0) {
+	if (store_worker_start(st, base, cause) != 0) {
 		store_close(st);
 		return NULL;
 	}
@@ -205,6 +256,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	store_worker_stop(st);
 	for (i = 0; i < st->nfolders; i++)
 		store_folder_close(&st->folders[i]);
 	free(st->folders);
@@ -214,6 +266,8 @@ store_close(struct store *st)
 	sqlite3_finalize(st->sel_tmp);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
+	if (st->wdb != NULL)
+		sqlite3_close(st->wdb);
 	if (st->dirfd != -1)
 		close(st->dirfd);
 	free(st->data_dir);
@@ -315,7 +369,7 @@ store_seen(struct store *st, const char *account, char **cause)
 		    0));
 	sqlite3_reset(st->sel_seen);
 	if (rc != SQLITE_DONE) {
-		store_dberr(st, "read of seen messages", cause);
+		store_dberr(st->db, "read of seen messages", cause);
 		uidset_free(u);
 		return NULL;
 	}
@@ -533,12 +587,12 @@ store_msg_abort(struct store_msg *m)
 		store_msg_free(m, 1);
 }
 
-/* Run one statement of the index with no result. */
+/* Run one statement of the worker's connection with no result. */
 static int
 store_exec(struct store *st, const char *sql, char **cause)
 {
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		store_dberr(st, sql, cause);
+	if (sqlite3_exec(st->wdb, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_dberr(st->wdb, sql, cause);
 		return -1;
 	}
 	return 0;
@@ -579,23 +633,23 @@ store_record(struct store *st, struct store_msg **msgs, size_t n,
 	}
 	if (store_exec(st, "COMMIT", cause) == 0)
 		return 0;
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 fail:
-	store_dberr(st, "write", cause);
+	store_dberr(st->wdb, "write", cause);
 	sqlite3_reset(st->ins_msg);
 	sqlite3_reset(st->ins_seen);
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
 
 /*
- * Make a batch of closed messages durable and visible (steps 2 to 4). On
- * failure before the index records them, their files are removed and
- * nothing is recorded. The messages are freed in every case.
+ * Make a batch of closed messages durable and visible (steps 2 to 4), on
+ * the worker thread. On failure before the index records them, their files
+ * are removed and nothing is recorded. The messages are freed in every case.
  */
-int
-store_commit(struct store *st, struct store_msg **msgs, size_t n,
+static int
+store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
     char **cause)
 {
 	size_t	 i;
@@ -633,6 +687,133 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
 	for (i = 0; i < n; i++)
 		store_msg_free(msgs[i], !recorded);
 	return rc;
+}
+
+/* The worker: commit queued batches in order until told to stop. */
+static void *
+store_worker(void *arg)
+{
+	struct store		*st = arg;
+	struct store_job	*job;
+	uint64_t		 one = 1;
+
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (TAILQ_EMPTY(&st->todo) && !st->stopping)
+			pthread_cond_wait(&st->wake, &st->lock);
+		if ((job = TAILQ_FIRST(&st->todo)) == NULL)
+			break;
+		TAILQ_REMOVE(&st->todo, job, entry);
+		pthread_mutex_unlock(&st->lock);
+		job->rc = store_commit_batch(st, job->msgs, job->n,
+		    &job->cause);
+		pthread_mutex_lock(&st->lock);
+		TAILQ_INSERT_TAIL(&st->done, job, entry);
+		/* Cannot fail short of overflowing a 64-bit counter. */
+		(void)!write(st->efd, &one, sizeof one);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+/* On the loop: report finished batches to their owners. */
+static void
+store_done(struct store *st)
+{
+	struct store_jobs	 done;
+	struct store_job	*job;
+
+	TAILQ_INIT(&done);
+	pthread_mutex_lock(&st->lock);
+	TAILQ_CONCAT(&done, &st->done, entry);
+	pthread_mutex_unlock(&st->lock);
+	while ((job = TAILQ_FIRST(&done)) != NULL) {
+		TAILQ_REMOVE(&done, job, entry);
+		job->cb(job->rc, job->cause, job->arg);
+		free(job->cause);
+		free(job->msgs);
+		free(job);
+	}
+}
+
+/* The eventfd: the worker finished something. */
+static void
+store_efd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	 n;
+
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_warn("store eventfd");
+	store_done(arg);
+}
+
+/* Start the worker thread. */
+static int
+store_worker_start(struct store *st, struct event_base *base, char **cause)
+{
+	int	 rc;
+
+	TAILQ_INIT(&st->todo);
+	TAILQ_INIT(&st->done);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	if ((st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+		xasprintf(cause, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	st->efd_ev = event_new(base, st->efd, EV_READ | EV_PERSIST,
+	    store_efd_cb, st);
+	event_add(st->efd_ev, NULL);
+	if ((rc = pthread_create(&st->worker, NULL, store_worker, st)) != 0) {
+		xasprintf(cause, "cannot start the store thread: %s",
+		    strerror(rc));
+		return -1;
+	}
+	st->worker_running = 1;
+	return 0;
+}
+
+/* Let the worker finish every queued batch, then report them. */
+static void
+store_worker_stop(struct store *st)
+{
+	if (st->worker_running) {
+		pthread_mutex_lock(&st->lock);
+		st->stopping = 1;
+		pthread_cond_signal(&st->wake);
+		pthread_mutex_unlock(&st->lock);
+		pthread_join(st->worker, NULL);
+		st->worker_running = 0;
+		store_done(st);
+	}
+	if (st->efd_ev != NULL)
+		event_free(st->efd_ev);
+	st->efd_ev = NULL;
+	if (st->efd != -1)
+		close(st->efd);
+	st->efd = -1;
+}
+
+/*
+ * Commit a batch of closed messages (the array is copied; the messages
+ * belong to the store from now on). cb reports the outcome from the loop.
+ */
+void
+store_commit(struct store *st, struct store_msg **msgs, size_t n,
+    store_commit_cb cb, void *arg)
+{
+	struct store_job	*job;
+
+	job = xcalloc(1, sizeof *job);
+	job->msgs = xreallocarray(NULL, n, sizeof *msgs);
+	memcpy(job->msgs, msgs, n * sizeof *msgs);
+	job->n = n;
+	job->cb = cb;
+	job->arg = arg;
+	pthread_mutex_lock(&st->lock);
+	TAILQ_INSERT_TAIL(&st->todo, job, entry);
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
 }
 
 /*

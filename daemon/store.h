@@ -6,8 +6,9 @@
  * Delivery is crash-safe in this order (see store.c for why):
  *   write each message into tmp/ -> flush the batch to disk -> record the
  *   batch (files and UIDLs) in one transaction -> rename into new/ ->
- *   flush the directory. Only after store_commit returns may the messages
- *   be deleted on the server.
+ *   flush the directory. Those steps run on a worker thread; only after
+ *   store_commit's callback reports success may the messages be deleted
+ *   on the server.
  */
 #ifndef MAILCTL_STORE_H
 #define MAILCTL_STORE_H
@@ -15,11 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event_base;
 struct store;
 struct store_msg;
 struct uidset;
 
-struct store	*store_open(const char *data_dir, char **cause);
+/* A batch commit finished: rc 0, or -1 with cause. Runs on the loop. */
+typedef void (*store_commit_cb)(int rc, const char *cause, void *arg);
+
+struct store	*store_open(const char *data_dir, struct event_base *,
+		    char **cause);
 void		 store_close(struct store *);
 
 struct uidset	*store_seen(struct store *, const char *account, char **cause);
@@ -36,8 +42,8 @@ void		 store_msg_set_uidl(struct store_msg *, const char *uidl);
 uint64_t	 store_msg_size(const struct store_msg *);
 void		 store_msg_abort(struct store_msg *);
 
-int		 store_commit(struct store *, struct store_msg **, size_t n,
-		    char **cause);
+void		 store_commit(struct store *, struct store_msg **, size_t n,
+		    store_commit_cb, void *arg);
 int		 store_recover(struct store *, const char *account,
 		    char **cause);
 int		 store_count(struct store *, const char *account, int64_t *n,
