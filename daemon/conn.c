@@ -282,7 +282,6 @@ conn_connect(const char *host, int port, int implicit_tls,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
 	snprintf(portstr, sizeof portstr, "%d", port);
 	/* This may call conn_dns_cb at once (numeric hosts, /etc/hosts). */
 	c->dns = evdns_getaddrinfo(conn_dns, host, portstr, &hints,

@@ -22,11 +22,14 @@ stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/nul
 t_at_exit 'stop_hostile'
 
 # Each mode gets its own account (and Maildir) and its own daemon config.
-# run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]
+# run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]; $HOST: where it listens,
+# $NAME: the account name (default: the mode).
 run_mode() {
-	local mode=$1 want=$2 text=$3; shift 3
-	start_hostile "$mode" "$@"
-	write_config "$T/config.json" "{\"name\":\"$mode\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600}}"
+	local mode=$1 want=$2 text=$3 host=${HOST:-127.0.0.1}; shift 3
+	local name=${NAME:-$mode}
+	start_hostile "$mode" --host "$host" "$@"
+	write_config "$T/config.json" "{\"name\":\"$name\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"$host\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600}}"
+	mode=$name
 	kill -HUP "$DAEMON_PID"
 	sleep 0.2
 	expect_rc "$want" "$mode: fetch exits $want" mailctl fetch "$mode"
@@ -48,6 +51,13 @@ for f in "$T"/expect/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
 check "good: stored messages equal the server's (CRLF -> LF, unstuffed)" \
 	test "$(stored good | sums)" = "$(ls "$T"/expect/*.lf | sums)"
 run_mode nocapa 0 "nocapa: 3 new"
+run_mode apop 0 "apop: 3 new"
+check "apop: logged in with APOP" grep -q "account=apop C: APOP" "$T/daemon.log"
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	HOST=::1 NAME=ipv6 run_mode good 0 "ipv6: 3 new"
+else
+	ok "# SKIP no IPv6 loopback here"
+fi
 run_mode nouidl 0 "nouidl: 3 new"
 start_hostile nouidl
 write_config "$T/config.json" "{\"name\":\"nouidl\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2}}"

@@ -33,10 +33,16 @@ DELE applies at QUIT, for the life of the process).  Modes:
   bad-greeting       the greeting is "-ERR go away", then close
   slow-drip          the RETR reply goes 1 byte at a time, 1 ms apart
   huge-multiline     UIDL without argument lists 1,000,000 entries
+  apop               APOP only: the greeting carries a timestamp, CAPA
+                     has no USER, USER is refused, APOP needs the digest
+                     of the timestamp and the password "secret-pw"
+
+--host ADDR listens on another address (for example ::1 for IPv6).
 
 Endless streams go in 64 KiB writes until the client closes.
 """
 import argparse
+import hashlib
 import os
 import random
 import re
@@ -350,6 +356,19 @@ def huge_uidl(s, arg):
 
 
 greet_ok = fixed("+OK hostile ready")
+APOP_TS = "<1896.697170952@hostile.test>"
+APOP_SECRET = "secret-pw"
+
+
+def cmd_apop(s, arg):
+    """APOP name digest (RFC 1939 section 7), against APOP_SECRET."""
+    name, _, digest = arg.partition(" ")
+    want = hashlib.md5((APOP_TS + APOP_SECRET).encode()).hexdigest()
+    if name and digest.lower() == want:
+        s.user = name
+        return cmd_pass(s, APOP_SECRET)
+    s.reply("-ERR [AUTH] APOP digest refused")
+    return True
 reply_unknown = fixed("-ERR unknown command")
 COMMANDS = {
     "CAPA": fixed("+OK capability list follows",
@@ -358,7 +377,7 @@ COMMANDS = {
     "UIDL": cmd_uidl, "RETR": cmd_retr, "TOP": cmd_top, "DELE": cmd_dele,
     "RSET": cmd_rset, "NOOP": fixed("+OK"), "QUIT": cmd_quit,
 }
-AUTH_ONLY = ("USER", "PASS")
+AUTH_ONLY = ("USER", "PASS", "APOP")
 ANY_STATE = ("CAPA", "QUIT")
 
 # Mode -> {hook: handler}.  A hook is a command verb, "greeting" (called
@@ -387,6 +406,10 @@ MODES = {
     "bad-greeting": {"greeting": fixed("-ERR go away", close=True)},
     "slow-drip": {"RETR": slow_drip},
     "huge-multiline": {"UIDL": huge_uidl},
+    "apop": {"greeting": fixed("+OK hostile ready " + APOP_TS),
+             "CAPA": fixed("+OK capability list follows",
+                           listing(["UIDL", "TOP", "PIPELINING"])),
+             "USER": fixed("-ERR use APOP"), "APOP": cmd_apop},
 }
 
 
@@ -448,6 +471,7 @@ def main():
     global LOG
     ap = argparse.ArgumentParser(description="Broken POP3 server for tests.")
     ap.add_argument("--port-file")
+    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--log")
     ap.add_argument("--messages", type=int, default=3)
     ap.add_argument("--size", type=int, default=2000)
@@ -469,9 +493,10 @@ def main():
     if args.log:
         LOG = open(args.log, "a")
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind((args.host, 0))
     listener.listen(64)
     port = listener.getsockname()[1]
     if args.port_file:
