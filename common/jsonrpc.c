@@ -145,6 +145,20 @@ jsonrpc_encode(const json_t *msg, size_t *len)
 	return line;
 }
 
+/* A time as ISO 8601 in UTC ("2026-11-22T03:52:06Z"), or null for 0. */
+json_t *
+jsonrpc_time(time_t t)
+{
+	struct tm	 tm;
+	char		 buf[32];
+
+	if (t == 0)
+		return json_null();
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
 /* Map an error code to the sysexits(3) status mailctl exits with. */
 int
 jsonrpc_exit_status(int code)

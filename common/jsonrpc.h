@@ -12,6 +12,7 @@
 #define MAILCTL_JSONRPC_H
 
 #include <stddef.h>
+#include <time.h>
 #include <jansson.h>
 
 #define JSONRPC_LINE_MAX	(4 * 1024 * 1024)
@@ -52,6 +53,7 @@ json_t	*jsonrpc_request_new(const char *method, json_t *params,
 	    json_int_t id);				/* steals params */
 json_t	*jsonrpc_notification_new(const char *method, json_t *params);
 char	*jsonrpc_encode(const json_t *msg, size_t *len);
+json_t	*jsonrpc_time(time_t);
 int	 jsonrpc_exit_status(int code);
 
 /*

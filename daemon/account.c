@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "common/jsonrpc.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "account.h"
@@ -382,20 +383,6 @@ account_poll_now(const char *name, account_wait_cb cb, void *arg)
 	return 0;
 }
 
-/* Format a time for status (ISO 8601, UTC), or JSON null. */
-static json_t *
-account_time(time_t t)
-{
-	struct tm	 tm;
-	char		 buf[32];
-
-	if (t == 0)
-		return json_null();
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
-}
-
 /* The poll state of an account for status, or NULL when it has none. */
 json_t *
 account_status(const char *name)
@@ -408,7 +395,7 @@ account_status(const char *name)
 	last = json_null();
 	if (a->last_poll != 0) {
 		last = json_pack("{s:o, s:b, s:i, s:I, s:f}",
-		    "time", account_time(a->last_poll),
+		    "time", jsonrpc_time(a->last_poll),
 		    "ok", a->last_error == POP3_OK,
 		    "new", (int)a->last_new,
 		    "bytes", (json_int_t)a->last_bytes,
@@ -423,7 +410,7 @@ account_status(const char *name)
 	o = json_pack("{s:b, s:o, s:o, s:I, s:I}",
 	    "polling", a->session != NULL || a->secret_proc != NULL,
 	    "last_poll", last,
-	    "next_poll", account_time(a->next_poll),
+	    "next_poll", jsonrpc_time(a->next_poll),
 	    "fetched_messages", (json_int_t)a->total_new,
 	    "fetched_bytes", (json_int_t)a->total_bytes);
 	return o;

@@ -14,18 +14,6 @@
 #include "rpc.h"
 #include "store.h"
 
-/* Format a time as ISO 8601 in UTC. */
-static json_t *
-rpc_daemon_time(time_t t)
-{
-	struct tm	 tm;
-	char		 buf[32];
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
-}
-
 /* status: version, pid, uptime, paths, accounts without secrets. */
 static void
 rpc_status_exec(struct rpc_call *call, json_t *params)
@@ -39,7 +27,7 @@ rpc_status_exec(struct rpc_call *call, json_t *params)
 	    "version", PACKAGE_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", daemon_uptime(),
-	    "started", rpc_daemon_time(daemon_started()),
+	    "started", jsonrpc_time(daemon_started()),
 	    "config", cf->path,
 	    "socket", cf->socket,
 	    "data_dir", cf->data_dir,
