@@ -38,7 +38,7 @@ log_get_verbose(void)
 }
 
 /* Write one line at priority pri, with an optional errno text. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vwrite(int pri, int errnum, const char *fmt, va_list ap)
 {
 	static const char *const names[] = {
