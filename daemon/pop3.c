@@ -14,9 +14,10 @@
  * a FIFO of commands sent and not yet answered (RETR, DELE); with
  * PIPELINING up to POP3_WINDOW of them are in flight, otherwise one.
  *
- * Messages are streamed to the store as they arrive: CRLF becomes LF, dot
- * stuffing is undone, nothing is held in memory but one line (at most
- * POP3_CHUNK bytes, longer lines are written in pieces). Completed messages
+ * Messages are streamed to the store as they arrive, parsed in place in the
+ * input buffer: CRLF becomes LF, dot stuffing is undone, and nothing of a
+ * message is held in memory beyond the bounded input buffer, whatever its
+ * size or the length of its lines. Completed messages
  * are committed in batches (store_commit, on the store's worker thread,
  * while the next batch streams in); with keep=false a message is DELEted
  * only after its batch is committed, and deletion happens at QUIT. The
@@ -53,7 +54,6 @@
 #include "store.h"
 
 #define POP3_LINE_MAX		8192		/* status and listing lines */
-#define POP3_CHUNK		(64 * 1024)	/* longest message line held */
 #define POP3_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
 #define POP3_WINDOW		32		/* pipelined commands */
 #define POP3_BATCH_MSGS		256
@@ -94,6 +94,15 @@ struct pop3_msg {
 };
 
 enum pop3_cmd_kind { CMD_RETR, CMD_DELE };
+
+/* Where the RETR data parser is, between two reads. */
+enum pop3_data {
+	DATA_BOL,	/* at the start of a line */
+	DATA_MID,	/* inside a line */
+	DATA_CR,	/* inside a line, after a CR */
+	DATA_DOT,	/* after a dot at the start of a line */
+	DATA_DOTCR,	/* after a dot and a CR at the start of a line */
+};
 
 struct pop3_cmd {
 	enum pop3_cmd_kind	 kind;
@@ -139,7 +148,7 @@ struct pop3_session {
 
 	struct store_msg	*cur;		/* message being received */
 	unsigned		 cur_num;
-	int			 cur_midline;	/* inside a long line */
+	enum pop3_data		 cur_data;	/* where in a line we are */
 	EVP_MD_CTX		*cur_hash;	/* without UIDL */
 	struct store_msg	*batch[POP3_BATCH_MSGS];
 	unsigned		 batch_num[POP3_BATCH_MSGS];
@@ -148,7 +157,7 @@ struct pop3_session {
 	unsigned		 commits;	/* batches at the store */
 	int			 freed;		/* free once commits are in */
 
-	char			*line;		/* POP3_CHUNK + 1 bytes */
+	char			*line;		/* POP3_LINE_MAX + 1 bytes */
 	struct pop3_result	 result;
 	char			 message[600];
 	struct event		*done_ev;
@@ -643,7 +652,7 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 	char	*cause = NULL;
 
 	s->cur_num = num;
-	s->cur_midline = 0;
+	s->cur_data = DATA_BOL;
 	s->cur = store_msg_new(s->store, s->account, s->msgs[num - 1].uidl,
 	    &cause);
 	if (s->cur == NULL) {
@@ -722,50 +731,119 @@ pop3_retr_end(struct pop3_session *s)
 }
 
 /*
- * Stream RETR data from the input buffer. Return 1 when the message ended,
- * 0 when more input is needed, -1 when the session ended.
+ * Parse RETR data in p[0..len): undo dot stuffing, turn CRLF into LF, and
+ * write the message bytes out in runs. Return the bytes consumed; *end is
+ * set when the terminating ".CRLF" was consumed. The state in s->cur_data
+ * carries over between calls, so any split of the input works.
+ */
+static size_t
+pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
+{
+	const char	*nl;
+	size_t		 i = 0, run;
+
+	*end = 0;
+	while (i < len) {
+		switch (s->cur_data) {
+		case DATA_BOL:
+			if (p[i] == '.') {
+				s->cur_data = DATA_DOT;
+				i++;
+			} else
+				s->cur_data = DATA_MID;
+			break;
+		case DATA_DOT:
+			if (p[i] == '\r') {
+				s->cur_data = DATA_DOTCR;
+				i++;
+			} else if (p[i] == '\n') {
+				*end = 1;	/* ".LF": a lenient end */
+				return i + 1;
+			} else
+				s->cur_data = DATA_MID;	/* the dot was stuffing */
+			break;
+		case DATA_DOTCR:
+			if (p[i] == '\n') {
+				*end = 1;
+				return i + 1;
+			}
+			/* ".CR" then more: keep the CR, drop the stuffed dot. */
+			if (pop3_retr_write(s, "\r", 1) != 0)
+				return 0;
+			s->cur_data = DATA_MID;
+			break;
+		case DATA_CR:
+			if (p[i] == '\n') {
+				if (pop3_retr_write(s, "\n", 1) != 0)
+					return 0;
+				s->cur_data = DATA_BOL;
+				i++;
+				break;
+			}
+			/* A lone CR inside a line is content. */
+			if (pop3_retr_write(s, "\r", 1) != 0)
+				return 0;
+			s->cur_data = DATA_MID;
+			break;
+		case DATA_MID:
+			nl = memchr(p + i, '\n', len - i);
+			run = (nl != NULL ? (size_t)(nl - p) : len) - i;
+			if (nl != NULL && run > 0 && p[i + run - 1] == '\r')
+				run--;		/* CRLF becomes LF */
+			else if (nl == NULL && run > 0 && p[i + run - 1] == '\r') {
+				run--;		/* maybe half a CRLF: wait */
+				if (run > 0 && pop3_retr_write(s, p + i, run) != 0)
+					return 0;
+				s->cur_data = DATA_CR;
+				i = len;
+				break;
+			}
+			if (run > 0 && pop3_retr_write(s, p + i, run) != 0)
+				return 0;
+			if (nl == NULL) {
+				i = len;
+				break;
+			}
+			if (pop3_retr_write(s, "\n", 1) != 0)
+				return 0;
+			s->cur_data = DATA_BOL;
+			i = nl - p + 1;
+			break;
+		}
+	}
+	return len;
+}
+
+/*
+ * Stream RETR data from the input buffer, chunk by chunk, without copying
+ * it into lines. Return 1 when the message ended, 0 when more input is
+ * needed, -1 when the session ended.
  */
 static int
 pop3_retr_data(struct pop3_session *s)
 {
 	struct evbuffer		*in = bufferevent_get_input(s->bev);
-	struct evbuffer_ptr	 eol;
-	size_t			 eol_len, len, n, start;
-	char			*l = s->line;
+	struct evbuffer_iovec	 v[16];
+	int			 n, i, end = 0;
+	size_t			 used, total = 0;
 
-	while (s->state == POP3_TRANSFER) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len,
-		    EVBUFFER_EOL_CRLF);
-		if (eol.pos == -1 || (size_t)eol.pos > POP3_CHUNK) {
-			/* A very long line: write a piece of it. */
-			len = evbuffer_get_length(in);
-			if (len < POP3_CHUNK)
-				return 0;
-			n = evbuffer_copyout(in, l, POP3_CHUNK);
-			if (n > 0 && l[n - 1] == '\r')
-				n--;	/* may be half of a CRLF */
-			start = !s->cur_midline && n > 1 && l[0] == '.' &&
-			    l[1] == '.';
-			evbuffer_drain(in, n);
-			s->cur_midline = 1;
-			if (pop3_retr_write(s, l + start, n - start) != 0)
-				return -1;
-			continue;
-		}
-		len = eol.pos;
-		evbuffer_remove(in, l, len);
-		evbuffer_drain(in, eol_len);
-		if (!s->cur_midline && len == 1 && l[0] == '.') {
-			pop3_retr_end(s);
-			return s->state == POP3_DONE ? -1 : 1;
-		}
-		start = !s->cur_midline && len > 0 && l[0] == '.';
-		l[len] = '\n';
-		s->cur_midline = 0;
-		if (pop3_retr_write(s, l + start, len + 1 - start) != 0)
-			return -1;
+	n = evbuffer_peek(in, -1, NULL, v, 16);
+	if (n > 16)
+		n = 16;
+	for (i = 0; i < n && !end && s->state == POP3_TRANSFER; i++) {
+		used = pop3_retr_parse(s, v[i].iov_base, v[i].iov_len, &end);
+		total += used;
+		if (used < v[i].iov_len && !end)
+			break;		/* the session failed */
 	}
-	return -1;
+	evbuffer_drain(in, total);
+	if (s->state != POP3_TRANSFER)
+		return -1;
+	if (end) {
+		pop3_retr_end(s);
+		return s->state == POP3_DONE ? -1 : 1;
+	}
+	return 0;
 }
 
 /* Send more commands if the window allows; QUIT when all is done. */
@@ -950,10 +1028,14 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer_ptr	 eol;
 	size_t			 eol_len, len;
 	char			*l = s->line;
+	int			 n;
 
 	while (s->state != POP3_DONE && s->state != POP3_HANDSHAKE) {
 		if (s->cur != NULL) {
-			if (pop3_retr_data(s) != 1)
+			n = pop3_retr_data(s);
+			if (n == 0 && evbuffer_get_length(in) > 0)
+				continue;	/* more chunks to parse */
+			if (n != 1)
 				break;
 			pop3_pump(s);
 			continue;
@@ -1053,7 +1135,7 @@ pop3_session_start(const struct config_account *a, const char *password,
 	s->store = store;
 	s->cb = cb;
 	s->arg = arg;
-	s->line = xmalloc(POP3_CHUNK + 1);
+	s->line = xmalloc(POP3_LINE_MAX + 1);
 	s->done_ev = event_new(daemon_base(), -1, 0, pop3_deliver_cb, s);
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {
