@@ -15,15 +15,15 @@
 static void
 status_server(const char *proto, json_t *s)
 {
+	const char	*user = json_string_value(json_object_get(s, "user"));
+
 	if (s == NULL)
 		return;
 	printf("    %-5s %s:%lld tls=%s%s%s\n", proto,
 	    json_string_value(json_object_get(s, "host")),
 	    json_integer_value(json_object_get(s, "port")),
 	    json_string_value(json_object_get(s, "tls")),
-	    json_object_get(s, "user") ? " user=" : "",
-	    json_object_get(s, "user") ?
-	    json_string_value(json_object_get(s, "user")) : "");
+	    user != NULL ? " user=" : "", user != NULL ? user : "");
 }
 
 /* Print an ISO 8601 UTC time from the daemon in local time. */
