@@ -225,6 +225,8 @@ jsonrpc_framer_feed(struct jsonrpc_framer *f, const void *data, size_t n)
 
 	if (f->toolong)
 		return JSONRPC_FRAME_TOOLONG;
+	if (n == 0)
+		return JSONRPC_FRAME_MORE;
 	if (f->off > 0) {
 		memmove(f->buf, f->buf + f->off, f->len - f->off);
 		f->len -= f->off;
