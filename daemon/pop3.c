@@ -179,6 +179,8 @@ pop3_attach(struct pop3_session *s)
 	bufferevent_setcb(s->bev, pop3_read_cb, NULL, pop3_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3_INPUT_HIGH);
+	/* libevent reads 4 KiB at a time unless told otherwise. */
+	bufferevent_set_max_single_read(s->bev, POP3_INPUT_HIGH / 4);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 

@@ -72,6 +72,7 @@ struct store_job {
 	char			*cause;
 	store_commit_cb		 cb;
 	void			*arg;
+	double			 seconds[3];	/* sync, index, rename */
 };
 TAILQ_HEAD(store_jobs, store_job);
 
@@ -650,13 +651,15 @@ fail:
  */
 static int
 store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
-    char **cause)
+    char **cause, double *seconds)
 {
-	size_t	 i;
-	int	 rc = 0, recorded = 0;
+	struct timespec	 t0, t1, t2, t3;
+	size_t		 i;
+	int		 rc = 0, recorded = 0;
 
 	if (n == 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Step 2: one flush for the whole batch. */
 	if ((n == 1 ? fsync(msgs[0]->fd) != 0 || fsync(msgs[0]->tmpfd) != 0 :
 	    syncfs(msgs[0]->fd) != 0)) {
@@ -664,10 +667,12 @@ store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
 		    strerror(errno));
 		rc = -1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Step 3. */
 	if (rc == 0 && store_record(st, msgs, n, cause) != 0)
 		rc = -1;
 	recorded = rc == 0;
+	clock_gettime(CLOCK_MONOTONIC, &t2);
 	/* Step 4. */
 	for (i = 0; rc == 0 && i < n; i++) {
 		if (renameat(msgs[i]->tmpfd, msgs[i]->name, msgs[i]->newfd,
@@ -686,6 +691,10 @@ store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
 	}
 	for (i = 0; i < n; i++)
 		store_msg_free(msgs[i], !recorded);
+	clock_gettime(CLOCK_MONOTONIC, &t3);
+	seconds[0] = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	seconds[1] = (t2.tv_sec - t1.tv_sec) + (t2.tv_nsec - t1.tv_nsec) / 1e9;
+	seconds[2] = (t3.tv_sec - t2.tv_sec) + (t3.tv_nsec - t2.tv_nsec) / 1e9;
 	return rc;
 }
 
@@ -706,7 +715,7 @@ store_worker(void *arg)
 		TAILQ_REMOVE(&st->todo, job, entry);
 		pthread_mutex_unlock(&st->lock);
 		job->rc = store_commit_batch(st, job->msgs, job->n,
-		    &job->cause);
+		    &job->cause, job->seconds);
 		pthread_mutex_lock(&st->lock);
 		TAILQ_INSERT_TAIL(&st->done, job, entry);
 		/* Cannot fail short of overflowing a 64-bit counter. */
@@ -729,6 +738,9 @@ store_done(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 	while ((job = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, job, entry);
+		log_debug("store commit of %zu messages: sync %.3f s, index "
+		    "%.3f s, rename %.3f s", job->n, job->seconds[0],
+		    job->seconds[1], job->seconds[2]);
 		job->cb(job->rc, job->cause, job->arg);
 		free(job->cause);
 		free(job->msgs);
