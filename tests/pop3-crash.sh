@@ -40,7 +40,28 @@ n=$(stored crash | wc -l)
 ok "killed during the third poll with $n messages stored"
 
 start_daemon "$T/config.json"
-expect_rc 0 "a poll after the crashes" mailctl fetch crash --json
+# While that poll runs, the daemon answers other requests at once, and a
+# second fetch joins the running poll instead of starting another.
+mailctl fetch crash --json >"$T/fetch1.out" 2>&1 &
+fetch1=$!
+sleep 0.05
+mailctl fetch crash --json >"$T/fetch2.out" 2>&1 &
+fetch2=$!
+slow=0 busy=0
+for i in $(seq 5); do
+	t0=$(date +%s%N)
+	mailctl status --json >"$T/st.out" || slow=$((slow + 100))
+	t1=$(date +%s%N)
+	[ $(( (t1 - t0) / 1000000 )) -lt 500 ] || slow=$((slow + 1))
+	grep -q '"polling":true' "$T/st.out" && busy=$((busy + 1))
+done
+check "status answered within 0.5 s, 5 times, during the poll" test "$slow" -eq 0
+check "status saw the poll running" test "$busy" -gt 0
+wait $fetch1 $fetch2
+check "one poll, joined by the second fetch" test "$(grep -c 'account=crash poll starts' "$T/daemon.log")" -eq 4
+check "both fetches report the same result" cmp -s "$T/fetch1.out" "$T/fetch2.out"
+OUT=$(cat "$T/fetch1.out")
+ok "a poll after the crashes"
 check "it fetched the rest: $((3000 - n)) new" test "$(json 'j["accounts"][0]["new"]')" -eq $((3000 - n))
 check "3000 messages stored" test "$(stored crash | wc -l)" -eq 3000
 check "each message exactly once, byte-identical" \

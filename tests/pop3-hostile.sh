@@ -66,6 +66,15 @@ expect_rc 0 "nouidl: second poll" mailctl fetch nouidl
 contains "$OUT" "nouidl: 0 new" "nouidl: content hashes drop what is already stored"
 check "nouidl: still 3 messages stored" test "$(stored nouidl | wc -l)" -eq 3
 stop_hostile
+# tls starttls against a server without STLS: no password may go out.
+start_hostile good
+write_config "$T/config.json" "{\"name\":\"nostls\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"starttls\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2}}"
+kill -HUP "$DAEMON_PID"; sleep 0.2
+: >"$T/hostile.log"
+expect_rc 1 "nostls: fetch fails" mailctl fetch nostls
+contains "$ERR" "does not offer STLS" "nostls: says the server does not offer STLS"
+check "nostls: no USER or PASS went out" eval '! grep -q "C: \(USER\|PASS\)" "$T/hostile.log"'
+stop_hostile
 run_mode slow-drip 0 "slow-drip: 3 new" --messages 3 --size 1500
 run_mode list-lies 0 "list-lies: 2 new" --messages 2 --size 5000000
 check "list-lies: the 5 MB messages are whole" test "$(find "$T/data/list-lies" -type f -size +4M | wc -l)" -eq 2
