@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 GNU_TIME = "/usr/bin/time"
@@ -44,17 +45,26 @@ def main():
         fd, rss_file = tempfile.mkstemp(prefix="timed.", suffix=".rss")
         os.close(fd)
         cmd = [GNU_TIME, "-q", "-f", "%M", "-o", rss_file] + cmd
+    timed_out = threading.Event()
+
+    def kill():
+        timed_out.set()
+        os.killpg(proc.pid, signal.SIGKILL)
+
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             start_new_session=True)
-    try:
-        rc = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        rc = 124
+    # A blocking wait, the timeout from a timer thread: Popen.wait(timeout)
+    # polls with sleeps of up to 50 ms, which would round every figure up
+    # to the next 50 ms.
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    rc = proc.wait()
     seconds = time.monotonic() - t0
-    if rc < 0:
+    timer.cancel()
+    if timed_out.is_set():
+        rc = 124
+    elif rc < 0:
         rc = 128 - rc
     note = ""
     rss = None

@@ -8,7 +8,7 @@
  *                                                 |
  *             USER -> PASS | AUTH (SASL PLAIN) | APOP
  *                                                 |
- *                          UIDL -> LIST -> TRANSFER -> QUIT -> DONE
+ *                    UIDL [-> LIST without UIDL] -> TRANSFER -> QUIT -> DONE
  *
  * Any state may go to DONE through pop3_fail. In TRANSFER the session keeps
  * a FIFO of commands sent and not yet answered (RETR, DELE); with
@@ -288,8 +288,10 @@ pop3_commit(struct pop3_session *s)
 static void
 pop3_deliver(struct pop3_session *s)
 {
-	if (s->state == POP3_DONE && s->commits == 0)
+	if (s->state == POP3_DONE && s->commits == 0) {
+		store_release(s->store, s->account);
 		event_active(s->done_ev, EV_TIMEOUT, 1);
+	}
 }
 
 /* End the session: commit what is complete, close, report. */
@@ -610,9 +612,12 @@ pop3_multi_end(struct pop3_session *s)
 		pop3_after_capa(s);
 		break;
 	case POP3_UIDL:
+		if (!s->no_uidl) {
+			pop3_plan(s);
+			break;
+		}
 		pop3_enter(s, POP3_LIST);
-		if (!(s->caps & CAP_PIPELINING))
-			pop3_send(s, 0, "LIST");
+		pop3_send(s, 0, "LIST");
 		break;
 	case POP3_LIST:
 		pop3_plan(s);
@@ -985,9 +990,8 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 			pop3_fail(s, POP3_ERR_AUTH, "login failed: \"%s\"", q);
 			return;
 		}
+		/* LIST is only needed to number messages without UIDL. */
 		pop3_send(s, 0, "UIDL");
-		if (s->caps & CAP_PIPELINING)
-			pop3_send(s, 0, "LIST");
 		pop3_enter(s, POP3_UIDL);
 		break;
 	case POP3_UIDL:
@@ -1173,6 +1177,7 @@ pop3_session_free(struct pop3_session *s)
 	store_msg_abort(s->cur);
 	for (i = 0; i < s->nbatch; i++)
 		store_msg_abort(s->batch[i]);
+	store_release(s->store, s->account);
 	if (s->cur_hash != NULL)
 		EVP_MD_CTX_free(s->cur_hash);
 	conn_free(s->conn);

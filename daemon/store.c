@@ -55,12 +55,25 @@
 #define STORE_BUF	(64 * 1024)
 #define STORE_INBOX	"Inbox"
 
-/* An open Maildir folder: its tmp/ and new/ directories. */
+#define STORE_POOL	64	/* empty files made ahead per folder */
+#define STORE_MAKERS	2	/* threads making them */
+
+/*
+ * An open Maildir folder: its tmp/ and new/ directories, and a pool of
+ * empty files in tmp/ made ahead by the maker threads (creating a file is
+ * by far the slowest step of a delivery on some filesystems; making them
+ * ahead keeps that off the loop and runs it in parallel).
+ */
 struct store_folder {
 	char		*account;
 	char		*folder;
 	int		 tmpfd;
 	int		 newfd;
+	int		 pool_fd[STORE_POOL];	/* under store lock */
+	char		*pool_name[STORE_POOL];
+	size_t		 npool;
+	size_t		 making;		/* being made now */
+	int		 wanted;		/* keep the pool filled */
 };
 
 /* A batch handed to the worker. */
@@ -79,8 +92,10 @@ TAILQ_HEAD(store_jobs, store_job);
 struct store {
 	char		*data_dir;
 	int		 dirfd;
-	struct store_folder *folders;	/* open until store_close */
+	struct store_folder **folders;	/* open until store_close */
 	size_t		 nfolders;
+	char		**recovered;	/* accounts checked since start */
+	size_t		 nrecovered;
 	sqlite3		*db;		/* the loop's: reads */
 	sqlite3		*wdb;		/* the worker's: writes */
 	sqlite3_stmt	*ins_seen;	/* on wdb */
@@ -92,8 +107,11 @@ struct store {
 
 	pthread_t	 worker;
 	int		 worker_running;
+	pthread_t	 makers[STORE_MAKERS];
+	int		 nmakers;
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 wake;
+	pthread_cond_t	 make_wake;	/* a pool wants files */
 	struct store_jobs todo;		/* under lock */
 	struct store_jobs done;		/* under lock */
 	int		 stopping;	/* under lock */
@@ -236,17 +254,28 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	return st;
 }
 
-/* Close a cached folder. */
+/* Remove the unused files of a folder's pool (store lock held). */
+static void
+store_pool_empty(struct store_folder *f)
+{
+	while (f->npool > 0) {
+		f->npool--;
+		close(f->pool_fd[f->npool]);
+		unlinkat(f->tmpfd, f->pool_name[f->npool], 0);
+		free(f->pool_name[f->npool]);
+	}
+}
+
+/* Close a cached folder, removing the unused files of its pool. */
 static void
 store_folder_close(struct store_folder *f)
 {
-	if (f->account == NULL)
-		return;
+	store_pool_empty(f);
 	close(f->tmpfd);
 	close(f->newfd);
 	free(f->account);
 	free(f->folder);
-	memset(f, 0, sizeof *f);
+	free(f);
 }
 
 /* Close the store (NULL is fine). */
@@ -259,8 +288,11 @@ store_close(struct store *st)
 		return;
 	store_worker_stop(st);
 	for (i = 0; i < st->nfolders; i++)
-		store_folder_close(&st->folders[i]);
+		store_folder_close(st->folders[i]);
 	free(st->folders);
+	for (i = 0; i < st->nrecovered; i++)
+		free(st->recovered[i]);
+	free(st->recovered);
 	sqlite3_finalize(st->ins_seen);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->sel_seen);
@@ -423,6 +455,72 @@ store_maildir(struct store *st, const char *account, const char *folder,
 }
 
 /*
+ * Create an empty, unique Maildir file in the tmp/ directory tmpfd and put
+ * its name in name. Safe on any thread. Return the descriptor or -1.
+ */
+static int
+store_make_file(struct store *st, int tmpfd, char *name, size_t size)
+{
+	struct timeval	 tv;
+	unsigned long	 q;
+
+	gettimeofday(&tv, NULL);
+	q = __atomic_add_fetch(&st->counter, 1, __ATOMIC_RELAXED);
+	snprintf(name, size, "%lld.M%06ldP%dQ%lu.%s", (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (int)getpid(), q, st->host);
+	return openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+}
+
+/* A maker thread: keep the pools of wanted folders filled. */
+static void *
+store_maker(void *arg)
+{
+	struct store		*st = arg;
+	struct store_folder	*f;
+	char			 name[256];
+	size_t			 i;
+	int			 fd;
+
+	pthread_mutex_lock(&st->lock);
+	while (!st->stopping) {
+		f = NULL;
+		for (i = 0; i < st->nfolders; i++) {
+			if (st->folders[i]->wanted && st->folders[i]->npool +
+			    st->folders[i]->making < STORE_POOL) {
+				f = st->folders[i];
+				break;
+			}
+		}
+		if (f == NULL) {
+			pthread_cond_wait(&st->make_wake, &st->lock);
+			continue;
+		}
+		f->making++;
+		pthread_mutex_unlock(&st->lock);
+		fd = store_make_file(st, f->tmpfd, name, sizeof name);
+		pthread_mutex_lock(&st->lock);
+		f->making--;
+		if (fd == -1) {
+			/* The loop creates its own and reports the error. */
+			f->wanted = 0;
+			continue;
+		}
+		if (!f->wanted) {
+			/* Released while this one was being made. */
+			close(fd);
+			unlinkat(f->tmpfd, name, 0);
+			continue;
+		}
+		f->pool_fd[f->npool] = fd;
+		f->pool_name[f->npool] = xstrdup(name);
+		f->npool++;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+/*
  * Return the open tmp/ and new/ of a folder, creating the Maildir on first
  * use. The descriptors stay open until store_close (two per folder).
  */
@@ -435,16 +533,19 @@ store_folder(struct store *st, const char *account, const char *folder,
 	int			 tmpfd, newfd;
 
 	for (i = 0; i < st->nfolders; i++) {
-		f = &st->folders[i];
-		if (f->account != NULL && strcmp(f->account, account) == 0 &&
+		f = st->folders[i];
+		if (strcmp(f->account, account) == 0 &&
 		    strcmp(f->folder, folder) == 0)
 			return f;
 	}
 	if (store_maildir(st, account, folder, &tmpfd, &newfd, cause) != 0)
 		return NULL;
+	f = xcalloc(1, sizeof *f);
+	pthread_mutex_lock(&st->lock);
 	st->folders = xreallocarray(st->folders, st->nfolders + 1,
 	    sizeof *st->folders);
-	f = &st->folders[st->nfolders++];
+	st->folders[st->nfolders++] = f;
+	pthread_mutex_unlock(&st->lock);
 	f->account = xstrdup(account);
 	f->folder = xstrdup(folder);
 	f->tmpfd = tmpfd;
@@ -459,7 +560,6 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 {
 	struct store_msg	*m;
 	struct store_folder	*f;
-	struct timeval		 tv;
 
 	if ((f = store_folder(st, account, STORE_INBOX, cause)) == NULL)
 		return NULL;
@@ -471,12 +571,18 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	m->account = xstrdup(account);
 	m->folder = xstrdup(STORE_INBOX);
 	m->uidl = uidl ? xstrdup(uidl) : NULL;
-	gettimeofday(&tv, NULL);
-	snprintf(m->name, sizeof m->name, "%lld.M%06ldP%dQ%lu.%s",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
-	    ++st->counter, st->host);
-	m->fd = openat(m->tmpfd, m->name, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC, 0600);
+	pthread_mutex_lock(&st->lock);
+	f->wanted = 1;
+	if (f->npool > 0) {
+		f->npool--;
+		m->fd = f->pool_fd[f->npool];
+		snprintf(m->name, sizeof m->name, "%s", f->pool_name[f->npool]);
+		free(f->pool_name[f->npool]);
+	}
+	pthread_cond_signal(&st->make_wake);
+	pthread_mutex_unlock(&st->lock);
+	if (m->fd == -1)
+		m->fd = store_make_file(st, m->tmpfd, m->name, sizeof m->name);
 	if (m->fd == -1) {
 		xasprintf(cause, "cannot create %s/%s/tmp/%s: %s", account,
 		    m->folder, m->name, strerror(errno));
@@ -547,7 +653,31 @@ store_msg_close(struct store_msg *m, char **cause)
 	}
 	snprintf(m->final, sizeof m->final, "%s,S=%llu", m->name,
 	    (unsigned long long)m->size);
+	/* A batch holds many closed messages: keep no buffer for them. */
+	free(m->buf);
+	m->buf = NULL;
 	return 0;
+}
+
+/*
+ * The account's delivery is over for now: stop making files ahead for it
+ * and remove the ones made, so tmp/ stays empty between polls.
+ */
+void
+store_release(struct store *st, const char *account)
+{
+	struct store_folder	*f;
+	size_t			 i;
+
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < st->nfolders; i++) {
+		f = st->folders[i];
+		if (strcmp(f->account, account) != 0)
+			continue;
+		f->wanted = 0;
+		store_pool_empty(f);
+	}
+	pthread_mutex_unlock(&st->lock);
 }
 
 /* Set the UIDL recorded with the message (known only at its end). */
@@ -769,6 +899,7 @@ store_worker_start(struct store *st, struct event_base *base, char **cause)
 	TAILQ_INIT(&st->done);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->make_wake, NULL);
 	if ((st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		xasprintf(cause, "eventfd: %s", strerror(errno));
 		return -1;
@@ -782,6 +913,14 @@ store_worker_start(struct store *st, struct event_base *base, char **cause)
 		return -1;
 	}
 	st->worker_running = 1;
+	for (; st->nmakers < STORE_MAKERS; st->nmakers++) {
+		if ((rc = pthread_create(&st->makers[st->nmakers], NULL,
+		    store_maker, st)) != 0) {
+			xasprintf(cause, "cannot start a store thread: %s",
+			    strerror(rc));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -793,9 +932,12 @@ store_worker_stop(struct store *st)
 		pthread_mutex_lock(&st->lock);
 		st->stopping = 1;
 		pthread_cond_signal(&st->wake);
+		pthread_cond_broadcast(&st->make_wake);
 		pthread_mutex_unlock(&st->lock);
 		pthread_join(st->worker, NULL);
 		st->worker_running = 0;
+		while (st->nmakers > 0)
+			pthread_join(st->makers[--st->nmakers], NULL);
 		store_done(st);
 	}
 	if (st->efd_ev != NULL)
@@ -831,7 +973,8 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
 /*
  * Repair the account's Maildirs after a crash: a file in tmp/ that the
  * index records is moved into new/; any other file of ours in tmp/ was
- * never recorded and is removed (its message is fetched again).
+ * never recorded and is removed (its message is fetched again). Runs once
+ * per account after start-up, before this process puts anything in tmp/.
  */
 int
 store_recover(struct store *st, const char *account, char **cause)
@@ -841,7 +984,15 @@ store_recover(struct store *st, const char *account, char **cause)
 	char		 path[512];
 	int		 fd, tmpfd, newfd, rc = 0;
 	const char	*file;
+	size_t		 i;
 
+	/* Only a crash leaves work here: once per account and start-up. */
+	for (i = 0; i < st->nrecovered; i++)
+		if (strcmp(st->recovered[i], account) == 0)
+			return 0;
+	st->recovered = xreallocarray(st->recovered, st->nrecovered + 1,
+	    sizeof *st->recovered);
+	st->recovered[st->nrecovered++] = xstrdup(account);
 	if ((fd = openat(st->dirfd, account, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;

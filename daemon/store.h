@@ -44,6 +44,7 @@ void		 store_msg_abort(struct store_msg *);
 
 void		 store_commit(struct store *, struct store_msg **, size_t n,
 		    store_commit_cb, void *arg);
+void		 store_release(struct store *, const char *account);
 int		 store_recover(struct store *, const char *account,
 		    char **cause);
 int		 store_count(struct store *, const char *account, int64_t *n,
