@@ -121,7 +121,8 @@ struct pop3_session {
 	int			 timeout;
 	int			 keep;
 	struct store		*store;		/* borrowed */
-	struct uidset		*seen;
+	const struct uidset	*seen;		/* borrowed from the store */
+	struct uidset		*taken;		/* fetched in this session */
 
 	struct conn		*conn;
 	struct bufferevent	*bev;		/* borrowed from conn */
@@ -588,10 +589,10 @@ pop3_plan(struct pop3_session *s)
 		else if (uidset_has(s->seen, m->uidl)) {
 			seen++;
 			m->dele = !s->keep;
-		} else {
+		} else if (!uidset_has(s->taken, m->uidl)) {
 			/* A UIDL listed twice is fetched once. */
 			m->want = 1;
-			uidset_add(s->seen, m->uidl);
+			uidset_add(s->taken, m->uidl);
 		}
 		want += m->want;
 	}
@@ -711,14 +712,14 @@ pop3_retr_end(struct pop3_session *s)
 		memcpy(uid, "sha256:", 7);
 		for (i = 0; i < mdlen && i < 32; i++)
 			snprintf(uid + 7 + 2 * i, 3, "%02x", md[i]);
-		if (uidset_has(s->seen, uid)) {
+		if (uidset_has(s->seen, uid) || uidset_has(s->taken, uid)) {
 			store_msg_abort(s->cur);
 			s->cur = NULL;
 			m->dele = !s->keep;
 			return;
 		}
 		store_msg_set_uidl(s->cur, uid);
-		uidset_add(s->seen, uid);
+		uidset_add(s->taken, uid);
 		free(m->uidl);
 		m->uidl = xstrdup(uid);
 	}
@@ -1143,6 +1144,7 @@ pop3_session_start(const struct config_account *a, const char *password,
 	s->arg = arg;
 	s->line = xmalloc(POP3_LINE_MAX + 1);
 	s->done_ev = event_new(daemon_base(), -1, 0, pop3_deliver_cb, s);
+	s->taken = uidset_new();
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {
 		snprintf(s->message, sizeof s->message, "%s", cause);
@@ -1182,7 +1184,7 @@ pop3_session_free(struct pop3_session *s)
 		EVP_MD_CTX_free(s->cur_hash);
 	conn_free(s->conn);
 	event_free(s->done_ev);
-	uidset_free(s->seen);
+	uidset_free(s->taken);
 	for (i = 0; i < s->nmsgs; i++)
 		free(s->msgs[i].uidl);
 	free(s->msgs);

@@ -76,6 +76,16 @@ struct store_folder {
 	int		 wanted;		/* keep the pool filled */
 };
 
+/*
+ * The UIDLs an account has stored, kept in memory after the first poll so
+ * that a poll finding nothing new reads nothing from disk. Commits add to
+ * it (on the loop) once they are durable.
+ */
+struct store_seen {
+	char		*account;
+	struct uidset	*set;
+};
+
 /* A batch handed to the worker. */
 struct store_job {
 	TAILQ_ENTRY(store_job)	 entry;
@@ -85,6 +95,8 @@ struct store_job {
 	char			*cause;
 	store_commit_cb		 cb;
 	void			*arg;
+	char			*account;	/* for the seen cache */
+	char			**uidls;	/* the batch's, or NULL each */
 	double			 seconds[3];	/* sync, index, rename */
 };
 TAILQ_HEAD(store_jobs, store_job);
@@ -96,6 +108,8 @@ struct store {
 	size_t		 nfolders;
 	char		**recovered;	/* accounts checked since start */
 	size_t		 nrecovered;
+	struct store_seen *seen;	/* per account, loaded on first use */
+	size_t		 nseen;
 	sqlite3		*db;		/* the loop's: reads */
 	sqlite3		*wdb;		/* the worker's: writes */
 	sqlite3_stmt	*ins_seen;	/* on wdb */
@@ -293,6 +307,11 @@ store_close(struct store *st)
 	for (i = 0; i < st->nrecovered; i++)
 		free(st->recovered[i]);
 	free(st->recovered);
+	for (i = 0; i < st->nseen; i++) {
+		free(st->seen[i].account);
+		uidset_free(st->seen[i].set);
+	}
+	free(st->seen);
 	sqlite3_finalize(st->ins_seen);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->sel_seen);
@@ -316,6 +335,13 @@ uidset_hash(const char *s)
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
+}
+
+/* Create an empty set. */
+struct uidset *
+uidset_new(void)
+{
+	return xcalloc(1, sizeof(struct uidset));
 }
 
 /* Add a string to the set (no duplicates). */
@@ -388,13 +414,30 @@ uidset_free(struct uidset *u)
 	free(u);
 }
 
-/* Load the UIDLs of account already stored. */
-struct uidset *
+/* Find the account's cached seen set, or NULL. */
+static struct uidset *
+store_seen_cached(struct store *st, const char *account)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->nseen; i++)
+		if (strcmp(st->seen[i].account, account) == 0)
+			return st->seen[i].set;
+	return NULL;
+}
+
+/*
+ * Return the UIDLs of account already stored (borrowed: the store owns and
+ * updates the set).
+ */
+const struct uidset *
 store_seen(struct store *st, const char *account, char **cause)
 {
 	struct uidset	*u;
 	int		 rc;
 
+	if ((u = store_seen_cached(st, account)) != NULL)
+		return u;
 	u = xcalloc(1, sizeof *u);
 	sqlite3_bind_text(st->sel_seen, 1, account, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st->sel_seen)) == SQLITE_ROW)
@@ -406,6 +449,9 @@ store_seen(struct store *st, const char *account, char **cause)
 		uidset_free(u);
 		return NULL;
 	}
+	st->seen = xreallocarray(st->seen, st->nseen + 1, sizeof *st->seen);
+	st->seen[st->nseen].account = xstrdup(account);
+	st->seen[st->nseen++].set = u;
 	return u;
 }
 
@@ -855,6 +901,21 @@ store_worker(void *arg)
 	return NULL;
 }
 
+/* Add a durable batch's UIDLs to the seen cache; free them. */
+static void
+store_job_seen(struct store *st, struct store_job *job)
+{
+	struct uidset	*u = store_seen_cached(st, job->account);
+	size_t		 i;
+
+	for (i = 0; i < job->n; i++) {
+		if (job->rc == 0 && u != NULL && job->uidls[i] != NULL)
+			uidset_add(u, job->uidls[i]);
+		free(job->uidls[i]);
+	}
+	free(job->uidls);
+}
+
 /* On the loop: report finished batches to their owners. */
 static void
 store_done(struct store *st)
@@ -868,12 +929,14 @@ store_done(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 	while ((job = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, job, entry);
+		store_job_seen(st, job);
 		log_debug("store commit of %zu messages: sync %.3f s, index "
 		    "%.3f s, rename %.3f s", job->n, job->seconds[0],
 		    job->seconds[1], job->seconds[2]);
 		job->cb(job->rc, job->cause, job->arg);
 		free(job->cause);
 		free(job->msgs);
+		free(job->account);
 		free(job);
 	}
 }
@@ -957,10 +1020,16 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
     store_commit_cb cb, void *arg)
 {
 	struct store_job	*job;
+	size_t			 i;
 
 	job = xcalloc(1, sizeof *job);
 	job->msgs = xreallocarray(NULL, n, sizeof *msgs);
 	memcpy(job->msgs, msgs, n * sizeof *msgs);
+	job->account = xstrdup(msgs[0]->account);
+	job->uidls = xcalloc(n, sizeof *job->uidls);
+	for (i = 0; i < n; i++)
+		if (msgs[i]->uidl != NULL)
+			job->uidls[i] = xstrdup(msgs[i]->uidl);
 	job->n = n;
 	job->cb = cb;
 	job->arg = arg;

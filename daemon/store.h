@@ -28,7 +28,9 @@ struct store	*store_open(const char *data_dir, struct event_base *,
 		    char **cause);
 void		 store_close(struct store *);
 
-struct uidset	*store_seen(struct store *, const char *account, char **cause);
+const struct uidset *store_seen(struct store *, const char *account,
+		    char **cause);
+struct uidset	*uidset_new(void);
 void		 uidset_add(struct uidset *, const char *uid);
 int		 uidset_has(const struct uidset *, const char *uid);
 size_t		 uidset_count(const struct uidset *);
