@@ -89,6 +89,7 @@ struct pop3_msg {
 	char		*uidl;		/* NULL until known */
 	uint64_t	 size;		/* as LIST says; not trusted */
 	int		 present;	/* listed by UIDL or LIST */
+	int		 seen;		/* its UIDL is already stored */
 	int		 want;		/* to RETR */
 	int		 dele;		/* to DELE */
 };
@@ -559,7 +560,10 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 			if (arg[i] < 0x21 || arg[i] > 0x7e)
 				return -1;
 		free(m->uidl);
-		m->uidl = xstrdup(arg);
+		m->uidl = NULL;
+		/* Most of a big mailbox is seen: keep no copy of those. */
+		if (!(m->seen = uidset_has(s->seen, arg)))
+			m->uidl = xstrdup(arg);
 	} else {
 		size = strtoull(arg, &end, 10);
 		if (end == arg)
@@ -584,12 +588,12 @@ pop3_plan(struct pop3_session *s)
 		s->result.on_server++;
 		if (s->no_uidl)
 			m->want = 1;
-		else if (m->uidl == NULL)
-			continue;	/* listed by LIST only: skip it */
-		else if (uidset_has(s->seen, m->uidl)) {
+		else if (m->seen) {
 			seen++;
 			m->dele = !s->keep;
-		} else if (!uidset_has(s->taken, m->uidl)) {
+		} else if (m->uidl == NULL)
+			continue;	/* listed by LIST only: skip it */
+		else if (!uidset_has(s->taken, m->uidl)) {
 			/* A UIDL listed twice is fetched once. */
 			m->want = 1;
 			uidset_add(s->taken, m->uidl);
@@ -1026,6 +1030,61 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 	}
 }
 
+/*
+ * Read the lines of a multi-line reply (CAPA, UIDL, LIST) straight from the
+ * input buffer, many per call: a 50,000-line UIDL listing must not cost a
+ * buffer operation per line. Return 1 to go on reading, 0 to wait or stop.
+ */
+static int
+pop3_read_listing(struct pop3_session *s, struct evbuffer *in)
+{
+	size_t		 avail = evbuffer_get_length(in), chunk, used = 0, len;
+	const char	*p, *q, *nl;
+	int		 ended = 0;
+
+	if (avail == 0)
+		return 0;
+	chunk = avail < 4 * POP3_LINE_MAX ? avail : 4 * POP3_LINE_MAX;
+	p = (const char *)evbuffer_pullup(in, chunk);
+	while ((nl = memchr(p + used, '\n', chunk - used)) != NULL) {
+		q = p + used;
+		len = nl - q;
+		used = nl - p + 1;
+		if (len > 0 && q[len - 1] == '\r')
+			len--;
+		if (len > POP3_LINE_MAX || memchr(q, '\0', len) != NULL) {
+			pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a bad "
+			    "line (too long, or with a NUL byte)");
+			return 0;
+		}
+		if (len == 1 && q[0] == '.') {
+			ended = 1;
+			break;
+		}
+		if (q[0] == '.') {
+			q++;
+			len--;
+		}
+		memcpy(s->line, q, len);
+		s->line[len] = '\0';
+		pop3_multi_line(s, s->line, len);
+		if (s->state == POP3_DONE)
+			return 0;
+	}
+	evbuffer_drain(in, used);
+	if (ended) {
+		pop3_multi_end(s);
+		return 1;
+	}
+	if (used == 0) {
+		if (chunk > POP3_LINE_MAX)
+			pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a "
+			    "line longer than %d bytes", POP3_LINE_MAX);
+		return 0;
+	}
+	return evbuffer_get_length(in) > 0;
+}
+
 /* Read callback: feed whole lines (or message data) to the machine. */
 static void
 pop3_read_cb(struct bufferevent *bev, void *arg)
@@ -1045,6 +1104,11 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 			if (n != 1)
 				break;
 			pop3_pump(s);
+			continue;
+		}
+		if (s->multi) {
+			if (pop3_read_listing(s, in) == 0)
+				break;
 			continue;
 		}
 		eol = evbuffer_search_eol(in, NULL, &eol_len,
@@ -1070,13 +1134,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 			    "byte in a reply");
 			break;
 		}
-		if (!s->multi)
-			pop3_status(s, l, len);
-		else if (len == 1 && l[0] == '.')
-			pop3_multi_end(s);
-		else
-			pop3_multi_line(s, l + (l[0] == '.'), len -
-			    (l[0] == '.'));
+		pop3_status(s, l, len);
 	}
 }
 
