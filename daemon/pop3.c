@@ -56,8 +56,8 @@
 #define POP3_LINE_MAX		8192		/* status and listing lines */
 #define POP3_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
 #define POP3_WINDOW		32		/* pipelined commands */
-#define POP3_BATCH_MSGS		256
-#define POP3_BATCH_BYTES	(32 * 1024 * 1024)
+#define POP3_BATCH_MSGS		64
+#define POP3_BATCH_BYTES	(8 * 1024 * 1024)
 #define POP3_MSG_MAX		(256ULL * 1024 * 1024)
 #define POP3_MAILBOX_MAX	500000		/* messages on a server */
 
