@@ -24,7 +24,6 @@
 #define ACCOUNT_FIRST_POLL	3	/* seconds after start-up */
 #define ACCOUNT_RETRY_MIN	15	/* first retry after a network error */
 #define ACCOUNT_SECRET_MAX	4096
-#define ACCOUNT_SECRET_TIMEOUT	60
 
 struct account_waiter {
 	TAILQ_ENTRY(account_waiter)	 entry;
@@ -269,7 +268,7 @@ account_poll(struct account *a)
 		return;
 	}
 	a->secret_proc = proc_run(ca->pop3->password_command, NULL,
-	    ACCOUNT_SECRET_MAX, ACCOUNT_SECRET_TIMEOUT, account_secret_cb, a,
+	    ACCOUNT_SECRET_MAX, ca->pop3->timeout, account_secret_cb, a,
 	    &cause);
 	if (a->secret_proc == NULL) {
 		account_poll_failed(a, POP3_ERR_LOCAL, cause);

@@ -21,6 +21,10 @@ $(pop3_account refused alice alice-Pw1 none "$closed_port"),
 $(pop3_account wrongname alice alice-Pw1 implicit "$MS_POP3S_WRONG_PORT"),
 $(pop3_account wrongname_stls alice alice-Pw1 starttls "$MS_POP3_WRONG_PORT"),
 {\"name\":\"untrusted\",\"email\":\"a@mail.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$MS_POP3S_PORT,\"user\":\"alice\",\"password\":\"alice-Pw1\"}},
+{\"name\":\"pwcmd_fails\",\"email\":\"a@mail.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$MS_POP3_PORT,\"tls\":\"none\",\"user\":\"alice\",\"password_command\":[\"sh\",\"-c\",\"echo oops >&2; exit 3\"]}},
+{\"name\":\"pwcmd_hangs\",\"email\":\"a@mail.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$MS_POP3_PORT,\"tls\":\"none\",\"user\":\"alice\",\"timeout\":2,\"password_command\":[\"sleep\",\"30\"]}},
+{\"name\":\"pwcmd_missing\",\"email\":\"a@mail.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$MS_POP3_PORT,\"tls\":\"none\",\"user\":\"alice\",\"password_command\":[\"/nonexistent/pass\"]}},
+{\"name\":\"pwcmd\",\"email\":\"a@mail.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$MS_POP3_PORT,\"tls\":\"none\",\"user\":\"alice\",\"password_command\":[\"sh\",\"-c\",\"printf 'alice-Pw1\\\\nsecond line\\\\n'\"]}},
 {\"name\":\"good\",\"email\":\"a@mail.test\",\"pop3\":{\"host\":\"localhost\",\"port\":$MS_POP3S_PORT,\"ca_file\":\"$MS_CA_FILE\",\"user\":\"alice\",\"password\":\"alice-Pw1\"}}"
 write_config "$T/config.json" "$ACCTS"
 start_daemon "$T/config.json"
@@ -53,6 +57,15 @@ import json,sys,datetime
 j=json.loads(sys.argv[1]); a=[a for a in j['accounts'] if a['name']=='refused'][0]
 n=datetime.datetime.strptime(a['poll']['next_poll'],'%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
 sys.exit(0 if (n-datetime.datetime.now(datetime.timezone.utc)).total_seconds() < 60 else 1)" "$OUT"
+fetch_fails pwcmd_fails 1 "password_command exited with status 3"
+fetch_fails pwcmd_missing 1 'cannot run "/nonexistent/pass"'
+t0=$(date +%s)
+fetch_fails pwcmd_hangs 1 "password_command timed out"
+check "the hanging password_command was stopped at its timeout" test $(( $(date +%s) - t0 )) -lt 10
+check "and it is gone (killed and reaped)" eval '! pgrep -f "^sleep 30$" >/dev/null'
+check "no zombie children" eval '! ps -o stat= --ppid "$DAEMON_PID" | grep -q Z'
+expect_rc 0 "password_command: the first line of its output is the password" mailctl fetch pwcmd
+contains "$OUT" "pwcmd: 3 new" "fetched with the password from the command"
 expect_rc 0 "a good account still fetches" mailctl fetch good
 contains "$OUT" "good: 3 new" "3 new for the good account"
 check "daemon still running" kill -0 "$DAEMON_PID"
