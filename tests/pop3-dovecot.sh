@@ -22,7 +22,8 @@ ACCTS="$(pop3_account plain alice alice-Pw1 none "$MS_POP3_PORT"),
 $(pop3_account stls alice alice-Pw1 starttls "$MS_POP3_PORT"),
 $(pop3_account pop3s alice alice-Pw1 implicit "$MS_POP3S_PORT"),
 $(pop3_account drain bob bob-Pw2 implicit "$MS_POP3S_PORT" ',"keep":false'),
-$(pop3_account broken carol carol-Pw3 implicit "$MS_POP3S_PORT" ',"keep":false')"
+$(pop3_account broken carol carol-Pw3 implicit "$MS_POP3S_PORT" ',"keep":false'),
+$(pop3_account timer carol carol-Pw3 implicit "$MS_POP3S_PORT" | sed 's/"poll_interval":3600/"poll_interval":2/')"
 write_config "$T/config.json" "$ACCTS"
 # carol's store cannot be written: her Inbox is a file, not a Maildir.
 mkdir -p "$T/data/broken" && echo "in the way" >"$T/data/broken/Inbox"
@@ -67,6 +68,10 @@ contains "$ERR" "cannot" "the error says why"
 check "carol still has her 5 messages on the server" test "$(ms_deliver_count carol)" -eq 5
 check "no DELE sent for carol" eval '! grep -q "account=broken C: DELE" "$T/daemon.log"'
 
+# The timer polls by itself: carol's mail arrives without a fetch.
+for i in $(seq 100); do [ "$(stored timer | wc -l)" -eq 5 ] && break; sleep 0.1; done
+check "the poll timer fetched carol's 5 messages by itself" test "$(stored timer | wc -l)" -eq 5
+check "and polls again on its interval" eval '[ "$(grep -c "account=timer poll starts" "$T/daemon.log")" -ge 2 ] || { sleep 3; [ "$(grep -c "account=timer poll starts" "$T/daemon.log")" -ge 2 ]; }'
 expect_rc 0 "status after the polls" mailctl status --json
 check "status: last poll of plain ok" test "$(json '[a for a in j["accounts"] if a["name"]=="plain"][0]["poll"]["last_poll"]["ok"]')" = True
 check "status: broken account shows its error" \
