@@ -36,7 +36,7 @@ client_socket_path(struct client_opts *o)
 }
 
 /* Connect; on failure print one line and return -1 with *status set. */
-static int
+int
 client_connect(struct client_opts *o, int *status)
 {
 	struct sockaddr_un	 sun;
@@ -81,7 +81,7 @@ client_connect(struct client_opts *o, int *status)
 }
 
 /* Write all of buf. */
-static int
+int
 client_write_all(int fd, const char *buf, size_t len)
 {
 	ssize_t	 n;

@@ -22,6 +22,8 @@ struct client_cmd {
 			    int argc, char **argv);
 };
 
+int	client_connect(struct client_opts *, int *status);
+int	client_write_all(int fd, const char *buf, size_t len);
 int	client_call(struct client_opts *, const char *method, json_t *params,
 	    json_t **result);
 int	client_print_json(const json_t *);

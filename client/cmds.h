@@ -10,5 +10,6 @@
 CMD_DECL(cmd_status);
 CMD_DECL(cmd_reload);
 CMD_DECL(cmd_fetch);
+CMD_DECL(cmd_watch);
 
 #endif

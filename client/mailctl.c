@@ -26,6 +26,9 @@ static const struct client_cmd client_cmds[] = {
 	{ "reload", "[--json]",
 	    "Reread the configuration file (a bad file is refused and the "
 	    "old one stays).", cmd_reload },
+	{ "watch", "[--json]",
+	    "Print events (new mail, failed polls, reloads) as they happen, "
+	    "until interrupted.", cmd_watch },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -16,6 +16,7 @@
 #include "common/xmalloc.h"
 #include "account.h"
 #include "config.h"
+#include "event.h"
 #include "main.h"
 #include "pop3.h"
 #include "proc.h"
@@ -140,6 +141,10 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 		    a->last_seconds);
 	if (r->error == POP3_ERR_AUTH)
 		account_forget_secret(a);
+	if (r->error != POP3_OK)
+		event_emit("poll_failed", json_pack("{s:s, s:s, s:s}",
+		    "account", a->name, "error", r->message ? r->message :
+		    "failed", "error_kind", pop3_error_name(r->error)));
 	while ((w = TAILQ_FIRST(&a->waiters)) != NULL) {
 		TAILQ_REMOVE(&a->waiters, w, entry);
 		w->cb(a->name, r, a->last_seconds, w->arg);

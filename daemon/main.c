@@ -27,6 +27,7 @@
 #include "account.h"
 #include "config.h"
 #include "conn.h"
+#include "event.h"
 #include "main.h"
 #include "proc.h"
 #include "rpc.h"
@@ -130,6 +131,8 @@ daemon_reload(char **cause)
 	    cf->naccounts == 1 ? "" : "s");
 	sd_notify(0, "READY=1");
 	daemon_update_status();
+	event_emit("reloaded", json_pack("{s:s?, s:I}", "config", cf->path,
+	    "accounts", (json_int_t)cf->naccounts));
 	return 0;
 }
 

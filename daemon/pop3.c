@@ -49,6 +49,7 @@
 #include "common/xmalloc.h"
 #include "config.h"
 #include "conn.h"
+#include "event.h"
 #include "main.h"
 #include "pop3.h"
 #include "store.h"
@@ -229,12 +230,16 @@ static void	pop3_finish(struct pop3_session *, enum pop3_error);
 
 /* The store reports a batch: count it, queue its DELEs, go on. */
 static void
-pop3_committed_cb(int rc, const char *cause, void *arg)
+pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
+    size_t nnews, void *arg)
 {
 	struct pop3_commit	*c = arg;
 	struct pop3_session	*s = c->s;
 	unsigned		 i;
 
+	for (i = 0; i < nnews; i++)
+		event_new_mail(s->account, news[i].folder, news[i].id,
+		    news[i].from, news[i].subject);
 	s->commits--;
 	if (s->freed) {
 		free(c);

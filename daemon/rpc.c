@@ -42,16 +42,19 @@
 #define RPC_OUTPUT_HIGH		(8 * 1024 * 1024)
 #define RPC_BATCH_MAX		10000
 #define RPC_ACCEPT_RETRY	1	/* seconds to pause after EMFILE */
+#define RPC_SUBSCRIBER_MAX	(256 * 1024)	/* unread events, then drop */
 
 extern const struct rpc_method rpc_status_method;
 extern const struct rpc_method rpc_reload_method;
 extern const struct rpc_method rpc_fetch_method;
+extern const struct rpc_method rpc_subscribe_method;
 
 /* The dispatch table: one line per method. */
 static const struct rpc_method *const rpc_methods[] = {
 	&rpc_status_method,
 	&rpc_reload_method,
 	&rpc_fetch_method,
+	&rpc_subscribe_method,
 	NULL
 };
 
@@ -64,6 +67,7 @@ struct rpc_client {
 	int			 flags;
 #define RPC_CLIENT_CLOSING	0x1	/* free once output and calls are done */
 #define RPC_CLIENT_PAUSED	0x2	/* reading paused: output backlog */
+#define RPC_CLIENT_SUBSCRIBED	0x4	/* receives events */
 	TAILQ_HEAD(, rpc_call)	 calls;	/* in flight */
 };
 
@@ -217,6 +221,45 @@ rpc_call_error(struct rpc_call *call, int code, const char *fmt, ...)
 		    msg);
 	rpc_call_finish(call, jsonrpc_error(call->id, code, msg));
 	free(msg);
+}
+
+/* Make the caller's connection receive events from now on. */
+void
+rpc_call_subscribe(struct rpc_call *call)
+{
+	if (call->client != NULL)
+		call->client->flags |= RPC_CLIENT_SUBSCRIBED;
+}
+
+/*
+ * Send a notification to every subscriber. A subscriber that lets more
+ * than RPC_SUBSCRIBER_MAX bytes of events pile up unread is dropped: one
+ * stuck client must not hold the daemon's memory.
+ */
+void
+rpc_broadcast(const json_t *msg)
+{
+	struct rpc_client	*c, *next;
+	char			*line;
+	size_t			 len;
+
+	if ((line = jsonrpc_encode(msg, &len)) == NULL)
+		return;
+	for (c = TAILQ_FIRST(&rpc_clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (!(c->flags & RPC_CLIENT_SUBSCRIBED) ||
+		    (c->flags & RPC_CLIENT_CLOSING))
+			continue;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
+		    RPC_SUBSCRIBER_MAX) {
+			log_warnx("client=%lu does not read its events; "
+			    "dropping it", c->id);
+			rpc_client_free(c);
+			continue;
+		}
+		evbuffer_add(bufferevent_get_output(c->bev), line, len);
+	}
+	free(line);
 }
 
 /* Return 1 while the caller is still connected. */

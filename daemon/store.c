@@ -101,6 +101,7 @@ struct store_job {
 	void			*arg;
 	char			*account;	/* for the seen cache */
 	char			**uidls;	/* the batch's, or NULL each */
+	struct store_new	*news;		/* filled by the worker */
 	double			 seconds[3];	/* sync, index, rename */
 };
 TAILQ_HEAD(store_jobs, store_job);
@@ -169,7 +170,7 @@ static const char store_schema[] =
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  account TEXT NOT NULL, folder TEXT NOT NULL, file TEXT NOT NULL,"
     "  tmpname TEXT, size INTEGER NOT NULL, uidl TEXT,"
-    "  added INTEGER NOT NULL);"
+    "  added INTEGER NOT NULL, from_hdr TEXT, subject TEXT);"
     "CREATE INDEX IF NOT EXISTS messages_folder ON messages (account, folder);";
 
 /* Describe the last SQLite error of a connection. */
@@ -256,7 +257,8 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	if (store_prepare(st->wdb, "INSERT OR IGNORE INTO seen (account, "
 	    "uidl, added) VALUES (?, ?, ?)", &st->ins_seen, cause) != 0 ||
 	    store_prepare(st->wdb, "INSERT INTO messages (account, folder, "
-	    "file, tmpname, size, uidl, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    "file, tmpname, size, uidl, added, from_hdr, subject) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    &st->ins_msg, cause) != 0 ||
 	    store_prepare(st->db, "SELECT uidl FROM seen WHERE account = ?",
 	    &st->sel_seen, cause) != 0 ||
@@ -518,7 +520,7 @@ store_make_file(struct store *st, int tmpfd, char *name, size_t size)
 	q = __atomic_add_fetch(&st->counter, 1, __ATOMIC_RELAXED);
 	snprintf(name, size, "%lld.M%06ldP%dQ%lu.%s", (long long)tv.tv_sec,
 	    (long)tv.tv_usec, (int)getpid(), q, st->host);
-	return openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	return openat(tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600);
 }
 
@@ -779,10 +781,66 @@ store_exec(struct store *st, const char *sql, char **cause)
 	return 0;
 }
 
+/* Copy a header value: unfolded, control characters made spaces. */
+static char *
+store_header_value(const char *p, const char *end)
+{
+	char	*v, *o;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	v = o = xmalloc(end - p + 1);
+	for (; p < end && o - v < 1000; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;	/* unfolding: the CRLF goes */
+		*o++ = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
+	}
+	while (o > v && o[-1] == ' ')
+		o--;
+	*o = '\0';
+	return v;
+}
+
+/*
+ * Read the From and Subject header fields of a stored message (its first
+ * 16 KiB, from the page cache). Runs on the worker.
+ */
+static void
+store_read_headers(int fd, char **from, char **subject)
+{
+	char		 buf[16384];
+	const char	*p, *end, *line, *next;
+	ssize_t		 n;
+
+	*from = *subject = NULL;
+	if ((n = pread(fd, buf, sizeof buf, 0)) <= 0)
+		return;
+	end = buf + n;
+	for (line = buf; line < end && *line != '\n' && *line != '\r';
+	    line = next) {
+		/* A field runs to the next line not starting with WSP. */
+		for (next = line; next < end; next++) {
+			if (*next == '\n' && (next + 1 >= end ||
+			    (next[1] != ' ' && next[1] != '\t'))) {
+				next++;
+				break;
+			}
+		}
+		if ((p = memchr(line, ':', next - line)) == NULL)
+			continue;
+		if (*from == NULL && p - line == 4 &&
+		    strncasecmp(line, "from", 4) == 0)
+			*from = store_header_value(p + 1, next);
+		else if (*subject == NULL && p - line == 7 &&
+		    strncasecmp(line, "subject", 7) == 0)
+			*subject = store_header_value(p + 1, next);
+	}
+}
+
 /* Record a batch in one transaction (step 3). */
 static int
 store_record(struct store *st, struct store_msg **msgs, size_t n,
-    char **cause)
+    struct store_new *news, char **cause)
 {
 	struct store_msg	*m;
 	sqlite3_int64		 now = time(NULL);
@@ -799,9 +857,16 @@ store_record(struct store *st, struct store_msg **msgs, size_t n,
 		sqlite3_bind_int64(st->ins_msg, 5, (sqlite3_int64)m->size);
 		sqlite3_bind_text(st->ins_msg, 6, m->uidl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st->ins_msg, 7, now);
+		store_read_headers(m->fd, &news[i].from, &news[i].subject);
+		sqlite3_bind_text(st->ins_msg, 8, news[i].from, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 9, news[i].subject, -1,
+		    SQLITE_STATIC);
 		if (sqlite3_step(st->ins_msg) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(st->ins_msg);
+		news[i].id = sqlite3_last_insert_rowid(st->wdb);
+		news[i].folder = xstrdup(m->folder);
 		if (m->uidl == NULL)
 			continue;
 		sqlite3_bind_text(st->ins_seen, 1, m->account, -1,
@@ -831,7 +896,7 @@ fail:
  */
 static int
 store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
-    char **cause, double *seconds)
+    struct store_new *news, char **cause, double *seconds)
 {
 	struct timespec	 t0, t1, t2, t3;
 	size_t		 i;
@@ -849,7 +914,7 @@ store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Step 3. */
-	if (rc == 0 && store_record(st, msgs, n, cause) != 0)
+	if (rc == 0 && store_record(st, msgs, n, news, cause) != 0)
 		rc = -1;
 	recorded = rc == 0;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
@@ -895,7 +960,7 @@ store_worker(void *arg)
 		TAILQ_REMOVE(&st->todo, job, entry);
 		pthread_mutex_unlock(&st->lock);
 		job->rc = store_commit_batch(st, job->msgs, job->n,
-		    &job->cause, job->seconds);
+		    job->news, &job->cause, job->seconds);
 		pthread_mutex_lock(&st->lock);
 		TAILQ_INSERT_TAIL(&st->done, job, entry);
 		/* Cannot fail short of overflowing a 64-bit counter. */
@@ -926,6 +991,7 @@ store_done(struct store *st)
 {
 	struct store_jobs	 done;
 	struct store_job	*job;
+	size_t			 i;
 
 	TAILQ_INIT(&done);
 	pthread_mutex_lock(&st->lock);
@@ -937,7 +1003,14 @@ store_done(struct store *st)
 		log_debug("store commit of %zu messages: sync %.3f s, index "
 		    "%.3f s, rename %.3f s", job->n, job->seconds[0],
 		    job->seconds[1], job->seconds[2]);
-		job->cb(job->rc, job->cause, job->arg);
+		job->cb(job->rc, job->cause, job->news, job->rc == 0 ?
+		    job->n : 0, job->arg);
+		for (i = 0; i < job->n; i++) {
+			free(job->news[i].folder);
+			free(job->news[i].from);
+			free(job->news[i].subject);
+		}
+		free(job->news);
 		free(job->cause);
 		free(job->msgs);
 		free(job->account);
@@ -1031,6 +1104,7 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
 	memcpy(job->msgs, msgs, n * sizeof *msgs);
 	job->account = xstrdup(msgs[0]->account);
 	job->uidls = xcalloc(n, sizeof *job->uidls);
+	job->news = xcalloc(n, sizeof *job->news);
 	for (i = 0; i < n; i++)
 		if (msgs[i]->uidl != NULL)
 			job->uidls[i] = xstrdup(msgs[i]->uidl);

@@ -21,8 +21,20 @@ struct store;
 struct store_msg;
 struct uidset;
 
-/* A batch commit finished: rc 0, or -1 with cause. Runs on the loop. */
-typedef void (*store_commit_cb)(int rc, const char *cause, void *arg);
+/* A message a commit made visible, as the index knows it. */
+struct store_new {
+	long long	 id;		/* stable message id */
+	char		*folder;
+	char		*from;		/* header values, unfolded (or NULL) */
+	char		*subject;
+};
+
+/*
+ * A batch commit finished: rc 0 with the n messages now stored, or -1 with
+ * cause. Runs on the loop; the array is valid during the call.
+ */
+typedef void (*store_commit_cb)(int rc, const char *cause,
+    const struct store_new *, size_t n, void *arg);
 
 struct store	*store_open(const char *data_dir, struct event_base *,
 		    char **cause);

@@ -1,0 +1,134 @@
+/* mailctl watch [--json]: print the daemon's events until interrupted. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "client.h"
+#include "cmds.h"
+
+/* Get a string field or "". */
+static const char *
+watch_str(json_t *o, const char *key)
+{
+	const char	*v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? v : "";
+}
+
+/* Print one event for people: local time, then what happened. */
+static void
+watch_print(json_t *ev)
+{
+	const char	*type = watch_str(ev, "type");
+	char		 when[32] = "";
+	struct tm	 tm;
+	time_t		 t;
+
+	memset(&tm, 0, sizeof tm);
+	if (strptime(watch_str(ev, "time"), "%Y-%m-%dT%H:%M:%SZ", &tm) !=
+	    NULL) {
+		t = timegm(&tm);
+		localtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+	}
+	if (strcmp(type, "new_mail") == 0)
+		printf("%s  new mail  %s/%s #%lld  %s: %s\n", when,
+		    watch_str(ev, "account"), watch_str(ev, "folder"),
+		    json_integer_value(json_object_get(ev, "id")),
+		    watch_str(ev, "from"), watch_str(ev, "subject"));
+	else if (strcmp(type, "poll_failed") == 0)
+		printf("%s  poll failed  %s: %s\n", when,
+		    watch_str(ev, "account"), watch_str(ev, "error"));
+	else if (strcmp(type, "reloaded") == 0)
+		printf("%s  configuration reloaded (%lld accounts)\n", when,
+		    json_integer_value(json_object_get(ev, "accounts")));
+	else {
+		char	*s = json_dumps(ev, JSON_COMPACT);
+
+		printf("%s  %s  %s\n", when, type, s ? s : "");
+		free(s);
+	}
+	fflush(stdout);
+}
+
+int
+cmd_watch(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	struct jsonrpc_framer	*f;
+	json_t			*req, *msg;
+	const char		*line;
+	char			 buf[65536], *out, *cause = NULL;
+	size_t			 len;
+	ssize_t			 n;
+	int			 rc, fd, status, subscribed = 0;
+
+	if ((rc = client_parse_common(cmd, o, argc, argv)) != -1)
+		return rc;
+	if ((fd = client_connect(o, &status)) == -1)
+		return status;
+	req = jsonrpc_request_new("subscribe", NULL, 1);
+	out = jsonrpc_encode(req, &len);
+	json_decref(req);
+	rc = client_write_all(fd, out, len);
+	free(out);
+	if (rc != 0) {
+		fprintf(stderr, "mailctl: write: %s\n", strerror(errno));
+		close(fd);
+		return EX_IOERR;
+	}
+	f = jsonrpc_framer_new(JSONRPC_LINE_MAX);
+	status = EX_UNAVAILABLE;
+	for (;;) {
+		rc = jsonrpc_framer_next(f, &line, &len);
+		if (rc == JSONRPC_FRAME_TOOLONG) {
+			fprintf(stderr, "mailctl: an event is too long\n");
+			status = EX_PROTOCOL;
+			break;
+		}
+		if (rc == JSONRPC_FRAME_MORE) {
+			if ((n = read(fd, buf, sizeof buf)) == -1 &&
+			    errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fprintf(stderr, "mailctl: mailctld closed the "
+				    "connection\n");
+				break;
+			}
+			jsonrpc_framer_feed(f, buf, n);
+			continue;
+		}
+		if ((msg = jsonrpc_parse(line, len, &cause)) == NULL) {
+			fprintf(stderr, "mailctl: bad event: %s\n", cause);
+			free(cause);
+			cause = NULL;
+			continue;
+		}
+		if (!subscribed && json_object_get(msg, "error") != NULL) {
+			fprintf(stderr, "mailctl: %s\n", watch_str(
+			    json_object_get(msg, "error"), "message"));
+			json_decref(msg);
+			status = EX_UNAVAILABLE;
+			break;
+		}
+		if (json_object_get(msg, "result") != NULL)
+			subscribed = 1;
+		else if (o->json)
+			client_print_json(json_object_get(msg, "params"));
+		else
+			watch_print(json_object_get(msg, "params"));
+		json_decref(msg);
+	}
+	jsonrpc_framer_free(f);
+	close(fd);
+	return status;
+}
