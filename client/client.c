@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/jsonrpc.h"
@@ -273,6 +274,27 @@ client_parse_common(const struct client_cmd *cmd, struct client_opts *o,
 		return EX_USAGE;
 	}
 	return -1;
+}
+
+/*
+ * Turn the daemon's ISO 8601 UTC time into local "YYYY-MM-DD HH:MM:SS";
+ * return "-" for a missing one and the text itself when it does not parse.
+ */
+const char *
+client_local_time(const char *iso, char *buf, size_t size)
+{
+	struct tm	 tm;
+	time_t		 t;
+
+	if (iso == NULL)
+		return "-";
+	memset(&tm, 0, sizeof tm);
+	if (strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
+		return iso;
+	t = timegm(&tm);
+	localtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+	return buf;
 }
 
 /* Format seconds as "3d 4h", "5m 2s" or "12s". */

@@ -30,6 +30,7 @@ int	client_print_json(const json_t *);
 void	client_cmd_usage(const struct client_cmd *, FILE *);
 int	client_parse_common(const struct client_cmd *, struct client_opts *,
 	    int argc, char **argv);
+const char *client_local_time(const char *iso, char *buf, size_t size);
 void	client_format_duration(double seconds, char *buf, size_t size);
 
 #endif

@@ -26,49 +26,32 @@ status_server(const char *proto, json_t *s)
 	    user != NULL ? " user=" : "", user != NULL ? user : "");
 }
 
-/* Print an ISO 8601 UTC time from the daemon in local time. */
-static const char *
-status_local_time(json_t *v, char *buf, size_t size)
-{
-	struct tm	 tm;
-	time_t		 t;
-
-	if (!json_is_string(v))
-		return "-";
-	memset(&tm, 0, sizeof tm);
-	if (strptime(json_string_value(v), "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
-		return json_string_value(v);
-	t = timegm(&tm);
-	localtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-	return buf;
-}
-
 /* Print the poll state of an account. */
 static void
 status_poll(json_t *p, json_t *store)
 {
-	json_t	*last;
-	char	 t1[64], t2[64];
+	json_t		*last;
+	const char	*when;
+	char		 buf[64];
 
 	if (p == NULL)
 		return;
 	last = json_object_get(p, "last_poll");
+	when = client_local_time(json_string_value(json_object_get(last,
+	    "time")), buf, sizeof buf);
 	if (json_is_object(last) && json_is_true(json_object_get(last, "ok")))
-		printf("    last poll %s: %lld new\n", status_local_time(
-		    json_object_get(last, "time"), t1, sizeof t1),
+		printf("    last poll %s: %lld new\n", when,
 		    json_integer_value(json_object_get(last, "new")));
 	else if (json_is_object(last))
-		printf("    last poll %s FAILED: %s\n", status_local_time(
-		    json_object_get(last, "time"), t1, sizeof t1),
+		printf("    last poll %s FAILED: %s\n", when,
 		    json_string_value(json_object_get(last, "error")));
 	else
 		printf("    not polled yet\n");
 	if (json_is_true(json_object_get(p, "polling")))
 		printf("    polling now\n");
 	else
-		printf("    next poll %s\n", status_local_time(
-		    json_object_get(p, "next_poll"), t2, sizeof t2));
+		printf("    next poll %s\n", client_local_time(json_string_value(
+		    json_object_get(p, "next_poll")), buf, sizeof buf));
 	if (store != NULL)
 		printf("    stored %lld messages, %lld bytes\n",
 		    json_integer_value(json_object_get(store, "messages")),

@@ -29,17 +29,11 @@ static void
 watch_print(json_t *ev)
 {
 	const char	*type = watch_str(ev, "type");
-	char		 when[32] = "";
-	struct tm	 tm;
-	time_t		 t;
+	char		 buf[32];
+	const char	*when;
 
-	memset(&tm, 0, sizeof tm);
-	if (strptime(watch_str(ev, "time"), "%Y-%m-%dT%H:%M:%SZ", &tm) !=
-	    NULL) {
-		t = timegm(&tm);
-		localtime_r(&t, &tm);
-		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-	}
+	when = client_local_time(json_string_value(json_object_get(ev,
+	    "time")), buf, sizeof buf);
 	if (strcmp(type, "new_mail") == 0)
 		printf("%s  new mail  %s/%s #%lld  %s: %s\n", when,
 		    watch_str(ev, "account"), watch_str(ev, "folder"),
