@@ -1,0 +1,1239 @@
+/*
+ * Reading MIME messages: headers (RFC 5322), the entity tree (RFC 2045,
+ * 2046), encoded words (RFC 2047) and parameter values (RFC 2231).
+ *
+ * Mail is hostile and often broken, so nothing here fails on content: a line
+ * that is not a header ends the header block (as Python's email package
+ * does), a boundary never closed ends at the end of data, bad base64 or
+ * quoted-printable decodes what it can, an unknown charset keeps the bytes,
+ * and every text handed out is made valid UTF-8. What a peer controls is
+ * bounded: the message size, the nesting depth, the number of parts, of
+ * headers and of parameters.
+ *
+ * The message is copied once; leaves keep pointers into that copy and are
+ * decoded only when asked for.
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/xmalloc.h"
+#include "mime.h"
+
+#define MIME_MAX_HEADERS	1000
+#define MIME_MAX_PARAMS		100
+#define MIME_MAX_SECTIONS	100
+#define MIME_CHARSET_MAX	64
+
+struct mime_hdr {
+	char		*name;
+	char		*value;		/* unfolded, NUL bytes turned to spaces */
+};
+
+struct mime_part {
+	char		*type;		/* lowercased "type/subtype" */
+	char		*charset;	/* lowercased, or NULL */
+	char		*cte;		/* lowercased, or NULL */
+	char		*disp;		/* lowercased disposition, or NULL */
+	char		*filename;	/* decoded UTF-8, or NULL */
+	const char	*body;		/* borrowed from mime_msg.buf */
+	size_t		 bodylen;
+	size_t		 size;		/* decoded size, for attachments */
+};
+
+struct mime_msg {
+	char		*buf;
+	size_t		 len;
+	struct mime_hdr	*hdrs;		/* the top-level header */
+	size_t		 nhdrs;
+	struct mime_part *parts;	/* leaves, in order */
+	size_t		 nparts;
+	size_t		 nentities;	/* every entity seen, for the bound */
+	long		 text;		/* the body text leaf, or -1 */
+	size_t		*att;		/* indexes into parts */
+	size_t		 natt;
+};
+
+struct mime_param {
+	char		*attr;		/* lowercased */
+	char		*value;		/* unquoted */
+};
+
+struct mime_buf {
+	char		*d;
+	size_t		 len;
+	size_t		 size;
+};
+
+/* Append n bytes to a growing buffer. */
+static void
+mime_buf_add(struct mime_buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->size) {
+		while (b->len + n + 1 > b->size)
+			b->size = b->size ? b->size * 2 : 64;
+		b->d = xreallocarray(b->d, 1, b->size);
+	}
+	memcpy(b->d + b->len, p, n);
+	b->len += n;
+	b->d[b->len] = '\0';
+}
+
+/* Append one byte. */
+static void
+mime_buf_addc(struct mime_buf *b, char c)
+{
+	mime_buf_add(b, &c, 1);
+}
+
+/* Return the buffer as a string (never NULL) and give up ownership. */
+static char *
+mime_buf_str(struct mime_buf *b)
+{
+	char	*s = b->d;
+
+	if (s == NULL)
+		s = xstrdup("");
+	b->d = NULL;
+	b->len = b->size = 0;
+	return s;
+}
+
+/* Return the value of a hex digit, or -1. */
+static int
+mime_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Lowercase a string in place. */
+static char *
+mime_lower(char *s)
+{
+	char	*p;
+
+	for (p = s; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	return s;
+}
+
+/* Return the length of a valid UTF-8 sequence at p, or 0. */
+static size_t
+mime_utf8_seq(const unsigned char *p, size_t left)
+{
+	size_t		 n, i;
+	unsigned int	 cp;
+
+	if (p[0] < 0x80)
+		return p[0] == 0 ? 0 : 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Return 1 when len bytes are valid UTF-8 without NUL. */
+static int
+mime_utf8_valid(const char *s, size_t len)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < len; i += n)
+		if ((n = mime_utf8_seq((const unsigned char *)s + i,
+		    len - i)) == 0)
+			return 0;
+	return 1;
+}
+
+/* Append len bytes to b, each invalid byte or NUL as U+FFFD. */
+static void
+mime_utf8_fix(struct mime_buf *b, const char *s, size_t len)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < len; i += n) {
+		n = mime_utf8_seq((const unsigned char *)s + i, len - i);
+		if (n == 0) {
+			mime_buf_add(b, "\xef\xbf\xbd", 3);
+			n = 1;
+		} else
+			mime_buf_add(b, s + i, n);
+	}
+}
+
+/* Append ISO-8859-1 bytes to b as UTF-8 (NUL as U+FFFD). */
+static void
+mime_latin1(struct mime_buf *b, const char *s, size_t len)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c == 0)
+			mime_buf_add(b, "\xef\xbf\xbd", 3);
+		else if (c < 0x80)
+			mime_buf_addc(b, c);
+		else {
+			mime_buf_addc(b, 0xc0 | (c >> 6));
+			mime_buf_addc(b, 0x80 | (c & 0x3f));
+		}
+	}
+}
+
+/* Return 1 for the names meaning ASCII or UTF-8 (or no charset at all). */
+static int
+mime_charset_plain(const char *cs)
+{
+	return (cs == NULL || *cs == '\0' || strcasecmp(cs, "us-ascii") == 0 ||
+	    strcasecmp(cs, "ascii") == 0 || strcasecmp(cs, "utf-8") == 0 ||
+	    strcasecmp(cs, "utf8") == 0);
+}
+
+/* Open an iconv descriptor to UTF-8, mapping a few names glibc lacks. */
+static iconv_t
+mime_iconv_open(const char *cs)
+{
+	if (strcasecmp(cs, "iso-8859-8-i") == 0)
+		cs = "ISO-8859-8";
+	else if (strcasecmp(cs, "ks_c_5601-1987") == 0)
+		cs = "CP949";
+	else if (strcasecmp(cs, "x-sjis") == 0)
+		cs = "SHIFT_JIS";
+	return iconv_open("UTF-8", cs);
+}
+
+/* Return 1 when text in this charset can be converted. */
+static int
+mime_charset_known(const char *cs)
+{
+	iconv_t	 cd;
+
+	if (mime_charset_plain(cs))
+		return 1;
+	if ((cd = mime_iconv_open(cs)) == (iconv_t)-1)
+		return 0;
+	iconv_close(cd);
+	return 1;
+}
+
+/*
+ * Append len bytes in charset cs to b as valid UTF-8. Without a charset (or
+ * US-ASCII), text that is not UTF-8 is taken as ISO-8859-1 when latin1 is
+ * set; an unknown charset keeps the bytes, made valid. Bytes iconv refuses
+ * become U+FFFD.
+ */
+static void
+mime_to_utf8(struct mime_buf *b, const char *cs, const char *s, size_t len,
+    int latin1)
+{
+	struct mime_buf	 tmp = { NULL, 0, 0 };
+	iconv_t		 cd;
+	char		*in = (char *)s, *out, chunk[4096];
+	size_t		 inleft = len, outleft, r;
+
+	if (mime_charset_plain(cs) || (cd = mime_iconv_open(cs)) ==
+	    (iconv_t)-1) {
+		if (latin1 && mime_charset_plain(cs) && (cs == NULL ||
+		    strncasecmp(cs, "utf", 3) != 0) && !mime_utf8_valid(s, len))
+			mime_latin1(b, s, len);
+		else
+			mime_utf8_fix(b, s, len);
+		return;
+	}
+	for (;;) {
+		out = chunk;
+		outleft = sizeof chunk;
+		if (inleft == 0)
+			r = iconv(cd, NULL, NULL, &out, &outleft);
+		else
+			r = iconv(cd, &in, &inleft, &out, &outleft);
+		mime_buf_add(&tmp, chunk, out - chunk);
+		if (r != (size_t)-1) {
+			if (inleft == 0 && out == chunk)
+				break;
+			continue;
+		}
+		if (errno == E2BIG)
+			continue;
+		/* EILSEQ or EINVAL: replace one byte and go on. */
+		mime_buf_add(&tmp, "\xef\xbf\xbd", 3);
+		if (inleft == 0)
+			break;
+		in++;
+		inleft--;
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	iconv_close(cd);
+	mime_utf8_fix(b, tmp.d ? tmp.d : "", tmp.len);
+	free(tmp.d);
+}
+
+/* Emit what a partial base64 quantum of n sextets holds. */
+static void
+mime_base64_tail(struct mime_buf *b, unsigned int acc, size_t n)
+{
+	if (n == 2)
+		mime_buf_addc(b, acc >> 4 & 0xff);
+	else if (n == 3) {
+		mime_buf_addc(b, acc >> 10 & 0xff);
+		mime_buf_addc(b, acc >> 2 & 0xff);
+	}
+}
+
+/* Decode base64, skipping characters outside the alphabet. */
+static void
+mime_base64(struct mime_buf *b, const char *s, size_t len)
+{
+	static const char	 alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char		*p;
+	unsigned int		 acc = 0;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			/* Padding ends a quantum; keep what it held. */
+			mime_base64_tail(b, acc, n);
+			acc = n = 0;
+			continue;
+		}
+		if (s[i] == '\0' || (p = strchr(alpha, s[i])) == NULL)
+			continue;
+		acc = acc << 6 | (unsigned int)(p - alpha);
+		if (++n == 4) {
+			mime_buf_addc(b, acc >> 16 & 0xff);
+			mime_buf_addc(b, acc >> 8 & 0xff);
+			mime_buf_addc(b, acc & 0xff);
+			acc = n = 0;
+		}
+	}
+	mime_base64_tail(b, acc, n);
+}
+
+/*
+ * Decode quoted-printable; a '=' not followed by two hex digits or a line
+ * break is kept as it is. With q (RFC 2047 "Q"), '_' is a space.
+ */
+static void
+mime_qp(struct mime_buf *b, const char *s, size_t len, int q)
+{
+	size_t	 i = 0, j;
+
+	while (i < len) {
+		if (q && s[i] == '_') {
+			mime_buf_addc(b, ' ');
+			i++;
+			continue;
+		}
+		if (s[i] != '=') {
+			mime_buf_addc(b, s[i++]);
+			continue;
+		}
+		if (i + 2 < len && mime_hex(s[i + 1]) >= 0 &&
+		    mime_hex(s[i + 2]) >= 0) {
+			mime_buf_addc(b, mime_hex(s[i + 1]) << 4 |
+			    mime_hex(s[i + 2]));
+			i += 3;
+			continue;
+		}
+		for (j = i + 1; j < len && (s[j] == ' ' || s[j] == '\t'); j++)
+			;
+		if (j == len)
+			i = len;
+		else if (s[j] == '\n')
+			i = j + 1;
+		else if (s[j] == '\r')
+			i = (j + 1 < len && s[j + 1] == '\n') ? j + 2 : j + 1;
+		else
+			mime_buf_addc(b, s[i++]);
+	}
+}
+
+/*
+ * Parse one encoded word "=?charset?enc?text?=" at p: on success decode its
+ * bytes into word, copy the charset (without an RFC 2231 language) and
+ * return the end; NULL when p does not hold a well-formed word.
+ */
+static const char *
+mime_ew(const char *p, char *cs, struct mime_buf *word)
+{
+	const char	*q, *t, *e;
+	char		 enc;
+	size_t		 n;
+
+	if (p[0] != '=' || p[1] != '?')
+		return NULL;
+	q = p + 2;
+	n = strcspn(q, "? \t\r\n");
+	if (n == 0 || n >= MIME_CHARSET_MAX || q[n] != '?')
+		return NULL;
+	memcpy(cs, q, n);
+	cs[n] = '\0';
+	cs[strcspn(cs, "*")] = '\0';
+	if (*cs == '\0')
+		return NULL;
+	enc = q[n + 1];
+	if (strchr("bBqQ", enc) == NULL || enc == '\0' || q[n + 2] != '?')
+		return NULL;
+	t = q + n + 3;
+	if ((e = strstr(t, "?=")) == NULL ||
+	    strcspn(t, " \t\r\n") < (size_t)(e - t))
+		return NULL;
+	word->len = 0;
+	if (enc == 'b' || enc == 'B')
+		mime_base64(word, t, e - t);
+	else
+		mime_qp(word, t, e - t, 1);
+	return e + 2;
+}
+
+/* Return the end of a known encoded word at p, or NULL. */
+static const char *
+mime_ew_ok(const char *p, char *cs, struct mime_buf *word)
+{
+	const char	*e;
+
+	if ((e = mime_ew(p, cs, word)) == NULL || !mime_charset_known(cs))
+		return NULL;
+	return e;
+}
+
+/*
+ * Decode the encoded words of a header value to UTF-8. Whitespace between
+ * two encoded words is dropped (RFC 2047 section 6.2) and adjacent words in
+ * the same charset are converted together, so a character split across two
+ * words survives. A word that is broken or names an unknown charset stays
+ * as it is.
+ */
+char *
+mime_decode_header(const char *raw)
+{
+	struct mime_buf	 out = { NULL, 0, 0 }, pend = { NULL, 0, 0 };
+	struct mime_buf	 word = { NULL, 0, 0 };
+	char		 cs[MIME_CHARSET_MAX], pcs[MIME_CHARSET_MAX];
+	const char	*p = raw, *e, *q;
+	int		 havepend = 0;
+
+	if (raw == NULL)
+		return xstrdup("");
+	while (*p != '\0') {
+		if ((e = mime_ew_ok(p, cs, &word)) == NULL) {
+			if (havepend) {
+				mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+				havepend = 0;
+			}
+			mime_buf_addc(&out, *p++);
+			continue;
+		}
+		if (havepend && strcasecmp(cs, pcs) != 0) {
+			mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+			havepend = 0;
+		}
+		if (!havepend) {
+			pend.len = 0;
+			memcpy(pcs, cs, sizeof pcs);
+			havepend = 1;
+		}
+		mime_buf_add(&pend, word.d ? word.d : "", word.len);
+		for (q = e; *q == ' ' || *q == '\t' || *q == '\r' ||
+		    *q == '\n'; q++)
+			;
+		if (q != e && mime_ew_ok(q, cs, &word) != NULL)
+			e = q;
+		p = e;
+	}
+	if (havepend)
+		mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+	free(word.d);
+	pend.len = 0;
+	mime_utf8_fix(&pend, out.d ? out.d : "", out.len);
+	free(out.d);
+	return mime_buf_str(&pend);
+}
+
+/* Find the end of the line at p: *next is the start of the next one. */
+static const char *
+mime_eol(const char *p, const char *end, const char **next)
+{
+	const char	*nl;
+
+	if ((nl = memchr(p, '\n', end - p)) == NULL) {
+		*next = end;
+		nl = end;
+	} else
+		*next = nl + 1;
+	if (nl > p && nl[-1] == '\r')
+		nl--;
+	return nl;
+}
+
+/* Free an array of headers. */
+static void
+mime_hdrs_free(struct mime_hdr *h, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+/* Append the text of a header line, NUL bytes as spaces. */
+static void
+mime_hdr_add(struct mime_buf *b, const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		mime_buf_addc(b, p[i] == '\0' ? ' ' : p[i]);
+}
+
+/* Store the header being built, trimming trailing whitespace. */
+static void
+mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
+    struct mime_buf *val)
+{
+	char	*v = mime_buf_str(val);
+	size_t	 len = strlen(v);
+
+	while (len > 0 && isspace((unsigned char)v[len - 1]))
+		v[--len] = '\0';
+	if (*n >= MIME_MAX_HEADERS) {
+		free(name);
+		free(v);
+		return;
+	}
+	*hdrs = xreallocarray(*hdrs, *n + 1, sizeof **hdrs);
+	(*hdrs)[*n].name = name;
+	(*hdrs)[*n].value = v;
+	(*n)++;
+}
+
+/*
+ * Parse the header block at p: return where the body starts. Folded lines
+ * are unfolded by removing the line break only (RFC 5322 section 2.2.3).
+ */
+static const char *
+mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
+    size_t *n)
+{
+	struct mime_buf	 val = { NULL, 0, 0 };
+	const char	*le, *next, *colon, *ne;
+	char		*name = NULL;
+	int		 first = 1;
+
+	*hdrs = NULL;
+	*n = 0;
+	while (p < end) {
+		le = mime_eol(p, end, &next);
+		if (le == p) {
+			p = next;
+			break;
+		}
+		if ((*p == ' ' || *p == '\t') && name != NULL) {
+			mime_hdr_add(&val, p, le - p);
+			p = next;
+			continue;
+		}
+		if (first && le - p > 5 && strncmp(p, "From ", 5) == 0) {
+			p = next;	/* an mbox separator */
+			first = 0;
+			continue;
+		}
+		first = 0;
+		colon = memchr(p, ':', le - p);
+		for (ne = colon; ne != NULL && ne > p && (ne[-1] == ' ' ||
+		    ne[-1] == '\t'); ne--)
+			;
+		if (colon == NULL || ne == p || memchr(p, ' ', ne - p) !=
+		    NULL || memchr(p, '\t', ne - p) != NULL ||
+		    memchr(p, '\0', ne - p) != NULL)
+			break;	/* not a header: the body starts here */
+		if (name != NULL)
+			mime_hdr_end(hdrs, n, name, &val);
+		name = xstrndup(p, ne - p);
+		for (colon++; colon < le && (*colon == ' ' || *colon == '\t');
+		    colon++)
+			;
+		mime_hdr_add(&val, colon, le - colon);
+		p = next;
+	}
+	if (name != NULL)
+		mime_hdr_end(hdrs, n, name, &val);
+	free(val.d);
+	return p;
+}
+
+/* Return the first header of that name, or NULL. */
+static const char *
+mime_hdr_get(struct mime_hdr *h, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return NULL;
+}
+
+/* Free parameters. */
+static void
+mime_params_free(struct mime_param *pa, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(pa[i].attr);
+		free(pa[i].value);
+	}
+	free(pa);
+}
+
+/* Split the parameters of a structured value ("type; a=b; c="d""). */
+static struct mime_param *
+mime_params(const char *v, size_t *np)
+{
+	struct mime_param	*pa = NULL;
+	struct mime_buf		 val = { NULL, 0, 0 };
+	const char		*p, *a, *t;
+	size_t			 alen;
+
+	*np = 0;
+	if (v == NULL || (p = strchr(v, ';')) == NULL)
+		return NULL;
+	while (*p != '\0' && *np < MIME_MAX_PARAMS) {
+		while (*p == ';' || isspace((unsigned char)*p))
+			p++;
+		a = p;
+		p += strcspn(p, "=;");
+		for (alen = p - a; alen > 0 && isspace((unsigned char)
+		    a[alen - 1]); alen--)
+			;
+		if (*p != '=')
+			continue;
+		for (p++; isspace((unsigned char)*p); p++)
+			;
+		val.len = 0;
+		mime_buf_add(&val, "", 0);
+		if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				mime_buf_addc(&val, *p);
+			}
+			if (*p == '"')
+				p++;
+			p += strcspn(p, ";");
+		} else {
+			t = p;
+			p += strcspn(p, ";");
+			mime_buf_add(&val, t, p - t);
+			while (val.len > 0 && isspace((unsigned char)
+			    val.d[val.len - 1]))
+				val.d[--val.len] = '\0';
+		}
+		if (alen == 0)
+			continue;
+		pa = xreallocarray(pa, *np + 1, sizeof *pa);
+		pa[*np].attr = mime_lower(xstrndup(a, alen));
+		pa[*np].value = xstrdup(val.d);
+		(*np)++;
+	}
+	free(val.d);
+	return pa;
+}
+
+/* Return the value of attr among the parameters, or NULL. */
+static const char *
+mime_param_get(struct mime_param *pa, size_t n, const char *attr)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pa[i].attr, attr) == 0)
+			return pa[i].value;
+	return NULL;
+}
+
+/* Append a %-encoded RFC 2231 value as bytes; a stray '%' stays. */
+static void
+mime_pct(struct mime_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '%' && mime_hex(s[1]) >= 0 && mime_hex(s[2]) >= 0) {
+			mime_buf_addc(b, mime_hex(s[1]) << 4 | mime_hex(s[2]));
+			s += 2;
+		} else
+			mime_buf_addc(b, *s);
+	}
+}
+
+/*
+ * Split "charset'language'value" (RFC 2231 section 4) into the charset
+ * (copied to cs) and return the value; NULL without two quotes.
+ */
+static const char *
+mime_pct_charset(const char *v, char *cs)
+{
+	const char	*q1, *q2;
+
+	if ((q1 = strchr(v, '\'')) == NULL || (q2 = strchr(q1 + 1, '\'')) ==
+	    NULL)
+		return NULL;
+	if ((size_t)(q1 - v) >= MIME_CHARSET_MAX)
+		q1 = v;	/* too long to be a charset: take none */
+	memcpy(cs, v, q1 - v);
+	cs[q1 - v] = '\0';
+	return q2 + 1;
+}
+
+/*
+ * Return the decoded value of parameter name as UTF-8, or NULL: "name*"
+ * (RFC 2231 charset), "name*0", "name*1*", ... (continuations), else plain
+ * "name", whose RFC 2047 words are decoded as many mailers write them.
+ */
+static char *
+mime_param(const char *hval, const char *name)
+{
+	struct mime_param	*pa;
+	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	char			 key[128], cs[MIME_CHARSET_MAX] = "";
+	const char		*v, *rest;
+	char			*r = NULL;
+	size_t			 n, k;
+
+	if ((pa = mime_params(hval, &n)) == NULL)
+		return NULL;
+	snprintf(key, sizeof key, "%s*", name);
+	if ((v = mime_param_get(pa, n, key)) != NULL) {
+		if ((rest = mime_pct_charset(v, cs)) == NULL)
+			rest = v;
+		mime_pct(&raw, rest);
+	} else {
+		for (k = 0; k < MIME_MAX_SECTIONS; k++) {
+			snprintf(key, sizeof key, "%s*%zu*", name, k);
+			if ((v = mime_param_get(pa, n, key)) != NULL) {
+				if (k == 0 && (rest = mime_pct_charset(v,
+				    cs)) != NULL)
+					v = rest;
+				mime_pct(&raw, v);
+				continue;
+			}
+			snprintf(key, sizeof key, "%s*%zu", name, k);
+			if ((v = mime_param_get(pa, n, key)) == NULL)
+				break;
+			mime_buf_add(&raw, v, strlen(v));
+		}
+		if (k == 0) {
+			if ((v = mime_param_get(pa, n, name)) != NULL)
+				r = mime_decode_header(v);
+			goto done;
+		}
+	}
+	mime_to_utf8(&out, *cs != '\0' ? cs : NULL, raw.d ? raw.d : "",
+	    raw.len, 1);
+	r = mime_buf_str(&out);
+done:
+	free(raw.d);
+	mime_params_free(pa, n);
+	return r;
+}
+
+/* Return the lowercased first token of a structured value, or NULL. */
+static char *
+mime_token(const char *v)
+{
+	size_t	 n;
+
+	if (v == NULL)
+		return NULL;
+	while (isspace((unsigned char)*v))
+		v++;
+	n = strcspn(v, "; \t");
+	if (n == 0)
+		return NULL;
+	return mime_lower(xstrndup(v, n));
+}
+
+/* Return 1 when s holds only RFC 2045 token characters (and '/'). */
+static int
+mime_is_token(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f ||
+		    strchr("()<>@,;:\\\"[]?=", *s))
+			return 0;
+	return 1;
+}
+
+/*
+ * Return the lowercased content type: deftype when absent, text/plain when
+ * invalid (RFC 2045 section 5.2).
+ */
+static char *
+mime_ctype(const char *v, const char *deftype)
+{
+	char	*t, *p;
+
+	if ((t = mime_token(v)) == NULL)
+		return xstrdup(deftype);
+	p = strchr(t, '/');
+	if (p == NULL || p == t || p[1] == '\0' || strchr(p + 1, '/') != NULL ||
+	    !mime_is_token(t)) {
+		free(t);
+		return xstrdup("text/plain");
+	}
+	return t;
+}
+
+static void	mime_entity(struct mime_msg *, const char *, const char *,
+		    int, const char *, int);
+
+/*
+ * Walk the body of a multipart entity: parts sit between delimiter lines
+ * "--boundary" (RFC 2046 section 5.1.1); the line break before a delimiter
+ * belongs to it. Preamble and epilogue are ignored; without a close
+ * delimiter the last part ends with the data.
+ */
+static void
+mime_multipart(struct mime_msg *m, const char *p, const char *end,
+    const char *boundary, int depth, const char *deftype)
+{
+	const char	*le, *next, *start = NULL, *pe, *r;
+	size_t		 blen = strlen(boundary);
+	int		 close;
+
+	while (p < end && m->nentities < MIME_MAX_PARTS) {
+		le = mime_eol(p, end, &next);
+		if ((size_t)(le - p) < blen + 2 || p[0] != '-' || p[1] != '-' ||
+		    memcmp(p + 2, boundary, blen) != 0) {
+			p = next;
+			continue;
+		}
+		r = p + 2 + blen;
+		close = (le - r >= 2 && r[0] == '-' && r[1] == '-');
+		if (close)
+			r += 2;
+		while (r < le && (*r == ' ' || *r == '\t'))
+			r++;
+		if (r != le) {
+			p = next;
+			continue;
+		}
+		if (start != NULL) {
+			pe = p;
+			if (pe > start && pe[-1] == '\n')
+				pe--;
+			if (pe > start && pe[-1] == '\r')
+				pe--;
+			mime_entity(m, start, pe, depth + 1, deftype, 0);
+		}
+		start = close ? NULL : next;
+		if (close)
+			return;
+		p = next;
+	}
+	if (start != NULL && m->nentities < MIME_MAX_PARTS)
+		mime_entity(m, start, end, depth + 1, deftype, 0);
+}
+
+/* Parse one entity; multiparts recurse, leaves are recorded. */
+static void
+mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
+    const char *deftype, int top)
+{
+	struct mime_hdr		*h;
+	struct mime_part	*pt;
+	const char		*body, *ct, *cd;
+	char			*type, *boundary, *fn;
+	size_t			 nh;
+
+	if (m->nentities >= MIME_MAX_PARTS)
+		return;
+	m->nentities++;
+	body = mime_headers(p, end, &h, &nh);
+	ct = mime_hdr_get(h, nh, "content-type");
+	type = mime_ctype(ct, deftype);
+	if (strncmp(type, "multipart/", 10) == 0 && depth < MIME_MAX_DEPTH &&
+	    (boundary = mime_param(ct, "boundary")) != NULL) {
+		if (*boundary != '\0')
+			mime_multipart(m, body, end, boundary, depth,
+			    strcmp(type, "multipart/digest") == 0 ?
+			    "message/rfc822" : "text/plain");
+		free(boundary);
+		free(type);
+		goto out;
+	}
+	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof *m->parts);
+	pt = &m->parts[m->nparts++];
+	memset(pt, 0, sizeof *pt);
+	pt->type = type;
+	pt->body = body;
+	pt->bodylen = end - body;
+	pt->charset = mime_param(ct, "charset");
+	if (pt->charset != NULL)
+		mime_lower(pt->charset);
+	pt->cte = mime_token(mime_hdr_get(h, nh, "content-transfer-encoding"));
+	cd = mime_hdr_get(h, nh, "content-disposition");
+	pt->disp = mime_token(cd);
+	if ((fn = mime_param(cd, "filename")) == NULL)
+		fn = mime_param(ct, "name");
+	if (fn == NULL && strcmp(type, "message/rfc822") == 0)
+		fn = xstrdup("message.eml");
+	pt->filename = fn;
+out:
+	if (top) {
+		m->hdrs = h;
+		m->nhdrs = nh;
+	} else
+		mime_hdrs_free(h, nh);
+}
+
+/* Decode the transfer encoding of a leaf into b. */
+static void
+mime_decode_body(const struct mime_part *pt, struct mime_buf *b)
+{
+	if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
+		mime_base64(b, pt->body, pt->bodylen);
+	else if (pt->cte != NULL && strcmp(pt->cte, "quoted-printable") == 0)
+		mime_qp(b, pt->body, pt->bodylen, 0);
+	else
+		mime_buf_add(b, pt->body, pt->bodylen);
+}
+
+/* Return 1 when a leaf is a candidate body of that type. */
+static int
+mime_is_body(const struct mime_part *pt, const char *type)
+{
+	return (strcmp(pt->type, type) == 0 && (pt->disp == NULL ||
+	    strcmp(pt->disp, "attachment") != 0));
+}
+
+/*
+ * Choose the body text leaf (the first text/plain that is not an
+ * attachment, else the first such text/html) and list the attachments.
+ */
+static void
+mime_classify(struct mime_msg *m)
+{
+	struct mime_part	*pt;
+	struct mime_buf		 b = { NULL, 0, 0 };
+	size_t			 i;
+
+	m->text = -1;
+	for (i = 0; i < m->nparts && m->text == -1; i++)
+		if (mime_is_body(&m->parts[i], "text/plain"))
+			m->text = i;
+	for (i = 0; i < m->nparts && m->text == -1; i++)
+		if (mime_is_body(&m->parts[i], "text/html"))
+			m->text = i;
+	m->att = xreallocarray(NULL, m->nparts + 1, sizeof *m->att);
+	for (i = 0; i < m->nparts; i++) {
+		pt = &m->parts[i];
+		if ((long)i == m->text)
+			continue;
+		if ((pt->disp == NULL || strcmp(pt->disp, "attachment") != 0) &&
+		    strncmp(pt->type, "text/", 5) == 0 && pt->filename == NULL)
+			continue;
+		b.len = 0;
+		mime_decode_body(pt, &b);
+		pt->size = b.len;
+		m->att[m->natt++] = i;
+	}
+	free(b.d);
+}
+
+/* Parse a whole message held in memory. */
+struct mime_msg *
+mime_parse(const char *buf, size_t len, char **cause)
+{
+	struct mime_msg	*m;
+
+	if (len > MIME_MAX_SIZE) {
+		xasprintf(cause, "message too large (%zu bytes, limit %d)",
+		    len, MIME_MAX_SIZE);
+		return NULL;
+	}
+	m = xcalloc(1, sizeof *m);
+	m->buf = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(m->buf, buf, len);
+	m->buf[len] = '\0';
+	m->len = len;
+	mime_entity(m, m->buf, m->buf + len, 0, "text/plain", 1);
+	mime_classify(m);
+	return m;
+}
+
+/* Free a parsed message. */
+void
+mime_free(struct mime_msg *m)
+{
+	size_t	 i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nparts; i++) {
+		free(m->parts[i].type);
+		free(m->parts[i].charset);
+		free(m->parts[i].cte);
+		free(m->parts[i].disp);
+		free(m->parts[i].filename);
+	}
+	free(m->parts);
+	free(m->att);
+	mime_hdrs_free(m->hdrs, m->nhdrs);
+	free(m->buf);
+	free(m);
+}
+
+/* Return the first top-level header of that name, unfolded, or NULL. */
+const char *
+mime_header(const struct mime_msg *m, const char *name)
+{
+	return mime_hdr_get(m->hdrs, m->nhdrs, name);
+}
+
+/* Return the entity of a named character reference, or NULL. */
+static const char *
+mime_html_entity(const char *name, size_t n)
+{
+	static const struct {
+		const char	*name;
+		const char	*utf8;
+	} ents[] = {
+		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
+		{ "apos", "'" }, { "nbsp", " " }, { "copy", "\xc2\xa9" },
+		{ "reg", "\xc2\xae" }, { "hellip", "\xe2\x80\xa6" },
+		{ "mdash", "\xe2\x80\x94" }, { "ndash", "\xe2\x80\x93" },
+		{ "laquo", "\xc2\xab" }, { "raquo", "\xc2\xbb" },
+		{ "euro", "\xe2\x82\xac" }, { "rsquo", "\xe2\x80\x99" },
+		{ "lsquo", "\xe2\x80\x98" }, { "rdquo", "\xe2\x80\x9d" },
+		{ "ldquo", "\xe2\x80\x9c" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof ents / sizeof ents[0]; i++)
+		if (strlen(ents[i].name) == n && strncmp(ents[i].name, name,
+		    n) == 0)
+			return ents[i].utf8;
+	return NULL;
+}
+
+/* Append a code point as UTF-8 (invalid ones as U+FFFD). */
+static void
+mime_utf8_put(struct mime_buf *b, unsigned long cp)
+{
+	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		cp = 0xfffd;
+	if (cp < 0x80)
+		mime_buf_addc(b, cp);
+	else if (cp < 0x800) {
+		mime_buf_addc(b, 0xc0 | cp >> 6);
+		mime_buf_addc(b, 0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		mime_buf_addc(b, 0xe0 | cp >> 12);
+		mime_buf_addc(b, 0x80 | (cp >> 6 & 0x3f));
+		mime_buf_addc(b, 0x80 | (cp & 0x3f));
+	} else {
+		mime_buf_addc(b, 0xf0 | cp >> 18);
+		mime_buf_addc(b, 0x80 | (cp >> 12 & 0x3f));
+		mime_buf_addc(b, 0x80 | (cp >> 6 & 0x3f));
+		mime_buf_addc(b, 0x80 | (cp & 0x3f));
+	}
+}
+
+/* Return 1 when the tag at s (after '<') is named name. */
+static int
+mime_tag_is(const char *s, const char *name)
+{
+	size_t	 n = strlen(name);
+
+	if (*s == '/')
+		s++;
+	return (strncasecmp(s, name, n) == 0 && !isalnum((unsigned char)s[n]));
+}
+
+/*
+ * Turn HTML into readable text: tags go, block-level tags end a line, script
+ * and style contents and comments are dropped, runs of whitespace collapse
+ * and the common character references are decoded.
+ */
+static char *
+mime_html_text(const char *s)
+{
+	static const char *const blocks[] = { "br", "p", "div", "tr", "li",
+	    "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
+	    "blockquote", "pre", "hr", "title", NULL };
+	struct mime_buf	 b = { NULL, 0, 0 };
+	const char	*e, *amp;
+	unsigned long	 cp;
+	size_t		 i, n;
+	int		 space = 0;
+	char		*end;
+
+	while (*s != '\0') {
+		if (*s == '<') {
+			if (strncmp(s, "<!--", 4) == 0) {
+				e = strstr(s + 4, "-->");
+				s = e ? e + 3 : s + strlen(s);
+				continue;
+			}
+			if (mime_tag_is(s + 1, "script") ||
+			    mime_tag_is(s + 1, "style")) {
+				if (s[1] != '/') {
+					e = strcasestr(s + 1, mime_tag_is(s + 1,
+					    "script") ? "</script" : "</style");
+					s = e ? e : s + strlen(s);
+				}
+			}
+			for (i = 0; blocks[i] != NULL; i++)
+				if (mime_tag_is(s + 1, blocks[i]))
+					break;
+			if (blocks[i] != NULL) {
+				while (b.len > 0 && b.d[b.len - 1] == ' ')
+					b.d[--b.len] = '\0';
+				if (b.len > 0 && !(b.len >= 2 &&
+				    b.d[b.len - 1] == '\n' &&
+				    b.d[b.len - 2] == '\n'))
+					mime_buf_addc(&b, '\n');
+				space = 0;
+			}
+			e = strchr(s, '>');
+			s = e ? e + 1 : s + strlen(s);
+			continue;
+		}
+		if (isspace((unsigned char)*s)) {
+			space = 1;
+			s++;
+			continue;
+		}
+		if (space && b.len > 0 && b.d[b.len - 1] != '\n')
+			mime_buf_addc(&b, ' ');
+		space = 0;
+		if (*s == '&') {
+			amp = s + 1;
+			n = strspn(amp, "#xXabcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+			if (amp[n] == ';' && *amp == '#') {
+				if (amp[1] == 'x' || amp[1] == 'X')
+					cp = strtoul(amp + 2, &end, 16);
+				else
+					cp = strtoul(amp + 1, &end, 10);
+				if (end == amp + n && n > 1) {
+					mime_utf8_put(&b, cp);
+					s = amp + n + 1;
+					continue;
+				}
+			} else if (amp[n] == ';' && (e = mime_html_entity(amp,
+			    n)) != NULL) {
+				mime_buf_add(&b, e, strlen(e));
+				s = amp + n + 1;
+				continue;
+			}
+		}
+		mime_buf_addc(&b, *s++);
+	}
+	while (b.len > 0 && isspace((unsigned char)b.d[b.len - 1]))
+		b.d[--b.len] = '\0';
+	return mime_buf_str(&b);
+}
+
+/*
+ * Return the body text as UTF-8 with LF line ends ("" when there is none):
+ * the text/plain leaf, or text taken from a text/html one.
+ */
+char *
+mime_body_text(const struct mime_msg *m)
+{
+	const struct mime_part	*pt;
+	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	char			*html;
+	size_t			 i, j;
+
+	if (m->text < 0)
+		return xstrdup("");
+	pt = &m->parts[m->text];
+	mime_decode_body(pt, &raw);
+	mime_to_utf8(&out, pt->charset, raw.d ? raw.d : "", raw.len, 1);
+	free(raw.d);
+	if (out.d != NULL) {
+		for (i = j = 0; i < out.len; i++)
+			if (!(out.d[i] == '\r' && out.d[i + 1] == '\n'))
+				out.d[j++] = out.d[i];
+		out.d[j] = '\0';
+		out.len = j;
+	}
+	if (strcmp(pt->type, "text/html") != 0)
+		return mime_buf_str(&out);
+	html = mime_html_text(out.d ? out.d : "");
+	free(out.d);
+	return html;
+}
+
+/* Return the number of attachments. */
+size_t
+mime_nattachments(const struct mime_msg *m)
+{
+	return m->natt;
+}
+
+/* Describe attachment idx; -1 when there is no such attachment. */
+int
+mime_attachment(const struct mime_msg *m, size_t idx,
+    struct mime_attachment *out)
+{
+	const struct mime_part	*pt;
+
+	if (idx >= m->natt)
+		return -1;
+	pt = &m->parts[m->att[idx]];
+	out->filename = pt->filename;
+	out->content_type = pt->type;
+	out->size = pt->size;
+	return 0;
+}
+
+/* Return the decoded bytes of attachment idx (NULL when there is none). */
+char *
+mime_attachment_data(const struct mime_msg *m, size_t idx, size_t *len)
+{
+	struct mime_buf	 b = { NULL, 0, 0 };
+
+	*len = 0;
+	if (idx >= m->natt)
+		return NULL;
+	mime_decode_body(&m->parts[m->att[idx]], &b);
+	*len = b.len;
+	return mime_buf_str(&b);
+}

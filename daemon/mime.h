@@ -1,0 +1,44 @@
+/*
+ * Reading MIME messages (RFC 5322, 2045-2049, 2047, 2231).
+ *
+ * Ownership: mime_parse() copies the message, so the caller's buffer may be
+ * freed at once; the struct mime_msg it returns owns every string reachable
+ * from it, and mime_header() and the fields filled by mime_attachment()
+ * borrow from it: they stay valid until mime_free(). Functions named
+ * mime_decode_header(), mime_body_text() and mime_attachment_data() return
+ * new memory that the caller frees.
+ *
+ * Broken mail is never an error: the parser keeps what it can read. Text
+ * returned is always valid UTF-8 without NUL bytes. Limits: MIME_MAX_SIZE
+ * bytes of message, MIME_MAX_DEPTH nested multiparts (deeper ones are opaque
+ * leaves) and MIME_MAX_PARTS parts (the rest is ignored).
+ */
+#ifndef MAILCTL_MIME_H
+#define MAILCTL_MIME_H
+
+#include <stddef.h>
+
+#define MIME_MAX_SIZE	(64 * 1024 * 1024)
+#define MIME_MAX_DEPTH	32
+#define MIME_MAX_PARTS	1000
+
+struct mime_msg;
+
+struct mime_attachment {
+	const char	*filename;	/* borrowed; UTF-8, may be NULL */
+	const char	*content_type;	/* borrowed; lowercased "type/sub" */
+	size_t		 size;		/* decoded size in bytes */
+};
+
+struct mime_msg	*mime_parse(const char *, size_t, char **);
+void		 mime_free(struct mime_msg *);
+const char	*mime_header(const struct mime_msg *, const char *);
+char		*mime_decode_header(const char *);
+char		*mime_body_text(const struct mime_msg *);
+size_t		 mime_nattachments(const struct mime_msg *);
+int		 mime_attachment(const struct mime_msg *, size_t,
+		    struct mime_attachment *);
+char		*mime_attachment_data(const struct mime_msg *, size_t,
+		    size_t *);
+
+#endif

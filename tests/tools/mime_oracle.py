@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""An independent oracle for daemon/mime.c: Python's email package.
+
+  mime_oracle.py generate DIR   write DIR/NN.eml and, for each, DIR/NN.json:
+                                what email (policy=default) reads from it
+  mime_oracle.py compare EXPECTED.json ACTUAL.json
+                                print one "ok FIELD" or "not ok FIELD: why"
+                                line per field; exit 1 on any difference
+
+The messages are built by hand (not by email's generator) so that they cover
+what other mailers write: encoded words in four charsets, split across
+adjacent words, RFC 2231 file names with continuations, nested multiparts,
+quoted-printable and base64, binary attachments, LF and CRLF line ends.
+
+The oracle's answer: subject and from as str(header) (None when absent);
+body = get_body(('plain',)).get_content() with CRLF turned to LF (mailctl's
+body text has LF line ends); attachments = every leaf that is not the body
+and is an attachment, not text, or has a file name: [filename, content type,
+decoded size, sha256 of the decoded bytes].
+"""
+import base64
+import email
+import email.policy
+import hashlib
+import json
+import os
+import quopri
+import random
+import sys
+import urllib.parse
+
+TEXTS = {
+    "utf-8": "Grüße aus Köln — 日本語 ✓ naïve façade",
+    "iso-8859-1": "Café crème à la française, ça va? Øre æble",
+    "windows-1258": "Đơn hàng Ông Đô ăn ưa",
+    "iso-2022-jp": "会議の報告書について",
+}
+NAMES = {
+    "utf-8": "Jörg Müller",
+    "iso-8859-1": "Renée Dupré",
+    "windows-1258": "Đăng Ơn",
+    "iso-2022-jp": "山田太郎",
+}
+FILENAMES = ["résumé.pdf", "Übersicht 2024.xlsx", "日本語の資料.png",
+             "naïve façade notes.txt", "a very long file name with ünïcödé "
+             "characters that needs continuations.bin"]
+TYPES = ["application/pdf", "image/png", "application/octet-stream",
+         "application/zip", "text/csv", "audio/mpeg"]
+
+
+def ew(text, charset, enc, split=1):
+    """Encode text as encoded words (split: how many, cut at byte level)."""
+    data = text.encode(charset)
+    if charset == "iso-2022-jp":
+        split = 1  # each word must stand alone in a stateful charset
+    step = max(1, -(-len(data) // split))
+    words = []
+    for i in range(0, len(data), step):
+        chunk = data[i:i + step]
+        if enc == "B":
+            payload = base64.b64encode(chunk).decode()
+        else:
+            payload = "".join(
+                "_" if b == 0x20 else chr(b) if chr(b).isalnum() and b < 128
+                else "=%02X" % b for b in chunk)
+        words.append("=?%s?%s?%s?=" % (charset, enc, payload))
+    return "\n ".join(words)
+
+
+def encode_body(data, cte):
+    """Apply a content transfer encoding to bytes."""
+    if cte == "base64":
+        return base64.encodebytes(data)
+    if cte == "quoted-printable":
+        return quopri.encodestring(data)
+    return data
+
+
+def leaf(ctype, data, cte, params="", disp=None):
+    """One leaf entity as bytes."""
+    head = "Content-Type: %s%s\n" % (ctype, params)
+    if cte:
+        head += "Content-Transfer-Encoding: %s\n" % cte
+    if disp:
+        head += "Content-Disposition: %s\n" % disp
+    body = encode_body(data, cte)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    return head.encode() + b"\n" + body
+
+
+def multipart(sub, parts, rnd):
+    """A multipart entity around already built parts."""
+    b = "=_b%d_%s" % (rnd.randrange(10**6), sub)
+    out = ("Content-Type: multipart/%s; boundary=\"%s\"\n\n" % (sub, b) +
+           "This is a multi-part message in MIME format.\n").encode()
+    for p in parts:
+        out += ("--%s\n" % b).encode() + p
+    return out + ("--%s--\nepilogue\n" % b).encode()
+
+
+def filename_params(name, style, rnd):
+    """The file name parameter in one of several encodings."""
+    if style == "2231":
+        return "; filename*=utf-8''" + urllib.parse.quote(name)
+    if style == "2231-cont":
+        enc = urllib.parse.quote(name)
+        cut = [enc[i:i + 20] for i in range(0, len(enc), 20)]
+        return "".join(";\n filename*%d*=%s%s" % (
+            i, "utf-8'en'" if i == 0 else "", c) for i, c in enumerate(cut))
+    if style == "2231-latin1":
+        try:
+            return "; filename*=iso-8859-1''" + urllib.parse.quote(
+                name.encode("iso-8859-1"))
+        except UnicodeEncodeError:
+            return filename_params(name, "2231", rnd)
+    if style == "ascii":
+        return '; filename="%s"' % name.encode("ascii", "replace").decode()
+    return '; filename="%s"' % ew(name, "utf-8", "Q")
+
+
+def attachment(rnd, i):
+    """A random attachment part."""
+    ctype = rnd.choice(TYPES)
+    if ctype == "text/csv":
+        data = "name;city\nJörg;Köln\nRenée;Paris\n".encode("utf-8")
+        cte = rnd.choice(["quoted-printable", "base64", "8bit"])
+        ctype += "; charset=utf-8"
+    else:
+        data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 3000)))
+        cte = "base64"
+    style = ["2231", "2231-cont", "2231-latin1", "ascii", "2047",
+             "none"][i % 6]
+    name = rnd.choice(FILENAMES)
+    if style == "none":
+        return leaf(ctype, data, cte, "", rnd.choice([None, "attachment"]))
+    if style == "2047" and rnd.random() < 0.5:
+        return leaf(ctype, data, cte, '; name="%s"' % ew(name, "utf-8", "B"))
+    return leaf(ctype, data, cte, "", "attachment" +
+                filename_params(name, style, rnd))
+
+
+def message(rnd, n):
+    """Message number n: headers, then a structure chosen by n."""
+    charsets = list(TEXTS)
+    cs = charsets[n % 4]
+    hcs = charsets[(n // 4) % 4]
+    enc = "B" if hcs == "iso-2022-jp" or n % 3 == 0 else "Q"
+    subject = "Re: " + ew(TEXTS[hcs], hcs, enc, split=1 + n % 3)
+    if n % 7 == 3:
+        subject = "Plain subject folded\n over two lines"
+    frm = "%s <sender%d@example.test>" % (ew(NAMES[hcs], hcs, enc), n)
+    head = "Date: Mon, 1 Jan 2024 10:00:00 +0000\nFrom: %s\n" % frm
+    if n % 9 != 8:
+        head += "Subject: %s\n" % subject
+    head += "To: you@example.test\nMessage-ID: <m%d@example.test>\n" % n
+    head += "MIME-Version: 1.0\n"
+
+    lines = [TEXTS[cs]] * (1 + n % 4)
+    if n % 5 == 1:
+        lines.append("A long line " + "x" * 120 + " " + TEXTS[cs])
+    if n % 6 == 2:
+        lines.append("ends with spaces   ")
+    text = "\n".join(lines) + "\n"
+    cte = ["quoted-printable", "base64", "8bit", "quoted-printable"][n % 4]
+    if cs == "iso-2022-jp":
+        cte = ["7bit", "base64"][n % 2]
+    plain = leaf("text/plain", text.encode(cs), cte,
+                 "; charset=%s" % (cs.upper() if n % 2 else cs))
+    html = leaf("text/html", ("<p>%s</p>\n" % TEXTS[cs]).encode(cs),
+                "quoted-printable", "; charset=%s" % cs)
+
+    shape = n % 5
+    if shape == 0:
+        body = plain
+    elif shape == 1:
+        body = multipart("mixed", [plain] + [attachment(rnd, n + i)
+                                             for i in range(1 + n % 3)], rnd)
+    elif shape == 2:
+        body = multipart("mixed", [multipart("alternative", [plain, html],
+                                             rnd), attachment(rnd, n)], rnd)
+    elif shape == 3:
+        body = multipart("alternative", [plain, html], rnd)
+    else:
+        inner = multipart("mixed", [attachment(rnd, n + 1),
+                                    attachment(rnd, n + 2)], rnd)
+        body = multipart("mixed", [multipart("alternative", [plain, html],
+                                             rnd), inner,
+                                   attachment(rnd, n + 3)], rnd)
+    data = head.encode() + body
+    if n % 5 == 4 or n % 8 == 5:
+        data = data.replace(b"\n", b"\r\n")
+    return data
+
+
+def oracle(data):
+    """What Python's email package reads from a message."""
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    out = {}
+    for key in ("subject", "from"):
+        out[key] = str(msg[key]) if msg[key] is not None else None
+    part = msg.get_body(("plain",))
+    out["body"] = part.get_content().replace("\r\n", "\n") if part else ""
+
+    def leaves(p):
+        if p.is_multipart():
+            for sp in p.iter_parts():
+                yield from leaves(sp)
+        else:
+            yield p
+    atts = []
+    for p in leaves(msg):
+        if p is part:
+            continue
+        if not (p.is_attachment() or p.get_content_maintype() != "text" or
+                p.get_filename()):
+            continue
+        payload = p.get_payload(decode=True) or b""
+        atts.append({"filename": p.get_filename(),
+                     "content_type": p.get_content_type(),
+                     "size": len(payload),
+                     "sha256": hashlib.sha256(payload).hexdigest()})
+    out["attachments"] = atts
+    return out
+
+
+def generate(outdir, count=40):
+    rnd = random.Random(4)
+    for n in range(count):
+        data = message(rnd, n)
+        with open(os.path.join(outdir, "%02d.eml" % n), "wb") as f:
+            f.write(data)
+        with open(os.path.join(outdir, "%02d.json" % n), "w") as f:
+            json.dump(oracle(data), f, ensure_ascii=False, sort_keys=True)
+
+
+def compare(expected, actual):
+    with open(expected) as f:
+        want = json.load(f)
+    with open(actual) as f:
+        got = json.load(f)
+    failed = 0
+
+    def report(field, good, why=""):
+        nonlocal failed
+        failed += not good
+        print("%s %s%s" % ("ok" if good else "not ok", field,
+                           "" if good else ": " + why))
+    for key in ("subject", "from"):
+        report(key, want[key] == got.get(key),
+               "want %r, got %r" % (want[key], got.get(key)))
+    wb, gb = want["body"].rstrip(), got.get("body", "").rstrip()
+    report("body", wb == gb, "want %r, got %r" % (wb, gb))
+    wa, ga = want["attachments"], got.get("attachments", [])
+    report("attachment count", len(wa) == len(ga),
+           "want %d, got %d" % (len(wa), len(ga)))
+    for i, (w, g) in enumerate(zip(wa, ga)):
+        for key in ("filename", "content_type", "size", "sha256"):
+            report("attachment %d %s" % (i, key), w[key] == g.get(key),
+                   "want %r, got %r" % (w[key], g.get(key)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "generate":
+        generate(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "compare":
+        sys.exit(compare(sys.argv[2], sys.argv[3]))
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,294 @@
+/*
+ * Unit tests for daemon/mime.c: encoded words, folded headers, transfer
+ * encodings, charsets, the multipart walk and its limits. Every check
+ * compares the exact output.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xmalloc.h"
+#include "daemon/mime.h"
+#include "tap.h"
+
+/* Compare a result with what is expected, then free it. */
+static void
+is(char *got, const char *want, const char *what)
+{
+	if (!ok(got != NULL && strcmp(got, want) == 0, "%s", what))
+		printf("# got:  '%s'\n# want: '%s'\n", got ? got : "(null)",
+		    want);
+	free(got);
+}
+
+/* Check mime_decode_header on one raw value. */
+static void
+dec(const char *raw, const char *want, const char *what)
+{
+	is(mime_decode_header(raw), want, what);
+}
+
+/* Parse a NUL-terminated message. */
+static struct mime_msg *
+parse(const char *text)
+{
+	char	*cause = NULL;
+
+	return mime_parse(text, strlen(text), &cause);
+}
+
+/* Check the body text of a message. */
+static void
+body(const char *text, const char *want, const char *what)
+{
+	struct mime_msg	*m = parse(text);
+
+	is(mime_body_text(m), want, what);
+	mime_free(m);
+}
+
+/* Check attachment idx: name (NULL for none), type and data. */
+static void
+att(const struct mime_msg *m, size_t idx, const char *name, const char *type,
+    const char *data, const char *what)
+{
+	struct mime_attachment	 a;
+	char			*d;
+	size_t			 len;
+
+	if (!ok(mime_attachment(m, idx, &a) == 0, "%s: exists", what))
+		return;
+	ok(name == NULL ? a.filename == NULL : (a.filename != NULL &&
+	    strcmp(a.filename, name) == 0), "%s: filename '%s'", what,
+	    a.filename ? a.filename : "(null)");
+	ok(strcmp(a.content_type, type) == 0, "%s: type '%s'", what,
+	    a.content_type);
+	d = mime_attachment_data(m, idx, &len);
+	ok(len == strlen(data) && a.size == len && memcmp(d, data, len) == 0,
+	    "%s: data (%zu bytes)", what, len);
+	free(d);
+}
+
+static void
+test_encoded_words(void)
+{
+	dec("=?UTF-8?B?w6l0w6k=?=", "\xc3\xa9t\xc3\xa9", "B word");
+	dec("=?iso-8859-1?q?caf=E9_cr=E8me?=", "caf\xc3\xa9 cr\xc3\xa8me",
+	    "Q word with underscores, ISO-8859-1");
+	dec("=?windows-1258?q?Vi=EA=F2t?=", "Vi\xe1\xbb\x87t",
+	    "Windows-1258 (tone mark composed)");
+	dec("=?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=",
+	    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "ISO-2022-JP");
+	dec("=?utf-8?b?w6nD?= \r\n =?utf-8?b?qQ==?=", "\xc3\xa9\xc3\xa9",
+	    "UTF-8 character split across two adjacent words");
+	dec("Re: =?utf-8?q?a?= b =?utf-8?q?c?=  =?utf-8?q?d?=", "Re: a b cd",
+	    "space kept next to text, dropped between words");
+	dec("=?utf-8?x?abc?= =?utf-8?q?open", "=?utf-8?x?abc?= =?utf-8?q?open",
+	    "broken words kept raw");
+	dec("=?x-nonsense?q?abc?= =?utf-8?q?=C3=A9?=",
+	    "=?x-nonsense?q?abc?= \xc3\xa9", "unknown charset kept raw");
+	dec("=?utf-8*en?q?hi?=", "hi", "RFC 2231 language in a word");
+	dec("a\xff" "b =?utf-8?b?/w==?=", "a\xef\xbf\xbd" "b \xef\xbf\xbd",
+	    "invalid UTF-8 replaced");
+	dec("plain text", "plain text", "no word");
+}
+
+static void
+test_headers(void)
+{
+	struct mime_msg	*m;
+	char		*cause = NULL;
+
+	m = parse("From mbox line\nSubject: hello\r\n world\r\n\tagain\r\n"
+	    "X-A: 1\nx-a: 2\nFrom: =?utf-8?q?J=C3=B6rg?= <j@x.test>\n\nbody\n");
+	ok(strcmp(mime_header(m, "subject"), "hello world\tagain") == 0,
+	    "folded header unfolded");
+	ok(strcmp(mime_header(m, "X-A"), "1") == 0, "first occurrence");
+	ok(mime_header(m, "To") == NULL, "absent header");
+	is(mime_decode_header(mime_header(m, "from")),
+	    "J\xc3\xb6rg <j@x.test>", "From decoded");
+	is(mime_body_text(m), "body\n", "body after the header");
+	mime_free(m);
+	mime_free(NULL);
+	m = mime_parse("", (size_t)MIME_MAX_SIZE + 1, &cause);
+	ok(m == NULL && cause != NULL, "absurd size refused: %s",
+	    cause ? cause : "(no cause)");
+	free(cause);
+	m = parse("");
+	is(mime_body_text(m), "", "empty message");
+	ok(mime_nattachments(m) == 0, "empty message: no attachment");
+	mime_free(m);
+}
+
+static void
+test_bodies(void)
+{
+	body("Content-Type: text/plain; charset=utf-8\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "caf=C3=A9 =\nlong line=  \r\n continues=3D =ZZ\n",
+	    "caf\xc3\xa9 long line continues= =ZZ\n", "QP soft line breaks");
+	body("Content-Type: text/plain; charset=\"UTF-8\"\n"
+	    "Content-Transfer-Encoding: BASE64\n\n"
+	    "w6l0!!w6k*\n=\n", "\xc3\xa9t\xc3\xa9", "base64 with junk");
+	body("Subject: x\n\ncaf\xe9\r\n", "caf\xc3\xa9\n",
+	    "no charset, not UTF-8: ISO-8859-1; CRLF to LF");
+	body("Content-Type: t\xe9xt/html\n\n<b>x</b>", "<b>x</b>",
+	    "8-bit content type: invalid, so text/plain");
+	body("Content-Type: text/plain; charset=x-foo\n\na\xff" "b",
+	    "a\xef\xbf\xbd" "b", "unknown charset: bytes kept, made valid");
+	body("Content-Type: text/plain; charset=iso-2022-jp\n\n"
+	    "\x1b$BF|K\\8l\x1b(B\n", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\n",
+	    "ISO-2022-JP body");
+	body("Content-Type: text/html; charset=utf-8\n\n"
+	    "<html><head><title>T</title><style>p { x: 1 }</style>"
+	    "<script>alert('<p>')</script></head>\n<body><!-- c <p> -->"
+	    "<p>Hello &amp;\n   welcome</p><p>caf&#233; &lt;3&#x21;"
+	    "<br>end &bogus;</p></body></html>\n",
+	    "T\n\nHello & welcome\n\ncaf\xc3\xa9 <3!\nend &bogus;",
+	    "html only: tags, script, style, entities");
+}
+
+static void
+test_multipart(void)
+{
+	struct mime_msg	*m;
+	size_t		 len;
+
+	m = parse("Content-Type: multipart/mixed; boundary=\"outer\"\n\n"
+	    "preamble\n--outer\n"
+	    "Content-Type: multipart/alternative; boundary=inner\n\n"
+	    "--inner\nContent-Type: text/plain; charset=utf-8\n\nplain\n"
+	    "--inner\nContent-Type: text/html\n\n<p>html</p>\n--inner--\n"
+	    "--outer\nContent-Type: application/pdf; name=\"a.pdf\"\n"
+	    "Content-Disposition: attachment; filename=\"r.pdf\"\n"
+	    "Content-Transfer-Encoding: base64\n\nJVBERi0=\n"
+	    "--outer\nContent-Type: message/rfc822\n\nSubject: in\n\nhi\n"
+	    "--outer\nContent-Type: application/octet-stream\n"
+	    "Content-Disposition: attachment; "
+	    "filename*0*=utf-8''r%C3%A9sum; filename*1*=%C3%A9; "
+	    "filename*2=\".txt\"\n\nx\n"
+	    "--outer\nContent-Type: image/png; "
+	    "name=\"=?utf-8?q?=C3=A9t=C3=A9.png?=\"\n\nPNG\n"
+	    "--outer\nContent-Type: text/plain\nContent-Disposition: inline; "
+	    "filename*=iso-8859-1'fr'caf%E9.txt\n\nnote\n"
+	    "--outer--\nepilogue\n");
+	is(mime_body_text(m), "plain", "nested: the text/plain part");
+	ok(mime_nattachments(m) == 5, "nested: 5 attachments (%zu)",
+	    mime_nattachments(m));
+	att(m, 0, "r.pdf", "application/pdf", "%PDF-", "pdf");
+	att(m, 1, "message.eml", "message/rfc822", "Subject: in\n\nhi",
+	    "message/rfc822");
+	att(m, 2, "r\xc3\xa9sum\xc3\xa9.txt", "application/octet-stream", "x",
+	    "RFC 2231 continuations with charset");
+	att(m, 3, "\xc3\xa9t\xc3\xa9.png", "image/png", "PNG",
+	    "RFC 2047 in name=");
+	att(m, 4, "caf\xc3\xa9.txt", "text/plain", "note",
+	    "inline text with a file name, RFC 2231 ISO-8859-1");
+	ok(mime_attachment(m, 5, &(struct mime_attachment){ 0 }) == -1,
+	    "no attachment 5");
+	ok(mime_attachment_data(m, 5, &len) == NULL && len == 0,
+	    "no data for attachment 5");
+	mime_free(m);
+
+	m = parse("Content-Type: multipart/mixed; boundary=XX\n\npreamble\n"
+	    "--XX\nContent-Type: text/plain\n\nfirst\n--XX  \n"
+	    "Content-Type: application/octet-stream\n\nrest of data\n--XXnot\n");
+	is(mime_body_text(m), "first", "boundary never closed: body");
+	ok(mime_nattachments(m) == 1, "boundary never closed: 1 attachment");
+	att(m, 0, NULL, "application/octet-stream", "rest of data\n--XXnot\n",
+	    "boundary never closed: part ends with the data");
+	mime_free(m);
+
+	m = parse("Content-Type: multipart/alternative; boundary=b\n\n"
+	    "--b\nContent-Type: text/html\n\n<b>bold</b> text\n--b--\n");
+	is(mime_body_text(m), "bold text", "alternative with html only");
+	ok(mime_nattachments(m) == 0, "the html body is no attachment");
+	mime_free(m);
+
+	m = parse("Content-Type: multipart/mixed\n\n--x\n\nbody\n");
+	is(mime_body_text(m), "", "multipart without boundary: opaque");
+	ok(mime_nattachments(m) == 1, "multipart without boundary: attachment");
+	mime_free(m);
+}
+
+/* Build a message nested depth multiparts deep around a text part. */
+static char *
+nested(int depth)
+{
+	char	*s = xstrdup("Content-Type: text/plain\n\ndeep\n"), *t;
+	int	 i;
+
+	for (i = depth - 1; i >= 0; i--) {
+		xasprintf(&t, "Content-Type: multipart/mixed; boundary=b%d\n\n"
+		    "--b%d\n%s\n--b%d--\n", i, i, s, i);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+static void
+test_limits(void)
+{
+	struct mime_msg		*m;
+	struct mime_attachment	 a;
+	char			*s, *cause = NULL;
+	size_t			 i, len = 0, size;
+
+	s = nested(10);
+	m = parse(s);
+	is(mime_body_text(m), "deep\n", "10 deep: text found");
+	mime_free(m);
+	free(s);
+
+	s = nested(40);
+	m = parse(s);
+	is(mime_body_text(m), "", "40 deep: text below the bound not read");
+	ok(mime_nattachments(m) == 1 && mime_attachment(m, 0, &a) == 0 &&
+	    strcmp(a.content_type, "multipart/mixed") == 0,
+	    "40 deep: the part at the bound is one opaque leaf");
+	mime_free(m);
+	free(s);
+
+	size = 5000 * 64 + 100;
+	s = xmalloc(size);
+	len = snprintf(s, size, "Content-Type: multipart/mixed; boundary=z\n\n");
+	for (i = 0; i < 5000; i++)
+		len += snprintf(s + len, size - len, "--z\nContent-Type: "
+		    "image/gif\n\nGIF\n");
+	m = mime_parse(s, len, &cause);
+	ok(m != NULL && mime_nattachments(m) == MIME_MAX_PARTS - 1,
+	    "5000 parts: bounded to %d entities (%zu attachments)",
+	    MIME_MAX_PARTS, m ? mime_nattachments(m) : 0);
+	mime_free(m);
+	free(s);
+
+	m = mime_parse("Subject: a\0b\n\nx\0y", 17, &cause);
+	ok(strcmp(mime_header(m, "subject"), "a b") == 0,
+	    "NUL in a header: a space");
+	is(mime_body_text(m), "x\xef\xbf\xbdy", "NUL in the body: U+FFFD");
+	mime_free(m);
+
+	size = 1024 * 1024;
+	s = xmalloc(size);
+	memset(s, 'a', size);
+	memcpy(s, "Subject: ", 9);
+	m = mime_parse(s, size, &cause);
+	ok(m != NULL && strlen(mime_header(m, "subject")) == size - 9,
+	    "a 1 MiB header line");
+	mime_free(m);
+	free(s);
+}
+
+int
+main(void)
+{
+	test_encoded_words();
+	test_headers();
+	test_bodies();
+	test_multipart();
+	test_limits();
+	return tap_done();
+}
