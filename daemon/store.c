@@ -50,6 +50,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "mime.h"
 #include "store.h"
 
 #define STORE_BUF	(64 * 1024)
@@ -801,6 +802,18 @@ store_header_value(const char *p, const char *end)
 	return v;
 }
 
+/* A header value, unfolded and decoded to UTF-8 (RFC 2047). */
+static char *
+store_header_decoded(const char *p, const char *end)
+{
+	char	*raw, *v;
+
+	raw = store_header_value(p, end);
+	v = mime_decode_header(raw);
+	free(raw);
+	return v;
+}
+
 /*
  * Read the From and Subject header fields of a stored message (its first
  * 16 KiB, from the page cache). Runs on the worker.
@@ -830,10 +843,10 @@ store_read_headers(int fd, char **from, char **subject)
 			continue;
 		if (*from == NULL && p - line == 4 &&
 		    strncasecmp(line, "from", 4) == 0)
-			*from = store_header_value(p + 1, next);
+			*from = store_header_decoded(p + 1, next);
 		else if (*subject == NULL && p - line == 7 &&
 		    strncasecmp(line, "subject", 7) == 0)
-			*subject = store_header_value(p + 1, next);
+			*subject = store_header_decoded(p + 1, next);
 	}
 }
 

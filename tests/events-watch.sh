@@ -9,6 +9,10 @@ use_mail_servers
 ms_add_user alice 'alice-Pw1'
 python3 "$TOOLS/gen_messages.py" 3 "$T/src" --big 0
 ms_inject_dir alice "$T/src" >/dev/null
+# One more whose sender and subject are RFC 2047 encoded words.
+mkdir -p "$T/enc"
+printf 'From: =?UTF-8?B?Tmd1eeG7hW4gVsSDbiBBbg==?= <an@example.org>\nSubject: =?ISO-8859-1?Q?Caf=E9_=E0_midi?=\n\nbody\n' >"$T/enc/m"
+ms_inject_dir alice "$T/enc" >/dev/null
 ms_start_dovecot >/dev/null
 write_config "$T/config.json" "$(pop3_account personal alice alice-Pw1 none "$MS_POP3_PORT"),
 $(pop3_account broken alice wrong-password none "$MS_POP3_PORT")"
@@ -21,19 +25,25 @@ WATCH2=$!
 t_at_exit "kill $WATCH $WATCH2 2>/dev/null"
 for i in $(seq 50); do [ "$(mailctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" -ge 3 ] && break; sleep 0.1; done
 
-expect_rc 0 "fetch 3 messages" mailctl fetch personal
+expect_rc 0 "fetch 4 messages" mailctl fetch personal
 expect_rc 1 "a failing poll" mailctl fetch broken
 expect_rc 0 "reload" mailctl reload
 for i in $(seq 50); do grep -q '"reloaded"' "$T/watch.json" && break; sleep 0.1; done
 
 OUT=$(grep '"new_mail"' "$T/watch.json")
-check "watch --json saw 3 new_mail events" test "$(grep -c . <<<"$OUT")" -eq 3
+check "watch --json saw 4 new_mail events" test "$(grep -c . <<<"$OUT")" -eq 4
+check "encoded sender and subject are decoded to UTF-8" python3 -c '
+import json,sys
+ev=[json.loads(l) for l in open(sys.argv[1]) if "new_mail" in l]
+e=[e for e in ev if "an@example.org" in e["from"]][0]
+assert e["from"]=="Nguyễn Văn An <an@example.org>", e["from"]
+assert e["subject"]=="Café à midi", e["subject"]' "$T/watch.json"
 check "one JSON document per line" python3 -c '
 import json,sys
 for l in open(sys.argv[1]): json.loads(l)' "$T/watch.json"
 check "new_mail fields: account, folder, ids, sender, subject" python3 -c '
 import json,sys
-ev=[json.loads(l) for l in open(sys.argv[1]) if "new_mail" in l]
+ev=[json.loads(l) for l in open(sys.argv[1]) if "new_mail" in l and "an@example.org" not in l]
 assert all(e["account"]=="personal" and e["folder"]=="Inbox" for e in ev), ev
 ids=sorted(e["id"] for e in ev); assert len(set(ids))==3 and all(type(i)==int for i in ids), ids
 subj=sorted(e["subject"] for e in ev); assert subj==["test message %d" % i for i in (1,2,3)], subj
@@ -44,7 +54,7 @@ check "reloaded event" grep -q '"type":"reloaded"' "$T/watch.json"
 check "events in order: new_mail, poll_failed, reloaded" python3 -c '
 import json,sys
 t=[json.loads(l)["type"] for l in open(sys.argv[1])]
-assert t==["new_mail"]*3+["poll_failed","reloaded"], t' "$T/watch.json"
+assert t==["new_mail"]*4+["poll_failed","reloaded"], t' "$T/watch.json"
 check "human watch: a new mail line" grep -q "new mail  personal/Inbox #[0-9]*  Sender 1 <sender1@example.org>: test message 1" "$T/watch.txt"
 check "human watch: the failed poll" grep -q "poll failed  broken: login failed" "$T/watch.txt"
 check "human watch: the reload" grep -q "configuration reloaded (2 accounts)" "$T/watch.txt"
@@ -64,8 +74,8 @@ python3 "$TOOLS/gen_messages.py" 3000 "$T/many" --prefix many --big 0
 ms_inject_dir alice "$T/many" >/dev/null
 expect_rc 0 "fetch 3,000 more while a subscriber reads nothing" mailctl fetch personal --json
 check "3000 new" test "$(json 'j["accounts"][0]["new"]')" -eq 3000
-for i in $(seq 50); do [ "$(grep -c '"new_mail"' "$T/watch.json")" -ge 3003 ] && break; sleep 0.1; done
-check "the reading watcher got all 3,003 new_mail events" test "$(grep -c '"new_mail"' "$T/watch.json")" -eq 3003
+for i in $(seq 50); do [ "$(grep -c '"new_mail"' "$T/watch.json")" -ge 3004 ] && break; sleep 0.1; done
+check "the reading watcher got all 3,004 new_mail events" test "$(grep -c '"new_mail"' "$T/watch.json")" -eq 3004
 check "the stuck subscriber was dropped, with a reason in the log" grep -q "does not read its events; dropping it" "$T/daemon.log"
 expect_rc 0 "status still answers" mailctl status
 check "the watchers are still running" kill -0 "$WATCH" "$WATCH2"
