@@ -1,0 +1,34 @@
+/* Fuzz target: the MIME reader, on every function a caller uses. */
+#include "autoconf.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "daemon/mime.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mime_msg		*m;
+	struct mime_attachment	 a;
+	char			*cause = NULL, *s;
+	size_t			 i, len;
+
+	if ((m = mime_parse((const char *)data, size, &cause)) == NULL) {
+		free(cause);
+		return 0;
+	}
+	free(mime_body_text(m));
+	if ((s = mime_decode_header(mime_header(m, "Subject") ?
+	    mime_header(m, "Subject") : "")) != NULL)
+		free(s);
+	for (i = 0; i < mime_nattachments(m); i++) {
+		if (mime_attachment(m, i, &a) != 0)
+			continue;
+		free(mime_attachment_data(m, i, &len));
+	}
+	mime_free(m);
+	return 0;
+}
