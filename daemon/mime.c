@@ -1116,6 +1116,8 @@ mime_html_text(const char *s)
 					    "script") ? "</script" : "</style");
 					s = e ? e : s + strlen(s);
 				}
+				if (*s == '\0')
+					break;	/* never closed: the rest goes */
 			}
 			for (i = 0; blocks[i] != NULL; i++)
 				if (mime_tag_is(s + 1, blocks[i]))
