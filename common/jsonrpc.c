@@ -251,6 +251,8 @@ jsonrpc_framer_next(struct jsonrpc_framer *f, const char **line, size_t *len)
 
 	if (f->toolong)
 		return JSONRPC_FRAME_TOOLONG;
+	if (f->buf == NULL)
+		return JSONRPC_FRAME_MORE;	/* nothing fed yet */
 	start = f->buf + f->off;
 	avail = f->len - f->off;
 	nl = avail > f->scanned ?
