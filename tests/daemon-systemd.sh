@@ -67,6 +67,13 @@ if command -v systemd-analyze >/dev/null; then
 		systemd-analyze --user verify "$T/units/mailctld.service" "$T/units/mailctld.socket"
 	check "verify printed nothing" test -z "$OUT$ERR"
 	check "service is Type=notify with a watchdog" grep -q '^WatchdogSec=' "$T/units/mailctld.service"
+	env XDG_RUNTIME_DIR="$T/xdg" systemd-analyze security --offline=true \
+		"$T/units/mailctld.service" >"$T/security.out" 2>&1
+	level=$(sed -n 's/.*Overall exposure level for mailctld.service: [0-9.]* \([A-Z]*\).*/\1/p' "$T/security.out")
+	case $level in
+	OK|LOW|MEDIUM) ok "systemd-analyze security: exposure $level (at most MEDIUM)" ;;
+	*) not_ok "systemd-analyze security: exposure '$level', expected at most MEDIUM" ;;
+	esac
 else
 	ok "# SKIP systemd-analyze is not installed"
 fi
