@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "event.h"
 #include "main.h"
+#include "notify.h"
 #include "proc.h"
 #include "rpc.h"
 #include "store.h"
@@ -217,6 +218,7 @@ main_cleanup(struct event **sigs)
 
 	rpc_shutdown();
 	account_shutdown();
+	notify_shutdown();
 	proc_shutdown();
 	conn_shutdown();
 	store_close(main_store);

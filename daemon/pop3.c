@@ -51,6 +51,7 @@
 #include "conn.h"
 #include "event.h"
 #include "main.h"
+#include "notify.h"
 #include "pop3.h"
 #include "store.h"
 
@@ -237,9 +238,12 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 	struct pop3_session	*s = c->s;
 	unsigned		 i;
 
-	for (i = 0; i < nnews; i++)
+	for (i = 0; i < nnews; i++) {
 		event_new_mail(s->account, news[i].folder, news[i].id,
 		    news[i].from, news[i].subject);
+		notify_new_mail(s->account, news[i].folder, news[i].id,
+		    news[i].from, news[i].subject);
+	}
 	s->commits--;
 	if (s->freed) {
 		free(c);
