@@ -136,9 +136,9 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	a->total_new += r->new;
 	a->total_bytes += r->bytes;
 	if (r->error == POP3_OK)
-		log_info("account=%s poll done: %u new, %llu bytes, %.2f s",
-		    a->name, r->new, (unsigned long long)r->bytes,
-		    a->last_seconds);
+		log_info("account=%s poll done: %u new, %llu bytes, %u "
+		    "deleted on the server, %.2f s", a->name, r->new,
+		    (unsigned long long)r->bytes, r->deleted, a->last_seconds);
 	if (r->error == POP3_ERR_AUTH)
 		account_forget_secret(a);
 	if (r->error != POP3_OK)

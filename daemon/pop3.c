@@ -89,7 +89,6 @@ static const char *const pop3_state_names[] = {
 
 struct pop3_msg {
 	char		*uidl;		/* NULL until known */
-	uint64_t	 size;		/* as LIST says; not trusted */
 	int		 present;	/* listed by UIDL or LIST */
 	int		 seen;		/* its UIDL is already stored */
 	int		 want;		/* to RETR */
@@ -543,7 +542,6 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 	struct pop3_msg	*m;
 	char		*end, *arg;
 	unsigned long	 num;
-	unsigned long long size;
 	size_t		 i;
 
 	errno = 0;
@@ -574,10 +572,10 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 		if (!(m->seen = uidset_has(s->seen, arg)))
 			m->uidl = xstrdup(arg);
 	} else {
-		size = strtoull(arg, &end, 10);
+		/* LIST only numbers the messages; its sizes are not used. */
+		(void)strtoull(arg, &end, 10);
 		if (end == arg)
 			return -1;
-		m->size = size;
 	}
 	return 0;
 }
