@@ -23,20 +23,6 @@ log_init(const char *progname, int verbose)
 	log_tty = isatty(STDERR_FILENO);
 }
 
-/* Change the verbosity (1 enables debug lines). */
-void
-log_set_verbose(int verbose)
-{
-	log_verbose = verbose;
-}
-
-/* Return the verbosity. */
-int
-log_get_verbose(void)
-{
-	return log_verbose;
-}
-
 /* Write one line at priority pri, with an optional errno text. */
 static void __attribute__((format(printf, 3, 0)))
 log_vwrite(int pri, int errnum, const char *fmt, va_list ap)

@@ -14,8 +14,6 @@
 #define LOG_FMT(a, b) __attribute__((format(printf, a, b)))
 
 void	log_init(const char *progname, int verbose);
-void	log_set_verbose(int verbose);
-int	log_get_verbose(void);
 
 void	log_warn(const char *fmt, ...) LOG_FMT(1, 2);	/* appends strerror(errno) */
 void	log_warnx(const char *fmt, ...) LOG_FMT(1, 2);

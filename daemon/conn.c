@@ -340,13 +340,6 @@ conn_is_tls(const struct conn *c)
 	return c->tls && c->state == CONN_OPEN;
 }
 
-/* Return the address connected to. */
-const char *
-conn_peer(const struct conn *c)
-{
-	return c->peer;
-}
-
 /* Close and free a connection (NULL is fine), at any stage. */
 void
 conn_free(struct conn *c)

@@ -22,7 +22,6 @@ struct conn	*conn_connect(const char *host, int port, int implicit_tls,
 void		 conn_starttls(struct conn *, conn_cb, void *arg);
 struct bufferevent *conn_bev(struct conn *);
 int		 conn_is_tls(const struct conn *);
-const char	*conn_peer(const struct conn *);
 void		 conn_free(struct conn *);
 void		 conn_init(struct event_base *);
 void		 conn_shutdown(void);

@@ -43,7 +43,6 @@ struct proc {
 static LIST_HEAD(, proc) procs = LIST_HEAD_INITIALIZER(procs);
 static struct event_base	*proc_base;
 static struct event		*proc_sigchld;
-static size_t			 proc_n;
 
 /* Deliver the outcome once the child exited and its output ended. */
 static void
@@ -215,7 +214,6 @@ proc_run(const char *const *argv, char *const *envp, size_t out_max,
 	p->timer = evtimer_new(proc_base, proc_timer_cb, p);
 	evtimer_add(p->timer, &tv);
 	LIST_INSERT_HEAD(&procs, p, entry);
-	proc_n++;
 	log_debug("started \"%s\" pid=%d", p->name, (int)p->pid);
 	return p;
 }
@@ -233,7 +231,6 @@ proc_free(struct proc *p)
 	if (p->pid != 0)
 		kill(p->pid, SIGKILL);
 	LIST_REMOVE(p, entry);
-	proc_n--;
 	if (p->out_fd != -1)
 		close(p->out_fd);
 	event_free(p->out_ev);
@@ -254,11 +251,4 @@ proc_shutdown(void)
 	if (proc_sigchld != NULL)
 		event_free(proc_sigchld);
 	proc_sigchld = NULL;
-}
-
-/* Return the number of children being watched. */
-size_t
-proc_count(void)
-{
-	return proc_n;
 }

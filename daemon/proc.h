@@ -23,6 +23,5 @@ struct proc	*proc_run(const char *const *argv, char *const *envp,
 void		 proc_free(struct proc *);
 void		 proc_init(struct event_base *);
 void		 proc_shutdown(void);
-size_t		 proc_count(void);
 
 #endif

@@ -262,14 +262,6 @@ rpc_broadcast(const json_t *msg)
 	free(line);
 }
 
-/* Return 1 while the caller is still connected. */
-int
-rpc_call_is_connected(const struct rpc_call *call)
-{
-	return call->client != NULL &&
-	    !(call->client->flags & RPC_CLIENT_CLOSING);
-}
-
 /* Find a method by name. */
 static const struct rpc_method *
 rpc_find_method(const char *name)

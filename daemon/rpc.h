@@ -47,7 +47,6 @@ size_t	rpc_client_count(void);
 void	rpc_call_reply(struct rpc_call *, json_t *result);	/* steals */
 void	rpc_call_error(struct rpc_call *, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-int	rpc_call_is_connected(const struct rpc_call *);
 void	rpc_call_subscribe(struct rpc_call *);
 void	rpc_broadcast(const json_t *msg);
 

@@ -400,13 +400,6 @@ uidset_has(const struct uidset *u, const char *uid)
 	return 0;
 }
 
-/* Return the number of strings in the set. */
-size_t
-uidset_count(const struct uidset *u)
-{
-	return u->count;
-}
-
 /* Free a set (NULL is fine). */
 void
 uidset_free(struct uidset *u)

@@ -45,7 +45,6 @@ const struct uidset *store_seen(struct store *, const char *account,
 struct uidset	*uidset_new(void);
 void		 uidset_add(struct uidset *, const char *uid);
 int		 uidset_has(const struct uidset *, const char *uid);
-size_t		 uidset_count(const struct uidset *);
 void		 uidset_free(struct uidset *);
 
 struct store_msg *store_msg_new(struct store *, const char *account,
