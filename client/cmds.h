@@ -11,5 +11,14 @@ CMD_DECL(cmd_status);
 CMD_DECL(cmd_reload);
 CMD_DECL(cmd_fetch);
 CMD_DECL(cmd_watch);
+CMD_DECL(cmd_ls);
+CMD_DECL(cmd_read);
+CMD_DECL(cmd_mark);
+CMD_DECL(cmd_mv);
+CMD_DECL(cmd_rm);
+CMD_DECL(cmd_attachments);
+CMD_DECL(cmd_folders);
+CMD_DECL(cmd_reindex);
+CMD_DECL(cmd_refilter);
 
 #endif

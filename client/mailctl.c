@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <getopt.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,31 @@ static const struct client_cmd client_cmds[] = {
 	{ "fetch", "[ACCOUNT] [--json]",
 	    "Poll now (every account, or one) and wait for the result.",
 	    cmd_fetch },
+	{ "ls", "[FOLDER] [--unread] [--account NAME] [--limit N] "
+	    "[--offset N] [--json]",
+	    "List messages, newest first (every folder, or one).", cmd_ls },
+	{ "read", "ID [--raw] [--json]",
+	    "Show a message decoded (--raw: its stored bytes); marks it read.",
+	    cmd_read },
+	{ "mark", "ID... --read|--unread [--json]",
+	    "Mark messages read or unread.", cmd_mark },
+	{ "mv", "ID... FOLDER [--json]",
+	    "Move messages into another folder.", cmd_mv },
+	{ "rm", "ID... [--purge] [--json]",
+	    "Move messages to Trash (--purge, or in Trash: remove for good).",
+	    cmd_rm },
+	{ "attachments", "ID [--save DIR] [--index N] [--json]",
+	    "List a message's attachments, or save them into DIR.",
+	    cmd_attachments },
+	{ "folders", "[--json]",
+	    "List every account's folders with message and unread counts.",
+	    cmd_folders },
+	{ "reindex", "[ACCOUNT] [--json]",
+	    "Rebuild the index from the Maildirs (after other programs "
+	    "changed them).", cmd_reindex },
+	{ "refilter", "[FOLDER] [--json]",
+	    "Apply the filter rules again to stored mail (Inbox and the "
+	    "rules' folders, or FOLDER).", cmd_refilter },
 	{ "reload", "[--json]",
 	    "Reread the configuration file (a bad file is refused and the "
 	    "old one stays).", cmd_reload },
@@ -43,7 +69,7 @@ usage(FILE *f)
 	    "\n"
 	    "Commands:\n");
 	for (c = client_cmds; c->name != NULL; c++)
-		fprintf(f, "  %-8s %s\n", c->name, c->summary);
+		fprintf(f, "  %-11s %s\n", c->name, c->summary);
 	fprintf(f,
 	    "\n"
 	    "Options:\n"
@@ -83,6 +109,9 @@ main(int argc, char **argv)
 	int			 ch;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Column widths of names and subjects: the user's locale, or UTF-8. */
+	if (setlocale(LC_CTYPE, "") == NULL || MB_CUR_MAX == 1)
+		setlocale(LC_CTYPE, "C.UTF-8");
 	memset(&o, 0, sizeof o);
 	while ((ch = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
 		switch (ch) {

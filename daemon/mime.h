@@ -17,10 +17,12 @@
 #define MAILCTL_MIME_H
 
 #include <stddef.h>
+#include <time.h>
 
 #define MIME_MAX_SIZE	(64 * 1024 * 1024)
 #define MIME_MAX_DEPTH	32
 #define MIME_MAX_PARTS	1000
+#define MIME_FILENAME_MAX	200	/* bytes of a name to save under */
 
 struct mime_msg;
 
@@ -40,5 +42,7 @@ int		 mime_attachment(const struct mime_msg *, size_t,
 		    struct mime_attachment *);
 char		*mime_attachment_data(const struct mime_msg *, size_t,
 		    size_t *);
+int		 mime_date(const char *, time_t *);
+char		*mime_safe_filename(const char *, size_t);
 
 #endif

@@ -48,6 +48,15 @@ extern const struct rpc_method rpc_status_method;
 extern const struct rpc_method rpc_reload_method;
 extern const struct rpc_method rpc_fetch_method;
 extern const struct rpc_method rpc_subscribe_method;
+extern const struct rpc_method rpc_list_method;
+extern const struct rpc_method rpc_folders_method;
+extern const struct rpc_method rpc_read_method;
+extern const struct rpc_method rpc_attachments_method;
+extern const struct rpc_method rpc_mark_method;
+extern const struct rpc_method rpc_move_method;
+extern const struct rpc_method rpc_delete_method;
+extern const struct rpc_method rpc_reindex_method;
+extern const struct rpc_method rpc_refilter_method;
 
 /* The dispatch table: one line per method. */
 static const struct rpc_method *const rpc_methods[] = {
@@ -55,6 +64,15 @@ static const struct rpc_method *const rpc_methods[] = {
 	&rpc_reload_method,
 	&rpc_fetch_method,
 	&rpc_subscribe_method,
+	&rpc_list_method,
+	&rpc_folders_method,
+	&rpc_read_method,
+	&rpc_attachments_method,
+	&rpc_mark_method,
+	&rpc_move_method,
+	&rpc_delete_method,
+	&rpc_reindex_method,
+	&rpc_refilter_method,
 	NULL
 };
 

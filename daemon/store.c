@@ -31,6 +31,7 @@
 #include "autoconf.h"
 
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -50,18 +51,14 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config.h"
+#include "filter.h"
 #include "mime.h"
 #include "store.h"
+#include "store-int.h"
 
 #define STORE_BUF	(64 * 1024)
 #define STORE_INBOX	"Inbox"
-
-#define STORE_POOL	64	/* empty files made ahead per folder */
-/*
- * One maker: creates in one directory serialize on its inode lock, and a
- * second thread only spins on it (seen with perf on ext4).
- */
-#define STORE_MAKERS	1
 
 /*
  * An open Maildir folder: its tmp/ and new/ directories, and a pool of
@@ -91,9 +88,16 @@ struct store_seen {
 	struct uidset	*set;
 };
 
-/* A batch handed to the worker. */
-struct store_job {
-	TAILQ_ENTRY(store_job)	 entry;
+/* The new/ directories a batch renames into. */
+#define STORE_NEWDIRS	32
+struct store_newdir {
+	const char	*folder;	/* borrowed */
+	int		 fd;
+};
+
+/* A delivery batch handed to the writer. */
+struct store_batch {
+	struct store_job	 job;		/* first */
 	struct store_msg	**msgs;
 	size_t			 n;
 	int			 rc;
@@ -102,47 +106,15 @@ struct store_job {
 	void			*arg;
 	char			*account;	/* for the seen cache */
 	char			**uidls;	/* the batch's, or NULL each */
-	struct store_new	*news;		/* filled by the worker */
+	struct store_new	*news;		/* filled by the writer */
 	double			 seconds[3];	/* sync, index, rename */
-};
-TAILQ_HEAD(store_jobs, store_job);
-
-struct store {
-	char		*data_dir;
-	int		 dirfd;
-	struct store_folder **folders;	/* open until store_close */
-	size_t		 nfolders;
-	char		**recovered;	/* accounts checked since start */
-	size_t		 nrecovered;
-	struct store_seen *seen;	/* per account, loaded on first use */
-	size_t		 nseen;
-	sqlite3		*db;		/* the loop's: reads */
-	sqlite3		*wdb;		/* the worker's: writes */
-	sqlite3_stmt	*ins_seen;	/* on wdb */
-	sqlite3_stmt	*ins_msg;	/* on wdb */
-	sqlite3_stmt	*sel_seen;
-	sqlite3_stmt	*sel_tmp;
-	unsigned long	 counter;
-	char		 host[128];
-
-	pthread_t	 worker;
-	int		 worker_running;
-	pthread_t	 makers[STORE_MAKERS];
-	int		 nmakers;
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 wake;
-	pthread_cond_t	 make_wake;	/* a pool wants files */
-	struct store_jobs todo;		/* under lock */
-	struct store_jobs done;		/* under lock */
-	int		 stopping;	/* under lock */
-	int		 efd;		/* worker -> loop: jobs done */
-	struct event	*efd_ev;
 };
 
 struct store_msg {
 	struct store	*st;		/* borrowed */
 	char		*account;
-	char		*folder;
+	char		*folder;	/* where tmp/ is */
+	char		*dest;		/* the folder it is filed into */
 	char		*uidl;
 	char		 name[256];	/* in tmp/ */
 	char		 final[300];	/* in new/ */
@@ -161,6 +133,17 @@ struct uidset {
 	size_t		 count;
 };
 
+const char *const store_default_folders[] = {
+	"Inbox", "Important", "Work", "Project", "Spam", "Sent", "Trash", NULL
+};
+
+/*
+ * The index. A message's file is FOLDER/DIR/FILE, plus ":2,FLAGS" in cur/
+ * (Maildir's info part); "file" is the unique base name, which no program
+ * changes, so it finds the message again after another program moved it
+ * between new/ and cur/ or changed its flags. Version 2 added the decoded
+ * header fields, dir, flags and the attachment count.
+ */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=FULL;"
@@ -174,8 +157,22 @@ static const char store_schema[] =
     "  added INTEGER NOT NULL, from_hdr TEXT, subject TEXT);"
     "CREATE INDEX IF NOT EXISTS messages_folder ON messages (account, folder);";
 
+static const char store_schema_v2[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE messages ADD COLUMN to_hdr TEXT;"
+    "ALTER TABLE messages ADD COLUMN cc_hdr TEXT;"
+    "ALTER TABLE messages ADD COLUMN date INTEGER;"
+    "ALTER TABLE messages ADD COLUMN message_id TEXT;"
+    "ALTER TABLE messages ADD COLUMN dir TEXT NOT NULL DEFAULT 'new';"
+    "ALTER TABLE messages ADD COLUMN flags TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE messages ADD COLUMN attachments INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX messages_by_folder ON messages (folder);"
+    "CREATE INDEX messages_tmp ON messages (account, tmpname);"
+    "PRAGMA user_version = 2;"
+    "COMMIT;";
+
 /* Describe the last SQLite error of a connection. */
-static void
+void
 store_dberr(sqlite3 *db, const char *what, char **cause)
 {
 	xasprintf(cause, "index %s: %s", what, sqlite3_errmsg(db));
@@ -194,6 +191,30 @@ store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
 	return 0;
 }
 
+/* Bring the schema to the current version (on the first connection). */
+static int
+store_migrate(sqlite3 *db, char **cause)
+{
+	sqlite3_stmt	*s;
+	int		 version = 0;
+
+	if (sqlite3_exec(db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		store_dberr(db, "schema", cause);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (version < 2 && sqlite3_exec(db, store_schema_v2, NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		store_dberr(db, "upgrade", cause);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 /* Open one connection to the index. */
 static int
 store_dbopen(const char *path, sqlite3 **db, char **cause)
@@ -204,17 +225,18 @@ store_dbopen(const char *path, sqlite3 **db, char **cause)
 		    *db ? sqlite3_errmsg(*db) : "out of memory");
 		return -1;
 	}
-	sqlite3_busy_timeout(*db, 10000);
-	if (sqlite3_exec(*db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
-		store_dberr(*db, "schema", cause);
+	sqlite3_busy_timeout(*db, 30000);
+	if (sqlite3_exec(*db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		store_dberr(*db, "setup", cause);
 		return -1;
 	}
 	return 0;
 }
 
-static int	store_worker_start(struct store *, struct event_base *,
+static int	store_threads_start(struct store *, struct event_base *,
 		    char **);
-static void	store_worker_stop(struct store *);
+static void	store_threads_stop(struct store *);
 
 /* Open (creating) the store under data_dir. */
 struct store *
@@ -232,6 +254,9 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	st->dirfd = -1;
 	st->efd = -1;
 	st->data_dir = xstrdup(data_dir);
+	st->writer.st = st->reader.st = st;
+	st->writer.name = "writer";
+	st->reader.name = "reader";
 	st->dirfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd == -1) {
 		xasprintf(cause, "cannot open %s: %s", data_dir,
@@ -249,26 +274,29 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 
 	xasprintf(&path, "%s/index.sqlite", data_dir);
 	if (store_dbopen(path, &st->db, cause) != 0 ||
-	    store_dbopen(path, &st->wdb, cause) != 0) {
+	    store_migrate(st->db, cause) != 0 ||
+	    store_dbopen(path, &st->writer.db, cause) != 0 ||
+	    store_dbopen(path, &st->reader.db, cause) != 0) {
 		free(path);
 		store_close(st);
 		return NULL;
 	}
 	free(path);
-	if (store_prepare(st->wdb, "INSERT OR IGNORE INTO seen (account, "
+	if (store_prepare(st->writer.db, "INSERT OR IGNORE INTO seen (account, "
 	    "uidl, added) VALUES (?, ?, ?)", &st->ins_seen, cause) != 0 ||
-	    store_prepare(st->wdb, "INSERT INTO messages (account, folder, "
-	    "file, tmpname, size, uidl, added, from_hdr, subject) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    store_prepare(st->writer.db, "INSERT INTO messages (account, "
+	    "folder, file, tmpname, size, uidl, added, from_hdr, subject, "
+	    "to_hdr, cc_hdr, date, message_id, attachments) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    &st->ins_msg, cause) != 0 ||
 	    store_prepare(st->db, "SELECT uidl FROM seen WHERE account = ?",
 	    &st->sel_seen, cause) != 0 ||
-	    store_prepare(st->db, "SELECT file FROM messages WHERE account = ? "
-	    "AND folder = ? AND tmpname = ?", &st->sel_tmp, cause) != 0) {
+	    store_prepare(st->db, "SELECT folder, file FROM messages WHERE "
+	    "account = ? AND tmpname = ?", &st->sel_tmp, cause) != 0) {
 		store_close(st);
 		return NULL;
 	}
-	if (store_worker_start(st, base, cause) != 0) {
+	if (store_threads_start(st, base, cause) != 0) {
 		store_close(st);
 		return NULL;
 	}
@@ -307,7 +335,7 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
-	store_worker_stop(st);
+	store_threads_stop(st);
 	for (i = 0; i < st->nfolders; i++)
 		store_folder_close(st->folders[i]);
 	free(st->folders);
@@ -323,10 +351,10 @@ store_close(struct store *st)
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->sel_seen);
 	sqlite3_finalize(st->sel_tmp);
-	if (st->db != NULL)
-		sqlite3_close(st->db);
-	if (st->wdb != NULL)
-		sqlite3_close(st->wdb);
+	sqlite3_close(st->db);
+	sqlite3_close(st->writer.db);
+	sqlite3_close(st->reader.db);
+	filter_free(st->filter);
 	if (st->dirfd != -1)
 		close(st->dirfd);
 	free(st->data_dir);
@@ -465,10 +493,10 @@ store_mkdirat(int dirfd, const char *path, char **cause)
 	return -1;
 }
 
-/* Make ACCOUNT/FOLDER/{tmp,new,cur} and open tmp/ and new/. */
-static int
-store_maildir(struct store *st, const char *account, const char *folder,
-    int *tmpfd, int *newfd, char **cause)
+/* Make the Maildir ACCOUNT/FOLDER/{tmp,new,cur} unless it exists. */
+int
+store_mkfolder(struct store *st, const char *account, const char *folder,
+    char **cause)
 {
 	char	 path[512];
 	char	*sub[] = { "tmp", "new", "cur" };
@@ -485,6 +513,18 @@ store_maildir(struct store *st, const char *account, const char *folder,
 		if (store_mkdirat(st->dirfd, path, cause) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Make ACCOUNT/FOLDER/{tmp,new,cur} and open tmp/ and new/. */
+static int
+store_maildir(struct store *st, const char *account, const char *folder,
+    int *tmpfd, int *newfd, char **cause)
+{
+	char	 path[512];
+
+	if (store_mkfolder(st, account, folder, cause) != 0)
+		return -1;
 	snprintf(path, sizeof path, "%s/%s/tmp", account, folder);
 	*tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof path, "%s/%s/new", account, folder);
@@ -752,6 +792,7 @@ store_msg_free(struct store_msg *m, int unlink_tmp)
 	free(m->buf);
 	free(m->account);
 	free(m->folder);
+	free(m->dest);
 	free(m->uidl);
 	free(m);
 }
@@ -764,115 +805,165 @@ store_msg_abort(struct store_msg *m)
 		store_msg_free(m, 1);
 }
 
-/* Run one statement of the worker's connection with no result. */
-static int
-store_exec(struct store *st, const char *sql, char **cause)
-{
-	if (sqlite3_exec(st->wdb, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		store_dberr(st->wdb, sql, cause);
-		return -1;
-	}
-	return 0;
-}
-
-/* Copy a header value: unfolded, control characters made spaces. */
+/*
+ * A decoded header value fit for a listing: control characters made
+ * spaces, at most 1000 bytes (cut on a character boundary). NULL stays
+ * NULL.
+ */
 static char *
-store_header_value(const char *p, const char *end)
+store_hdr(const struct mime_msg *msg, const char *name)
 {
-	char	*v, *o;
+	const char	*raw;
+	char		*v;
+	size_t		 i, len;
 
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	v = o = xmalloc(end - p + 1);
-	for (; p < end && o - v < 1000; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;	/* unfolding: the CRLF goes */
-		*o++ = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
-	}
-	while (o > v && o[-1] == ' ')
-		o--;
-	*o = '\0';
-	return v;
-}
-
-/* A header value, unfolded and decoded to UTF-8 (RFC 2047). */
-static char *
-store_header_decoded(const char *p, const char *end)
-{
-	char	*raw, *v;
-
-	raw = store_header_value(p, end);
+	if ((raw = mime_header(msg, name)) == NULL)
+		return NULL;
 	v = mime_decode_header(raw);
-	free(raw);
+	len = strlen(v);
+	if (len > 1000) {
+		for (len = 1000; len > 0 && (v[len] & 0xc0) == 0x80; len--)
+			;
+		v[len] = '\0';
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			v[i] = ' ';
 	return v;
 }
 
 /*
- * Read the From and Subject header fields of a stored message (its first
- * 16 KiB, from the page cache). Runs on the worker.
+ * Read what the index keeps of the message in fd (size bytes): the header
+ * fields, the attachment count, and the folder the rules choose (f may be
+ * NULL: Inbox). A message over MIME_MAX_SIZE is judged by its first
+ * MIME_MAX_SIZE bytes. Runs on a store thread.
  */
-static void
-store_read_headers(int fd, char **from, char **subject)
+int
+store_digest(int fd, size_t size, const struct filter *f,
+    struct store_info *info)
 {
-	char		 buf[16384];
-	const char	*p, *end, *line, *next;
-	ssize_t		 n;
+	struct mime_msg	*msg;
+	struct stat	 sb;
+	void		*map = NULL;
+	char		*cause = NULL;
+	size_t		 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE;
 
-	*from = *subject = NULL;
-	if ((n = pread(fd, buf, sizeof buf, 0)) <= 0)
-		return;
-	end = buf + n;
-	for (line = buf; line < end && *line != '\n' && *line != '\r';
-	    line = next) {
-		/* A field runs to the next line not starting with WSP. */
-		for (next = line; next < end; next++) {
-			if (*next == '\n' && (next + 1 >= end ||
-			    (next[1] != ' ' && next[1] != '\t'))) {
-				next++;
-				break;
-			}
-		}
-		if ((p = memchr(line, ':', next - line)) == NULL)
-			continue;
-		if (*from == NULL && p - line == 4 &&
-		    strncasecmp(line, "from", 4) == 0)
-			*from = store_header_decoded(p + 1, next);
-		else if (*subject == NULL && p - line == 7 &&
-		    strncasecmp(line, "subject", 7) == 0)
-			*subject = store_header_decoded(p + 1, next);
+	memset(info, 0, sizeof *info);
+	info->folder = FILTER_INBOX;
+	info->notify = 1;
+	info->date = fstat(fd, &sb) == 0 ? sb.st_mtime : time(NULL);
+	if (len > 0 && (map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd,
+	    0)) == MAP_FAILED)
+		return -1;
+	msg = mime_parse(map != NULL ? map : "", len, &cause);
+	if (map != NULL)
+		munmap(map, len);
+	if (msg == NULL) {
+		free(cause);
+		return -1;
 	}
+	info->from = store_hdr(msg, "from");
+	info->to = store_hdr(msg, "to");
+	info->cc = store_hdr(msg, "cc");
+	info->subject = store_hdr(msg, "subject");
+	info->message_id = store_hdr(msg, "message-id");
+	mime_date(mime_header(msg, "date"), &info->date);
+	info->attachments = mime_nattachments(msg);
+	info->folder = filter_folder(f, info->from, info->subject, msg,
+	    &info->notify);
+	mime_free(msg);
+	return 0;
+}
+
+/* Free the strings of a digest. */
+void
+store_info_free(struct store_info *info)
+{
+	free(info->from);
+	free(info->to);
+	free(info->cc);
+	free(info->subject);
+	free(info->message_id);
+	memset(info, 0, sizeof *info);
+}
+
+/*
+ * Split a Maildir file name into its unique base and its flags (the part
+ * after ":2,"; "" when it has none). Return -1 when a part does not fit.
+ */
+int
+store_flags_parse(const char *name, char *base, size_t size, char *flags,
+    size_t fsize)
+{
+	const char	*info = strstr(name, ":2,");
+	size_t		 n = info != NULL ? (size_t)(info - name) : strlen(name);
+
+	if (n >= size || (info != NULL && strlen(info + 3) >= fsize))
+		return -1;
+	memcpy(base, name, n);
+	base[n] = '\0';
+	snprintf(flags, fsize, "%s", info != NULL ? info + 3 : "");
+	return 0;
+}
+
+/* Return a reference to the rules in force (NULL: none yet). */
+struct filter *
+store_filter(struct store *st)
+{
+	struct filter	*f;
+
+	pthread_mutex_lock(&st->lock);
+	f = st->filter != NULL ? filter_ref(st->filter) : NULL;
+	pthread_mutex_unlock(&st->lock);
+	return f;
 }
 
 /* Record a batch in one transaction (step 3). */
 static int
-store_record(struct store *st, struct store_msg **msgs, size_t n,
-    struct store_new *news, char **cause)
+store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
+    size_t n, struct store_new *news, char **cause)
 {
 	struct store_msg	*m;
+	struct store_info	 info;
+	struct filter		*f = store_filter(st);
 	sqlite3_int64		 now = time(NULL);
 	size_t			 i;
 
-	if (store_exec(st, "BEGIN IMMEDIATE", cause) != 0)
-		return -1;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
 	for (i = 0; i < n; i++) {
 		m = msgs[i];
+		if (store_digest(m->fd, m->size, f, &info) != 0)
+			info.folder = FILTER_INBOX;	/* headers unknown */
+		m->dest = xstrdup(info.folder);
 		sqlite3_bind_text(st->ins_msg, 1, m->account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 2, m->folder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 2, m->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_msg, 3, m->final, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_msg, 4, m->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st->ins_msg, 5, (sqlite3_int64)m->size);
 		sqlite3_bind_text(st->ins_msg, 6, m->uidl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st->ins_msg, 7, now);
-		store_read_headers(m->fd, &news[i].from, &news[i].subject);
-		sqlite3_bind_text(st->ins_msg, 8, news[i].from, -1,
+		sqlite3_bind_text(st->ins_msg, 8, info.from, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 9, info.subject, -1,
 		    SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 9, news[i].subject, -1,
+		sqlite3_bind_text(st->ins_msg, 10, info.to, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 11, info.cc, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_msg, 12, info.date);
+		sqlite3_bind_text(st->ins_msg, 13, info.message_id, -1,
 		    SQLITE_STATIC);
-		if (sqlite3_step(st->ins_msg) != SQLITE_DONE)
+		sqlite3_bind_int64(st->ins_msg, 14, info.attachments);
+		if (sqlite3_step(st->ins_msg) != SQLITE_DONE) {
+			store_info_free(&info);
 			goto fail;
+		}
 		sqlite3_reset(st->ins_msg);
-		news[i].id = sqlite3_last_insert_rowid(st->wdb);
-		news[i].folder = xstrdup(m->folder);
+		news[i].id = sqlite3_last_insert_rowid(db);
+		news[i].folder = xstrdup(m->dest);
+		news[i].notify = info.notify;
+		news[i].from = info.from;
+		news[i].subject = info.subject;
+		info.from = info.subject = NULL;
+		store_info_free(&info);
 		if (m->uidl == NULL)
 			continue;
 		sqlite3_bind_text(st->ins_seen, 1, m->account, -1,
@@ -883,30 +974,68 @@ store_record(struct store *st, struct store_msg **msgs, size_t n,
 			goto fail;
 		sqlite3_reset(st->ins_seen);
 	}
-	if (store_exec(st, "COMMIT", cause) == 0)
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		filter_free(f);
 		return 0;
-	sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
+	}
 fail:
-	store_dberr(st->wdb, "write", cause);
+	store_dberr(db, "write", cause);
 	sqlite3_reset(st->ins_msg);
 	sqlite3_reset(st->ins_seen);
-	sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	filter_free(f);
 	return -1;
 }
 
 /*
+ * Open ACCOUNT/FOLDER/new (making the Maildir on first use), keeping up to
+ * a few open for a batch in dirs[]. Return the descriptor or -1.
+ */
+static int
+store_newdir(struct store *st, const char *account, const char *folder,
+    struct store_newdir *dirs, size_t *ndirs, char **cause)
+{
+	char	 path[512];
+	size_t	 i;
+	int	 fd;
+
+	for (i = 0; i < *ndirs; i++)
+		if (strcmp(dirs[i].folder, folder) == 0)
+			return dirs[i].fd;
+	if (*ndirs == STORE_NEWDIRS) {
+		xasprintf(cause, "too many folders in one batch");
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s/new", account, folder);
+	fd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && store_mkfolder(st, account, folder,
+	    cause) == 0)
+		fd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (fd == -1) {
+		if (*cause == NULL)
+			xasprintf(cause, "cannot open %s: %s", path,
+			    strerror(errno));
+		return -1;
+	}
+	dirs[*ndirs].folder = folder;
+	dirs[(*ndirs)++].fd = fd;
+	return fd;
+}
+
+/*
  * Make a batch of closed messages durable and visible (steps 2 to 4), on
- * the worker thread. On failure before the index records them, their files
+ * the writer thread. On failure before the index records them, their files
  * are removed and nothing is recorded. The messages are freed in every case.
  */
 static int
-store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
-    struct store_new *news, char **cause, double *seconds)
+store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
+    size_t n, struct store_new *news, char **cause, double *seconds)
 {
-	struct timespec	 t0, t1, t2, t3;
-	size_t		 i;
-	int		 rc = 0, recorded = 0;
+	struct store_newdir	 dirs[STORE_NEWDIRS];
+	struct timespec		 t0, t1, t2, t3;
+	size_t			 i, ndirs = 0;
+	int			 rc = 0, recorded = 0, fd;
 
 	if (n == 0)
 		return 0;
@@ -920,19 +1049,35 @@ store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Step 3. */
-	if (rc == 0 && store_record(st, msgs, n, news, cause) != 0)
+	if (rc == 0 && store_record(st, db, msgs, n, news, cause) != 0)
 		rc = -1;
 	recorded = rc == 0;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
-	/* Step 4. */
+	/* Step 4, into the folder the rules chose. */
 	for (i = 0; rc == 0 && i < n; i++) {
-		if (renameat(msgs[i]->tmpfd, msgs[i]->name, msgs[i]->newfd,
+		if (strcmp(msgs[i]->dest, msgs[i]->folder) == 0)
+			fd = msgs[i]->newfd;
+		else if ((fd = store_newdir(st, msgs[i]->account,
+		    msgs[i]->dest, dirs, &ndirs, cause)) == -1) {
+			rc = -1;
+			break;
+		}
+		if (renameat(msgs[i]->tmpfd, msgs[i]->name, fd,
 		    msgs[i]->final) != 0) {
-			xasprintf(cause, "cannot move %s/%s/tmp/%s into new/ "
+			xasprintf(cause, "cannot move %s/%s/tmp/%s into %s/new/ "
 			    "(left for recovery): %s", msgs[i]->account,
-			    msgs[i]->folder, msgs[i]->name, strerror(errno));
+			    msgs[i]->folder, msgs[i]->name, msgs[i]->dest,
+			    strerror(errno));
 			rc = -1;
 		}
+	}
+	for (i = 0; i < ndirs; i++) {
+		if (rc == 0 && fsync(dirs[i].fd) != 0) {
+			xasprintf(cause, "cannot flush %s/new: %s",
+			    dirs[i].folder, strerror(errno));
+			rc = -1;
+		}
+		close(dirs[i].fd);
 	}
 	if (rc == 0 && (fsync(msgs[0]->newfd) != 0 ||
 	    fsync(msgs[0]->tmpfd) != 0)) {
@@ -949,24 +1094,24 @@ store_commit_batch(struct store *st, struct store_msg **msgs, size_t n,
 	return rc;
 }
 
-/* The worker: commit queued batches in order until told to stop. */
+/* A store thread: run its jobs in order until told to stop. */
 static void *
-store_worker(void *arg)
+store_thread_main(void *arg)
 {
-	struct store		*st = arg;
+	struct store_thread	*t = arg;
+	struct store		*st = t->st;
 	struct store_job	*job;
 	uint64_t		 one = 1;
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&st->todo) && !st->stopping)
-			pthread_cond_wait(&st->wake, &st->lock);
-		if ((job = TAILQ_FIRST(&st->todo)) == NULL)
+		while (TAILQ_EMPTY(&t->todo) && !st->stopping)
+			pthread_cond_wait(&t->wake, &st->lock);
+		if ((job = TAILQ_FIRST(&t->todo)) == NULL)
 			break;
-		TAILQ_REMOVE(&st->todo, job, entry);
+		TAILQ_REMOVE(&t->todo, job, entry);
 		pthread_mutex_unlock(&st->lock);
-		job->rc = store_commit_batch(st, job->msgs, job->n,
-		    job->news, &job->cause, job->seconds);
+		job->run(st, t->db, job);
 		pthread_mutex_lock(&st->lock);
 		TAILQ_INSERT_TAIL(&st->done, job, entry);
 		/* Cannot fail short of overflowing a 64-bit counter. */
@@ -976,28 +1121,22 @@ store_worker(void *arg)
 	return NULL;
 }
 
-/* Add a durable batch's UIDLs to the seen cache; free them. */
-static void
-store_job_seen(struct store *st, struct store_job *job)
+/* Queue a job on a store thread; its done function runs on the loop. */
+void
+store_submit(struct store *st, struct store_thread *t, struct store_job *job)
 {
-	struct uidset	*u = store_seen_cached(st, job->account);
-	size_t		 i;
-
-	for (i = 0; i < job->n; i++) {
-		if (job->rc == 0 && u != NULL && job->uidls[i] != NULL)
-			uidset_add(u, job->uidls[i]);
-		free(job->uidls[i]);
-	}
-	free(job->uidls);
+	pthread_mutex_lock(&st->lock);
+	TAILQ_INSERT_TAIL(&t->todo, job, entry);
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&st->lock);
 }
 
-/* On the loop: report finished batches to their owners. */
+/* On the loop: hand finished jobs back. */
 static void
 store_done(struct store *st)
 {
 	struct store_jobs	 done;
 	struct store_job	*job;
-	size_t			 i;
 
 	TAILQ_INIT(&done);
 	pthread_mutex_lock(&st->lock);
@@ -1005,26 +1144,11 @@ store_done(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 	while ((job = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, job, entry);
-		store_job_seen(st, job);
-		log_debug("store commit of %zu messages: sync %.3f s, index "
-		    "%.3f s, rename %.3f s", job->n, job->seconds[0],
-		    job->seconds[1], job->seconds[2]);
-		job->cb(job->rc, job->cause, job->news, job->rc == 0 ?
-		    job->n : 0, job->arg);
-		for (i = 0; i < job->n; i++) {
-			free(job->news[i].folder);
-			free(job->news[i].from);
-			free(job->news[i].subject);
-		}
-		free(job->news);
-		free(job->cause);
-		free(job->msgs);
-		free(job->account);
-		free(job);
+		job->done(st, job);
 	}
 }
 
-/* The eventfd: the worker finished something. */
+/* The eventfd: a thread finished something. */
 static void
 store_efd_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1035,16 +1159,32 @@ store_efd_cb(evutil_socket_t fd, short what, void *arg)
 	store_done(arg);
 }
 
-/* Start the worker thread. */
+/* Start one store thread. */
 static int
-store_worker_start(struct store *st, struct event_base *base, char **cause)
+store_thread_start(struct store_thread *t, char **cause)
 {
 	int	 rc;
 
-	TAILQ_INIT(&st->todo);
+	TAILQ_INIT(&t->todo);
+	pthread_cond_init(&t->wake, NULL);
+	if ((rc = pthread_create(&t->thread, NULL, store_thread_main,
+	    t)) != 0) {
+		xasprintf(cause, "cannot start the store %s thread: %s",
+		    t->name, strerror(rc));
+		return -1;
+	}
+	t->running = 1;
+	return 0;
+}
+
+/* Start the writer, the reader and the file makers. */
+static int
+store_threads_start(struct store *st, struct event_base *base, char **cause)
+{
+	int	 rc;
+
 	TAILQ_INIT(&st->done);
 	pthread_mutex_init(&st->lock, NULL);
-	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->make_wake, NULL);
 	if ((st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		xasprintf(cause, "eventfd: %s", strerror(errno));
@@ -1053,12 +1193,9 @@ store_worker_start(struct store *st, struct event_base *base, char **cause)
 	st->efd_ev = event_new(base, st->efd, EV_READ | EV_PERSIST,
 	    store_efd_cb, st);
 	event_add(st->efd_ev, NULL);
-	if ((rc = pthread_create(&st->worker, NULL, store_worker, st)) != 0) {
-		xasprintf(cause, "cannot start the store thread: %s",
-		    strerror(rc));
+	if (store_thread_start(&st->writer, cause) != 0 ||
+	    store_thread_start(&st->reader, cause) != 0)
 		return -1;
-	}
-	st->worker_running = 1;
 	for (; st->nmakers < STORE_MAKERS; st->nmakers++) {
 		if ((rc = pthread_create(&st->makers[st->nmakers], NULL,
 		    store_maker, st)) != 0) {
@@ -1070,18 +1207,22 @@ store_worker_start(struct store *st, struct event_base *base, char **cause)
 	return 0;
 }
 
-/* Let the worker finish every queued batch, then report them. */
+/* Let the threads finish every queued job, then hand them back. */
 static void
-store_worker_stop(struct store *st)
+store_threads_stop(struct store *st)
 {
-	if (st->worker_running) {
+	if (st->writer.running || st->reader.running || st->nmakers > 0) {
 		pthread_mutex_lock(&st->lock);
 		st->stopping = 1;
-		pthread_cond_signal(&st->wake);
+		pthread_cond_signal(&st->writer.wake);
+		pthread_cond_signal(&st->reader.wake);
 		pthread_cond_broadcast(&st->make_wake);
 		pthread_mutex_unlock(&st->lock);
-		pthread_join(st->worker, NULL);
-		st->worker_running = 0;
+		if (st->writer.running)
+			pthread_join(st->writer.thread, NULL);
+		if (st->reader.running)
+			pthread_join(st->reader.thread, NULL);
+		st->writer.running = st->reader.running = 0;
 		while (st->nmakers > 0)
 			pthread_join(st->makers[--st->nmakers], NULL);
 		store_done(st);
@@ -1094,6 +1235,46 @@ store_worker_stop(struct store *st)
 	st->efd = -1;
 }
 
+/* On the writer: commit a delivery batch. */
+static void
+store_batch_run(struct store *st, sqlite3 *db, struct store_job *job)
+{
+	struct store_batch	*b = (struct store_batch *)job;
+
+	b->rc = store_commit_batch(st, db, b->msgs, b->n, b->news, &b->cause,
+	    b->seconds);
+}
+
+/* On the loop: a batch is committed (or not); tell its owner. */
+static void
+store_batch_done(struct store *st, struct store_job *job)
+{
+	struct store_batch	*b = (struct store_batch *)job;
+	struct uidset		*u = store_seen_cached(st, b->account);
+	size_t			 i;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->rc == 0 && u != NULL && b->uidls[i] != NULL)
+			uidset_add(u, b->uidls[i]);
+		free(b->uidls[i]);
+	}
+	free(b->uidls);
+	log_debug("store commit of %zu messages: sync %.3f s, index %.3f s, "
+	    "rename %.3f s", b->n, b->seconds[0], b->seconds[1],
+	    b->seconds[2]);
+	b->cb(b->rc, b->cause, b->news, b->rc == 0 ? b->n : 0, b->arg);
+	for (i = 0; i < b->n; i++) {
+		free(b->news[i].folder);
+		free(b->news[i].from);
+		free(b->news[i].subject);
+	}
+	free(b->news);
+	free(b->cause);
+	free(b->msgs);
+	free(b->account);
+	free(b);
+}
+
 /*
  * Commit a batch of closed messages (the array is copied; the messages
  * belong to the store from now on). cb reports the outcome from the loop.
@@ -1102,30 +1283,31 @@ void
 store_commit(struct store *st, struct store_msg **msgs, size_t n,
     store_commit_cb cb, void *arg)
 {
-	struct store_job	*job;
+	struct store_batch	*b;
 	size_t			 i;
 
-	job = xcalloc(1, sizeof *job);
-	job->msgs = xreallocarray(NULL, n, sizeof *msgs);
-	memcpy(job->msgs, msgs, n * sizeof *msgs);
-	job->account = xstrdup(msgs[0]->account);
-	job->uidls = xcalloc(n, sizeof *job->uidls);
-	job->news = xcalloc(n, sizeof *job->news);
+	b = xcalloc(1, sizeof *b);
+	b->job.run = store_batch_run;
+	b->job.done = store_batch_done;
+	b->msgs = xreallocarray(NULL, n, sizeof *msgs);
+	memcpy(b->msgs, msgs, n * sizeof *msgs);
+	b->account = xstrdup(msgs[0]->account);
+	b->uidls = xcalloc(n, sizeof *b->uidls);
+	b->news = xcalloc(n, sizeof *b->news);
 	for (i = 0; i < n; i++)
 		if (msgs[i]->uidl != NULL)
-			job->uidls[i] = xstrdup(msgs[i]->uidl);
-	job->n = n;
-	job->cb = cb;
-	job->arg = arg;
-	pthread_mutex_lock(&st->lock);
-	TAILQ_INSERT_TAIL(&st->todo, job, entry);
-	pthread_cond_signal(&st->wake);
-	pthread_mutex_unlock(&st->lock);
+			b->uidls[i] = xstrdup(msgs[i]->uidl);
+	b->n = n;
+	b->cb = cb;
+	b->arg = arg;
+	store_submit(st, &st->writer, &b->job);
 }
 
 /*
  * Repair the account's Maildirs after a crash: a file in tmp/ that the
- * index records is moved into new/; any other file of ours in tmp/ was
+ * index records is moved into the new/ of the folder recorded for it (the
+ * rules may have chosen another than the one whose tmp/ it is in); any
+ * other file of ours in tmp/ was
  * never recorded and is removed (its message is fetched again). Runs once
  * per account after start-up, before this process puts anything in tmp/.
  */
@@ -1136,7 +1318,7 @@ store_recover(struct store *st, const char *account, char **cause)
 	struct dirent	*fe, *te;
 	char		 path[512];
 	int		 fd, tmpfd, newfd, rc = 0;
-	const char	*file;
+	const char	*folder, *file;
 	size_t		 i;
 
 	/* Only a crash leaves work here: once per account and start-up. */
@@ -1160,13 +1342,8 @@ store_recover(struct store *st, const char *account, char **cause)
 		if ((tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) == -1)
 			continue;
-		snprintf(path, sizeof path, "%s/%s/new", account, fe->d_name);
-		newfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (newfd == -1 || (t = fdopendir(dup(tmpfd))) == NULL) {
+		if ((t = fdopendir(dup(tmpfd))) == NULL) {
 			close(tmpfd);
-			if (newfd != -1)
-				close(newfd);
 			continue;
 		}
 		while ((te = readdir(t)) != NULL) {
@@ -1175,18 +1352,29 @@ store_recover(struct store *st, const char *account, char **cause)
 				continue;
 			sqlite3_bind_text(st->sel_tmp, 1, account, -1,
 			    SQLITE_STATIC);
-			sqlite3_bind_text(st->sel_tmp, 2, fe->d_name, -1,
-			    SQLITE_STATIC);
-			sqlite3_bind_text(st->sel_tmp, 3, te->d_name, -1,
+			sqlite3_bind_text(st->sel_tmp, 2, te->d_name, -1,
 			    SQLITE_STATIC);
 			if (sqlite3_step(st->sel_tmp) == SQLITE_ROW) {
-				file = (const char *)sqlite3_column_text(
+				folder = (const char *)sqlite3_column_text(
 				    st->sel_tmp, 0);
-				log_info("account=%s recovering %s/tmp/%s",
-				    account, fe->d_name, te->d_name);
-				if (renameat(tmpfd, te->d_name, newfd,
-				    file) != 0)
+				file = (const char *)sqlite3_column_text(
+				    st->sel_tmp, 1);
+				log_info("account=%s recovering %s/tmp/%s into "
+				    "%s/new", account, fe->d_name, te->d_name,
+				    folder);
+				snprintf(path, sizeof path, "%s/%s/new", account,
+				    folder);
+				if (store_mkfolder(st, account, folder,
+				    cause) != 0 || (newfd = openat(st->dirfd,
+				    path, O_RDONLY | O_DIRECTORY |
+				    O_CLOEXEC)) == -1) {
 					rc = -1;
+				} else {
+					if (renameat(tmpfd, te->d_name, newfd,
+					    file) != 0 || fsync(newfd) != 0)
+						rc = -1;
+					close(newfd);
+				}
 			} else {
 				log_info("account=%s removing unfinished "
 				    "%s/tmp/%s", account, fe->d_name,
@@ -1196,13 +1384,11 @@ store_recover(struct store *st, const char *account, char **cause)
 			sqlite3_reset(st->sel_tmp);
 		}
 		closedir(t);
-		fsync(newfd);
 		fsync(tmpfd);
-		close(newfd);
 		close(tmpfd);
 	}
 	closedir(d);
-	if (rc != 0)
+	if (rc != 0 && *cause == NULL)
 		xasprintf(cause, "cannot recover messages of %s: %s", account,
 		    strerror(errno));
 	return rc;
@@ -1228,4 +1414,72 @@ store_count(struct store *st, const char *account, int64_t *n,
 	}
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/* Making the default folders of the configured accounts, on the writer. */
+struct store_mkjob {
+	struct store_job	 job;		/* first */
+	char			**accounts;
+	size_t			 n;
+};
+
+/* On the writer: make every account's default folders. */
+static void
+store_mkjob_run(struct store *st, sqlite3 *db, struct store_job *job)
+{
+	struct store_mkjob	*mk = (struct store_mkjob *)job;
+	char			*cause = NULL;
+	size_t			 i, j;
+
+	for (i = 0; i < mk->n; i++) {
+		for (j = 0; store_default_folders[j] != NULL; j++) {
+			if (store_mkfolder(st, mk->accounts[i],
+			    store_default_folders[j], &cause) != 0) {
+				log_warnx("account=%s %s", mk->accounts[i],
+				    cause);
+				free(cause);
+				cause = NULL;
+				break;
+			}
+		}
+	}
+}
+
+/* On the loop: free the job. */
+static void
+store_mkjob_done(struct store *st, struct store_job *job)
+{
+	struct store_mkjob	*mk = (struct store_mkjob *)job;
+	size_t			 i;
+
+	for (i = 0; i < mk->n; i++)
+		free(mk->accounts[i]);
+	free(mk->accounts);
+	free(mk);
+}
+
+/*
+ * Take a configuration (at start and on every reload): its filing rules
+ * from now on, and every account's default folders made.
+ */
+void
+store_configure(struct store *st, const struct config *cf)
+{
+	struct store_mkjob	*mk;
+	struct filter		*old;
+	size_t			 i;
+
+	pthread_mutex_lock(&st->lock);
+	old = st->filter;
+	st->filter = filter_new(cf->filters, cf->nfilters);
+	pthread_mutex_unlock(&st->lock);
+	filter_free(old);
+
+	mk = xcalloc(1, sizeof *mk);
+	mk->job.run = store_mkjob_run;
+	mk->job.done = store_mkjob_done;
+	mk->accounts = xcalloc(cf->naccounts + 1, sizeof *mk->accounts);
+	for (i = 0; i < cf->naccounts; i++)
+		mk->accounts[mk->n++] = xstrdup(cf->accounts[i].name);
+	store_submit(st, &st->writer, &mk->job);
 }

@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+struct config;
 struct event_base;
 struct store;
 struct store_msg;
@@ -25,8 +28,9 @@ struct uidset;
 struct store_new {
 	long long	 id;		/* stable message id */
 	char		*folder;
-	char		*from;		/* header values, unfolded (or NULL) */
+	char		*from;		/* decoded header values (or NULL) */
 	char		*subject;
+	int		 notify;	/* the rule that filed it says so */
 };
 
 /*
@@ -39,6 +43,7 @@ typedef void (*store_commit_cb)(int rc, const char *cause,
 struct store	*store_open(const char *data_dir, struct event_base *,
 		    char **cause);
 void		 store_close(struct store *);
+void		 store_configure(struct store *, const struct config *);
 
 const struct uidset *store_seen(struct store *, const char *account,
 		    char **cause);
@@ -62,5 +67,16 @@ int		 store_recover(struct store *, const char *account,
 		    char **cause);
 int		 store_count(struct store *, const char *account, int64_t *n,
 		    int64_t *bytes);
+
+/*
+ * Mailbox operations (store-ops.c), run on a store thread: op is a method
+ * name of DESIGN.md's control protocol whose params were checked by the
+ * RPC layer. cb runs once, from the loop, with the result (stolen) or an
+ * error code and message.
+ */
+typedef void (*store_reply_cb)(json_t *result, int code, const char *error,
+    void *arg);
+void		 store_request(struct store *, const char *op, json_t *params,
+		    store_reply_cb, void *arg);
 
 #endif

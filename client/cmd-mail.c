@@ -1,0 +1,648 @@
+/*
+ * The mailbox commands: ls, read, mark, mv, rm, attachments, folders,
+ * reindex, refilter. Text that came in a message is printed with control
+ * characters replaced, so a hostile subject or body cannot drive the
+ * terminal.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include <jansson.h>
+
+#include "client.h"
+#include "cmds.h"
+
+/* Print a "1.2 MB" style size into buf. */
+static const char *
+mail_size(long long n, char *buf, size_t size)
+{
+	if (n >= 1024 * 1024)
+		snprintf(buf, size, "%.1f MB", n / 1048576.0);
+	else if (n >= 1024)
+		snprintf(buf, size, "%.1f KB", n / 1024.0);
+	else
+		snprintf(buf, size, "%lld B", n);
+	return buf;
+}
+
+/*
+ * Print UTF-8 text from a message: C0 and C1 controls (but newline and
+ * tab when multiline) become U+FFFD-like '?', invalid bytes too. With
+ * width > 0 the text is cut and padded to that many columns.
+ */
+static void
+mail_print(const char *s, int width, int multiline)
+{
+	mbstate_t	 ps;
+	wchar_t		 wc;
+	size_t		 n;
+	int		 w, used = 0;
+
+	memset(&ps, 0, sizeof ps);
+	while (s != NULL && *s != '\0') {
+		n = mbrtowc(&wc, s, MB_CUR_MAX, &ps);
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			memset(&ps, 0, sizeof ps);
+			wc = L'?';
+			n = 1;
+		}
+		if (multiline && (wc == L'\n' || wc == L'\t')) {
+			putchar((int)wc);
+			s += n;
+			continue;
+		}
+		if (wc < 0x20 || (wc >= 0x7f && wc < 0xa0) || (w = wcwidth(wc)) < 0) {
+			wc = L'?';
+			w = 1;
+		}
+		if (width > 0 && used + w > width)
+			break;
+		if (wc == L'?' && *s != '?')
+			putchar('?');
+		else
+			fwrite(s, 1, n, stdout);
+		used += w;
+		s += n;
+	}
+	for (; width > 0 && used < width; used++)
+		putchar(' ');
+}
+
+/* A string member of an object, or NULL. */
+static const char *
+mail_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Parse a message id argument; print an error and return -1 if bad. */
+static long long
+mail_id(const char *cmd, const char *s)
+{
+	char		*end;
+	long long	 id;
+
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || id < 1) {
+		fprintf(stderr, "mailctl %s: \"%s\" is not a message id\n", cmd,
+		    s);
+		return -1;
+	}
+	return id;
+}
+
+/* Parse the options common to the mailbox commands; -1 to go on. */
+static int
+mail_opts(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv, const char *shorts, const struct option *longs,
+    int (*opt)(int, const char *, void *), void *arg)
+{
+	int	 ch, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o->json = 1;
+			break;
+		case 'h':
+			client_cmd_usage(cmd, stdout);
+			return 0;
+		case '?':
+			client_cmd_usage(cmd, stderr);
+			return EX_USAGE;
+		default:
+			if ((rc = opt(ch, optarg, arg)) != -1)
+				return rc;
+		}
+	}
+	return -1;
+}
+
+/* Collect ids from argv[optind..end). */
+static json_t *
+mail_ids(const char *cmd, int argc, char **argv)
+{
+	json_t		*ids = json_array();
+	long long	 id;
+
+	for (; optind < argc; optind++) {
+		if ((id = mail_id(cmd, argv[optind])) == -1) {
+			json_decref(ids);
+			return NULL;
+		}
+		json_array_append_new(ids, json_integer(id));
+	}
+	return ids;
+}
+
+/* Print the result of a call as JSON, or hand it back; 0 or a status. */
+static int
+mail_call(struct client_opts *o, const char *method, json_t *params,
+    json_t **result)
+{
+	int	 rc;
+
+	if ((rc = client_call(o, method, params, result)) != 0)
+		return rc;
+	if (o->json) {
+		rc = client_print_json(*result);
+		json_decref(*result);
+		*result = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* Options of ls. */
+struct ls_args {
+	json_t	*params;
+};
+
+static int
+ls_opt(int ch, const char *arg, void *p)
+{
+	struct ls_args	*a = p;
+	char		*end;
+	long long	 n;
+
+	switch (ch) {
+	case 'u':
+		json_object_set_new(a->params, "unread", json_true());
+		return -1;
+	case 'a':
+		json_object_set_new(a->params, "account", json_string(arg));
+		return -1;
+	case 'l':
+	case 'o':
+		n = strtoll(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || n < 0) {
+			fprintf(stderr, "mailctl ls: --%s: expected a number "
+			    ">= 0\n", ch == 'l' ? "limit" : "offset");
+			return EX_USAGE;
+		}
+		json_object_set_new(a->params, ch == 'l' ? "limit" : "offset",
+		    json_integer(n));
+		return -1;
+	}
+	return EX_USAGE;
+}
+
+int
+cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "unread", no_argument, NULL, 'u' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ls_args	 a;
+	json_t		*r, *m;
+	size_t		 i;
+	int		 rc;
+	char		 when[64], size[32];
+
+	a.params = json_object();
+	if ((rc = mail_opts(cmd, o, argc, argv, "jhua:l:o:", longs, ls_opt,
+	    &a)) != -1) {
+		json_decref(a.params);
+		return rc;
+	}
+	if (optind < argc)
+		json_object_set_new(a.params, "folder",
+		    json_string(argv[optind++]));
+	if (optind < argc) {
+		fprintf(stderr, "mailctl ls: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		json_decref(a.params);
+		return EX_USAGE;
+	}
+	if ((rc = mail_call(o, "list", a.params, &r)) != 0 || r == NULL)
+		return rc;
+	json_array_foreach(r, i, m) {
+		printf("%7lld %c ", json_integer_value(json_object_get(m, "id")),
+		    json_is_true(json_object_get(m, "read")) ? ' ' : 'N');
+		mail_print(mail_str(m, "folder"), 10, 0);
+		printf(" %.16s  ", client_local_time(mail_str(m, "date"), when,
+		    sizeof when));
+		mail_print(mail_str(m, "from") ? mail_str(m, "from") : "-",
+		    24, 0);
+		printf("  ");
+		mail_print(mail_str(m, "subject") ? mail_str(m, "subject") :
+		    "(no subject)", 0, 0);
+		if (json_integer_value(json_object_get(m, "attachments")) > 0)
+			printf("  [%lld att]", json_integer_value(
+			    json_object_get(m, "attachments")));
+		printf("  (%s)\n", mail_size(json_integer_value(
+		    json_object_get(m, "size")), size, sizeof size));
+	}
+	if (json_array_size(r) == 0)
+		printf("no messages\n");
+	json_decref(r);
+	return 0;
+}
+
+/* Copy a stored message's bytes to stdout. */
+static int
+read_raw(const char *path)
+{
+	char	 buf[65536];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "mailctl read: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		if (client_write_all(STDOUT_FILENO, buf, n) != 0) {
+			close(fd);
+			return 1;
+		}
+	}
+	close(fd);
+	return n == 0 ? 0 : 1;
+}
+
+/* Options of read. */
+static int
+read_opt(int ch, const char *arg, void *p)
+{
+	*(int *)p = 1;
+	return -1;
+}
+
+int
+cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const hdrs[] = { "From", "To", "Cc", "Subject" };
+	json_t		*r, *a;
+	long long	 id;
+	int		 rc, raw = 0;
+	size_t		 i;
+	char		 key[16], when[64], size[32];
+
+	if ((rc = mail_opts(cmd, o, argc, argv, "jhr", longs, read_opt,
+	    &raw)) != -1)
+		return rc;
+	if (argc - optind != 1) {
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
+	}
+	if ((id = mail_id(cmd->name, argv[optind])) == -1)
+		return EX_USAGE;
+	if ((rc = mail_call(o, "read", json_pack("{s:I, s:b}", "id",
+	    (json_int_t)id, "raw", raw), &r)) != 0 || r == NULL)
+		return rc;
+	if (raw) {
+		rc = read_raw(mail_str(r, "path"));
+		json_decref(r);
+		return rc;
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof key, "%s", hdrs[i]);
+		key[0] += 'a' - 'A';
+		if (mail_str(r, key) == NULL)
+			continue;
+		printf("%-9s", hdrs[i]);
+		printf(": ");
+		mail_print(mail_str(r, key), 0, 0);
+		printf("\n");
+	}
+	printf("Date     : %s\n", client_local_time(mail_str(r, "date"), when,
+	    sizeof when));
+	json_array_foreach(json_object_get(r, "attachments"), i, a) {
+		printf("%s %lld. ", i == 0 ? "Attached :" : "          ",
+		    json_integer_value(json_object_get(a, "index")));
+		mail_print(mail_str(a, "filename") ? mail_str(a, "filename") :
+		    "(no name)", 0, 0);
+		printf(" (%s, %s)\n", mail_str(a, "content_type"),
+		    mail_size(json_integer_value(json_object_get(a, "size")),
+		    size, sizeof size));
+	}
+	printf("\n");
+	mail_print(mail_str(r, "body"), 0, 1);
+	if (mail_str(r, "body") != NULL && *mail_str(r, "body") != '\0' &&
+	    mail_str(r, "body")[strlen(mail_str(r, "body")) - 1] != '\n')
+		printf("\n");
+	json_decref(r);
+	return 0;
+}
+
+/* Options of mark: --read or --unread. */
+static int
+mark_opt(int ch, const char *arg, void *p)
+{
+	*(int *)p = ch == 'r';
+	return -1;
+}
+
+int
+cmd_mark(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "read", no_argument, NULL, 'r' },
+		{ "unread", no_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t	*ids, *r;
+	int	 rc, read = -1;
+
+	if ((rc = mail_opts(cmd, o, argc, argv, "jhru", longs, mark_opt,
+	    &read)) != -1)
+		return rc;
+	if (read == -1 || optind == argc) {
+		fprintf(stderr, "mailctl mark: expected message ids and --read "
+		    "or --unread\n");
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
+	}
+	if ((ids = mail_ids(cmd->name, argc, argv)) == NULL)
+		return EX_USAGE;
+	if ((rc = mail_call(o, "mark", json_pack("{s:o, s:b}", "ids", ids,
+	    "read", read), &r)) != 0 || r == NULL)
+		return rc;
+	printf("%lld marked %s\n", json_integer_value(json_object_get(r,
+	    "changed")), read ? "read" : "unread");
+	json_decref(r);
+	return 0;
+}
+
+/* No options but the common ones. */
+static int
+no_opt(int ch, const char *arg, void *p)
+{
+	return EX_USAGE;
+}
+
+int
+cmd_mv(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*ids, *r;
+	const char	*folder;
+	int		 rc;
+
+	if ((rc = mail_opts(cmd, o, argc, argv, "jh", longs, no_opt,
+	    NULL)) != -1)
+		return rc;
+	if (argc - optind < 2) {
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
+	}
+	folder = argv[--argc];
+	if ((ids = mail_ids(cmd->name, argc, argv)) == NULL)
+		return EX_USAGE;
+	if ((rc = mail_call(o, "move", json_pack("{s:o, s:s}", "ids", ids,
+	    "folder", folder), &r)) != 0 || r == NULL)
+		return rc;
+	printf("%lld moved to %s\n", json_integer_value(json_object_get(r,
+	    "changed")), mail_str(r, "folder"));
+	json_decref(r);
+	return 0;
+}
+
+/* Options of rm: --purge. */
+static int
+rm_opt(int ch, const char *arg, void *p)
+{
+	*(int *)p = 1;
+	return -1;
+}
+
+int
+cmd_rm(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "purge", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t	*ids, *r;
+	int	 rc, purge = 0;
+
+	if ((rc = mail_opts(cmd, o, argc, argv, "jhp", longs, rm_opt,
+	    &purge)) != -1)
+		return rc;
+	if (optind == argc) {
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
+	}
+	if ((ids = mail_ids(cmd->name, argc, argv)) == NULL)
+		return EX_USAGE;
+	if ((rc = mail_call(o, "delete", json_pack("{s:o, s:b}", "ids", ids,
+	    "purge", purge), &r)) != 0 || r == NULL)
+		return rc;
+	if (json_integer_value(json_object_get(r, "changed")) > 0)
+		printf("%lld moved to Trash\n", json_integer_value(
+		    json_object_get(r, "changed")));
+	if (json_array_size(json_object_get(r, "purged")) > 0)
+		printf("%zu removed for good\n", json_array_size(
+		    json_object_get(r, "purged")));
+	json_decref(r);
+	return 0;
+}
+
+/* Options of attachments. */
+struct att_args {
+	json_t	*params;
+};
+
+static int
+att_opt(int ch, const char *arg, void *p)
+{
+	struct att_args	*a = p;
+	char		 path[PATH_MAX];
+	char		*end;
+	long long	 n;
+
+	if (ch == 'i') {
+		n = strtoll(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || n < 1) {
+			fprintf(stderr, "mailctl attachments: --index: "
+			    "expected a number >= 1\n");
+			return EX_USAGE;
+		}
+		json_object_set_new(a->params, "index", json_integer(n));
+		return -1;
+	}
+	if (realpath(arg, path) == NULL) {
+		fprintf(stderr, "mailctl attachments: --save %s: %s\n", arg,
+		    strerror(errno));
+		return EX_CANTCREAT;
+	}
+	json_object_set_new(a->params, "save", json_string(path));
+	return -1;
+}
+
+int
+cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
+    int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "save", required_argument, NULL, 's' },
+		{ "index", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct att_args	 a;
+	json_t		*r, *e;
+	long long	 id;
+	size_t		 i;
+	int		 rc;
+	char		 size[32];
+
+	a.params = json_object();
+	if ((rc = mail_opts(cmd, o, argc, argv, "jhs:i:", longs, att_opt,
+	    &a)) != -1 || argc - optind != 1 ||
+	    (id = mail_id(cmd->name, argv[optind])) == -1) {
+		if (rc == -1)
+			client_cmd_usage(cmd, stderr);
+		json_decref(a.params);
+		return rc == -1 ? EX_USAGE : rc;
+	}
+	json_object_set_new(a.params, "id", json_integer(id));
+	if ((rc = mail_call(o, "attachments", a.params, &r)) != 0 || r == NULL)
+		return rc;
+	json_array_foreach(r, i, e) {
+		printf("%3lld  ", json_integer_value(json_object_get(e,
+		    "index")));
+		mail_print(mail_str(e, "filename") ? mail_str(e, "filename") :
+		    "(no name)", 0, 0);
+		printf("  %s  %s", mail_str(e, "content_type"),
+		    mail_size(json_integer_value(json_object_get(e, "size")),
+		    size, sizeof size));
+		if (mail_str(e, "saved") != NULL) {
+			printf("  saved as ");
+			mail_print(mail_str(e, "saved"), 0, 0);
+		}
+		printf("\n");
+	}
+	if (json_array_size(r) == 0)
+		printf("no attachments\n");
+	json_decref(r);
+	return 0;
+}
+
+int
+cmd_folders(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t		*r, *f;
+	const char	*account, *last = NULL;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = client_parse_common(cmd, o, argc, argv)) != -1)
+		return rc;
+	if ((rc = mail_call(o, "folders", NULL, &r)) != 0 || r == NULL)
+		return rc;
+	json_array_foreach(r, i, f) {
+		account = mail_str(f, "account");
+		if (last == NULL || strcmp(last, account) != 0)
+			printf("%s%s:\n", last == NULL ? "" : "\n", account);
+		last = account;
+		printf("  %-16s %7lld messages, %lld unread\n",
+		    mail_str(f, "folder"), json_integer_value(
+		    json_object_get(f, "total")), json_integer_value(
+		    json_object_get(f, "unread")));
+	}
+	if (json_array_size(r) == 0)
+		printf("no folders yet\n");
+	json_decref(r);
+	return 0;
+}
+
+/* reindex [ACCOUNT] and refilter [FOLDER]: one optional argument. */
+static int
+mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv, const char *method, const char *key, json_t **r)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t	*params = json_object();
+	int	 rc;
+
+	if ((rc = mail_opts(cmd, o, argc, argv, "jh", longs, no_opt,
+	    NULL)) != -1 || argc - optind > 1) {
+		if (rc == -1)
+			client_cmd_usage(cmd, stderr);
+		json_decref(params);
+		return rc == -1 ? EX_USAGE : rc;
+	}
+	if (optind < argc)
+		json_object_set_new(params, key, json_string(argv[optind]));
+	return mail_call(o, method, params, r);
+}
+
+int
+cmd_reindex(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = mail_one_arg(cmd, o, argc, argv, "reindex", "account",
+	    &r)) != 0 || r == NULL)
+		return rc;
+	printf("index updated: %lld added, %lld removed, %lld changed\n",
+	    json_integer_value(json_object_get(r, "added")),
+	    json_integer_value(json_object_get(r, "removed")),
+	    json_integer_value(json_object_get(r, "updated")));
+	json_decref(r);
+	return 0;
+}
+
+int
+cmd_refilter(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t	*r;
+	int	 rc;
+
+	if ((rc = mail_one_arg(cmd, o, argc, argv, "refilter", "folder",
+	    &r)) != 0 || r == NULL)
+		return rc;
+	printf("%lld messages checked, %lld moved\n",
+	    json_integer_value(json_object_get(r, "checked")),
+	    json_integer_value(json_object_get(r, "moved")));
+	json_decref(r);
+	return 0;
+}

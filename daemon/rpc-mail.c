@@ -1,0 +1,151 @@
+/*
+ * The mailbox methods: list, folders, read, attachments, mark, move,
+ * delete, reindex, refilter. Each hands its checked params to the store,
+ * which runs it on a store thread and answers through rpc_mail_reply_cb.
+ */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "common/xmalloc.h"
+#include "main.h"
+#include "rpc.h"
+#include "store.h"
+
+/* The store answered. */
+static void
+rpc_mail_reply_cb(json_t *result, int code, const char *error, void *arg)
+{
+	struct rpc_call	*call = arg;
+
+	if (error != NULL)
+		rpc_call_error(call, code, "%s", error);
+	else
+		rpc_call_reply(call, result);
+}
+
+/* Hand the call to the store (the method name is the operation's). */
+#define RPC_MAIL_EXEC(op)						\
+static void								\
+rpc_mail_##op##_exec(struct rpc_call *call, json_t *params)		\
+{									\
+	store_request(daemon_store(), #op, params, rpc_mail_reply_cb,	\
+	    call);							\
+}
+RPC_MAIL_EXEC(list)
+RPC_MAIL_EXEC(folders)
+RPC_MAIL_EXEC(read)
+RPC_MAIL_EXEC(attachments)
+RPC_MAIL_EXEC(mark)
+RPC_MAIL_EXEC(move)
+RPC_MAIL_EXEC(delete)
+RPC_MAIL_EXEC(reindex)
+RPC_MAIL_EXEC(refilter)
+
+/* Message ids start at 1. */
+static int
+rpc_mail_check_id(json_t *params, char **cause)
+{
+	if (json_integer_value(json_object_get(params, "id")) < 1) {
+		*cause = xstrdup("id: expected a message id (an integer >= 1)");
+		return -1;
+	}
+	return 0;
+}
+
+/* A non-empty list of message ids, each >= 1, at most 100000. */
+static int
+rpc_mail_check_ids(json_t *params, char **cause)
+{
+	json_t	*ids = json_object_get(params, "ids"), *v;
+	size_t	 i;
+
+	if (json_array_size(ids) == 0 || json_array_size(ids) > 100000) {
+		*cause = xstrdup("ids: expected 1 to 100000 message ids");
+		return -1;
+	}
+	json_array_foreach(ids, i, v) {
+		if (json_integer_value(v) < 1) {
+			xasprintf(cause, "ids[%zu]: expected a message id (an "
+			    "integer >= 1)", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const struct rpc_param rpc_list_params[] = {
+	{ "folder", RPC_STRING, 0 },
+	{ "account", RPC_STRING, 0 },
+	{ "unread", RPC_BOOLEAN, 0 },
+	{ "limit", RPC_INTEGER, 0 },
+	{ "offset", RPC_INTEGER, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_read_params[] = {
+	{ "id", RPC_INTEGER, 1 },
+	{ "raw", RPC_BOOLEAN, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_attachments_params[] = {
+	{ "id", RPC_INTEGER, 1 },
+	{ "index", RPC_INTEGER, 0 },
+	{ "save", RPC_STRING, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_mark_params[] = {
+	{ "ids", RPC_INTEGERS, 1 },
+	{ "read", RPC_BOOLEAN, 1 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_move_params[] = {
+	{ "ids", RPC_INTEGERS, 1 },
+	{ "folder", RPC_STRING, 1 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_delete_params[] = {
+	{ "ids", RPC_INTEGERS, 1 },
+	{ "purge", RPC_BOOLEAN, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_reindex_params[] = {
+	{ "account", RPC_STRING, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_refilter_params[] = {
+	{ "folder", RPC_STRING, 0 },
+	{ NULL, 0, 0 }
+};
+
+const struct rpc_method rpc_list_method = {
+	"list", rpc_list_params, NULL, rpc_mail_list_exec
+};
+const struct rpc_method rpc_folders_method = {
+	"folders", NULL, NULL, rpc_mail_folders_exec
+};
+const struct rpc_method rpc_read_method = {
+	"read", rpc_read_params, rpc_mail_check_id, rpc_mail_read_exec
+};
+const struct rpc_method rpc_attachments_method = {
+	"attachments", rpc_attachments_params, rpc_mail_check_id,
+	rpc_mail_attachments_exec
+};
+const struct rpc_method rpc_mark_method = {
+	"mark", rpc_mark_params, rpc_mail_check_ids, rpc_mail_mark_exec
+};
+const struct rpc_method rpc_move_method = {
+	"move", rpc_move_params, rpc_mail_check_ids, rpc_mail_move_exec
+};
+const struct rpc_method rpc_delete_method = {
+	"delete", rpc_delete_params, rpc_mail_check_ids, rpc_mail_delete_exec
+};
+const struct rpc_method rpc_reindex_method = {
+	"reindex", rpc_reindex_params, NULL, rpc_mail_reindex_exec
+};
+const struct rpc_method rpc_refilter_method = {
+	"refilter", rpc_refilter_params, NULL, rpc_mail_refilter_exec
+};

@@ -1,0 +1,114 @@
+/*
+ * The store's insides, shared by store.c (delivery, threads, recovery) and
+ * store-ops.c (the mailbox operations behind list, read, mark, move, ...).
+ * Nothing outside those two files includes this.
+ *
+ * Threads: the loop hands jobs to two threads and gets them back through
+ * one eventfd. The writer runs everything that changes the store (delivery
+ * commits, mark, move, delete, reindex, refilter) one at a time, in order;
+ * the reader runs what only reads (list, folders, read, attachments), so a
+ * long reindex never holds up a listing. Each thread has its own SQLite
+ * connection; WAL lets the reader go on while the writer writes.
+ */
+#ifndef MAILCTL_STORE_INT_H
+#define MAILCTL_STORE_INT_H
+
+#include <sys/queue.h>
+
+#include <pthread.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#define STORE_POOL	64	/* empty files made ahead per folder */
+/*
+ * One maker: creates in one directory serialize on its inode lock, and a
+ * second thread only spins on it (seen with perf on ext4).
+ */
+#define STORE_MAKERS	1
+
+struct event;
+struct filter;
+struct store;
+
+/* Work for a store thread: run there, then done on the loop. */
+struct store_job {
+	TAILQ_ENTRY(store_job)	 entry;
+	void			(*run)(struct store *, sqlite3 *,
+				    struct store_job *);
+	void			(*done)(struct store *, struct store_job *);
+};
+TAILQ_HEAD(store_jobs, store_job);
+
+struct store_thread {
+	struct store		*st;
+	const char		*name;
+	pthread_t		 thread;
+	int			 running;
+	struct store_jobs	 todo;		/* under store lock */
+	pthread_cond_t		 wake;
+	sqlite3			*db;		/* this thread's connection */
+};
+
+/*
+ * What the index keeps of a message besides where it is: its header
+ * fields decoded to UTF-8 (or NULL) and the folder the rules chose.
+ */
+struct store_info {
+	char		*from;
+	char		*to;
+	char		*cc;
+	char		*subject;
+	char		*message_id;
+	time_t		 date;		/* Date:, else the file's time */
+	long		 attachments;
+	const char	*folder;	/* borrowed from the filter */
+	int		 notify;
+};
+
+struct store {
+	char		*data_dir;
+	int		 dirfd;
+	struct store_folder **folders;	/* open until store_close */
+	size_t		 nfolders;
+	char		**recovered;	/* accounts checked since start */
+	size_t		 nrecovered;
+	struct store_seen *seen;	/* per account, loaded on first use */
+	size_t		 nseen;
+	sqlite3		*db;		/* the loop's: reads */
+	sqlite3_stmt	*ins_seen;	/* on the writer's */
+	sqlite3_stmt	*ins_msg;	/* on the writer's */
+	sqlite3_stmt	*sel_seen;
+	sqlite3_stmt	*sel_tmp;
+	unsigned long	 counter;
+	char		 host[128];
+	struct filter	*filter;	/* under lock */
+
+	struct store_thread writer;
+	struct store_thread reader;
+	pthread_t	 makers[STORE_MAKERS];
+	int		 nmakers;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 make_wake;	/* a pool wants files */
+	struct store_jobs done;		/* under lock */
+	int		 stopping;	/* under lock */
+	int		 efd;		/* threads -> loop: jobs done */
+	struct event	*efd_ev;
+};
+
+/* The folders every account has from the start. */
+extern const char *const store_default_folders[];
+
+void		 store_submit(struct store *, struct store_thread *,
+		    struct store_job *);
+void		 store_dberr(sqlite3 *, const char *, char **);
+int		 store_mkfolder(struct store *, const char *account,
+		    const char *folder, char **cause);
+struct filter	*store_filter(struct store *);
+int		 store_digest(int fd, size_t size, const struct filter *,
+		    struct store_info *);
+void		 store_info_free(struct store_info *);
+int		 store_flags_parse(const char *name, char *base, size_t size,
+		    char *flags, size_t fsize);
+
+#endif
