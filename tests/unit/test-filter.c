@@ -1,0 +1,235 @@
+/*
+ * Unit tests of the filing rules (daemon/filter.c): priority, each field,
+ * case folding over Unicode, body text decoded from its transfer encoding,
+ * and of the two small readers the store uses with them (mime_date,
+ * mime_safe_filename).
+ */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "daemon/filter.h"
+#include "daemon/mime.h"
+#include "tap.h"
+
+/* The folder a message (headers and body as text) is filed into. */
+static const char *
+file_into(const struct filter *f, const char *text)
+{
+	static char	 folder[64];
+	struct mime_msg	*m;
+	char		*cause = NULL, *from, *subject;
+
+	m = mime_parse(text, strlen(text), &cause);
+	if (m == NULL)
+		return "(parse error)";
+	from = mime_header(m, "from") ? mime_decode_header(mime_header(m,
+	    "from")) : NULL;
+	subject = mime_header(m, "subject") ? mime_decode_header(
+	    mime_header(m, "subject")) : NULL;
+	snprintf(folder, sizeof folder, "%s", filter_folder(f, from, subject,
+	    m, NULL));
+	free(from);
+	free(subject);
+	mime_free(m);
+	return folder;
+}
+
+static void
+test_default_rules(void)
+{
+	struct config	*cf;
+	struct filter	*f;
+	char		*cause = NULL;
+	int		 notify = -1;
+
+	/* No "filters" key: the built-in rules of the original assignment. */
+	cf = config_parse("{}", 2, NULL, &cause);
+	if (!ok(cf != NULL, "empty config parses (%s)", cause ? cause : ""))
+		return;
+	f = filter_new(cf->filters, cf->nfilters);
+	ok(strcmp(file_into(f, "From: a@x\nSubject: You won a meeting\n\nhi\n"),
+	    "Spam") == 0, "Spam beats Work when both match");
+	ok(strcmp(file_into(f, "From: Boss <BOSS@example.test>\nSubject: "
+	    "[project] report\n\nx\n"), "Project") == 0,
+	    "Project beats Important and Work");
+	ok(strcmp(file_into(f, "From: Boss <BOSS@Example.Test>\nSubject: hi\n"
+	    "\nx\n"), "Important") == 0, "from matches ignoring case");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: Weekly REPORT\n\nx\n"),
+	    "Work") == 0, "subject matches ignoring case");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: hello\n\nnothing\n"),
+	    "Inbox") == 0, "no match: Inbox");
+	ok(strcmp(file_into(f, "From: a@x\n\n\n"), "Inbox") == 0,
+	    "no subject, no body: Inbox");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: hi\nContent-Type: text/"
+	    "plain\nContent-Transfer-Encoding: base64\n\n"
+	    "UGxlYXNlIHNlbmQgYSBXSVJFIFRSQU5TRkVSIHRvZGF5Lgo=\n"), "Spam") == 0,
+	    "body keyword found in base64 text");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: hi\nContent-Type: text/"
+	    "plain\nContent-Transfer-Encoding: quoted-printable\n\n"
+	    "a wire tra=\nnsfer=3D now\n"), "Spam") == 0,
+	    "body keyword across a quoted-printable soft break");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: hi\nContent-Type: "
+	    "multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+	    "hello\n--b\nContent-Type: application/octet-stream\n"
+	    "Content-Transfer-Encoding: base64\n\nd2lyZSB0cmFuc2Zlcg==\n--b--\n"),
+	    "Inbox") == 0, "a keyword in an attachment is not body text");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: hi\nContent-Type: text/html"
+	    "\n\n<p>Wire <b>Transfer</b></p>\n"), "Spam") == 0,
+	    "keyword across HTML markup: matched in the text");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: hi\nContent-Type: text/html"
+	    "\n\n<p>urgent wire transfer</p>\n"), "Spam") == 0,
+	    "keyword in the text of an HTML-only body");
+	filter_folder(f, "lottery@x", NULL, NULL, &notify);
+	ok(notify == 0, "the Spam rule does not notify");
+	filter_folder(f, "a@x", "hi", NULL, &notify);
+	ok(notify == 1, "Inbox notifies");
+	filter_free(f);
+	config_free(cf);
+}
+
+static void
+test_custom_rules(void)
+{
+	static const char json[] = "{\"filters\": ["
+	    "{\"folder\": \"Réunions\", \"subject\": [\"RÉUNION\"]},"
+	    "{\"folder\": \"Family\", \"body\": [\"grandma\"]},"
+	    "{\"folder\": \"Shop\", \"from\": [\"Shop@\"], \"notify\": false}]}";
+	struct config	*cf;
+	struct filter	*f, *g;
+	const char	**folders;
+	char		*cause = NULL, *s;
+
+	cf = config_parse(json, strlen(json), NULL, &cause);
+	if (!ok(cf != NULL, "custom rules parse (%s)", cause ? cause : ""))
+		return;
+	f = filter_new(cf->filters, cf->nfilters);
+	ok(strcmp(file_into(f, "From: a@x\nSubject: =?utf-8?q?r=C3=A9union_"
+	    "d=27=C3=A9quipe?=\n\nx\n"), "Réunions") == 0,
+	    "encoded-word subject matches a keyword in another case (É/é)");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: x\n\nLove, GRANDMA\n"),
+	    "Family") == 0, "body rule");
+	ok(strcmp(file_into(f, "From: \"The Shop\" <shop@store.test>\n"
+	    "Subject: receipt\n\nx\n"), "Shop") == 0, "from rule");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: grandma\n\nx\n"),
+	    "Inbox") == 0, "a body keyword does not match the subject");
+	ok(filter_folders(f, &folders) == 3 && strcmp(folders[0],
+	    "Réunions") == 0 && strcmp(folders[2], "Shop") == 0,
+	    "the rules' folders, in order");
+	/* A reference outlives the configuration it came from. */
+	g = filter_ref(f);
+	filter_free(f);
+	config_free(cf);
+	ok(strcmp(file_into(g, "From: shop@x\n\n\n"), "Shop") == 0,
+	    "a referenced filter outlives the config");
+	filter_free(g);
+
+	s = filter_fold("ÀÉÎÕÜ ĞŞ ΣΑΣ Ж ABC\xff");
+	ok(strcmp(s, "àéîõü ğş σασ ж abc\xff") == 0, "fold: %s", s);
+	free(s);
+	ok(strcmp(file_into(NULL, "From: a@x\n\n\n"), "Inbox") == 0,
+	    "no rules at all: Inbox");
+}
+
+static void
+test_dates(void)
+{
+	static const struct {
+		const char	*in;
+		long long	 want;	/* -1: refused */
+	} cases[] = {
+		{ "Sun, 22 Nov 2026 10:00:00 +0100", 1795338000 },
+		{ "22 Nov 2026 09:00:00 +0000", 1795338000 },
+		{ "Sun, 22 Nov 2026 04:00:00 -0500 (EST)", 1795338000 },
+		{ "Sun, 22 Nov 2026 04:00:00 EST", 1795338000 },
+		{ "Sun,  22  November  2026  09:00  GMT", 1795338000 },
+		{ "Mon, 1 Jan 24 10:00:00 +0000", 1704103200 },
+		{ "(comment) Mon, 1 Jan 2024 10:00:00 +0000", 1704103200 },
+		{ "Mon, 1 Jan 2024 10:00:60 +0000", 1704103259 },
+		{ "1 Jan 2024", -1 },
+		{ "Mon, 32 Jan 2024 10:00:00 +0000", -1 },
+		{ "Mon, 1 Foo 2024 10:00:00 +0000", -1 },
+		{ "Mon, 1 Jan 2024 25:00:00 +0000", -1 },
+		{ "", -1 },
+		{ "garbage", -1 },
+	};
+	time_t	 t;
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		t = 0;
+		rc = mime_date(cases[i].in, &t);
+		if (cases[i].want == -1)
+			ok(rc == -1, "date refused: \"%s\"", cases[i].in);
+		else
+			ok(rc == 0 && t == cases[i].want, "date \"%s\" = %lld "
+			    "(got %lld)", cases[i].in, cases[i].want,
+			    (long long)t);
+	}
+	ok(mime_date(NULL, &t) == -1, "no date");
+}
+
+static void
+test_safe_names(void)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} cases[] = {
+		{ "report.pdf", "report.pdf" },
+		{ "../../x", "x" },
+		{ "/etc/passwd", "passwd" },
+		{ "C:\\Windows\\evil.exe", "evil.exe" },
+		{ ".bashrc", "_bashrc" },
+		{ "..", "attachment-3" },
+		{ ".", "attachment-3" },
+		{ "dir/", "attachment-3" },
+		{ "", "attachment-3" },
+		{ "a\nb\rc\td\x1b[31m.txt", "a_b_c_d_[31m.txt" },
+		{ "-rf", "_rf" },
+		{ "résumé.pdf", "résumé.pdf" },
+	};
+	char	*s, *long_name;
+	size_t	 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = mime_safe_filename(cases[i].in, 3);
+		ok(strcmp(s, cases[i].want) == 0, "safe name of \"%s\": \"%s\"",
+		    cases[i].in, s);
+		free(s);
+	}
+	s = mime_safe_filename(NULL, 7);
+	ok(strcmp(s, "attachment-7") == 0, "no name: %s", s);
+	free(s);
+	long_name = malloc(10001);
+	memset(long_name, 'a', 10000);
+	memcpy(long_name + 9996, ".pdf", 5);
+	s = mime_safe_filename(long_name, 1);
+	ok(strlen(s) == MIME_FILENAME_MAX && strcmp(s + strlen(s) - 4,
+	    ".pdf") == 0, "a 10,000-byte name is cut to %d, keeping .pdf",
+	    MIME_FILENAME_MAX);
+	free(s);
+	/* A cut never splits a UTF-8 character. */
+	for (i = 0; i < 5000; i++)
+		memcpy(long_name + i * 2, "é", 2);
+	long_name[10000] = '\0';
+	s = mime_safe_filename(long_name, 1);
+	ok(strlen(s) <= MIME_FILENAME_MAX && strlen(s) % 2 == 0,
+	    "a long UTF-8 name is cut between characters (%zu bytes)",
+	    strlen(s));
+	free(s);
+	free(long_name);
+}
+
+int
+main(void)
+{
+	test_default_rules();
+	test_custom_rules();
+	test_dates();
+	test_safe_names();
+	return tap_done();
+}
