@@ -197,8 +197,8 @@ test_safe_names(void)
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		s = mime_safe_filename(cases[i].in, 3);
-		ok(strcmp(s, cases[i].want) == 0, "safe name of \"%s\": \"%s\"",
-		    cases[i].in, s);
+		ok(strcmp(s, cases[i].want) == 0, "safe name %zu: \"%s\" (want "
+		    "\"%s\")", i, s, cases[i].want);
 		free(s);
 	}
 	s = mime_safe_filename(NULL, 7);
