@@ -496,6 +496,8 @@ ops_folders(struct store *st, sqlite3 *db, struct ops_req *r)
 	json_decref(o);
 }
 
+static void	ops_flag(const char *, char, int, char *, size_t);
+
 /* An attachment's entry (index counts from 1). */
 static json_t *
 ops_attachment(const struct mime_msg *msg, size_t i)
@@ -528,10 +530,19 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 	    "id")), &row) != 0)
 		return;
 	if (json_is_true(json_object_get(r->params, "raw"))) {
+		struct ops_row	 seen = row;
+
 		if ((fd = ops_open(st, r, &row)) == -1)
 			return;
 		close(fd);
-		ops_path(&row, path, sizeof path);
+		/* Where it will be once marked read, before the answer. */
+		seen = row;
+		if (strchr(row.flags, 'S') == NULL) {
+			snprintf(seen.dir, sizeof seen.dir, "cur");
+			ops_flag(row.flags, 'S', 1, seen.flags,
+			    sizeof seen.flags);
+		}
+		ops_path(&seen, path, sizeof path);
 		r->result = json_pack("{s:I, s:s++, s:I}", "id",
 		    (json_int_t)row.id, "path", st->data_dir, "/", path,
 		    "size", (json_int_t)row.size);
@@ -849,11 +860,15 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
     struct ops_row *rows, size_t n, const char *folder, int read)
 {
 	struct ops_dirs	 dirs = { NULL, 0 };
-	char		 flags[OPS_FLAGS_MAX];
+	char		 flags[OPS_FLAGS_MAX], path[OPS_PATH_MAX];
 	size_t		 i, changed = 0;
 	json_t		*ids = json_array();
 
 	for (i = 0; i < n && r->error == NULL; i++) {
+		/* Start from the flags the file has now, if it moved. */
+		ops_path(&rows[i], path, sizeof path);
+		if (faccessat(st->dirfd, path, F_OK, 0) != 0 && errno == ENOENT)
+			ops_search(st, &rows[i]);
 		if (read != -1)
 			ops_flag(rows[i].flags, 'S', read, flags, sizeof flags);
 		else
