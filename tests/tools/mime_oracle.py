@@ -12,13 +12,15 @@ what other mailers write: encoded words in four charsets, split across
 adjacent words, RFC 2231 file names with continuations, nested multiparts,
 quoted-printable and base64, binary attachments, LF and CRLF line ends.
 
-The oracle's answer: subject and from as str(header) (None when absent);
+The oracle's answer: subject, from, to, cc, message_id as str(header)
+(None when absent), date in ISO 8601 UTC;
 body = get_body(('plain',)).get_content() with CRLF turned to LF (mailctl's
 body text has LF line ends); attachments = every leaf that is not the body
 and is an attachment, not text, or has a file name: [filename, content type,
 decoded size, sha256 of the decoded bytes].
 """
 import base64
+import datetime
 import email
 import email.policy
 import hashlib
@@ -154,6 +156,9 @@ def message(rnd, n):
     if n % 9 != 8:
         head += "Subject: %s\n" % subject
     head += "To: you@example.test\nMessage-ID: <m%d@example.test>\n" % n
+    if n % 3 == 1:
+        head += "Cc: %s <cc%d@example.test>, other@example.test\n" % (
+            ew(NAMES[cs], cs, "Q"), n)
     head += "MIME-Version: 1.0\n"
 
     lines = [TEXTS[cs]] * (1 + n % 4)
@@ -197,8 +202,11 @@ def oracle(data):
     """What Python's email package reads from a message."""
     msg = email.message_from_bytes(data, policy=email.policy.default)
     out = {}
-    for key in ("subject", "from"):
-        out[key] = str(msg[key]) if msg[key] is not None else None
+    for key in ("subject", "from", "to", "cc", "message-id"):
+        out[key.replace("-", "_")] = (str(msg[key]) if msg[key] is not None
+                                      else None)
+    out["date"] = msg["date"].datetime.astimezone(
+        datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     part = msg.get_body(("plain",))
     out["body"] = part.get_content().replace("\r\n", "\n") if part else ""
 
@@ -246,7 +254,9 @@ def compare(expected, actual):
         failed += not good
         print("%s %s%s" % ("ok" if good else "not ok", field,
                            "" if good else ": " + why))
-    for key in ("subject", "from"):
+    for key in ("subject", "from", "to", "cc", "message_id", "date"):
+        if key not in got and key not in ("subject", "from"):
+            continue    # mime-dump prints only subject and from
         report(key, want[key] == got.get(key),
                "want %r, got %r" % (want[key], got.get(key)))
     wb, gb = want["body"].rstrip(), got.get("body", "").rstrip()
