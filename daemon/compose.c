@@ -1,0 +1,1157 @@
+/*
+ * Writing MIME messages: the header (RFC 5322) with encoded words for
+ * non-ASCII text (RFC 2047), a text/plain body in 7bit or quoted-printable,
+ * and attachments in base64 inside multipart/mixed (RFC 2045, 2046) with
+ * RFC 2231 file names.
+ *
+ * Everything that comes from the user is checked before the first byte is
+ * written, so that a line break in a subject or an address can never start
+ * a header of its own (header injection). Header lines are folded at
+ * whitespace to stay within 78 columns; only a line holding one long
+ * address can be longer, and RFC 5321's address limit keeps it far below
+ * the 998 octets of RFC 5322 2.1.1.
+ *
+ * Attachments are streamed: read in chunks, encoded, and written through one
+ * buffer, so a message of any size needs a fixed amount of memory.
+ */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/xmalloc.h"
+#include "compose.h"
+
+#define COMPOSE_LINE		78	/* RFC 5322 2.1.1 SHOULD */
+#define COMPOSE_EW_MAX		75	/* RFC 2047 2 */
+#define COMPOSE_EW_EXTRA	12	/* "=?UTF-8?B?" and "?=" */
+#define COMPOSE_EW_CHAR		12	/* one encoded character */
+#define COMPOSE_QP_LINE		76	/* RFC 2045 6.7 (5) */
+#define COMPOSE_B64_IN		57	/* bytes per base64 line */
+#define COMPOSE_READ_SIZE	(COMPOSE_B64_IN * 1024)
+#define COMPOSE_OUT_SIZE	65536
+#define COMPOSE_NAME_MAX	70	/* a display name written as is */
+#define COMPOSE_ID_BYTES	16	/* random bytes per id */
+
+/*
+ * The multipart boundary: "=_mailctl_" and 32 random hex digits. Base64
+ * never produces "=_" or "-", and in quoted-printable "=" is always followed
+ * by two hex digits or a line end, so no encoded part can contain the
+ * boundary line. Only a 7bit body could, and compose_write() checks it.
+ */
+#define COMPOSE_BOUNDARY	"=_mailctl_"
+
+struct compose_out {
+	int		 fd;
+	char		 buf[COMPOSE_OUT_SIZE];
+	size_t		 len;
+	size_t		 col;		/* column of the next byte */
+	int		 error;		/* errno of a failed write */
+};
+
+/* Media types by file name extension; anything else is octet-stream. */
+#define COMPOSE_OOXML	"application/vnd.openxmlformats-officedocument."
+#define COMPOSE_ODF	"application/vnd.oasis.opendocument."
+static const struct {
+	const char	*ext;
+	const char	*type;
+} compose_types[] = {
+	{ "txt", "text/plain" }, { "html", "text/html" },
+	{ "htm", "text/html" }, { "csv", "text/csv" },
+	{ "ics", "text/calendar" },
+	{ "md", "text/markdown" }, { "pdf", "application/pdf" },
+	{ "json", "application/json" }, { "xml", "application/xml" },
+	{ "zip", "application/zip" }, { "gz", "application/gzip" },
+	{ "tar", "application/x-tar" }, { "png", "image/png" },
+	{ "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+	{ "gif", "image/gif" }, { "svg", "image/svg+xml" },
+	{ "webp", "image/webp" }, { "mp3", "audio/mpeg" },
+	{ "wav", "audio/wav" }, { "ogg", "audio/ogg" }, { "mp4", "video/mp4" },
+	{ "doc", "application/msword" }, { "xls", "application/vnd.ms-excel" },
+	{ "ppt", "application/vnd.ms-powerpoint" },
+	{ "docx", COMPOSE_OOXML "wordprocessingml.document" },
+	{ "xlsx", COMPOSE_OOXML "spreadsheetml.sheet" },
+	{ "pptx", COMPOSE_OOXML "presentationml.presentation" },
+	{ "odt", COMPOSE_ODF "text" }, { "ods", COMPOSE_ODF "spreadsheet" },
+	{ "odp", COMPOSE_ODF "presentation" },
+};
+
+/* Write out the buffer, retrying short writes and EINTR. */
+static void
+compose_flush(struct compose_out *o)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < o->len && o->error == 0) {
+		n = write(o->fd, o->buf + off, o->len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			o->error = errno;
+		else if (n == 0)
+			o->error = EIO;
+		else
+			off += n;
+	}
+	o->len = 0;
+}
+
+/* Append n bytes to the output, keeping track of the column. */
+static void
+compose_put(struct compose_out *o, const void *p, size_t n)
+{
+	const char	*s = p, *nl;
+	size_t		 k;
+
+	if ((nl = memrchr(s, '\n', n)) != NULL)
+		o->col = s + n - nl - 1;
+	else
+		o->col += n;
+	while (n > 0) {
+		if (o->len == sizeof o->buf)
+			compose_flush(o);
+		k = sizeof o->buf - o->len;
+		if (k > n)
+			k = n;
+		memcpy(o->buf + o->len, s, k);
+		o->len += k;
+		s += k;
+		n -= k;
+	}
+}
+
+/* Append a string. */
+static void
+compose_puts(struct compose_out *o, const char *s)
+{
+	compose_put(o, s, strlen(s));
+}
+
+/* Start a header line: the name and its colon. */
+static void
+compose_hdr(struct compose_out *o, const char *name)
+{
+	compose_puts(o, name);
+	compose_put(o, ":", 1);
+}
+
+/*
+ * Write the whitespace before a token of len bytes: a fold (RFC 5322 2.2.3)
+ * when the token would pass the line limit and a new line would help.
+ */
+static void
+compose_sep(struct compose_out *o, size_t len)
+{
+	if (o->col > 1 && o->col + 1 + len > COMPOSE_LINE)
+		compose_put(o, "\n ", 2);
+	else
+		compose_put(o, " ", 1);
+}
+
+/* Return the length of the UTF-8 character at p, or 0 when invalid. */
+static size_t
+compose_utf8(const unsigned char *p, size_t left)
+{
+	static const unsigned int least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	unsigned int		  cp;
+	size_t			  n, i;
+
+	if (*p < 0x80)
+		return 1;
+	if (*p >= 0xf0)
+		n = 4;
+	else if (*p >= 0xe0)
+		n = 3;
+	else if (*p >= 0xc0)
+		n = 2;
+	else
+		return 0;
+	if (*p > 0xf4 || n > left)
+		return 0;
+	cp = *p & (0x7f >> n);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Return the offset of the first invalid UTF-8 byte, or len. */
+static size_t
+compose_utf8_bad(const char *s, size_t len)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < len; i += n)
+		if ((n = compose_utf8((const unsigned char *)s + i,
+		    len - i)) == 0)
+			break;
+	return i;
+}
+
+/* Return 1 for an ASCII letter or digit. */
+static int
+compose_alnum(int c)
+{
+	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'));
+}
+
+/* Return 1 for an RFC 5322 atext character. */
+static int
+compose_atext(int c)
+{
+	return (compose_alnum(c) || (c != '\0' &&
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL));
+}
+
+/* Return a copy of s fit to quote in a message: controls escaped, cut. */
+static char *
+compose_vis(const char *s)
+{
+	char	*out = xmalloc(4 * 80 + 4), *p = out;
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0' && i < 80; i++) {
+		if (s[i] == '\r' || s[i] == '\n') {
+			*p++ = '\\';
+			*p++ = s[i] == '\r' ? 'r' : 'n';
+		} else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			p += sprintf(p, "\\x%02x", (unsigned char)s[i]);
+		else
+			*p++ = s[i];
+	}
+	strcpy(p, s[i] != '\0' ? "..." : "");
+	return out;
+}
+
+/* Check an address literal such as [192.0.2.1] or [IPv6:2001:db8::1]. */
+static const char *
+compose_literal_error(const char *lit)
+{
+	char		 buf[64];
+	unsigned char	 addr[16];
+	size_t		 len = strlen(lit);
+	int		 v6;
+
+	if (len < 3 || lit[len - 1] != ']' || len - 2 >= sizeof buf)
+		return "bad address literal";
+	memcpy(buf, lit + 1, len - 2);
+	buf[len - 2] = '\0';
+	v6 = strncasecmp(buf, "IPv6:", 5) == 0;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? buf + 5 : buf, addr) != 1)
+		return "bad address literal";
+	return NULL;
+}
+
+/* Check the domain of an address: dot-separated LDH labels, or a literal. */
+static const char *
+compose_domain_error(const char *dom)
+{
+	static const char	 ldh[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+	size_t			 n;
+
+	if (*dom == '\0')
+		return "missing domain after @";
+	if (*dom == '[')
+		return compose_literal_error(dom);
+	for (;;) {
+		n = strspn(dom, ldh);
+		if (dom[n] == '@')
+			return "more than one @";
+		if (dom[n] != '.' && dom[n] != '\0')
+			return "bad character in the domain";
+		if (n == 0)
+			return "empty label in the domain";
+		if (n > 63)
+			return "domain label longer than 63 characters";
+		if (dom[0] == '-' || dom[n - 1] == '-')
+			return "domain label starts or ends with a hyphen";
+		if (dom[n] == '\0')
+			return NULL;
+		dom += n + 1;
+		if (*dom == '\0')
+			return "domain ends with a dot";
+	}
+}
+
+/*
+ * Return why addr is not a usable RFC 5321 mailbox, or NULL: a dot-atom or
+ * quoted local part, "@", and a domain. Non-ASCII is refused because the
+ * SMTP side does not speak SMTPUTF8 (RFC 6531).
+ */
+static const char *
+compose_addr_error(const char *addr)
+{
+	const char	*p;
+
+	if (*addr == '\0')
+		return "empty address";
+	for (p = addr; *p != '\0'; p++) {
+		if (*p == '\r' || *p == '\n')
+			return "contains a line break";
+		if ((unsigned char)*p >= 0x80)
+			return "contains non-ASCII characters (SMTPUTF8 is "
+			    "not supported)";
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "contains a control character";
+	}
+	if (p - addr > COMPOSE_ADDR_MAX)
+		return "longer than 254 characters";
+	p = addr;
+	if (*p == '"') {
+		for (p++; *p != '"'; p++) {
+			if (*p == '\0')
+				return "unterminated quoted local part";
+			if (*p == '\\' && *++p == '\0')
+				return "unterminated quoted local part";
+		}
+		if (*++p != '@')
+			return *p == '\0' ? "missing @" :
+			    "text after the quoted local part";
+	} else {
+		for (; *p != '@'; p++) {
+			if (*p == '\0')
+				return "missing @";
+			if (*p == ' ')
+				return "contains a space";
+			if (*p == '.' && (p == addr || p[-1] == '.' ||
+			    p[1] == '@'))
+				return "misplaced dot in the local part";
+			if (*p != '.' && !compose_atext(*p))
+				return "bad character in the local part";
+		}
+	}
+	if (p == addr)
+		return "empty local part";
+	if (p - addr > COMPOSE_LOCAL_MAX)
+		return "local part longer than 64 characters";
+	return compose_domain_error(p + 1);
+}
+
+/* Check one address; the message names the field (or none when NULL). */
+static int
+compose_check_field(const char *field, const char *addr, char **cause)
+{
+	const char	*why;
+	char		*vis;
+
+	if (addr == NULL) {
+		xasprintf(cause, "missing %s%saddress", field ? field : "",
+		    field ? " " : "");
+		return -1;
+	}
+	if ((why = compose_addr_error(addr)) == NULL)
+		return 0;
+	vis = compose_vis(addr);
+	xasprintf(cause, "bad %s%saddress \"%s\": %s", field ? field : "",
+	    field ? " " : "", vis, why);
+	free(vis);
+	return -1;
+}
+
+/* Check a mailbox address (RFC 5321 4.1.2, limits of 4.5.3.1). */
+int
+compose_check_address(const char *addr, char **cause)
+{
+	return compose_check_field(NULL, addr, cause);
+}
+
+/* Check header text: valid UTF-8 (or ASCII), no line break, no control. */
+static int
+compose_check_text(const char *what, const char *s, int ascii, char **cause)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 i, n, len = strlen(s);
+
+	for (i = 0; i < len; i += n) {
+		if (u[i] == '\r' || u[i] == '\n') {
+			xasprintf(cause, "%s contains a line break", what);
+			return -1;
+		}
+		if ((u[i] < 0x20 && u[i] != '\t') || u[i] == 0x7f) {
+			xasprintf(cause, "%s contains a control character "
+			    "(0x%02x)", what, u[i]);
+			return -1;
+		}
+		if ((n = compose_utf8(u + i, len - i)) == 0) {
+			xasprintf(cause, "%s is not valid UTF-8 (byte %zu)",
+			    what, i);
+			return -1;
+		}
+		if (ascii && n > 1) {
+			xasprintf(cause, "%s contains non-ASCII characters",
+			    what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Format a size for people: "3.1 MB", "12.0 kB" or "517 bytes". */
+static void
+compose_human(char *buf, size_t size, long long n)
+{
+	if (n >= 1024 * 1024)
+		snprintf(buf, size, "%.1f MB", n / (1024.0 * 1024.0));
+	else if (n >= 1024)
+		snprintf(buf, size, "%.1f kB", n / 1024.0);
+	else
+		snprintf(buf, size, "%lld bytes", n);
+}
+
+/* Return the file name part of a path ("" for none). */
+static const char *
+compose_basename(const char *path)
+{
+	const char	*s;
+	size_t		 len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	for (s = path + len; s > path && s[-1] != '/'; s--)
+		/* nothing */;
+	return s;
+}
+
+/*
+ * Open an attachment and check it: a regular file within the size limit,
+ * with a UTF-8 name. O_NONBLOCK keeps a FIFO from blocking the open; it
+ * changes nothing for a regular file.
+ */
+static int
+compose_open(const char *path, long long max, char **cause)
+{
+	struct stat	 st;
+	const char	*name = compose_basename(path);
+	char		 have[32], limit[32];
+	int		 fd;
+
+	if (*name == '\0' || *name == '/' ||
+	    compose_utf8_bad(name, strlen(name)) != strlen(name)) {
+		xasprintf(cause, "attachment %s: the file name is empty or "
+		    "not valid UTF-8", path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		xasprintf(cause, "cannot read attachment %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		xasprintf(cause, "attachment %s is %s", path,
+		    S_ISDIR(st.st_mode) ? "a directory" :
+		    "not a regular file");
+		close(fd);
+		return -1;
+	}
+	if (max > 0 && st.st_size > max) {
+		compose_human(have, sizeof have, st.st_size);
+		compose_human(limit, sizeof limit, max);
+		xasprintf(cause, "attachment %s is %s (%lld bytes), more than "
+		    "the %s limit (attachment_max_bytes %lld)", path, have,
+		    (long long)st.st_size, limit, max);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Check a NULL-terminated address list. */
+static int
+compose_check_list(const char *field, const char **list, char **cause)
+{
+	size_t	 i;
+
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		if (compose_check_field(field, list[i], cause) != 0)
+			return -1;
+	return 0;
+}
+
+/* Check everything that can be checked before writing. */
+int
+compose_check(const struct compose *c, char **cause)
+{
+	size_t	 i, bad;
+	int	 fd;
+
+	if (compose_check_field("From", c->from_addr, cause) != 0 ||
+	    compose_check_list("To", c->to, cause) != 0 ||
+	    compose_check_list("Cc", c->cc, cause) != 0)
+		return -1;
+	if (c->from_name != NULL && compose_check_text("from name",
+	    c->from_name, 0, cause) != 0)
+		return -1;
+	if (c->subject != NULL && compose_check_text("subject", c->subject, 0,
+	    cause) != 0)
+		return -1;
+	if (c->user_agent != NULL && compose_check_text("user agent",
+	    c->user_agent, 1, cause) != 0)
+		return -1;
+	if (c->body != NULL &&
+	    (bad = compose_utf8_bad(c->body, c->body_len)) != c->body_len) {
+		xasprintf(cause, "body is not valid UTF-8 (byte %zu)", bad);
+		return -1;
+	}
+	for (i = 0; c->attach != NULL && c->attach[i] != NULL; i++) {
+		if ((fd = compose_open(c->attach[i], c->attachment_max,
+		    cause)) == -1)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Return COMPOSE_ID_BYTES random bytes as lowercase hex, or NULL. */
+static char *
+compose_random_hex(char **cause)
+{
+	unsigned char	 r[COMPOSE_ID_BYTES];
+	char		*hex;
+	ssize_t		 n;
+	size_t		 i;
+
+	while ((n = getrandom(r, sizeof r, 0)) == -1 && errno == EINTR)
+		/* nothing */;
+	if (n != (ssize_t)sizeof r) {
+		xasprintf(cause, "cannot get random bytes: %s", n == -1 ?
+		    strerror(errno) : "short read");
+		return NULL;
+	}
+	hex = xmalloc(2 * sizeof r + 1);
+	for (i = 0; i < sizeof r; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	return hex;
+}
+
+/* Write the Date header (RFC 5322 3.3) in local time. */
+static void
+compose_date(struct compose_out *o, time_t t)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed",
+	    "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
+	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm	 tm;
+	char		 buf[80];
+	long		 off;
+
+	if (t == 0)
+		t = time(NULL);
+	tzset();
+	localtime_r(&t, &tm);
+	off = tm.tm_gmtoff / 60;
+	snprintf(buf, sizeof buf, "Date: %s, %d %s %d %02d:%02d:%02d "
+	    "%c%02ld%02ld\n", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	compose_puts(o, buf);
+}
+
+/* Encode n bytes as base64 into out; return the length written. */
+static size_t
+compose_b64(char *out, const unsigned char *p, size_t n)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			 i, len = 0;
+	unsigned int		 v;
+
+	for (i = 0; i < n; i += 3) {
+		v = p[i] << 16 | (i + 1 < n ? p[i + 1] << 8 : 0) |
+		    (i + 2 < n ? p[i + 2] : 0);
+		out[len++] = b64[v >> 18];
+		out[len++] = b64[v >> 12 & 0x3f];
+		out[len++] = i + 1 < n ? b64[v >> 6 & 0x3f] : '=';
+		out[len++] = i + 2 < n ? b64[v & 0x3f] : '=';
+	}
+	return len;
+}
+
+/* Write a byte as an escape character and two hex digits; return 3. */
+static size_t
+compose_esc(char *out, char esc, unsigned char c)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+
+	out[0] = esc;
+	out[1] = hex[c >> 4];
+	out[2] = hex[c & 0xf];
+	return 3;
+}
+
+/* Return 1 when a byte stands for itself in a Q word (RFC 2047 5 (3)). */
+static int
+compose_qsafe(unsigned char c)
+{
+	return (compose_alnum(c) || (c != '\0' && strchr("!*+-/", c) != NULL));
+}
+
+/* Return the length of one byte in Q encoding. */
+static size_t
+compose_qlen(unsigned char c)
+{
+	return (compose_qsafe(c) || c == ' ') ? 1 : 3;
+}
+
+/*
+ * Write text as RFC 2047 encoded words: Q when it is shorter, else B. Words
+ * hold whole UTF-8 characters, are at most 75 characters and fill the line
+ * up to the limit; the folds between them vanish when decoded (RFC 2047 6.2).
+ */
+static void
+compose_ew(struct compose_out *o, const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	char			 word[COMPOSE_EW_MAX + 1];
+	size_t			 i, j, k, n, room, enc, qtotal = 0, w;
+	int			 q;
+
+	for (i = 0; i < len; i++)
+		qtotal += compose_qlen(u[i]);
+	q = qtotal <= (len + 2) / 3 * 4;
+	for (i = 0; i < len; i = j) {
+		room = COMPOSE_EW_MAX - COMPOSE_EW_EXTRA;
+		if (o->col + 1 + COMPOSE_EW_EXTRA + COMPOSE_EW_CHAR <=
+		    COMPOSE_LINE && COMPOSE_LINE - o->col - 1 -
+		    COMPOSE_EW_EXTRA < room)
+			room = COMPOSE_LINE - o->col - 1 - COMPOSE_EW_EXTRA;
+		for (j = i, enc = 0; j < len; j += n) {
+			n = compose_utf8(u + j, len - j);
+			for (k = 0, w = 0; k < n; k++)
+				w += compose_qlen(u[j + k]);
+			w = q ? enc + w : (j + n - i + 2) / 3 * 4;
+			if (w > room)
+				break;
+			enc = w;
+		}
+		n = snprintf(word, sizeof word, "=?UTF-8?%c?", q ? 'Q' : 'B');
+		for (k = i; q && k < j; k++) {
+			if (u[k] == ' ')
+				word[n++] = '_';
+			else if (compose_qsafe(u[k]))
+				word[n++] = u[k];
+			else
+				n += compose_esc(word + n, '=', u[k]);
+		}
+		if (!q)
+			n += compose_b64(word + n, u + i, j - i);
+		word[n++] = '?';
+		word[n++] = '=';
+		compose_sep(o, n);
+		compose_put(o, word, n);
+	}
+}
+
+/*
+ * Return 1 when s can be written as is: printable ASCII words of at most
+ * max bytes with single spaces between them, and no "=?" that a reader
+ * would take for the start of an encoded word.
+ */
+static int
+compose_plain(const char *s, size_t max)
+{
+	size_t	 i, n;
+
+	if (strstr(s, "=?") != NULL)
+		return 0;
+	for (;;) {
+		n = strcspn(s, " ");
+		if (n == 0 || n > max)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (s[i] < 0x21 || s[i] > 0x7e)
+				return 0;
+		if (s[n] == '\0')
+			return 1;
+		s += n + 1;
+	}
+}
+
+/* Write space-separated words (checked by compose_plain), folding. */
+static void
+compose_words(struct compose_out *o, const char *s)
+{
+	size_t	 n;
+
+	for (;;) {
+		n = strcspn(s, " ");
+		compose_sep(o, n);
+		compose_put(o, s, n);
+		if (s[n] == '\0')
+			break;
+		s += n + 1;
+	}
+}
+
+/* Write unstructured text (RFC 5322 3.2.5): as is when possible. */
+static void
+compose_text(struct compose_out *o, const char *s)
+{
+	if (*s == '\0')
+		return;
+	if (compose_plain(s, COMPOSE_LINE - o->col - 1))
+		compose_words(o, s);
+	else
+		compose_ew(o, s, strlen(s));
+}
+
+/*
+ * Write a display name (RFC 5322 3.4 phrase): atoms as they are, other
+ * printable ASCII as a quoted-string (folded at its spaces, which unfolding
+ * gives back), anything else encoded.
+ */
+static void
+compose_phrase(struct compose_out *o, const char *s)
+{
+	char	*q;
+	size_t	 i, n = 0;
+	int	 atoms = 1;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] != ' ' && !compose_atext(s[i]))
+			atoms = 0;
+	if (!compose_plain(s, COMPOSE_NAME_MAX)) {
+		compose_ew(o, s, i);
+		return;
+	}
+	if (atoms) {
+		compose_words(o, s);
+		return;
+	}
+	q = xmalloc(2 * i + 3);
+	q[n++] = '"';
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			q[n++] = '\\';
+		q[n++] = s[i];
+	}
+	q[n++] = '"';
+	q[n] = '\0';
+	compose_words(o, q);
+	free(q);
+}
+
+/* Write an address list header, folded between addresses. */
+static void
+compose_addrs(struct compose_out *o, const char *name, const char **list)
+{
+	size_t	 i, n;
+	int	 more;
+
+	compose_hdr(o, name);
+	for (i = 0; list[i] != NULL; i++) {
+		n = strlen(list[i]);
+		more = list[i + 1] != NULL;
+		compose_sep(o, n + more);
+		compose_put(o, list[i], n);
+		if (more)
+			compose_put(o, ",", 1);
+	}
+	compose_put(o, "\n", 1);
+}
+
+/* Return 1 for an RFC 2231 attribute-char. */
+static int
+compose_attrchar(unsigned char c)
+{
+	return (c > 0x20 && c < 0x7f && strchr("*'%()<>@,;:\\\"/[]?=", c) ==
+	    NULL);
+}
+
+/* Write one parameter token, with the ";" that separates it from a next. */
+static void
+compose_token(struct compose_out *o, const char *s, size_t n, int more)
+{
+	compose_sep(o, n + more);
+	compose_put(o, s, n);
+	if (more)
+		compose_put(o, ";", 1);
+}
+
+/*
+ * Write a parameter: attr="value" when the value is short printable ASCII,
+ * else RFC 2231 attr*=utf-8''percent-encoded, cut into numbered sections
+ * (attr*0*=, attr*1*=, ...) at character boundaries when it is long. Every
+ * token stays within 76 columns, so with its space and ";" the line fits.
+ */
+static void
+compose_param(struct compose_out *o, const char *attr, const char *value,
+    int more)
+{
+	const unsigned char	*u = (const unsigned char *)value;
+	char			 tok[COMPOSE_LINE + 1];
+	char			 enc[COMPOSE_EW_CHAR];
+	size_t			 i, k, n, e, len, size = strlen(value);
+	size_t			 total = 0, sect = 0;
+	const size_t		 max = COMPOSE_LINE - 2;
+	int			 plain = 1;
+
+	for (i = 0; i < size; i++) {
+		if (u[i] < 0x20 || u[i] > 0x7e)
+			plain = 0;
+		total += compose_attrchar(u[i]) ? 1 : 3;
+	}
+	len = snprintf(tok, sizeof tok, "%s=\"", attr);
+	for (i = 0; plain && i < size && len + 3 <= max; i++) {
+		if (u[i] == '"' || u[i] == '\\')
+			tok[len++] = '\\';
+		tok[len++] = u[i];
+	}
+	if (plain && i == size) {
+		tok[len++] = '"';
+		compose_token(o, tok, len, more);
+		return;
+	}
+	if (strlen(attr) + strlen("*=utf-8''") + total <= max)
+		len = snprintf(tok, sizeof tok, "%s*=utf-8''", attr);
+	else
+		len = snprintf(tok, sizeof tok, "%s*0*=utf-8''", attr);
+	for (i = 0; i < size; i += n) {
+		if ((n = compose_utf8(u + i, size - i)) == 0)
+			n = 1;
+		for (k = 0, e = 0; k < n; k++) {
+			if (compose_attrchar(u[i + k]))
+				enc[e++] = u[i + k];
+			else
+				e += compose_esc(enc + e, '%', u[i + k]);
+		}
+		if (len + e > max) {
+			compose_token(o, tok, len, 1);
+			len = snprintf(tok, sizeof tok, "%s*%zu*=", attr,
+			    ++sect);
+		}
+		memcpy(tok + len, enc, e);
+		len += e;
+	}
+	compose_token(o, tok, len, more);
+}
+
+/* Return 1 when the body can go as 7bit: short ASCII lines, no NUL or CR. */
+static int
+compose_body_7bit(const char *s, size_t len)
+{
+	size_t	 i, col = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\n')
+			col = 0;
+		else if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+			continue;
+		else if (s[i] == '\0' || s[i] == '\r' ||
+		    (unsigned char)s[i] >= 0x80 || ++col > COMPOSE_LINE)
+			return 0;
+	}
+	return 1;
+}
+
+/* Write a 7bit body with LF line ends and a final line end. */
+static void
+compose_body_copy(struct compose_out *o, const char *s, size_t len)
+{
+	size_t	 i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n') {
+			compose_put(o, s + start, i - start);
+			start = i + 1;
+		}
+	}
+	compose_put(o, s + start, len - start);
+	if (o->col != 0)
+		compose_put(o, "\n", 1);
+}
+
+/* Return 1 when byte i of a line of n bytes is encoded in QP. */
+static int
+compose_qp_esc(const unsigned char *line, size_t i, size_t n)
+{
+	if (line[i] == ' ' || line[i] == '\t')
+		return i == n - 1;
+	if (i == 0 && n >= 5 && memcmp(line, "From ", 5) == 0)
+		return 1;
+	return line[i] == '=' || line[i] < 0x20 || line[i] >= 0x7f;
+}
+
+/*
+ * Write the body quoted-printable (RFC 2045 6.7) with LF line ends: "=",
+ * controls (a CR that does not end a line among them), non-ASCII and
+ * whitespace at the end of a line are encoded, and lines are cut by soft
+ * breaks to 76 columns, never inside a UTF-8 character. The "F" of a line
+ * starting with "From " is encoded too (RFC 2049 3 (8)), so that no mbox
+ * writer on the way changes it to ">From ".
+ */
+static void
+compose_body_qp(struct compose_out *o, const char *s, size_t len)
+{
+	const unsigned char	*line = (const unsigned char *)s, *nl;
+	const unsigned char	*end = line + len;
+	char			 tok[COMPOSE_EW_CHAR];
+	size_t			 i, j, k, n, t, col;
+
+	while (line < end) {
+		nl = memchr(line, '\n', end - line);
+		n = (nl != NULL ? nl : end) - line;
+		if (nl != NULL && n > 0 && line[n - 1] == '\r')
+			n--;
+		for (i = 0, col = 0; i < n; i += k) {
+			k = compose_utf8(line + i, n - i);
+			for (j = 0, t = 0; j < k; j++) {
+				if (compose_qp_esc(line, i + j, n))
+					t += compose_esc(tok + t, '=',
+					    line[i + j]);
+				else
+					tok[t++] = line[i + j];
+			}
+			if (col + t > COMPOSE_QP_LINE - (i + k < n)) {
+				compose_put(o, "=\n", 2);
+				col = 0;
+			}
+			compose_put(o, tok, t);
+			col += t;
+		}
+		compose_put(o, "\n", 1);
+		line = nl != NULL ? nl + 1 : end;
+	}
+}
+
+/* Write one line of base64 for at most 57 bytes. */
+static void
+compose_b64_line(struct compose_out *o, const unsigned char *p, size_t n)
+{
+	char	 line[COMPOSE_QP_LINE + 1];
+	size_t	 len;
+
+	len = compose_b64(line, p, n);
+	line[len++] = '\n';
+	compose_put(o, line, len);
+}
+
+/*
+ * Stream a file into the message as base64. The buffer holds a whole number
+ * of 57-byte input lines, so only the last read can leave a short line.
+ */
+static int
+compose_b64_file(struct compose_out *o, int fd, const char *path,
+    long long max, char **cause)
+{
+	unsigned char	*buf = xmalloc(COMPOSE_READ_SIZE);
+	size_t		 have, off;
+	long long	 total = 0;
+	ssize_t		 n = 1;
+
+	while (n != 0) {
+		for (have = 0; have < COMPOSE_READ_SIZE; have += n) {
+			n = read(fd, buf + have, COMPOSE_READ_SIZE - have);
+			if (n == -1 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			if (n == -1) {
+				xasprintf(cause, "cannot read attachment %s: "
+				    "%s", path, strerror(errno));
+				free(buf);
+				return -1;
+			}
+			if (n == 0)
+				break;
+		}
+		if (max > 0 && (total += have) > max) {
+			xasprintf(cause, "attachment %s grew past the limit "
+			    "(attachment_max_bytes %lld) while being read",
+			    path, max);
+			free(buf);
+			return -1;
+		}
+		for (off = 0; off < have; off += COMPOSE_B64_IN)
+			compose_b64_line(o, buf + off, have - off <
+			    COMPOSE_B64_IN ? have - off : COMPOSE_B64_IN);
+	}
+	free(buf);
+	return 0;
+}
+
+/* Return the media type for a file name. */
+static const char *
+compose_type(const char *name)
+{
+	const char	*ext = strrchr(name, '.');
+	size_t		 i;
+
+	if (ext == NULL || ext == name)
+		return "application/octet-stream";
+	for (i = 0; i < sizeof compose_types / sizeof compose_types[0]; i++)
+		if (strcasecmp(ext + 1, compose_types[i].ext) == 0)
+			return compose_types[i].type;
+	return "application/octet-stream";
+}
+
+/* Write one attachment part, its header and its base64 content. */
+static int
+compose_attachment(struct compose_out *o, const char *path, long long max,
+    char **cause)
+{
+	const char	*name = compose_basename(path);
+	char		*base;
+	int		 fd, rc;
+
+	if ((fd = compose_open(path, max, cause)) == -1)
+		return -1;
+	base = xstrndup(name, strcspn(name, "/"));
+	compose_hdr(o, "Content-Type");
+	compose_token(o, compose_type(base), strlen(compose_type(base)), 1);
+	compose_param(o, "name", base, 0);
+	compose_put(o, "\n", 1);
+	compose_hdr(o, "Content-Disposition");
+	compose_token(o, "attachment", 10, 1);
+	compose_param(o, "filename", base, 0);
+	compose_puts(o, "\nContent-Transfer-Encoding: base64\n\n");
+	free(base);
+	rc = compose_b64_file(o, fd, path, max, cause);
+	close(fd);
+	return rc;
+}
+
+/* Write the header fields every message has, From to User-Agent. */
+static void
+compose_header(struct compose_out *o, const struct compose *c,
+    const char *msgid)
+{
+	static const char	*none[] = { "undisclosed-recipients:;", NULL };
+	int			 to = c->to != NULL && c->to[0] != NULL;
+	int			 cc = c->cc != NULL && c->cc[0] != NULL;
+
+	compose_date(o, c->date);
+	compose_hdr(o, "From");
+	if (c->from_name != NULL && *c->from_name != '\0') {
+		compose_phrase(o, c->from_name);
+		compose_sep(o, strlen(c->from_addr) + 2);
+		compose_put(o, "<", 1);
+		compose_puts(o, c->from_addr);
+		compose_put(o, ">", 1);
+	} else {
+		compose_sep(o, strlen(c->from_addr));
+		compose_puts(o, c->from_addr);
+	}
+	compose_put(o, "\n", 1);
+	if (to || !cc)
+		compose_addrs(o, "To", to ? c->to : none);
+	if (cc)
+		compose_addrs(o, "Cc", c->cc);
+	if (c->subject != NULL) {
+		compose_hdr(o, "Subject");
+		compose_text(o, c->subject);
+		compose_put(o, "\n", 1);
+	}
+	compose_puts(o, "Message-ID: ");
+	compose_puts(o, msgid);
+	compose_puts(o, "\nMIME-Version: 1.0\n");
+	if (c->user_agent != NULL && *c->user_agent != '\0') {
+		compose_hdr(o, "User-Agent");
+		compose_text(o, c->user_agent);
+		compose_put(o, "\n", 1);
+	}
+}
+
+/* Write the text body with its Content-Type and transfer encoding. */
+static void
+compose_body(struct compose_out *o, const char *body, size_t len)
+{
+	int	 plain = compose_body_7bit(body, len);
+
+	compose_puts(o, "Content-Type: text/plain; charset=utf-8\n");
+	compose_puts(o, "Content-Transfer-Encoding: ");
+	compose_puts(o, plain ? "7bit\n\n" : "quoted-printable\n\n");
+	if (plain)
+		compose_body_copy(o, body, len);
+	else
+		compose_body_qp(o, body, len);
+}
+
+/* Write a complete message to fd; return its Message-ID. */
+int
+compose_write(const struct compose *c, int fd, char **message_id,
+    char **cause)
+{
+	struct compose_out	*o;
+	const char		*body = c->body != NULL ? c->body : "";
+	size_t			 len = c->body != NULL ? c->body_len : 0;
+	size_t			 i;
+	char			*id, *hex = NULL, *msgid, boundary[64];
+	int			 rc = 0;
+
+	*message_id = NULL;
+	if (compose_check(c, cause) != 0 || (id = compose_random_hex(cause))
+	    == NULL)
+		return -1;
+	xasprintf(&msgid, "<%s@%s>", id, strrchr(c->from_addr, '@') + 1);
+	free(id);
+	o = xcalloc(1, sizeof *o);
+	o->fd = fd;
+	compose_header(o, c, msgid);
+	if (c->attach == NULL || c->attach[0] == NULL)
+		compose_body(o, body, len);
+	else {
+		do {
+			free(hex);
+			if ((hex = compose_random_hex(cause)) == NULL) {
+				rc = -1;
+				goto out;
+			}
+			snprintf(boundary, sizeof boundary, "\n--%s%s",
+			    COMPOSE_BOUNDARY, hex);
+		} while (memmem(body, len, boundary + 1,
+		    strlen(boundary + 1)) != NULL);
+		compose_puts(o, "Content-Type: multipart/mixed;\n boundary=\""
+		    COMPOSE_BOUNDARY);
+		compose_puts(o, hex);
+		compose_puts(o, "\"\n\nThis is a multi-part message in MIME "
+		    "format.\n");
+		compose_puts(o, boundary);
+		compose_puts(o, "\n");
+		compose_body(o, body, len);
+		for (i = 0; c->attach[i] != NULL && rc == 0; i++) {
+			compose_puts(o, boundary);
+			compose_puts(o, "\n");
+			rc = compose_attachment(o, c->attach[i],
+			    c->attachment_max, cause);
+		}
+		compose_puts(o, boundary);
+		compose_puts(o, "--\n");
+	}
+	compose_flush(o);
+	if (rc == 0 && o->error != 0) {
+		xasprintf(cause, "cannot write message: %s",
+		    strerror(o->error));
+		rc = -1;
+	}
+out:
+	free(hex);
+	free(o);
+	if (rc == 0)
+		*message_id = msgid;
+	else
+		free(msgid);
+	return rc;
+}
