@@ -564,6 +564,7 @@ cmd_folders(const struct client_cmd *cmd, struct client_opts *o, int argc,
 {
 	json_t		*r, *f;
 	const char	*account, *last = NULL;
+	long long	 total;
 	size_t		 i;
 	int		 rc;
 
@@ -576,10 +577,10 @@ cmd_folders(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		if (last == NULL || strcmp(last, account) != 0)
 			printf("%s%s:\n", last == NULL ? "" : "\n", account);
 		last = account;
-		printf("  %-16s %7lld messages, %lld unread\n",
-		    mail_str(f, "folder"), json_integer_value(
-		    json_object_get(f, "total")), json_integer_value(
-		    json_object_get(f, "unread")));
+		total = json_integer_value(json_object_get(f, "total"));
+		printf("  %-16s %7lld message%s, %lld unread\n",
+		    mail_str(f, "folder"), total, total == 1 ? "" : "s",
+		    json_integer_value(json_object_get(f, "unread")));
 	}
 	if (json_array_size(r) == 0)
 		printf("no folders yet\n");
