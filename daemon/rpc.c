@@ -787,7 +787,6 @@ int
 rpc_listen(struct event_base *base, const char *path, char **cause)
 {
 	struct sockaddr_un	 sun;
-	mode_t			 mask;
 	int			 fd;
 
 	memset(&sun, 0, sizeof sun);
@@ -805,14 +804,17 @@ rpc_listen(struct event_base *base, const char *path, char **cause)
 		xasprintf(cause, "socket: %s", strerror(errno));
 		return -1;
 	}
-	mask = umask(0177);
+	/*
+	 * No umask dance: it is process-wide and would also strip the modes
+	 * of directories the store threads make meanwhile. Until the chmod
+	 * the socket has the daemon's umask, and the peer uid check refuses
+	 * anyone else in any case.
+	 */
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
 		xasprintf(cause, "bind %s: %s", path, strerror(errno));
-		umask(mask);
 		close(fd);
 		return -1;
 	}
-	umask(mask);
 	if (chmod(path, 0600) != 0 || listen(fd, 128) != 0) {
 		xasprintf(cause, "listen %s: %s", path, strerror(errno));
 		close(fd);

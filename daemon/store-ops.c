@@ -65,7 +65,9 @@ struct ops_row {
 	char		 file[OPS_NAME_MAX];	/* base name */
 	char		 flags[OPS_FLAGS_MAX];
 	long long	 size;
-	long long	 tmp;			/* fell back to a search */
+	char		 real[OPS_NAME_MAX];	/* found by a search, or "" */
+	int		 stale;			/* the index says otherwise */
+	int		 changed;		/* to record */
 };
 
 /* Fail the request with a code and a message. */
@@ -134,11 +136,17 @@ ops_row(sqlite3 *db, struct ops_req *r, long long id, struct ops_row *row)
 	return rc;
 }
 
-/* The path of a message under data_dir, as its row says. */
+/*
+ * The path of a message under data_dir: the name a search found, else the
+ * name its row implies.
+ */
 static void
 ops_path(const struct ops_row *row, char *buf, size_t size)
 {
-	if (strcmp(row->dir, "cur") == 0)
+	if (row->real[0] != '\0')
+		snprintf(buf, size, "%s/%s/%s/%s", row->account, row->folder,
+		    row->dir, row->real);
+	else if (strcmp(row->dir, "cur") == 0)
 		snprintf(buf, size, "%s/%s/cur/%s:2,%s", row->account,
 		    row->folder, row->file, row->flags);
 	else
@@ -179,6 +187,8 @@ ops_search(struct store *st, struct ops_row *row)
 				continue;
 			snprintf(row->dir, sizeof row->dir, "%s", dirs[i]);
 			snprintf(row->flags, sizeof row->flags, "%s", flags);
+			snprintf(row->real, sizeof row->real, "%s", de->d_name);
+			row->stale = 1;
 			found = 1;
 			break;
 		}
@@ -247,6 +257,15 @@ ops_parse(struct store *st, struct ops_req *r, struct ops_row *row)
 	return msg;
 }
 
+/* Is an entry of the directory d a directory itself? */
+static int
+ops_isdir(DIR *d, const char *name)
+{
+	struct stat	 sb;
+
+	return fstatat(dirfd(d), name, &sb, 0) == 0 && S_ISDIR(sb.st_mode);
+}
+
 /* Is a folder name one component, fit to be a directory? */
 static int
 ops_folder_ok(const char *s)
@@ -310,7 +329,8 @@ ops_folder(struct store *st, struct ops_req *r, const char *name,
 			}
 			while ((fe = readdir(fd)) != NULL) {
 				if (fe->d_name[0] != '.' &&
-				    strcasecmp(fe->d_name, name) == 0) {
+				    strcasecmp(fe->d_name, name) == 0 &&
+				    ops_isdir(fd, fe->d_name)) {
 					snprintf(out, size, "%s", fe->d_name);
 					found = 1;
 					break;
@@ -481,7 +501,8 @@ ops_folders(struct store *st, sqlite3 *db, struct ops_req *r)
 				    fe->d_name);
 				if (fe->d_name[0] == '.' ||
 				    json_object_get(o, key) != NULL ||
-				    !ops_folder_ok(fe->d_name))
+				    !ops_folder_ok(fe->d_name) ||
+				    !ops_isdir(fd, fe->d_name))
 					continue;
 				json_object_set_new(o, key, json_pack("{s:s, "
 				    "s:s, s:i, s:i}", "account", ae->d_name,
@@ -538,6 +559,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		/* Where it will be once marked read, before the answer. */
 		seen = row;
 		if (strchr(row.flags, 'S') == NULL) {
+			seen.real[0] = '\0';
 			snprintf(seen.dir, sizeof seen.dir, "cur");
 			ops_flag(row.flags, 'S', 1, seen.flags,
 			    sizeof seen.flags);
@@ -573,7 +595,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 			free(v[i]);
 		mime_free(msg);
 	}
-	if (strchr(row.flags, 'S') == NULL)
+	if (strchr(row.flags, 'S') == NULL || row.stale)
 		r->mark_id = row.id;
 }
 
@@ -758,6 +780,7 @@ ops_relocate(struct store *st, struct ops_req *r, struct ops_row *row,
 	snprintf(to.folder, sizeof to.folder, "%s", folder);
 	snprintf(to.dir, sizeof to.dir, "%s", dir);
 	snprintf(to.flags, sizeof to.flags, "%s", flags);
+	to.real[0] = '\0';
 	if (strcmp(folder, row->folder) != 0 &&
 	    store_mkfolder(st, row->account, folder, &cause) != 0) {
 		ops_fail(r, JSONRPC_ERR_FAILED, "%s", cause);
@@ -876,19 +899,22 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		/* A message a reader has seen belongs in cur/. */
 		if ((folder == NULL || strcmp(folder, rows[i].folder) == 0) &&
 		    strcmp(flags, rows[i].flags) == 0 && (read == -1 ||
-		    strcmp(rows[i].dir, "cur") == 0))
+		    strcmp(rows[i].dir, "cur") == 0)) {
+			/* In place already; the index may still lag. */
+			rows[i].changed = rows[i].stale;
 			continue;
+		}
 		if (ops_relocate(st, r, &rows[i], folder != NULL ? folder :
 		    rows[i].folder, read != -1 ? "cur" : rows[i].dir, flags,
 		    &dirs) != 0)
 			break;
-		rows[i].tmp = 1;	/* changed */
+		rows[i].changed = 1;
 		changed++;
 	}
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
 	for (i = 0; i < n; i++) {
-		if (rows[i].tmp && ops_update(db, r, &rows[i]) == 0)
+		if (rows[i].changed && ops_update(db, r, &rows[i]) == 0)
 			json_array_append_new(ids, json_integer(rows[i].id));
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -1305,14 +1331,14 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 			break;
 		checked++;
 		if (store_digest(fd, rows[i].size, f, &info) == 0) {
-			rows[i].tmp = 0;
+			rows[i].changed = 0;
 			if (strcmp(info.folder, rows[i].folder) != 0) {
 				struct ops_row one = rows[i];
 
 				ops_change(st, db, r, &one, 1, info.folder, -1);
 				json_decref(r->result);
 				r->result = NULL;
-				rows[i].tmp = 1;
+				rows[i].changed = 1;
 			}
 			store_info_free(&info);
 		}
@@ -1322,7 +1348,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 		long long moved = 0;
 
 		for (i = 0; i < n; i++)
-			moved += rows[i].tmp;
+			moved += rows[i].changed;
 		r->result = json_pack("{s:I, s:I}", "checked",
 		    (json_int_t)checked, "moved", (json_int_t)moved);
 	}
