@@ -126,7 +126,7 @@ daemon_reload(char **cause)
 	}
 	config_free(main_config);
 	main_config = cf;
-	store_configure(main_store, cf);
+	store_configure(main_store, cf, 0);
 	account_reconfigure();
 	log_info("configuration reloaded from %s: %zu account%s",
 	    cf->path ? cf->path : "(defaults)", cf->naccounts,
@@ -323,7 +323,7 @@ main(int argc, char **argv)
 		main_cleanup(sigs);
 		return EX_CANTCREAT;
 	}
-	store_configure(main_store, main_config);
+	store_configure(main_store, main_config, 1);
 	if (main_listen(&cause) != 0) {
 		log_warnx("cannot open the control socket: %s", cause);
 		free(cause);

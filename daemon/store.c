@@ -1460,10 +1460,12 @@ store_mkjob_done(struct store *st, struct store_job *job)
 
 /*
  * Take a configuration (at start and on every reload): its filing rules
- * from now on, and every account's default folders made.
+ * from now on, and every account's default folders made. At start (now
+ * set) the folders are made before returning, so the first listing shows
+ * them; on a reload the writer makes them.
  */
 void
-store_configure(struct store *st, const struct config *cf)
+store_configure(struct store *st, const struct config *cf, int now)
 {
 	struct store_mkjob	*mk;
 	struct filter		*old;
@@ -1481,5 +1483,9 @@ store_configure(struct store *st, const struct config *cf)
 	mk->accounts = xcalloc(cf->naccounts + 1, sizeof *mk->accounts);
 	for (i = 0; i < cf->naccounts; i++)
 		mk->accounts[mk->n++] = xstrdup(cf->accounts[i].name);
-	store_submit(st, &st->writer, &mk->job);
+	if (now) {
+		store_mkjob_run(st, NULL, &mk->job);
+		store_mkjob_done(st, &mk->job);
+	} else
+		store_submit(st, &st->writer, &mk->job);
 }

@@ -43,7 +43,7 @@ typedef void (*store_commit_cb)(int rc, const char *cause,
 struct store	*store_open(const char *data_dir, struct event_base *,
 		    char **cause);
 void		 store_close(struct store *);
-void		 store_configure(struct store *, const struct config *);
+void		 store_configure(struct store *, const struct config *, int);
 
 const struct uidset *store_seen(struct store *, const char *account,
 		    char **cause);
