@@ -142,7 +142,8 @@ const char *const store_default_folders[] = {
  * (Maildir's info part); "file" is the unique base name, which no program
  * changes, so it finds the message again after another program moved it
  * between new/ and cur/ or changed its flags. Version 2 added the decoded
- * header fields, dir, flags and the attachment count.
+ * header fields, dir, flags and the attachment count; version 3 an index
+ * by file.
  */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -170,6 +171,11 @@ static const char store_schema_v2[] =
     "CREATE INDEX messages_tmp ON messages (account, tmpname);"
     "PRAGMA user_version = 2;"
     "COMMIT;";
+
+/* Version 3: find a row by its file (reindex joins on it). */
+static const char store_schema_v3[] =
+    "CREATE INDEX IF NOT EXISTS messages_file ON messages (account, file);"
+    "PRAGMA user_version = 3;";
 
 /* Describe the last SQLite error of a connection. */
 void
@@ -206,8 +212,9 @@ store_migrate(sqlite3 *db, char **cause)
 	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (version < 2 && sqlite3_exec(db, store_schema_v2, NULL, NULL,
-	    NULL) != SQLITE_OK) {
+	if ((version < 2 && sqlite3_exec(db, store_schema_v2, NULL, NULL,
+	    NULL) != SQLITE_OK) || (version < 3 && sqlite3_exec(db,
+	    store_schema_v3, NULL, NULL, NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
