@@ -20,7 +20,9 @@
 #   --json FILE     write every run and figure as JSON
 #   --cold          drop the page cache (echo 3 > drop_caches, root) before
 #                   the first reindex, so that it reads every file from disk
-#   --no-fetch      skip the delivery measurement (pop3-fetch.sh)
+#   --no-fetch      skip the delivery measurement (pop3-fetch.sh; it is
+#                   skipped anyway, with a note, unless run as root with
+#                   Dovecot installed: bash bench/install-deps)
 #   --fetch-reps R  pop3-fetch.sh --reps (default 3)
 #   --fetch-tls T   pop3-fetch.sh --tls (default both)
 #   --timeout S     kill one command after S seconds (default 3600); a
@@ -57,7 +59,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 WORK=/var/tmp/mailctl-bench
 ACCOUNT=alice
-FOLDERS="Inbox Important Work Project Spam"
 
 MESSAGES=100000
 RUNS=20
@@ -405,6 +406,13 @@ main()
 	meta index_bytes "$(du -cb "$DATA"/index.sqlite* 2>/dev/null | tail -n 1 | cut -f1)"
 
 	# --- delivery: filing and indexing cost per message ------------------
+	case :$PATH: in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
+	if [ "$FETCH" = 1 ] && { [ "$(id -u)" != 0 ] ||
+	    ! command -v dovecot >/dev/null; }; then
+		log "delivery: skipped (pop3-fetch.sh needs root and Dovecot: bash bench/install-deps)"
+		meta fetch "skipped: needs root and Dovecot (bash bench/install-deps)"
+		FETCH=0
+	fi
 	if [ "$FETCH" = 1 ]; then
 		log "delivery: bash bench/pop3-fetch.sh --scenario fetch --only mailctld"
 		bash "$HERE/pop3-fetch.sh" --scenario fetch --only mailctld \
