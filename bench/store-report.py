@@ -139,13 +139,15 @@ def main():
                 "reason": t.get("reason"), "reference_s": ref,
                 "ratio_to_reference": med / ref if med else None,
                 "ms_per_message": med * 1000 / nmsg if med else None,
+                "ms_per_message_over_reference":
+                    (med - ref) * 1000 / nmsg if med else None,
                 "peak_rss_kb": t.get("peak_rss_kb")}
             rows.append(("fetch %d msgs, %s (mailctld)" % (nmsg, title),
                          fmt(med), "-",
                          "ref %s" % fmt(ref), result,
-                         "median of %d; %.3f ms/msg" % (
+                         "median of %d; %+.2f ms/msg vs ref" % (
                              t.get("reps") or 0,
-                             med * 1000 / nmsg if med else 0)))
+                             (med - ref) * 1000 / nmsg if med else 0)))
         if not out["fetch"]["modes"]:
             rows.append(("fetch (pop3-fetch.sh)", "-", "-", "-", "BROKEN",
                          "exit %d, no figures" % frc))
@@ -168,7 +170,7 @@ def main():
     for name, c in checks.items():
         if len(c) > 1 and c[1]:
             print("check %-12s %-6s %s" % (name, c[0], c[1]))
-    for k in ("corpus", "corpus_bytes", "copy_s", "cold_cache", "index_bytes",
+    for k in ("fetch", "corpus", "corpus_bytes", "copy_s", "cold_cache", "index_bytes",
               "daemon_rss_after_reindex_kb", "daemon_rss_end_kb",
               "mailctld"):
         if k in meta:
