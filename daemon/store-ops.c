@@ -281,6 +281,64 @@ ops_folder_ok(const char *s)
 }
 
 /*
+ * Call fn for every folder on disk (a directory ACCOUNT/FOLDER with a
+ * name fit for a folder) of every account, or of one; stop at the first
+ * non-zero return of fn and return it.
+ */
+static int
+ops_walk(struct store *st, const char *account,
+    int (*fn)(const char *, const char *, void *), void *arg)
+{
+	struct dirent	*ae, *fe;
+	DIR		*ad, *fd;
+	int		 dfd, rc = 0;
+
+	if ((dfd = dup(st->dirfd)) == -1)
+		return 0;
+	if ((ad = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return 0;
+	}
+	rewinddir(ad);
+	while (rc == 0 && (ae = readdir(ad)) != NULL) {
+		if (ae->d_name[0] == '.' || (account != NULL &&
+		    strcmp(account, ae->d_name) != 0) ||
+		    (dfd = openat(st->dirfd, ae->d_name, O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC)) == -1)
+			continue;
+		if ((fd = fdopendir(dfd)) == NULL) {
+			close(dfd);
+			continue;
+		}
+		while (rc == 0 && (fe = readdir(fd)) != NULL)
+			if (ops_folder_ok(fe->d_name) && ops_isdir(fd,
+			    fe->d_name))
+				rc = fn(ae->d_name, fe->d_name, arg);
+		closedir(fd);
+	}
+	closedir(ad);
+	return rc;
+}
+
+/* A folder on disk whose name matches one a user typed. */
+struct ops_match {
+	const char	*name;
+	char		*out;
+	size_t		 size;
+};
+
+static int
+ops_match_cb(const char *account, const char *folder, void *arg)
+{
+	struct ops_match	*m = arg;
+
+	if (strcasecmp(folder, m->name) != 0)
+		return 0;
+	snprintf(m->out, m->size, "%s", folder);
+	return 1;
+}
+
+/*
  * Resolve a folder name a user typed ("inbox", "INBOX") to the folder's
  * own spelling: a default folder, a folder of the rules, or a Maildir that
  * exists under some account. Fail the request when it is none of those.
@@ -289,12 +347,11 @@ static int
 ops_folder(struct store *st, struct ops_req *r, const char *name,
     char *out, size_t size)
 {
+	struct ops_match m = { name, out, size };
 	const char	**rules;
 	struct filter	*f;
-	struct dirent	*ae, *fe;
-	DIR		*ad, *fd;
 	size_t		 i, n;
-	int		 dfd, found = 0;
+	int		 found = 0;
 
 	if (!ops_folder_ok(name)) {
 		ops_fail(r, JSONRPC_INVALID_PARAMS, "bad folder name \"%.100s\"",
@@ -316,34 +373,10 @@ ops_folder(struct store *st, struct ops_req *r, const char *name,
 		if (found)
 			return 0;
 	}
-	if ((dfd = dup(st->dirfd)) != -1 && (ad = fdopendir(dfd)) != NULL) {
-		rewinddir(ad);
-		while (!found && (ae = readdir(ad)) != NULL) {
-			if (ae->d_name[0] == '.' || (dfd = openat(st->dirfd,
-			    ae->d_name, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC)) == -1)
-				continue;
-			if ((fd = fdopendir(dfd)) == NULL) {
-				close(dfd);
-				continue;
-			}
-			while ((fe = readdir(fd)) != NULL) {
-				if (fe->d_name[0] != '.' &&
-				    strcasecmp(fe->d_name, name) == 0 &&
-				    ops_isdir(fd, fe->d_name)) {
-					snprintf(out, size, "%s", fe->d_name);
-					found = 1;
-					break;
-				}
-			}
-			closedir(fd);
-		}
-		closedir(ad);
-	}
-	if (!found)
-		ops_fail(r, JSONRPC_ERR_NOT_FOUND, "no folder named \"%s\"",
-		    name);
-	return found ? 0 : -1;
+	if (ops_walk(st, NULL, ops_match_cb, &m) != 0)
+		return 0;
+	ops_fail(r, JSONRPC_ERR_NOT_FOUND, "no folder named \"%s\"", name);
+	return -1;
 }
 
 /* A message's list entry from a row of ops_list's query. */
@@ -458,16 +491,27 @@ ops_sorted(json_t *o)
 	return list;
 }
 
+/* Add a folder on disk to the listing unless it has messages. */
+static int
+ops_empty_cb(const char *account, const char *folder, void *arg)
+{
+	char	 key[OPS_NAME_MAX * 2];
+
+	snprintf(key, sizeof key, "%s/%s", account, folder);
+	if (json_object_get(arg, key) == NULL)
+		json_object_set_new(arg, key, json_pack("{s:s, s:s, s:i, s:i}",
+		    "account", account, "folder", folder, "total", 0,
+		    "unread", 0));
+	return 0;
+}
+
 /* folders: every Maildir of every account, with total and unread. */
 static void
 ops_folders(struct store *st, sqlite3 *db, struct ops_req *r)
 {
-	struct dirent	*ae, *fe;
-	DIR		*ad, *fd;
 	sqlite3_stmt	*s;
 	json_t		*o;
 	char		 key[OPS_NAME_MAX * 2];
-	int		 dfd;
 
 	if ((s = ops_prepare(db, r, "SELECT account, folder, count(*), "
 	    "sum(instr(flags, 'S') = 0) FROM messages GROUP BY account, "
@@ -485,34 +529,7 @@ ops_folders(struct store *st, sqlite3 *db, struct ops_req *r)
 		    "unread", (json_int_t)sqlite3_column_int64(s, 3)));
 	}
 	sqlite3_finalize(s);
-	if ((dfd = dup(st->dirfd)) != -1 && (ad = fdopendir(dfd)) != NULL) {
-		rewinddir(ad);
-		while ((ae = readdir(ad)) != NULL) {
-			if (ae->d_name[0] == '.' || (dfd = openat(st->dirfd,
-			    ae->d_name, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC)) == -1)
-				continue;
-			if ((fd = fdopendir(dfd)) == NULL) {
-				close(dfd);
-				continue;
-			}
-			while ((fe = readdir(fd)) != NULL) {
-				snprintf(key, sizeof key, "%s/%s", ae->d_name,
-				    fe->d_name);
-				if (fe->d_name[0] == '.' ||
-				    json_object_get(o, key) != NULL ||
-				    !ops_folder_ok(fe->d_name) ||
-				    !ops_isdir(fd, fe->d_name))
-					continue;
-				json_object_set_new(o, key, json_pack("{s:s, "
-				    "s:s, s:i, s:i}", "account", ae->d_name,
-				    "folder", fe->d_name, "total", 0,
-				    "unread", 0));
-			}
-			closedir(fd);
-		}
-		closedir(ad);
-	}
+	ops_walk(st, NULL, ops_empty_cb, o);
 	r->result = ops_sorted(o);
 	json_decref(o);
 }
@@ -1040,59 +1057,50 @@ ops_exec(sqlite3 *db, struct ops_req *r, const char *sql)
 	return -1;
 }
 
-/* Record every message file of one account in the temporary disk table. */
-static void
-ops_scan(struct store *st, sqlite3_stmt *ins, const char *account)
+/* The temporary disk table being filled by reindex. */
+struct ops_scan {
+	struct store	*st;
+	sqlite3_stmt	*ins;
+};
+
+/* Record the message files of one folder in the temporary disk table. */
+static int
+ops_scan_cb(const char *account, const char *folder, void *arg)
 {
 	static const char *const subs[] = { "new", "cur" };
+	struct ops_scan	*sc = arg;
 	char		 path[OPS_PATH_MAX], base[OPS_NAME_MAX];
 	char		 flags[OPS_FLAGS_MAX];
-	struct dirent	*fe, *me;
-	DIR		*fd, *md;
+	struct dirent	*me;
+	DIR		*md;
 	size_t		 i;
 	int		 dfd;
 
-	if ((dfd = openat(st->dirfd, account, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (fd = fdopendir(dfd)) == NULL) {
-		if (dfd != -1)
-			close(dfd);
-		return;
-	}
-	while ((fe = readdir(fd)) != NULL) {
-		if (!ops_folder_ok(fe->d_name))
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/%s/%s", account, folder,
+		    subs[i]);
+		if ((dfd = openat(sc->st->dirfd, path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
 			continue;
-		for (i = 0; i < 2; i++) {
-			snprintf(path, sizeof path, "%s/%s/%s", account,
-			    fe->d_name, subs[i]);
-			if ((dfd = openat(st->dirfd, path, O_RDONLY |
-			    O_DIRECTORY | O_CLOEXEC)) == -1)
-				continue;
-			if ((md = fdopendir(dfd)) == NULL) {
-				close(dfd);
-				continue;
-			}
-			while ((me = readdir(md)) != NULL) {
-				if (me->d_name[0] == '.' ||
-				    store_flags_parse(me->d_name, base,
-				    sizeof base, flags, sizeof flags) != 0)
-					continue;
-				sqlite3_bind_text(ins, 1, account, -1,
-				    SQLITE_STATIC);
-				sqlite3_bind_text(ins, 2, fe->d_name, -1,
-				    SQLITE_STATIC);
-				sqlite3_bind_text(ins, 3, subs[i], -1,
-				    SQLITE_STATIC);
-				sqlite3_bind_text(ins, 4, base, -1,
-				    SQLITE_TRANSIENT);
-				sqlite3_bind_text(ins, 5, flags, -1,
-				    SQLITE_TRANSIENT);
-				sqlite3_step(ins);
-				sqlite3_reset(ins);
-			}
-			closedir(md);
+		if ((md = fdopendir(dfd)) == NULL) {
+			close(dfd);
+			continue;
 		}
+		while ((me = readdir(md)) != NULL) {
+			if (me->d_name[0] == '.' || store_flags_parse(me->d_name,
+			    base, sizeof base, flags, sizeof flags) != 0)
+				continue;
+			sqlite3_bind_text(sc->ins, 1, account, -1, SQLITE_STATIC);
+			sqlite3_bind_text(sc->ins, 2, folder, -1, SQLITE_STATIC);
+			sqlite3_bind_text(sc->ins, 3, subs[i], -1, SQLITE_STATIC);
+			sqlite3_bind_text(sc->ins, 4, base, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(sc->ins, 5, flags, -1, SQLITE_TRANSIENT);
+			sqlite3_step(sc->ins);
+			sqlite3_reset(sc->ins);
+		}
+		closedir(md);
 	}
-	closedir(fd);
+	return 0;
 }
 
 /*
@@ -1195,7 +1203,9 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	const char	*account = json_string_value(json_object_get(r->params,
 			    "account"));
-	sqlite3_stmt	*ins = NULL, *sel = NULL, *up = NULL, *fill = NULL;
+	sqlite3_stmt	*ins = NULL, *sc = NULL, *sel = NULL, *up = NULL;
+	sqlite3_stmt	*fill = NULL;
+	struct ops_scan	 scan;
 	struct dirent	*ae;
 	struct ops_row	 row;
 	DIR		*ad;
@@ -1209,22 +1219,21 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	    "DELETE FROM scanned; BEGIN IMMEDIATE") != 0)
 		return;
 	if ((ins = ops_prepare(db, r, "INSERT OR IGNORE INTO disk VALUES "
-	    "(?, ?, ?, ?, ?)")) == NULL)
+	    "(?, ?, ?, ?, ?)")) == NULL || (sc = ops_prepare(db, r, "INSERT OR "
+	    "IGNORE INTO scanned VALUES (?)")) == NULL)
 		goto out;
+	scan.st = st;
+	scan.ins = ins;
 	if ((dfd = dup(st->dirfd)) != -1 && (ad = fdopendir(dfd)) != NULL) {
 		rewinddir(ad);
 		while ((ae = readdir(ad)) != NULL) {
 			if (ae->d_name[0] == '.' || ae->d_type == DT_REG ||
 			    (account != NULL && strcmp(account, ae->d_name)))
 				continue;
-			sqlite3_stmt *sc = ops_prepare(db, r, "INSERT OR "
-			    "IGNORE INTO scanned VALUES (?)");
-			if (sc == NULL)
-				break;
 			sqlite3_bind_text(sc, 1, ae->d_name, -1, SQLITE_STATIC);
 			sqlite3_step(sc);
-			sqlite3_finalize(sc);
-			ops_scan(st, ins, ae->d_name);
+			sqlite3_reset(sc);
+			ops_walk(st, ae->d_name, ops_scan_cb, &scan);
 		}
 		closedir(ad);
 	}
@@ -1281,6 +1290,7 @@ out:
 	if (r->error != NULL)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_finalize(ins);
+	sqlite3_finalize(sc);
 	sqlite3_finalize(sel);
 	sqlite3_finalize(up);
 	sqlite3_finalize(fill);
