@@ -239,9 +239,40 @@ client_cmd_usage(const struct client_cmd *cmd, FILE *f)
 }
 
 /*
- * Parse the options every command takes (--json, --help) for a command with
- * no other options; return -1 to go on, or an exit status.
+ * Parse a command's options: --json and --help for every command, the
+ * others through opt (NULL: none). Return -1 to go on, else the exit
+ * status.
  */
+int
+client_parse_opts(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv, const char *shorts, const struct option *longs,
+    int (*opt)(int, const char *, void *), void *arg)
+{
+	int	 ch, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			o->json = 1;
+			break;
+		case 'h':
+			client_cmd_usage(cmd, stdout);
+			return 0;
+		case '?':
+			client_cmd_usage(cmd, stderr);
+			return EX_USAGE;
+		default:
+			if (opt == NULL)
+				return EX_USAGE;
+			if ((rc = opt(ch, optarg, arg)) != -1)
+				return rc;
+		}
+	}
+	return -1;
+}
+
+/* Parse --json and --help, refusing arguments; -1 to go on. */
 int
 client_parse_common(const struct client_cmd *cmd, struct client_opts *o,
     int argc, char **argv)
@@ -251,22 +282,11 @@ client_parse_common(const struct client_cmd *cmd, struct client_opts *o,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	 ch;
+	int	 rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			o->json = 1;
-			break;
-		case 'h':
-			client_cmd_usage(cmd, stdout);
-			return 0;
-		default:
-			client_cmd_usage(cmd, stderr);
-			return EX_USAGE;
-		}
-	}
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "+jh", opts,
+	    NULL, NULL)) != -1)
+		return rc;
 	if (optind != argc) {
 		fprintf(stderr, "mailctl %s: unexpected argument \"%s\"\n",
 		    cmd->name, argv[optind]);

@@ -6,6 +6,8 @@
 #ifndef MAILCTL_CLIENT_H
 #define MAILCTL_CLIENT_H
 
+#include <getopt.h>
+
 #include <jansson.h>
 
 struct client_opts {
@@ -30,6 +32,9 @@ int	client_print_json(const json_t *);
 void	client_cmd_usage(const struct client_cmd *, FILE *);
 int	client_parse_common(const struct client_cmd *, struct client_opts *,
 	    int argc, char **argv);
+int	client_parse_opts(const struct client_cmd *, struct client_opts *,
+	    int argc, char **argv, const char *shorts, const struct option *,
+	    int (*opt)(int, const char *, void *), void *arg);
 const char *client_local_time(const char *iso, char *buf, size_t size);
 void	client_format_duration(double seconds, char *buf, size_t size);
 

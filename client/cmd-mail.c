@@ -102,34 +102,6 @@ mail_id(const char *cmd, const char *s)
 	return id;
 }
 
-/* Parse the options common to the mailbox commands; -1 to go on. */
-static int
-mail_opts(const struct client_cmd *cmd, struct client_opts *o, int argc,
-    char **argv, const char *shorts, const struct option *longs,
-    int (*opt)(int, const char *, void *), void *arg)
-{
-	int	 ch, rc;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			o->json = 1;
-			break;
-		case 'h':
-			client_cmd_usage(cmd, stdout);
-			return 0;
-		case '?':
-			client_cmd_usage(cmd, stderr);
-			return EX_USAGE;
-		default:
-			if ((rc = opt(ch, optarg, arg)) != -1)
-				return rc;
-		}
-	}
-	return -1;
-}
-
 /* Collect ids from argv[optind..end). */
 static json_t *
 mail_ids(const char *cmd, int argc, char **argv)
@@ -219,7 +191,7 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	char		 when[64], size[32];
 
 	a.params = json_object();
-	if ((rc = mail_opts(cmd, o, argc, argv, "jhua:l:o:", longs, ls_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhua:l:o:", longs, ls_opt,
 	    &a)) != -1) {
 		json_decref(a.params);
 		return rc;
@@ -305,7 +277,7 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	size_t		 i;
 	char		 key[16], when[64], size[32];
 
-	if ((rc = mail_opts(cmd, o, argc, argv, "jhr", longs, read_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhr", longs, read_opt,
 	    &raw)) != -1)
 		return rc;
 	if (argc - optind != 1) {
@@ -374,7 +346,7 @@ cmd_mark(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_t	*ids, *r;
 	int	 rc, read = -1;
 
-	if ((rc = mail_opts(cmd, o, argc, argv, "jhru", longs, mark_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhru", longs, mark_opt,
 	    &read)) != -1)
 		return rc;
 	if (read == -1 || optind == argc) {
@@ -394,13 +366,6 @@ cmd_mark(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	return 0;
 }
 
-/* No options but the common ones. */
-static int
-no_opt(int ch, const char *arg, void *p)
-{
-	return EX_USAGE;
-}
-
 int
 cmd_mv(const struct client_cmd *cmd, struct client_opts *o, int argc,
     char **argv)
@@ -414,7 +379,7 @@ cmd_mv(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	const char	*folder;
 	int		 rc;
 
-	if ((rc = mail_opts(cmd, o, argc, argv, "jh", longs, no_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh", longs, NULL,
 	    NULL)) != -1)
 		return rc;
 	if (argc - optind < 2) {
@@ -454,7 +419,7 @@ cmd_rm(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_t	*ids, *r;
 	int	 rc, purge = 0;
 
-	if ((rc = mail_opts(cmd, o, argc, argv, "jhp", longs, rm_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhp", longs, rm_opt,
 	    &purge)) != -1)
 		return rc;
 	if (optind == argc) {
@@ -527,7 +492,7 @@ cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
 	char		 size[32];
 
 	a.params = json_object();
-	if ((rc = mail_opts(cmd, o, argc, argv, "jhs:i:", longs, att_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhs:i:", longs, att_opt,
 	    &a)) != -1 || argc - optind != 1 ||
 	    (id = mail_id(cmd->name, argv[optind])) == -1) {
 		if (rc == -1)
@@ -601,7 +566,7 @@ mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_t	*params = json_object();
 	int	 rc;
 
-	if ((rc = mail_opts(cmd, o, argc, argv, "jh", longs, no_opt,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh", longs, NULL,
 	    NULL)) != -1 || argc - optind > 1) {
 		if (rc == -1)
 			client_cmd_usage(cmd, stderr);
