@@ -1128,7 +1128,8 @@ ops_reindex_tmp(struct store *st, sqlite3 *db, struct ops_req *r,
 		folder = (const char *)sqlite3_column_text(s, 1);
 		file = (const char *)sqlite3_column_text(s, 2);
 		tmp = (const char *)sqlite3_column_text(s, 3);
-		snprintf(from, sizeof from, "%s/Inbox/tmp/%s", account, tmp);
+		snprintf(from, sizeof from, "%s/" FILTER_INBOX "/tmp/%s", account,
+		    tmp);
 		snprintf(to, sizeof to, "%s/%s/new/%s", account, folder, file);
 		if (faccessat(st->dirfd, from, F_OK, 0) != 0 ||
 		    store_mkfolder(st, account, folder, &cause) != 0 ||

@@ -58,7 +58,6 @@
 #include "store-int.h"
 
 #define STORE_BUF	(64 * 1024)
-#define STORE_INBOX	"Inbox"
 
 /*
  * An open Maildir folder: its tmp/ and new/ directories, and a pool of
@@ -134,7 +133,8 @@ struct uidset {
 };
 
 const char *const store_default_folders[] = {
-	"Inbox", "Important", "Work", "Project", "Spam", "Sent", "Trash", NULL
+	FILTER_INBOX, "Important", "Work", "Project", "Spam", "Sent", "Trash",
+	NULL
 };
 
 /*
@@ -654,7 +654,7 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	struct store_msg	*m;
 	struct store_folder	*f;
 
-	if ((f = store_folder(st, account, STORE_INBOX, cause)) == NULL)
+	if ((f = store_folder(st, account, FILTER_INBOX, cause)) == NULL)
 		return NULL;
 	m = xcalloc(1, sizeof *m);
 	m->st = st;
@@ -662,7 +662,7 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	m->tmpfd = f->tmpfd;
 	m->newfd = f->newfd;
 	m->account = xstrdup(account);
-	m->folder = xstrdup(STORE_INBOX);
+	m->folder = xstrdup(FILTER_INBOX);
 	m->uidl = uidl ? xstrdup(uidl) : NULL;
 	pthread_mutex_lock(&st->lock);
 	f->wanted = 1;
