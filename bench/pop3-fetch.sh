@@ -394,7 +394,7 @@ mc_start()
 	}
 	EOF
 	chmod 600 "$dir/config.json"
-	"$MAILCTLD" --config "$dir/config.json" </dev/null \
+	"$MAILCTLD" --config "$dir/config.json" ${MAILCTLD_ARGS:-} </dev/null \
 	    >>"$dir/mailctld.log" 2>&1 &
 	MC_PID=$!
 	for _ in $(seq 150); do

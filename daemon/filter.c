@@ -114,18 +114,19 @@ filter_fold(const char *s)
 	/* A lower-case form never needs more than 4 bytes a character. */
 	out = o = xmalloc(len * 4 + 1);
 	while (*p != '\0') {
+		if (*p < 0x80) {		/* most mail text */
+			*o++ = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
+			p++;
+			continue;
+		}
 		if ((n = filter_utf8_decode(p, &c)) == 0) {
 			*o++ = *p++;
 			continue;
 		}
 		p += n;
-		if (c < 0x80)
-			*o++ = c >= 'A' && c <= 'Z' ? c + 32 : c;
-		else {
-			if (filter_locale != (locale_t)0)
-				c = towlower_l(c, filter_locale);
-			o += filter_utf8_encode(c, o);
-		}
+		if (filter_locale != (locale_t)0)
+			c = towlower_l(c, filter_locale);
+		o += filter_utf8_encode(c, o);
 	}
 	*o = '\0';
 	return out;

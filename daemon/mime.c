@@ -51,6 +51,7 @@ struct mime_part {
 struct mime_msg {
 	char		*buf;
 	size_t		 len;
+	int		 owned;		/* buf is ours to free */
 	struct mime_hdr	*hdrs;		/* the top-level header */
 	size_t		 nhdrs;
 	struct mime_part *parts;	/* leaves, in order */
@@ -72,25 +73,38 @@ struct mime_buf {
 	size_t		 size;
 };
 
-/* Append n bytes to a growing buffer. */
+/* Make room for n more bytes and the terminating NUL. */
 static void
-mime_buf_add(struct mime_buf *b, const void *p, size_t n)
+mime_buf_grow(struct mime_buf *b, size_t n)
 {
 	if (b->len + n + 1 > b->size) {
 		while (b->len + n + 1 > b->size)
 			b->size = b->size ? b->size * 2 : 64;
 		b->d = xreallocarray(b->d, 1, b->size);
 	}
+}
+
+/* Append n bytes to a growing buffer. */
+static void
+mime_buf_add(struct mime_buf *b, const void *p, size_t n)
+{
+	mime_buf_grow(b, n);
 	memcpy(b->d + b->len, p, n);
 	b->len += n;
 	b->d[b->len] = '\0';
 }
 
-/* Append one byte. */
-static void
+/*
+ * Append one byte. Called for nearly every byte a decoder produces, so
+ * the common case is a compare and two stores, not a call to memcpy.
+ */
+static inline void
 mime_buf_addc(struct mime_buf *b, char c)
 {
-	mime_buf_add(b, &c, 1);
+	if (b->len + 2 > b->size)
+		mime_buf_grow(b, 1);
+	b->d[b->len++] = c;
+	b->d[b->len] = '\0';
 }
 
 /* Return the buffer as a string (never NULL) and give up ownership. */
@@ -177,15 +191,24 @@ mime_utf8_valid(const char *s, size_t len)
 static void
 mime_utf8_fix(struct mime_buf *b, const char *s, size_t len)
 {
-	size_t	 i, n;
+	size_t	 i = 0, run, n;
 
-	for (i = 0; i < len; i += n) {
-		n = mime_utf8_seq((const unsigned char *)s + i, len - i);
-		if (n == 0) {
-			mime_buf_add(b, "\xef\xbf\xbd", 3);
-			n = 1;
-		} else
-			mime_buf_add(b, s + i, n);
+	while (i < len) {
+		/* Copy the longest valid run at once. */
+		for (run = i; run < len; run += n) {
+			if ((unsigned int)(unsigned char)s[run] - 1 < 0x7f) {
+				n = 1;		/* ASCII without a call */
+				continue;
+			}
+			if ((n = mime_utf8_seq((const unsigned char *)s + run,
+			    len - run)) == 0)
+				break;
+		}
+		mime_buf_add(b, s + i, run - i);
+		if (run == len)
+			break;
+		mime_buf_add(b, "\xef\xbf\xbd", 3);
+		i = run + 1;
 	}
 }
 
@@ -355,6 +378,30 @@ mime_base64(struct mime_buf *b, const char *s, size_t len)
 		}
 	}
 	mime_base64_tail(b, acc, n);
+}
+
+/*
+ * Return how many bytes mime_base64() would decode from s without
+ * decoding them (an attachment's size for a listing).
+ */
+static size_t
+mime_base64_size(const char *s, size_t len)
+{
+	static const size_t	 tail[4] = { 0, 0, 1, 2 };
+	size_t			 i, n = 0, size = 0;
+
+	pthread_once(&mime_b64_once, mime_b64_init);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			size += tail[n];
+			n = 0;
+		} else if (mime_b64_value[(unsigned char)s[i]] >= 0 &&
+		    ++n == 4) {
+			size += 3;
+			n = 0;
+		}
+	}
+	return size + tail[n];
 }
 
 /*
@@ -984,34 +1031,69 @@ mime_classify(struct mime_msg *m)
 		if ((pt->disp == NULL || strcmp(pt->disp, "attachment") != 0) &&
 		    strncmp(pt->type, "text/", 5) == 0 && pt->filename == NULL)
 			continue;
-		b.len = 0;
-		mime_decode_body(pt, &b);
-		pt->size = b.len;
+		if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
+			pt->size = mime_base64_size(pt->body, pt->bodylen);
+		else {
+			b.len = 0;
+			mime_decode_body(pt, &b);
+			pt->size = b.len;
+		}
 		m->att[m->natt++] = i;
 	}
 	free(b.d);
 }
 
-/* Parse a whole message held in memory. */
-struct mime_msg *
-mime_parse(const char *buf, size_t len, char **cause)
+/* Parse len bytes at buf, which buf[len] == '\0' ends; own buf or not. */
+static struct mime_msg *
+mime_parse_at(char *buf, size_t len, int owned)
 {
 	struct mime_msg	*m;
 
-	if (len > MIME_MAX_SIZE) {
-		xasprintf(cause, "message too large (%zu bytes, limit %d)",
-		    len, MIME_MAX_SIZE);
-		return NULL;
-	}
 	m = xcalloc(1, sizeof *m);
-	m->buf = xmalloc(len + 1);
-	if (len > 0)
-		memcpy(m->buf, buf, len);
-	m->buf[len] = '\0';
+	m->buf = buf;
 	m->len = len;
+	m->owned = owned;
 	mime_entity(m, m->buf, m->buf + len, 0, "text/plain", 1);
 	mime_classify(m);
 	return m;
+}
+
+/* Return NULL with a cause when len is over the bound. */
+static int
+mime_size_ok(size_t len, char **cause)
+{
+	if (len <= MIME_MAX_SIZE)
+		return 1;
+	xasprintf(cause, "message too large (%zu bytes, limit %d)", len,
+	    MIME_MAX_SIZE);
+	return 0;
+}
+
+/* Parse a whole message held in memory (copied). */
+struct mime_msg *
+mime_parse(const char *buf, size_t len, char **cause)
+{
+	char	*copy;
+
+	if (!mime_size_ok(len, cause))
+		return NULL;
+	copy = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(copy, buf, len);
+	copy[len] = '\0';
+	return mime_parse_at(copy, len, 1);
+}
+
+/*
+ * Parse len bytes at buf in place, without a copy: buf[len] must be a
+ * readable NUL, and buf must outlive the result (a mapped file, say).
+ */
+struct mime_msg *
+mime_parse_inplace(const char *buf, size_t len, char **cause)
+{
+	if (!mime_size_ok(len, cause))
+		return NULL;
+	return mime_parse_at((char *)buf, len, 0);
 }
 
 /* Free a parsed message. */
@@ -1032,7 +1114,8 @@ mime_free(struct mime_msg *m)
 	free(m->parts);
 	free(m->att);
 	mime_hdrs_free(m->hdrs, m->nhdrs);
-	free(m->buf);
+	if (m->owned)
+		free(m->buf);
 	free(m);
 }
 

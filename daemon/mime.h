@@ -2,7 +2,8 @@
  * Reading MIME messages (RFC 5322, 2045-2049, 2047, 2231).
  *
  * Ownership: mime_parse() copies the message, so the caller's buffer may be
- * freed at once; the struct mime_msg it returns owns every string reachable
+ * freed at once; mime_parse_inplace() reads it where it is (it must end
+ * with a NUL at buf[len] and outlive the result). The struct mime_msg it returns owns every string reachable
  * from it, and mime_header() and the fields filled by mime_attachment()
  * borrow from it: they stay valid until mime_free(). Functions named
  * mime_decode_header(), mime_body_text() and mime_attachment_data() return
@@ -33,6 +34,7 @@ struct mime_attachment {
 };
 
 struct mime_msg	*mime_parse(const char *, size_t, char **);
+struct mime_msg	*mime_parse_inplace(const char *, size_t, char **);
 void		 mime_free(struct mime_msg *);
 const char	*mime_header(const struct mime_msg *, const char *);
 char		*mime_decode_header(const char *);

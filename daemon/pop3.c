@@ -60,6 +60,11 @@
 #define POP3_WINDOW		32		/* pipelined commands */
 #define POP3_BATCH_MSGS		64
 #define POP3_BATCH_BYTES	(8 * 1024 * 1024)
+/*
+ * Batches at the store at once: past that, no new RETR goes out until
+ * one is committed, so a slow disk bounds the open files and memory.
+ */
+#define POP3_MAX_COMMITS	16
 #define POP3_MSG_MAX		(256ULL * 1024 * 1024)
 #define POP3_MAILBOX_MAX	500000		/* messages on a server */
 
@@ -888,6 +893,8 @@ pop3_pump(struct pop3_session *s)
 		while (s->next_retr < s->nmsgs && !s->msgs[s->next_retr].want)
 			s->next_retr++;
 		if (s->next_retr < s->nmsgs) {
+			if (s->commits >= POP3_MAX_COMMITS)
+				return;	/* pop3_committed_cb pumps again */
 			c->kind = CMD_RETR;
 			c->num = ++s->next_retr;
 			pop3_send(s, 0, "RETR %u", c->num);

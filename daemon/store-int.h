@@ -3,12 +3,15 @@
  * store-ops.c (the mailbox operations behind list, read, mark, move, ...).
  * Nothing outside those two files includes this.
  *
- * Threads: the loop hands jobs to two threads and gets them back through
+ * Threads: the loop hands jobs to three threads and gets them back through
  * one eventfd. The writer runs everything that changes the store (delivery
  * commits, mark, move, delete, reindex, refilter) one at a time, in order;
  * the reader runs what only reads (list, folders, read, attachments), so a
- * long reindex never holds up a listing. Each thread has its own SQLite
- * connection; WAL lets the reader go on while the writer writes.
+ * long reindex never holds up a listing. Each has its own SQLite
+ * connection; WAL lets the reader go on while the writer writes. The
+ * digester reads new messages (headers, rules) before their batch goes on
+ * to the writer, so parsing one batch overlaps the disk flushes of the
+ * one before.
  */
 #ifndef MAILCTL_STORE_INT_H
 #define MAILCTL_STORE_INT_H
@@ -31,12 +34,16 @@ struct event;
 struct filter;
 struct store;
 
-/* Work for a store thread: run there, then done on the loop. */
+/*
+ * Work for a store thread: run there, then done on the loop; or, when run
+ * sets next, queued on that thread to run again there (a pipeline).
+ */
 struct store_job {
 	TAILQ_ENTRY(store_job)	 entry;
 	void			(*run)(struct store *, sqlite3 *,
 				    struct store_job *);
 	void			(*done)(struct store *, struct store_job *);
+	struct store_thread	*next;
 };
 TAILQ_HEAD(store_jobs, store_job);
 
@@ -47,6 +54,8 @@ struct store_thread {
 	int			 running;
 	struct store_jobs	 todo;		/* under store lock */
 	pthread_cond_t		 wake;
+	int			 stop;		/* under store lock: exit
+						 * once todo is empty */
 	sqlite3			*db;		/* this thread's connection */
 };
 
@@ -86,14 +95,23 @@ struct store {
 
 	struct store_thread writer;
 	struct store_thread reader;
+	struct store_thread digester;	/* no database */
 	pthread_t	 makers[STORE_MAKERS];
 	int		 nmakers;
+	int		 threads;	/* lock and threads set up */
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 make_wake;	/* a pool wants files */
 	struct store_jobs done;		/* under lock */
 	int		 stopping;	/* under lock */
 	int		 efd;		/* threads -> loop: jobs done */
 	struct event	*efd_ev;
+};
+
+/* A message file parsed where it is mapped (store_mime_open). */
+struct store_mime {
+	struct mime_msg	*msg;
+	void		*map;
+	size_t		 maplen;
 };
 
 /* The folders every account has from the start. */
@@ -105,6 +123,9 @@ void		 store_dberr(sqlite3 *, const char *, char **);
 int		 store_mkfolder(struct store *, const char *account,
 		    const char *folder, char **cause);
 struct filter	*store_filter(struct store *);
+int		 store_mime_open(int fd, size_t size, struct store_mime *,
+		    char **cause);
+void		 store_mime_close(struct store_mime *);
 int		 store_digest(int fd, size_t size, const struct filter *,
 		    struct store_info *);
 void		 store_info_free(struct store_info *);

@@ -217,44 +217,28 @@ ops_open(struct store *st, struct ops_req *r, struct ops_row *row)
 	return -1;
 }
 
-/* Parse a stored message (its first MIME_MAX_SIZE bytes). */
-static struct mime_msg *
-ops_parse(struct store *st, struct ops_req *r, struct ops_row *row)
+/* Parse a stored message (its first MIME_MAX_SIZE bytes) into sm. */
+static int
+ops_parse(struct store *st, struct ops_req *r, struct ops_row *row,
+    struct store_mime *sm)
 {
-	struct mime_msg	*msg;
 	struct stat	 sb;
-	void		*map = NULL;
 	char		*cause = NULL;
-	size_t		 len;
-	int		 fd;
+	int		 fd, rc = -1;
 
 	if ((fd = ops_open(st, r, row)) == -1)
-		return NULL;
-	if (fstat(fd, &sb) != 0) {
+		return -1;
+	if (fstat(fd, &sb) != 0)
 		ops_fail(r, JSONRPC_ERR_FAILED, "message %lld: %s", row->id,
 		    strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	len = (size_t)sb.st_size < MIME_MAX_SIZE ? (size_t)sb.st_size :
-	    MIME_MAX_SIZE;
-	if (len > 0 && (map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd,
-	    0)) == MAP_FAILED) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "message %lld: %s", row->id,
-		    strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	close(fd);
-	msg = mime_parse(map != NULL ? map : "", len, &cause);
-	if (map != NULL)
-		munmap(map, len);
-	if (msg == NULL) {
+	else if (store_mime_open(fd, sb.st_size, sm, &cause) != 0) {
 		ops_fail(r, JSONRPC_ERR_FAILED, "message %lld: %s", row->id,
 		    cause);
 		free(cause);
-	}
-	return msg;
+	} else
+		rc = 0;
+	close(fd);
+	return rc;
 }
 
 /* Is an entry of the directory d a directory itself? */
@@ -554,6 +538,7 @@ static void
 ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	struct ops_row	 row;
+	struct store_mime	 sm;
 	struct mime_msg	*msg;
 	json_t		*atts, *o;
 	char		 path[OPS_PATH_MAX];
@@ -586,8 +571,9 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		    (json_int_t)row.id, "path", st->data_dir, "/", path,
 		    "size", (json_int_t)row.size);
 	} else {
-		if ((msg = ops_parse(st, r, &row)) == NULL)
+		if (ops_parse(st, r, &row, &sm) != 0)
 			return;
+		msg = sm.msg;
 		for (i = 0; i < 5; i++) {
 			v[i] = mime_header(msg, names[i]) != NULL ?
 			    mime_decode_header(mime_header(msg, names[i])) :
@@ -610,7 +596,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		free(body);
 		for (i = 0; i < 5; i++)
 			free(v[i]);
-		mime_free(msg);
+		store_mime_close(&sm);
 	}
 	if (strchr(row.flags, 'S') == NULL || row.stale)
 		r->mark_id = row.id;
@@ -675,6 +661,7 @@ static void
 ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	struct ops_row	 row;
+	struct store_mime	 sm;
 	struct mime_msg	*msg;
 	json_t		*list, *o;
 	const char	*dir, *fname;
@@ -698,11 +685,12 @@ ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
 		    dir, strerror(errno));
 		return;
 	}
-	if ((msg = ops_parse(st, r, &row)) == NULL) {
+	if (ops_parse(st, r, &row, &sm) != 0) {
 		if (dfd != -1)
 			close(dfd);
 		return;
 	}
+	msg = sm.msg;
 	if (want > mime_nattachments(msg))
 		ops_fail(r, JSONRPC_ERR_NOT_FOUND, "message %lld has no "
 		    "attachment %zu (it has %zu)", row.id, want,
@@ -725,7 +713,7 @@ ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
 		}
 		free(data);
 	}
-	mime_free(msg);
+	store_mime_close(&sm);
 	if (dfd != -1)
 		close(dfd);
 	if (r->error == NULL)

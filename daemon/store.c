@@ -107,7 +107,12 @@ struct store_batch {
 	char			**uidls;	/* the batch's, or NULL each */
 	struct store_new	*news;		/* filled by the writer */
 	double			 seconds[3];	/* sync, index, rename */
+	size_t			 committed;	/* messages in the commit */
+	struct store_batch	*merged;	/* committed with this one */
 };
+
+/* The most messages one group commit takes (a bound on its work). */
+#define STORE_MERGE_MAX	1024
 
 struct store_msg {
 	struct store	*st;		/* borrowed */
@@ -124,6 +129,7 @@ struct store_msg {
 	size_t		 buflen;
 	uint64_t	 size;
 	int		 werrno;	/* first write error */
+	struct store_info info;		/* from the digester */
 };
 
 struct uidset {
@@ -261,9 +267,10 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	st->dirfd = -1;
 	st->efd = -1;
 	st->data_dir = xstrdup(data_dir);
-	st->writer.st = st->reader.st = st;
+	st->writer.st = st->reader.st = st->digester.st = st;
 	st->writer.name = "writer";
 	st->reader.name = "reader";
+	st->digester.name = "digester";
 	st->dirfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->dirfd == -1) {
 		xasprintf(cause, "cannot open %s: %s", data_dir,
@@ -801,6 +808,7 @@ store_msg_free(struct store_msg *m, int unlink_tmp)
 	free(m->folder);
 	free(m->dest);
 	free(m->uidl);
+	store_info_free(&m->info);
 	free(m);
 }
 
@@ -840,6 +848,47 @@ store_hdr(const struct mime_msg *msg, const char *name)
 }
 
 /*
+ * Map the first MIME_MAX_SIZE bytes of the message in fd (size bytes) and
+ * parse them in place: no copy of the message is made. The mapping is one
+ * page longer than the file's pages, made of zeros, so the text always
+ * ends with the NUL the parser needs, whatever the file's length.
+ */
+int
+store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
+{
+	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t	 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE;
+
+	sm->maplen = (len / page + 1) * page;
+	sm->map = mmap(NULL, sm->maplen, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (sm->map == MAP_FAILED) {
+		xasprintf(cause, "%s", strerror(errno));
+		return -1;
+	}
+	if (len > 0 && mmap(sm->map, len, PROT_READ, MAP_PRIVATE | MAP_FIXED,
+	    fd, 0) == MAP_FAILED) {
+		xasprintf(cause, "%s", strerror(errno));
+		munmap(sm->map, sm->maplen);
+		return -1;
+	}
+	if ((sm->msg = mime_parse_inplace(sm->map, len, cause)) == NULL) {
+		munmap(sm->map, sm->maplen);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free a parsed message and its mapping. */
+void
+store_mime_close(struct store_mime *sm)
+{
+	mime_free(sm->msg);
+	munmap(sm->map, sm->maplen);
+	sm->msg = NULL;
+}
+
+/*
  * Read what the index keeps of the message in fd (size bytes): the header
  * fields, the attachment count, and the folder the rules choose (f may be
  * NULL: Inbox). A message over MIME_MAX_SIZE is judged by its first
@@ -849,26 +898,20 @@ int
 store_digest(int fd, size_t size, const struct filter *f,
     struct store_info *info)
 {
-	struct mime_msg	*msg;
-	struct stat	 sb;
-	void		*map = NULL;
-	char		*cause = NULL;
-	size_t		 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE;
+	struct store_mime	 sm;
+	struct mime_msg		*msg;
+	struct stat		 sb;
+	char			*cause = NULL;
 
 	memset(info, 0, sizeof *info);
 	info->folder = FILTER_INBOX;
 	info->notify = 1;
 	info->date = fstat(fd, &sb) == 0 ? sb.st_mtime : time(NULL);
-	if (len > 0 && (map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd,
-	    0)) == MAP_FAILED)
-		return -1;
-	msg = mime_parse(map != NULL ? map : "", len, &cause);
-	if (map != NULL)
-		munmap(map, len);
-	if (msg == NULL) {
+	if (store_mime_open(fd, size, &sm, &cause) != 0) {
 		free(cause);
 		return -1;
 	}
+	msg = sm.msg;
 	info->from = store_hdr(msg, "from");
 	info->to = store_hdr(msg, "to");
 	info->cc = store_hdr(msg, "cc");
@@ -878,7 +921,7 @@ store_digest(int fd, size_t size, const struct filter *f,
 	info->attachments = mime_nattachments(msg);
 	info->folder = filter_folder(f, info->from, info->subject, msg,
 	    &info->notify);
-	mime_free(msg);
+	store_mime_close(&sm);
 	return 0;
 }
 
@@ -931,8 +974,7 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
     size_t n, struct store_new *news, char **cause)
 {
 	struct store_msg	*m;
-	struct store_info	 info;
-	struct filter		*f = store_filter(st);
+	struct store_info	*info;
 	sqlite3_int64		 now = time(NULL);
 	size_t			 i;
 
@@ -940,9 +982,7 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 		goto fail;
 	for (i = 0; i < n; i++) {
 		m = msgs[i];
-		if (store_digest(m->fd, m->size, f, &info) != 0)
-			info.folder = FILTER_INBOX;	/* headers unknown */
-		m->dest = xstrdup(info.folder);
+		info = &m->info;
 		sqlite3_bind_text(st->ins_msg, 1, m->account, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_msg, 2, m->dest, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st->ins_msg, 3, m->final, -1, SQLITE_STATIC);
@@ -950,27 +990,25 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 		sqlite3_bind_int64(st->ins_msg, 5, (sqlite3_int64)m->size);
 		sqlite3_bind_text(st->ins_msg, 6, m->uidl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st->ins_msg, 7, now);
-		sqlite3_bind_text(st->ins_msg, 8, info.from, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 9, info.subject, -1,
+		sqlite3_bind_text(st->ins_msg, 8, info->from, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 9, info->subject, -1,
 		    SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 10, info.to, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 11, info.cc, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st->ins_msg, 12, info.date);
-		sqlite3_bind_text(st->ins_msg, 13, info.message_id, -1,
+		sqlite3_bind_text(st->ins_msg, 10, info->to, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->ins_msg, 11, info->cc, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->ins_msg, 12, info->date);
+		sqlite3_bind_text(st->ins_msg, 13, info->message_id, -1,
 		    SQLITE_STATIC);
-		sqlite3_bind_int64(st->ins_msg, 14, info.attachments);
-		if (sqlite3_step(st->ins_msg) != SQLITE_DONE) {
-			store_info_free(&info);
+		sqlite3_bind_int64(st->ins_msg, 14, info->attachments);
+		if (sqlite3_step(st->ins_msg) != SQLITE_DONE)
 			goto fail;
-		}
 		sqlite3_reset(st->ins_msg);
 		news[i].id = sqlite3_last_insert_rowid(db);
 		news[i].folder = xstrdup(m->dest);
-		news[i].notify = info.notify;
-		news[i].from = info.from;
-		news[i].subject = info.subject;
-		info.from = info.subject = NULL;
-		store_info_free(&info);
+		news[i].notify = info->notify;
+		news[i].from = info->from;
+		news[i].subject = info->subject;
+		info->from = info->subject = NULL;
+		store_info_free(info);
 		if (m->uidl == NULL)
 			continue;
 		sqlite3_bind_text(st->ins_seen, 1, m->account, -1,
@@ -981,16 +1019,13 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 			goto fail;
 		sqlite3_reset(st->ins_seen);
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-		filter_free(f);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
-	}
 fail:
 	store_dberr(db, "write", cause);
 	sqlite3_reset(st->ins_msg);
 	sqlite3_reset(st->ins_seen);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	filter_free(f);
 	return -1;
 }
 
@@ -1086,11 +1121,16 @@ store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
 		}
 		close(dirs[i].fd);
 	}
-	if (rc == 0 && (fsync(msgs[0]->newfd) != 0 ||
-	    fsync(msgs[0]->tmpfd) != 0)) {
-		xasprintf(cause, "cannot flush the Maildir: %s",
-		    strerror(errno));
-		rc = -1;
+	/* Each delivery folder's new/ and tmp/ (a group commit may hold
+	 * batches of several accounts, each in one run). */
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (i > 0 && msgs[i]->newfd == msgs[i - 1]->newfd)
+			continue;
+		if (fsync(msgs[i]->newfd) != 0 || fsync(msgs[i]->tmpfd) != 0) {
+			xasprintf(cause, "cannot flush the Maildir: %s",
+			    strerror(errno));
+			rc = -1;
+		}
 	}
 	for (i = 0; i < n; i++)
 		store_msg_free(msgs[i], !recorded);
@@ -1112,7 +1152,7 @@ store_thread_main(void *arg)
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&t->todo) && !st->stopping)
+		while (TAILQ_EMPTY(&t->todo) && !t->stop)
 			pthread_cond_wait(&t->wake, &st->lock);
 		if ((job = TAILQ_FIRST(&t->todo)) == NULL)
 			break;
@@ -1120,6 +1160,12 @@ store_thread_main(void *arg)
 		pthread_mutex_unlock(&st->lock);
 		job->run(st, t->db, job);
 		pthread_mutex_lock(&st->lock);
+		if (job->next != NULL) {
+			TAILQ_INSERT_TAIL(&job->next->todo, job, entry);
+			pthread_cond_signal(&job->next->wake);
+			job->next = NULL;
+			continue;
+		}
 		TAILQ_INSERT_TAIL(&st->done, job, entry);
 		/* Cannot fail short of overflowing a 64-bit counter. */
 		(void)!write(st->efd, &one, sizeof one);
@@ -1193,6 +1239,7 @@ store_threads_start(struct store *st, struct event_base *base, char **cause)
 	TAILQ_INIT(&st->done);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->make_wake, NULL);
+	st->threads = 1;
 	if ((st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		xasprintf(cause, "eventfd: %s", strerror(errno));
 		return -1;
@@ -1201,7 +1248,8 @@ store_threads_start(struct store *st, struct event_base *base, char **cause)
 	    store_efd_cb, st);
 	event_add(st->efd_ev, NULL);
 	if (store_thread_start(&st->writer, cause) != 0 ||
-	    store_thread_start(&st->reader, cause) != 0)
+	    store_thread_start(&st->reader, cause) != 0 ||
+	    store_thread_start(&st->digester, cause) != 0)
 		return -1;
 	for (; st->nmakers < STORE_MAKERS; st->nmakers++) {
 		if ((rc = pthread_create(&st->makers[st->nmakers], NULL,
@@ -1214,26 +1262,39 @@ store_threads_start(struct store *st, struct event_base *base, char **cause)
 	return 0;
 }
 
-/* Let the threads finish every queued job, then hand them back. */
+/* Let a store thread finish its queued jobs and exit. */
+static void
+store_thread_stop(struct store *st, struct store_thread *t)
+{
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&st->lock);
+	t->stop = 1;
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&st->lock);
+	pthread_join(t->thread, NULL);
+	t->running = 0;
+}
+
+/*
+ * Let the threads finish every queued job, then hand them back. The
+ * digester goes first: what it finishes goes on to the writer.
+ */
 static void
 store_threads_stop(struct store *st)
 {
-	if (st->writer.running || st->reader.running || st->nmakers > 0) {
-		pthread_mutex_lock(&st->lock);
-		st->stopping = 1;
-		pthread_cond_signal(&st->writer.wake);
-		pthread_cond_signal(&st->reader.wake);
-		pthread_cond_broadcast(&st->make_wake);
-		pthread_mutex_unlock(&st->lock);
-		if (st->writer.running)
-			pthread_join(st->writer.thread, NULL);
-		if (st->reader.running)
-			pthread_join(st->reader.thread, NULL);
-		st->writer.running = st->reader.running = 0;
-		while (st->nmakers > 0)
-			pthread_join(st->makers[--st->nmakers], NULL);
-		store_done(st);
-	}
+	if (!st->threads)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->stopping = 1;
+	pthread_cond_broadcast(&st->make_wake);
+	pthread_mutex_unlock(&st->lock);
+	store_thread_stop(st, &st->digester);
+	store_thread_stop(st, &st->writer);
+	store_thread_stop(st, &st->reader);
+	while (st->nmakers > 0)
+		pthread_join(st->makers[--st->nmakers], NULL);
+	store_done(st);
 	if (st->efd_ev != NULL)
 		event_free(st->efd_ev);
 	st->efd_ev = NULL;
@@ -1242,21 +1303,83 @@ store_threads_stop(struct store *st)
 	st->efd = -1;
 }
 
-/* On the writer: commit a delivery batch. */
+static void	store_batch_run(struct store *, sqlite3 *, struct store_job *);
+
+/*
+ * On the digester: read what the index keeps of each message of a batch
+ * and the folder the rules choose, then pass the batch on to the writer.
+ */
+static void
+store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
+{
+	struct store_batch	*b = (struct store_batch *)job;
+	struct filter		*f = store_filter(st);
+	struct store_msg	*m;
+	size_t			 i;
+
+	(void)db;
+	for (i = 0; i < b->n; i++) {
+		m = b->msgs[i];
+		/* On failure the headers are unknown: Inbox. */
+		store_digest(m->fd, m->size, f, &m->info);
+		m->dest = xstrdup(m->info.folder);
+		m->info.folder = NULL;		/* the filter's, freed below */
+	}
+	filter_free(f);
+	job->run = store_batch_run;
+	job->next = &st->writer;
+}
+
+/*
+ * On the writer: commit a delivery batch, together with the delivery
+ * batches queued right behind it (a group commit: when the disk is the
+ * bottleneck, batches queue up and one flush serves them all).
+ */
 static void
 store_batch_run(struct store *st, sqlite3 *db, struct store_job *job)
 {
-	struct store_batch	*b = (struct store_batch *)job;
+	struct store_batch	*b = (struct store_batch *)job, *x, *last = b;
+	struct store_job	*j;
+	struct store_msg	**msgs;
+	struct store_new	*news;
+	char			*cause = NULL;
+	size_t			 n = b->n, off;
+	int			 rc;
 
-	b->rc = store_commit_batch(st, db, b->msgs, b->n, b->news, &b->cause,
-	    b->seconds);
+	pthread_mutex_lock(&st->lock);
+	while ((j = TAILQ_FIRST(&st->writer.todo)) != NULL &&
+	    j->run == store_batch_run &&
+	    n + ((struct store_batch *)j)->n <= STORE_MERGE_MAX) {
+		TAILQ_REMOVE(&st->writer.todo, j, entry);
+		last = last->merged = (struct store_batch *)j;
+		n += last->n;
+	}
+	pthread_mutex_unlock(&st->lock);
+	b->committed = n;
+	if (b->merged == NULL) {
+		b->rc = store_commit_batch(st, db, b->msgs, b->n, b->news,
+		    &b->cause, b->seconds);
+		return;
+	}
+	msgs = xreallocarray(NULL, n, sizeof *msgs);
+	news = xcalloc(n, sizeof *news);
+	for (off = 0, x = b; x != NULL; off += x->n, x = x->merged)
+		memcpy(msgs + off, x->msgs, x->n * sizeof *msgs);
+	rc = store_commit_batch(st, db, msgs, n, news, &cause, b->seconds);
+	for (off = 0, x = b; x != NULL; off += x->n, x = x->merged) {
+		memcpy(x->news, news + off, x->n * sizeof *news);
+		x->rc = rc;
+		x->cause = cause != NULL ? xstrdup(cause) : NULL;
+	}
+	free(cause);
+	free(news);
+	free(msgs);
 }
 
 /* On the loop: a batch is committed (or not); tell its owner. */
 static void
-store_batch_done(struct store *st, struct store_job *job)
+store_batch_report(struct store *st, struct store_batch *b)
 {
-	struct store_batch	*b = (struct store_batch *)job;
 	struct uidset		*u = store_seen_cached(st, b->account);
 	size_t			 i;
 
@@ -1266,9 +1389,6 @@ store_batch_done(struct store *st, struct store_job *job)
 		free(b->uidls[i]);
 	}
 	free(b->uidls);
-	log_debug("store commit of %zu messages: sync %.3f s, index %.3f s, "
-	    "rename %.3f s", b->n, b->seconds[0], b->seconds[1],
-	    b->seconds[2]);
 	b->cb(b->rc, b->cause, b->news, b->rc == 0 ? b->n : 0, b->arg);
 	for (i = 0; i < b->n; i++) {
 		free(b->news[i].folder);
@@ -1280,6 +1400,21 @@ store_batch_done(struct store *st, struct store_job *job)
 	free(b->msgs);
 	free(b->account);
 	free(b);
+}
+
+/* On the loop: a group commit is over; report each of its batches. */
+static void
+store_batch_done(struct store *st, struct store_job *job)
+{
+	struct store_batch	*b = (struct store_batch *)job, *next;
+
+	log_debug("store commit of %zu messages: sync %.3f s, index %.3f s, "
+	    "rename %.3f s", b->committed, b->seconds[0], b->seconds[1],
+	    b->seconds[2]);
+	for (; b != NULL; b = next) {
+		next = b->merged;
+		store_batch_report(st, b);
+	}
 }
 
 /*
@@ -1294,7 +1429,7 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
 	size_t			 i;
 
 	b = xcalloc(1, sizeof *b);
-	b->job.run = store_batch_run;
+	b->job.run = store_batch_digest;
 	b->job.done = store_batch_done;
 	b->msgs = xreallocarray(NULL, n, sizeof *msgs);
 	memcpy(b->msgs, msgs, n * sizeof *msgs);
@@ -1307,7 +1442,7 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
 	b->n = n;
 	b->cb = cb;
 	b->arg = arg;
-	store_submit(st, &st->writer, &b->job);
+	store_submit(st, &st->digester, &b->job);
 }
 
 /*
