@@ -114,11 +114,12 @@ filter_fold(const char *s)
 	/* A lower-case form never needs more than 4 bytes a character. */
 	out = o = xmalloc(len * 4 + 1);
 	while (*p != '\0') {
-		if (*p < 0x80) {		/* most mail text */
+		while (*p != '\0' && *p < 0x80) {	/* most mail text */
 			*o++ = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
 			p++;
-			continue;
 		}
+		if (*p == '\0')
+			break;
 		if ((n = filter_utf8_decode(p, &c)) == 0) {
 			*o++ = *p++;
 			continue;

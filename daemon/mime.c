@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,7 +46,6 @@ struct mime_part {
 	char		*filename;	/* decoded UTF-8, or NULL */
 	const char	*body;		/* borrowed from mime_msg.buf */
 	size_t		 bodylen;
-	size_t		 size;		/* decoded size, for attachments */
 };
 
 struct mime_msg {
@@ -187,6 +187,29 @@ mime_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+/*
+ * Return how many bytes at p are ASCII without NUL, eight at a time
+ * (mail text is mostly ASCII: this is the common path of UTF-8 checks).
+ */
+static size_t
+mime_ascii_run(const char *p, size_t len)
+{
+	const uint64_t	 high = 0x8080808080808080ULL;
+	const uint64_t	 ones = 0x0101010101010101ULL;
+	uint64_t	 w;
+	size_t		 i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, sizeof w);
+		/* A byte >= 0x80, or a zero byte (w - ones borrows). */
+		if ((w & high) != 0 || ((w - ones) & ~w & high) != 0)
+			break;
+	}
+	while (i < len && (unsigned int)(unsigned char)p[i] - 1 < 0x7f)
+		i++;
+	return i;
+}
+
 /* Append len bytes to b, each invalid byte or NUL as U+FFFD. */
 static void
 mime_utf8_fix(struct mime_buf *b, const char *s, size_t len)
@@ -196,12 +219,9 @@ mime_utf8_fix(struct mime_buf *b, const char *s, size_t len)
 	while (i < len) {
 		/* Copy the longest valid run at once. */
 		for (run = i; run < len; run += n) {
-			if ((unsigned int)(unsigned char)s[run] - 1 < 0x7f) {
-				n = 1;		/* ASCII without a call */
-				continue;
-			}
-			if ((n = mime_utf8_seq((const unsigned char *)s + run,
-			    len - run)) == 0)
+			run += mime_ascii_run(s + run, len - run);
+			if (run == len || (n = mime_utf8_seq(
+			    (const unsigned char *)s + run, len - run)) == 0)
 				break;
 		}
 		mime_buf_add(b, s + i, run - i);
@@ -985,16 +1005,24 @@ out:
 		mime_hdrs_free(h, nh);
 }
 
+/* Is a leaf's body its content as it is (7bit, 8bit, binary, unknown)? */
+static int
+mime_cte_identity(const struct mime_part *pt)
+{
+	return pt->cte == NULL || (strcmp(pt->cte, "base64") != 0 &&
+	    strcmp(pt->cte, "quoted-printable") != 0);
+}
+
 /* Decode the transfer encoding of a leaf into b. */
 static void
 mime_decode_body(const struct mime_part *pt, struct mime_buf *b)
 {
-	if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
-		mime_base64(b, pt->body, pt->bodylen);
-	else if (pt->cte != NULL && strcmp(pt->cte, "quoted-printable") == 0)
-		mime_qp(b, pt->body, pt->bodylen, 0);
-	else
+	if (mime_cte_identity(pt))
 		mime_buf_add(b, pt->body, pt->bodylen);
+	else if (strcmp(pt->cte, "base64") == 0)
+		mime_base64(b, pt->body, pt->bodylen);
+	else
+		mime_qp(b, pt->body, pt->bodylen, 0);
 }
 
 /* Return 1 when a leaf is a candidate body of that type. */
@@ -1013,7 +1041,6 @@ static void
 mime_classify(struct mime_msg *m)
 {
 	struct mime_part	*pt;
-	struct mime_buf		 b = { NULL, 0, 0 };
 	size_t			 i;
 
 	m->text = -1;
@@ -1031,16 +1058,8 @@ mime_classify(struct mime_msg *m)
 		if ((pt->disp == NULL || strcmp(pt->disp, "attachment") != 0) &&
 		    strncmp(pt->type, "text/", 5) == 0 && pt->filename == NULL)
 			continue;
-		if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
-			pt->size = mime_base64_size(pt->body, pt->bodylen);
-		else {
-			b.len = 0;
-			mime_decode_body(pt, &b);
-			pt->size = b.len;
-		}
 		m->att[m->natt++] = i;
 	}
-	free(b.d);
 }
 
 /* Parse len bytes at buf, which buf[len] == '\0' ends; own buf or not. */
@@ -1282,17 +1301,23 @@ mime_body_text(const struct mime_msg *m)
 {
 	const struct mime_part	*pt;
 	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
-	char			*html;
+	char			*html, *cr;
 	size_t			 i, j;
 
 	if (m->text < 0)
 		return xstrdup("");
 	pt = &m->parts[m->text];
-	mime_decode_body(pt, &raw);
-	mime_to_utf8(&out, pt->charset, raw.d ? raw.d : "", raw.len, 1);
-	free(raw.d);
-	if (out.d != NULL) {
-		for (i = j = 0; i < out.len; i++)
+	if (mime_cte_identity(pt))	/* no copy to decode */
+		mime_to_utf8(&out, pt->charset, pt->body, pt->bodylen, 1);
+	else {
+		mime_decode_body(pt, &raw);
+		mime_to_utf8(&out, pt->charset, raw.d ? raw.d : "", raw.len,
+		    1);
+		free(raw.d);
+	}
+	if (out.d != NULL && (cr = memchr(out.d, '\r', out.len)) != NULL) {
+		/* CRLF to LF, from the first CR on (stored mail has LF). */
+		for (i = j = cr - out.d; i < out.len; i++)
 			if (!(out.d[i] == '\r' && out.d[i + 1] == '\n'))
 				out.d[j++] = out.d[i];
 		out.d[j] = '\0';
@@ -1318,13 +1343,21 @@ mime_attachment(const struct mime_msg *m, size_t idx,
     struct mime_attachment *out)
 {
 	const struct mime_part	*pt;
+	struct mime_buf		 b = { NULL, 0, 0 };
 
 	if (idx >= m->natt)
 		return -1;
 	pt = &m->parts[m->att[idx]];
 	out->filename = pt->filename;
 	out->content_type = pt->type;
-	out->size = pt->size;
+	/* Worked out when asked: a listing of messages never needs it. */
+	if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
+		out->size = mime_base64_size(pt->body, pt->bodylen);
+	else {
+		mime_decode_body(pt, &b);
+		out->size = b.len;
+		free(b.d);
+	}
 	return 0;
 }
 

@@ -1216,6 +1216,7 @@ store_efd_cb(evutil_socket_t fd, short what, void *arg)
 static int
 store_thread_start(struct store_thread *t, char **cause)
 {
+	char	 name[16];
 	int	 rc;
 
 	TAILQ_INIT(&t->todo);
@@ -1226,6 +1227,8 @@ store_thread_start(struct store_thread *t, char **cause)
 		    t->name, strerror(rc));
 		return -1;
 	}
+	snprintf(name, sizeof name, "store-%s", t->name);
+	pthread_setname_np(t->thread, name);	/* for top and perf */
 	t->running = 1;
 	return 0;
 }
@@ -1258,6 +1261,7 @@ store_threads_start(struct store *st, struct event_base *base, char **cause)
 			    strerror(rc));
 			return -1;
 		}
+		pthread_setname_np(st->makers[st->nmakers], "store-maker");
 	}
 	return 0;
 }
