@@ -12,6 +12,7 @@
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "common/jsonrpc.h"
 #include "common/paths.h"
@@ -331,4 +332,47 @@ client_format_duration(double seconds, char *buf, size_t size)
 		snprintf(buf, size, "%ldm %lds", s / 60, s % 60);
 	else
 		snprintf(buf, size, "%lds", s);
+}
+
+/*
+ * Print UTF-8 text from a message: C0 and C1 controls (but newline and
+ * tab when multiline) become U+FFFD-like '?', invalid bytes too. With
+ * width > 0 the text is cut and padded to that many columns.
+ */
+void
+client_print_text(const char *s, int width, int multiline)
+{
+	mbstate_t	 ps;
+	wchar_t		 wc;
+	size_t		 n;
+	int		 w, used = 0;
+
+	memset(&ps, 0, sizeof ps);
+	while (s != NULL && *s != '\0') {
+		n = mbrtowc(&wc, s, MB_CUR_MAX, &ps);
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			memset(&ps, 0, sizeof ps);
+			wc = L'?';
+			n = 1;
+		}
+		if (multiline && (wc == L'\n' || wc == L'\t')) {
+			putchar((int)wc);
+			s += n;
+			continue;
+		}
+		if (wc < 0x20 || (wc >= 0x7f && wc < 0xa0) || (w = wcwidth(wc)) < 0) {
+			wc = L'?';
+			w = 1;
+		}
+		if (width > 0 && used + w > width)
+			break;
+		if (wc == L'?' && *s != '?')
+			putchar('?');
+		else
+			fwrite(s, 1, n, stdout);
+		used += w;
+		s += n;
+	}
+	for (; width > 0 && used < width; used++)
+		putchar(' ');
 }

@@ -35,49 +35,6 @@ mail_size(long long n, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * Print UTF-8 text from a message: C0 and C1 controls (but newline and
- * tab when multiline) become U+FFFD-like '?', invalid bytes too. With
- * width > 0 the text is cut and padded to that many columns.
- */
-static void
-mail_print(const char *s, int width, int multiline)
-{
-	mbstate_t	 ps;
-	wchar_t		 wc;
-	size_t		 n;
-	int		 w, used = 0;
-
-	memset(&ps, 0, sizeof ps);
-	while (s != NULL && *s != '\0') {
-		n = mbrtowc(&wc, s, MB_CUR_MAX, &ps);
-		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-			memset(&ps, 0, sizeof ps);
-			wc = L'?';
-			n = 1;
-		}
-		if (multiline && (wc == L'\n' || wc == L'\t')) {
-			putchar((int)wc);
-			s += n;
-			continue;
-		}
-		if (wc < 0x20 || (wc >= 0x7f && wc < 0xa0) || (w = wcwidth(wc)) < 0) {
-			wc = L'?';
-			w = 1;
-		}
-		if (width > 0 && used + w > width)
-			break;
-		if (wc == L'?' && *s != '?')
-			putchar('?');
-		else
-			fwrite(s, 1, n, stdout);
-		used += w;
-		s += n;
-	}
-	for (; width > 0 && used < width; used++)
-		putchar(' ');
-}
-
 /* A string member of an object, or NULL. */
 static const char *
 mail_str(json_t *o, const char *key)
@@ -210,13 +167,13 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_array_foreach(r, i, m) {
 		printf("%7lld %c ", json_integer_value(json_object_get(m, "id")),
 		    json_is_true(json_object_get(m, "read")) ? ' ' : 'N');
-		mail_print(mail_str(m, "folder"), 10, 0);
+		client_print_text(mail_str(m, "folder"), 10, 0);
 		printf(" %.16s  ", client_local_time(mail_str(m, "date"), when,
 		    sizeof when));
-		mail_print(mail_str(m, "from") ? mail_str(m, "from") : "-",
+		client_print_text(mail_str(m, "from") ? mail_str(m, "from") : "-",
 		    24, 0);
 		printf("  ");
-		mail_print(mail_str(m, "subject") ? mail_str(m, "subject") :
+		client_print_text(mail_str(m, "subject") ? mail_str(m, "subject") :
 		    "(no subject)", 0, 0);
 		if (json_integer_value(json_object_get(m, "attachments")) > 0)
 			printf("  [%lld att]", json_integer_value(
@@ -301,7 +258,7 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 			continue;
 		printf("%-9s", hdrs[i]);
 		printf(": ");
-		mail_print(mail_str(r, key), 0, 0);
+		client_print_text(mail_str(r, key), 0, 0);
 		printf("\n");
 	}
 	printf("Date     : %s\n", client_local_time(mail_str(r, "date"), when,
@@ -309,14 +266,14 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_array_foreach(json_object_get(r, "attachments"), i, a) {
 		printf("%s %lld. ", i == 0 ? "Attached :" : "          ",
 		    json_integer_value(json_object_get(a, "index")));
-		mail_print(mail_str(a, "filename") ? mail_str(a, "filename") :
+		client_print_text(mail_str(a, "filename") ? mail_str(a, "filename") :
 		    "(no name)", 0, 0);
 		printf(" (%s, %s)\n", mail_str(a, "content_type"),
 		    mail_size(json_integer_value(json_object_get(a, "size")),
 		    size, sizeof size));
 	}
 	printf("\n");
-	mail_print(mail_str(r, "body"), 0, 1);
+	client_print_text(mail_str(r, "body"), 0, 1);
 	if (mail_str(r, "body") != NULL && *mail_str(r, "body") != '\0' &&
 	    mail_str(r, "body")[strlen(mail_str(r, "body")) - 1] != '\n')
 		printf("\n");
@@ -506,14 +463,14 @@ cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
 	json_array_foreach(r, i, e) {
 		printf("%3lld  ", json_integer_value(json_object_get(e,
 		    "index")));
-		mail_print(mail_str(e, "filename") ? mail_str(e, "filename") :
+		client_print_text(mail_str(e, "filename") ? mail_str(e, "filename") :
 		    "(no name)", 0, 0);
 		printf("  %s  %s", mail_str(e, "content_type"),
 		    mail_size(json_integer_value(json_object_get(e, "size")),
 		    size, sizeof size));
 		if (mail_str(e, "saved") != NULL) {
 			printf("  saved as ");
-			mail_print(mail_str(e, "saved"), 0, 0);
+			client_print_text(mail_str(e, "saved"), 0, 0);
 		}
 		printf("\n");
 	}

@@ -20,5 +20,7 @@ CMD_DECL(cmd_attachments);
 CMD_DECL(cmd_folders);
 CMD_DECL(cmd_reindex);
 CMD_DECL(cmd_refilter);
+CMD_DECL(cmd_send);
+CMD_DECL(cmd_queue);
 
 #endif

@@ -40,6 +40,14 @@ static const struct client_cmd client_cmds[] = {
 	{ "attachments", "ID [--save DIR] [--index N] [--json]",
 	    "List a message's attachments, or save them into DIR.",
 	    cmd_attachments },
+	{ "send", "--to ADDR... [--cc ADDR...] [--bcc ADDR...] --subject "
+	    "TEXT [--body TEXT | --body-file FILE] [--attach FILE...] "
+	    "[--account NAME] [--wait] [--json]",
+	    "Queue a mail (body from --body, --body-file or stdin); --wait "
+	    "for the server's verdict.", cmd_send },
+	{ "queue", "[list | flush | cancel ID] [--json]",
+	    "Show the outbox, retry everything waiting now, or cancel a "
+	    "message.", cmd_queue },
 	{ "folders", "[--json]",
 	    "List every account's folders with message and unread counts.",
 	    cmd_folders },

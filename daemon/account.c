@@ -222,29 +222,15 @@ account_secret_cb(struct proc *p, int status, const char *out, size_t len,
     void *arg)
 {
 	struct account	*a = arg;
-	size_t		 n;
-	char		 msg[128];
+	char		 msg[128], *secret;
 
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (status == -1)
-			snprintf(msg, sizeof msg, "password_command timed out");
-		else if (WIFEXITED(status))
-			snprintf(msg, sizeof msg, "password_command exited "
-			    "with status %d", WEXITSTATUS(status));
-		else
-			snprintf(msg, sizeof msg, "password_command killed by "
-			    "signal %d", WTERMSIG(status));
+	if ((secret = proc_secret(status, out, len, msg, sizeof msg)) ==
+	    NULL) {
 		account_secret_fail(a, msg);
 		return;
 	}
-	for (n = 0; n < len && out[n] != '\n' && out[n] != '\r'; n++)
-		;
-	if (n == 0 || memchr(out, '\0', n) != NULL) {
-		account_secret_fail(a, "password_command printed no password");
-		return;
-	}
 	account_forget_secret(a);
-	a->secret = xstrndup(out, n);
+	a->secret = secret;
 	/* Freeing the proc wipes its copy of the output. */
 	proc_free(a->secret_proc);
 	a->secret_proc = NULL;

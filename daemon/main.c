@@ -31,6 +31,7 @@
 #include "main.h"
 #include "notify.h"
 #include "proc.h"
+#include "queue.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -128,6 +129,7 @@ daemon_reload(char **cause)
 	main_config = cf;
 	store_configure(main_store, cf, 0);
 	account_reconfigure();
+	queue_reconfigure();
 	log_info("configuration reloaded from %s: %zu account%s",
 	    cf->path ? cf->path : "(defaults)", cf->naccounts,
 	    cf->naccounts == 1 ? "" : "s");
@@ -219,6 +221,7 @@ main_cleanup(struct event **sigs)
 
 	rpc_shutdown();
 	account_shutdown();
+	queue_shutdown();
 	notify_shutdown();
 	proc_shutdown();
 	conn_shutdown();
@@ -332,6 +335,7 @@ main(int argc, char **argv)
 	}
 	main_watchdog_start();
 	account_init(main_store);
+	queue_init(main_store);
 	log_info("mailctld %s ready: pid=%d config=%s socket=%s accounts=%zu",
 	    PACKAGE_VERSION, (int)getpid(),
 	    main_config->path ? main_config->path : "(defaults)",

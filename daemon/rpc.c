@@ -57,6 +57,10 @@ extern const struct rpc_method rpc_move_method;
 extern const struct rpc_method rpc_delete_method;
 extern const struct rpc_method rpc_reindex_method;
 extern const struct rpc_method rpc_refilter_method;
+extern const struct rpc_method rpc_send_method;
+extern const struct rpc_method rpc_queue_list_method;
+extern const struct rpc_method rpc_queue_flush_method;
+extern const struct rpc_method rpc_queue_cancel_method;
 
 /* The dispatch table: one line per method. */
 static const struct rpc_method *const rpc_methods[] = {
@@ -73,6 +77,10 @@ static const struct rpc_method *const rpc_methods[] = {
 	&rpc_delete_method,
 	&rpc_reindex_method,
 	&rpc_refilter_method,
+	&rpc_send_method,
+	&rpc_queue_list_method,
+	&rpc_queue_flush_method,
+	&rpc_queue_cancel_method,
 	NULL
 };
 

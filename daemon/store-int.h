@@ -21,7 +21,10 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
+
+#include "store.h"
 
 #define STORE_POOL	64	/* empty files made ahead per folder */
 /*
@@ -96,6 +99,7 @@ struct store {
 	struct store_thread writer;
 	struct store_thread reader;
 	struct store_thread digester;	/* no database */
+	int		 queuefd;	/* data_dir/queue, writer's; or -1 */
 	pthread_t	 makers[STORE_MAKERS];
 	int		 nmakers;
 	int		 threads;	/* lock and threads set up */
@@ -114,6 +118,39 @@ struct store_mime {
 	size_t		 maplen;
 };
 
+/*
+ * A mailbox operation (store_request): its params in, a result or an
+ * error out; run on the writer when it changes the store, else the reader.
+ */
+struct ops_req;
+struct ops_op {
+	const char	*name;
+	int		 writer;	/* changes the store */
+	void		(*run)(struct store *, sqlite3 *, struct ops_req *);
+};
+
+struct ops_req {
+	struct store_job	 job;		/* first */
+	const struct ops_op	*op;
+	json_t			*params;
+	json_t			*result;
+	int			 code;
+	char			*error;
+	store_reply_cb		 cb;
+	void			*arg;
+	long long		 mark_id;	/* read: mark it read next */
+};
+
+void		 ops_fail(struct ops_req *, int code, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+sqlite3_stmt	*ops_prepare(sqlite3 *, struct ops_req *, const char *sql);
+
+/* The outbox's operations (store-queue.c). */
+void		 ops_queue_add(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_queue_load(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_queue_update(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_queue_cancel(struct store *, sqlite3 *, struct ops_req *);
+
 /* The folders every account has from the start. */
 extern const char *const store_default_folders[];
 
@@ -123,6 +160,8 @@ void		 store_dberr(sqlite3 *, const char *, char **);
 int		 store_mkfolder(struct store *, const char *account,
 		    const char *folder, char **cause);
 struct filter	*store_filter(struct store *);
+int		 store_make_file(struct store *, int dirfd, char *name,
+		    size_t size);
 int		 store_mime_open(int fd, size_t size, struct store_mime *,
 		    char **cause);
 void		 store_mime_close(struct store_mime *);

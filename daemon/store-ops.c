@@ -36,26 +36,6 @@
 #define OPS_FLAGS_MAX	32
 #define OPS_PATH_MAX	1024	/* ACCOUNT/FOLDER/cur/FILE:2,FLAGS */
 
-struct ops_req;
-
-struct ops_op {
-	const char	*name;
-	int		 writer;	/* changes the store */
-	void		(*run)(struct store *, sqlite3 *, struct ops_req *);
-};
-
-struct ops_req {
-	struct store_job	 job;		/* first */
-	const struct ops_op	*op;
-	json_t			*params;
-	json_t			*result;
-	int			 code;
-	char			*error;
-	store_reply_cb		 cb;
-	void			*arg;
-	long long		 mark_id;	/* read: mark it read next */
-};
-
 /* Where a message is, as the index (or a search) says. */
 struct ops_row {
 	long long	 id;
@@ -71,7 +51,7 @@ struct ops_row {
 };
 
 /* Fail the request with a code and a message. */
-static void __attribute__((format(printf, 3, 4)))
+void
 ops_fail(struct ops_req *r, int code, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -95,7 +75,7 @@ ops_col(sqlite3_stmt *s, int col, char *buf, size_t size)
 }
 
 /* Prepare a statement of this thread's connection or fail the request. */
-static sqlite3_stmt *
+sqlite3_stmt *
 ops_prepare(sqlite3 *db, struct ops_req *r, const char *sql)
 {
 	sqlite3_stmt	*s;
@@ -1366,6 +1346,10 @@ static const struct ops_op ops_table[] = {
 	{ "delete",	 1, ops_delete },
 	{ "reindex",	 1, ops_reindex },
 	{ "refilter",	 1, ops_refilter },
+	{ "queue.add",	 1, ops_queue_add },
+	{ "queue.load",	 1, ops_queue_load },
+	{ "queue.update", 1, ops_queue_update },
+	{ "queue.cancel", 1, ops_queue_cancel },
 };
 
 /* On a store thread: run the operation. */

@@ -183,6 +183,24 @@ static const char store_schema_v3[] =
     "CREATE INDEX IF NOT EXISTS messages_file ON messages (account, file);"
     "PRAGMA user_version = 3;";
 
+/*
+ * Version 4: the outbox (store-queue.c). A queued message is the file
+ * queue/FILE under data_dir plus this row; rcpts is a JSON array of
+ * {address, state (pending, sent, failed), reply}.
+ */
+static const char store_schema_v4[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS queue ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, file TEXT NOT NULL, sender TEXT NOT NULL,"
+    "  rcpts TEXT NOT NULL, subject TEXT, message_id TEXT,"
+    "  size INTEGER NOT NULL, eightbit INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'queued',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL,"
+    "  last_error TEXT);"
+    "PRAGMA user_version = 4;"
+    "COMMIT;";
+
 /* Describe the last SQLite error of a connection. */
 void
 store_dberr(sqlite3 *db, const char *what, char **cause)
@@ -220,7 +238,9 @@ store_migrate(sqlite3 *db, char **cause)
 	sqlite3_finalize(s);
 	if ((version < 2 && sqlite3_exec(db, store_schema_v2, NULL, NULL,
 	    NULL) != SQLITE_OK) || (version < 3 && sqlite3_exec(db,
-	    store_schema_v3, NULL, NULL, NULL) != SQLITE_OK)) {
+	    store_schema_v3, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (version < 4 && sqlite3_exec(db, store_schema_v4, NULL, NULL,
+	    NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -266,6 +286,7 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	st = xcalloc(1, sizeof *st);
 	st->dirfd = -1;
 	st->efd = -1;
+	st->queuefd = -1;
 	st->data_dir = xstrdup(data_dir);
 	st->writer.st = st->reader.st = st->digester.st = st;
 	st->writer.name = "writer";
@@ -350,6 +371,8 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	store_threads_stop(st);
+	if (st->queuefd != -1)
+		close(st->queuefd);
 	for (i = 0; i < st->nfolders; i++)
 		store_folder_close(st->folders[i]);
 	free(st->folders);
@@ -558,7 +581,7 @@ store_maildir(struct store *st, const char *account, const char *folder,
  * Create an empty, unique Maildir file in the tmp/ directory tmpfd and put
  * its name in name. Safe on any thread. Return the descriptor or -1.
  */
-static int
+int
 store_make_file(struct store *st, int tmpfd, char *name, size_t size)
 {
 	struct timeval	 tv;

@@ -1,0 +1,347 @@
+/*
+ * mailctl send ... and mailctl queue [flush | cancel ID]: the outbox.
+ * The message is composed and queued by the daemon; send only gathers the
+ * arguments (attachment paths made absolute, the body read from a file or
+ * stdin) and prints the answer.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "client.h"
+#include "cmds.h"
+
+struct send_args {
+	json_t		*params;
+	const char	*body_file;
+	int		 have_body;
+};
+
+/* Read all of f into a JSON string (it must be UTF-8 text). */
+static json_t *
+send_read_body(FILE *f, const char *name)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, size = 0, n;
+	json_t	*s;
+
+	for (;;) {
+		if (len + 65536 > size) {
+			size = size ? size * 2 : 65536;
+			if (size > JSONRPC_LINE_MAX) {
+				fprintf(stderr, "mailctl send: %s: the body is "
+				    "too large (over %d bytes); attach it "
+				    "instead\n", name, JSONRPC_LINE_MAX / 2);
+				free(buf);
+				return NULL;
+			}
+			if ((buf = realloc(buf, size)) == NULL) {
+				fprintf(stderr, "mailctl send: out of memory\n");
+				return NULL;
+			}
+		}
+		if ((n = fread(buf + len, 1, size - len, f)) == 0)
+			break;
+		len += n;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "mailctl send: %s: %s\n", name,
+		    strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	if ((s = json_stringn(buf != NULL ? buf : "", len)) == NULL)
+		fprintf(stderr, "mailctl send: %s: the body is not UTF-8 text "
+		    "(attach binary data with --attach)\n", name);
+	free(buf);
+	return s;
+}
+
+/* Append a string to an array member of the params (made on first use). */
+static int
+send_append(json_t *params, const char *key, const char *value)
+{
+	json_t	*a = json_object_get(params, key), *s;
+
+	if ((s = json_string(value)) == NULL) {
+		fprintf(stderr, "mailctl send: --%s: not UTF-8 text\n", key);
+		return EX_USAGE;
+	}
+	if (a == NULL) {
+		a = json_array();
+		json_object_set_new(params, key, a);
+	}
+	json_array_append_new(a, s);
+	return -1;
+}
+
+/* Set a string member of the params. */
+static int
+send_set(json_t *params, const char *key, const char *value)
+{
+	json_t	*s;
+
+	if ((s = json_string(value)) == NULL) {
+		fprintf(stderr, "mailctl send: --%s: not UTF-8 text\n", key);
+		return EX_USAGE;
+	}
+	json_object_set_new(params, key, s);
+	return -1;
+}
+
+/* One option of send. */
+static int
+send_opt(int ch, const char *arg, void *p)
+{
+	struct send_args	*a = p;
+	char			 path[PATH_MAX];
+
+	switch (ch) {
+	case 't':
+		return send_append(a->params, "to", arg);
+	case 'c':
+		return send_append(a->params, "cc", arg);
+	case 'b':
+		return send_append(a->params, "bcc", arg);
+	case 's':
+		return send_set(a->params, "subject", arg);
+	case 'A':
+		return send_set(a->params, "account", arg);
+	case 'B':
+		a->have_body++;
+		return send_set(a->params, "body", arg);
+	case 'F':
+		a->have_body++;
+		a->body_file = arg;
+		return -1;
+	case 'a':
+		/* The daemon opens it: it needs the whole path. */
+		if (realpath(arg, path) == NULL) {
+			fprintf(stderr, "mailctl send: --attach %s: %s\n", arg,
+			    strerror(errno));
+			return EX_NOINPUT;
+		}
+		return send_append(a->params, "attach", path);
+	case 'w':
+		json_object_set_new(a->params, "wait", json_true());
+		return -1;
+	}
+	return EX_USAGE;
+}
+
+/* Print a message's recipients and their outcome. */
+static void
+send_print_rcpts(json_t *m)
+{
+	json_t		*r;
+	const char	*reply;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(m, "recipients"), i, r) {
+		reply = json_string_value(json_object_get(r, "reply"));
+		printf("    %-8s ", json_string_value(json_object_get(r,
+		    "state")));
+		client_print_text(json_string_value(json_object_get(r,
+		    "address")), 0, 0);
+		if (reply != NULL) {
+			printf(": ");
+			client_print_text(reply, 0, 0);
+		}
+		putchar('\n');
+	}
+}
+
+int
+cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "cc", required_argument, NULL, 'c' },
+		{ "bcc", required_argument, NULL, 'b' },
+		{ "subject", required_argument, NULL, 's' },
+		{ "body", required_argument, NULL, 'B' },
+		{ "body-file", required_argument, NULL, 'F' },
+		{ "attach", required_argument, NULL, 'a' },
+		{ "account", required_argument, NULL, 'A' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct send_args	 a;
+	json_t			*body, *r, *failed = NULL, *x;
+	FILE			*f;
+	size_t			 i;
+	int			 rc, status = 0;
+
+	memset(&a, 0, sizeof a);
+	a.params = json_object();
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "t:c:b:s:B:F:a:A:wjh",
+	    longs, send_opt, &a)) != -1 || (optind != argc &&
+	    (rc = EX_USAGE))) {
+		if (rc == EX_USAGE && optind != argc)
+			fprintf(stderr, "mailctl send: unexpected argument "
+			    "\"%s\" (recipients go after --to)\n",
+			    argv[optind]);
+		json_decref(a.params);
+		return rc;
+	}
+	if (a.have_body > 1) {
+		fprintf(stderr, "mailctl send: give the body once: --body, "
+		    "--body-file or stdin\n");
+		json_decref(a.params);
+		return EX_USAGE;
+	}
+	if (a.have_body == 0 || a.body_file != NULL) {
+		if (a.body_file == NULL && isatty(STDIN_FILENO))
+			fprintf(stderr, "mailctl send: reading the body from "
+			    "the terminal; end it with Ctrl-D\n");
+		f = a.body_file != NULL ? fopen(a.body_file, "r") : stdin;
+		if (f == NULL) {
+			fprintf(stderr, "mailctl send: %s: %s\n", a.body_file,
+			    strerror(errno));
+			json_decref(a.params);
+			return EX_NOINPUT;
+		}
+		body = send_read_body(f, a.body_file ? a.body_file : "stdin");
+		if (f != stdin)
+			fclose(f);
+		if (body == NULL) {
+			json_decref(a.params);
+			return EX_DATAERR;
+		}
+		json_object_set_new(a.params, "body", body);
+	}
+	if ((rc = client_call(o, "send", a.params, &r)) != 0)
+		return rc;
+	json_array_foreach(json_object_get(r, "recipients"), i, x) {
+		if (strcmp(json_string_value(json_object_get(x, "state")),
+		    "failed") == 0)
+			failed = x;
+	}
+	if (failed != NULL)
+		status = 1;	/* some recipients refused for good */
+	if (o->json) {
+		rc = client_print_json(r);
+		json_decref(r);
+		return rc ? rc : status;
+	}
+	if (json_is_array(json_object_get(r, "recipients"))) {
+		printf("message %lld %s\n", json_integer_value(json_object_get(r,
+		    "id")), json_string_value(json_object_get(r, "state")));
+		send_print_rcpts(r);
+	} else
+		printf("queued as %lld for %lld recipient%s\n",
+		    json_integer_value(json_object_get(r, "id")),
+		    json_integer_value(json_object_get(r, "recipients")),
+		    json_integer_value(json_object_get(r, "recipients")) == 1 ?
+		    "" : "s");
+	json_decref(r);
+	return status;
+}
+
+/* Parse a queue id; -1 when it is not one. */
+static long long
+queue_id(const char *s)
+{
+	char		*end;
+	long long	 id;
+
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || id < 1) {
+		fprintf(stderr, "mailctl queue: \"%s\" is not a queue id\n", s);
+		return -1;
+	}
+	return id;
+}
+
+/* Print the outbox for people. */
+static void
+queue_print(json_t *list)
+{
+	json_t		*m;
+	const char	*next, *subject;
+	char		 when[64];
+	size_t		 i;
+
+	if (json_array_size(list) == 0) {
+		printf("the queue is empty\n");
+		return;
+	}
+	json_array_foreach(list, i, m) {
+		next = json_string_value(json_object_get(m, "next_attempt"));
+		subject = json_string_value(json_object_get(m, "subject"));
+		printf("%-6lld %-9s %-10s ", json_integer_value(
+		    json_object_get(m, "id")), json_string_value(
+		    json_object_get(m, "state")), json_string_value(
+		    json_object_get(m, "account")));
+		client_print_text(subject != NULL ? subject : "(no subject)",
+		    0, 0);
+		putchar('\n');
+		printf("       %lld bytes, %lld attempt%s", json_integer_value(
+		    json_object_get(m, "size")), json_integer_value(
+		    json_object_get(m, "attempts")), json_integer_value(
+		    json_object_get(m, "attempts")) == 1 ? "" : "s");
+		if (next != NULL)
+			printf(", next %s", client_local_time(next, when,
+			    sizeof when));
+		putchar('\n');
+		send_print_rcpts(m);
+	}
+}
+
+int
+cmd_queue(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t		*r;
+	const char	*sub;
+	long long	 id = 0;
+	int		 rc;
+
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "+jh",
+	    (const struct option[]){ { "json", no_argument, NULL, 'j' },
+	    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } },
+	    NULL, NULL)) != -1)
+		return rc;
+	sub = optind < argc ? argv[optind] : "list";
+	if (strcmp(sub, "list") == 0 && argc - optind <= 1)
+		rc = client_call(o, "queue.list", NULL, &r);
+	else if (strcmp(sub, "flush") == 0 && argc - optind == 1)
+		rc = client_call(o, "queue.flush", NULL, &r);
+	else if (strcmp(sub, "cancel") == 0 && argc - optind == 2) {
+		if ((id = queue_id(argv[optind + 1])) == -1)
+			return EX_USAGE;
+		rc = client_call(o, "queue.cancel", json_pack("{s:I}", "id",
+		    (json_int_t)id), &r);
+	} else {
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
+	}
+	if (rc != 0)
+		return rc;
+	if (o->json)
+		rc = client_print_json(r);
+	else if (strcmp(sub, "flush") == 0)
+		printf("%lld message%s to retry now\n", json_integer_value(
+		    json_object_get(r, "flushed")), json_integer_value(
+		    json_object_get(r, "flushed")) == 1 ? "" : "s");
+	else if (strcmp(sub, "cancel") == 0)
+		printf("message %lld cancelled\n", id);
+	else
+		queue_print(r);
+	json_decref(r);
+	return rc;
+}

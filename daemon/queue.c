@@ -1,0 +1,975 @@
+/*
+ * The outbox on the loop: see queue.h. Outcomes are written back to the
+ * store in batches (one queue.update at a time, holding every outcome
+ * since the last), so a thousand quick sends cost a few commits, not a
+ * thousand. A message that went out is only forgotten here once the store
+ * has filed it into Sent; a restart before that sends it again (at least
+ * once, as DESIGN.md allows for a crash in flight).
+ */
+#include "autoconf.h"
+
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config.h"
+#include "event.h"
+#include "main.h"
+#include "proc.h"
+#include "queue.h"
+#include "rpc.h"
+#include "smtp.h"
+#include "store.h"
+
+#define QUEUE_SECRET_MAX	4096
+#define QUEUE_UPDATE_RETRY	5	/* seconds, after a failed update */
+
+enum qstate { Q_QUEUED, Q_SENDING, Q_DEFERRED, Q_FAILED, Q_SENT };
+enum qrstate { QR_PENDING, QR_SENT, QR_FAILED };
+
+static const char *const qstate_names[] = { "queued", "sending",
+    "deferred", "failed", "sent" };
+static const char *const qrstate_names[] = { "pending", "sent", "failed" };
+
+struct qrcpt {
+	char		*addr;
+	enum qrstate	 state;
+	char		*reply;		/* the server's, or why not */
+};
+
+/* A send --wait: answered at the message's final outcome. */
+struct qwait {
+	TAILQ_ENTRY(qwait)	 entry;
+	struct rpc_call		*call;
+};
+TAILQ_HEAD(qwaits, qwait);
+
+struct qitem {
+	TAILQ_ENTRY(qitem)	 entry;
+	long long		 id;
+	char			*account;
+	char			*file;
+	char			*sender;
+	char			*subject;
+	char			*message_id;
+	long long		 size;
+	int			 eightbit;
+	time_t			 created;
+	time_t			 next_try;
+	int			 attempts;
+	enum qstate		 state;
+	char			*last_error;
+	struct qrcpt		*rcpts;
+	size_t			 nrcpts;
+	int			 dirty;		/* outcome not yet stored */
+	int			 storing;	/* in the update in flight */
+	struct qwaits		 waiters;
+};
+TAILQ_HEAD(qitems, qitem);
+
+/* An account's sending side: at most one session. */
+struct qacct {
+	TAILQ_ENTRY(qacct)	 entry;
+	char			*name;
+	struct smtp_session	*session;
+	struct qitem		*cur;		/* being sent */
+	int			 fd;		/* its file */
+	const char		**rcpts;	/* its envelope */
+	struct proc		*secret_proc;
+	char			*secret;	/* from password_command */
+};
+TAILQ_HEAD(qaccts, qacct);
+
+static struct store	*queue_store;
+static struct qitems	 queue_items = TAILQ_HEAD_INITIALIZER(queue_items);
+static struct qaccts	 queue_accts = TAILQ_HEAD_INITIALIZER(queue_accts);
+static struct event	*queue_timer;
+static int		 queue_loaded;
+static int		 queue_updating;	/* a queue.update in flight */
+
+static void	queue_kick(void);
+static void	queue_store_outcomes(void);
+static void	queue_send_next(struct qacct *);
+
+/* Find a message by queue id. */
+static struct qitem *
+queue_find(long long id)
+{
+	struct qitem	*it;
+
+	TAILQ_FOREACH(it, &queue_items, entry)
+		if (it->id == id)
+			return it;
+	return NULL;
+}
+
+/* The sending side of an account (made on first use). */
+static struct qacct *
+queue_acct(const char *name)
+{
+	struct qacct	*qa;
+
+	TAILQ_FOREACH(qa, &queue_accts, entry)
+		if (strcmp(qa->name, name) == 0)
+			return qa;
+	qa = xcalloc(1, sizeof *qa);
+	qa->name = xstrdup(name);
+	qa->fd = -1;
+	TAILQ_INSERT_TAIL(&queue_accts, qa, entry);
+	return qa;
+}
+
+/* A message as queue.list shows it. */
+static json_t *
+queue_item_json(const struct qitem *it)
+{
+	json_t	*rcpts = json_array(), *o;
+	size_t	 i;
+
+	for (i = 0; i < it->nrcpts; i++)
+		json_array_append_new(rcpts, json_pack("{s:s, s:s, s:s?}",
+		    "address", it->rcpts[i].addr, "state",
+		    qrstate_names[it->rcpts[i].state], "reply",
+		    it->rcpts[i].reply));
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:I, s:o, s:i, "
+	    "s:s?, s:o}", "id", (json_int_t)it->id, "account", it->account,
+	    "state", qstate_names[it->state], "from", it->sender,
+	    "subject", it->subject, "message_id", it->message_id,
+	    "size", (json_int_t)it->size, "created",
+	    jsonrpc_time(it->created), "attempts", it->attempts,
+	    "last_error", it->last_error, "recipients", rcpts);
+	json_object_set_new(o, "next_attempt", (it->state == Q_QUEUED ||
+	    it->state == Q_DEFERRED) ? jsonrpc_time(it->next_try) :
+	    json_null());
+	return o;
+}
+
+/* The recipients as the store keeps them. */
+static json_t *
+queue_rcpts_json(const struct qitem *it)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; i < it->nrcpts; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s?}",
+		    "address", it->rcpts[i].addr, "state",
+		    qrstate_names[it->rcpts[i].state], "reply",
+		    it->rcpts[i].reply));
+	return a;
+}
+
+/* Read the recipients back from the store's JSON. */
+static void
+queue_rcpts_load(struct qitem *it, json_t *a)
+{
+	json_t		*r;
+	const char	*state;
+	size_t		 i;
+
+	it->rcpts = xcalloc(json_array_size(a) + 1, sizeof *it->rcpts);
+	json_array_foreach(a, i, r) {
+		if (json_is_string(r))		/* as queue.add takes them */
+			it->rcpts[i].addr = xstrdup(json_string_value(r));
+		else {
+			it->rcpts[i].addr = xstrdup(json_string_value(
+			    json_object_get(r, "address")));
+			if (json_string_value(json_object_get(r, "reply")))
+				it->rcpts[i].reply = xstrdup(
+				    json_string_value(json_object_get(r,
+				    "reply")));
+			state = json_string_value(json_object_get(r, "state"));
+			if (state != NULL && strcmp(state, "sent") == 0)
+				it->rcpts[i].state = QR_SENT;
+			else if (state != NULL && strcmp(state, "failed") == 0)
+				it->rcpts[i].state = QR_FAILED;
+		}
+	}
+	it->nrcpts = json_array_size(a);
+}
+
+/* Duplicate a JSON string member, or NULL. */
+static char *
+queue_strdup(json_t *o, const char *key)
+{
+	const char	*v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+/* Make a message from a store row (queue.load) or a queue.add answer. */
+static struct qitem *
+queue_item_new(json_t *row)
+{
+	struct qitem	*it;
+	const char	*state = json_string_value(json_object_get(row,
+			    "state"));
+
+	it = xcalloc(1, sizeof *it);
+	TAILQ_INIT(&it->waiters);
+	it->id = json_integer_value(json_object_get(row, "id"));
+	it->account = queue_strdup(row, "account");
+	it->file = queue_strdup(row, "file");
+	it->sender = queue_strdup(row, "sender");
+	it->subject = queue_strdup(row, "subject");
+	it->message_id = queue_strdup(row, "message_id");
+	it->last_error = queue_strdup(row, "last_error");
+	it->size = json_integer_value(json_object_get(row, "size"));
+	it->eightbit = json_is_true(json_object_get(row, "eightbit")) ||
+	    json_integer_value(json_object_get(row, "eightbit")) != 0;
+	it->created = json_integer_value(json_object_get(row, "created"));
+	it->next_try = json_integer_value(json_object_get(row, "next_try"));
+	if (it->next_try == 0)
+		it->next_try = it->created;
+	it->attempts = json_integer_value(json_object_get(row, "attempts"));
+	if (state != NULL && strcmp(state, "deferred") == 0)
+		it->state = Q_DEFERRED;
+	else if (state != NULL && strcmp(state, "failed") == 0)
+		it->state = Q_FAILED;
+	else
+		it->state = Q_QUEUED;
+	queue_rcpts_load(it, json_object_get(row, "rcpts"));
+	TAILQ_INSERT_TAIL(&queue_items, it, entry);
+	return it;
+}
+
+/* Answer every waiter of a message (result stolen; NULL: an error). */
+static void
+queue_answer(struct qitem *it, json_t *result, const char *error)
+{
+	struct qwait	*w;
+
+	while ((w = TAILQ_FIRST(&it->waiters)) != NULL) {
+		TAILQ_REMOVE(&it->waiters, w, entry);
+		if (result != NULL)
+			rpc_call_reply(w->call, json_incref(result));
+		else
+			rpc_call_error(w->call, JSONRPC_ERR_FAILED, "%s",
+			    error);
+		free(w);
+	}
+	json_decref(result);
+}
+
+/* Forget a message. */
+static void
+queue_item_free(struct qitem *it)
+{
+	size_t	 i;
+
+	TAILQ_REMOVE(&queue_items, it, entry);
+	queue_answer(it, NULL, "the message left the queue");
+	for (i = 0; i < it->nrcpts; i++) {
+		free(it->rcpts[i].addr);
+		free(it->rcpts[i].reply);
+	}
+	free(it->rcpts);
+	free(it->account);
+	free(it->file);
+	free(it->sender);
+	free(it->subject);
+	free(it->message_id);
+	free(it->last_error);
+	free(it);
+}
+
+/* The recipients of a message as one event field. */
+static json_t *
+queue_event_rcpts(const struct qitem *it, enum qrstate which)
+{
+	json_t	*a = json_array();
+	size_t	 i;
+
+	for (i = 0; i < it->nrcpts; i++)
+		if (it->rcpts[i].state == which)
+			json_array_append_new(a, json_string(
+			    it->rcpts[i].addr));
+	return a;
+}
+
+/* A reply for events and --wait: the first failed recipient's, else. */
+static const char *
+queue_reply(const struct qitem *it, enum qrstate which)
+{
+	size_t	 i;
+
+	for (i = 0; i < it->nrcpts; i++)
+		if (it->rcpts[i].state == which && it->rcpts[i].reply != NULL)
+			return it->rcpts[i].reply;
+	return it->last_error != NULL ? it->last_error : "";
+}
+
+/* Seconds before the next try after n attempts: doubling, capped. */
+static time_t
+queue_backoff(int n)
+{
+	const struct config	*cf = daemon_config();
+	time_t			 d = cf->queue_retry_min;
+
+	while (--n > 0 && d < cf->queue_retry_max)
+		d *= 2;
+	return d < cf->queue_retry_max ? d : cf->queue_retry_max;
+}
+
+/* Free an account's current envelope and file. */
+static void
+queue_acct_release(struct qacct *qa)
+{
+	if (qa->fd != -1)
+		close(qa->fd);
+	qa->fd = -1;
+	free(qa->rcpts);
+	qa->rcpts = NULL;
+	qa->cur = NULL;
+}
+
+/*
+ * Decide what a message's last attempt means once its recipients have
+ * been updated: every recipient settled -> sent (when any got it) or
+ * failed; else deferred, or failed when it has waited past the expiry.
+ */
+static void
+queue_settle(struct qitem *it, time_t now)
+{
+	const struct config	*cf = daemon_config();
+	size_t			 i, pending = 0, sent = 0;
+
+	for (i = 0; i < it->nrcpts; i++) {
+		pending += it->rcpts[i].state == QR_PENDING;
+		sent += it->rcpts[i].state == QR_SENT;
+	}
+	if (pending > 0 && now - it->created >= cf->queue_expire) {
+		for (i = 0; i < it->nrcpts; i++) {
+			if (it->rcpts[i].state != QR_PENDING)
+				continue;
+			it->rcpts[i].state = QR_FAILED;
+			free(it->rcpts[i].reply);
+			xasprintf(&it->rcpts[i].reply, "gave up after %lld "
+			    "hours in the queue: %s", (long long)(now -
+			    it->created) / 3600, it->last_error ?
+			    it->last_error : "not delivered");
+		}
+		pending = 0;
+	}
+	if (pending > 0) {
+		it->state = Q_DEFERRED;
+		it->next_try = now + queue_backoff(it->attempts);
+		log_info("queue: message %lld deferred until %lld: %s", it->id,
+		    (long long)it->next_try, it->last_error ?
+		    it->last_error : "");
+		event_emit("deferred", json_pack("{s:I, s:s, s:o, s:s, s:o}",
+		    "id", (json_int_t)it->id, "account", it->account,
+		    "recipients", queue_event_rcpts(it, QR_PENDING),
+		    "reply", queue_reply(it, QR_PENDING), "next_attempt",
+		    jsonrpc_time(it->next_try)));
+	} else if (sent > 0)
+		it->state = Q_SENT;		/* announced once filed */
+	else {
+		it->state = Q_FAILED;
+		log_warnx("queue: message %lld failed: %s", it->id,
+		    queue_reply(it, QR_FAILED));
+		event_emit("send_failed", json_pack("{s:I, s:s, s:o, s:s}",
+		    "id", (json_int_t)it->id, "account", it->account,
+		    "recipients", queue_event_rcpts(it, QR_FAILED),
+		    "reply", queue_reply(it, QR_FAILED)));
+		queue_answer(it, NULL, queue_reply(it, QR_FAILED));
+	}
+	it->dirty = 1;
+}
+
+/*
+ * Put what an attempt did into the message. A recipient the server
+ * answered gets its answer; otherwise the message's error decides:
+ * temporary ones, and trouble with credentials or TLS (a person can fix
+ * the configuration and flush), keep the recipient pending; the rest fail
+ * it.
+ */
+static void
+queue_apply(struct qitem *it, const struct smtp_result *res,
+    const char **rcpts, size_t nrcpts)
+{
+	const struct smtp_rcpt_result *rr;
+	struct qrcpt	*qr;
+	size_t		 i, j;
+	int		 keep;
+
+	free(it->last_error);
+	it->last_error = res->message != NULL ? xstrdup(res->message) : NULL;
+	keep = res->temporary || res->error == SMTP_ERR_AUTH ||
+	    res->error == SMTP_ERR_TLS;
+	for (i = 0; i < nrcpts && i < res->nrcpts; i++) {
+		rr = &res->rcpts[i];
+		for (j = 0; j < it->nrcpts; j++)
+			if (it->rcpts[j].addr == rcpts[i])
+				break;
+		if (j == it->nrcpts)
+			continue;
+		qr = &it->rcpts[j];
+		free(qr->reply);
+		qr->reply = NULL;
+		if (rr->accepted)
+			qr->state = QR_SENT;
+		else if (rr->code != 0 && !rr->temporary)
+			qr->state = QR_FAILED;
+		else if (rr->code == 0 && !keep)
+			qr->state = QR_FAILED;
+		if (rr->code != 0)
+			xasprintf(&qr->reply, "%d%s%s %s", rr->code,
+			    rr->enhanced != NULL ? " " : "", rr->enhanced ?
+			    rr->enhanced : "", rr->text ? rr->text : "");
+		else if (rr->text != NULL || res->message != NULL)
+			qr->reply = xstrdup(rr->text != NULL ? rr->text :
+			    res->message);
+	}
+}
+
+/* Is a message waiting for a try now (or at all)? */
+static int
+queue_due(const struct qitem *it, time_t now)
+{
+	return (it->state == Q_QUEUED || it->state == Q_DEFERRED) &&
+	    it->next_try <= now;
+}
+
+/* Defer every other due message of an account after a session failure. */
+static void
+queue_defer_account(struct qacct *qa, const struct qitem *failed,
+    time_t now)
+{
+	struct qitem	*it;
+
+	TAILQ_FOREACH(it, &queue_items, entry) {
+		if (it == failed || strcmp(it->account, qa->name) != 0 ||
+		    !queue_due(it, now))
+			continue;
+		free(it->last_error);
+		it->last_error = failed->last_error != NULL ?
+		    xstrdup(failed->last_error) : NULL;
+		it->state = Q_DEFERRED;
+		it->next_try = failed->next_try;
+		it->dirty = 1;
+	}
+}
+
+/* The session finished a message. */
+static void
+queue_sent_cb(struct smtp_session *s, const struct smtp_result *res,
+    void *arg)
+{
+	struct qacct	*qa = arg;
+	struct qitem	*it = qa->cur;
+	time_t		 now = time(NULL);
+
+	(void)s;
+	if (it != NULL) {
+		it->attempts++;
+		queue_apply(it, res, qa->rcpts, res->nrcpts);
+		queue_settle(it, now);
+		log_debug("queue: message %lld: %s", it->id,
+		    qstate_names[it->state]);
+		if (res->closed && it->state == Q_DEFERRED)
+			queue_defer_account(qa, it, now);
+	}
+	queue_acct_release(qa);
+	queue_store_outcomes();
+	if (!res->closed)
+		queue_send_next(qa);
+}
+
+/* The session is over. */
+static void
+queue_closed_cb(struct smtp_session *s, const struct smtp_result *res,
+    void *arg)
+{
+	struct qacct	*qa = arg;
+
+	if (res->error != SMTP_OK && res->message != NULL)
+		log_debug("queue: account=%s session ended: %s", qa->name,
+		    res->message);
+	smtp_session_free(s);
+	qa->session = NULL;
+	queue_kick();
+}
+
+/* Open a message's file under data_dir/queue. */
+static int
+queue_open(const struct qitem *it)
+{
+	const struct config	*cf = daemon_config();
+	char			*path;
+	int			 fd;
+
+	xasprintf(&path, "%s/queue/%s", cf->data_dir, it->file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	return fd;
+}
+
+/* Send the account's next due message on its session, or end it. */
+static void
+queue_send_next(struct qacct *qa)
+{
+	struct smtp_envelope	 env;
+	struct qitem		*it;
+	time_t			 now = time(NULL);
+	size_t			 i, n;
+
+	if (qa->session == NULL || qa->cur != NULL)
+		return;
+	TAILQ_FOREACH(it, &queue_items, entry)
+		if (strcmp(it->account, qa->name) == 0 && queue_due(it, now))
+			break;
+	if (it == NULL) {
+		smtp_quit(qa->session);
+		return;
+	}
+	if ((qa->fd = queue_open(it)) == -1) {
+		free(it->last_error);
+		xasprintf(&it->last_error, "cannot open queue/%s: %s",
+		    it->file, strerror(errno));
+		for (i = 0; i < it->nrcpts; i++)
+			if (it->rcpts[i].state == QR_PENDING)
+				it->rcpts[i].state = QR_FAILED;
+		queue_settle(it, now);
+		queue_store_outcomes();
+		queue_send_next(qa);
+		return;
+	}
+	qa->rcpts = xcalloc(it->nrcpts + 1, sizeof *qa->rcpts);
+	for (i = n = 0; i < it->nrcpts; i++)
+		if (it->rcpts[i].state == QR_PENDING)
+			qa->rcpts[n++] = it->rcpts[i].addr;
+	qa->cur = it;
+	it->state = Q_SENDING;
+	memset(&env, 0, sizeof env);
+	env.from = it->sender;
+	env.rcpts = qa->rcpts;
+	env.nrcpts = n;
+	env.fd = qa->fd;
+	env.size = it->size;
+	env.eightbit = it->eightbit;
+	smtp_send(qa->session, &env, queue_sent_cb, qa);
+}
+
+/* Defer an account's due messages without trying (no server, no password). */
+static void
+queue_acct_fail(struct qacct *qa, const char *why)
+{
+	struct qitem	*it;
+	time_t		 now = time(NULL);
+
+	TAILQ_FOREACH(it, &queue_items, entry) {
+		if (strcmp(it->account, qa->name) != 0 || !queue_due(it, now))
+			continue;
+		free(it->last_error);
+		it->last_error = xstrdup(why);
+		it->attempts++;
+		queue_settle(it, now);
+	}
+	queue_store_outcomes();
+}
+
+/* Open the account's session with this password and start sending. */
+static void
+queue_acct_start(struct qacct *qa, const char *password)
+{
+	const struct config_account *ca;
+
+	ca = config_find_account(daemon_config(), qa->name);
+	if (ca == NULL || ca->smtp == NULL) {
+		queue_acct_fail(qa, ca == NULL ? "no such account in the "
+		    "configuration" : "the account has no SMTP server");
+		return;
+	}
+	qa->session = smtp_session_new(ca->smtp, password, NULL,
+	    queue_closed_cb, qa);
+	queue_send_next(qa);
+}
+
+/* password_command finished. */
+static void
+queue_secret_cb(struct proc *p, int status, const char *out, size_t len,
+    void *arg)
+{
+	struct qacct	*qa = arg;
+	char		 msg[128], *secret;
+
+	(void)p;
+	secret = proc_secret(status, out, len, msg, sizeof msg);
+	proc_free(qa->secret_proc);
+	qa->secret_proc = NULL;
+	if (secret == NULL) {
+		queue_acct_fail(qa, msg);
+		return;
+	}
+	free(qa->secret);
+	qa->secret = secret;
+	queue_acct_start(qa, qa->secret);
+}
+
+/* Begin sending an account's due messages unless it already is. */
+static void
+queue_acct_begin(struct qacct *qa)
+{
+	const struct config_account *ca;
+	char		*cause = NULL;
+
+	if (qa->session != NULL || qa->secret_proc != NULL)
+		return;
+	ca = config_find_account(daemon_config(), qa->name);
+	if (ca == NULL || ca->smtp == NULL || ca->smtp->user == NULL)
+		queue_acct_start(qa, NULL);
+	else if (ca->smtp->password != NULL)
+		queue_acct_start(qa, ca->smtp->password);
+	else if (qa->secret != NULL)
+		queue_acct_start(qa, qa->secret);
+	else if (ca->smtp->password_command == NULL)
+		queue_acct_start(qa, NULL);
+	else if ((qa->secret_proc = proc_run(ca->smtp->password_command,
+	    NULL, QUEUE_SECRET_MAX, ca->smtp->timeout, queue_secret_cb, qa,
+	    &cause)) == NULL) {
+		queue_acct_fail(qa, cause);
+		free(cause);
+	}
+}
+
+/* Start sessions for accounts with due messages; time the next try. */
+static void
+queue_kick(void)
+{
+	struct qitem	*it;
+	struct timeval	 tv = { 0, 0 };
+	time_t		 now = time(NULL), next = 0;
+
+	if (!queue_loaded)
+		return;
+	TAILQ_FOREACH(it, &queue_items, entry) {
+		if (queue_due(it, now))
+			queue_acct_begin(queue_acct(it->account));
+		else if ((it->state == Q_QUEUED || it->state == Q_DEFERRED) &&
+		    (next == 0 || it->next_try < next))
+			next = it->next_try;
+	}
+	evtimer_del(queue_timer);
+	if (next != 0) {
+		tv.tv_sec = next > now ? next - now : 0;
+		evtimer_add(queue_timer, &tv);
+	}
+}
+
+/* The retry timer. */
+static void
+queue_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (queue_updating == 0 && queue_loaded)
+		queue_store_outcomes();		/* a failed update, again */
+	queue_kick();
+}
+
+/* The store recorded a batch of outcomes. */
+static void
+queue_updated_cb(json_t *result, int code, const char *error, void *arg)
+{
+	struct qitem	*it, *next;
+	json_t		*filed = json_object_get(result, "filed"), *mid;
+	char		 key[32];
+	struct timeval	 tv = { QUEUE_UPDATE_RETRY, 0 };
+
+	(void)code;
+	(void)arg;
+	queue_updating = 0;
+	for (it = TAILQ_FIRST(&queue_items); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, entry);
+		if (!it->storing)
+			continue;
+		it->storing = 0;
+		if (error != NULL) {
+			it->dirty = 1;
+			continue;
+		}
+		if (it->state != Q_SENT)
+			continue;
+		snprintf(key, sizeof key, "%lld", it->id);
+		mid = json_object_get(filed, key);
+		log_info("queue: message %lld sent, filed into %s/Sent",
+		    it->id, it->account);
+		event_emit("sent", json_pack("{s:I, s:s, s:o, s:o, s:s, "
+		    "s:O?}", "id", (json_int_t)it->id, "account", it->account,
+		    "recipients", queue_event_rcpts(it, QR_SENT), "failed",
+		    queue_event_rcpts(it, QR_FAILED), "reply",
+		    queue_reply(it, QR_SENT), "message", mid));
+		queue_answer(it, queue_item_json(it), NULL);
+		queue_item_free(it);
+	}
+	json_decref(result);
+	if (error != NULL) {
+		log_warnx("queue: cannot record outcomes (trying again in "
+		    "%d s): %s", QUEUE_UPDATE_RETRY, error);
+		evtimer_add(queue_timer, &tv);
+		return;
+	}
+	queue_store_outcomes();
+	queue_kick();
+}
+
+/* Hand every outcome not yet stored to the store (one update at a time). */
+static void
+queue_store_outcomes(void)
+{
+	struct qitem	*it;
+	json_t		*items;
+	const char	*state;
+
+	if (queue_updating)
+		return;
+	items = json_array();
+	TAILQ_FOREACH(it, &queue_items, entry) {
+		if (!it->dirty)
+			continue;
+		state = it->state == Q_SENDING ? "queued" :
+		    qstate_names[it->state];
+		json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s, "
+		    "s:i, s:I, s:s?, s:o}", "id", (json_int_t)it->id,
+		    "account", it->account, "file", it->file, "state", state,
+		    "attempts", it->attempts, "next_try",
+		    (json_int_t)it->next_try, "last_error", it->last_error,
+		    "rcpts", queue_rcpts_json(it)));
+		it->dirty = 0;
+		it->storing = 1;
+	}
+	if (json_array_size(items) == 0) {
+		json_decref(items);
+		return;
+	}
+	queue_updating = 1;
+	store_request(queue_store, "queue.update", json_pack("{s:o}",
+	    "items", items), queue_updated_cb, NULL);
+}
+
+/* The store's rows are in: the queue starts. */
+static void
+queue_loaded_cb(json_t *result, int code, const char *error, void *arg)
+{
+	json_t	*row;
+	size_t	 i;
+
+	(void)code;
+	(void)arg;
+	if (error != NULL) {
+		log_warnx("queue: cannot load the outbox: %s", error);
+		json_decref(result);
+		return;
+	}
+	json_array_foreach(json_object_get(result, "items"), i, row)
+		queue_item_new(row);
+	json_decref(result);
+	queue_loaded = 1;
+	if (!TAILQ_EMPTY(&queue_items))
+		log_info("queue: %zu message%s in the outbox", i,
+		    i == 1 ? "" : "s");
+	queue_kick();
+}
+
+/* Load the outbox from the store and start sending. */
+void
+queue_init(struct store *st)
+{
+	queue_store = st;
+	queue_timer = evtimer_new(daemon_base(), queue_timer_cb, NULL);
+	store_request(st, "queue.load", json_object(), queue_loaded_cb, NULL);
+}
+
+/* The configuration changed: accounts may have; try what is due. */
+void
+queue_reconfigure(void)
+{
+	struct qacct	*qa;
+
+	TAILQ_FOREACH(qa, &queue_accts, entry) {
+		free(qa->secret);
+		qa->secret = NULL;
+	}
+	queue_kick();
+}
+
+/* Stop: sessions dropped (what was in flight goes again after a start). */
+void
+queue_shutdown(void)
+{
+	struct qacct	*qa;
+
+	while ((qa = TAILQ_FIRST(&queue_accts)) != NULL) {
+		TAILQ_REMOVE(&queue_accts, qa, entry);
+		if (qa->session != NULL)
+			smtp_session_free(qa->session);
+		if (qa->secret_proc != NULL)
+			proc_free(qa->secret_proc);
+		queue_acct_release(qa);
+		free(qa->secret);
+		free(qa->name);
+		free(qa);
+	}
+	while (!TAILQ_EMPTY(&queue_items))
+		queue_item_free(TAILQ_FIRST(&queue_items));
+	if (queue_timer != NULL)
+		event_free(queue_timer);
+	queue_timer = NULL;
+}
+
+/* A send waits for the store. */
+struct queue_add_req {
+	struct rpc_call	*call;
+	int		 wait;
+	json_t		*rcpts;
+};
+
+/* The message is durable: answer (or wait for the outcome) and send. */
+static void
+queue_added_cb(json_t *result, int code, const char *error, void *arg)
+{
+	struct queue_add_req	*q = arg;
+	struct qitem		*it;
+	struct qwait		*w;
+
+	if (error != NULL) {
+		rpc_call_error(q->call, code, "%s", error);
+		json_decref(q->rcpts);
+		free(q);
+		return;
+	}
+	json_object_set(result, "rcpts", q->rcpts);
+	it = queue_item_new(result);
+	log_info("queue: message %lld queued for %zu recipient%s, %lld "
+	    "bytes", it->id, it->nrcpts, it->nrcpts == 1 ? "" : "s",
+	    it->size);
+	if (q->wait) {
+		w = xcalloc(1, sizeof *w);
+		w->call = q->call;
+		TAILQ_INSERT_TAIL(&it->waiters, w, entry);
+	} else
+		rpc_call_reply(q->call, json_pack("{s:I, s:s, s:s?, s:I, "
+		    "s:I}", "id", (json_int_t)it->id, "state", "queued",
+		    "message_id", it->message_id, "size",
+		    (json_int_t)it->size, "recipients",
+		    (json_int_t)it->nrcpts));
+	json_decref(q->rcpts);
+	json_decref(result);
+	free(q);
+	queue_kick();
+}
+
+/*
+ * Queue a message: params as queue.add takes them (store-queue.c), their
+ * recipients checked. Answer once it is durable, or with wait once it is
+ * sent or failed for good.
+ */
+void
+queue_add(json_t *params, int wait, struct rpc_call *call)
+{
+	struct queue_add_req	*q;
+
+	q = xcalloc(1, sizeof *q);
+	q->call = call;
+	q->wait = wait;
+	q->rcpts = json_incref(json_object_get(params, "rcpts"));
+	store_request(queue_store, "queue.add", params, queue_added_cb, q);
+}
+
+/* Every message in the outbox. */
+json_t *
+queue_list(void)
+{
+	struct qitem	*it;
+	json_t		*a = json_array();
+
+	TAILQ_FOREACH(it, &queue_items, entry)
+		json_array_append_new(a, queue_item_json(it));
+	return a;
+}
+
+/* Retry every waiting message now; return how many. */
+int
+queue_flush(void)
+{
+	struct qitem	*it;
+	time_t		 now = time(NULL);
+	int		 n = 0;
+
+	TAILQ_FOREACH(it, &queue_items, entry) {
+		if (it->state != Q_QUEUED && it->state != Q_DEFERRED)
+			continue;
+		it->next_try = now;
+		n++;
+	}
+	queue_kick();
+	return n;
+}
+
+/* queue.cancel answered by the store. */
+static void
+queue_cancelled_cb(json_t *result, int code, const char *error, void *arg)
+{
+	struct rpc_call	*call = arg;
+	struct qitem	*it;
+
+	if (error != NULL) {
+		rpc_call_error(call, code, "%s", error);
+		return;
+	}
+	if ((it = queue_find(json_integer_value(json_object_get(result,
+	    "id")))) != NULL) {
+		queue_answer(it, NULL, "cancelled");
+		queue_item_free(it);
+	}
+	rpc_call_reply(call, result);
+}
+
+/* Remove a message that is not being sent. */
+void
+queue_cancel(long long id, struct rpc_call *call)
+{
+	struct qitem	*it = queue_find(id);
+
+	if (it == NULL) {
+		rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "no queued message "
+		    "%lld", id);
+		return;
+	}
+	if (it->state == Q_SENDING || it->state == Q_SENT || it->storing) {
+		rpc_call_error(call, JSONRPC_ERR_TEMPFAIL, "message %lld is "
+		    "being sent; try again in a moment", id);
+		return;
+	}
+	store_request(queue_store, "queue.cancel", json_pack("{s:I}", "id",
+	    (json_int_t)id), queue_cancelled_cb, call);
+}
+
+/* Counts by state, for status. */
+json_t *
+queue_status(void)
+{
+	struct qitem	*it;
+	json_int_t	 n[5] = { 0, 0, 0, 0, 0 };
+
+	TAILQ_FOREACH(it, &queue_items, entry)
+		n[it->state]++;
+	return json_pack("{s:I, s:I, s:I, s:I}", "queued", n[Q_QUEUED],
+	    "sending", n[Q_SENDING] + n[Q_SENT], "deferred", n[Q_DEFERRED],
+	    "failed", n[Q_FAILED]);
+}

@@ -1,0 +1,232 @@
+/*
+ * The outbox methods: send, queue.list, queue.flush, queue.cancel. send
+ * checks everything that can be checked before anything is queued (the
+ * account, every address, header injection, the attachments) and hands
+ * the message to the queue, which answers once it is durable.
+ */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/jsonrpc.h"
+#include "common/xmalloc.h"
+#include "compose.h"
+#include "config.h"
+#include "main.h"
+#include "queue.h"
+#include "rpc.h"
+
+/* The account to send from: the one named, else the first with SMTP. */
+static const struct config_account *
+send_account(struct rpc_call *call, const char *name)
+{
+	const struct config		*cf = daemon_config();
+	const struct config_account	*ca = NULL;
+	size_t				 i;
+
+	if (name != NULL) {
+		if ((ca = config_find_account(cf, name)) == NULL)
+			rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "account: "
+			    "no account named \"%.64s\"", name);
+		else if (ca->smtp == NULL) {
+			rpc_call_error(call, JSONRPC_ERR_DATA, "account: %s "
+			    "has no SMTP server (accounts[].smtp)", name);
+			ca = NULL;
+		}
+		return ca;
+	}
+	for (i = 0; i < cf->naccounts && ca == NULL; i++)
+		if (cf->accounts[i].smtp != NULL)
+			ca = &cf->accounts[i];
+	if (ca == NULL)
+		rpc_call_error(call, JSONRPC_ERR_DATA, "no account has an SMTP "
+		    "server (accounts[].smtp)");
+	return ca;
+}
+
+/*
+ * Add the addresses of params[key] to rcpts, each checked and once only.
+ * Return -1 (the call answered) on a bad one.
+ */
+static int
+send_rcpts(struct rpc_call *call, json_t *params, const char *key,
+    json_t *rcpts)
+{
+	json_t		*v, *have;
+	const char	*addr;
+	char		*cause = NULL;
+	size_t		 i, j;
+	int		 dup;
+
+	json_array_foreach(json_object_get(params, key), i, v) {
+		addr = json_string_value(v);
+		if (compose_check_address(addr, &cause) != 0) {
+			rpc_call_error(call, JSONRPC_ERR_DATA, "%s[%zu]: %s",
+			    key, i, cause);
+			free(cause);
+			return -1;
+		}
+		dup = 0;
+		json_array_foreach(rcpts, j, have)
+			if (strcmp(json_string_value(have), addr) == 0)
+				dup = 1;
+		if (!dup)
+			json_array_append(rcpts, v);
+	}
+	return 0;
+}
+
+/* A NULL-terminated array of a JSON array's strings (borrowed). */
+static const char **
+send_strings(json_t *a)
+{
+	const char	**v;
+	size_t		  i;
+
+	v = xcalloc(json_array_size(a) + 1, sizeof *v);
+	for (i = 0; i < json_array_size(a); i++)
+		v[i] = json_string_value(json_array_get(a, i));
+	return v;
+}
+
+/* Check the message as compose will write it; -1: the call answered. */
+static int
+send_check(struct rpc_call *call, const struct config_account *ca,
+    json_t *params)
+{
+	struct compose	 c;
+	json_t		*body = json_object_get(params, "body"), *v;
+	const char	**to, **cc, **attach;
+	char		*cause = NULL;
+	size_t		 i;
+	int		 rc;
+
+	json_array_foreach(json_object_get(params, "attach"), i, v) {
+		if (json_string_value(v)[0] != '/') {
+			rpc_call_error(call, JSONRPC_ERR_DATA, "attach[%zu]: "
+			    "expected an absolute path", i);
+			return -1;
+		}
+	}
+	memset(&c, 0, sizeof c);
+	c.from_name = ca->display_name;
+	c.from_addr = ca->email;
+	c.to = to = send_strings(json_object_get(params, "to"));
+	c.cc = cc = send_strings(json_object_get(params, "cc"));
+	c.attach = attach = send_strings(json_object_get(params, "attach"));
+	c.subject = json_string_value(json_object_get(params, "subject"));
+	c.body = body != NULL ? json_string_value(body) : "";
+	c.body_len = body != NULL ? json_string_length(body) : 0;
+	c.attachment_max = daemon_config()->attachment_max_bytes;
+	rc = compose_check(&c, &cause);
+	free(to);
+	free(cc);
+	free(attach);
+	if (rc != 0) {
+		rpc_call_error(call, JSONRPC_ERR_DATA, "%s", cause);
+		free(cause);
+	}
+	return rc;
+}
+
+/* send: compose and queue a message. */
+static void
+send_exec(struct rpc_call *call, json_t *params)
+{
+	const struct config_account	*ca;
+	json_t				*rcpts, *compose, *add;
+
+	if ((ca = send_account(call, json_string_value(json_object_get(params,
+	    "account")))) == NULL)
+		return;
+	rcpts = json_array();
+	if (send_rcpts(call, params, "to", rcpts) != 0 ||
+	    send_rcpts(call, params, "cc", rcpts) != 0 ||
+	    send_rcpts(call, params, "bcc", rcpts) != 0) {
+		json_decref(rcpts);
+		return;
+	}
+	if (json_array_size(rcpts) == 0) {
+		rpc_call_error(call, JSONRPC_ERR_DATA, "no recipients: give at "
+		    "least one of to, cc, bcc");
+		json_decref(rcpts);
+		return;
+	}
+	if (send_check(call, ca, params) != 0) {
+		json_decref(rcpts);
+		return;
+	}
+	compose = json_pack("{s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:O?, s:I}",
+	    "from_addr", ca->email, "from_name", ca->display_name,
+	    "to", json_object_get(params, "to"),
+	    "cc", json_object_get(params, "cc"),
+	    "subject", json_object_get(params, "subject"),
+	    "body", json_object_get(params, "body"),
+	    "attach", json_object_get(params, "attach"),
+	    "attachment_max",
+	    (json_int_t)daemon_config()->attachment_max_bytes);
+	add = json_pack("{s:s, s:s, s:o, s:O?, s:o}", "account", ca->name,
+	    "sender", ca->email, "rcpts", rcpts, "subject",
+	    json_object_get(params, "subject"), "compose", compose);
+	queue_add(add, json_is_true(json_object_get(params, "wait")), call);
+	json_decref(add);
+}
+
+static const struct rpc_param send_params[] = {
+	{ "account",	RPC_STRING,	0 },
+	{ "to",		RPC_STRINGS,	0 },
+	{ "cc",		RPC_STRINGS,	0 },
+	{ "bcc",	RPC_STRINGS,	0 },
+	{ "subject",	RPC_STRING,	0 },
+	{ "body",	RPC_STRING,	0 },
+	{ "attach",	RPC_STRINGS,	0 },
+	{ "wait",	RPC_BOOLEAN,	0 },
+	{ NULL,		0,		0 }
+};
+
+const struct rpc_method rpc_send_method = {
+	"send", send_params, NULL, send_exec
+};
+
+/* queue.list: every message in the outbox. */
+static void
+queue_list_exec(struct rpc_call *call, json_t *params)
+{
+	(void)params;
+	rpc_call_reply(call, queue_list());
+}
+
+const struct rpc_method rpc_queue_list_method = {
+	"queue.list", NULL, NULL, queue_list_exec
+};
+
+/* queue.flush: try every waiting message now. */
+static void
+queue_flush_exec(struct rpc_call *call, json_t *params)
+{
+	(void)params;
+	rpc_call_reply(call, json_pack("{s:i}", "flushed", queue_flush()));
+}
+
+const struct rpc_method rpc_queue_flush_method = {
+	"queue.flush", NULL, NULL, queue_flush_exec
+};
+
+/* queue.cancel: drop a message that is not being sent. */
+static void
+queue_cancel_exec(struct rpc_call *call, json_t *params)
+{
+	queue_cancel(json_integer_value(json_object_get(params, "id")), call);
+}
+
+static const struct rpc_param queue_cancel_params[] = {
+	{ "id",		RPC_INTEGER,	1 },
+	{ NULL,		0,		0 }
+};
+
+const struct rpc_method rpc_queue_cancel_method = {
+	"queue.cancel", queue_cancel_params, NULL, queue_cancel_exec
+};

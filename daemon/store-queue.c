@@ -1,0 +1,651 @@
+/*
+ * The outbox's durable half, run on the store's writer thread (the loop's
+ * half, sending and retrying, is queue.c). A queued message is the file
+ * queue/NAME under data_dir plus a row of the queue table.
+ *
+ *   queue.add     compose the message (or copy a complete one) into a new
+ *                 file, fsync it and the directory, then insert its row:
+ *                 once the row is committed the message is durable, and
+ *                 only then does send answer.
+ *   queue.update  record attempts. A message that went out is renamed
+ *                 into ACCOUNT/Sent/cur (read), its directories flushed,
+ *                 then in one transaction it is indexed there and its row
+ *                 deleted. A crash in between leaves a row whose file is
+ *                 already in Sent: queue.load finishes the job.
+ *   queue.load    every row, after that repair; files that no row names
+ *                 (a crash during queue.add, before its commit) are
+ *                 removed.
+ *   queue.cancel  the row, then the file.
+ */
+#include "autoconf.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/jsonrpc.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "compose.h"
+#include "store.h"
+#include "store-int.h"
+
+#define SQ_NAME_MAX	256
+#define SQ_COLUMNS	"id, account, file, sender, rcpts, subject, " \
+			"message_id, size, eightbit, created, state, " \
+			"attempts, next_try, last_error"
+
+/* Open data_dir/queue (made on first use); the writer keeps it open. */
+static int
+sq_dir(struct store *st, struct ops_req *r)
+{
+	if (st->queuefd != -1)
+		return st->queuefd;
+	if (mkdirat(st->dirfd, "queue", 0700) != 0 && errno != EEXIST) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot create %s/queue: %s",
+		    st->data_dir, strerror(errno));
+		return -1;
+	}
+	st->queuefd = openat(st->dirfd, "queue", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (st->queuefd == -1)
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot open %s/queue: %s",
+		    st->data_dir, strerror(errno));
+	return st->queuefd;
+}
+
+/* A NULL-terminated array of the strings of a JSON array (borrowed). */
+static const char **
+sq_strings(json_t *a)
+{
+	const char	**v;
+	size_t		  i;
+
+	v = xcalloc(json_array_size(a) + 1, sizeof *v);
+	for (i = 0; i < json_array_size(a); i++)
+		v[i] = json_string_value(json_array_get(a, i));
+	return v;
+}
+
+/* Does the file hold a byte over 127 (the SMTP body needs 8BITMIME)? */
+static int
+sq_eightbit(int fd)
+{
+	char	 buf[65536];
+	ssize_t	 n, i;
+	off_t	 off = 0;
+
+	while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i] & 0x80)
+				return 1;
+		off += n;
+	}
+	return 0;
+}
+
+/* Write the composed message of params' "compose" object into fd. */
+static int
+sq_compose(json_t *c, int fd, char **message_id, char **cause)
+{
+	struct compose	 m;
+	const char	**to, **cc, **attach;
+	json_t		*body = json_object_get(c, "body");
+	int		 rc;
+
+	memset(&m, 0, sizeof m);
+	m.from_name = json_string_value(json_object_get(c, "from_name"));
+	m.from_addr = json_string_value(json_object_get(c, "from_addr"));
+	m.to = to = sq_strings(json_object_get(c, "to"));
+	m.cc = cc = sq_strings(json_object_get(c, "cc"));
+	m.attach = attach = sq_strings(json_object_get(c, "attach"));
+	m.subject = json_string_value(json_object_get(c, "subject"));
+	m.body = body != NULL ? json_string_value(body) : "";
+	m.body_len = body != NULL ? json_string_length(body) : 0;
+	m.attachment_max = json_integer_value(json_object_get(c,
+	    "attachment_max"));
+	m.user_agent = "mailctl/" PACKAGE_VERSION;
+	rc = compose_write(&m, fd, message_id, cause);
+	free(to);
+	free(cc);
+	free(attach);
+	return rc;
+}
+
+/* Copy a complete message from the file at path into fd. */
+static int
+sq_copy(const char *path, int fd, char **cause)
+{
+	char	 buf[65536];
+	ssize_t	 n, w, off;
+	int	 in;
+
+	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		for (off = 0; off < n; off += w) {
+			if ((w = write(fd, buf + off, n - off)) == -1) {
+				xasprintf(cause, "cannot write the queue: %s",
+				    strerror(errno));
+				close(in);
+				return -1;
+			}
+		}
+	}
+	if (n == -1)
+		xasprintf(cause, "cannot read %s: %s", path, strerror(errno));
+	close(in);
+	return n == -1 ? -1 : 0;
+}
+
+/*
+ * queue.add: {account, sender, rcpts: [..], subject?, compose: {..} or
+ * raw: PATH} -> {id, file, message_id, size, eightbit, created}.
+ */
+void
+ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	json_t		*p = r->params, *compose;
+	const char	*raw;
+	char		 name[SQ_NAME_MAX], *mid = NULL, *cause = NULL, *rcpts;
+	struct stat	 sb;
+	sqlite3_stmt	*s = NULL;
+	time_t		 now = time(NULL);
+	int		 dfd, fd, eightbit = 0, rc = -1;
+
+	if ((dfd = sq_dir(st, r)) == -1)
+		return;
+	if ((fd = store_make_file(st, dfd, name, sizeof name)) == -1) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot create a file in "
+		    "%s/queue: %s", st->data_dir, strerror(errno));
+		return;
+	}
+	compose = json_object_get(p, "compose");
+	raw = json_string_value(json_object_get(p, "raw"));
+	if (compose != NULL)
+		rc = sq_compose(compose, fd, &mid, &cause);
+	else if (raw != NULL && (rc = sq_copy(raw, fd, &cause)) == 0)
+		eightbit = sq_eightbit(fd);
+	if (rc == 0 && (fsync(fd) != 0 || fstat(fd, &sb) != 0 ||
+	    fsync(dfd) != 0)) {
+		xasprintf(&cause, "cannot flush %s/queue/%s: %s",
+		    st->data_dir, name, strerror(errno));
+		rc = -1;
+	}
+	close(fd);
+	if (rc != 0) {
+		ops_fail(r, JSONRPC_ERR_DATA, "%s", cause != NULL ? cause :
+		    "nothing to queue");
+		goto fail;
+	}
+	if (mid == NULL && json_string_value(json_object_get(p,
+	    "message_id")) != NULL)
+		mid = xstrdup(json_string_value(json_object_get(p,
+		    "message_id")));
+	if ((s = ops_prepare(db, r, "INSERT INTO queue (account, file, "
+	    "sender, rcpts, subject, message_id, size, eightbit, created, "
+	    "next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
+		goto fail;
+	rcpts = json_dumps(json_object_get(p, "rcpts"), JSON_COMPACT);
+	sqlite3_bind_text(s, 1, json_string_value(json_object_get(p,
+	    "account")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, json_string_value(json_object_get(p,
+	    "sender")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, rcpts, -1, free);
+	sqlite3_bind_text(s, 5, json_string_value(json_object_get(p,
+	    "subject")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, mid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, sb.st_size);
+	sqlite3_bind_int(s, 8, eightbit);
+	sqlite3_bind_int64(s, 9, now);
+	sqlite3_bind_int64(s, 10, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:b, s:I}", "id",
+	    (json_int_t)sqlite3_last_insert_rowid(db), "file", name,
+	    "message_id", mid, "size", (json_int_t)sb.st_size,
+	    "eightbit", eightbit, "created", (json_int_t)now);
+	sqlite3_finalize(s);
+	free(mid);
+	free(cause);
+	return;
+fail:
+	sqlite3_finalize(s);
+	unlinkat(dfd, name, 0);
+	free(mid);
+	free(cause);
+}
+
+/* A row as JSON (rcpts parsed back). */
+static json_t *
+sq_row(sqlite3_stmt *s)
+{
+	json_t		*o, *rcpts;
+	const char	*text;
+	int		 i;
+	static const char *const names[] = { "id", "account", "file",
+	    "sender", "rcpts", "subject", "message_id", "size", "eightbit",
+	    "created", "state", "attempts", "next_try", "last_error" };
+
+	o = json_object();
+	for (i = 0; i < 14; i++) {
+		switch (sqlite3_column_type(s, i)) {
+		case SQLITE_INTEGER:
+			json_object_set_new(o, names[i], json_integer(
+			    sqlite3_column_int64(s, i)));
+			break;
+		case SQLITE_NULL:
+			break;
+		default:
+			text = (const char *)sqlite3_column_text(s, i);
+			if (i == 4) {
+				rcpts = json_loads(text, 0, NULL);
+				json_object_set_new(o, names[i], rcpts != NULL ?
+				    rcpts : json_array());
+			} else
+				json_object_set_new(o, names[i],
+				    json_string(text));
+		}
+	}
+	return o;
+}
+
+/* Open ACCOUNT/Sent/cur (made on first use). */
+static int
+sq_sentdir(struct store *st, struct ops_req *r, const char *account)
+{
+	char	 path[SQ_NAME_MAX * 2], *cause = NULL;
+	int	 fd;
+
+	if (store_mkfolder(st, account, "Sent", &cause) != 0) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/Sent/cur", account);
+	if ((fd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot open %s: %s", path,
+		    strerror(errno));
+	return fd;
+}
+
+/*
+ * Index a sent message already in ACCOUNT/Sent/cur as FILE:2,S and drop
+ * its queue row (inside the caller's transaction). Return its message id.
+ */
+static long long
+sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r, int curfd,
+    long long qid, const char *account, const char *file)
+{
+	struct store_info	 info;
+	struct stat		 sb;
+	sqlite3_stmt		*s;
+	char			 name[SQ_NAME_MAX + 8];
+	long long		 id = -1;
+	int			 fd;
+
+	snprintf(name, sizeof name, "%s:2,S", file);
+	if ((fd = openat(curfd, name, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) != 0) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot open %s/Sent/cur/%s: "
+		    "%s", account, name, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (store_digest(fd, sb.st_size, NULL, &info) != 0)
+		memset(&info, 0, sizeof info);
+	close(fd);
+	if ((s = ops_prepare(db, r, "INSERT INTO messages (account, folder, "
+	    "file, size, added, from_hdr, subject, to_hdr, cc_hdr, date, "
+	    "message_id, attachments, dir, flags) VALUES (?, 'Sent', ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, 'cur', 'S')")) == NULL) {
+		store_info_free(&info);
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, sb.st_size);
+	sqlite3_bind_int64(s, 4, time(NULL));
+	sqlite3_bind_text(s, 5, info.from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, info.subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, info.to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, info.cc, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, info.date);
+	sqlite3_bind_text(s, 10, info.message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 11, info.attachments);
+	if (sqlite3_step(s) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(db);
+	else
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	store_info_free(&info);
+	if (id != -1 && (s = ops_prepare(db, r, "DELETE FROM queue WHERE "
+	    "id = ?")) != NULL) {
+		sqlite3_bind_int64(s, 1, qid);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+			    sqlite3_errmsg(db));
+			id = -1;
+		}
+		sqlite3_finalize(s);
+	}
+	return id;
+}
+
+/* Move a sent message's file from queue/ into ACCOUNT/Sent/cur. */
+static int
+sq_move_sent(struct store *st, struct ops_req *r, int curfd,
+    const char *account, const char *file)
+{
+	char	 name[SQ_NAME_MAX + 8];
+
+	snprintf(name, sizeof name, "%s:2,S", file);
+	if (renameat(st->queuefd, file, curfd, name) == 0)
+		return 0;
+	ops_fail(r, JSONRPC_ERR_FAILED, "cannot move queue/%s into "
+	    "%s/Sent/cur: %s", file, account, strerror(errno));
+	return -1;
+}
+
+/* Bind an update of one row's attempt to the statement s and run it. */
+static int
+sq_update_row(sqlite3 *db, struct ops_req *r, sqlite3_stmt *s, json_t *it)
+{
+	char	*rcpts = json_dumps(json_object_get(it, "rcpts"),
+		    JSON_COMPACT);
+
+	sqlite3_bind_text(s, 1, json_string_value(json_object_get(it,
+	    "state")), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, json_integer_value(json_object_get(it,
+	    "attempts")));
+	sqlite3_bind_int64(s, 3, json_integer_value(json_object_get(it,
+	    "next_try")));
+	sqlite3_bind_text(s, 4, json_string_value(json_object_get(it,
+	    "last_error")), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, rcpts != NULL ? rcpts : "[]", -1,
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 6, json_integer_value(json_object_get(it,
+	    "id")));
+	free(rcpts);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+		    sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+/*
+ * queue.update: {items: [{id, account, file, state, attempts, next_try,
+ * last_error, rcpts}]}; state "sent" files the message into Sent. ->
+ * {filed: {QUEUE-ID: MESSAGE-ID, ...}}.
+ */
+void
+ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	json_t		*items = json_object_get(r->params, "items"), *it;
+	json_t		*filed = json_object();
+	sqlite3_stmt	*up;
+	const char	*state, *account, *file;
+	char		 key[32];
+	size_t		 i;
+	long long	 id;
+	int		 curfd = -1, moved = 0;
+	char		 curacct[SQ_NAME_MAX] = "";
+
+	if (sq_dir(st, r) == -1 || (up = ops_prepare(db, r, "UPDATE queue "
+	    "SET state = ?, attempts = ?, next_try = ?, last_error = ?, "
+	    "rcpts = ? WHERE id = ?")) == NULL) {
+		json_decref(filed);
+		return;
+	}
+	/* The renames first, then their directories flushed. */
+	json_array_foreach(items, i, it) {
+		state = json_string_value(json_object_get(it, "state"));
+		account = json_string_value(json_object_get(it, "account"));
+		file = json_string_value(json_object_get(it, "file"));
+		if (strcmp(state, "sent") != 0)
+			continue;
+		if (strcmp(curacct, account) != 0) {
+			if (curfd != -1 && fsync(curfd) != 0)
+				ops_fail(r, JSONRPC_ERR_FAILED, "cannot flush "
+				    "%s/Sent/cur: %s", curacct,
+				    strerror(errno));
+			if (curfd != -1)
+				close(curfd);
+			snprintf(curacct, sizeof curacct, "%s", account);
+			if ((curfd = sq_sentdir(st, r, account)) == -1)
+				break;
+		}
+		if (sq_move_sent(st, r, curfd, account, file) != 0)
+			break;
+		moved++;
+	}
+	if (curfd != -1) {
+		if (fsync(curfd) != 0)
+			ops_fail(r, JSONRPC_ERR_FAILED, "cannot flush "
+			    "%s/Sent/cur: %s", curacct, strerror(errno));
+		close(curfd);
+		curfd = -1;
+	}
+	if (moved > 0 && fsync(st->queuefd) != 0)
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot flush %s/queue: %s",
+		    st->data_dir, strerror(errno));
+	if (r->error != NULL || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL,
+	    NULL, NULL) != SQLITE_OK) {
+		/* Moved files are found in Sent by the next queue.load. */
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+		    sqlite3_errmsg(db));
+		sqlite3_finalize(up);
+		json_decref(filed);
+		return;
+	}
+	curacct[0] = '\0';
+	json_array_foreach(items, i, it) {
+		state = json_string_value(json_object_get(it, "state"));
+		account = json_string_value(json_object_get(it, "account"));
+		if (strcmp(state, "sent") != 0) {
+			if (sq_update_row(db, r, up, it) != 0)
+				break;
+			continue;
+		}
+		if (strcmp(curacct, account) != 0) {
+			if (curfd != -1)
+				close(curfd);
+			snprintf(curacct, sizeof curacct, "%s", account);
+			if ((curfd = sq_sentdir(st, r, account)) == -1)
+				break;
+		}
+		id = sq_index_sent(st, db, r, curfd, json_integer_value(
+		    json_object_get(it, "id")), account, json_string_value(
+		    json_object_get(it, "file")));
+		if (id == -1)
+			break;
+		snprintf(key, sizeof key, "%lld", (long long)
+		    json_integer_value(json_object_get(it, "id")));
+		json_object_set_new(filed, key, json_integer(id));
+	}
+	if (curfd != -1)
+		close(curfd);
+	sqlite3_finalize(up);
+	if (r->error == NULL && sqlite3_exec(db, "COMMIT", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+		    sqlite3_errmsg(db));
+	if (r->error != NULL) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		json_decref(filed);
+		return;
+	}
+	r->result = json_pack("{s:o}", "filed", filed);
+}
+
+/* Compare two strings through pointers (qsort, bsearch). */
+static int
+sq_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Remove files of queue/ that no row names (left by a crash). */
+static void
+sq_orphans(struct store *st, json_t *rows)
+{
+	const char	**names, *key;
+	struct dirent	*de;
+	json_t		*row;
+	size_t		  i, n = json_array_size(rows);
+	DIR		 *d;
+	int		  fd;
+
+	if ((fd = dup(st->queuefd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	names = xcalloc(n + 1, sizeof *names);
+	json_array_foreach(rows, i, row)
+		names[i] = json_string_value(json_object_get(row, "file"));
+	qsort(names, n, sizeof *names, sq_strcmp);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		key = de->d_name;
+		if (bsearch(&key, names, n, sizeof *names, sq_strcmp) != NULL)
+			continue;
+		log_info("removing queue/%s: never queued (the daemon "
+		    "stopped while it was being written)", de->d_name);
+		unlinkat(st->queuefd, de->d_name, 0);
+	}
+	closedir(d);
+	free(names);
+}
+
+/*
+ * Finish filing a row whose file is already in ACCOUNT/Sent/cur (a crash
+ * after the rename). Return 1 when it was, 0 when not, -1 on error.
+ */
+static int
+sq_repair(struct store *st, sqlite3 *db, struct ops_req *r, json_t *row)
+{
+	const char	*account = json_string_value(json_object_get(row,
+			    "account"));
+	const char	*file = json_string_value(json_object_get(row,
+			    "file"));
+	char		 path[SQ_NAME_MAX * 3];
+	long long	 id;
+	int		 curfd;
+
+	snprintf(path, sizeof path, "%s/Sent/cur/%s:2,S", account, file);
+	if (faccessat(st->dirfd, path, F_OK, 0) != 0)
+		return 0;
+	if ((curfd = sq_sentdir(st, r, account)) == -1)
+		return -1;
+	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	id = sq_index_sent(st, db, r, curfd, json_integer_value(
+	    json_object_get(row, "id")), account, file);
+	close(curfd);
+	if (id == -1 || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	log_info("queue: message %lld had been sent; filed into %s/Sent",
+	    (long long)json_integer_value(json_object_get(row, "id")),
+	    account);
+	return 1;
+}
+
+/* queue.load: -> {items: [every row]}, after repairs. */
+void
+ops_queue_load(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	sqlite3_stmt	*s;
+	json_t		*rows = json_array(), *keep = json_array(), *row;
+	const char	*file;
+	size_t		 i;
+	int		 rc;
+
+	if (sq_dir(st, r) == -1 || (s = ops_prepare(db, r, "SELECT "
+	    SQ_COLUMNS " FROM queue ORDER BY id")) == NULL) {
+		json_decref(rows);
+		json_decref(keep);
+		return;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(rows, sq_row(s));
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
+		    sqlite3_errmsg(db));
+	json_array_foreach(rows, i, row) {
+		if (r->error != NULL)
+			break;
+		file = json_string_value(json_object_get(row, "file"));
+		if (faccessat(st->queuefd, file, F_OK, 0) == 0) {
+			json_array_append(keep, row);
+			continue;
+		}
+		if ((rc = sq_repair(st, db, r, row)) == 1)
+			continue;
+		if (rc == 0) {
+			/* Shown as failed, never silently dropped. */
+			json_object_set_new(row, "state", json_string("failed"));
+			json_object_set_new(row, "last_error", json_string(
+			    "the queued message file is missing"));
+			json_array_append(keep, row);
+		}
+	}
+	if (r->error == NULL) {
+		sq_orphans(st, keep);
+		r->result = json_pack("{s:o}", "items", keep);
+	} else
+		json_decref(keep);
+	json_decref(rows);
+}
+
+/* queue.cancel: {id} -> {id}: the row, then its file. */
+void
+ops_queue_cancel(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	json_int_t	 id = json_integer_value(json_object_get(r->params,
+			    "id"));
+	sqlite3_stmt	*s;
+	char		 file[SQ_NAME_MAX] = "";
+
+	if (sq_dir(st, r) == -1 || (s = ops_prepare(db, r, "DELETE FROM "
+	    "queue WHERE id = ? RETURNING file")) == NULL)
+		return;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(file, sizeof file, "%s", (const char *)
+		    sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	if (file[0] == '\0') {
+		ops_fail(r, JSONRPC_ERR_NOT_FOUND, "no queued message %lld",
+		    (long long)id);
+		return;
+	}
+	if (unlinkat(st->queuefd, file, 0) != 0 && errno != ENOENT)
+		log_warn("cannot remove queue/%s", file);
+	fsync(st->queuefd);
+	r->result = json_pack("{s:I}", "id", id);
+}
