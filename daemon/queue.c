@@ -836,7 +836,7 @@ queue_shutdown(void)
 struct queue_add_req {
 	struct rpc_call	*call;
 	int		 wait;
-	json_t		*rcpts;
+	json_t		*params;
 };
 
 /* The message is durable: answer (or wait for the outcome) and send. */
@@ -849,11 +849,12 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
 
 	if (error != NULL) {
 		rpc_call_error(q->call, code, "%s", error);
-		json_decref(q->rcpts);
+		json_decref(q->params);
 		free(q);
 		return;
 	}
-	json_object_set(result, "rcpts", q->rcpts);
+	/* What the store answered, with what the request said. */
+	json_object_update_missing(result, q->params);
 	it = queue_item_new(result);
 	log_info("queue: message %lld queued for %zu recipient%s, %lld "
 	    "bytes", it->id, it->nrcpts, it->nrcpts == 1 ? "" : "s",
@@ -868,7 +869,7 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
 		    "message_id", it->message_id, "size",
 		    (json_int_t)it->size, "recipients",
 		    (json_int_t)it->nrcpts));
-	json_decref(q->rcpts);
+	json_decref(q->params);
 	json_decref(result);
 	free(q);
 	queue_kick();
@@ -887,7 +888,11 @@ queue_add(json_t *params, int wait, struct rpc_call *call)
 	q = xcalloc(1, sizeof *q);
 	q->call = call;
 	q->wait = wait;
-	q->rcpts = json_incref(json_object_get(params, "rcpts"));
+	q->params = json_pack("{s:O, s:O, s:O, s:O?}", "account",
+	    json_object_get(params, "account"), "sender",
+	    json_object_get(params, "sender"), "rcpts",
+	    json_object_get(params, "rcpts"), "subject",
+	    json_object_get(params, "subject"));
 	store_request(queue_store, "queue.add", params, queue_added_cb, q);
 }
 

@@ -6,7 +6,7 @@ set -u
 
 : "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
-MAILCTLD=$top_builddir/daemon/mailctld
+MAILCTLD=${MAILCTLD_WRAPPER:-$top_builddir/daemon/mailctld}
 MAILCTL=$top_builddir/client/mailctl
 TOOLS=$top_srcdir/tests/tools
 
@@ -77,6 +77,12 @@ contains() {
 # json EXPR: evaluate a Python expression over the JSON in $OUT (as j).
 json() {
 	python3 -c 'import json,sys; j=json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' "$1" <<<"$OUT"
+}
+
+# jcheck DESCRIPTION EXPR: pass when EXPR (Python, over $OUT as j) is true.
+jcheck() {
+	if [ "$(json "$2" 2>&1)" = True ]; then ok "$1"
+	else not_ok "$1: $2 is not true of: $(head -c 2000 <<<"$OUT")"; fi
 }
 
 mailctl() { "$MAILCTL" --socket "$SOCK" "$@"; }

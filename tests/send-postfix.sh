@@ -1,0 +1,165 @@
+#!/bin/bash
+# mailctl send and the outbox against a REAL Postfix (STARTTLS + AUTH
+# through Dovecot) and Dovecot: a round trip with To, Cc and Bcc, a UTF-8
+# subject and display name and three attachments, fetched back over POP3
+# by mailctl and checked with Python's email package; refusals before
+# queueing; Postfix down -> deferred with the reason, then delivered after
+# the retry; a recipient refused with 550 while the others get it; the
+# copy in Sent; queue cancel.
+. "$(dirname "$0")/lib.sh"
+use_mail_servers
+command -v postfix >/dev/null || skip_all "postfix is not installed (tests/servers/install-deps)"
+
+ms_add_user alice 'alice-Pw1'
+ms_add_user bob 'bob-Pw2'
+ms_add_user carol 'carol-Pw3'
+ms_add_user dave 'dave-Pw4'
+ms_add_reject nobody@mail.test
+ms_start >/dev/null || bail "cannot start dovecot and postfix"
+
+# smtp_account NAME USER PASSWORD [POP3-JSON]: alice's sending account.
+account() {
+	printf '{"name":"%s","email":"%s@mail.test","display_name":"%s","smtp":{"host":"127.0.0.1","port":%s,"tls":"starttls","ca_file":"%s","user":"%s","password":"%s","timeout":20}' \
+		"$1" "$2" "$4" "$MS_SMTP_PORT" "$MS_CA_FILE" "$2" "$3"
+	printf ',"pop3":{"host":"127.0.0.1","port":%s,"tls":"implicit","ca_file":"%s","user":"%s","password":"%s","poll_interval":3600}}' \
+		"$MS_POP3S_PORT" "$MS_CA_FILE" "$2" "$3"
+}
+write_config "$T/config.json" "$(account alice alice alice-Pw1 'Alice Nguyễn'),$(account bob bob bob-Pw2 Bob),$(account carol carol carol-Pw3 Carol),$(account dave dave dave-Pw4 Dave)"
+# Short retries for the Postfix-down case.
+python3 - "$T/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["queue"] = {"retry_min": 1, "retry_max": 2, "expire": 3600}
+json.dump(c, open(sys.argv[1], "w"))
+EOF
+start_daemon "$T/config.json"
+mc() { "$MAILCTL" --socket "$SOCK" "$@"; }
+
+# --- attachments ------------------------------------------------------------
+mkdir -p "$T/att" "$T/saved"
+printf 'plain text attachment\nline two\n' >"$T/att/notes.txt"
+head -c 3040870 /dev/urandom >"$T/att/data.bin"		# 2.9 MB
+python3 - "$T/att/pixel.png" <<'EOF'
+import sys, zlib, struct
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+raw = b"".join(b"\0" + bytes([x % 256, 64, 200] * 1) * 1 for x in range(16))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 16, 8, 2, 0, 0, 0)) \
+    + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+EOF
+head -c 3250586 /dev/urandom >"$T/att/big.bin"		# 3.1 MB
+
+# --- refused before queueing --------------------------------------------------
+refused() { # WHAT NEEDLE ARGS...
+	local what=$1 needle=$2; shift 2
+	expect_rc 65 "refused: $what" mc send --subject x --body y "$@"
+	contains "$(cat "$T/err")" "$needle" "refused: $what: says why"
+}
+refused "3.1 MB attachment" "big.bin" --to bob@mail.test --attach "$T/att/big.bin"
+refused "bad address" "to[0]" --to 'bob@@mail.test'
+refused "CR/LF in the subject" "subject" --to bob@mail.test --subject $'hi\r\nBcc: x@mail.test'
+refused "no recipient" "no recipients"
+expect_rc 66 "refused: missing attachment" mc send --to bob@mail.test --subject x --body y --attach "$T/att/missing.pdf"
+contains "$(cat "$T/err")" "missing.pdf" "refused: missing attachment: names it"
+check "nothing was queued by the refusals" eval '[ "$(mc queue --json)" = "[]" ]'
+check "no file in the queue directory" eval '[ -z "$(ls -A "$T/data/queue" 2>/dev/null)" ]'
+
+# --- round trip -----------------------------------------------------------------
+SUBJ='Bewerbung für die Stelle — 履歴書'
+expect_rc 0 "send with To, Cc, Bcc and three attachments, --wait" \
+	mc send --account alice --to bob@mail.test --cc carol@mail.test --bcc dave@mail.test \
+	--subject "$SUBJ" --body $'Hello Bob,\n\nplease find my documents attached.\n.\nAlice\n' \
+	--attach "$T/att/notes.txt" --attach "$T/att/data.bin" --attach "$T/att/pixel.png" --wait --json
+jcheck "send with To, Cc, Bcc and three attachments, --wait: result" 'j["state"] == "sent" and sorted(x["address"] for x in j["recipients"]) == ["bob@mail.test", "carol@mail.test", "dave@mail.test"]'
+jcheck "send with To, Cc, Bcc and three attachments, --wait: result" 'all(x["state"] == "sent" and x["reply"].startswith("250") for x in j["recipients"])'
+for u in bob carol dave; do
+	check "$u got it" ms_wait_delivered "$u" 1 20
+done
+check "the queue is empty once sent" eval '[ "$(mc queue --json)" = "[]" ]'
+
+# Each recipient fetches it back with mailctl and saves the attachments.
+for u in bob carol dave; do
+	expect_rc 0 "$u: fetch" mc fetch "$u" --json
+	jcheck "$u: fetch: result" 'j["accounts"][0]["new"] == 1'
+	expect_rc 0 "$u: ls" mc ls Inbox --account "$u" --json
+	jcheck "$u: ls: result" 'len(j) == 1 and j[0]["attachments"] == 3'
+	ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$T/out")
+	expect_rc 0 "$u: read" mc read "$ID" --json
+	jcheck "$u: read: result" 'j["subject"] == "Bewerbung für die Stelle — 履歴書" and j["from"] == "Alice Nguyễn <alice@mail.test>"'
+	jcheck "$u: read: result" '"dave" not in (j.get("to") or "") + (j.get("cc") or "") and j["to"] == "bob@mail.test" and j["cc"] == "carol@mail.test"'
+	jcheck "$u: read: result" '"please find my documents attached." in j["body"]'
+	mkdir -p "$T/saved/$u"
+	expect_rc 0 "$u: save attachments" mc attachments "$ID" --save "$T/saved/$u" --json
+	for f in notes.txt data.bin pixel.png; do
+		check "$u: $f byte-identical" cmp "$T/att/$f" "$T/saved/$u/$f"
+	done
+	mc read "$ID" --raw >"$T/out"
+	check "$u: no Bcc header, Python's email finds no defects" python3 - "$T/out" <<'EOF'
+import sys, email, email.policy
+msg = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+assert msg["Bcc"] is None, "Bcc header present"
+head = open(sys.argv[1], "rb").read().split(b"\n\n")[0]
+assert b"dave@mail.test" not in head or b"Delivered-To: dave@mail.test" in head, "Bcc address in the header"
+defects = list(msg.defects)
+for part in msg.walk():
+    defects += part.defects
+assert not defects, defects
+names = [p.get_filename() for p in msg.iter_attachments()]
+assert names == ["notes.txt", "data.bin", "pixel.png"], names
+types = [p.get_content_type() for p in msg.iter_attachments()]
+assert types[2] == "image/png", types
+assert msg["User-Agent"].startswith("mailctl/")
+assert msg["Message-ID"].endswith("@mail.test>")
+EOF
+done
+
+# The sender's copy in Sent, read.
+expect_rc 0 "alice: Sent holds the message" mc ls Sent --account alice --json
+jcheck "alice: Sent holds the message: result" 'len(j) == 1 and j[0]["read"] and j[0]["subject"] == "Bewerbung für die Stelle — 履歴書" and j[0]["attachments"] == 3'
+
+# --- a refused recipient ------------------------------------------------------
+expect_rc 1 "send to bob and a refused address: exit 1 (one refused)" \
+	mc send --account alice --to bob@mail.test --to nobody@mail.test --subject "partial" --body x --wait --json
+jcheck "send to bob and a refused address" 'j["state"] == "sent"'
+jcheck "send to bob and a refused address" '[x["state"] for x in sorted(j["recipients"], key=lambda x: x["address"])] == ["sent", "failed"]'
+jcheck "send to bob and a refused address" 'any(x["address"] == "nobody@mail.test" and x["reply"].startswith("550") for x in j["recipients"])'
+check "bob got the partial one" ms_wait_delivered bob 2 20
+
+# --- everyone refused: failed for good ------------------------------------------
+expect_rc 1 "send --wait to a refused address only" \
+	mc send --account alice --to nobody@mail.test --subject "refused" --body x --wait
+contains "$(cat "$T/err")" "550" "the server's reply is shown"
+expect_rc 0 "the failed message stays in the queue" mc queue --json
+jcheck "the failed message stays in the queue: result" 'len(j) == 1 and j[0]["state"] == "failed" and j[0]["recipients"][0]["state"] == "failed"'
+FID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$T/out")
+expect_rc 0 "queue cancel removes it" mc queue cancel "$FID"
+check "the queue is empty again" eval '[ "$(mc queue --json)" = "[]" ]'
+expect_rc 65 "queue cancel of an unknown id" mc queue cancel 999999
+
+# --- Postfix down: deferred, then delivered -----------------------------------
+ms_stop_postfix >/dev/null
+expect_rc 0 "send while Postfix is down" mc send --account alice --to carol@mail.test --subject "while down" --body x --json
+jcheck "send while Postfix is down: result" 'j["state"] == "queued"'
+sleep 1.5
+expect_rc 0 "queue shows it deferred with the reason" mc queue --json
+jcheck "queue shows it deferred with the reason: result" 'len(j) == 1 and j[0]["state"] in ("deferred", "sending", "queued")'
+for _ in $(seq 50); do
+	mc queue --json >"$T/q.json" 2>/dev/null
+	grep -q '"deferred"' "$T/q.json" && break
+	sleep 0.1
+done
+OUT=$(cat "$T/q.json")
+jcheck "queue shows it deferred with the reason: result" 'j[0]["state"] == "deferred" and j[0]["last_error"] and j[0]["attempts"] >= 1'
+ms_start_postfix >/dev/null || bail "cannot restart postfix"
+check "delivered after Postfix is back" ms_wait_delivered carol 2 30
+for _ in $(seq 100); do
+	[ "$(mc queue --json 2>/dev/null)" = "[]" ] && break
+	sleep 0.1
+done
+check "the queue empties" eval '[ "$(mc queue --json)" = "[]" ]'
+
+expect_rc 0 "the daemon is still serving" mc status
+check "no password in the daemon log" eval '! grep -q "alice-Pw1" "$T/daemon.log"'
+stop_daemon
+check "clean exit" eval '[ "$DAEMON_RC" = 0 ]'
