@@ -20,7 +20,7 @@
 #include "client.h"
 
 /* Find the socket: --socket, $MAILCTL_SOCKET, the default path. */
-static char *
+char *
 client_socket_path(struct client_opts *o)
 {
 	const char	*env;

@@ -24,6 +24,7 @@ struct client_cmd {
 			    int argc, char **argv);
 };
 
+char	*client_socket_path(struct client_opts *);
 int	client_connect(struct client_opts *, int *status);
 int	client_write_all(int fd, const char *buf, size_t len);
 int	client_call(struct client_opts *, const char *method, json_t *params,

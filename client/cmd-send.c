@@ -345,3 +345,120 @@ cmd_queue(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_decref(r);
 	return rc;
 }
+
+/*
+ * Copy stdin into a new private file beside the socket (the daemon reads
+ * it from there, as the same user); return its absolute path.
+ */
+static char *
+sendmail_spool(struct client_opts *o)
+{
+	char	*sock, *dir, *path, buf[65536], real[PATH_MAX];
+	size_t	 n;
+	int	 fd;
+
+	if ((sock = client_socket_path(o)) == NULL)
+		return NULL;
+	if ((dir = strrchr(sock, '/')) != NULL)
+		*dir = '\0';
+	if (realpath(dir != NULL ? (sock[0] != '\0' ? sock : "/") : ".",
+	    real) == NULL) {
+		fprintf(stderr, "mailctl sendmail: %s: %s\n", sock,
+		    strerror(errno));
+		free(sock);
+		return NULL;
+	}
+	free(sock);
+	if (asprintf(&path, "%s/sendmail.XXXXXX", real) == -1)
+		return NULL;
+	if ((fd = mkstemp(path)) == -1) {
+		fprintf(stderr, "mailctl sendmail: %s: %s\n", path,
+		    strerror(errno));
+		free(path);
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+		if (client_write_all(fd, buf, n) != 0)
+			break;
+	}
+	if (ferror(stdin) || n > 0) {
+		fprintf(stderr, "mailctl sendmail: cannot spool the message: "
+		    "%s\n", strerror(errno));
+		close(fd);
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+/*
+ * mailctl sendmail [-t] [-f FROM] [-i] [RCPT...]: what neomutt, git
+ * send-email and cron call. Options of sendmail that do not apply here
+ * (-i, -oi, -oem, -odi, -F NAME, -v, ...) are accepted and ignored.
+ */
+int
+cmd_sendmail(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	json_t		*params, *to, *r;
+	const char	*from = NULL;
+	char		*path;
+	int		 i, extract = 0, rc, opts = 1;
+
+	to = json_array();
+	for (i = 1; i < argc; i++) {
+		if (opts && strcmp(argv[i], "--") == 0) {
+			opts = 0;
+			continue;
+		}
+		if (!opts || argv[i][0] != '-' || argv[i][1] == '\0') {
+			json_array_append_new(to, json_string(argv[i]));
+			continue;
+		}
+		if (strcmp(argv[i], "-t") == 0)
+			extract = 1;
+		else if (strncmp(argv[i], "-f", 2) == 0 ||
+		    strncmp(argv[i], "-F", 2) == 0) {
+			if (argv[i][2] == '\0' && i + 1 == argc) {
+				client_cmd_usage(cmd, stderr);
+				json_decref(to);
+				return EX_USAGE;
+			}
+			if (argv[i][1] == 'f')
+				from = argv[i][2] != '\0' ? argv[i] + 2 :
+				    argv[i + 1];
+			if (argv[i][2] == '\0')
+				i++;
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			client_cmd_usage(cmd, stdout);
+			json_decref(to);
+			return 0;
+		} else if (strcmp(argv[i], "-i") != 0 &&
+		    strncmp(argv[i], "-o", 2) != 0 &&
+		    strcmp(argv[i], "-v") != 0) {
+			fprintf(stderr, "mailctl sendmail: unknown option "
+			    "\"%s\"\n", argv[i]);
+			client_cmd_usage(cmd, stderr);
+			json_decref(to);
+			return EX_USAGE;
+		}
+	}
+	if ((path = sendmail_spool(o)) == NULL) {
+		json_decref(to);
+		return EX_TEMPFAIL;
+	}
+	params = json_pack("{s:s, s:o, s:b}", "raw", path, "to", to,
+	    "extract", extract);
+	if (from != NULL)
+		json_object_set_new(params, "from", json_string(from));
+	rc = client_call(o, "send", params, &r);
+	unlink(path);		/* the daemon made its own durable copy */
+	free(path);
+	if (rc == 0 && o->json)
+		rc = client_print_json(r);
+	json_decref(r);
+	return rc;
+}

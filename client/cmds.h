@@ -22,5 +22,6 @@ CMD_DECL(cmd_reindex);
 CMD_DECL(cmd_refilter);
 CMD_DECL(cmd_send);
 CMD_DECL(cmd_queue);
+CMD_DECL(cmd_sendmail);
 
 #endif

@@ -545,16 +545,15 @@ compose_random_hex(char **cause)
 	return hex;
 }
 
-/* Write the Date header (RFC 5322 3.3) in local time. */
-static void
-compose_date(struct compose_out *o, time_t t)
+/* Format the Date header (RFC 5322 3.3) of time t (0: now), local time. */
+void
+compose_date_header(time_t t, char *buf, size_t size)
 {
 	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed",
 	    "Thu", "Fri", "Sat" };
 	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
 	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm	 tm;
-	char		 buf[80];
 	long		 off;
 
 	if (t == 0)
@@ -562,11 +561,117 @@ compose_date(struct compose_out *o, time_t t)
 	tzset();
 	localtime_r(&t, &tm);
 	off = tm.tm_gmtoff / 60;
-	snprintf(buf, sizeof buf, "Date: %s, %d %s %d %02d:%02d:%02d "
+	snprintf(buf, size, "Date: %s, %d %s %d %02d:%02d:%02d "
 	    "%c%02ld%02ld\n", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	    off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+}
+
+/* Write the Date header. */
+static void
+compose_date(struct compose_out *o, time_t t)
+{
+	char	 buf[80];
+
+	compose_date_header(t, buf, sizeof buf);
 	compose_puts(o, buf);
+}
+
+/* A Message-ID from a random id on the domain of addr. */
+static char *
+compose_message_id_at(const char *id, const char *addr)
+{
+	const char	*at = strrchr(addr, '@');
+	char		*msgid;
+
+	xasprintf(&msgid, "<%s@%s>", id, at != NULL ? at + 1 : "localhost");
+	return msgid;
+}
+
+/* A new unique Message-ID on the domain of addr, or NULL with *cause. */
+char *
+compose_message_id(const char *addr, char **cause)
+{
+	char	*id, *msgid;
+
+	if ((id = compose_random_hex(cause)) == NULL)
+		return NULL;
+	msgid = compose_message_id_at(id, addr);
+	free(id);
+	return msgid;
+}
+
+/*
+ * Split the value of an address list field (RFC 5322 3.4: "Name <a@b>,
+ * c@d (comment), group: e@f;") into its addr-specs; display names,
+ * comments and group names are dropped. Return a NULL-terminated array
+ * (each string and the array freed by the caller).
+ */
+char **
+compose_address_list(const char *v)
+{
+	char		**list = NULL, *cur, *p, *lt, *gt;
+	size_t		  n = 0, len = 0;
+	int		  quoted = 0, depth = 0, angle = 0;
+
+	cur = xmalloc(strlen(v) + 1);
+	for (;; v++) {
+		if (*v == '\0' || (!quoted && depth == 0 && !angle &&
+		    (*v == ',' || *v == ';' || *v == ':'))) {
+			cur[len] = '\0';
+			if (*v == ':') {	/* a group's name */
+				len = 0;
+				continue;
+			}
+			p = cur;
+			if ((lt = strchr(cur, '<')) != NULL &&
+			    (gt = strchr(lt, '>')) != NULL) {
+				*gt = '\0';
+				p = lt + 1;
+			}
+			p += strspn(p, " \t\r\n");
+			for (len = strlen(p); len > 0 &&
+			    strchr(" \t\r\n", p[len - 1]) != NULL; len--)
+				p[len - 1] = '\0';
+			if (*p != '\0') {
+				list = xreallocarray(list, n + 2,
+				    sizeof *list);
+				list[n++] = xstrdup(p);
+				list[n] = NULL;
+			}
+			len = 0;
+			if (*v == '\0')
+				break;
+			continue;
+		}
+		if (quoted) {
+			if (*v == '\\' && v[1] != '\0')
+				cur[len++] = *v++;
+			else if (*v == '"')
+				quoted = 0;
+		} else if (depth > 0) {
+			if (*v == '\\' && v[1] != '\0')
+				v++;
+			else if (*v == '(')
+				depth++;
+			else if (*v == ')')
+				depth--;
+			continue;		/* comments are dropped */
+		} else if (*v == '(') {
+			depth = 1;
+			continue;
+		} else if (*v == '"')
+			quoted = 1;
+		else if (*v == '<')
+			angle = 1;
+		else if (*v == '>')
+			angle = 0;
+		cur[len++] = *v;
+	}
+	free(cur);
+	if (list == NULL)
+		list = xcalloc(1, sizeof *list);
+	return list;
 }
 
 /* Encode n bytes as base64 into out; return the length written. */
@@ -1105,7 +1210,7 @@ compose_write(const struct compose *c, int fd, char **message_id,
 	if (compose_check(c, cause) != 0 || (id = compose_random_hex(cause))
 	    == NULL)
 		return -1;
-	xasprintf(&msgid, "<%s@%s>", id, strrchr(c->from_addr, '@') + 1);
+	msgid = compose_message_id_at(id, c->from_addr);
 	free(id);
 	o = xcalloc(1, sizeof *o);
 	o->fd = fd;

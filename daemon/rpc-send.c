@@ -132,12 +132,56 @@ send_check(struct rpc_call *call, const struct config_account *ca,
 	return rc;
 }
 
+/*
+ * send with raw: queue the complete message in that file as it is
+ * (mailctl sendmail), to the recipients given and, with extract, those of
+ * its To, Cc and Bcc fields (read by the store).
+ */
+static void
+send_raw(struct rpc_call *call, const struct config_account *ca,
+    json_t *params, json_t *rcpts)
+{
+	const char	*raw = json_string_value(json_object_get(params, "raw"));
+	const char	*from = json_string_value(json_object_get(params, "from"));
+	char		*cause = NULL;
+	json_t		*add;
+	int		 extract = json_is_true(json_object_get(params,
+			    "extract"));
+
+	if (raw[0] != '/') {
+		rpc_call_error(call, JSONRPC_ERR_DATA, "raw: expected an "
+		    "absolute path");
+		json_decref(rcpts);
+		return;
+	}
+	if (from != NULL && from[0] != '\0' && compose_check_address(from,
+	    &cause) != 0) {
+		rpc_call_error(call, JSONRPC_ERR_DATA, "from: %s", cause);
+		free(cause);
+		json_decref(rcpts);
+		return;
+	}
+	if (!extract && json_array_size(rcpts) == 0) {
+		rpc_call_error(call, JSONRPC_ERR_DATA, "no recipients: give "
+		    "them, or extract them from the message (sendmail -t)");
+		json_decref(rcpts);
+		return;
+	}
+	add = json_pack("{s:s, s:s, s:o, s:s, s:b}", "account", ca->name,
+	    "sender", from != NULL ? from : ca->email, "rcpts", rcpts, "raw",
+	    raw, "extract", extract);
+	queue_add(add, json_is_true(json_object_get(params, "wait")), call);
+	json_decref(add);
+}
+
 /* send: compose and queue a message. */
 static void
 send_exec(struct rpc_call *call, json_t *params)
 {
 	const struct config_account	*ca;
 	json_t				*rcpts, *compose, *add;
+	const char			*raw = json_string_value(
+					    json_object_get(params, "raw"));
 
 	if ((ca = send_account(call, json_string_value(json_object_get(params,
 	    "account")))) == NULL)
@@ -147,6 +191,10 @@ send_exec(struct rpc_call *call, json_t *params)
 	    send_rcpts(call, params, "cc", rcpts) != 0 ||
 	    send_rcpts(call, params, "bcc", rcpts) != 0) {
 		json_decref(rcpts);
+		return;
+	}
+	if (raw != NULL) {
+		send_raw(call, ca, params, rcpts);
 		return;
 	}
 	if (json_array_size(rcpts) == 0) {
@@ -184,6 +232,9 @@ static const struct rpc_param send_params[] = {
 	{ "body",	RPC_STRING,	0 },
 	{ "attach",	RPC_STRINGS,	0 },
 	{ "wait",	RPC_BOOLEAN,	0 },
+	{ "raw",	RPC_STRING,	0 },	/* sendmail: a whole message */
+	{ "extract",	RPC_BOOLEAN,	0 },	/* its recipients too (-t) */
+	{ "from",	RPC_STRING,	0 },	/* its envelope sender (-f) */
 	{ NULL,		0,		0 }
 };
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,32 +120,167 @@ sq_compose(json_t *c, int fd, char **message_id, char **cause)
 	return rc;
 }
 
-/* Copy a complete message from the file at path into fd. */
+/* Write all of buf; 0 or -1 with *cause. */
 static int
-sq_copy(const char *path, int fd, char **cause)
+sq_write(int fd, const char *buf, size_t len, char **cause)
 {
-	char	 buf[65536];
-	ssize_t	 n, w, off;
-	int	 in;
+	ssize_t	 w;
+
+	for (; len > 0; buf += w, len -= w) {
+		if ((w = write(fd, buf, len)) == -1) {
+			xasprintf(cause, "cannot write the queue: %s",
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Does the field at line (length len) have this name (any case)? */
+static int
+sq_field(const char *line, size_t len, const char *name)
+{
+	size_t	 n = strlen(name);
+
+	return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/*
+ * The header of a complete message (sendmail): copy its fields into fd
+ * but Bcc (never passed on); with extract, add the addresses of To, Cc
+ * and Bcc to rcpts; add Date and Message-ID when missing. hdr holds the
+ * header and the blank line after it (or the whole message).
+ */
+static int
+sq_header(const char *hdr, size_t len, int fd, const char *sender,
+    int extract, json_t *rcpts, char **message_id, char **cause)
+{
+	const char	*p = hdr, *end = hdr + len, *field, *eol = hdr;
+	char		*value, **list, date[80];
+	size_t		 flen, i;
+	int		 has_date = 0, has_mid = 0, rc = 0;
+
+	for (field = hdr; field < end && *field != '\n' && *field != '\r';
+	    field = p) {
+		/* One field: a line and its continuation lines. */
+		for (p = field; p < end; p = eol + 1) {
+			if ((eol = memchr(p, '\n', end - p)) == NULL)
+				eol = end - 1;
+			if (eol + 1 >= end || (eol[1] != ' ' && eol[1] != '\t'))
+				break;
+		}
+		p = eol + 1;
+		flen = p - field;
+		has_date |= sq_field(field, flen, "date");
+		if (sq_field(field, flen, "message-id")) {
+			has_mid = 1;
+			value = xstrndup(field + 11, flen - 11);
+			*message_id = xstrdup(value + strspn(value, " \t"));
+			(*message_id)[strcspn(*message_id, "\r\n")] = '\0';
+			free(value);
+		}
+		if (extract && (sq_field(field, flen, "to") ||
+		    sq_field(field, flen, "cc") ||
+		    sq_field(field, flen, "bcc"))) {
+			value = xstrndup(strchr(field, ':') + 1,
+			    flen - (strchr(field, ':') + 1 - field));
+			list = compose_address_list(value);
+			for (i = 0; list[i] != NULL; i++) {
+				if (rc == 0 && compose_check_address(list[i],
+				    cause) != 0)
+					rc = -1;
+				else if (rc == 0)
+					json_array_append_new(rcpts,
+					    json_string(list[i]));
+				free(list[i]);
+			}
+			free(list);
+			free(value);
+			if (rc != 0)
+				return -1;
+		}
+		if (sq_field(field, flen, "bcc"))
+			continue;
+		if (sq_write(fd, field, flen, cause) != 0)
+			return -1;
+	}
+	/* Fields a submission should have, after the others (as Postfix
+	 * would add them); then the blank line and whatever followed. */
+	if (!has_date) {
+		compose_date_header(0, date, sizeof date);
+		if (sq_write(fd, date, strlen(date), cause) != 0)
+			return -1;
+	}
+	if (!has_mid) {
+		if ((*message_id = compose_message_id(sender, cause)) == NULL)
+			return -1;
+		xasprintf(&value, "Message-ID: %s\n", *message_id);
+		rc = sq_write(fd, value, strlen(value), cause);
+		free(value);
+		if (rc != 0)
+			return -1;
+	}
+	return sq_write(fd, field, end - field, cause);
+}
+
+#define SQ_HEADER_MAX	(1024 * 1024)
+
+/*
+ * Queue a complete message from the file at path (sendmail): its header
+ * through sq_header, the rest copied as it is.
+ */
+static int
+sq_copy(const char *path, int fd, json_t *p, char **message_id,
+    char **cause)
+{
+	char	*buf, *body;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 in, rc;
 
 	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	while ((n = read(in, buf, sizeof buf)) > 0) {
-		for (off = 0; off < n; off += w) {
-			if ((w = write(fd, buf + off, n - off)) == -1) {
-				xasprintf(cause, "cannot write the queue: %s",
-				    strerror(errno));
-				close(in);
-				return -1;
-			}
+	buf = xmalloc(SQ_HEADER_MAX + 1);
+	/* Read until the blank line that ends the header, or EOF. */
+	while (len < SQ_HEADER_MAX && (n = read(in, buf + len,
+	    SQ_HEADER_MAX - len)) > 0) {
+		len += n;
+		buf[len] = '\0';
+		if (strstr(buf, "\n\n") != NULL ||
+		    strstr(buf, "\n\r\n") != NULL)
+			break;
+	}
+	buf[len] = '\0';
+	if ((body = strstr(buf, "\n\n")) == NULL)
+		body = strstr(buf, "\n\r\n");
+	if (body == NULL && len == SQ_HEADER_MAX) {
+		xasprintf(cause, "the message's header is over %d bytes (or "
+		    "it has no blank line after it)", SQ_HEADER_MAX);
+		rc = -1;
+	} else {
+		if (body == NULL)
+			body = buf + len;
+		else
+			body++;
+		rc = sq_header(buf, body - buf, fd, json_string_value(
+		    json_object_get(p, "sender")), json_is_true(
+		    json_object_get(p, "extract")), json_object_get(p,
+		    "rcpts"), message_id, cause);
+		if (rc == 0)
+			rc = sq_write(fd, body, buf + len - body, cause);
+		while (rc == 0 && (n = read(in, buf, SQ_HEADER_MAX)) > 0)
+			rc = sq_write(fd, buf, n, cause);
+		if (rc == 0 && n == -1) {
+			xasprintf(cause, "cannot read %s: %s", path,
+			    strerror(errno));
+			rc = -1;
 		}
 	}
-	if (n == -1)
-		xasprintf(cause, "cannot read %s: %s", path, strerror(errno));
+	free(buf);
 	close(in);
-	return n == -1 ? -1 : 0;
+	return rc;
 }
 
 /*
@@ -173,8 +309,15 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	raw = json_string_value(json_object_get(p, "raw"));
 	if (compose != NULL)
 		rc = sq_compose(compose, fd, &mid, &cause);
-	else if (raw != NULL && (rc = sq_copy(raw, fd, &cause)) == 0)
+	else if (raw != NULL && (rc = sq_copy(raw, fd, p, &mid,
+	    &cause)) == 0) {
 		eightbit = sq_eightbit(fd);
+		if (json_array_size(json_object_get(p, "rcpts")) == 0) {
+			cause = xstrdup("no recipients: none given and none "
+			    "in To, Cc or Bcc");
+			rc = -1;
+		}
+	}
 	if (rc == 0 && (fsync(fd) != 0 || fstat(fd, &sb) != 0 ||
 	    fsync(dfd) != 0)) {
 		xasprintf(&cause, "cannot flush %s/queue/%s: %s",
@@ -214,10 +357,11 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 		    sqlite3_errmsg(db));
 		goto fail;
 	}
-	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:b, s:I}", "id",
+	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:b, s:I, s:O}", "id",
 	    (json_int_t)sqlite3_last_insert_rowid(db), "file", name,
 	    "message_id", mid, "size", (json_int_t)sb.st_size,
-	    "eightbit", eightbit, "created", (json_int_t)now);
+	    "eightbit", eightbit, "created", (json_int_t)now, "rcpts",
+	    json_object_get(p, "rcpts"));
 	sqlite3_finalize(s);
 	free(mid);
 	free(cause);

@@ -159,6 +159,31 @@ for _ in $(seq 100); do
 done
 check "the queue empties" eval '[ "$(mc queue --json)" = "[]" ]'
 
+# --- sendmail ---------------------------------------------------------------------
+printf 'From: Alice <alice@mail.test>\nTo: Bob <bob@mail.test>\nCc: "Carol, C." <carol@mail.test> (work)\nBcc: dave@mail.test\nSubject: sendmail -t test\n\nsent by mailctl sendmail -t\n.\n..dots stay\n' >"$T/sm.eml"
+expect_rc 0 "sendmail -t with a message from a file" mc sendmail -t -i <"$T/sm.eml"
+check "bob got it" ms_wait_delivered bob 3 20
+check "carol got it" ms_wait_delivered carol 3 20
+check "dave (Bcc) got it" ms_wait_delivered dave 2 20
+check "the delivered copy: no Bcc, Date and Message-ID added, body unchanged" python3 - "$(ms_maildir dave)" <<'EOF'
+import glob, os, sys, email, email.policy
+md = sys.argv[1]
+files = sorted(glob.glob(md + "/new/*") + glob.glob(md + "/cur/*"), key=os.path.getmtime)
+raw = open(files[-1], "rb").read()
+m = email.message_from_bytes(raw, policy=email.policy.default)
+assert m["Subject"] == "sendmail -t test", m["Subject"]
+assert m["Bcc"] is None and b"Bcc:" not in raw
+assert m["Date"] is not None and m["Message-ID"].endswith("@mail.test>")
+assert m.get_content() == "sent by mailctl sendmail -t\n.\n..dots stay\n", repr(m.get_content())
+EOF
+printf 'Subject: sendmail args\n\nto bob only\n' >"$T/sm2.eml"
+expect_rc 0 "sendmail with a recipient argument and -f" mc sendmail -f alice@mail.test bob@mail.test <"$T/sm2.eml"
+check "bob got the second one" ms_wait_delivered bob 4 20
+expect_rc 65 "sendmail with no recipient at all" mc sendmail <"$T/sm2.eml"
+expect_rc 65 "sendmail -t without To, Cc or Bcc" mc sendmail -t <"$T/sm2.eml"
+contains "$ERR" "no recipients" "sendmail -t without recipients: says so"
+check "no spool file left beside the socket" eval '[ -z "$(ls "$(dirname "$SOCK")" | grep sendmail)" ]'
+
 expect_rc 0 "the daemon is still serving" mc status
 check "no password in the daemon log" eval '! grep -q "alice-Pw1" "$T/daemon.log"'
 stop_daemon

@@ -625,6 +625,45 @@ test_attachments(void)
 	free(dir);
 }
 
+/* Address lists as sendmail -t reads them from To, Cc and Bcc. */
+static void
+test_address_lists(void)
+{
+	static const struct {
+		const char	*value;
+		const char	*want;	/* the addresses joined by '|' */
+	} cases[] = {
+		{ " bob@example.test", "bob@example.test" },
+		{ "Bob <bob@example.test>, carol@example.test",
+		    "bob@example.test|carol@example.test" },
+		{ "\"Doe, John\" <john@example.test> (the boss), x@y.test",
+		    "john@example.test|x@y.test" },
+		{ "team: a@example.test, B <b@example.test>;, c@example.test",
+		    "a@example.test|b@example.test|c@example.test" },
+		{ "undisclosed-recipients:;", "" },
+		{ "a@example.test (comment, with comma)", "a@example.test" },
+		{ "=?UTF-8?Q?Nguy=E1=BB=85n?= <n@example.test>\n\tfolded",
+		    "n@example.test" },
+		{ "\"quoted local\"@example.test", "\"quoted local\"@example.test" },
+		{ "", "" },
+	};
+	char	**list, joined[512];
+	size_t	  i, j;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		list = compose_address_list(cases[i].value);
+		joined[0] = '\0';
+		for (j = 0; list[j] != NULL; j++) {
+			snprintf(joined + strlen(joined), sizeof joined -
+			    strlen(joined), "%s%s", j > 0 ? "|" : "", list[j]);
+			free(list[j]);
+		}
+		free(list);
+		ok(strcmp(joined, cases[i].want) == 0, "address list \"%s\": "
+		    "%s", cases[i].value, joined);
+	}
+}
+
 int
 main(void)
 {
@@ -637,5 +676,6 @@ main(void)
 	test_headers();
 	test_bodies();
 	test_attachments();
+	test_address_lists();
 	return tap_done();
 }
