@@ -733,7 +733,7 @@ static void
 queue_store_outcomes(void)
 {
 	struct qitem	*it;
-	json_t		*items;
+	json_t		*items, *params;
 	const char	*state;
 
 	if (queue_updating)
@@ -758,8 +758,10 @@ queue_store_outcomes(void)
 		return;
 	}
 	queue_updating = 1;
-	store_request(queue_store, "queue.update", json_pack("{s:o}",
-	    "items", items), queue_updated_cb, NULL);
+	params = json_pack("{s:o}", "items", items);
+	store_request(queue_store, "queue.update", params, queue_updated_cb,
+	    NULL);
+	json_decref(params);
 }
 
 /* The store's rows are in: the queue starts. */
@@ -792,7 +794,7 @@ queue_init(struct store *st)
 {
 	queue_store = st;
 	queue_timer = evtimer_new(daemon_base(), queue_timer_cb, NULL);
-	store_request(st, "queue.load", json_object(), queue_loaded_cb, NULL);
+	store_request(st, "queue.load", NULL, queue_loaded_cb, NULL);
 }
 
 /* The configuration changed: accounts may have; try what is due. */
@@ -950,6 +952,7 @@ void
 queue_cancel(long long id, struct rpc_call *call)
 {
 	struct qitem	*it = queue_find(id);
+	json_t		*params;
 
 	if (it == NULL) {
 		rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "no queued message "
@@ -961,8 +964,10 @@ queue_cancel(long long id, struct rpc_call *call)
 		    "being sent; try again in a moment", id);
 		return;
 	}
-	store_request(queue_store, "queue.cancel", json_pack("{s:I}", "id",
-	    (json_int_t)id), queue_cancelled_cb, call);
+	params = json_pack("{s:I}", "id", (json_int_t)id);
+	store_request(queue_store, "queue.cancel", params, queue_cancelled_cb,
+	    call);
+	json_decref(params);
 }
 
 /* Counts by state, for status. */
