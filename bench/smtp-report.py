@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Summarise the runs of bench/smtp-send.sh: medians, rates, ratios, targets.
+
+    smtp-report.py --results TSV --meta TSV [--json FILE]
+
+TSV (written by smtp-send.sh, one line per run, tab-separated):
+    tool rep status seconds mails count rss_kb note extra
+seconds is the time the tool took for `mails` mails; for msmtp in the
+drain scenario that may be fewer than N (--msmtp-mails), and its figure
+for N mails is extrapolated from its per-mail rate. status is "ok",
+"failed" (it ran but something was wrong: exit status, count) or "broken"
+(the tool could not even start). extra is "key=value;..." facts (smtplib:
+process_s; mailctld: queue_s, parallel, queue_files, polls, poll_dur_ms,
+half_s, flushed; bigmsg: start_hwm_kb, size, anon_peak_kb, file_peak_kb).
+
+meta TSV: "key<TAB>value" lines: scenario, mails, eml_bytes, reps, tools,
+msmtp_mails, poll_ms, and free-form facts copied into the JSON.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+
+MIB = 1024 * 1024
+
+# (numerator, denominator, target or None, note) per scenario.
+RATIOS = {
+    "drain": [("mailctld", "smtplib", 1.3, ""),
+              ("msmtp", "mailctld", None, "issue: about 50x"),
+              ("msmtp", "smtplib", None, "")],
+    "bigmsg": [("mailctld", "smtplib", None, ""),
+               ("mailctld", "msmtp", None, "")],
+}
+RSS_TARGET_KB = {"bigmsg": ("mailctld", 16 * 1024)}    # < 16 MiB
+
+TITLE = {
+    "drain": "drain an outbox of small mails (STARTTLS + AUTH)",
+    "bigmsg": "one big mail (STARTTLS + AUTH)",
+}
+
+
+def parse_extra(s):
+    out = {}
+    for kv in s.split(";"):
+        if "=" in kv:
+            k, v = kv.split("=", 1)
+            try:
+                out[k] = float(v) if v else None
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def read_rows(path):
+    rows = []
+    with open(path) as fp:
+        for line in fp:
+            f = line.rstrip("\n").split("\t")
+            if len(f) < 9 or f[0] == "tool":
+                continue
+            rows.append({"tool": f[0], "rep": int(f[1]), "status": f[2],
+                         "seconds": float(f[3]) if f[3] else None,
+                         "mails": int(f[4]) if f[4] else None,
+                         "count": int(f[5]) if f[5] else None,
+                         "rss_kb": int(f[6]) if f[6] else None,
+                         "note": f[7], "extra": parse_extra(f[8])})
+    return rows
+
+
+def summarise(rows, tool, n):
+    runs = [r for r in rows if r["tool"] == tool]
+    ok = [r for r in runs if r["status"] == "ok" and r["seconds"]]
+    bad = [r for r in runs if r["status"] != "ok"]
+    s = {"runs": [{k: r[k] for k in ("rep", "status", "seconds", "mails",
+                                     "count", "rss_kb", "note", "extra")}
+                  for r in runs],
+         "ok_runs": len(ok), "reps": len(runs)}
+    if ok:
+        # The figure for N mails: measured, or from the per-mail rate.
+        secs = [r["seconds"] * n / r["mails"] for r in ok]
+        s["mails_run"] = ok[0]["mails"]
+        s["extrapolated"] = any(r["mails"] != n for r in ok)
+        s["median_s"] = statistics.median(secs)
+        s["min_s"] = min(secs)
+        s["max_s"] = max(secs)
+        s["mails_per_s"] = n / s["median_s"] if s["median_s"] > 0 else None
+        keys = set()
+        for r in ok:
+            keys.update(k for k, v in r["extra"].items()
+                        if isinstance(v, float))
+        s["extra_median"] = {k: statistics.median(
+            [r["extra"][k] for r in ok if isinstance(r["extra"].get(k),
+                                                     float)])
+            for k in sorted(keys)}
+    rss = [r["rss_kb"] for r in runs if r["rss_kb"]]
+    s["peak_rss_kb"] = max(rss) if rss else None
+    if any(r["status"] == "broken" for r in runs):
+        s["status"] = "not working"
+    elif bad:
+        s["status"] = "failed" if not ok else "partly failed"
+    elif not runs:
+        s["status"] = "not run"
+    else:
+        s["status"] = "ok"
+    if bad:
+        s["reason"] = bad[0]["note"]
+    return s
+
+
+def fmt_s(v):
+    return "%9.3f" % v if v is not None else "%9s" % "-"
+
+
+def fmt_mib(kb):
+    return "%7.1f MiB" % (kb / 1024) if kb else "%11s" % "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--meta", required=True)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+
+    meta = {}
+    with open(a.meta) as fp:
+        for line in fp:
+            if "\t" in line:
+                k, v = line.rstrip("\n").split("\t", 1)
+                meta[k] = v
+    scenario = meta.get("scenario", "drain")
+    n = int(meta.get("mails", "0"))
+    eml_bytes = int(meta.get("eml_bytes", "0"))
+    tools = meta.get("tools", "").split()
+    rows = read_rows(a.results)
+
+    out = {"scenario": scenario, "mails": n, "eml_bytes": eml_bytes,
+           "reps": int(meta.get("reps", "0")), "meta": meta, "tools": {},
+           "ratios": {}}
+    print()
+    print("SMTP benchmark: %s" % TITLE.get(scenario, scenario))
+    if scenario == "bigmsg":
+        print("1 mail of %.1f MiB (a %.0f MiB attachment, base64); %s "
+              "repetitions, tools alternating" % (
+                  eml_bytes / MIB, int(meta.get("attach_bytes", "0")) / MIB,
+                  meta.get("reps", "?")))
+    else:
+        print("%d mails, %.1f KiB each on average; %s repetitions, tools "
+              "alternating" % (n, eml_bytes / max(n, 1) / 1024,
+                               meta.get("reps", "?")))
+    print()
+    print("%-10s %9s %9s %9s %9s %11s  %s" % (
+        "tool", "median s", "min s", "max s", "mails/s", "peak RSS", "runs"))
+    notes = []
+    for tool in tools:
+        s = summarise(rows, tool, n)
+        out["tools"][tool] = s
+        if s["status"] == "not working":
+            print("%-10s not working: %s" % (tool, s.get("reason", "")))
+            continue
+        if s["status"] == "not run":
+            print("%-10s not run" % tool)
+            continue
+        rate = s.get("mails_per_s")
+        mark = "*" if s.get("extrapolated") else ""
+        print("%-10s %s %s %s %9s %s  %d/%d ok%s" % (
+            tool + mark, fmt_s(s.get("median_s")), fmt_s(s.get("min_s")),
+            fmt_s(s.get("max_s")), "%9.1f" % rate if rate else "-",
+            fmt_mib(s["peak_rss_kb"]), s["ok_runs"], s["reps"],
+            "" if s["status"] == "ok" else
+            "  FAILED: %s" % s.get("reason", "")))
+        if s.get("extrapolated"):
+            notes.append("* %s: EXTRAPOLATED to %d mails from runs of %d "
+                         "(one msmtp process per mail)" % (
+                             tool, n, s["mails_run"]))
+    em = out["tools"].get("mailctld", {}).get("extra_median", {})
+    if scenario == "drain" and em.get("queue_s"):
+        notes.append("mailctld: queueing the %d mails (not timed; %d "
+                     "mailctl send in parallel, each answered once its mail "
+                     "was durable): median %.2f s, %.0f mails/s" % (
+                         n, em.get("parallel") or 1, em["queue_s"],
+                         n / em["queue_s"]))
+    if scenario == "drain" and em.get("polls"):
+        notes.append("mailctld: drain timed by polling `queue --json` "
+                     "every %s ms (median %.0f polls, %.1f ms each); half "
+                     "the mails had left after %.3f s" % (
+                         meta.get("poll_ms", "?"), em["polls"],
+                         em.get("poll_dur_ms") or 0, em.get("half_s") or 0))
+    if scenario == "bigmsg" and em.get("start_hwm_kb"):
+        notes.append("mailctld: peak RSS %.1f MiB right after start, "
+                     "before the send" % (em["start_hwm_kb"] / 1024))
+    if scenario == "bigmsg" and em.get("file_peak_kb"):
+        notes.append("mailctld: during the send, at most %.1f MiB anonymous "
+                     "memory and %.1f MiB of mapped file pages (RssAnon, "
+                     "RssFile sampled every ms; VmHWM counts both)" % (
+                         em.get("anon_peak_kb", 0) / 1024,
+                         em["file_peak_kb"] / 1024))
+    sm = out["tools"].get("smtplib", {}).get("extra_median", {})
+    if sm.get("process_s"):
+        notes.append("smtplib: time from connect to QUIT (median process "
+                     "time with Python's start-up and reading the files: "
+                     "%.3f s)" % sm["process_s"])
+    if notes:
+        print()
+        for line in notes:
+            print(line)
+    print()
+    print("%-22s %10s   %s" % ("ratio of medians", "measured", "target"))
+    for num, den, target, note in RATIOS.get(scenario, []):
+        if num not in tools or den not in tools:
+            continue
+        nv = out["tools"][num].get("median_s")
+        dv = out["tools"][den].get("median_s")
+        value = nv / dv if nv is not None and dv else None
+        met = None if target is None or value is None else value <= target
+        out["ratios"]["%s/%s" % (num, den)] = {
+            "value": value, "target_max": target, "met": met}
+        print("%-22s %10s   %s" % (
+            "%s / %s" % (num, den),
+            "%.2fx" % value if value is not None else "-",
+            note if target is None else "<= %.1fx %s" % (
+                target, {True: "(met)", False: "(NOT met)",
+                         None: "(no figure)"}[met])))
+    if scenario in RSS_TARGET_KB:
+        tool, limit = RSS_TARGET_KB[scenario]
+        if tool in tools:
+            rss = out["tools"][tool].get("peak_rss_kb")
+            ok = out["tools"][tool]["ok_runs"] > 0
+            met = rss < limit if rss and ok else None
+            out["rss_target"] = {"tool": tool, "limit_kb": limit,
+                                 "peak_rss_kb": rss, "met": met}
+            print("%-22s %10s   < %d MiB %s" % (
+                "%s peak RSS" % tool,
+                "%.1f MiB" % (rss / 1024) if rss and ok else "-",
+                limit // 1024, {True: "(met)", False: "(NOT met)",
+                                None: "(no figure)"}[met]))
+    print()
+    if a.json:
+        with open(a.json, "w") as fp:
+            json.dump(out, fp, indent=1)
+            fp.write("\n")
+        print("numbers written to %s" % a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
