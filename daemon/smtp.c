@@ -142,6 +142,9 @@ struct smtp_session {
 	smtp_sent_cb		 sent_cb;
 	void			*sent_arg;
 	int			 batch;		/* MAIL..DATA pipelined */
+	struct evbuffer		*cork;		/* a pipelined group, until
+						 * smtp_uncork sends it */
+	int			 corked;
 	int			 mail_failed;	/* MAIL refused (pipelined) */
 	int			 data_abort;	/* "." sent after a wrong 354 */
 	size_t			 rcpt_next;	/* RCPT replies read */
@@ -222,8 +225,34 @@ smtp_write(struct smtp_session *s, const char *cmd, const char *logas)
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
 
 	log_debug("smtp: id=%u C: %s", s->id, logas != NULL ? logas : cmd);
-	evbuffer_add(out, cmd, strlen(cmd));
-	evbuffer_add(out, "\r\n", 2);
+	/*
+	 * One add per line: over TLS each add becomes a record at once, and
+	 * a server that sees a command's end in a later record answers
+	 * without waiting for the rest of a pipelined group (then Nagle and
+	 * delayed ACKs cost tens of milliseconds per message).
+	 */
+	evbuffer_add_printf(s->corked ? s->cork : out, "%s\r\n", cmd);
+}
+
+/* Hold the next commands back, to send them as one write. */
+static void
+smtp_cork(struct smtp_session *s)
+{
+	s->corked = 1;
+}
+
+/* Send the commands held back in one piece. */
+static void
+smtp_uncork(struct smtp_session *s)
+{
+	size_t	 len = evbuffer_get_length(s->cork);
+
+	s->corked = 0;
+	if (len == 0)
+		return;
+	evbuffer_add(bufferevent_get_output(s->bev), evbuffer_pullup(s->cork,
+	    -1), len);
+	evbuffer_drain(s->cork, len);
 }
 
 /* Send a command line made with printf (never a secret). */
@@ -761,6 +790,7 @@ smtp_begin(struct smtp_session *s)
 	s->data_abort = 0;
 	s->rcpt_next = 0;
 	s->naccepted = 0;
+	smtp_cork(s);
 	if (s->need_rset)
 		smtp_write(s, "RSET", NULL);
 	if (!s->need_rset || s->batch)
@@ -772,6 +802,7 @@ smtp_begin(struct smtp_session *s)
 		log_debug("smtp: id=%u pipelined %sMAIL, %zu RCPT, DATA", s->id,
 		    s->need_rset ? "RSET, " : "", s->env.nrcpts);
 	}
+	smtp_uncork(s);
 	smtp_enter(s, s->need_rset ? SMTP_RSET : SMTP_MAIL);
 }
 
@@ -1298,6 +1329,8 @@ smtp_session_new(const struct config_server *srv, const char *password,
 	s->closed_cb = cb;
 	s->closed_arg = arg;
 	s->line = xmalloc(SMTP_LINE_MAX + 1);
+	if ((s->cork = evbuffer_new()) == NULL)
+		fatalx("out of memory");
 	s->report_ev = event_new(daemon_base(), -1, 0, smtp_report_cb, s);
 	smtp_reply_reset(&s->reply);
 	return s;
@@ -1422,6 +1455,7 @@ smtp_really_free(struct smtp_session *s)
 	free(s->ca_file);
 	free(s->helo);
 	free(s->line);
+	evbuffer_free(s->cork);
 	free(s);
 }
 
