@@ -62,7 +62,7 @@ status_poll(json_t *p, json_t *store)
 static void
 status_print(json_t *r)
 {
-	json_t		*accounts, *a;
+	json_t		*accounts, *a, *q;
 	size_t		 i;
 	char		 up[32];
 	const char	*cfg;
@@ -89,6 +89,13 @@ status_print(json_t *r)
 		status_poll(json_object_get(a, "poll"),
 		    json_object_get(a, "store"));
 	}
+	if ((q = json_object_get(r, "queue")) != NULL)
+		printf("  queue:    %lld queued, %lld sending, %lld deferred, "
+		    "%lld failed\n", json_integer_value(json_object_get(q,
+		    "queued")), json_integer_value(json_object_get(q,
+		    "sending")), json_integer_value(json_object_get(q,
+		    "deferred")), json_integer_value(json_object_get(q,
+		    "failed")));
 }
 
 /* mailctl status [--json] */

@@ -311,7 +311,7 @@ cmd_queue(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	long long	 id = 0;
 	int		 rc;
 
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "+jh",
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh",
 	    (const struct option[]){ { "json", no_argument, NULL, 'j' },
 	    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } },
 	    NULL, NULL)) != -1)

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "main.h"
 #include "rpc.h"
+#include "queue.h"
 #include "store.h"
 
 /* status: version, pid, uptime, paths, accounts without secrets. */
@@ -43,6 +44,7 @@ rpc_status_exec(struct rpc_call *call, json_t *params)
 			    "messages", (json_int_t)n, "bytes",
 			    (json_int_t)bytes));
 	}
+	json_object_set_new(r, "queue", queue_status());
 	rpc_call_reply(call, r);
 }
 

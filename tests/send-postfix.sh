@@ -184,7 +184,12 @@ expect_rc 65 "sendmail -t without To, Cc or Bcc" mc sendmail -t <"$T/sm2.eml"
 contains "$ERR" "no recipients" "sendmail -t without recipients: says so"
 check "no spool file left beside the socket" eval '[ -z "$(ls "$(dirname "$SOCK")" | grep sendmail)" ]'
 
-expect_rc 0 "the daemon is still serving" mc status
+expect_rc 0 "queue flush --json (options after the sub-command)" mc queue flush --json
+jcheck "queue flush: nothing left to retry" 'j["flushed"] == 0'
+expect_rc 0 "the daemon is still serving" mc status --json
+jcheck "status shows the queue empty" 'j["queue"] == {"queued": 0, "sending": 0, "deferred": 0, "failed": 0}'
+expect_rc 0 "status for people shows the queue" mc status
+contains "$OUT" "queue:    0 queued" "status for people: queue line"
 check "no password in the daemon log" eval '! grep -q "alice-Pw1" "$T/daemon.log"'
 stop_daemon
 check "clean exit" eval '[ "$DAEMON_RC" = 0 ]'
