@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/xmalloc.h"
 #include "compose.h"
 
@@ -1259,4 +1261,51 @@ out:
 	else
 		free(msgid);
 	return rc;
+}
+
+/* A NULL-terminated array of the strings of a JSON array (borrowed). */
+static const char **
+compose_json_strings(json_t *a)
+{
+	const char	**v;
+	size_t		  i;
+
+	v = xcalloc(json_array_size(a) + 1, sizeof *v);
+	for (i = 0; i < json_array_size(a); i++)
+		v[i] = json_string_value(json_array_get(a, i));
+	return v;
+}
+
+/*
+ * Fill c from a message's JSON form (what send checks and the queue then
+ * writes): from_name, from_addr, to, cc, subject, body, attach,
+ * attachment_max. The strings are borrowed from o; compose_json_free
+ * releases the arrays.
+ */
+void
+compose_from_json(struct compose *c, json_t *o)
+{
+	json_t	*body = json_object_get(o, "body");
+
+	memset(c, 0, sizeof *c);
+	c->from_name = json_string_value(json_object_get(o, "from_name"));
+	c->from_addr = json_string_value(json_object_get(o, "from_addr"));
+	c->to = compose_json_strings(json_object_get(o, "to"));
+	c->cc = compose_json_strings(json_object_get(o, "cc"));
+	c->attach = compose_json_strings(json_object_get(o, "attach"));
+	c->subject = json_string_value(json_object_get(o, "subject"));
+	c->body = body != NULL ? json_string_value(body) : "";
+	c->body_len = body != NULL ? json_string_length(body) : 0;
+	c->attachment_max = json_integer_value(json_object_get(o,
+	    "attachment_max"));
+	c->user_agent = "mailctl/" PACKAGE_VERSION;
+}
+
+/* Release what compose_from_json allocated. */
+void
+compose_json_free(struct compose *c)
+{
+	free(c->to);
+	free(c->cc);
+	free(c->attach);
 }

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #define COMPOSE_ADDR_MAX	254	/* RFC 5321 4.5.3.1.3, less the <> */
 #define COMPOSE_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1 */
 
@@ -49,5 +51,7 @@ int	compose_write(const struct compose *, int, char **, char **);
 void	compose_date_header(time_t, char *, size_t);
 char	*compose_message_id(const char *addr, char **cause);
 char	**compose_address_list(const char *);
+void	compose_from_json(struct compose *, json_t *);
+void	compose_json_free(struct compose *);
 
 #endif

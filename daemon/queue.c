@@ -132,32 +132,7 @@ queue_acct(const char *name)
 	return qa;
 }
 
-/* A message as queue.list shows it. */
-static json_t *
-queue_item_json(const struct qitem *it)
-{
-	json_t	*rcpts = json_array(), *o;
-	size_t	 i;
-
-	for (i = 0; i < it->nrcpts; i++)
-		json_array_append_new(rcpts, json_pack("{s:s, s:s, s:s?}",
-		    "address", it->rcpts[i].addr, "state",
-		    qrstate_names[it->rcpts[i].state], "reply",
-		    it->rcpts[i].reply));
-	o = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:I, s:o, s:i, "
-	    "s:s?, s:o}", "id", (json_int_t)it->id, "account", it->account,
-	    "state", qstate_names[it->state], "from", it->sender,
-	    "subject", it->subject, "message_id", it->message_id,
-	    "size", (json_int_t)it->size, "created",
-	    jsonrpc_time(it->created), "attempts", it->attempts,
-	    "last_error", it->last_error, "recipients", rcpts);
-	json_object_set_new(o, "next_attempt", (it->state == Q_QUEUED ||
-	    it->state == Q_DEFERRED) ? jsonrpc_time(it->next_try) :
-	    json_null());
-	return o;
-}
-
-/* The recipients as the store keeps them. */
+/* The recipients, as queue.list shows them and the store keeps them. */
 static json_t *
 queue_rcpts_json(const struct qitem *it)
 {
@@ -170,6 +145,25 @@ queue_rcpts_json(const struct qitem *it)
 		    qrstate_names[it->rcpts[i].state], "reply",
 		    it->rcpts[i].reply));
 	return a;
+}
+
+/* A message as queue.list shows it. */
+static json_t *
+queue_item_json(const struct qitem *it)
+{
+	json_t	*o;
+
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:I, s:o, s:i, "
+	    "s:s?, s:o}", "id", (json_int_t)it->id, "account", it->account,
+	    "state", qstate_names[it->state], "from", it->sender,
+	    "subject", it->subject, "message_id", it->message_id,
+	    "size", (json_int_t)it->size, "created",
+	    jsonrpc_time(it->created), "attempts", it->attempts,
+	    "last_error", it->last_error, "recipients", queue_rcpts_json(it));
+	json_object_set_new(o, "next_attempt", (it->state == Q_QUEUED ||
+	    it->state == Q_DEFERRED) ? jsonrpc_time(it->next_try) :
+	    json_null());
+	return o;
 }
 
 /* Read the recipients back from the store's JSON. */

@@ -79,27 +79,16 @@ send_rcpts(struct rpc_call *call, json_t *params, const char *key,
 	return 0;
 }
 
-/* A NULL-terminated array of a JSON array's strings (borrowed). */
-static const char **
-send_strings(json_t *a)
-{
-	const char	**v;
-	size_t		  i;
-
-	v = xcalloc(json_array_size(a) + 1, sizeof *v);
-	for (i = 0; i < json_array_size(a); i++)
-		v[i] = json_string_value(json_array_get(a, i));
-	return v;
-}
-
-/* Check the message as compose will write it; -1: the call answered. */
-static int
-send_check(struct rpc_call *call, const struct config_account *ca,
+/*
+ * The message's JSON form as the queue will compose it, checked; NULL
+ * when it cannot be sent (the call answered).
+ */
+static json_t *
+send_compose(struct rpc_call *call, const struct config_account *ca,
     json_t *params)
 {
 	struct compose	 c;
-	json_t		*body = json_object_get(params, "body"), *v;
-	const char	**to, **cc, **attach;
+	json_t		*o, *v;
 	char		*cause = NULL;
 	size_t		 i;
 	int		 rc;
@@ -108,28 +97,28 @@ send_check(struct rpc_call *call, const struct config_account *ca,
 		if (json_string_value(v)[0] != '/') {
 			rpc_call_error(call, JSONRPC_ERR_DATA, "attach[%zu]: "
 			    "expected an absolute path", i);
-			return -1;
+			return NULL;
 		}
 	}
-	memset(&c, 0, sizeof c);
-	c.from_name = ca->display_name;
-	c.from_addr = ca->email;
-	c.to = to = send_strings(json_object_get(params, "to"));
-	c.cc = cc = send_strings(json_object_get(params, "cc"));
-	c.attach = attach = send_strings(json_object_get(params, "attach"));
-	c.subject = json_string_value(json_object_get(params, "subject"));
-	c.body = body != NULL ? json_string_value(body) : "";
-	c.body_len = body != NULL ? json_string_length(body) : 0;
-	c.attachment_max = daemon_config()->attachment_max_bytes;
+	o = json_pack("{s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:O?, s:I}",
+	    "from_addr", ca->email, "from_name", ca->display_name,
+	    "to", json_object_get(params, "to"),
+	    "cc", json_object_get(params, "cc"),
+	    "subject", json_object_get(params, "subject"),
+	    "body", json_object_get(params, "body"),
+	    "attach", json_object_get(params, "attach"),
+	    "attachment_max",
+	    (json_int_t)daemon_config()->attachment_max_bytes);
+	compose_from_json(&c, o);
 	rc = compose_check(&c, &cause);
-	free(to);
-	free(cc);
-	free(attach);
+	compose_json_free(&c);
 	if (rc != 0) {
 		rpc_call_error(call, JSONRPC_ERR_DATA, "%s", cause);
 		free(cause);
+		json_decref(o);
+		return NULL;
 	}
-	return rc;
+	return o;
 }
 
 /*
@@ -203,19 +192,10 @@ send_exec(struct rpc_call *call, json_t *params)
 		json_decref(rcpts);
 		return;
 	}
-	if (send_check(call, ca, params) != 0) {
+	if ((compose = send_compose(call, ca, params)) == NULL) {
 		json_decref(rcpts);
 		return;
 	}
-	compose = json_pack("{s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:O?, s:I}",
-	    "from_addr", ca->email, "from_name", ca->display_name,
-	    "to", json_object_get(params, "to"),
-	    "cc", json_object_get(params, "cc"),
-	    "subject", json_object_get(params, "subject"),
-	    "body", json_object_get(params, "body"),
-	    "attach", json_object_get(params, "attach"),
-	    "attachment_max",
-	    (json_int_t)daemon_config()->attachment_max_bytes);
 	add = json_pack("{s:s, s:s, s:o, s:O?, s:o}", "account", ca->name,
 	    "sender", ca->email, "rcpts", rcpts, "subject",
 	    json_object_get(params, "subject"), "compose", compose);

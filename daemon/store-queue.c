@@ -62,19 +62,6 @@ sq_dir(struct store *st, struct ops_req *r)
 	return st->queuefd;
 }
 
-/* A NULL-terminated array of the strings of a JSON array (borrowed). */
-static const char **
-sq_strings(json_t *a)
-{
-	const char	**v;
-	size_t		  i;
-
-	v = xcalloc(json_array_size(a) + 1, sizeof *v);
-	for (i = 0; i < json_array_size(a); i++)
-		v[i] = json_string_value(json_array_get(a, i));
-	return v;
-}
-
 /* Does the file hold a byte over 127 (the SMTP body needs 8BITMIME)? */
 static int
 sq_eightbit(int fd)
@@ -94,29 +81,14 @@ sq_eightbit(int fd)
 
 /* Write the composed message of params' "compose" object into fd. */
 static int
-sq_compose(json_t *c, int fd, char **message_id, char **cause)
+sq_compose(json_t *o, int fd, char **message_id, char **cause)
 {
-	struct compose	 m;
-	const char	**to, **cc, **attach;
-	json_t		*body = json_object_get(c, "body");
+	struct compose	 c;
 	int		 rc;
 
-	memset(&m, 0, sizeof m);
-	m.from_name = json_string_value(json_object_get(c, "from_name"));
-	m.from_addr = json_string_value(json_object_get(c, "from_addr"));
-	m.to = to = sq_strings(json_object_get(c, "to"));
-	m.cc = cc = sq_strings(json_object_get(c, "cc"));
-	m.attach = attach = sq_strings(json_object_get(c, "attach"));
-	m.subject = json_string_value(json_object_get(c, "subject"));
-	m.body = body != NULL ? json_string_value(body) : "";
-	m.body_len = body != NULL ? json_string_length(body) : 0;
-	m.attachment_max = json_integer_value(json_object_get(c,
-	    "attachment_max"));
-	m.user_agent = "mailctl/" PACKAGE_VERSION;
-	rc = compose_write(&m, fd, message_id, cause);
-	free(to);
-	free(cc);
-	free(attach);
+	compose_from_json(&c, o);
+	rc = compose_write(&c, fd, message_id, cause);
+	compose_json_free(&c);
 	return rc;
 }
 
