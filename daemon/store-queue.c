@@ -62,20 +62,15 @@ sq_dir(struct store *st, struct ops_req *r)
 	return st->queuefd;
 }
 
-/* Does the file hold a byte over 127 (the SMTP body needs 8BITMIME)? */
+/* Does buf hold a byte over 127 (the SMTP body needs 8BITMIME)? */
 static int
-sq_eightbit(int fd)
+sq_eightbit(const char *buf, size_t len)
 {
-	char	 buf[65536];
-	ssize_t	 n, i;
-	off_t	 off = 0;
+	size_t	 i;
 
-	while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
-		for (i = 0; i < n; i++)
-			if (buf[i] & 0x80)
-				return 1;
-		off += n;
-	}
+	for (i = 0; i < len; i++)
+		if (buf[i] & 0x80)
+			return 1;
 	return 0;
 }
 
@@ -92,14 +87,21 @@ sq_compose(json_t *o, int fd, char **message_id, char **cause)
 	return rc;
 }
 
+/* Where a complete message is copied to. */
+struct sq_out {
+	int	 fd;
+	int	 eightbit;	/* a byte over 127 was written */
+};
+
 /* Write all of buf; 0 or -1 with *cause. */
 static int
-sq_write(int fd, const char *buf, size_t len, char **cause)
+sq_write(struct sq_out *out, const char *buf, size_t len, char **cause)
 {
 	ssize_t	 w;
 
+	out->eightbit |= sq_eightbit(buf, len);
 	for (; len > 0; buf += w, len -= w) {
-		if ((w = write(fd, buf, len)) == -1) {
+		if ((w = write(out->fd, buf, len)) == -1) {
 			xasprintf(cause, "cannot write the queue: %s",
 			    strerror(errno));
 			return -1;
@@ -124,8 +126,9 @@ sq_field(const char *line, size_t len, const char *name)
  * header and the blank line after it (or the whole message).
  */
 static int
-sq_header(const char *hdr, size_t len, int fd, const char *sender,
-    int extract, json_t *rcpts, char **message_id, char **cause)
+sq_header(const char *hdr, size_t len, struct sq_out *out,
+    const char *sender, int extract, json_t *rcpts, char **message_id,
+    char **cause)
 {
 	const char	*p = hdr, *end = hdr + len, *field, *eol = hdr;
 	char		*value, **list, date[80];
@@ -173,26 +176,26 @@ sq_header(const char *hdr, size_t len, int fd, const char *sender,
 		}
 		if (sq_field(field, flen, "bcc"))
 			continue;
-		if (sq_write(fd, field, flen, cause) != 0)
+		if (sq_write(out, field, flen, cause) != 0)
 			return -1;
 	}
 	/* Fields a submission should have, after the others (as Postfix
 	 * would add them); then the blank line and whatever followed. */
 	if (!has_date) {
 		compose_date_header(0, date, sizeof date);
-		if (sq_write(fd, date, strlen(date), cause) != 0)
+		if (sq_write(out, date, strlen(date), cause) != 0)
 			return -1;
 	}
 	if (!has_mid) {
 		if ((*message_id = compose_message_id(sender, cause)) == NULL)
 			return -1;
 		xasprintf(&value, "Message-ID: %s\n", *message_id);
-		rc = sq_write(fd, value, strlen(value), cause);
+		rc = sq_write(out, value, strlen(value), cause);
 		free(value);
 		if (rc != 0)
 			return -1;
 	}
-	return sq_write(fd, field, end - field, cause);
+	return sq_write(out, field, end - field, cause);
 }
 
 #define SQ_HEADER_MAX	(1024 * 1024)
@@ -202,7 +205,7 @@ sq_header(const char *hdr, size_t len, int fd, const char *sender,
  * through sq_header, the rest copied as it is.
  */
 static int
-sq_copy(const char *path, int fd, json_t *p, char **message_id,
+sq_copy(const char *path, struct sq_out *out, json_t *p, char **message_id,
     char **cause)
 {
 	char	*buf, *body;
@@ -236,14 +239,14 @@ sq_copy(const char *path, int fd, json_t *p, char **message_id,
 			body = buf + len;
 		else
 			body++;
-		rc = sq_header(buf, body - buf, fd, json_string_value(
+		rc = sq_header(buf, body - buf, out, json_string_value(
 		    json_object_get(p, "sender")), json_is_true(
 		    json_object_get(p, "extract")), json_object_get(p,
 		    "rcpts"), message_id, cause);
 		if (rc == 0)
-			rc = sq_write(fd, body, buf + len - body, cause);
+			rc = sq_write(out, body, buf + len - body, cause);
 		while (rc == 0 && (n = read(in, buf, SQ_HEADER_MAX)) > 0)
-			rc = sq_write(fd, buf, n, cause);
+			rc = sq_write(out, buf, n, cause);
 		if (rc == 0 && n == -1) {
 			xasprintf(cause, "cannot read %s: %s", path,
 			    strerror(errno));
@@ -266,13 +269,15 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	const char	*raw;
 	char		 name[SQ_NAME_MAX], *mid = NULL, *cause = NULL, *rcpts;
 	struct stat	 sb;
+	struct sq_out	 out = { -1, 0 };
 	sqlite3_stmt	*s = NULL;
 	time_t		 now = time(NULL);
-	int		 dfd, fd, eightbit = 0, rc = -1;
+	int		 dfd, fd, rc = -1;
 
 	if ((dfd = sq_dir(st, r)) == -1)
 		return;
-	if ((fd = store_make_file(st, dfd, name, sizeof name)) == -1) {
+	if ((fd = out.fd = store_make_file(st, dfd, name,
+	    sizeof name)) == -1) {
 		ops_fail(r, JSONRPC_ERR_FAILED, "cannot create a file in "
 		    "%s/queue: %s", st->data_dir, strerror(errno));
 		return;
@@ -281,9 +286,8 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	raw = json_string_value(json_object_get(p, "raw"));
 	if (compose != NULL)
 		rc = sq_compose(compose, fd, &mid, &cause);
-	else if (raw != NULL && (rc = sq_copy(raw, fd, p, &mid,
+	else if (raw != NULL && (rc = sq_copy(raw, &out, p, &mid,
 	    &cause)) == 0) {
-		eightbit = sq_eightbit(fd);
 		if (json_array_size(json_object_get(p, "rcpts")) == 0) {
 			cause = xstrdup("no recipients: none given and none "
 			    "in To, Cc or Bcc");
@@ -302,10 +306,6 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 		    "nothing to queue");
 		goto fail;
 	}
-	if (mid == NULL && json_string_value(json_object_get(p,
-	    "message_id")) != NULL)
-		mid = xstrdup(json_string_value(json_object_get(p,
-		    "message_id")));
 	if ((s = ops_prepare(db, r, "INSERT INTO queue (account, file, "
 	    "sender, rcpts, subject, message_id, size, eightbit, created, "
 	    "next_try) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
@@ -321,7 +321,7 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	    "subject")), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 6, mid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 7, sb.st_size);
-	sqlite3_bind_int(s, 8, eightbit);
+	sqlite3_bind_int(s, 8, out.eightbit);
 	sqlite3_bind_int64(s, 9, now);
 	sqlite3_bind_int64(s, 10, now);
 	if (sqlite3_step(s) != SQLITE_DONE) {
@@ -332,7 +332,7 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:b, s:I, s:O}", "id",
 	    (json_int_t)sqlite3_last_insert_rowid(db), "file", name,
 	    "message_id", mid, "size", (json_int_t)sb.st_size,
-	    "eightbit", eightbit, "created", (json_int_t)now, "rcpts",
+	    "eightbit", out.eightbit, "created", (json_int_t)now, "rcpts",
 	    json_object_get(p, "rcpts"));
 	sqlite3_finalize(s);
 	free(mid);
@@ -404,21 +404,21 @@ sq_sentdir(struct store *st, struct ops_req *r, const char *account)
  * its queue row (inside the caller's transaction). Return its message id.
  */
 static long long
-sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r, int curfd,
+sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
     long long qid, const char *account, const char *file)
 {
 	struct store_info	 info;
 	struct stat		 sb;
 	sqlite3_stmt		*s;
-	char			 name[SQ_NAME_MAX + 8];
+	char			 path[SQ_NAME_MAX * 3];
 	long long		 id = -1;
 	int			 fd;
 
-	snprintf(name, sizeof name, "%s:2,S", file);
-	if ((fd = openat(curfd, name, O_RDONLY | O_CLOEXEC)) == -1 ||
+	snprintf(path, sizeof path, "%s/Sent/cur/%s:2,S", account, file);
+	if ((fd = openat(st->dirfd, path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &sb) != 0) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "cannot open %s/Sent/cur/%s: "
-		    "%s", account, name, strerror(errno));
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot open %s: %s", path,
+		    strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -559,7 +559,6 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 			ops_fail(r, JSONRPC_ERR_FAILED, "cannot flush "
 			    "%s/Sent/cur: %s", curacct, strerror(errno));
 		close(curfd);
-		curfd = -1;
 	}
 	if (moved > 0 && fsync(st->queuefd) != 0)
 		ops_fail(r, JSONRPC_ERR_FAILED, "cannot flush %s/queue: %s",
@@ -573,7 +572,6 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 		json_decref(filed);
 		return;
 	}
-	curacct[0] = '\0';
 	json_array_foreach(items, i, it) {
 		state = json_string_value(json_object_get(it, "state"));
 		account = json_string_value(json_object_get(it, "account"));
@@ -582,14 +580,7 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 				break;
 			continue;
 		}
-		if (strcmp(curacct, account) != 0) {
-			if (curfd != -1)
-				close(curfd);
-			snprintf(curacct, sizeof curacct, "%s", account);
-			if ((curfd = sq_sentdir(st, r, account)) == -1)
-				break;
-		}
-		id = sq_index_sent(st, db, r, curfd, json_integer_value(
+		id = sq_index_sent(st, db, r, json_integer_value(
 		    json_object_get(it, "id")), account, json_string_value(
 		    json_object_get(it, "file")));
 		if (id == -1)
@@ -598,8 +589,6 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 		    json_integer_value(json_object_get(it, "id")));
 		json_object_set_new(filed, key, json_integer(id));
 	}
-	if (curfd != -1)
-		close(curfd);
 	sqlite3_finalize(up);
 	if (r->error == NULL && sqlite3_exec(db, "COMMIT", NULL, NULL,
 	    NULL) != SQLITE_OK)
@@ -668,17 +657,13 @@ sq_repair(struct store *st, sqlite3 *db, struct ops_req *r, json_t *row)
 			    "file"));
 	char		 path[SQ_NAME_MAX * 3];
 	long long	 id;
-	int		 curfd;
 
 	snprintf(path, sizeof path, "%s/Sent/cur/%s:2,S", account, file);
 	if (faccessat(st->dirfd, path, F_OK, 0) != 0)
 		return 0;
-	if ((curfd = sq_sentdir(st, r, account)) == -1)
-		return -1;
 	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	id = sq_index_sent(st, db, r, curfd, json_integer_value(
+	id = sq_index_sent(st, db, r, json_integer_value(
 	    json_object_get(row, "id")), account, file);
-	close(curfd);
 	if (id == -1 || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
