@@ -376,3 +376,23 @@ client_print_text(const char *s, int width, int multiline)
 	for (; width > 0 && used < width; used++)
 		putchar(' ');
 }
+
+/*
+ * Parse an id argument (an integer >= 1) of command cmd; print "is not a
+ * WHAT id" and return -1 when it is not one.
+ */
+long long
+client_parse_id(const char *cmd, const char *what, const char *s)
+{
+	char		*end;
+	long long	 id;
+
+	errno = 0;
+	id = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || id < 1) {
+		fprintf(stderr, "mailctl %s: \"%s\" is not a %s id\n", cmd, s,
+		    what);
+		return -1;
+	}
+	return id;
+}

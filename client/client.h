@@ -39,5 +39,6 @@ int	client_parse_opts(const struct client_cmd *, struct client_opts *,
 const char *client_local_time(const char *iso, char *buf, size_t size);
 void	client_format_duration(double seconds, char *buf, size_t size);
 void	client_print_text(const char *, int width, int multiline);
+long long client_parse_id(const char *cmd, const char *what, const char *);
 
 #endif

@@ -42,23 +42,6 @@ mail_str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* Parse a message id argument; print an error and return -1 if bad. */
-static long long
-mail_id(const char *cmd, const char *s)
-{
-	char		*end;
-	long long	 id;
-
-	errno = 0;
-	id = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || id < 1) {
-		fprintf(stderr, "mailctl %s: \"%s\" is not a message id\n", cmd,
-		    s);
-		return -1;
-	}
-	return id;
-}
-
 /* Collect ids from argv[optind..end). */
 static json_t *
 mail_ids(const char *cmd, int argc, char **argv)
@@ -67,7 +50,8 @@ mail_ids(const char *cmd, int argc, char **argv)
 	long long	 id;
 
 	for (; optind < argc; optind++) {
-		if ((id = mail_id(cmd, argv[optind])) == -1) {
+		if ((id = client_parse_id(cmd, "message",
+		    argv[optind])) == -1) {
 			json_decref(ids);
 			return NULL;
 		}
@@ -241,7 +225,8 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		client_cmd_usage(cmd, stderr);
 		return EX_USAGE;
 	}
-	if ((id = mail_id(cmd->name, argv[optind])) == -1)
+	if ((id = client_parse_id(cmd->name, "message",
+	    argv[optind])) == -1)
 		return EX_USAGE;
 	if ((rc = mail_call(o, "read", json_pack("{s:I, s:b}", "id",
 	    (json_int_t)id, "raw", raw), &r)) != 0 || r == NULL)
@@ -451,7 +436,8 @@ cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
 	a.params = json_object();
 	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhs:i:", longs, att_opt,
 	    &a)) != -1 || argc - optind != 1 ||
-	    (id = mail_id(cmd->name, argv[optind])) == -1) {
+	    (id = client_parse_id(cmd->name, "message",
+	    argv[optind])) == -1) {
 		if (rc == -1)
 			client_cmd_usage(cmd, stderr);
 		json_decref(a.params);

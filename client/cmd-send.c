@@ -251,22 +251,6 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	return status;
 }
 
-/* Parse a queue id; -1 when it is not one. */
-static long long
-queue_id(const char *s)
-{
-	char		*end;
-	long long	 id;
-
-	errno = 0;
-	id = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || id < 1) {
-		fprintf(stderr, "mailctl queue: \"%s\" is not a queue id\n", s);
-		return -1;
-	}
-	return id;
-}
-
 /* Print the outbox for people. */
 static void
 queue_print(json_t *list)
@@ -322,7 +306,8 @@ cmd_queue(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	else if (strcmp(sub, "flush") == 0 && argc - optind == 1)
 		rc = client_call(o, "queue.flush", NULL, &r);
 	else if (strcmp(sub, "cancel") == 0 && argc - optind == 2) {
-		if ((id = queue_id(argv[optind + 1])) == -1)
+		if ((id = client_parse_id(cmd->name, "queue",
+		    argv[optind + 1])) == -1)
 			return EX_USAGE;
 		rc = client_call(o, "queue.cancel", json_pack("{s:I}", "id",
 		    (json_int_t)id), &r);
