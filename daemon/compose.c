@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "compose.h"
 
@@ -163,37 +164,6 @@ compose_sep(struct compose_out *o, size_t len)
 		compose_put(o, " ", 1);
 }
 
-/* Return the length of the UTF-8 character at p, or 0 when invalid. */
-static size_t
-compose_utf8(const unsigned char *p, size_t left)
-{
-	static const unsigned int least[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	unsigned int		  cp;
-	size_t			  n, i;
-
-	if (*p < 0x80)
-		return 1;
-	if (*p >= 0xf0)
-		n = 4;
-	else if (*p >= 0xe0)
-		n = 3;
-	else if (*p >= 0xc0)
-		n = 2;
-	else
-		return 0;
-	if (*p > 0xf4 || n > left)
-		return 0;
-	cp = *p & (0x7f >> n);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Return the offset of the first invalid UTF-8 byte, or len. */
 static size_t
 compose_utf8_bad(const char *s, size_t len)
@@ -201,8 +171,8 @@ compose_utf8_bad(const char *s, size_t len)
 	size_t	 i, n;
 
 	for (i = 0; i < len; i += n)
-		if ((n = compose_utf8((const unsigned char *)s + i,
-		    len - i)) == 0)
+		if ((n = utf8_decode((const unsigned char *)s + i,
+		    len - i, NULL)) == 0)
 			break;
 	return i;
 }
@@ -393,7 +363,7 @@ compose_check_text(const char *what, const char *s, int ascii, char **cause)
 			    "(0x%02x)", what, u[i]);
 			return -1;
 		}
-		if ((n = compose_utf8(u + i, len - i)) == 0) {
+		if ((n = utf8_decode(u + i, len - i, NULL)) == 0) {
 			xasprintf(cause, "%s is not valid UTF-8 (byte %zu)",
 			    what, i);
 			return -1;
@@ -745,7 +715,7 @@ compose_ew(struct compose_out *o, const char *s, size_t len)
 		    COMPOSE_EW_EXTRA < room)
 			room = COMPOSE_LINE - o->col - 1 - COMPOSE_EW_EXTRA;
 		for (j = i, enc = 0; j < len; j += n) {
-			n = compose_utf8(u + j, len - j);
+			n = utf8_decode(u + j, len - j, NULL);
 			for (k = 0, w = 0; k < n; k++)
 				w += compose_qlen(u[j + k]);
 			w = q ? enc + w : (j + n - i + 2) / 3 * 4;
@@ -936,7 +906,7 @@ compose_param(struct compose_out *o, const char *attr, const char *value,
 	else
 		len = snprintf(tok, sizeof tok, "%s*0*=utf-8''", attr);
 	for (i = 0; i < size; i += n) {
-		if ((n = compose_utf8(u + i, size - i)) == 0)
+		if ((n = utf8_decode(u + i, size - i, NULL)) == 0)
 			n = 1;
 		for (k = 0, e = 0; k < n; k++) {
 			if (compose_attrchar(u[i + k]))
@@ -1023,7 +993,7 @@ compose_body_qp(struct compose_out *o, const char *s, size_t len)
 		if (nl != NULL && n > 0 && line[n - 1] == '\r')
 			n--;
 		for (i = 0, col = 0; i < n; i += k) {
-			k = compose_utf8(line + i, n - i);
+			k = utf8_decode(line + i, n - i, NULL);
 			for (j = 0, t = 0; j < k; j++) {
 				if (compose_qp_esc(line, i + j, n))
 					t += compose_esc(tok + t, '=',

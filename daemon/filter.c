@@ -15,6 +15,7 @@
 #include <string.h>
 #include <wctype.h>
 
+#include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "config.h"
 #include "filter.h"
@@ -46,73 +47,19 @@ filter_locale_init(void)
 	filter_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
-/* Decode one UTF-8 sequence at s; return its length, or 0 when invalid. */
-static size_t
-filter_utf8_decode(const unsigned char *s, wint_t *c)
-{
-	size_t	 n, i;
-
-	if (s[0] < 0x80) {
-		*c = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, *c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, *c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, *c = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*c = (*c << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && *c < 0x800) || (n == 4 && (*c < 0x10000 ||
-	    *c > 0x10ffff)) || (*c >= 0xd800 && *c <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* Encode c as UTF-8 at o; return the length. */
-static size_t
-filter_utf8_encode(wint_t c, char *o)
-{
-	if (c < 0x80) {
-		o[0] = c;
-		return 1;
-	}
-	if (c < 0x800) {
-		o[0] = 0xc0 | (c >> 6);
-		o[1] = 0x80 | (c & 0x3f);
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = 0xe0 | (c >> 12);
-		o[1] = 0x80 | ((c >> 6) & 0x3f);
-		o[2] = 0x80 | (c & 0x3f);
-		return 3;
-	}
-	o[0] = 0xf0 | (c >> 18);
-	o[1] = 0x80 | ((c >> 12) & 0x3f);
-	o[2] = 0x80 | ((c >> 6) & 0x3f);
-	o[3] = 0x80 | (c & 0x3f);
-	return 4;
-}
-
 /* Return a case-folded copy of a UTF-8 string. */
 char *
 filter_fold(const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 len = strlen(s), n;
+	const unsigned char	*end = p + strlen(s);
+	size_t			 n;
 	char			*out, *o;
-	wint_t			 c;
+	uint32_t		 c;
 
 	pthread_once(&filter_once, filter_locale_init);
 	/* A lower-case form never needs more than 4 bytes a character. */
-	out = o = xmalloc(len * 4 + 1);
+	out = o = xmalloc((end - p) * 4 + 1);
 	while (*p != '\0') {
 		while (*p != '\0' && *p < 0x80) {	/* most mail text */
 			*o++ = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
@@ -120,14 +67,14 @@ filter_fold(const char *s)
 		}
 		if (*p == '\0')
 			break;
-		if ((n = filter_utf8_decode(p, &c)) == 0) {
+		if ((n = utf8_decode(p, end - p, &c)) == 0) {
 			*o++ = *p++;
 			continue;
 		}
 		p += n;
 		if (filter_locale != (locale_t)0)
 			c = towlower_l(c, filter_locale);
-		o += filter_utf8_encode(c, o);
+		o += utf8_encode(c, o);
 	}
 	*o = '\0';
 	return out;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
 #include "common/xmalloc.h"
 #include "mime.h"
 
@@ -144,34 +145,11 @@ mime_lower(char *s)
 	return s;
 }
 
-/* Return the length of a valid UTF-8 sequence at p, or 0. */
+/* Return the length of a valid UTF-8 character at p other than NUL, or 0. */
 static size_t
 mime_utf8_seq(const unsigned char *p, size_t left)
 {
-	size_t		 n, i;
-	unsigned int	 cp;
-
-	if (p[0] < 0x80)
-		return p[0] == 0 ? 0 : 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return left > 0 && p[0] == 0 ? 0 : utf8_decode(p, left, NULL);
 }
 
 /* Return 1 when len bytes are valid UTF-8 without NUL. */
@@ -1175,23 +1153,11 @@ mime_html_entity(const char *name, size_t n)
 static void
 mime_utf8_put(struct mime_buf *b, unsigned long cp)
 {
+	char	 o[4];
+
 	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		cp = 0xfffd;
-	if (cp < 0x80)
-		mime_buf_addc(b, cp);
-	else if (cp < 0x800) {
-		mime_buf_addc(b, 0xc0 | cp >> 6);
-		mime_buf_addc(b, 0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		mime_buf_addc(b, 0xe0 | cp >> 12);
-		mime_buf_addc(b, 0x80 | (cp >> 6 & 0x3f));
-		mime_buf_addc(b, 0x80 | (cp & 0x3f));
-	} else {
-		mime_buf_addc(b, 0xf0 | cp >> 18);
-		mime_buf_addc(b, 0x80 | (cp >> 12 & 0x3f));
-		mime_buf_addc(b, 0x80 | (cp >> 6 & 0x3f));
-		mime_buf_addc(b, 0x80 | (cp & 0x3f));
-	}
+	mime_buf_add(b, o, utf8_encode(cp, o));
 }
 
 /* Return 1 when the tag at s (after '<') is named name. */
