@@ -222,8 +222,7 @@ queue_item_new(json_t *row)
 	it->message_id = queue_strdup(row, "message_id");
 	it->last_error = queue_strdup(row, "last_error");
 	it->size = json_integer_value(json_object_get(row, "size"));
-	it->eightbit = json_is_true(json_object_get(row, "eightbit")) ||
-	    json_integer_value(json_object_get(row, "eightbit")) != 0;
+	it->eightbit = json_integer_value(json_object_get(row, "eightbit"));
 	it->created = json_integer_value(json_object_get(row, "created"));
 	it->next_try = json_integer_value(json_object_get(row, "next_try"));
 	if (it->next_try == 0)

@@ -329,7 +329,7 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 		    sqlite3_errmsg(db));
 		goto fail;
 	}
-	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:b, s:I, s:O}", "id",
+	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:i, s:I, s:O}", "id",
 	    (json_int_t)sqlite3_last_insert_rowid(db), "file", name,
 	    "message_id", mid, "size", (json_int_t)sb.st_size,
 	    "eightbit", out.eightbit, "created", (json_int_t)now, "rcpts",
@@ -345,36 +345,31 @@ fail:
 	free(cause);
 }
 
-/* A row as JSON (rcpts parsed back). */
+/* A row as JSON, keyed by column name (rcpts parsed back). */
 static json_t *
 sq_row(sqlite3_stmt *s)
 {
-	json_t		*o, *rcpts;
-	const char	*text;
+	json_t		*o, *v;
+	const char	*name, *text;
 	int		 i;
-	static const char *const names[] = { "id", "account", "file",
-	    "sender", "rcpts", "subject", "message_id", "size", "eightbit",
-	    "created", "state", "attempts", "next_try", "last_error" };
 
 	o = json_object();
-	for (i = 0; i < 14; i++) {
+	for (i = 0; i < sqlite3_column_count(s); i++) {
+		name = sqlite3_column_name(s, i);
 		switch (sqlite3_column_type(s, i)) {
 		case SQLITE_INTEGER:
-			json_object_set_new(o, names[i], json_integer(
-			    sqlite3_column_int64(s, i)));
+			v = json_integer(sqlite3_column_int64(s, i));
 			break;
 		case SQLITE_NULL:
-			break;
+			continue;
 		default:
 			text = (const char *)sqlite3_column_text(s, i);
-			if (i == 4) {
-				rcpts = json_loads(text, 0, NULL);
-				json_object_set_new(o, names[i], rcpts != NULL ?
-				    rcpts : json_array());
-			} else
-				json_object_set_new(o, names[i],
-				    json_string(text));
+			if (strcmp(name, "rcpts") != 0)
+				v = json_string(text);
+			else if ((v = json_loads(text, 0, NULL)) == NULL)
+				v = json_array();
 		}
+		json_object_set_new(o, name, v);
 	}
 	return o;
 }
