@@ -523,29 +523,11 @@ tool_mailctld()
 
 # --- bigmsg -------------------------------------------------------------------
 
+# With one mail (bigmsg's --mails 1) the drain's runs of smtplib and
+# msmtp are the big mail's.
 big_smtplib()
 {
-	local dir=$1 before sent
-	before=$(ms_deliver_count "$RCPT")
-	R_MAILS=1
-	warm_up || { R_STATUS=failed R_NOTE="warm-up connection failed"; return; }
-	sync
-	timed "$dir/time" "$dir/out" "$dir/err" \
-	    python3 "$HERE/smtplib-send.py" --port "$MS_SMTP_PORT" \
-	    --user "$SENDER" --password "$SENDER_PASS" --ca-file "$MS_CA_FILE" \
-	    --from "$SENDER@$MS_DOMAIN" --to "$RCPT@$MS_DOMAIN" \
-	    --timeout "$TIMEOUT" "$CORPUS/eml"
-	R_SECS=$(json_num "$dir/out" seconds) R_RSS=$T_RSS
-	sent=$(json_num "$dir/out" sent)
-	R_EXTRA="process_s=$T_SECS"
-	wait_delivered $((before + 1)) 1
-	if [ "$T_RC" != 0 ] || [ "${sent:-x}" != 1 ]; then
-		R_STATUS=failed R_NOTE="exit $T_RC: $(first_line "$dir/err")"
-	elif [ "$R_COUNT" != 1 ]; then
-		R_STATUS=failed R_NOTE="$R_COUNT mails delivered, expected 1"
-	else
-		R_STATUS=ok
-	fi
+	tool_smtplib "$1"
 }
 
 big_msmtp()
