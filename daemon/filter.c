@@ -211,7 +211,8 @@ filter_folder(const struct filter *f, const char *from, const char *subject,
 		if (!match && r->body != NULL && msg != NULL) {
 			if (!body_done) {
 				body_done = 1;
-				if ((text = mime_body_text(msg)) != NULL) {
+				if ((text = mime_body_prefix(msg,
+				    FILTER_BODY_MAX)) != NULL) {
 					fbody = filter_fold(text);
 					free(text);
 				}

@@ -3,6 +3,8 @@
  * in the sender, the subject or the decoded body text decides the folder;
  * no match files into Inbox. Matching ignores case over all of Unicode
  * (simple case folding), so "RÉUNION" matches the keyword "réunion".
+ * Body keywords are looked for in the text decoded from the first
+ * FILTER_BODY_MAX bytes of the body part, so a huge body costs no more.
  *
  * A struct filter is an immutable copy of the configured rules, counted by
  * reference so the store thread can keep using one while a reload installs
@@ -18,6 +20,7 @@ struct filter;
 struct mime_msg;
 
 #define FILTER_INBOX	"Inbox"
+#define FILTER_BODY_MAX	(1024 * 1024)	/* encoded body bytes looked at */
 
 struct filter	*filter_new(const struct config_filter *, size_t n);
 struct filter	*filter_ref(struct filter *);

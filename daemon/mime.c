@@ -17,6 +17,8 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <iconv.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/utf8.h"
 #include "common/xmalloc.h"
@@ -33,6 +36,7 @@
 #define MIME_MAX_PARAMS		100
 #define MIME_MAX_SECTIONS	100
 #define MIME_CHARSET_MAX	64
+#define MIME_DROP_CHUNK		(1024 * 1024)	/* pages given back at once */
 
 struct mime_hdr {
 	char		*name;
@@ -53,6 +57,8 @@ struct mime_msg {
 	char		*buf;
 	size_t		 len;
 	int		 owned;		/* buf is ours to free */
+	int		 drop;		/* buf is a file mapping (MIME_DROP) */
+	const char	*dropped;	/* pages below were given back */
 	struct mime_hdr	*hdrs;		/* the top-level header */
 	size_t		 nhdrs;
 	struct mime_part *parts;	/* leaves, in order */
@@ -884,6 +890,27 @@ static void	mime_entity(struct mime_msg *, const char *, const char *,
 		    int, const char *, int);
 
 /*
+ * The scan of a multipart body has passed p: when buf is a private file
+ * mapping, give the whole pages behind back to the kernel, so that walking
+ * a 60 MB attachment costs a few pages of memory, not 60 MB. The bytes stay
+ * readable: a later read of them faults them in again from the file.
+ */
+static void
+mime_drop(struct mime_msg *m, const char *p)
+{
+	uintptr_t	 page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t	 from, to;
+
+	if (!m->drop || (size_t)(p - m->dropped) < MIME_DROP_CHUNK)
+		return;
+	from = ((uintptr_t)m->dropped + page - 1) & ~(page - 1);
+	to = (uintptr_t)p & ~(page - 1);
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
+	m->dropped = p;
+}
+
+/*
  * Walk the body of a multipart entity: parts sit between delimiter lines
  * "--boundary" (RFC 2046 section 5.1.1); the line break before a delimiter
  * belongs to it. Preamble and epilogue are ignored; without a close
@@ -902,6 +929,7 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 		if ((size_t)(le - p) < blen + 2 || p[0] != '-' || p[1] != '-' ||
 		    memcmp(p + 2, boundary, blen) != 0) {
 			p = next;
+			mime_drop(m, p);
 			continue;
 		}
 		r = p + 2 + blen;
@@ -1042,7 +1070,7 @@ mime_classify(struct mime_msg *m)
 
 /* Parse len bytes at buf, which buf[len] == '\0' ends; own buf or not. */
 static struct mime_msg *
-mime_parse_at(char *buf, size_t len, int owned)
+mime_parse_at(char *buf, size_t len, int owned, int drop)
 {
 	struct mime_msg	*m;
 
@@ -1050,6 +1078,8 @@ mime_parse_at(char *buf, size_t len, int owned)
 	m->buf = buf;
 	m->len = len;
 	m->owned = owned;
+	m->drop = drop;
+	m->dropped = buf;
 	mime_entity(m, m->buf, m->buf + len, 0, "text/plain", 1);
 	mime_classify(m);
 	return m;
@@ -1078,19 +1108,21 @@ mime_parse(const char *buf, size_t len, char **cause)
 	if (len > 0)
 		memcpy(copy, buf, len);
 	copy[len] = '\0';
-	return mime_parse_at(copy, len, 1);
+	return mime_parse_at(copy, len, 1, 0);
 }
 
 /*
  * Parse len bytes at buf in place, without a copy: buf[len] must be a
- * readable NUL, and buf must outlive the result (a mapped file, say).
+ * readable NUL, and buf must outlive the result (a mapped file, say). With
+ * MIME_DROP, buf is a read-only private mapping of a file and the pages the
+ * parser has walked past are given back as it goes (see mime_drop).
  */
 struct mime_msg *
-mime_parse_inplace(const char *buf, size_t len, char **cause)
+mime_parse_inplace(const char *buf, size_t len, int flags, char **cause)
 {
 	if (!mime_size_ok(len, cause))
 		return NULL;
-	return mime_parse_at((char *)buf, len, 0);
+	return mime_parse_at((char *)buf, len, 0, (flags & MIME_DROP) != 0);
 }
 
 /* Free a parsed message. */
@@ -1265,19 +1297,31 @@ mime_html_text(const char *s)
 char *
 mime_body_text(const struct mime_msg *m)
 {
-	const struct mime_part	*pt;
+	return mime_body_prefix(m, SIZE_MAX);
+}
+
+/*
+ * The same, read from at most the first max bytes of the leaf as it is
+ * encoded (a cut base64 quantum or UTF-8 sequence is dropped or replaced).
+ */
+char *
+mime_body_prefix(const struct mime_msg *m, size_t max)
+{
+	struct mime_part	 pt;
 	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
 	char			*html, *cr;
 	size_t			 i, j;
 
 	if (m->text < 0)
 		return xstrdup("");
-	pt = &m->parts[m->text];
-	if (mime_cte_identity(pt))	/* no copy to decode */
-		mime_to_utf8(&out, pt->charset, pt->body, pt->bodylen, 1);
+	pt = m->parts[m->text];
+	if (pt.bodylen > max)
+		pt.bodylen = max;
+	if (mime_cte_identity(&pt))	/* no copy to decode */
+		mime_to_utf8(&out, pt.charset, pt.body, pt.bodylen, 1);
 	else {
-		mime_decode_body(pt, &raw);
-		mime_to_utf8(&out, pt->charset, raw.d ? raw.d : "", raw.len,
+		mime_decode_body(&pt, &raw);
+		mime_to_utf8(&out, pt.charset, raw.d ? raw.d : "", raw.len,
 		    1);
 		free(raw.d);
 	}
@@ -1289,7 +1333,7 @@ mime_body_text(const struct mime_msg *m)
 		out.d[j] = '\0';
 		out.len = j;
 	}
-	if (strcmp(pt->type, "text/html") != 0)
+	if (strcmp(pt.type, "text/html") != 0)
 		return mime_buf_str(&out);
 	html = mime_html_text(out.d ? out.d : "");
 	free(out.d);

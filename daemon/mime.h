@@ -3,11 +3,11 @@
  *
  * Ownership: mime_parse() copies the message, so the caller's buffer may be
  * freed at once; mime_parse_inplace() reads it where it is (it must end
- * with a NUL at buf[len] and outlive the result). The struct mime_msg it returns owns every string reachable
- * from it, and mime_header() and the fields filled by mime_attachment()
- * borrow from it: they stay valid until mime_free(). Functions named
- * mime_decode_header(), mime_body_text() and mime_attachment_data() return
- * new memory that the caller frees.
+ * with a NUL at buf[len] and outlive the result). The struct mime_msg it
+ * returns owns every string reachable from it, and mime_header() and the
+ * fields filled by mime_attachment() borrow from it: they stay valid until
+ * mime_free(). Functions named mime_decode_header(), mime_body_*() and
+ * mime_attachment_data() return new memory that the caller frees.
  *
  * Broken mail is never an error: the parser keeps what it can read. Text
  * returned is always valid UTF-8 without NUL bytes. Limits: MIME_MAX_SIZE
@@ -25,6 +25,8 @@
 #define MIME_MAX_PARTS	1000
 #define MIME_FILENAME_MAX	200	/* bytes of a name to save under */
 
+#define MIME_DROP	0x1	/* mime_parse_inplace: buf maps a file */
+
 struct mime_msg;
 
 struct mime_attachment {
@@ -34,11 +36,12 @@ struct mime_attachment {
 };
 
 struct mime_msg	*mime_parse(const char *, size_t, char **);
-struct mime_msg	*mime_parse_inplace(const char *, size_t, char **);
+struct mime_msg	*mime_parse_inplace(const char *, size_t, int, char **);
 void		 mime_free(struct mime_msg *);
 const char	*mime_header(const struct mime_msg *, const char *);
 char		*mime_decode_header(const char *);
 char		*mime_body_text(const struct mime_msg *);
+char		*mime_body_prefix(const struct mime_msg *, size_t);
 size_t		 mime_nattachments(const struct mime_msg *);
 int		 mime_attachment(const struct mime_msg *, size_t,
 		    struct mime_attachment *);

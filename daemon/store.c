@@ -895,7 +895,8 @@ store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
 		munmap(sm->map, sm->maplen);
 		return -1;
 	}
-	if ((sm->msg = mime_parse_inplace(sm->map, len, cause)) == NULL) {
+	if ((sm->msg = mime_parse_inplace(sm->map, len, MIME_DROP,
+	    cause)) == NULL) {
 		munmap(sm->map, sm->maplen);
 		return -1;
 	}
