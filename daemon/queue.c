@@ -239,9 +239,12 @@ queue_item_new(json_t *row)
 	return it;
 }
 
-/* Answer every waiter of a message (result stolen; NULL: an error). */
+/*
+ * Answer every waiter of a message: with result (stolen) when not NULL,
+ * else with an error of that code.
+ */
 static void
-queue_answer(struct qitem *it, json_t *result, const char *error)
+queue_answer(struct qitem *it, json_t *result, int code, const char *error)
 {
 	struct qwait	*w;
 
@@ -250,8 +253,8 @@ queue_answer(struct qitem *it, json_t *result, const char *error)
 		if (result != NULL)
 			rpc_call_reply(w->call, json_incref(result));
 		else
-			rpc_call_error(w->call, JSONRPC_ERR_FAILED, "%s",
-			    error);
+			rpc_call_error(w->call, code, "%s",
+			    error != NULL ? error : "failed");
 		free(w);
 	}
 	json_decref(result);
@@ -264,7 +267,8 @@ queue_item_free(struct qitem *it)
 	size_t	 i;
 
 	TAILQ_REMOVE(&queue_items, it, entry);
-	queue_answer(it, NULL, "the message left the queue");
+	queue_answer(it, NULL, JSONRPC_ERR_FAILED,
+	    "the message left the queue");
 	for (i = 0; i < it->nrcpts; i++) {
 		free(it->rcpts[i].addr);
 		free(it->rcpts[i].reply);
@@ -368,6 +372,16 @@ queue_settle(struct qitem *it, time_t now)
 		    "recipients", queue_event_rcpts(it, QR_PENDING),
 		    "reply", queue_reply(it, QR_PENDING), "next_attempt",
 		    jsonrpc_time(it->next_try)));
+		/* A --wait is not kept for days: it hears the first delay. */
+		if (!TAILQ_EMPTY(&it->waiters)) {
+			char	*msg;
+
+			xasprintf(&msg, "deferred, still queued as %lld (next "
+			    "try in %lld s): %s", it->id, (long long)(
+			    it->next_try - now), queue_reply(it, QR_PENDING));
+			queue_answer(it, NULL, JSONRPC_ERR_TEMPFAIL, msg);
+			free(msg);
+		}
 	} else if (sent > 0)
 		it->state = Q_SENT;		/* announced once filed */
 	else {
@@ -378,7 +392,8 @@ queue_settle(struct qitem *it, time_t now)
 		    "id", (json_int_t)it->id, "account", it->account,
 		    "recipients", queue_event_rcpts(it, QR_FAILED),
 		    "reply", queue_reply(it, QR_FAILED)));
-		queue_answer(it, NULL, queue_reply(it, QR_FAILED));
+		queue_answer(it, NULL, JSONRPC_ERR_FAILED,
+		    queue_reply(it, QR_FAILED));
 	}
 	it->dirty = 1;
 }
@@ -707,7 +722,7 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 		    "recipients", queue_event_rcpts(it, QR_SENT), "failed",
 		    queue_event_rcpts(it, QR_FAILED), "reply",
 		    queue_reply(it, QR_SENT), "message", mid));
-		queue_answer(it, queue_item_json(it), NULL);
+		queue_answer(it, queue_item_json(it), 0, NULL);
 		queue_item_free(it);
 	}
 	json_decref(result);
@@ -934,7 +949,7 @@ queue_cancelled_cb(json_t *result, int code, const char *error, void *arg)
 	}
 	if ((it = queue_find(json_integer_value(json_object_get(result,
 	    "id")))) != NULL) {
-		queue_answer(it, NULL, "cancelled");
+		queue_answer(it, NULL, JSONRPC_ERR_FAILED, "cancelled");
 		queue_item_free(it);
 	}
 	rpc_call_reply(call, result);

@@ -151,8 +151,17 @@ for _ in $(seq 50); do
 done
 OUT=$(cat "$T/q.json")
 jcheck "queue shows it deferred with the reason: result" 'j[0]["state"] == "deferred" and j[0]["last_error"] and j[0]["attempts"] >= 1'
+# send --wait does not wait days for a deferred mail: EX_TEMPFAIL, the
+# reason, and the mail stays queued.
+expect_rc 75 "send --wait while Postfix is down: deferred (EX_TEMPFAIL)" \
+	mc send --account alice --to carol@mail.test --subject "waited while down" --body x --wait
+contains "$ERR" "deferred, still queued as" "send --wait while down: says it stays queued"
+contains "$ERR" "127.0.0.1" "send --wait while down: gives the reason"
+expect_rc 0 "both mails wait in the queue" mc queue --json
+jcheck "both mails wait in the queue: result" 'len(j) == 2 and all(x["state"] == "deferred" for x in j)'
 ms_start_postfix >/dev/null || bail "cannot restart postfix"
-check "delivered after Postfix is back" ms_wait_delivered carol 2 30
+expect_rc 0 "queue flush once Postfix is back" mc queue flush
+check "both delivered after Postfix is back" ms_wait_delivered carol 3 30
 for _ in $(seq 100); do
 	[ "$(mc queue --json 2>/dev/null)" = "[]" ] && break
 	sleep 0.1
@@ -163,7 +172,7 @@ check "the queue empties" eval '[ "$(mc queue --json)" = "[]" ]'
 printf 'From: Alice <alice@mail.test>\nTo: Bob <bob@mail.test>\nCc: "Carol, C." <carol@mail.test> (work)\nBcc: dave@mail.test\nSubject: sendmail -t test\n\nsent by mailctl sendmail -t\n.\n..dots stay\n' >"$T/sm.eml"
 expect_rc 0 "sendmail -t with a message from a file" mc sendmail -t -i <"$T/sm.eml"
 check "bob got it" ms_wait_delivered bob 3 20
-check "carol got it" ms_wait_delivered carol 3 20
+check "carol got it" ms_wait_delivered carol 4 20
 check "dave (Bcc) got it" ms_wait_delivered dave 2 20
 check "the delivered copy: no Bcc, Date and Message-ID added, body unchanged" python3 - "$(ms_maildir dave)" <<'EOF'
 import glob, os, sys, email, email.policy
