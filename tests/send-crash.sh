@@ -3,6 +3,9 @@
 # the daemon killed in the middle of sending them and started again. Every
 # mail reaches the recipient (none lost), duplicates are at most the few in
 # flight at the kill, and the sender's Sent folder holds each exactly once.
+# Then the states a crash can leave between the outbox and Sent, planted by
+# hand: a sent file already in Sent/cur while its row remains, a row whose
+# file is gone, a file no row names.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 command -v postfix >/dev/null || skip_all "postfix is not installed (tests/servers/install-deps)"
@@ -82,3 +85,39 @@ jcheck "index: $N in Sent" "len(j) == $N"
 check "no file left in the queue directory" eval '[ -z "$(ls -A "$T/data/queue")" ]'
 stop_daemon
 check "clean exit" eval '[ "$DAEMON_RC" = 0 ]'
+
+# --- what a crash can leave behind, repaired at start --------------------------
+ms_stop_postfix >/dev/null
+start_daemon "$T/config.json"
+for x in A B C; do
+	expect_rc 0 "queue repair mail $x" mc send --to bob@mail.test --subject "repair $x" --body "$x"
+done
+stop_daemon
+qfile() { grep -l "^Subject: repair $1\$" "$T"/data/queue/* | head -1; }
+fa=$(qfile A) fb=$(qfile B)
+check "the three mails are queue files" eval '[ -n "$fa" ] && [ -n "$fb" ] && [ -n "$(qfile C)" ]'
+# A: the rename into Sent happened, the commit did not.
+mv "$fa" "$T/data/alice/Sent/cur/$(basename "$fa"):2,S"
+# B: its file is gone. An orphan: a file no row names.
+rm -f "$fb"
+printf 'Subject: half written\n\n' >"$T/data/queue/orphan-1"
+before=$(ms_deliver_count bob)
+start_daemon "$T/config.json"
+expect_rc 0 "queue after the repair" mc queue --json
+jcheck "A was filed, not left in the queue" '"repair A" not in [x["subject"] for x in j]'
+jcheck "B is shown failed, its file missing" '[x["state"] for x in j if x["subject"] == "repair B"] == ["failed"] and "missing" in [x for x in j if x["subject"] == "repair B"][0]["last_error"]'
+jcheck "C still waits" '[x["state"] for x in j if x["subject"] == "repair C"] in (["queued"], ["deferred"], ["sending"])'
+check "the orphan file was removed" test ! -e "$T/data/queue/orphan-1"
+expect_rc 0 "A is indexed in Sent" mc ls Sent --account alice --limit 1000 --json
+jcheck "A is indexed in Sent once, read" '[x["read"] for x in j if x["subject"] == "repair A"] == [True]'
+ms_start_postfix >/dev/null || bail "cannot restart postfix"
+expect_rc 0 "flush after the repair" mc queue flush
+check "C is delivered" ms_wait_delivered bob $((before + 1)) 30
+sleep 1
+check "A was not sent again (only C arrived)" test "$(ms_deliver_count bob)" = $((before + 1))
+idb=$(mc queue --json | python3 -c 'import json,sys; print([x["id"] for x in json.load(sys.stdin) if x["subject"] == "repair B"][0])')
+expect_rc 0 "cancel the failed B" mc queue cancel "$idb"
+expect_rc 0 "queue empty at last" mc queue --json
+jcheck "queue empty at last: result" 'j == []'
+stop_daemon
+check "clean exit after the repair" eval '[ "$DAEMON_RC" = 0 ]'
