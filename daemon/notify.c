@@ -2,7 +2,10 @@
  * Hooks: hooks.new_mail is run once per stored message, as a child watched
  * by the loop (proc.c), with {from} {subject} {folder} {account} {id}
  * replaced in its arguments and the same values in MAILCTL_FROM,
- * MAILCTL_SUBJECT, MAILCTL_FOLDER, MAILCTL_ACCOUNT and MAILCTL_ID. At most
+ * MAILCTL_SUBJECT, MAILCTL_FOLDER, MAILCTL_ACCOUNT and MAILCTL_ID;
+ * hooks.sent and hooks.send_failed once per outbox message at its outcome,
+ * with {id} {account} {recipients} {subject} {reply} and MAILCTL_ID,
+ * MAILCTL_ACCOUNT, MAILCTL_RECIPIENTS, MAILCTL_SUBJECT, MAILCTL_REPLY. At most
  * NOTIFY_RUNNING hooks run at once (a poll of 5,000 messages must not start
  * 5,000 processes); the rest wait in a bounded queue, and beyond it are
  * dropped with a log line. A hook that fails or outlives hooks.timeout is
@@ -13,6 +16,7 @@
 #include <sys/queue.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,36 +140,25 @@ notify_start(void)
 	}
 }
 
-/* Run hooks.new_mail for a stored message. */
-void
-notify_new_mail(const char *account, const char *folder, long long id,
-    const char *from, const char *subject)
+/*
+ * Queue a run of hook argv with {names[i]} replaced by values[i] in its
+ * arguments and MAILCTL_<NAME> set to values[i] in its environment. what
+ * names the run in a log line when it is dropped.
+ */
+static void
+notify_run(const char *const *argv, const char *const *names,
+    const char *const *values, const char *what)
 {
-	static const char *const names[] = { "from", "subject", "folder",
-	    "account", "id", NULL };
-	static const char *const envnames[] = { "MAILCTL_FROM",
-	    "MAILCTL_SUBJECT", "MAILCTL_FOLDER", "MAILCTL_ACCOUNT",
-	    "MAILCTL_ID", NULL };
-	const char *const	*argv = daemon_config()->hook_new_mail;
-	const char		*values[6];
 	struct notify_hook	*h;
-	char			 idstr[32];
-	size_t			 i, n, nenv;
+	size_t			 i, j, n, nenv, nvalues;
 
 	if (argv == NULL)
 		return;
 	if (notify_nwaiting >= NOTIFY_QUEUE) {
-		log_warnx("too many hooks waiting; not running one for "
-		    "message %lld", id);
+		log_warnx("too many hooks waiting; not running one for %s",
+		    what);
 		return;
 	}
-	snprintf(idstr, sizeof idstr, "%lld", id);
-	values[0] = from ? from : "";
-	values[1] = subject ? subject : "";
-	values[2] = folder;
-	values[3] = account;
-	values[4] = idstr;
-	values[5] = NULL;
 	h = xcalloc(1, sizeof *h);
 	for (n = 0; argv[n] != NULL; n++)
 		;
@@ -175,15 +168,67 @@ notify_new_mail(const char *account, const char *folder, long long id,
 	/* Our environment without any MAILCTL_*, then the values. */
 	for (nenv = 0; environ[nenv] != NULL; nenv++)
 		;
-	h->env = xcalloc(nenv + 6, sizeof *h->env);
+	for (nvalues = 0; names[nvalues] != NULL; nvalues++)
+		;
+	h->env = xcalloc(nenv + nvalues + 1, sizeof *h->env);
 	for (i = 0, n = 0; i < nenv; i++)
 		if (strncmp(environ[i], "MAILCTL_", 8) != 0)
 			h->env[n++] = xstrdup(environ[i]);
-	for (i = 0; envnames[i] != NULL; i++)
-		xasprintf(&h->env[n++], "%s=%s", envnames[i], values[i]);
+	for (i = 0; i < nvalues; i++) {
+		xasprintf(&h->env[n], "MAILCTL_%s=%s", names[i], values[i]);
+		for (j = 8; h->env[n][j] != '='; j++)
+			h->env[n][j] = toupper((unsigned char)h->env[n][j]);
+		n++;
+	}
 	TAILQ_INSERT_TAIL(&notify_waiting, h, entry);
 	notify_nwaiting++;
 	notify_start();
+}
+
+/* Run hooks.new_mail for a stored message. */
+void
+notify_new_mail(const char *account, const char *folder, long long id,
+    const char *from, const char *subject)
+{
+	static const char *const names[] = { "from", "subject", "folder",
+	    "account", "id", NULL };
+	const char	*values[5];
+	char		 idstr[32], what[64];
+
+	snprintf(idstr, sizeof idstr, "%lld", id);
+	snprintf(what, sizeof what, "message %lld", id);
+	values[0] = from ? from : "";
+	values[1] = subject ? subject : "";
+	values[2] = folder;
+	values[3] = account;
+	values[4] = idstr;
+	notify_run(daemon_config()->hook_new_mail, names, values, what);
+}
+
+/*
+ * Run hooks.sent (failed 0) or hooks.send_failed (failed 1) for an outbox
+ * message: recipients are the addresses it concerns, comma-separated,
+ * reply the server's answer.
+ */
+void
+notify_send(int failed, const char *account, long long id,
+    const char *recipients, const char *subject, const char *reply)
+{
+	static const char *const names[] = { "id", "account", "recipients",
+	    "subject", "reply", NULL };
+	const struct config	*cf = daemon_config();
+	const char		*values[5];
+	char			 idstr[32], what[64];
+
+	snprintf(idstr, sizeof idstr, "%lld", id);
+	snprintf(what, sizeof what, "outbox message %lld", id);
+	values[0] = idstr;
+	values[1] = account;
+	values[2] = recipients;
+	values[3] = subject ? subject : "";
+	values[4] = reply ? reply : "";
+	notify_run(failed ? cf->hook_send_failed : cf->hook_sent, names,
+	    values, what);
 }
 
 /* Forget waiting hooks; running ones are killed by proc_shutdown. */

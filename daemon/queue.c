@@ -28,6 +28,7 @@
 #include "config.h"
 #include "event.h"
 #include "main.h"
+#include "notify.h"
 #include "proc.h"
 #include "queue.h"
 #include "rpc.h"
@@ -297,6 +298,34 @@ queue_event_rcpts(const struct qitem *it, enum qrstate which)
 	return a;
 }
 
+/* The recipients of a message in one state, comma-separated (for hooks). */
+static char *
+queue_rcpt_list(const struct qitem *it, enum qrstate which)
+{
+	char	*out = xstrdup(""), *next;
+	size_t	 i;
+
+	for (i = 0; i < it->nrcpts; i++) {
+		if (it->rcpts[i].state != which)
+			continue;
+		xasprintf(&next, "%s%s%s", out, *out != '\0' ? "," : "",
+		    it->rcpts[i].addr);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* Run hooks.sent or hooks.send_failed for a message's outcome. */
+static void
+queue_hook(const struct qitem *it, int failed, const char *reply)
+{
+	char	*rcpts = queue_rcpt_list(it, failed ? QR_FAILED : QR_SENT);
+
+	notify_send(failed, it->account, it->id, rcpts, it->subject, reply);
+	free(rcpts);
+}
+
 /* A reply for events and --wait: the first failed recipient's, else. */
 static const char *
 queue_reply(const struct qitem *it, enum qrstate which)
@@ -392,6 +421,7 @@ queue_settle(struct qitem *it, time_t now)
 		    "id", (json_int_t)it->id, "account", it->account,
 		    "recipients", queue_event_rcpts(it, QR_FAILED),
 		    "reply", queue_reply(it, QR_FAILED)));
+		queue_hook(it, 1, queue_reply(it, QR_FAILED));
 		queue_answer(it, NULL, JSONRPC_ERR_FAILED,
 		    queue_reply(it, QR_FAILED));
 	}
@@ -697,6 +727,7 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 	struct qitem	*it, *next;
 	json_t		*filed = json_object_get(result, "filed"), *mid;
 	char		 key[32];
+	size_t		 i;
 	struct timeval	 tv = { QUEUE_UPDATE_RETRY, 0 };
 
 	(void)code;
@@ -722,6 +753,12 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 		    "recipients", queue_event_rcpts(it, QR_SENT), "failed",
 		    queue_event_rcpts(it, QR_FAILED), "reply",
 		    queue_reply(it, QR_SENT), "message", mid));
+		queue_hook(it, 0, queue_reply(it, QR_SENT));
+		for (i = 0; i < it->nrcpts; i++)
+			if (it->rcpts[i].state == QR_FAILED)
+				break;
+		if (i < it->nrcpts)	/* some were refused for good */
+			queue_hook(it, 1, queue_reply(it, QR_FAILED));
 		queue_answer(it, queue_item_json(it), 0, NULL);
 		queue_item_free(it);
 	}

@@ -30,8 +30,15 @@ python3 - "$T/config.json" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["queue"] = {"retry_min": 1, "retry_max": 2, "expire": 3600}
+# hooks.sent and hooks.send_failed: argv and MAILCTL_* values, one line each.
+line = ('printf "%s\\n" "$0|$1|$2|$3|$4|$5|$MAILCTL_ID|$MAILCTL_ACCOUNT|'
+        '$MAILCTL_RECIPIENTS|$MAILCTL_SUBJECT|$MAILCTL_REPLY" >>"$HOOKS_OUT"')
+args = ["{id}", "{account}", "{recipients}", "{subject}", "{reply}"]
+c["hooks"] = {"sent": ["sh", "-c", line, "sent"] + args,
+              "send_failed": ["sh", "-c", line, "failed"] + args}
 json.dump(c, open(sys.argv[1], "w"))
 EOF
+export HOOKS_OUT=$T/hooks.out
 start_daemon "$T/config.json"
 mc() { "$MAILCTL" --socket "$SOCK" "$@"; }
 
@@ -73,6 +80,7 @@ expect_rc 0 "send with To, Cc, Bcc and three attachments, --wait" \
 	--attach "$T/att/notes.txt" --attach "$T/att/data.bin" --attach "$T/att/pixel.png" --wait --json
 jcheck "send with To, Cc, Bcc and three attachments, --wait: result" 'j["state"] == "sent" and sorted(x["address"] for x in j["recipients"]) == ["bob@mail.test", "carol@mail.test", "dave@mail.test"]'
 jcheck "send with To, Cc, Bcc and three attachments, --wait: result" 'all(x["state"] == "sent" and x["reply"].startswith("250") for x in j["recipients"])'
+RT_ID=$(json 'j["id"]') RT_SUBJECT=$SUBJ
 for u in bob carol dave; do
 	check "$u got it" ms_wait_delivered "$u" 1 20
 done
@@ -125,6 +133,26 @@ jcheck "send to bob and a refused address" 'j["state"] == "sent"'
 jcheck "send to bob and a refused address" '[x["state"] for x in sorted(j["recipients"], key=lambda x: x["address"])] == ["sent", "failed"]'
 jcheck "send to bob and a refused address" 'any(x["address"] == "nobody@mail.test" and x["reply"].startswith("550") for x in j["recipients"])'
 check "bob got the partial one" ms_wait_delivered bob 2 20
+PID_PARTIAL=$(json 'j["id"]')
+
+# hook_line KIND ID: the hooks' line for that outbox message (bounded wait).
+hook_line() {
+	local i
+	for i in $(seq 50); do
+		grep -q "^$1|$2|" "$HOOKS_OUT" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep "^$1|$2|" "$HOOKS_OUT"
+}
+h=$(hook_line sent "$RT_ID")
+check "hooks.sent for the round trip: argv and MAILCTL_* values" \
+	test "$h" = "sent|$RT_ID|alice|bob@mail.test,carol@mail.test,dave@mail.test|$RT_SUBJECT|${h##*|}|$RT_ID|alice|bob@mail.test,carol@mail.test,dave@mail.test|$RT_SUBJECT|${h##*|}"
+contains "${h##*|}" "250" "hooks.sent: the server's reply"
+h=$(hook_line sent "$PID_PARTIAL")
+check "hooks.sent for the partial one names bob only" test "$(cut -d'|' -f4 <<<"$h")" = "bob@mail.test"
+h=$(hook_line failed "$PID_PARTIAL")
+check "hooks.send_failed for the partial one names the refused address" test "$(cut -d'|' -f4 <<<"$h")" = "nobody@mail.test"
+contains "$(cut -d'|' -f6 <<<"$h")" "550" "hooks.send_failed: the 550 reply"
 
 # --- everyone refused: failed for good ------------------------------------------
 expect_rc 1 "send --wait to a refused address only" \
@@ -133,6 +161,9 @@ contains "$(cat "$T/err")" "550" "the server's reply is shown"
 expect_rc 0 "the failed message stays in the queue" mc queue --json
 jcheck "the failed message stays in the queue: result" 'len(j) == 1 and j[0]["state"] == "failed" and j[0]["recipients"][0]["state"] == "failed"'
 FID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$T/out")
+h=$(hook_line failed "$FID")
+check "hooks.send_failed for the refused one" test "$(cut -d'|' -f3,4,5 <<<"$h")" = "alice|nobody@mail.test|refused"
+check "hooks.sent did not run for it" test -z "$(grep "^sent|$FID|" "$HOOKS_OUT")"
 expect_rc 0 "queue cancel removes it" mc queue cancel "$FID"
 check "the queue is empty again" eval '[ "$(mc queue --json)" = "[]" ]'
 expect_rc 65 "queue cancel of an unknown id" mc queue cancel 999999
