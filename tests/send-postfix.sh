@@ -4,8 +4,10 @@
 # subject and display name and three attachments, fetched back over POP3
 # by mailctl and checked with Python's email package; refusals before
 # queueing; Postfix down -> deferred with the reason, then delivered after
-# the retry; a recipient refused with 550 while the others get it; the
-# copy in Sent; queue cancel.
+# the retry (send --wait: EX_TEMPFAIL at the first delay); a recipient
+# refused with 550 while the others get it; the copy in Sent; queue cancel;
+# hooks.sent and hooks.send_failed; watch --json sees sent, new_mail and
+# send_failed in order.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 command -v postfix >/dev/null || skip_all "postfix is not installed (tests/servers/install-deps)"
@@ -41,6 +43,13 @@ EOF
 export HOOKS_OUT=$T/hooks.out
 start_daemon "$T/config.json"
 mc() { "$MAILCTL" --socket "$SOCK" "$@"; }
+mc watch --json >"$T/watch.json" 2>"$T/watch.err" &
+WATCH=$!
+t_at_exit "kill $WATCH 2>/dev/null"
+for _ in $(seq 50); do
+	[ "$(mc status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" -ge 2 ] && break
+	sleep 0.1
+done
 
 # --- attachments ------------------------------------------------------------
 mkdir -p "$T/att" "$T/saved"
@@ -231,5 +240,19 @@ jcheck "status shows the queue empty" 'j["queue"] == {"queued": 0, "sending": 0,
 expect_rc 0 "status for people shows the queue" mc status
 contains "$OUT" "queue:    0 queued" "status for people: queue line"
 check "no password in the daemon log" eval '! grep -q "alice-Pw1" "$T/daemon.log"'
+check "watch --json saw sent, new_mail and send_failed in order" python3 - "$T/watch.json" "$RT_ID" "$PID_PARTIAL" "$FID" "$SUBJ" <<'EOF'
+import json, sys
+path, rt, partial, fid, subj = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+ev = [json.loads(l)["params"] if "params" in l else json.loads(l) for l in open(path)]
+first = [(e["type"], e.get("id") if e["type"] != "new_mail" else e["account"]) for e in ev[:6]]
+assert first == [("sent", rt), ("new_mail", "bob"), ("new_mail", "carol"), ("new_mail", "dave"),
+                 ("sent", partial), ("send_failed", fid)], first
+assert ev[0]["recipients"] == ["bob@mail.test", "carol@mail.test", "dave@mail.test"], ev[0]
+assert all(e["subject"] == subj for e in ev[1:4]), ev[1:4]
+assert ev[4]["failed"] == ["nobody@mail.test"] and ev[5]["recipients"] == ["nobody@mail.test"], ev[4:6]
+assert ev[5]["reply"].startswith("550"), ev[5]
+types = [e["type"] for e in ev[6:]]
+assert types.index("deferred") < types.index("sent"), types
+EOF
 stop_daemon
 check "clean exit" eval '[ "$DAEMON_RC" = 0 ]'
