@@ -10,11 +10,11 @@ drain scenario that may be fewer than N (--msmtp-mails), and its figure
 for N mails is extrapolated from its per-mail rate. status is "ok",
 "failed" (it ran but something was wrong: exit status, count) or "broken"
 (the tool could not even start). extra is "key=value;..." facts (smtplib:
-process_s; mailctld: queue_s, parallel, queue_files, polls, poll_dur_ms,
+process_s; mailctld: queue_s, parallel, queue_files, events,
 half_s, flushed; bigmsg: start_hwm_kb, size, anon_peak_kb, file_peak_kb).
 
 meta TSV: "key<TAB>value" lines: scenario, mails, eml_bytes, reps, tools,
-msmtp_mails, poll_ms, and free-form facts copied into the JSON.
+msmtp_mails, and free-form facts copied into the JSON.
 """
 
 import argparse
@@ -181,12 +181,11 @@ def main():
                      "was durable): median %.2f s, %.0f mails/s" % (
                          n, em.get("parallel") or 1, em["queue_s"],
                          n / em["queue_s"]))
-    if scenario == "drain" and em.get("polls"):
-        notes.append("mailctld: drain timed by polling `queue --json` "
-                     "every %s ms (median %.0f polls, %.1f ms each); half "
-                     "the mails had left after %.3f s" % (
-                         meta.get("poll_ms", "?"), em["polls"],
-                         em.get("poll_dur_ms") or 0, em.get("half_s") or 0))
+    if scenario == "drain" and em.get("events"):
+        notes.append("mailctld: drain timed from `queue flush` to the last "
+                     "of %.0f `sent` events seen by `mailctl watch --json`; "
+                     "half the mails had gone after %.3f s" % (
+                         em["events"], em.get("half_s") or 0))
     if scenario == "bigmsg" and em.get("start_hwm_kb"):
         notes.append("mailctld: peak RSS %.1f MiB right after start, "
                      "before the send" % (em["start_hwm_kb"] / 1024))

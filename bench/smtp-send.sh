@@ -6,7 +6,7 @@
 # Usage (as root; bash bench/install-deps first):
 #   bash bench/smtp-send.sh [--scenario drain|bigmsg] [--mails N]
 #        [--size BYTES] [--reps R] [--only TOOL,...] [--msmtp-mails M]
-#        [--parallel P] [--poll-ms MS] [--attach-mb MB] [--build DIR]
+#        [--parallel P] [--attach-mb MB] [--build DIR]
 #        [--json FILE] [--timeout S] [--keep]
 #
 # Scenarios (see bench/README.md):
@@ -14,8 +14,8 @@
 #           connection; msmtp runs once per mail (on M = min(N, 50) of
 #           them by default, its rate extrapolated to N); mailctld gets
 #           them queued while Postfix is down (not timed), then the time
-#           from `mailctl queue flush` until `mailctl queue --json` prints
-#           [] is measured.
+#           from `mailctl queue flush` until `mailctl watch --json` has
+#           shown a `sent` event for every one is measured.
 #   bigmsg  one mail with a 20 MiB attachment; mailctld's peak RSS
 #           (VmHWM of a fresh daemon) against the 16 MiB target, and the
 #           others' for reference.
@@ -50,7 +50,6 @@ REPS=3
 ONLY=
 MSMTP_MAILS=
 PARALLEL=4
-POLL_MS=20
 ATTACH_MB=20
 BUILD=$TOP
 JSON_OUT=
@@ -92,8 +91,6 @@ while [ $# -gt 0 ]; do
 	--msmtp-mails=*) MSMTP_MAILS=${1#*=} ;;
 	--parallel) PARALLEL=${2:-}; shift ;;
 	--parallel=*) PARALLEL=${1#*=} ;;
-	--poll-ms) POLL_MS=${2:-}; shift ;;
-	--poll-ms=*) POLL_MS=${1#*=} ;;
 	--attach-mb) ATTACH_MB=${2:-}; shift ;;
 	--attach-mb=*) ATTACH_MB=${1#*=} ;;
 	--build) BUILD=${2:-}; shift ;;
@@ -137,7 +134,6 @@ is_uint "$SIZE" && [ "$SIZE" -ge 1024 ] || die "--size: expected bytes >= 1024"
 is_uint "$REPS" && [ "$REPS" -ge 1 ] || die "--reps: expected a positive integer"
 is_uint "$PARALLEL" && [ "$PARALLEL" -ge 1 ] ||
     die "--parallel: expected a positive integer"
-is_uint "$POLL_MS" || die "--poll-ms: expected milliseconds"
 is_uint "$TIMEOUT" && [ "$TIMEOUT" -ge 1 ] || die "--timeout: expected seconds"
 if [ -n "$ONLY" ]; then
 	TOOLS=
@@ -489,12 +485,11 @@ tool_mailctld()
 	sync
 	python3 "$HERE/smtp-drain.py" --mailctl "$MAILCTL" --socket "$MC_SOCK" \
 	    --mails "$MAILS" --timeout "$TIMEOUT" --pid "$MC_PID" \
-	    --interval "$(awk -v ms="$POLL_MS" 'BEGIN { print ms / 1000 }')" \
 	    >"$dir/out" 2>"$dir/err"
 	T_RC=$?
 	R_SECS=$(json_num "$dir/out" seconds)
 	R_RSS=$(mc_hwm)
-	R_EXTRA="$R_EXTRA;polls=$(json_num "$dir/out" polls);poll_dur_ms=$(json_num "$dir/out" poll_ms_median);half_s=$(json_num "$dir/out" half_s);flushed=$(json_num "$dir/out" flushed)"
+	R_EXTRA="$R_EXTRA;events=$(json_num "$dir/out" events);half_s=$(json_num "$dir/out" half_s);flushed=$(json_num "$dir/out" flushed)"
 	if ! kill -0 "$MC_PID" 2>/dev/null; then
 		R_NOTE="the daemon died"
 	fi
@@ -686,7 +681,6 @@ main()
 		    "$MAILS" "$bytes"
 		printf 'attach_bytes\t%s\nmsmtp_mails\t%s\nparallel\t%s\n' \
 		    "$ATTACH_BYTES" "$MSMTP_MAILS" "$PARALLEL"
-		printf 'poll_ms\t%s\n' "$POLL_MS"
 		printf 'reps\t%s\ntools\t%s\ncorpus\t%s\n' "$REPS" "$TOOLS" "$CORPUS"
 		printf 'date\t%s\nmachine\t%s cores, %s\n' \
 		    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)" "$(uname -sr)"

@@ -160,6 +160,7 @@ void		 store_dberr(sqlite3 *, const char *, char **);
 int		 store_mkfolder(struct store *, const char *account,
 		    const char *folder, char **cause);
 struct filter	*store_filter(struct store *);
+int		 store_stopping(struct store *);
 int		 store_make_file(struct store *, int dirfd, char *name,
 		    size_t size);
 int		 store_mime_open(int fd, size_t size, struct store_mime *,

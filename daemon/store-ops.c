@@ -1160,12 +1160,22 @@ ops_digest_row(struct store *st, sqlite3_stmt *up, struct ops_row *row,
 	return rc;
 }
 
+/* Give up a long job because the daemon is stopping. */
+static void
+ops_stopping(struct ops_req *r, const char *what)
+{
+	log_info("%s interrupted: the daemon is stopping", what);
+	ops_fail(r, JSONRPC_ERR_TEMPFAIL, "%s interrupted: the daemon is "
+	    "stopping", what);
+}
+
 /*
  * reindex: make the index agree with the Maildirs. A file is known by its
  * unique base name, so a message another program moved or flagged keeps
  * its id; a file the index lacks is read and added; a row whose file is
  * gone is dropped; rows from before the header fields were kept are
- * filled in.
+ * filled in. It is one transaction: stopped half-way, the index is as it
+ * was before.
  */
 static void
 ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
@@ -1237,6 +1247,10 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	    "AND account = ?10")) == NULL)
 		goto out;
 	while (sqlite3_step(sel) == SQLITE_ROW) {
+		if ((added + filled) % 64 == 0 && store_stopping(st)) {
+			ops_stopping(r, "reindex");
+			goto out;
+		}
 		memset(&row, 0, sizeof row);
 		ops_col(sel, 0, row.account, sizeof row.account);
 		ops_col(sel, 1, row.folder, sizeof row.folder);
@@ -1305,6 +1319,10 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 	}
 	sqlite3_finalize(s);
 	for (i = 0; i < n && r->error == NULL; i++) {
+		if (i % 64 == 0 && store_stopping(st)) {
+			ops_stopping(r, "refilter");
+			break;
+		}
 		if (ops_row(db, r, rows[i].id, &rows[i]) != 0 ||
 		    (fd = ops_open(st, r, &rows[i])) == -1)
 			break;

@@ -980,6 +980,21 @@ store_flags_parse(const char *name, char *base, size_t size, char *flags,
 	return 0;
 }
 
+/*
+ * Is the daemon stopping? Long jobs (reindex, refilter) ask between
+ * messages and give up, so a stop never waits for them.
+ */
+int
+store_stopping(struct store *st)
+{
+	int	 stopping;
+
+	pthread_mutex_lock(&st->lock);
+	stopping = st->stopping;
+	pthread_mutex_unlock(&st->lock);
+	return stopping;
+}
+
 /* Return a reference to the rules in force (NULL: none yet). */
 struct filter *
 store_filter(struct store *st)
