@@ -901,13 +901,46 @@ mime_drop(struct mime_msg *m, const char *p)
 	uintptr_t	 page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t	 from, to;
 
-	if (!m->drop || (size_t)(p - m->dropped) < MIME_DROP_CHUNK)
+	if (!m->drop)
+		return;
+	if (p < m->dropped) {		/* a nested walk goes back */
+		m->dropped = p;
+		return;
+	}
+	if ((size_t)(p - m->dropped) < MIME_DROP_CHUNK)
 		return;
 	from = ((uintptr_t)m->dropped + page - 1) & ~(page - 1);
 	to = (uintptr_t)p & ~(page - 1);
 	if (to > from)
 		madvise((void *)from, to - from, MADV_DONTNEED);
 	m->dropped = p;
+}
+
+/*
+ * Find the next line of [p, end) that starts with delim ("--boundary");
+ * first is where the body starts (a line start too). The search runs in
+ * windows of MIME_DROP_CHUNK bytes so that the pages behind can be given
+ * back as it goes. Return NULL when there is none.
+ */
+static const char *
+mime_next_delim(struct mime_msg *m, const char *p, const char *end,
+    const char *first, const char *delim, size_t dlen)
+{
+	const char	*h, *wend;
+
+	while ((size_t)(end - p) >= dlen) {
+		wend = (size_t)(end - p) > MIME_DROP_CHUNK + dlen ?
+		    p + MIME_DROP_CHUNK + dlen : end;
+		if ((h = memmem(p, wend - p, delim, dlen)) == NULL) {
+			p = wend - dlen + 1;	/* windows overlap */
+			mime_drop(m, p);
+			continue;
+		}
+		if (h == first || h[-1] == '\n')
+			return h;
+		p = h + 1;
+	}
+	return NULL;
 }
 
 /*
@@ -920,19 +953,22 @@ static void
 mime_multipart(struct mime_msg *m, const char *p, const char *end,
     const char *boundary, int depth, const char *deftype)
 {
-	const char	*le, *next, *start = NULL, *pe, *r;
-	size_t		 blen = strlen(boundary);
+	const char	*le, *next, *start = NULL, *pe, *r, *first = p;
+	size_t		 dlen = strlen(boundary) + 2;
+	char		*delim;
 	int		 close;
 
+	xasprintf(&delim, "--%s", boundary);
 	while (p < end && m->nentities < MIME_MAX_PARTS) {
+		if ((p = mime_next_delim(m, p, end, first, delim, dlen)) ==
+		    NULL)
+			break;
 		le = mime_eol(p, end, &next);
-		if ((size_t)(le - p) < blen + 2 || p[0] != '-' || p[1] != '-' ||
-		    memcmp(p + 2, boundary, blen) != 0) {
+		if ((size_t)(le - p) < dlen) {
 			p = next;
-			mime_drop(m, p);
 			continue;
 		}
-		r = p + 2 + blen;
+		r = p + dlen;
 		close = (le - r >= 2 && r[0] == '-' && r[1] == '-');
 		if (close)
 			r += 2;
@@ -952,9 +988,10 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 		}
 		start = close ? NULL : next;
 		if (close)
-			return;
+			break;
 		p = next;
 	}
+	free(delim);
 	if (start != NULL && m->nentities < MIME_MAX_PARTS)
 		mime_entity(m, start, end, depth + 1, deftype, 0);
 }
