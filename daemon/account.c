@@ -16,6 +16,7 @@
 #include "common/xmalloc.h"
 #include "account.h"
 #include "config.h"
+#include "desktop.h"
 #include "event.h"
 #include "main.h"
 #include "pop3.h"
@@ -141,6 +142,8 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 		    (unsigned long long)r->bytes, r->deleted, a->last_seconds);
 	if (r->error == POP3_ERR_AUTH)
 		account_forget_secret(a);
+	/* Mail committed before a failure is announced too. */
+	desktop_poll_done(a->name);
 	if (r->error != POP3_OK)
 		event_emit("poll_failed", json_pack("{s:s, s:s, s:s}",
 		    "account", a->name, "error", r->message ? r->message :

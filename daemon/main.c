@@ -27,6 +27,7 @@
 #include "account.h"
 #include "config.h"
 #include "conn.h"
+#include "desktop.h"
 #include "event.h"
 #include "main.h"
 #include "notify.h"
@@ -223,6 +224,7 @@ main_cleanup(struct event **sigs)
 	account_shutdown();
 	queue_shutdown();
 	notify_shutdown();
+	desktop_shutdown();
 	proc_shutdown();
 	conn_shutdown();
 	store_close(main_store);
@@ -319,6 +321,7 @@ main(int argc, char **argv)
 	}
 	conn_init(main_base);
 	proc_init(main_base);
+	desktop_init(main_base);
 	if ((main_store = store_open(main_config->data_dir, main_base,
 	    &cause)) == NULL) {
 		log_warnx("cannot open the mail store: %s", cause);

@@ -49,6 +49,7 @@
 #include "common/xmalloc.h"
 #include "config.h"
 #include "conn.h"
+#include "desktop.h"
 #include "event.h"
 #include "main.h"
 #include "notify.h"
@@ -247,6 +248,9 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 		    news[i].from, news[i].subject);
 		notify_new_mail(s->account, news[i].folder, news[i].id,
 		    news[i].from, news[i].subject);
+		if (news[i].notify)
+			desktop_new_mail(s->account, news[i].from,
+			    news[i].subject);
 	}
 	s->commits--;
 	if (s->freed) {
