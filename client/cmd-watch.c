@@ -24,13 +24,29 @@ watch_str(json_t *o, const char *key)
 	return v != NULL ? v : "";
 }
 
+/* The strings of an array member, comma-separated, into buf. */
+static const char *
+watch_list(json_t *o, const char *key, char *buf, size_t size)
+{
+	json_t	*v;
+	size_t	 i;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(o, key), i, v)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
+		    i > 0 ? ", " : "", json_string_value(v) ?
+		    json_string_value(v) : "");
+	return buf;
+}
+
 /* Print one event for people: local time, then what happened. */
 static void
 watch_print(json_t *ev)
 {
 	const char	*type = watch_str(ev, "type");
-	char		 buf[32];
+	char		 buf[32], next[32], rcpts[1024], failed[1024];
 	const char	*when;
+	long long	 id = json_integer_value(json_object_get(ev, "id"));
 
 	when = client_local_time(json_string_value(json_object_get(ev,
 	    "time")), buf, sizeof buf);
@@ -45,6 +61,22 @@ watch_print(json_t *ev)
 	else if (strcmp(type, "reloaded") == 0)
 		printf("%s  configuration reloaded (%lld accounts)\n", when,
 		    json_integer_value(json_object_get(ev, "accounts")));
+	else if (strcmp(type, "sent") == 0) {
+		watch_list(ev, "failed", failed, sizeof failed);
+		printf("%s  sent  %s #%lld to %s%s%s%s\n", when,
+		    watch_str(ev, "account"), id, watch_list(ev, "recipients",
+		    rcpts, sizeof rcpts), *failed ? " (refused: " : "",
+		    failed, *failed ? ")" : "");
+	} else if (strcmp(type, "deferred") == 0)
+		printf("%s  deferred  %s #%lld to %s until %s: %s\n", when,
+		    watch_str(ev, "account"), id, watch_list(ev, "recipients",
+		    rcpts, sizeof rcpts), client_local_time(json_string_value(
+		    json_object_get(ev, "next_attempt")), next, sizeof next),
+		    watch_str(ev, "reply"));
+	else if (strcmp(type, "send_failed") == 0)
+		printf("%s  send failed  %s #%lld to %s: %s\n", when,
+		    watch_str(ev, "account"), id, watch_list(ev, "recipients",
+		    rcpts, sizeof rcpts), watch_str(ev, "reply"));
 	else {
 		char	*s = json_dumps(ev, JSON_COMPACT);
 

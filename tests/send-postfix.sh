@@ -45,9 +45,11 @@ start_daemon "$T/config.json"
 mc() { "$MAILCTL" --socket "$SOCK" "$@"; }
 mc watch --json >"$T/watch.json" 2>"$T/watch.err" &
 WATCH=$!
-t_at_exit "kill $WATCH 2>/dev/null"
+mc watch >"$T/watch.txt" 2>&1 &
+WATCH2=$!
+t_at_exit "kill $WATCH $WATCH2 2>/dev/null"
 for _ in $(seq 50); do
-	[ "$(mc status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" -ge 2 ] && break
+	[ "$(mc status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" -ge 3 ] && break
 	sleep 0.1
 done
 
@@ -254,5 +256,9 @@ assert ev[5]["reply"].startswith("550"), ev[5]
 types = [e["type"] for e in ev[6:]]
 assert types.index("deferred") < types.index("sent"), types
 EOF
+check "human watch: the round trip sent" grep -q "  sent  alice #$RT_ID to bob@mail.test, carol@mail.test, dave@mail.test$" "$T/watch.txt"
+check "human watch: the partial one, with the refused address" grep -q "  sent  alice #$PID_PARTIAL to bob@mail.test (refused: nobody@mail.test)$" "$T/watch.txt"
+check "human watch: send failed with the reply" grep -q "  send failed  alice #$FID to nobody@mail.test: 550" "$T/watch.txt"
+check "human watch: deferred with the next try and reason" grep -q "  deferred  alice #[0-9]* to carol@mail.test until [0-9: -]*: .*127.0.0.1" "$T/watch.txt"
 stop_daemon
 check "clean exit" eval '[ "$DAEMON_RC" = 0 ]'
