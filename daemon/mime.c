@@ -10,19 +10,20 @@
  * bounded: the message size, the nesting depth, the number of parts, of
  * headers and of parameters.
  *
- * The message is copied once; leaves keep pointers into that copy and are
- * decoded only when asked for.
+ * mime_parse() copies the message once, mime_parse_inplace() reads it where
+ * it is; leaves keep pointers into the text and are decoded only when
+ * asked for.
  */
 #include "autoconf.h"
 
-#include <ctype.h>
-#include <stdio.h>
 #include <sys/mman.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -316,13 +316,18 @@ queue_rcpt_list(const struct qitem *it, enum qrstate which)
 	return out;
 }
 
-/* Run hooks.sent or hooks.send_failed for a message's outcome. */
+/*
+ * Run hooks.sent or hooks.send_failed for a message's outcome, when some
+ * of its recipients are in that state.
+ */
 static void
 queue_hook(const struct qitem *it, int failed, const char *reply)
 {
 	char	*rcpts = queue_rcpt_list(it, failed ? QR_FAILED : QR_SENT);
 
-	notify_send(failed, it->account, it->id, rcpts, it->subject, reply);
+	if (*rcpts != '\0')
+		notify_send(failed, it->account, it->id, rcpts, it->subject,
+		    reply);
 	free(rcpts);
 }
 
@@ -727,7 +732,6 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 	struct qitem	*it, *next;
 	json_t		*filed = json_object_get(result, "filed"), *mid;
 	char		 key[32];
-	size_t		 i;
 	struct timeval	 tv = { QUEUE_UPDATE_RETRY, 0 };
 
 	(void)code;
@@ -754,11 +758,7 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 		    queue_event_rcpts(it, QR_FAILED), "reply",
 		    queue_reply(it, QR_SENT), "message", mid));
 		queue_hook(it, 0, queue_reply(it, QR_SENT));
-		for (i = 0; i < it->nrcpts; i++)
-			if (it->rcpts[i].state == QR_FAILED)
-				break;
-		if (i < it->nrcpts)	/* some were refused for good */
-			queue_hook(it, 1, queue_reply(it, QR_FAILED));
+		queue_hook(it, 1, queue_reply(it, QR_FAILED));
 		queue_answer(it, queue_item_json(it), 0, NULL);
 		queue_item_free(it);
 	}

@@ -1189,6 +1189,7 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	struct ops_row	 row;
 	DIR		*ad;
 	long long	 added = 0, removed = 0, updated = 0, filled = 0;
+	size_t		 nsel = 0;	/* rows of sel read */
 	int		 dfd;
 
 	if (ops_exec(db, r, "CREATE TEMP TABLE IF NOT EXISTS disk (account "
@@ -1247,7 +1248,7 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	    "AND account = ?10")) == NULL)
 		goto out;
 	while (sqlite3_step(sel) == SQLITE_ROW) {
-		if ((added + filled) % 64 == 0 && store_stopping(st)) {
+		if (nsel++ % 64 == 0 && store_stopping(st)) {
 			ops_stopping(r, "reindex");
 			goto out;
 		}
