@@ -21,6 +21,8 @@
 #include "filter.h"
 #include "mime.h"
 
+#define FILTER_CHUNK	(64 * 1024)	/* body bytes folded at a time */
+
 struct filter_rule {
 	char		*folder;
 	char		**from;		/* folded; NULL-terminated */
@@ -34,6 +36,7 @@ struct filter {
 	size_t		 nrules;
 	const char	**folders;	/* distinct, in rule order */
 	size_t		 nfolders;
+	size_t		 kwmax;		/* longest folded body keyword */
 	unsigned	 refs;		/* atomic */
 };
 
@@ -47,28 +50,49 @@ filter_locale_init(void)
 	filter_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
-/* Return a case-folded copy of a UTF-8 string. */
-char *
-filter_fold(const char *s)
+/*
+ * Fold the len bytes at p into out (room for 4 * len bytes: a lower-case
+ * form never needs more than 4 bytes a character); return the bytes
+ * written. NUL is a byte like any other here.
+ */
+static size_t
+filter_fold_run(const unsigned char *p, size_t len, char *out)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	const unsigned char	*end = p + strlen(s);
-	size_t			 n;
-	char			*out, *o;
+	const uint64_t		 high = 0x8080808080808080ULL;
+	const unsigned char	*end = p + len;
+	char			*o = out;
+	uint64_t		 w, ge_a, gt_z;
 	uint32_t		 c;
+	size_t			 n;
 
 	pthread_once(&filter_once, filter_locale_init);
-	/* A lower-case form never needs more than 4 bytes a character. */
-	out = o = xmalloc((end - p) * 4 + 1);
-	while (*p != '\0') {
-		while (*p != '\0' && *p < 0x80) {	/* most mail text */
+	while (p < end) {
+		/*
+		 * Most mail text is ASCII: eight bytes at a time, each byte
+		 * from 'A' to 'Z' gets 0x20 (adding 0x3f sets bit 7 of a byte
+		 * >= 'A', adding 0x25 that of a byte > 'Z'; no byte carries
+		 * into the next, all being below 0x80).
+		 */
+		while (end - p >= 8) {
+			memcpy(&w, p, sizeof w);
+			if ((w & high) != 0)
+				break;
+			ge_a = w + 0x3f3f3f3f3f3f3f3fULL;
+			gt_z = w + 0x2525252525252525ULL;
+			w |= (ge_a & ~gt_z & high) >> 2;
+			memcpy(o, &w, sizeof w);
+			p += 8;
+			o += 8;
+		}
+		if (p == end)
+			break;
+		if (*p < 0x80) {
 			*o++ = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
 			p++;
+			continue;
 		}
-		if (*p == '\0')
-			break;
 		if ((n = utf8_decode(p, end - p, &c)) == 0) {
-			*o++ = *p++;
+			*o++ = *p++;	/* invalid: kept as it is */
 			continue;
 		}
 		p += n;
@@ -76,7 +100,19 @@ filter_fold(const char *s)
 			c = towlower_l(c, filter_locale);
 		o += utf8_encode(c, o);
 	}
-	*o = '\0';
+	return o - out;
+}
+
+/* Return a case-folded copy of a UTF-8 string. */
+char *
+filter_fold(const char *s)
+{
+	size_t	 len = strlen(s), n;
+	char	*out;
+
+	out = xmalloc(len * 4 + 1);
+	n = filter_fold_run((const unsigned char *)s, len, out);
+	out[n] = '\0';
 	return out;
 }
 
@@ -124,6 +160,10 @@ filter_new(const struct config_filter *cf, size_t n)
 		f->rules[i].from = filter_fold_list(cf[i].from);
 		f->rules[i].subject = filter_fold_list(cf[i].subject);
 		f->rules[i].body = filter_fold_list(cf[i].body);
+		for (j = 0; f->rules[i].body != NULL &&
+		    f->rules[i].body[j] != NULL; j++)
+			if (strlen(f->rules[i].body[j]) > f->kwmax)
+				f->kwmax = strlen(f->rules[i].body[j]);
 		f->rules[i].notify = cf[i].notify;
 		for (j = 0; j < f->nfolders; j++)
 			if (strcmp(f->folders[j], cf[i].folder) == 0)
@@ -184,50 +224,98 @@ filter_any(char **keywords, const char *text)
 	return 0;
 }
 
+/* Is any keyword of a folded list in the n folded bytes at text? */
+static int
+filter_any_in(char **keywords, const char *text, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; keywords[i] != NULL; i++)
+		if (memmem(text, n, keywords[i], strlen(keywords[i])) != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Return the first rule before limit with a keyword in the body text of
+ * msg, or limit. The text is folded a chunk at a time into one buffer,
+ * never as a whole copy; the last kwmax - 1 folded bytes of a chunk stay
+ * in front of the next, so a keyword across a cut is found.
+ */
+static size_t
+filter_body_rule(const struct filter *f, size_t limit,
+    const struct mime_msg *msg)
+{
+	const char	*text;
+	char		*buf, *copy;
+	size_t		 first, best = limit, keep, have = 0, take, n, i, len;
+
+	for (first = 0; first < limit && f->rules[first].body == NULL; first++)
+		;
+	if (first == limit)
+		return limit;
+	len = mime_body_search(msg, FILTER_BODY_MAX, &text, &copy);
+	keep = f->kwmax > 0 ? f->kwmax - 1 : 0;
+	buf = xmalloc(keep + 4 * FILTER_CHUNK);
+	while (len > 0 && best > first) {
+		take = len < FILTER_CHUNK ? len : FILTER_CHUNK;
+		/* Cut at the start of a character (at most 3 back). */
+		for (i = 0; take < len && i < 3 &&
+		    ((unsigned char)text[take] & 0xc0) == 0x80; i++)
+			take--;
+		n = have + filter_fold_run((const unsigned char *)text, take,
+		    buf + have);
+		for (i = first; i < best; i++) {
+			if (f->rules[i].body != NULL &&
+			    filter_any_in(f->rules[i].body, buf, n)) {
+				best = i;
+				break;
+			}
+		}
+		text += take;
+		len -= take;
+		have = n < keep ? n : keep;
+		memmove(buf, buf + n - have, have);
+	}
+	free(buf);
+	free(copy);
+	return best;
+}
+
 /*
  * Return the folder for a message: from and subject are its decoded header
- * values (or NULL); the body text is decoded from msg only when a rule
- * needs it. *notify (when not NULL) says whether the rule wants new mail
- * announced; Inbox always does.
+ * values (or NULL); the body text is read from msg only when a rule that
+ * could decide needs it. *notify (when not NULL) says whether the rule
+ * wants new mail announced; Inbox always does.
  */
 const char *
 filter_folder(const struct filter *f, const char *from, const char *subject,
     const struct mime_msg *msg, int *notify)
 {
 	const struct filter_rule *r;
-	char		*ffrom, *fsubject, *fbody = NULL, *text;
-	const char	*folder = FILTER_INBOX;
-	int		 body_done = 0, match;
-	size_t		 i;
+	char		*ffrom, *fsubject;
+	size_t		 i, n;
 
-	ffrom = from != NULL ? filter_fold(from) : NULL;
-	fsubject = subject != NULL ? filter_fold(subject) : NULL;
 	if (notify != NULL)
 		*notify = 1;
-	for (i = 0; f != NULL && i < f->nrules; i++) {
+	if (f == NULL)
+		return FILTER_INBOX;
+	n = f->nrules;
+	ffrom = from != NULL ? filter_fold(from) : NULL;
+	fsubject = subject != NULL ? filter_fold(subject) : NULL;
+	for (i = 0; i < n; i++) {
 		r = &f->rules[i];
-		match = filter_any(r->from, ffrom) ||
-		    filter_any(r->subject, fsubject);
-		if (!match && r->body != NULL && msg != NULL) {
-			if (!body_done) {
-				body_done = 1;
-				if ((text = mime_body_prefix(msg,
-				    FILTER_BODY_MAX)) != NULL) {
-					fbody = filter_fold(text);
-					free(text);
-				}
-			}
-			match = filter_any(r->body, fbody);
-		}
-		if (match) {
-			folder = r->folder;
-			if (notify != NULL)
-				*notify = r->notify;
+		if (filter_any(r->from, ffrom) ||
+		    filter_any(r->subject, fsubject))
 			break;
-		}
 	}
 	free(ffrom);
 	free(fsubject);
-	free(fbody);
-	return folder;
+	if (msg != NULL)
+		i = filter_body_rule(f, i, msg);
+	if (i == n)
+		return FILTER_INBOX;
+	if (notify != NULL)
+		*notify = f->rules[i].notify;
+	return f->rules[i].folder;
 }

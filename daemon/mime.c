@@ -1378,6 +1378,40 @@ mime_body_prefix(const struct mime_msg *m, size_t max)
 	return html;
 }
 
+/*
+ * The body text to look for words in: its first max bytes as encoded.
+ * When they read as they are (text/plain in an identity transfer encoding
+ * and in UTF-8, or in ASCII that is valid UTF-8), *text points into the
+ * message and *copy is NULL: no copy of a large body is made, and an
+ * invalid byte stays as it is (it matches nothing). Otherwise *text is the
+ * decoded mime_body_prefix() text, also in *copy for the caller to free.
+ * Return the length of the text.
+ */
+size_t
+mime_body_search(const struct mime_msg *m, size_t max, const char **text,
+    char **copy)
+{
+	const struct mime_part	*pt;
+	size_t			 len;
+
+	if (m->text >= 0) {
+		pt = &m->parts[m->text];
+		len = pt->bodylen < max ? pt->bodylen : max;
+		if (strcmp(pt->type, "text/plain") == 0 &&
+		    mime_cte_identity(pt) && mime_charset_plain(pt->charset) &&
+		    ((pt->charset != NULL &&
+		    strncasecmp(pt->charset, "utf", 3) == 0) ||
+		    mime_utf8_valid(pt->body, len))) {
+			*copy = NULL;
+			*text = pt->body;
+			return len;
+		}
+	}
+	*copy = mime_body_prefix(m, max);
+	*text = *copy;
+	return strlen(*copy);
+}
+
 /* Return the number of attachments. */
 size_t
 mime_nattachments(const struct mime_msg *m)

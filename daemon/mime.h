@@ -42,6 +42,8 @@ const char	*mime_header(const struct mime_msg *, const char *);
 char		*mime_decode_header(const char *);
 char		*mime_body_text(const struct mime_msg *);
 char		*mime_body_prefix(const struct mime_msg *, size_t);
+size_t		 mime_body_search(const struct mime_msg *, size_t,
+		    const char **, char **);
 size_t		 mime_nattachments(const struct mime_msg *);
 int		 mime_attachment(const struct mime_msg *, size_t,
 		    struct mime_attachment *);

@@ -716,52 +716,70 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	return m;
 }
 
+/* Write n bytes at p to the message's file; remember the first error. */
+static int
+store_msg_put(struct store_msg *m, const char *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0 && m->werrno == 0) {
+		w = write(m->fd, p, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			m->werrno = errno;
+		else {
+			p += w;
+			n -= w;
+		}
+	}
+	return m->werrno ? -1 : 0;
+}
+
 /* Write out the buffered bytes. */
 static int
 store_msg_flush(struct store_msg *m)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
+	int	 rc;
 
-	while (off < m->buflen && m->werrno == 0) {
-		n = write(m->fd, m->buf + off, m->buflen - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			m->werrno = errno;
-		else
-			off += n;
-	}
+	rc = store_msg_put(m, m->buf, m->buflen);
 	m->buflen = 0;
-	return m->werrno ? -1 : 0;
+	return rc;
 }
 
-/* Append bytes to the message. */
+/*
+ * Append bytes to the message. The file grows by whole buffers of
+ * STORE_BUF bytes (only its end may be shorter): no write starts or ends
+ * inside a page, which would make the kernel clear the rest of that page
+ * (or of the larger folio) before copying in.
+ */
 int
 store_msg_write(struct store_msg *m, const void *data, size_t len)
 {
+	const char	*p = data;
+	size_t		 n;
+
 	if (m->werrno != 0)
 		return -1;
 	m->size += len;
-	if (m->buflen + len > STORE_BUF && store_msg_flush(m) != 0)
-		return -1;
-	if (len >= STORE_BUF) {
-		while (len > 0 && m->werrno == 0) {
-			ssize_t	 n = write(m->fd, data, len);
-
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1) {
-				m->werrno = errno;
-				break;
-			}
-			data = (const char *)data + n;
-			len -= n;
-		}
-		return m->werrno ? -1 : 0;
+	if (m->buflen == 0 && len >= STORE_BUF) {
+		n = len - len % STORE_BUF;
+		if (store_msg_put(m, p, n) != 0)
+			return -1;
+		p += n;
+		len -= n;
 	}
-	memcpy(m->buf + m->buflen, data, len);
-	m->buflen += len;
+	while (len > 0) {
+		n = STORE_BUF - m->buflen;
+		if (n > len)
+			n = len;
+		memcpy(m->buf + m->buflen, p, n);
+		m->buflen += n;
+		p += n;
+		len -= n;
+		if (m->buflen == STORE_BUF && store_msg_flush(m) != 0)
+			return -1;
+	}
 	return 0;
 }
 

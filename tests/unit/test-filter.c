@@ -133,6 +133,117 @@ test_custom_rules(void)
 	    "no rules at all: Inbox");
 }
 
+/*
+ * A message whose text body is pad bytes of filler (which holds no
+ * keyword) followed by tail, in the given charset and transfer encoding.
+ */
+static char *
+padded(const char *ctype, size_t pad, const char *tail)
+{
+	static const char	 head[] = "From: a@x\nSubject: hi\n";
+	char			*m, *p;
+	size_t			 i, hl;
+
+	hl = strlen(head) + strlen(ctype) + 2;
+	m = malloc(hl + pad + strlen(tail) + 1);
+	p = m + sprintf(m, "%s%s\n\n", head, ctype);
+	for (i = 0; i < pad; i++)
+		p[i] = i % 61 == 60 ? '\n' : "Lorem ipsum dolor sit amet "[i % 27];
+	strcpy(p + pad, tail);
+	return m;
+}
+
+/* Is the padded message (see padded()) filed into want? */
+static int
+padded_into(const struct filter *f, const char *ctype, size_t pad,
+    const char *tail, const char *want)
+{
+	char	*m = padded(ctype, pad, tail);
+	int	 r = strcmp(file_into(f, m), want) == 0;
+
+	free(m);
+	return r;
+}
+
+static void
+test_body_chunks(void)
+{
+	static const char json[] = "{\"filters\": ["
+	    "{\"folder\": \"A\", \"subject\": [\"alpha\"]},"
+	    "{\"folder\": \"Rendez\", \"body\": [\"réunion d'équipe\"]},"
+	    "{\"folder\": \"Kelvin\", \"body\": [\"kk\", \"zz top\"]},"
+	    "{\"folder\": \"Late\", \"subject\": [\"hi\"]}]}";
+	static const char utf8[] = "Content-Type: text/plain; charset=utf-8";
+	static const size_t cuts[] = { 65536 - 20, 65536 - 9, 65536 - 8,
+	    65536 - 1, 65536, 65536 + 1, 3 * 65536 - 5 };
+	struct config	*cf;
+	struct filter	*f;
+	char		*cause = NULL, ref[256], *s;
+	size_t		 i, j, k, n;
+	int		 good;
+
+	cf = config_parse(json, strlen(json), NULL, &cause);
+	if (!ok(cf != NULL, "chunk rules parse (%s)", cause ? cause : ""))
+		return;
+	f = filter_new(cf->filters, cf->nfilters);
+	/* A keyword across each place the body is cut into folded chunks. */
+	for (i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+		ok(padded_into(f, utf8, cuts[i] - 7, " RÉUNION D'ÉQUIPE demain\n",
+		    "Rendez"), "keyword in capitals across a chunk cut at %zu",
+		    cuts[i]);
+	ok(padded_into(f, utf8, 65536 - 1, "É réunion d'ÉQUIPE\n", "Rendez"),
+	    "a two-byte character astride the chunk end is not cut");
+	/* KELVIN SIGN (3 bytes) folds to a one-byte 'k'. */
+	ok(padded_into(f, utf8, 65536 - 2, "\xe2\x84\xaa\xe2\x84\xaa\n",
+	    "Kelvin"), "a keyword that folds from longer characters");
+	ok(padded_into(f, utf8, 200, "\xff\xfeZZ \xc3TOP\n", "Late"),
+	    "invalid bytes are kept and match nothing");
+	ok(padded_into(f, utf8, 200, "\xff ZZ TOP\n", "Kelvin"),
+	    "a keyword after an invalid byte");
+	/* Past FILTER_BODY_MAX nothing is looked at. */
+	ok(padded_into(f, utf8, FILTER_BODY_MAX + 10, "zz top\n", "Late"),
+	    "a keyword past the first %d bytes is not looked for",
+	    FILTER_BODY_MAX);
+	ok(padded_into(f, utf8, FILTER_BODY_MAX - 20, "zz top\n", "Kelvin"),
+	    "a keyword just inside the first %d bytes is", FILTER_BODY_MAX);
+	/* No charset and not UTF-8: read as ISO-8859-1. */
+	ok(padded_into(f, "Content-Type: text/plain", 70000,
+	    "R\xc9UNION D'\xc9QUIPE\n", "Rendez"),
+	    "a body in 8-bit ASCII that is not UTF-8 reads as Latin-1");
+	ok(padded_into(f, "Content-Type: text/plain; charset=iso-8859-1",
+	    70000, "r\xe9union d'\xe9quipe\n", "Rendez"),
+	    "a body in ISO-8859-1 is converted before the search");
+	/* Rule order holds across header and body rules. */
+	ok(padded_into(f, utf8, 100000, "zz top\n", "Kelvin"),
+	    "an earlier body rule beats a later subject rule");
+	ok(strcmp(file_into(f, "From: a@x\nSubject: Alpha\n\nzz top\n"),
+	    "A") == 0, "a subject rule before the body rules decides first");
+	filter_free(f);
+	config_free(cf);
+
+	/* The eight-at-a-time ASCII fold against one byte at a time. */
+	good = 1;
+	for (k = 0; k < 128 && good; k++) {
+		for (j = 0; j < 17; j++) {
+			n = 0;
+			for (i = 0; i < 40; i++)
+				ref[n++] = (char)((k + i * 7 + j) % 127 + 1);
+			ref[n] = '\0';
+			s = filter_fold(ref);
+			for (i = 0; i < n; i++) {
+				char want = ref[i] >= 'A' && ref[i] <= 'Z' ?
+				    ref[i] + 32 : ref[i];
+				if (s[i] != want)
+					good = 0;
+			}
+			if (s[n] != '\0')
+				good = 0;
+			free(s);
+		}
+	}
+	ok(good, "ASCII folding: every byte, every alignment");
+}
+
 static void
 test_dates(void)
 {
@@ -229,6 +340,7 @@ main(void)
 {
 	test_default_rules();
 	test_custom_rules();
+	test_body_chunks();
 	test_dates();
 	test_safe_names();
 	return tap_done();
