@@ -42,12 +42,22 @@ struct filter {
 
 static locale_t		filter_locale;
 static pthread_once_t	filter_once = PTHREAD_ONCE_INIT;
+static uint32_t		filter_lower2[0x800];	/* two-byte characters */
 
-/* Open the locale whose case tables fold text. */
+/*
+ * Open the locale whose case tables fold text, and keep the folding of
+ * the characters UTF-8 writes in two bytes (Latin, Greek, Cyrillic,
+ * Hebrew, Arabic...) in a table: most non-ASCII mail text.
+ */
 static void
 filter_locale_init(void)
 {
+	uint32_t	 c;
+
 	filter_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	for (c = 0; c < 0x800; c++)
+		filter_lower2[c] = filter_locale != (locale_t)0 ?
+		    (uint32_t)towlower_l(c, filter_locale) : c;
 }
 
 /*
@@ -89,6 +99,13 @@ filter_fold_run(const unsigned char *p, size_t len, char *out)
 		if (*p < 0x80) {
 			*o++ = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
 			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf && end - p >= 2 &&
+		    (p[1] & 0xc0) == 0x80) {
+			c = filter_lower2[(p[0] & 0x1f) << 6 | (p[1] & 0x3f)];
+			o += utf8_encode(c, o);
+			p += 2;
 			continue;
 		}
 		if ((n = utf8_decode(p, end - p, &c)) == 0) {

@@ -33,6 +33,8 @@
  */
 #include "autoconf.h"
 
+#include <sys/uio.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -58,6 +60,8 @@
 
 #define POP3_LINE_MAX		8192		/* status and listing lines */
 #define POP3_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
+#define POP3_READ_BULK		(256 * 1024)	/* one direct read */
+#define POP3_BULK_PER_CB	16		/* direct reads a callback */
 #define POP3_WINDOW		32		/* pipelined commands */
 #define POP3_BATCH_MSGS		64
 #define POP3_BATCH_BYTES	(8 * 1024 * 1024)
@@ -1103,6 +1107,81 @@ pop3_read_listing(struct pop3_session *s, struct evbuffer *in)
 	return evbuffer_get_length(in) > 0;
 }
 
+/*
+ * Read what the socket holds, up to POP3_READ_BULK bytes, straight into the
+ * input buffer. libevent 2.1 reads a socket 4 KiB at a time whatever the
+ * bufferevent's limits say: a syscall, an ioctl and a loop turn for each
+ * 4 KiB of a 200 MB mailbox. On a plain connection the read callback reads
+ * on itself with this while the server keeps sending; with TLS the
+ * bufferevent must do the reading. Return 1 when bytes were added; at end
+ * of file or on an error return 0 and leave them for libevent to see.
+ */
+static int
+pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	evutil_socket_t		 fd;
+	ssize_t			 r;
+	size_t			 left;
+	int			 n, i;
+
+	if (conn_is_tls(s->conn) || (fd = bufferevent_getfd(s->bev)) == -1)
+		return 0;
+	/* The bufferevent keeps the end frozen but for its own reads. */
+	evbuffer_unfreeze(in, 0);
+	if ((n = evbuffer_reserve_space(in, POP3_READ_BULK, v, 2)) <= 0) {
+		evbuffer_freeze(in, 0);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	r = readv(fd, iov, n);
+	left = r > 0 ? (size_t)r : 0;
+	for (i = 0; i < n && left > 0; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, i);
+	evbuffer_freeze(in, 0);
+	return r > 0;
+}
+
+/* Take the status line ending at eol off the input and act on it. */
+static void
+pop3_take_line(struct pop3_session *s, struct evbuffer *in,
+    struct evbuffer_ptr eol, size_t eol_len)
+{
+	char	*l = s->line;
+	size_t	 len;
+
+	if ((size_t)eol.pos > POP3_LINE_MAX) {
+		pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a line longer "
+		    "than %d bytes", POP3_LINE_MAX);
+		return;
+	}
+	len = eol.pos;
+	evbuffer_remove(in, l, len);
+	evbuffer_drain(in, eol_len);
+	l[len] = '\0';
+	if (memchr(l, '\0', len) != NULL) {
+		pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a NUL byte in "
+		    "a reply");
+		return;
+	}
+	pop3_status(s, l, len);
+}
+
+/* Is the session reading replies (not ended, not in a TLS handshake)? */
+static int
+pop3_reading(const struct pop3_session *s)
+{
+	return s->state != POP3_DONE && s->state != POP3_HANDSHAKE;
+}
+
 /* Read callback: feed whole lines (or message data) to the machine. */
 static void
 pop3_read_cb(struct bufferevent *bev, void *arg)
@@ -1110,49 +1189,41 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 	struct pop3_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_ptr	 eol;
-	size_t			 eol_len, len;
-	char			*l = s->line;
-	int			 n;
+	size_t			 eol_len;
+	int			 n, bulk = 0;
 
-	while (s->state != POP3_DONE && s->state != POP3_HANDSHAKE) {
+	while (pop3_reading(s)) {
 		if (s->cur != NULL) {
 			n = pop3_retr_data(s);
-			if (n == 0 && evbuffer_get_length(in) > 0)
+			if (n == 1) {
+				pop3_pump(s);
+				continue;
+			}
+			if (n == -1)
+				break;
+			if (evbuffer_get_length(in) > 0)
 				continue;	/* more chunks to parse */
-			if (n != 1)
-				break;
-			pop3_pump(s);
-			continue;
-		}
-		if (s->multi) {
-			if (pop3_read_listing(s, in) == 0)
-				break;
-			continue;
-		}
-		eol = evbuffer_search_eol(in, NULL, &eol_len,
-		    EVBUFFER_EOL_CRLF);
-		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) > POP3_LINE_MAX)
+		} else if (s->multi) {
+			if (pop3_read_listing(s, in) != 0)
+				continue;
+		} else {
+			eol = evbuffer_search_eol(in, NULL, &eol_len,
+			    EVBUFFER_EOL_CRLF);
+			if (eol.pos != -1) {
+				pop3_take_line(s, in, eol, eol_len);
+				continue;
+			}
+			if (evbuffer_get_length(in) > POP3_LINE_MAX) {
 				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
 				    "sent a line longer than %d bytes",
 				    POP3_LINE_MAX);
-			break;
+				break;
+			}
 		}
-		if ((size_t)eol.pos > POP3_LINE_MAX) {
-			pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a "
-			    "line longer than %d bytes", POP3_LINE_MAX);
+		/* Out of input: read on while the server sends. */
+		if (!pop3_reading(s) || bulk++ == POP3_BULK_PER_CB ||
+		    !pop3_read_bulk(s, in))
 			break;
-		}
-		len = eol.pos;
-		evbuffer_remove(in, l, len);
-		evbuffer_drain(in, eol_len);
-		l[len] = '\0';
-		if (memchr(l, '\0', len) != NULL) {
-			pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a NUL "
-			    "byte in a reply");
-			break;
-		}
-		pop3_status(s, l, len);
 	}
 }
 

@@ -129,6 +129,11 @@ test_custom_rules(void)
 	s = filter_fold("ÀÉÎÕÜ ĞŞ ΣΑΣ Ж ABC\xff");
 	ok(strcmp(s, "àéîõü ğş σασ ж abc\xff") == 0, "fold: %s", s);
 	free(s);
+	/* Two-byte characters folding to one byte and to three. */
+	s = filter_fold("\xc4\xb0stanbul \xc8\xba\xc8\xbe \xc3");
+	ok(strcmp(s, "istanbul \xe2\xb1\xa5\xe2\xb1\xa6 \xc3") == 0,
+	    "fold: İ to i, Ⱥ Ⱦ to three bytes, a cut sequence kept");
+	free(s);
 	ok(strcmp(file_into(NULL, "From: a@x\n\n\n"), "Inbox") == 0,
 	    "no rules at all: Inbox");
 }
