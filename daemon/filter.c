@@ -23,6 +23,16 @@
 
 #define FILTER_CHUNK	(64 * 1024)	/* body bytes folded at a time */
 
+/*
+ * A body keyword in ASCII is looked for in the text as it is, ignoring
+ * ASCII case, sixteen bytes at a time: the text is never folded. Bytes of
+ * other characters cannot match ASCII ones, except for the two characters
+ * that fold to ASCII letters: U+0130 (to 'i') and U+212A KELVIN SIGN (to
+ * 'k'); a text holding one of those is folded when a keyword has that
+ * letter.
+ */
+typedef unsigned char filter_v16 __attribute__((vector_size(16)));
+
 struct filter_rule {
 	char		*folder;
 	char		**from;		/* folded; NULL-terminated */
@@ -37,6 +47,8 @@ struct filter {
 	const char	**folders;	/* distinct, in rule order */
 	size_t		 nfolders;
 	size_t		 kwmax;		/* longest folded body keyword */
+	int		 kw_ascii;	/* every body keyword in ASCII */
+	int		 kw_i, kw_k;	/* some body keyword has 'i', 'k' */
 	unsigned	 refs;		/* atomic */
 };
 
@@ -161,6 +173,30 @@ filter_free_list(char **list)
 	free(list);
 }
 
+/* Lower-case an ASCII byte; other bytes stay as they are. */
+static inline unsigned char
+filter_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Note what the direct search needs to know of a rule's body keywords. */
+static void
+filter_kw_note(struct filter *f, char **body)
+{
+	const unsigned char	*k;
+	size_t			 i;
+
+	for (i = 0; body[i] != NULL; i++) {
+		for (k = (const unsigned char *)body[i]; *k != '\0'; k++) {
+			if (*k >= 0x80)
+				f->kw_ascii = 0;
+			f->kw_i |= *k == 'i';
+			f->kw_k |= *k == 'k';
+		}
+	}
+}
+
 /* Compile n configured rules. */
 struct filter *
 filter_new(const struct config_filter *cf, size_t n)
@@ -170,6 +206,7 @@ filter_new(const struct config_filter *cf, size_t n)
 
 	f = xcalloc(1, sizeof *f);
 	f->refs = 1;
+	f->kw_ascii = 1;
 	f->rules = xcalloc(n == 0 ? 1 : n, sizeof *f->rules);
 	f->folders = xcalloc(n + 1, sizeof *f->folders);
 	for (i = 0; i < n; i++) {
@@ -181,6 +218,8 @@ filter_new(const struct config_filter *cf, size_t n)
 		    f->rules[i].body[j] != NULL; j++)
 			if (strlen(f->rules[i].body[j]) > f->kwmax)
 				f->kwmax = strlen(f->rules[i].body[j]);
+		if (f->rules[i].body != NULL)
+			filter_kw_note(f, f->rules[i].body);
 		f->rules[i].notify = cf[i].notify;
 		for (j = 0; j < f->nfolders; j++)
 			if (strcmp(f->folders[j], cf[i].folder) == 0)
@@ -253,6 +292,109 @@ filter_any_in(char **keywords, const char *text, size_t n)
 	return 0;
 }
 
+/* Are the m bytes at t the ASCII keyword k, ignoring ASCII case? */
+static inline int
+filter_kw_at(const unsigned char *t, const char *k, size_t m)
+{
+	size_t	 j;
+
+	for (j = 0; j < m; j++)
+		if (filter_lower(t[j]) != (unsigned char)k[j])
+			return 0;
+	return 1;
+}
+
+/* Lower-case the ASCII capitals among sixteen bytes. */
+static inline filter_v16
+filter_lower16(filter_v16 v)
+{
+	return v | ((filter_v16)((v >= 'A') & (v <= 'Z')) & 0x20);
+}
+
+/*
+ * Find the ASCII keyword k in len bytes of text, ignoring ASCII case: look
+ * at sixteen places at once for its first and last bytes, and compare the
+ * rest only where both are.
+ */
+static int
+filter_kw_find(const char *k, const unsigned char *t, size_t len)
+{
+	filter_v16	 a, b, eq, first, last;
+	uint64_t	 w[2];
+	size_t		 m = strlen(k), i = 0, j;
+
+	if (m == 0)
+		return 1;
+	if (len < m)
+		return 0;
+	first = (filter_v16){ 0 } + (unsigned char)k[0];
+	last = (filter_v16){ 0 } + (unsigned char)k[m - 1];
+	for (; i + m - 1 + 16 <= len; i += 16) {
+		memcpy(&a, t + i, sizeof a);
+		memcpy(&b, t + i + m - 1, sizeof b);
+		eq = (filter_v16)(filter_lower16(a) == first) &
+		    (filter_v16)(filter_lower16(b) == last);
+		memcpy(w, &eq, sizeof w);
+		if ((w[0] | w[1]) == 0)
+			continue;
+		for (j = 0; j < 16; j++)
+			if (eq[j] != 0 && filter_kw_at(t + i + j, k, m))
+				return 1;
+	}
+	for (; i + m <= len; i++)
+		if (filter_kw_at(t + i, k, m))
+			return 1;
+	return 0;
+}
+
+/* Does the text hold the n-byte sequence seq (whose first byte is rare)? */
+static int
+filter_has_seq(const char *text, size_t len, const char *seq, size_t n)
+{
+	const char	*p = text, *end = text + len;
+
+	while ((p = memchr(p, seq[0], end - p)) != NULL) {
+		if ((size_t)(end - p) >= n && memcmp(p, seq, n) == 0)
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/*
+ * Can the keywords be looked for in this text without folding it? They
+ * must all be ASCII, and the text must not hold a character that folds to
+ * an ASCII letter a keyword has.
+ */
+static int
+filter_direct(const struct filter *f, const char *text, size_t len)
+{
+	return f->kw_ascii &&
+	    !(f->kw_i && filter_has_seq(text, len, "\xc4\xb0", 2)) &&
+	    !(f->kw_k && filter_has_seq(text, len, "\xe2\x84\xaa", 3));
+}
+
+/*
+ * The first rule from first to limit (excluded) with a body keyword in
+ * the text, found without folding it (see filter_direct); or limit.
+ */
+static size_t
+filter_body_direct(const struct filter *f, size_t first, size_t limit,
+    const char *text, size_t len)
+{
+	const struct filter_rule *r;
+	size_t		 i, j;
+
+	for (i = first; i < limit; i++) {
+		r = &f->rules[i];
+		for (j = 0; r->body != NULL && r->body[j] != NULL; j++)
+			if (filter_kw_find(r->body[j],
+			    (const unsigned char *)text, len))
+				return i;
+	}
+	return limit;
+}
+
 /*
  * Return the first rule before limit with a keyword in the body text of
  * msg, or limit. The text is folded a chunk at a time into one buffer,
@@ -272,6 +414,11 @@ filter_body_rule(const struct filter *f, size_t limit,
 	if (first == limit)
 		return limit;
 	len = mime_body_search(msg, FILTER_BODY_MAX, &text, &copy);
+	if (filter_direct(f, text, len)) {
+		best = filter_body_direct(f, first, limit, text, len);
+		free(copy);
+		return best;
+	}
 	keep = f->kwmax > 0 ? f->kwmax - 1 : 0;
 	buf = xmalloc(keep + 4 * FILTER_CHUNK);
 	while (len > 0 && best > first) {

@@ -249,6 +249,105 @@ test_body_chunks(void)
 	ok(good, "ASCII folding: every byte, every alignment");
 }
 
+/* Compile one rule: body keyword kw files into "X". */
+static struct filter *
+one_body_rule(const char *kw, struct config **cf)
+{
+	char	 json[1024], *cause = NULL;
+
+	snprintf(json, sizeof json, "{\"filters\": [{\"folder\": \"X\", "
+	    "\"body\": [\"%s\"]}]}", kw);
+	if ((*cf = config_parse(json, strlen(json), NULL, &cause)) == NULL) {
+		free(cause);
+		return NULL;
+	}
+	return filter_new((*cf)->filters, (*cf)->nfilters);
+}
+
+/* Is a message with this body filed into "X" by f? */
+static int
+body_hits(const struct filter *f, const char *body)
+{
+	char	 m[1024];
+
+	snprintf(m, sizeof m, "From: a@x\nSubject: s\nContent-Type: text/plain;"
+	    " charset=utf-8\n\n%s", body);
+	return strcmp(file_into(f, m), "X") == 0;
+}
+
+static void
+test_body_ascii(void)
+{
+	static const char json[] = "{\"filters\": ["
+	    "{\"folder\": \"I\", \"body\": [\"wire transfer\"]},"
+	    "{\"folder\": \"K\", \"body\": [\"kk\"]},"
+	    "{\"folder\": \"Late\", \"subject\": [\"hi\"]}]}";
+	struct config	*cf;
+	struct filter	*f;
+	char		 text[128], kw[8], big[301], body[301], *cause = NULL;
+	size_t		 i, j, n, agree = 0, hits = 0;
+	unsigned int	 seed = 7;
+
+	cf = config_parse(json, strlen(json), NULL, &cause);
+	if (!ok(cf != NULL, "ASCII rules parse (%s)", cause ? cause : ""))
+		return;
+	f = filter_new(cf->filters, cf->nfilters);
+	ok(strcmp(file_into(f, "Subject: hi\n\nWIRE TRANSFER"), "I") == 0,
+	    "ASCII keyword: capitals, the whole body");
+	ok(strcmp(file_into(f, "Subject: hi\n\nx Wire\tTransfer"), "Late")
+	    == 0, "ASCII keyword: a tab is not a space");
+	ok(strcmp(file_into(f, "Subject: hi\n\nwire transfe"), "Late") == 0,
+	    "ASCII keyword: cut short at the end of the body");
+	ok(strcmp(file_into(f, "Subject: hi\n\nwire"), "Late") == 0,
+	    "ASCII keyword: a body shorter than the keyword");
+	ok(strcmp(file_into(f, "Subject: hi\nContent-Type: text/plain; "
+	    "charset=utf-8\n\nW\xc4\xb0RE TRANSFER"), "I") == 0,
+	    "ASCII keyword: U+0130 in the text folds to 'i'");
+	ok(strcmp(file_into(f, "Subject: hi\nContent-Type: text/plain; "
+	    "charset=utf-8\n\n\xe2\x84\xaa\xe2\x84\xaa"), "K") == 0,
+	    "ASCII keyword: KELVIN SIGN in the text folds to 'k'");
+	ok(strcmp(file_into(f, "Subject: hi\nContent-Type: text/plain; "
+	    "charset=utf-8\n\nw\xc3\xafre transfer kK"), "K") == 0,
+	    "ASCII keyword: another letter with a diaeresis stays itself");
+	filter_free(f);
+	config_free(cf);
+
+	/* Against a plain case-blind search, on random texts over {a,b,A,B}. */
+	for (i = 0; i < 400; i++) {
+		n = 1 + rand_r(&seed) % 5;
+		for (j = 0; j < n; j++)
+			kw[j] = "ab"[rand_r(&seed) % 2];
+		kw[n] = '\0';
+		n = rand_r(&seed) % 100;
+		for (j = 0; j < n; j++)
+			text[j] = "abAB"[rand_r(&seed) % 4];
+		text[n] = '\0';
+		if ((f = one_body_rule(kw, &cf)) == NULL)
+			break;
+		if (body_hits(f, text) == (strcasestr(text, kw) != NULL))
+			agree++;
+		hits += strcasestr(text, kw) != NULL;
+		filter_free(f);
+		config_free(cf);
+	}
+	ok(agree == 400 && hits > 50 && hits < 350, "ASCII keyword search "
+	    "agrees with strcasestr on %zu of 400 random texts (%zu hits)",
+	    agree, hits);
+	/* A keyword longer than the 255 a shift can hold. */
+	for (j = 0; j < 300; j++) {
+		big[j] = "abcdefghij"[j % 10];
+		body[j] = big[j] - 32;
+	}
+	big[300] = body[300] = '\0';
+	f = one_body_rule(big, &cf);
+	ok(f != NULL && body_hits(f, body), "a 300-byte ASCII keyword");
+	body[150] = 'x';
+	ok(f != NULL && !body_hits(f, body),
+	    "a 300-byte ASCII keyword, one byte different");
+	filter_free(f);
+	config_free(cf);
+}
+
 static void
 test_dates(void)
 {
@@ -346,6 +445,7 @@ main(void)
 	test_default_rules();
 	test_custom_rules();
 	test_body_chunks();
+	test_body_ascii();
 	test_dates();
 	test_safe_names();
 	return tap_done();
