@@ -600,6 +600,7 @@ pop3_plan(struct pop3_session *s)
 	struct pop3_msg	*m;
 	size_t		 i;
 	unsigned	 want = 0, seen = 0;
+	char		*cause = NULL;
 
 	for (i = 0; i < s->nmsgs; i++) {
 		m = &s->msgs[i];
@@ -622,6 +623,12 @@ pop3_plan(struct pop3_session *s)
 	}
 	log_info("account=%s %u messages on the server, %u new, %u seen",
 	    s->account, s->result.on_server, want, seen);
+	if (want > 0 && store_expect(s->store, s->account, want, &cause) != 0) {
+		snprintf(s->message, sizeof s->message, "%s", cause);
+		free(cause);
+		pop3_finish(s, POP3_ERR_LOCAL);
+		return;
+	}
 	pop3_enter(s, POP3_TRANSFER);
 	pop3_pump(s);
 }

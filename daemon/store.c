@@ -74,7 +74,7 @@ struct store_folder {
 	char		*pool_name[STORE_POOL];
 	size_t		 npool;
 	size_t		 making;		/* being made now */
-	int		 wanted;		/* keep the pool filled */
+	size_t		 expect;		/* deliveries still to come */
 };
 
 /*
@@ -595,7 +595,20 @@ store_make_file(struct store *st, int tmpfd, char *name, size_t size)
 	    0600);
 }
 
-/* A maker thread: keep the pools of wanted folders filled. */
+/*
+ * How many files a folder's pool should hold: as many as deliveries are
+ * still expected, at most STORE_POOL. No more is made than will be used,
+ * so none is left to remove after a poll (removing files is costly too: on
+ * some filesystems every later creation steps over recently freed inodes
+ * one by one).
+ */
+static size_t
+store_pool_target(const struct store_folder *f)
+{
+	return f->expect < STORE_POOL ? f->expect : STORE_POOL;
+}
+
+/* A maker thread: keep the pools of folders expecting mail filled. */
 static void *
 store_maker(void *arg)
 {
@@ -609,8 +622,8 @@ store_maker(void *arg)
 	while (!st->stopping) {
 		f = NULL;
 		for (i = 0; i < st->nfolders; i++) {
-			if (st->folders[i]->wanted && st->folders[i]->npool +
-			    st->folders[i]->making < STORE_POOL) {
+			if (st->folders[i]->npool + st->folders[i]->making <
+			    store_pool_target(st->folders[i])) {
 				f = st->folders[i];
 				break;
 			}
@@ -626,11 +639,11 @@ store_maker(void *arg)
 		f->making--;
 		if (fd == -1) {
 			/* The loop creates its own and reports the error. */
-			f->wanted = 0;
+			f->expect = 0;
 			continue;
 		}
-		if (!f->wanted) {
-			/* Released while this one was being made. */
+		if (f->npool >= f->expect) {
+			/* Released (or overtaken) while being made. */
 			close(fd);
 			unlinkat(f->tmpfd, name, 0);
 			continue;
@@ -676,6 +689,26 @@ store_folder(struct store *st, const char *account, const char *folder,
 	return f;
 }
 
+/*
+ * A poll of the account is about to deliver n messages: have the makers
+ * create their files ahead (a creation is by far the slowest step of a
+ * delivery on some filesystems; made ahead it stays off the loop and runs
+ * beside it). Return -1 when the Inbox cannot be opened.
+ */
+int
+store_expect(struct store *st, const char *account, size_t n, char **cause)
+{
+	struct store_folder	*f;
+
+	if ((f = store_folder(st, account, FILTER_INBOX, cause)) == NULL)
+		return -1;
+	pthread_mutex_lock(&st->lock);
+	f->expect = n;
+	pthread_cond_broadcast(&st->make_wake);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
 /* Start a message in the account's Inbox tmp/. */
 struct store_msg *
 store_msg_new(struct store *st, const char *account, const char *uidl,
@@ -695,7 +728,8 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	m->folder = xstrdup(FILTER_INBOX);
 	m->uidl = uidl ? xstrdup(uidl) : NULL;
 	pthread_mutex_lock(&st->lock);
-	f->wanted = 1;
+	if (f->expect > 0)
+		f->expect--;
 	if (f->npool > 0) {
 		f->npool--;
 		m->fd = f->pool_fd[f->npool];
@@ -704,7 +738,8 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	}
 	/* Wake a maker when half the pool is gone: it fills it up again in
 	 * one go (not one wake-up, one file, one sleep per message). */
-	if (f->npool + f->making < STORE_POOL / 2)
+	if (f->npool + f->making <= store_pool_target(f) / 2 &&
+	    f->npool + f->making < store_pool_target(f))
 		pthread_cond_signal(&st->make_wake);
 	pthread_mutex_unlock(&st->lock);
 	if (m->fd == -1)
@@ -818,7 +853,7 @@ store_release(struct store *st, const char *account)
 		f = st->folders[i];
 		if (strcmp(f->account, account) != 0)
 			continue;
-		f->wanted = 0;
+		f->expect = 0;
 		store_pool_empty(f);
 	}
 	pthread_mutex_unlock(&st->lock);

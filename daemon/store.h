@@ -52,6 +52,8 @@ void		 uidset_add(struct uidset *, const char *uid);
 int		 uidset_has(const struct uidset *, const char *uid);
 void		 uidset_free(struct uidset *);
 
+int		 store_expect(struct store *, const char *account, size_t,
+		    char **cause);
 struct store_msg *store_msg_new(struct store *, const char *account,
 		    const char *uidl, char **cause);
 int		 store_msg_write(struct store_msg *, const void *, size_t);
