@@ -27,6 +27,7 @@
 #include "store.h"
 
 #define STORE_POOL	64	/* empty files made ahead per folder */
+#define STORE_READ_MAX	(256 * 1024)	/* read, not mapped, to parse */
 /*
  * One maker: creates in one directory serialize on its inode lock, and a
  * second thread only spins on it (seen with perf on ext4).
@@ -114,7 +115,8 @@ struct store {
 /* A message file parsed where it is mapped (store_mime_open). */
 struct store_mime {
 	struct mime_msg	*msg;
-	void		*map;
+	char		*buf;		/* read into memory, or */
+	void		*map;		/* mapped */
 	size_t		 maplen;
 };
 

@@ -927,17 +927,44 @@ store_hdr(const struct mime_msg *msg, const char *name)
 }
 
 /*
- * Map the first MIME_MAX_SIZE bytes of the message in fd (size bytes) and
- * parse them in place: no copy of the message is made. The mapping is one
- * page longer than the file's pages, made of zeros, so the text always
- * ends with the NUL the parser needs, whatever the file's length.
+ * Parse the first MIME_MAX_SIZE bytes of the message in fd (size bytes).
+ * A message of up to STORE_READ_MAX bytes is read into memory: cheaper,
+ * for the many small ones, than mapping and unmapping it (which stops
+ * the other processor to flush its TLB). A larger one is mapped and parsed
+ * in place, no copy made, its pages given back as the parser moves on;
+ * the mapping is one page longer than the file's pages, made of zeros, so
+ * the text always ends with the NUL the parser needs.
  */
 int
 store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
 {
 	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t	 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE;
+	size_t	 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE, got = 0;
+	ssize_t	 n;
 
+	sm->buf = NULL;
+	sm->map = NULL;
+	if (len <= STORE_READ_MAX) {
+		sm->buf = xmalloc(len + 1);
+		while (got < len && (n = pread(fd, sm->buf + got, len - got,
+		    got)) != 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1) {
+				xasprintf(cause, "%s", strerror(errno));
+				free(sm->buf);
+				return -1;
+			}
+			got += n;
+		}
+		sm->buf[got] = '\0';
+		if ((sm->msg = mime_parse_inplace(sm->buf, got, 0,
+		    cause)) == NULL) {
+			free(sm->buf);
+			return -1;
+		}
+		return 0;
+	}
 	sm->maplen = (len / page + 1) * page;
 	sm->map = mmap(NULL, sm->maplen, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 	    -1, 0);
@@ -945,8 +972,8 @@ store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
 		xasprintf(cause, "%s", strerror(errno));
 		return -1;
 	}
-	if (len > 0 && mmap(sm->map, len, PROT_READ, MAP_PRIVATE | MAP_FIXED,
-	    fd, 0) == MAP_FAILED) {
+	if (mmap(sm->map, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
+	    MAP_FAILED) {
 		xasprintf(cause, "%s", strerror(errno));
 		munmap(sm->map, sm->maplen);
 		return -1;
@@ -959,12 +986,14 @@ store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
 	return 0;
 }
 
-/* Free a parsed message and its mapping. */
+/* Free a parsed message and its memory. */
 void
 store_mime_close(struct store_mime *sm)
 {
 	mime_free(sm->msg);
-	munmap(sm->map, sm->maplen);
+	if (sm->map != NULL)
+		munmap(sm->map, sm->maplen);
+	free(sm->buf);
 	sm->msg = NULL;
 }
 

@@ -2,7 +2,8 @@
 # Filing rules at delivery, against a real Dovecot: the default rules and
 # their priority; body keywords found only in decoded body text (base64,
 # quoted-printable with soft breaks, HTML-only, charset conversion) and
-# never in attachments or headers; from/subject/body each on its own with a
+# never in attachments or headers; in large bodies only within their first
+# MiB, with U+0130 folded; from/subject/body each on its own with a
 # custom rule set, encoded-word subjects and Unicode case folding; rule
 # folders created on first use; refilter after a reload (moved counts,
 # folders not governed by the rules left alone, ids kept); every file in
@@ -110,6 +111,17 @@ if phase == "1":
                    "attachment\nContent-Transfer-Encoding: base64\n\n"
                    + b64(b"%PDF-1.4 nothing") + "\n--OUT--\n",
                    "Content-Type: multipart/mixed; boundary=\"OUT\"\n")
+    # Large bodies (read from a mapping of the file, not into memory):
+    # the keyword at the end of 600 KB, past the first MiB of 1.2 MB (not
+    # looked at), and with a dotted capital I (folded before the search).
+    filler = "Nothing to report, all is quiet here at the farm.\n" * 12000
+    plain = "Content-Type: text/plain; charset=utf-8\n"
+    M["m16"] = msg("m16", "kim@example.org", "long letter",
+                   filler + "PS: the WIRE TRANSFER went out.\n", plain)
+    M["m17"] = msg("m17", "kim@example.org", "longer letter",
+                   filler * 2 + "PS: the wire transfer went out.\n", plain)
+    M["m18"] = msg("m18", "kim@example.org", "letter from Izmir",
+                   filler[:400000] + "W\u0130RE TRANSFER yarın.\n", plain)
 elif phase == "2":
     M["m20"] = msg("m20", "Shop <shop@store.example>", "Your order",
                    "Thanks.\n")
@@ -192,10 +204,10 @@ start_daemon "$T/config.json"
 # --- (a), (b): the default rules ---------------------------------------------
 mkmsgs "$T/src1" 1
 ms_inject_dir alice "$T/src1" >/dev/null
-expect_rc 0 "fetch 15 messages (default rules)" mailctl fetch --json
-check "15 new" test "$(json 'j["accounts"][0]["new"]')" = 15
+expect_rc 0 "fetch 18 messages (default rules)" mailctl fetch --json
+check "18 new" test "$(json 'j["accounts"][0]["new"]')" = 18
 snapshot || bail "ls --json failed"
-check "15 messages listed" test "$(wc -l <<<"$LS")" -eq 15
+check "18 messages listed" test "$(wc -l <<<"$LS")" -eq 18
 expect_folder m01 Spam "'you won' + 'meeting': Spam has priority"
 expect_folder m02 Important "from boss@example.test only"
 expect_folder m03 Project "'[Project] kickoff'"
@@ -211,10 +223,13 @@ expect_folder m12 Spam "from 'LOTTERY@' matched case-insensitively"
 expect_folder m13 Inbox "keyword only in a header, not the body"
 expect_folder m14 Inbox "keyword only in a text/plain attachment"
 expect_folder m15 Spam "base64 text/plain nested in mixed > alternative"
+expect_folder m16 Spam "'WIRE TRANSFER' at the end of a 600 KB body"
+expect_folder m17 Inbox "keyword only past the first MiB of the body"
+expect_folder m18 Spam "'WİRE TRANSFER' (U+0130) in a 400 KB body"
 expect_rc 0 "ls spam (folder name case-insensitive)" mailctl ls spam --json
-check "ls spam lists exactly the 6 Spam messages" \
+check "ls spam lists exactly the 8 Spam messages" \
 	test "$(json 'sorted(m["subject"].split()[0] for m in j)')" = \
-	"['m01', 'm07', 'm08', 'm09', 'm12', 'm15']"
+	"['m01', 'm07', 'm08', 'm09', 'm12', 'm15', 'm16', 'm18']"
 
 # --- (c), (d): a custom rule set -------------------------------------------------
 rules2='[
@@ -343,9 +358,9 @@ while read -r tok folder id read; do
 		bad="$bad $tok:${f#"$T"/data/}(listed-in-$folder)"
 	fi
 done <<<"$LS"
-if [ -z "$bad" ]; then ok "each of the 30 messages is one file in its folder's new/"
+if [ -z "$bad" ]; then ok "each of the 33 messages is one file in its folder's new/"
 else not_ok "misplaced files:$bad"; fi
-check "30 message files in the store" test "$(stored alice | wc -l)" -eq 30
+check "33 message files in the store" test "$(stored alice | wc -l)" -eq 33
 check "no file name carries Maildir flags (all unread)" \
 	test -z "$(stored alice | grep ':2,')"
 left=$(find "$T/data" -path "$T/data/*/tmp/*")
@@ -362,7 +377,7 @@ for m in json.load(open(sys.argv[1])):
 ' "$T/ls.json" "$T/data/alice"
 
 expect_rc 0 "the daemon still answers status" mailctl status --json
-check "status: the store holds 30 messages" \
-	test "$(json 'j["accounts"][0]["store"]["messages"]')" = 30
+check "status: the store holds 33 messages" \
+	test "$(json 'j["accounts"][0]["store"]["messages"]')" = 33
 stop_daemon
 check "clean stop" test "$DAEMON_RC" -eq 0
