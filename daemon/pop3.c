@@ -57,6 +57,7 @@
 #include "notify.h"
 #include "pop3.h"
 #include "store.h"
+#include "uidset.h"
 
 #define POP3_LINE_MAX		8192		/* status and listing lines */
 #define POP3_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */

@@ -55,6 +55,7 @@
 #include "filter.h"
 #include "mime.h"
 #include "store.h"
+#include "uidset.h"
 #include "store-int.h"
 
 #define STORE_BUF	(64 * 1024)
@@ -130,12 +131,6 @@ struct store_msg {
 	uint64_t	 size;
 	int		 werrno;	/* first write error */
 	struct store_info info;		/* from the digester */
-};
-
-struct uidset {
-	char		**slots;
-	size_t		 size;		/* power of two */
-	size_t		 count;
 };
 
 const char *const store_default_folders[] = {
@@ -398,87 +393,6 @@ store_close(struct store *st)
 	free(st);
 }
 
-/* Hash a string (FNV-1a). */
-static uint64_t
-uidset_hash(const char *s)
-{
-	uint64_t	 h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Create an empty set. */
-struct uidset *
-uidset_new(void)
-{
-	return xcalloc(1, sizeof(struct uidset));
-}
-
-/* Add a string to the set (no duplicates). */
-void
-uidset_add(struct uidset *u, const char *uid)
-{
-	size_t	 i, j, oldsize;
-	char	**old;
-
-	if ((u->count + 1) * 2 > u->size) {
-		old = u->slots;
-		oldsize = u->size;
-		u->size = u->size ? u->size * 2 : 1024;
-		u->slots = xcalloc(u->size, sizeof *u->slots);
-		for (i = 0; i < oldsize; i++) {
-			if (old[i] == NULL)
-				continue;
-			j = uidset_hash(old[i]) & (u->size - 1);
-			while (u->slots[j] != NULL)
-				j = (j + 1) & (u->size - 1);
-			u->slots[j] = old[i];
-		}
-		free(old);
-	}
-	j = uidset_hash(uid) & (u->size - 1);
-	while (u->slots[j] != NULL) {
-		if (strcmp(u->slots[j], uid) == 0)
-			return;
-		j = (j + 1) & (u->size - 1);
-	}
-	u->slots[j] = xstrdup(uid);
-	u->count++;
-}
-
-/* Return 1 when uid is in the set. */
-int
-uidset_has(const struct uidset *u, const char *uid)
-{
-	size_t	 j;
-
-	if (u->size == 0)
-		return 0;
-	j = uidset_hash(uid) & (u->size - 1);
-	while (u->slots[j] != NULL) {
-		if (strcmp(u->slots[j], uid) == 0)
-			return 1;
-		j = (j + 1) & (u->size - 1);
-	}
-	return 0;
-}
-
-/* Free a set (NULL is fine). */
-void
-uidset_free(struct uidset *u)
-{
-	size_t	 i;
-
-	if (u == NULL)
-		return;
-	for (i = 0; i < u->size; i++)
-		free(u->slots[i]);
-	free(u->slots);
-	free(u);
-}
-
 /* Find the account's cached seen set, or NULL. */
 static struct uidset *
 store_seen_cached(struct store *st, const char *account)
@@ -503,7 +417,7 @@ store_seen(struct store *st, const char *account, char **cause)
 
 	if ((u = store_seen_cached(st, account)) != NULL)
 		return u;
-	u = xcalloc(1, sizeof *u);
+	u = uidset_new();
 	sqlite3_bind_text(st->sel_seen, 1, account, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st->sel_seen)) == SQLITE_ROW)
 		uidset_add(u, (const char *)sqlite3_column_text(st->sel_seen,

@@ -47,10 +47,6 @@ void		 store_configure(struct store *, const struct config *, int);
 
 const struct uidset *store_seen(struct store *, const char *account,
 		    char **cause);
-struct uidset	*uidset_new(void);
-void		 uidset_add(struct uidset *, const char *uid);
-int		 uidset_has(const struct uidset *, const char *uid);
-void		 uidset_free(struct uidset *);
 
 int		 store_expect(struct store *, const char *account, size_t,
 		    char **cause);
