@@ -1121,8 +1121,10 @@ pop3_read_listing(struct pop3_session *s, struct evbuffer *in)
  * bufferevent's limits say: a syscall, an ioctl and a loop turn for each
  * 4 KiB of a 200 MB mailbox. On a plain connection the read callback reads
  * on itself with this while the server keeps sending; with TLS the
- * bufferevent must do the reading. Return 1 when bytes were added; at end
- * of file or on an error return 0 and leave them for libevent to see.
+ * bufferevent must do the reading. Return 1 when bytes were added, 0 when
+ * there are none yet or at end of file (which libevent sees again on its
+ * next read), -1 on an error, which ends the session (a read error is not
+ * seen twice: after a reset the next read finds an end of file).
  */
 static int
 pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
@@ -1132,7 +1134,7 @@ pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
 	evutil_socket_t		 fd;
 	ssize_t			 r;
 	size_t			 left;
-	int			 n, i;
+	int			 n, i, err;
 
 	if (conn_is_tls(s->conn) || (fd = bufferevent_getfd(s->bev)) == -1)
 		return 0;
@@ -1147,6 +1149,7 @@ pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
 		iov[i].iov_len = v[i].iov_len;
 	}
 	r = readv(fd, iov, n);
+	err = errno;
 	left = r > 0 ? (size_t)r : 0;
 	for (i = 0; i < n && left > 0; i++) {
 		if (v[i].iov_len > left)
@@ -1155,6 +1158,11 @@ pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
 	}
 	evbuffer_commit_space(in, v, i);
 	evbuffer_freeze(in, 0);
+	if (r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+		pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
+		    pop3_state_names[s->state], strerror(err));
+		return -1;
+	}
 	return r > 0;
 }
 
@@ -1230,7 +1238,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 		}
 		/* Out of input: read on while the server sends. */
 		if (!pop3_reading(s) || bulk++ == POP3_BULK_PER_CB ||
-		    !pop3_read_bulk(s, in))
+		    pop3_read_bulk(s, in) != 1)
 			break;
 	}
 }
