@@ -414,8 +414,9 @@ main()
 		FETCH=0
 	fi
 	if [ "$FETCH" = 1 ]; then
-		log "delivery: bash bench/pop3-fetch.sh --scenario fetch --only mailctld"
-		bash "$HERE/pop3-fetch.sh" --scenario fetch --only mailctld \
+		log "delivery: bash bench/pop3-fetch.sh --scenario fetch --only raw,mpop,mailctld"
+		bash "$HERE/pop3-fetch.sh" --scenario fetch \
+		    --only raw,mpop,mailctld \
 		    --reps "$FETCH_REPS" --tls "$FETCH_TLS" --build "$RUN/build" \
 		    --timeout "$TIMEOUT" --json "$RUN/fetch.json" \
 		    2>&1 | tee "$RUN/fetch.log" >&2
