@@ -15,7 +15,9 @@
 #   bigmsg  one message of M=100 MiB; time and peak RSS.
 # Tools: raw (bench/raw-pop3.py, the floor), mpop, fetchmail, mailctld
 # (default: all four; in noop fetchmail only when named in --only, since its
-# one-MDA-process-per-message first poll of 50,000 messages takes minutes).
+# one-MDA-process-per-message first poll of 50,000 messages takes minutes),
+# and norules (only when named, not in noop): mailctld with "filters": [],
+# so that mailctld / norules is what filing by the default rules costs.
 #
 # The mailbox is served by a real Dovecot started through
 # tests/servers/mailservers.sh, on plain POP3 and POP3S (--tls both). The
@@ -41,6 +43,7 @@ WORK=/var/tmp/mailctl-bench
 USER_NAME=bench
 USER_PASS=bench-pw-7
 ALL_TOOLS="raw mpop fetchmail mailctld"
+KNOWN_TOOLS="$ALL_TOOLS norules"
 
 SCENARIO=fetch
 MESSAGES=
@@ -135,12 +138,16 @@ esac
 if [ -n "$ONLY" ]; then
 	TOOLS=
 	for t in ${ONLY//,/ }; do
-		case " $ALL_TOOLS " in
+		case " $KNOWN_TOOLS " in
 		*" $t "*) TOOLS="$TOOLS $t" ;;
-		*) die "--only: unknown tool $t (known: $ALL_TOOLS)" ;;
+		*) die "--only: unknown tool $t (known: $KNOWN_TOOLS)" ;;
 		esac
 	done
 	TOOLS=${TOOLS# }
+	case " $TOOLS " in
+	*" norules "*) [ "$SCENARIO" != noop ] ||
+		die "--only: norules is not for the noop scenario" ;;
+	esac
 else
 	TOOLS=$DEFAULT_TOOLS
 fi
@@ -370,8 +377,9 @@ mc_stop()
 # On failure set R_NOTE and fail.
 mc_start()
 {
-	local dir=$1 mode=$2 tls
+	local dir=$1 mode=$2 tls extra=
 	tls=$mode
+	[ -z "${MC_NORULES:-}" ] || extra=' "filters": [],'
 	if [ ! -x "$MAILCTLD" ] || [ ! -x "$MAILCTL" ]; then
 		R_NOTE="not built: no $MAILCTLD or $MAILCTL (use --build DIR)"
 		return 1
@@ -380,7 +388,7 @@ mc_start()
 	{
 	  "data_dir": "$dir/data",
 	  "socket": "$dir/s.sock",
-	  "poll_interval": 86400,
+	  "poll_interval": 86400,$extra
 	  "accounts": [
 	    {
 	      "name": "bench",
@@ -464,6 +472,12 @@ tool_mailctld()
 		R_STATUS=ok
 		[ -n "$new" ] || R_NOTE="no \"new\" count in the fetch output"
 	fi
+}
+
+# mailctld without filing rules: everything into the Inbox.
+tool_norules()
+{
+	MC_NORULES=1 tool_mailctld "$@"
 }
 
 # --- one run ----------------------------------------------------------------

@@ -24,7 +24,8 @@ MIB = 1024 * 1024
 # (numerator, denominator, target or None, comparison) per scenario.
 RATIOS = {
     "fetch": [("mailctld", "mpop", 0.5), ("mailctld", "raw", 1.5),
-              ("mpop", "raw", None), ("fetchmail", "mpop", None)],
+              ("mpop", "raw", None), ("fetchmail", "mpop", None),
+              ("mailctld", "norules", None)],
     "noop": [("mailctld", "mpop", 0.8), ("mailctld", "raw", None),
              ("mpop", "raw", None), ("fetchmail", "mpop", None)],
     "bigmsg": [("mailctld", "mpop", None), ("mailctld", "raw", None),
