@@ -98,6 +98,8 @@ conn_defer_cb(evutil_socket_t fd, short what, void *arg)
 	c->cb(c, c->state == CONN_FAILED ? c->error : NULL, c->arg);
 }
 
+static void	conn_tls_start(struct conn *);
+
 /* Finish the current phase: error NULL for success. */
 static void
 conn_done(struct conn *c, const char *error)
@@ -151,6 +153,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	char		 msg[600], tlsmsg[300];
 	int		 one = 1, err;
 
+	if ((what & BEV_EVENT_CONNECTED) && c->implicit_tls && c->ssl == NULL) {
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+		    &one, sizeof one);
+		conn_tls_start(c);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
 		    &one, sizeof one);
@@ -202,25 +210,9 @@ conn_try_next(struct conn *c)
 	    (void *)&((struct sockaddr_in6 *)c->addr->ai_addr)->sin6_addr,
 	    c->peer, sizeof c->peer);
 	c->state = CONN_CONNECTING;
-	if (c->implicit_tls) {
-		char	*cause = NULL;
-
-		if ((c->ssl = tls_client_new(c->host, c->ca_file,
-		    &cause)) == NULL) {
-			conn_done(c, cause);
-			free(cause);
-			return;
-		}
-		c->bev = bufferevent_openssl_socket_new(conn_base, -1, c->ssl,
-		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-		c->tls = 1;
-	} else
-		c->bev = bufferevent_socket_new(conn_base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
+	/* Implicit TLS starts once TCP is up (conn_event_cb). */
+	c->bev = bufferevent_socket_new(conn_base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
-		if (c->ssl != NULL)
-			SSL_free(c->ssl);
-		c->ssl = NULL;
 		conn_done(c, "cannot create a connection buffer");
 		return;
 	}
@@ -289,15 +281,19 @@ conn_connect(const char *host, int port, int implicit_tls,
 	return c;
 }
 
-/* Upgrade an open plaintext connection to TLS (STLS, STARTTLS). */
-void
-conn_starttls(struct conn *c, conn_cb cb, void *arg)
+/*
+ * Start TLS over the connection's plain bufferevent: a filter, for both
+ * implicit TLS and an upgrade. Reading the socket stays with the plain
+ * bufferevent underneath, where a session can read it in large pieces
+ * (libevent 2.1's OpenSSL bufferevent on a socket reads each record with
+ * two reads, its header then its body).
+ */
+static void
+conn_tls_start(struct conn *c)
 {
 	struct bufferevent	*tlsbev;
 	char			*cause = NULL;
 
-	c->cb = cb;
-	c->arg = arg;
 	c->state = CONN_HANDSHAKE;
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0) {
 		conn_done(c, "the server sent data before the TLS handshake "
@@ -324,6 +320,15 @@ conn_starttls(struct conn *c, conn_cb cb, void *arg)
 	bufferevent_setcb(c->bev, NULL, NULL, conn_event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	conn_arm(c);
+}
+
+/* Upgrade an open plaintext connection to TLS (STLS, STARTTLS). */
+void
+conn_starttls(struct conn *c, conn_cb cb, void *arg)
+{
+	c->cb = cb;
+	c->arg = arg;
+	conn_tls_start(c);
 }
 
 /* Return the connection's bufferevent (TLS or plain). */

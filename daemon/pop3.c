@@ -1116,19 +1116,24 @@ pop3_read_listing(struct pop3_session *s, struct evbuffer *in)
 }
 
 /*
- * Read what the socket holds, up to POP3_READ_BULK bytes, straight into the
- * input buffer. libevent 2.1 reads a socket 4 KiB at a time whatever the
- * bufferevent's limits say: a syscall, an ioctl and a loop turn for each
- * 4 KiB of a 200 MB mailbox. On a plain connection the read callback reads
- * on itself with this while the server keeps sending; with TLS the
- * bufferevent must do the reading. Return 1 when bytes were added, 0 when
- * there are none yet or at end of file (which libevent sees again on its
- * next read), -1 on an error, which ends the session (a read error is not
- * seen twice: after a reset the next read finds an end of file).
+ * Read what the socket holds, up to POP3_READ_BULK bytes, straight into a
+ * bufferevent's input. libevent 2.1 reads a socket 4 KiB at a time
+ * whatever the bufferevent's limits say: a syscall, an ioctl and a loop
+ * turn for each 4 KiB of a 200 MB mailbox. So the read callback reads on
+ * itself with this while the server keeps sending: on a plain connection
+ * into the session's own input; under TLS into the plain bufferevent
+ * beneath the TLS filter, which is then told to decrypt it on its next
+ * turn. Return 1 when plaintext was added to in, 2 when bytes wait for the
+ * TLS filter, 0 when there are none yet or at end of file (which libevent
+ * sees again on its next read), -1 on an error, which ends the session (a
+ * read error is not seen twice: after a reset the next read finds an end
+ * of file).
  */
 static int
 pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
 {
+	struct bufferevent	*under = bufferevent_get_underlying(s->bev);
+	struct evbuffer		*raw;
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
 	evutil_socket_t		 fd;
@@ -1136,12 +1141,15 @@ pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
 	size_t			 left;
 	int			 n, i, err;
 
-	if (conn_is_tls(s->conn) || (fd = bufferevent_getfd(s->bev)) == -1)
+	if (under == NULL && conn_is_tls(s->conn))
+		return 0;	/* TLS on the socket itself */
+	raw = under != NULL ? bufferevent_get_input(under) : in;
+	if ((fd = bufferevent_getfd(under != NULL ? under : s->bev)) == -1)
 		return 0;
 	/* The bufferevent keeps the end frozen but for its own reads. */
-	evbuffer_unfreeze(in, 0);
-	if ((n = evbuffer_reserve_space(in, POP3_READ_BULK, v, 2)) <= 0) {
-		evbuffer_freeze(in, 0);
+	evbuffer_unfreeze(raw, 0);
+	if ((n = evbuffer_reserve_space(raw, POP3_READ_BULK, v, 2)) <= 0) {
+		evbuffer_freeze(raw, 0);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -1156,14 +1164,20 @@ pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
 			v[i].iov_len = left;
 		left -= v[i].iov_len;
 	}
-	evbuffer_commit_space(in, v, i);
-	evbuffer_freeze(in, 0);
+	evbuffer_commit_space(raw, v, i);
+	evbuffer_freeze(raw, 0);
 	if (r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
 		pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
 		    pop3_state_names[s->state], strerror(err));
 		return -1;
 	}
-	return r > 0;
+	if (r <= 0)
+		return 0;
+	if (under == NULL)
+		return 1;
+	bufferevent_trigger(under, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+	    BEV_TRIG_IGNORE_WATERMARKS);
+	return 2;
 }
 
 /* Take the status line ending at eol off the input and act on it. */
