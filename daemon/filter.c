@@ -5,7 +5,8 @@
  * Keywords and the text they are looked for in are folded the same way:
  * UTF-8 decoded, each character through towlower() of the C.UTF-8 locale
  * (its tables cover all of Unicode), encoded again. Invalid UTF-8 bytes
- * are kept as they are, so they can still match themselves.
+ * are kept as they are, so they can still match themselves. A body is
+ * only folded when it must be (see filter_direct).
  */
 #include "autoconf.h"
 
@@ -72,6 +73,13 @@ filter_locale_init(void)
 		    (uint32_t)towlower_l(c, filter_locale) : c;
 }
 
+/* Lower-case an ASCII byte; other bytes stay as they are. */
+static inline unsigned char
+filter_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
 /*
  * Fold the len bytes at p into out (room for 4 * len bytes: a lower-case
  * form never needs more than 4 bytes a character); return the bytes
@@ -109,8 +117,7 @@ filter_fold_run(const unsigned char *p, size_t len, char *out)
 		if (p == end)
 			break;
 		if (*p < 0x80) {
-			*o++ = *p >= 'A' && *p <= 'Z' ? *p + 32 : *p;
-			p++;
+			*o++ = filter_lower(*p++);
 			continue;
 		}
 		if (*p >= 0xc2 && *p <= 0xdf && end - p >= 2 &&
@@ -173,14 +180,7 @@ filter_free_list(char **list)
 	free(list);
 }
 
-/* Lower-case an ASCII byte; other bytes stay as they are. */
-static inline unsigned char
-filter_lower(unsigned char c)
-{
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-/* Note what the direct search needs to know of a rule's body keywords. */
+/* Note what the body search needs to know of a rule's body keywords. */
 static void
 filter_kw_note(struct filter *f, char **body)
 {
@@ -188,6 +188,8 @@ filter_kw_note(struct filter *f, char **body)
 	size_t			 i;
 
 	for (i = 0; body[i] != NULL; i++) {
+		if (strlen(body[i]) > f->kwmax)
+			f->kwmax = strlen(body[i]);
 		for (k = (const unsigned char *)body[i]; *k != '\0'; k++) {
 			if (*k >= 0x80)
 				f->kw_ascii = 0;
@@ -214,10 +216,6 @@ filter_new(const struct config_filter *cf, size_t n)
 		f->rules[i].from = filter_fold_list(cf[i].from);
 		f->rules[i].subject = filter_fold_list(cf[i].subject);
 		f->rules[i].body = filter_fold_list(cf[i].body);
-		for (j = 0; f->rules[i].body != NULL &&
-		    f->rules[i].body[j] != NULL; j++)
-			if (strlen(f->rules[i].body[j]) > f->kwmax)
-				f->kwmax = strlen(f->rules[i].body[j]);
 		if (f->rules[i].body != NULL)
 			filter_kw_note(f, f->rules[i].body);
 		f->rules[i].notify = cf[i].notify;
@@ -276,18 +274,6 @@ filter_any(char **keywords, const char *text)
 		return 0;
 	for (i = 0; keywords[i] != NULL; i++)
 		if (strstr(text, keywords[i]) != NULL)
-			return 1;
-	return 0;
-}
-
-/* Is any keyword of a folded list in the n folded bytes at text? */
-static int
-filter_any_in(char **keywords, const char *text, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; keywords[i] != NULL; i++)
-		if (memmem(text, n, keywords[i], strlen(keywords[i])) != NULL)
 			return 1;
 	return 0;
 }
@@ -376,21 +362,23 @@ filter_direct(const struct filter *f, const char *text, size_t len)
 
 /*
  * The first rule from first to limit (excluded) with a body keyword in
- * the text, found without folding it (see filter_direct); or limit.
+ * the len bytes of text, or limit. The text is as the message has it when
+ * direct (see filter_direct), else folded.
  */
 static size_t
-filter_body_direct(const struct filter *f, size_t first, size_t limit,
-    const char *text, size_t len)
+filter_first_body(const struct filter *f, size_t first, size_t limit,
+    const char *text, size_t len, int direct)
 {
-	const struct filter_rule *r;
+	const char	*k;
 	size_t		 i, j;
 
 	for (i = first; i < limit; i++) {
-		r = &f->rules[i];
-		for (j = 0; r->body != NULL && r->body[j] != NULL; j++)
-			if (filter_kw_find(r->body[j],
-			    (const unsigned char *)text, len))
+		for (j = 0; f->rules[i].body != NULL &&
+		    (k = f->rules[i].body[j]) != NULL; j++) {
+			if (direct ? filter_kw_find(k, (const unsigned char *)
+			    text, len) : memmem(text, len, k, strlen(k)) != NULL)
 				return i;
+		}
 	}
 	return limit;
 }
@@ -415,7 +403,7 @@ filter_body_rule(const struct filter *f, size_t limit,
 		return limit;
 	len = mime_body_search(msg, FILTER_BODY_MAX, &text, &copy);
 	if (filter_direct(f, text, len)) {
-		best = filter_body_direct(f, first, limit, text, len);
+		best = filter_first_body(f, first, limit, text, len, 1);
 		free(copy);
 		return best;
 	}
@@ -429,13 +417,7 @@ filter_body_rule(const struct filter *f, size_t limit,
 			take--;
 		n = have + filter_fold_run((const unsigned char *)text, take,
 		    buf + have);
-		for (i = first; i < best; i++) {
-			if (f->rules[i].body != NULL &&
-			    filter_any_in(f->rules[i].body, buf, n)) {
-				best = i;
-				break;
-			}
-		}
+		best = filter_first_body(f, first, best, buf, n, 0);
 		text += take;
 		len -= take;
 		have = n < keep ? n : keep;
