@@ -11,6 +11,7 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -329,6 +330,70 @@ conn_starttls(struct conn *c, conn_cb cb, void *arg)
 	c->cb = cb;
 	c->arg = arg;
 	conn_tls_start(c);
+}
+
+/*
+ * Read what the socket holds, up to max bytes, in one read. libevent 2.1
+ * reads a socket 4 KiB at a time whatever a bufferevent's limits say (a
+ * syscall, an ioctl and a loop turn for each 4 KiB), so a session taking
+ * in a large transfer reads on itself with this while the server keeps
+ * sending: on a plain connection into conn_bev()'s input; under TLS into
+ * the plain bufferevent beneath the TLS filter, which is then told to
+ * decrypt it on the loop's next turn (its read callback runs then, not
+ * from inside this call). Return 1 when bytes were added to conn_bev()'s
+ * input, 2 when they wait for the TLS filter, 0 when there are none yet or
+ * at end of file (which libevent meets again on its next read), -1 on a
+ * read error, with errno set (the caller reports it: a reset is not seen
+ * twice, the next read finds an end of file).
+ */
+int
+conn_read_more(struct conn *c, size_t max)
+{
+	struct bufferevent	*raw;
+	struct evbuffer		*in;
+	struct evbuffer_iovec	 v[2];
+	struct iovec		 iov[2];
+	evutil_socket_t		 fd;
+	ssize_t			 r;
+	size_t			 left;
+	int			 n, i, err;
+
+	raw = c->tls ? bufferevent_get_underlying(c->bev) : c->bev;
+	if (c->state != CONN_OPEN || raw == NULL ||
+	    (fd = bufferevent_getfd(raw)) == -1)
+		return 0;
+	in = bufferevent_get_input(raw);
+	/* A socket bufferevent keeps the end frozen but for its own reads. */
+	evbuffer_unfreeze(in, 0);
+	if ((n = evbuffer_reserve_space(in, max, v, 2)) <= 0) {
+		evbuffer_freeze(in, 0);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	r = readv(fd, iov, n);
+	err = errno;
+	left = r > 0 ? (size_t)r : 0;
+	for (i = 0; i < n && left > 0; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, i);
+	evbuffer_freeze(in, 0);
+	if (r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+		errno = err;
+		return -1;
+	}
+	if (r <= 0)
+		return 0;
+	if (!c->tls)
+		return 1;
+	bufferevent_trigger(raw, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
+	    BEV_TRIG_IGNORE_WATERMARKS);
+	return 2;
 }
 
 /* Return the connection's bufferevent (TLS or plain). */

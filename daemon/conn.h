@@ -11,6 +11,8 @@
 #ifndef MAILCTL_CONN_H
 #define MAILCTL_CONN_H
 
+#include <stddef.h>
+
 struct bufferevent;
 struct event_base;
 struct conn;
@@ -22,6 +24,7 @@ struct conn	*conn_connect(const char *host, int port, int implicit_tls,
 void		 conn_starttls(struct conn *, conn_cb, void *arg);
 struct bufferevent *conn_bev(struct conn *);
 int		 conn_is_tls(const struct conn *);
+int		 conn_read_more(struct conn *, size_t max);
 void		 conn_free(struct conn *);
 void		 conn_init(struct event_base *);
 void		 conn_shutdown(void);

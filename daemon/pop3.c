@@ -33,8 +33,6 @@
  */
 #include "autoconf.h"
 
-#include <sys/uio.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -1116,71 +1114,21 @@ pop3_read_listing(struct pop3_session *s, struct evbuffer *in)
 }
 
 /*
- * Read what the socket holds, up to POP3_READ_BULK bytes, straight into a
- * bufferevent's input. libevent 2.1 reads a socket 4 KiB at a time
- * whatever the bufferevent's limits say: a syscall, an ioctl and a loop
- * turn for each 4 KiB of a 200 MB mailbox. So the read callback reads on
- * itself with this while the server keeps sending: on a plain connection
- * into the session's own input; under TLS into the plain bufferevent
- * beneath the TLS filter, which is then told to decrypt it on its next
- * turn. Return 1 when plaintext was added to in, 2 when bytes wait for the
- * TLS filter, 0 when there are none yet or at end of file (which libevent
- * sees again on its next read), -1 on an error, which ends the session (a
- * read error is not seen twice: after a reset the next read finds an end
- * of file).
+ * The connection failed while reading or writing (err: the errno); a read
+ * error is seen once only (after a reset the next read finds an end of
+ * file), so it is reported where it is met.
  */
-static int
-pop3_read_bulk(struct pop3_session *s, struct evbuffer *in)
+static void
+pop3_conn_error(struct pop3_session *s, int err)
 {
-	struct bufferevent	*under = bufferevent_get_underlying(s->bev);
-	struct evbuffer		*raw;
-	struct evbuffer_iovec	 v[2];
-	struct iovec		 iov[2];
-	evutil_socket_t		 fd;
-	ssize_t			 r;
-	size_t			 left;
-	int			 n, i, err;
-
-	if (under == NULL && conn_is_tls(s->conn))
-		return 0;	/* TLS on the socket itself */
-	raw = under != NULL ? bufferevent_get_input(under) : in;
-	if ((fd = bufferevent_getfd(under != NULL ? under : s->bev)) == -1)
-		return 0;
-	/* The bufferevent keeps the end frozen but for its own reads. */
-	evbuffer_unfreeze(raw, 0);
-	if ((n = evbuffer_reserve_space(raw, POP3_READ_BULK, v, 2)) <= 0) {
-		evbuffer_freeze(raw, 0);
-		return 0;
-	}
-	for (i = 0; i < n; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
-	r = readv(fd, iov, n);
-	err = errno;
-	left = r > 0 ? (size_t)r : 0;
-	for (i = 0; i < n && left > 0; i++) {
-		if (v[i].iov_len > left)
-			v[i].iov_len = left;
-		left -= v[i].iov_len;
-	}
-	evbuffer_commit_space(raw, v, i);
-	evbuffer_freeze(raw, 0);
-	if (r == -1 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-		pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
-		    pop3_state_names[s->state], strerror(err));
-		return -1;
-	}
-	if (r <= 0)
-		return 0;
-	if (under == NULL)
-		return 1;
-	bufferevent_trigger(under, EV_READ, BEV_TRIG_DEFER_CALLBACKS |
-	    BEV_TRIG_IGNORE_WATERMARKS);
-	return 2;
+	pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
+	    pop3_state_names[s->state], strerror(err));
 }
 
-/* Take the status line ending at eol off the input and act on it. */
+/*
+ * Take the status line ending at eol (at most POP3_LINE_MAX bytes) off
+ * the input and act on it.
+ */
 static void
 pop3_take_line(struct pop3_session *s, struct evbuffer *in,
     struct evbuffer_ptr eol, size_t eol_len)
@@ -1188,11 +1136,6 @@ pop3_take_line(struct pop3_session *s, struct evbuffer *in,
 	char	*l = s->line;
 	size_t	 len;
 
-	if ((size_t)eol.pos > POP3_LINE_MAX) {
-		pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a line longer "
-		    "than %d bytes", POP3_LINE_MAX);
-		return;
-	}
 	len = eol.pos;
 	evbuffer_remove(in, l, len);
 	evbuffer_drain(in, eol_len);
@@ -1239,20 +1182,28 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 		} else {
 			eol = evbuffer_search_eol(in, NULL, &eol_len,
 			    EVBUFFER_EOL_CRLF);
-			if (eol.pos != -1) {
-				pop3_take_line(s, in, eol, eol_len);
-				continue;
-			}
-			if (evbuffer_get_length(in) > POP3_LINE_MAX) {
+			if ((eol.pos == -1 ? evbuffer_get_length(in) :
+			    (size_t)eol.pos) > POP3_LINE_MAX) {
 				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
 				    "sent a line longer than %d bytes",
 				    POP3_LINE_MAX);
 				break;
 			}
+			if (eol.pos != -1) {
+				pop3_take_line(s, in, eol, eol_len);
+				continue;
+			}
 		}
-		/* Out of input: read on while the server sends. */
-		if (!pop3_reading(s) || bulk++ == POP3_BULK_PER_CB ||
-		    pop3_read_bulk(s, in) != 1)
+		/*
+		 * Out of input: read on while the server sends, in large
+		 * reads (conn_read_more); bytes for the TLS filter come back
+		 * decrypted through this callback on the loop's next turn.
+		 */
+		if (!pop3_reading(s) || bulk++ == POP3_BULK_PER_CB)
+			break;
+		if ((n = conn_read_more(s->conn, POP3_READ_BULK)) == -1)
+			pop3_conn_error(s, errno);
+		if (n != 1)
 			break;
 	}
 }
@@ -1275,9 +1226,7 @@ pop3_event_cb(struct bufferevent *bev, short what, void *arg)
 		pop3_fail(s, POP3_ERR_NETWORK, "the server closed the "
 		    "connection (in %s)", pop3_state_names[s->state]);
 	else
-		pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
-		    pop3_state_names[s->state],
-		    strerror(EVUTIL_SOCKET_ERROR()));
+		pop3_conn_error(s, EVUTIL_SOCKET_ERROR());
 }
 
 /* Connected (and TLS up when implicit): wait for the greeting. */
