@@ -171,6 +171,7 @@ void		 store_mime_close(struct store_mime *);
 int		 store_digest(int fd, size_t size, const struct filter *,
 		    struct store_info *);
 void		 store_info_free(struct store_info *);
+void		 store_bind_info(sqlite3_stmt *, int, const struct store_info *);
 int		 store_flags_parse(const char *name, char *base, size_t size,
 		    char *flags, size_t fsize);
 

@@ -1138,13 +1138,7 @@ ops_digest_row(struct store *st, sqlite3_stmt *up, struct ops_row *row,
 		return -1;
 	}
 	close(fd);
-	sqlite3_bind_text(up, 1, info.from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(up, 2, info.subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(up, 3, info.to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(up, 4, info.cc, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(up, 5, info.date);
-	sqlite3_bind_text(up, 6, info.message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(up, 7, info.attachments);
+	store_bind_info(up, 1, &info);
 	sqlite3_bind_int64(up, 8, sb.st_size);
 	sqlite3_bind_int64(up, 9, sb.st_mtime);
 	sqlite3_bind_text(up, 10, row->account, -1, SQLITE_STATIC);

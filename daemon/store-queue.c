@@ -432,13 +432,7 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 	sqlite3_bind_text(s, 2, file, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, sb.st_size);
 	sqlite3_bind_int64(s, 4, time(NULL));
-	sqlite3_bind_text(s, 5, info.from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, info.subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, info.to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 8, info.cc, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 9, info.date);
-	sqlite3_bind_text(s, 10, info.message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 11, info.attachments);
+	store_bind_info(s, 5, &info);
 	if (sqlite3_step(s) == SQLITE_DONE)
 		id = sqlite3_last_insert_rowid(db);
 	else

@@ -630,6 +630,7 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 {
 	struct store_msg	*m;
 	struct store_folder	*f;
+	size_t			 have, target;
 
 	if ((f = store_folder(st, account, FILTER_INBOX, cause)) == NULL)
 		return NULL;
@@ -652,8 +653,9 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	}
 	/* Wake a maker when half the pool is gone: it fills it up again in
 	 * one go (not one wake-up, one file, one sleep per message). */
-	if (f->npool + f->making <= store_pool_target(f) / 2 &&
-	    f->npool + f->making < store_pool_target(f))
+	have = f->npool + f->making;
+	target = store_pool_target(f);
+	if (have < target && have <= target / 2)
 		pthread_cond_signal(&st->make_wake);
 	pthread_mutex_unlock(&st->lock);
 	if (m->fd == -1)
@@ -948,6 +950,23 @@ store_digest(int fd, size_t size, const struct filter *f,
 	return 0;
 }
 
+/*
+ * Bind what the index keeps of a digest to seven parameters of a
+ * statement from first on: From, Subject, To, Cc, Date, Message-ID and
+ * the attachment count, in that order. The strings are borrowed.
+ */
+void
+store_bind_info(sqlite3_stmt *s, int first, const struct store_info *info)
+{
+	sqlite3_bind_text(s, first, info->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 1, info->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 2, info->to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 3, info->cc, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, first + 4, info->date);
+	sqlite3_bind_text(s, first + 5, info->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, first + 6, info->attachments);
+}
+
 /* Free the strings of a digest. */
 void
 store_info_free(struct store_info *info)
@@ -1028,15 +1047,7 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 		sqlite3_bind_int64(st->ins_msg, 5, (sqlite3_int64)m->size);
 		sqlite3_bind_text(st->ins_msg, 6, m->uidl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st->ins_msg, 7, now);
-		sqlite3_bind_text(st->ins_msg, 8, info->from, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 9, info->subject, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 10, info->to, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->ins_msg, 11, info->cc, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st->ins_msg, 12, info->date);
-		sqlite3_bind_text(st->ins_msg, 13, info->message_id, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(st->ins_msg, 14, info->attachments);
+		store_bind_info(st->ins_msg, 8, info);
 		if (sqlite3_step(st->ins_msg) != SQLITE_DONE)
 			goto fail;
 		sqlite3_reset(st->ins_msg);
