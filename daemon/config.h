@@ -37,6 +37,7 @@ struct config_server {
 	int			 timeout;	/* seconds per wait */
 	int			 poll_interval;	/* POP3: seconds */
 	int			 keep;		/* POP3: leave mail on server */
+	int			 connections;	/* POP3: at most, for a big poll */
 };
 
 struct config_account {

@@ -24,6 +24,19 @@
  * session ends (QUIT, or the done callback after a failure) only once
  * every commit it started has reported.
  *
+ * A poll with many new messages (POP3_SPLIT_MIN, and an eighth of the
+ * mailbox or more) opens a second connection to the same mailbox when the
+ * server offers UIDL and PIPELINING and the account allows two
+ * ("connections"): the server's work, and ours, then runs on two cores.
+ * The first connection (the lead) plans the poll and takes messages from
+ * the front of its list; the second logs in, lists UIDLs too, and takes
+ * from the back, only a message its own listing numbers the same with the
+ * same UIDL. Each commits and DELEtes what it received. Whatever the
+ * second had asked for and not received when it ends goes back to the
+ * lead. A server that refuses the second login (a maildrop lock, RFC 2449
+ * [IN-USE]) leaves the lead doing it all. The poll reports once both have
+ * ended.
+ *
  * De-duplication is by UIDL. A server without UIDL gets every message
  * downloaded and identified by the SHA-256 of its content; one already
  * stored is dropped (so keep=true on such a server costs a full download
@@ -71,6 +84,7 @@
 #define POP3_MAX_COMMITS	16
 #define POP3_MSG_MAX		(256ULL * 1024 * 1024)
 #define POP3_MAILBOX_MAX	500000		/* messages on a server */
+#define POP3_SPLIT_MIN		128		/* new messages for two links */
 
 enum pop3_state {
 	POP3_CONNECT,
@@ -100,7 +114,7 @@ struct pop3_msg {
 	char		*uidl;		/* NULL until known */
 	int		 present;	/* listed by UIDL or LIST */
 	int		 seen;		/* its UIDL is already stored */
-	int		 want;		/* to RETR */
+	int		 want;		/* to RETR; not asked for yet */
 	int		 dele;		/* to DELE */
 };
 
@@ -131,9 +145,15 @@ struct pop3_session {
 	char			*ca_file;
 	int			 timeout;
 	int			 keep;
+	int			 connections;	/* allowed for a big poll */
 	struct store		*store;		/* borrowed */
 	const struct uidset	*seen;		/* borrowed from the store */
 	struct uidset		*taken;		/* fetched in this session */
+
+	int			 second;	/* the second connection */
+	struct pop3_session	*lead;		/* second: the first one */
+	struct pop3_session	*helper;	/* lead: the second one */
+	unsigned		 back;		/* lead: second takes below */
 
 	struct conn		*conn;
 	struct bufferevent	*bev;		/* borrowed from conn */
@@ -180,6 +200,14 @@ struct pop3_session {
 static void	pop3_pump(struct pop3_session *);
 static void	pop3_read_cb(struct bufferevent *, void *);
 static void	pop3_event_cb(struct bufferevent *, short, void *);
+static void	pop3_connected_cb(struct conn *, const char *, void *);
+
+/* What the logs call a connection besides its account. */
+static const char *
+pop3_who(const struct pop3_session *s)
+{
+	return s->second ? " (second connection)" : "";
+}
 
 /* Take over the connection's bufferevent: callbacks, timeouts, limits. */
 static void
@@ -310,9 +338,56 @@ pop3_commit(struct pop3_session *s)
 static void
 pop3_deliver(struct pop3_session *s)
 {
-	if (s->state == POP3_DONE && s->commits == 0) {
-		store_release(s->store, s->account);
+	if (s->state == POP3_DONE && s->commits == 0 && s->helper == NULL) {
+		if (!s->second)
+			store_release(s->store, s->account);
 		event_active(s->done_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/*
+ * The second connection ends (err): the messages it asked for and has not
+ * received go back to the lead, which fetches them if it is still at it;
+ * otherwise they wait on the server for the next poll, and the poll says
+ * why.
+ */
+static void
+pop3_give_back(struct pop3_session *h, enum pop3_error err)
+{
+	struct pop3_session	*l = h->lead;
+	const struct pop3_cmd	*c;
+	unsigned		 n = 0, num;
+	size_t			 i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i <= h->fifo_len; i++) {
+		if (i < h->fifo_len) {
+			c = &h->fifo[(h->fifo_head + i) % (POP3_WINDOW + 1)];
+			if (c->kind != CMD_RETR)
+				continue;
+			num = c->num;
+		} else if (h->cur != NULL)
+			num = h->cur_num;
+		else
+			break;
+		/* The second only takes what both number alike. */
+		l->msgs[num - 1].want = 1;
+		if (l->next_retr > num - 1)
+			l->next_retr = num - 1;
+		n++;
+	}
+	if (n == 0)
+		return;
+	log_info("account=%s%s: %u messages go back to the first connection",
+	    h->account, pop3_who(h), n);
+	if (l->state == POP3_TRANSFER)
+		pop3_pump(l);
+	else if (l->result.error == POP3_OK) {
+		snprintf(l->message, sizeof l->message, "the second "
+		    "connection failed (%.400s); %u messages are left for the "
+		    "next poll", h->message, n);
+		l->result.error = err;
 	}
 }
 
@@ -325,6 +400,8 @@ pop3_finish(struct pop3_session *s, enum pop3_error err)
 	log_debug("account=%s %s -> DONE", s->account,
 	    pop3_state_names[s->state]);
 	s->state = POP3_DONE;
+	if (s->second)
+		pop3_give_back(s, err);
 	store_msg_abort(s->cur);
 	s->cur = NULL;
 	s->result.error = err;
@@ -347,8 +424,9 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->message, sizeof s->message, fmt, ap);
 	va_end(ap);
-	log_info("account=%s poll failed in %s: %s", s->account,
-	    pop3_state_names[s->state], s->message);
+	log_info("account=%s%s %s in %s: %s", s->account, pop3_who(s),
+	    s->second ? "failed" : "poll failed", pop3_state_names[s->state],
+	    s->message);
 	pop3_finish(s, err);
 }
 
@@ -356,7 +434,7 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 static void
 pop3_enter(struct pop3_session *s, enum pop3_state next)
 {
-	log_debug("account=%s %s -> %s", s->account,
+	log_debug("account=%s%s %s -> %s", s->account, pop3_who(s),
 	    pop3_state_names[s->state], pop3_state_names[next]);
 	s->state = next;
 }
@@ -373,9 +451,10 @@ pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 	vsnprintf(cmd, sizeof cmd, fmt, ap);
 	va_end(ap);
 	if (secret)
-		log_debug("account=%s C: %.4s ********", s->account, cmd);
+		log_debug("account=%s%s C: %.4s ********", s->account,
+		    pop3_who(s), cmd);
 	else
-		log_debug("account=%s C: %s", s->account, cmd);
+		log_debug("account=%s%s C: %s", s->account, pop3_who(s), cmd);
 	evbuffer_add_printf(out, "%s\r\n", cmd);
 	explicit_bzero(cmd, sizeof cmd);
 }
@@ -592,6 +671,8 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 	return 0;
 }
 
+static void	pop3_helper_start(struct pop3_session *);
+
 /* The listings are in: decide what to fetch and delete. */
 static void
 pop3_plan(struct pop3_session *s)
@@ -601,6 +682,12 @@ pop3_plan(struct pop3_session *s)
 	unsigned	 want = 0, seen = 0;
 	char		*cause = NULL;
 
+	if (s->second) {
+		/* The second connection takes its work from the lead. */
+		pop3_enter(s, POP3_TRANSFER);
+		pop3_pump(s);
+		return;
+	}
 	for (i = 0; i < s->nmsgs; i++) {
 		m = &s->msgs[i];
 		if (!m->present)
@@ -629,6 +716,10 @@ pop3_plan(struct pop3_session *s)
 		return;
 	}
 	pop3_enter(s, POP3_TRANSFER);
+	if (s->connections > 1 && !s->no_uidl &&
+	    (s->caps & CAP_PIPELINING) && want >= POP3_SPLIT_MIN &&
+	    (size_t)want * 8 >= s->result.on_server)
+		pop3_helper_start(s);
 	pop3_pump(s);
 }
 
@@ -884,12 +975,50 @@ pop3_retr_data(struct pop3_session *s)
 	return 0;
 }
 
+/* The lead's next message to fetch, from the front; 0 when none is left. */
+static unsigned
+pop3_next(struct pop3_session *s)
+{
+	while (s->next_retr < s->nmsgs && !s->msgs[s->next_retr].want)
+		s->next_retr++;
+	if (s->next_retr == s->nmsgs)
+		return 0;
+	s->msgs[s->next_retr].want = 0;
+	return ++s->next_retr;
+}
+
+/*
+ * The second connection's next message, from the back of the lead's list,
+ * and only one its own listing numbers the same with the same UIDL (a
+ * message that arrived between the two listings may shift the numbers);
+ * 0 when the two have met.
+ */
+static unsigned
+pop3_take(struct pop3_session *h)
+{
+	struct pop3_session	*l = h->lead;
+	struct pop3_msg		*m;
+	size_t			 i;
+
+	while (l != NULL && l->back > l->next_retr) {
+		i = --l->back;
+		m = &l->msgs[i];
+		if (!m->want || i >= h->nmsgs || h->msgs[i].uidl == NULL ||
+		    strcmp(h->msgs[i].uidl, m->uidl) != 0)
+			continue;
+		m->want = 0;
+		return i + 1;
+	}
+	return 0;
+}
+
 /* Send more commands if the window allows; QUIT when all is done. */
 static void
 pop3_pump(struct pop3_session *s)
 {
 	size_t	 window = (s->caps & CAP_PIPELINING) ? POP3_WINDOW : 1;
 	struct pop3_cmd	*c;
+	unsigned	 num;
 
 	while (s->state == POP3_TRANSFER && s->fifo_len < window) {
 		while (s->next_dele < s->nmsgs && !s->msgs[s->next_dele].dele)
@@ -904,13 +1033,11 @@ pop3_pump(struct pop3_session *s)
 			s->fifo_len++;
 			continue;
 		}
-		while (s->next_retr < s->nmsgs && !s->msgs[s->next_retr].want)
-			s->next_retr++;
-		if (s->next_retr < s->nmsgs) {
-			if (s->commits >= POP3_MAX_COMMITS)
-				return;	/* pop3_committed_cb pumps again */
+		if (s->commits >= POP3_MAX_COMMITS)
+			return;		/* pop3_committed_cb pumps again */
+		if ((num = s->second ? pop3_take(s) : pop3_next(s)) != 0) {
 			c->kind = CMD_RETR;
-			c->num = ++s->next_retr;
+			c->num = num;
 			pop3_send(s, 0, "RETR %u", c->num);
 			s->fifo_len++;
 			continue;
@@ -977,7 +1104,7 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		return;
 	}
 	pop3_quote(q, sizeof q, line, len);
-	log_debug("account=%s S: %s", s->account, q);
+	log_debug("account=%s%s S: %s", s->account, pop3_who(s), q);
 	switch (s->state) {
 	case POP3_GREETING:
 		if (!okay) {
@@ -1031,6 +1158,11 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		if (okay) {
 			s->multi = 1;
 			break;
+		}
+		if (s->second) {
+			pop3_fail(s, POP3_ERR_PROTOCOL, "UIDL refused: "
+			    "\"%s\"", q);
+			return;
 		}
 		log_info("account=%s the server has no UIDL; identifying "
 		    "messages by their content", s->account);
@@ -1245,17 +1377,15 @@ pop3_connected_cb(struct conn *c, const char *error, void *arg)
 	pop3_read_cb(s->bev, s);
 }
 
-/* Start a poll of account a with its password. */
-struct pop3_session *
-pop3_session_start(const struct config_account *a, const char *password,
-    struct store *store, pop3_done_cb cb, void *arg)
+/* A session for the account's server srv, not connected yet. */
+static struct pop3_session *
+pop3_session_new(const char *account, const struct config_server *srv,
+    const char *password, struct store *store, pop3_done_cb cb, void *arg)
 {
-	const struct config_server	*srv = a->pop3;
-	struct pop3_session		*s;
-	char				*cause = NULL;
+	struct pop3_session	*s;
 
 	s = xcalloc(1, sizeof *s);
-	s->account = xstrdup(a->name);
+	s->account = xstrdup(account);
 	s->host = xstrdup(srv->host);
 	s->port = srv->port;
 	s->tls = srv->tls;
@@ -1265,12 +1395,83 @@ pop3_session_start(const struct config_account *a, const char *password,
 	s->ca_file = srv->ca_file ? xstrdup(srv->ca_file) : NULL;
 	s->timeout = srv->timeout;
 	s->keep = srv->keep;
+	s->connections = srv->connections;
 	s->store = store;
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(POP3_LINE_MAX + 1);
 	s->done_ev = event_new(daemon_base(), -1, 0, pop3_deliver_cb, s);
 	s->taken = uidset_new();
+	return s;
+}
+
+/* Connect (TLS up at once when implicit); the greeting comes next. */
+static void
+pop3_connect(struct pop3_session *s)
+{
+	log_debug("account=%s%s connecting to %s:%d tls=%s", s->account,
+	    pop3_who(s), s->host, s->port, config_tls_name(s->tls));
+	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
+	    s->ca_file, s->timeout, pop3_connected_cb, s);
+}
+
+/* The second connection ended: add up, and let the lead report. */
+static void
+pop3_helper_done(struct pop3_session *h, const struct pop3_result *r,
+    void *arg)
+{
+	struct pop3_session	*l = arg;
+
+	l->result.new += r->new;
+	l->result.bytes += r->bytes;
+	l->result.deleted += r->deleted;
+	log_info("account=%s%s: %u messages, %llu bytes%s%s", h->account,
+	    pop3_who(h), r->new, (unsigned long long)r->bytes,
+	    r->error == POP3_OK ? "" : "; it ended early: ",
+	    r->error == POP3_OK ? "" : r->message);
+	l->helper = NULL;
+	pop3_session_free(h);
+	pop3_deliver(l);
+}
+
+/* Open the second connection of lead l, as l's account and server. */
+static void
+pop3_helper_start(struct pop3_session *l)
+{
+	struct config_server	 srv;
+	struct pop3_session	*h;
+
+	memset(&srv, 0, sizeof srv);
+	srv.host = l->host;
+	srv.port = l->port;
+	srv.tls = l->tls;
+	srv.user = l->user;
+	srv.auth = l->auth;
+	srv.ca_file = l->ca_file;
+	srv.timeout = l->timeout;
+	srv.keep = l->keep;
+	srv.connections = 1;
+	h = pop3_session_new(l->account, &srv, l->password, l->store,
+	    pop3_helper_done, l);
+	h->second = 1;
+	h->lead = l;
+	h->seen = l->seen;
+	l->helper = h;
+	l->back = l->nmsgs;
+	log_info("account=%s opening a second connection to share the work",
+	    l->account);
+	pop3_connect(h);
+}
+
+/* Start a poll of account a with its password. */
+struct pop3_session *
+pop3_session_start(const struct config_account *a, const char *password,
+    struct store *store, pop3_done_cb cb, void *arg)
+{
+	struct pop3_session	*s;
+	char			*cause = NULL;
+
+	s = pop3_session_new(a->name, a->pop3, password, store, cb, arg);
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {
 		snprintf(s->message, sizeof s->message, "%s", cause);
@@ -1279,10 +1480,7 @@ pop3_session_start(const struct config_account *a, const char *password,
 		pop3_finish(s, POP3_ERR_LOCAL);
 		return s;
 	}
-	log_debug("account=%s connecting to %s:%d tls=%s", s->account, s->host,
-	    s->port, config_tls_name(s->tls));
-	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
-	    s->ca_file, s->timeout, pop3_connected_cb, s);
+	pop3_connect(s);
 	return s;
 }
 
@@ -1294,6 +1492,11 @@ pop3_session_free(struct pop3_session *s)
 
 	if (s == NULL)
 		return;
+	if (s->helper != NULL) {
+		s->helper->lead = NULL;
+		pop3_session_free(s->helper);
+		s->helper = NULL;
+	}
 	/* Batches at the store still point here: free when they report. */
 	if (s->commits > 0) {
 		s->freed = 1;
@@ -1305,7 +1508,8 @@ pop3_session_free(struct pop3_session *s)
 	store_msg_abort(s->cur);
 	for (i = 0; i < s->nbatch; i++)
 		store_msg_abort(s->batch[i]);
-	store_release(s->store, s->account);
+	if (!s->second)
+		store_release(s->store, s->account);
 	if (s->cur_hash != NULL)
 		EVP_MD_CTX_free(s->cur_hash);
 	conn_free(s->conn);
