@@ -302,11 +302,11 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 		s->result.new += c->n;
 		log_debug("account=%s committed %u messages", s->account,
 		    c->n);
-		if (!s->keep) {
-			for (i = 0; i < c->n; i++)
-				s->msgs[c->num[i] - 1].dele = 1;
-			if (s->next_dele > c->num[0] - 1)
-				s->next_dele = c->num[0] - 1;
+		/* Numbers in a batch go down on the second connection. */
+		for (i = 0; i < c->n && !s->keep; i++) {
+			s->msgs[c->num[i] - 1].dele = 1;
+			if (s->next_dele > c->num[i] - 1)
+				s->next_dele = c->num[i] - 1;
 		}
 	}
 	free(c);

@@ -3,25 +3,31 @@
 # 200 messages (some with large binary attachments) fetched once each and
 # byte-identical to the server's copies; a second poll fetches nothing; one
 # new message is fetched alone; keep=false empties the server mailbox, but
-# nothing is deleted when delivery fails.
+# nothing is deleted when delivery fails. A poll of that many new messages
+# runs over two connections (unless the account says "connections": 1),
+# and with keep=false each deletes what it fetched.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 
 ms_add_user alice 'alice-Pw1'
 ms_add_user bob 'bob-Pw2'
 ms_add_user carol 'carol-Pw3'
+ms_add_user dave 'dave-Pw4'
 python3 "$TOOLS/gen_messages.py" 200 "$T/src" --big 4
 python3 "$TOOLS/gen_messages.py" 5 "$T/src-bob" --prefix bob --big 0
 ms_inject_dir alice "$T/src" >/dev/null
 ms_inject_dir bob "$T/src-bob" >/dev/null
 ms_inject_dir carol "$T/src-bob" >/dev/null
+python3 "$TOOLS/gen_messages.py" 300 "$T/src-dave" --prefix dave --big 3
+ms_inject_dir dave "$T/src-dave" >/dev/null
 ms_start_dovecot >/dev/null
 check "dovecot holds 200 messages for alice" test "$(ms_deliver_count alice)" -eq 200
 
-ACCTS="$(pop3_account plain alice alice-Pw1 none "$MS_POP3_PORT"),
+ACCTS="$(pop3_account plain alice alice-Pw1 none "$MS_POP3_PORT" ',"connections":1'),
 $(pop3_account stls alice alice-Pw1 starttls "$MS_POP3_PORT"),
 $(pop3_account pop3s alice alice-Pw1 implicit "$MS_POP3S_PORT"),
 $(pop3_account drain bob bob-Pw2 implicit "$MS_POP3S_PORT" ',"keep":false'),
+$(pop3_account drain2 dave dave-Pw4 starttls "$MS_POP3_PORT" ',"keep":false'),
 $(pop3_account broken carol carol-Pw3 implicit "$MS_POP3S_PORT" ',"keep":false'),
 $(pop3_account timer carol carol-Pw3 implicit "$MS_POP3S_PORT" | sed 's/"poll_interval":3600/"poll_interval":2/')"
 write_config "$T/config.json" "$ACCTS"
@@ -41,6 +47,14 @@ done
 check "the big attachments came through (4 files over 2 MB)" \
 	test "$(find "$T/data/pop3s" -type f -size +2M | wc -l)" -eq 4
 check "STLS was used" grep -q 'account=stls STLS -> HANDSHAKE' "$T/daemon.log"
+check "plain: one connection, as its account says" \
+	eval '! grep -q "account=plain opening a second connection" "$T/daemon.log"'
+for a in stls pop3s; do
+	check "$a: a second connection shared the poll" \
+		grep -q "account=$a (second connection): [0-9]* messages, [0-9]* bytes\$" "$T/daemon.log"
+done
+check "stls: the second connection went through STLS too" \
+	grep -q 'account=stls (second connection) STLS -> HANDSHAKE' "$T/daemon.log"
 check "no password in the log" eval '! grep -q "alice-Pw1\|bob-Pw2" "$T/daemon.log"'
 
 for a in plain stls pop3s; do
@@ -61,6 +75,15 @@ check "5 new" test "$(json 'j["accounts"][0]["new"]')" -eq 5
 check "bob's mailbox was emptied by the poll" test "$(ms_deliver_count bob)" -eq 0
 check "bob's 5 messages are in the store" test "$(stored drain | wc -l)" -eq 5
 check "5 DELE sent" test "$(grep -c 'account=drain C: DELE' "$T/daemon.log")" -eq 5
+expect_rc 0 "fetch 300 with keep=false over two connections" mailctl fetch drain2 --json
+check "300 new" test "$(json 'j["accounts"][0]["new"]')" -eq 300
+check "dave's mailbox was emptied by the poll" test "$(ms_deliver_count dave)" -eq 0
+check "dave's messages are in the store, byte-identical" \
+	test "$(stored drain2 | sums)" = "$(find "$T/src-dave" -type f | sums)"
+dele1=$(grep -c 'account=drain2 C: DELE' "$T/daemon.log")
+dele2=$(grep -c 'account=drain2 (second connection) C: DELE' "$T/daemon.log")
+check "each connection deleted what it fetched ($dele1 + $dele2 DELE)" \
+	test "$dele1" -gt 0 -a "$dele2" -gt 0 -a $((dele1 + dele2)) -eq 300
 
 # Delivery fails for carol: nothing may be deleted on the server.
 expect_rc 1 "fetch with an unwritable store fails" mailctl fetch broken

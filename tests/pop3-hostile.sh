@@ -80,6 +80,26 @@ run_mode list-lies 0 "list-lies: 2 new" --messages 2 --size 5000000
 check "list-lies: the 5 MB messages are whole" test "$(find "$T/data/list-lies" -type f -size +4M | wc -l)" -eq 2
 run_mode list-lies-small 0 "list-lies-small: 3 new"
 
+# A poll of 200 new messages runs over two connections. A server that
+# locks the maildrop refuses the second login; one whose second connection
+# dies mid-message gets that connection's share fetched by the first.
+# Either way every message is stored once, whole.
+mkdir -p "$T/expect200"
+python3 "$TOOLS/pop3_hostile.py" --messages 200 --size 1000 --dump "$T/expect200" good
+for f in "$T"/expect200/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
+run_mode in-use 0 "in-use: 200 new" --messages 200 --size 1000
+check "in-use: the second login was refused, the first went on alone" \
+	grep -q 'account=in-use (second connection) failed in PASS: login failed: "-ERR \[IN-USE\]' "$T/daemon.log"
+check "in-use: each message once, as the server has it" \
+	test "$(stored in-use | sums)" = "$(ls "$T"/expect200/*.lf | sums)"
+run_mode second-dies 0 "second-dies: 200 new" --messages 200 --size 1000
+check "second-dies: the second connection fetched some, then died" \
+	grep -q 'account=second-dies (second connection): 2 messages, .*ended early: the server closed the connection' "$T/daemon.log"
+check "second-dies: what it had asked for went back to the first" \
+	grep -q 'account=second-dies (second connection): [0-9]* messages go back to the first connection' "$T/daemon.log"
+check "second-dies: each message once, as the server has it" \
+	test "$(stored second-dies | sums)" = "$(ls "$T"/expect200/*.lf | sums)"
+
 # Broken servers: a clear error.
 run_mode endless-greeting 1 "line longer than 8192 bytes"
 run_mode endless-line 1 "line longer than 8192 bytes"

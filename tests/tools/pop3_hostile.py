@@ -36,6 +36,12 @@ DELE applies at QUIT, for the life of the process).  Modes:
   apop               APOP only: the greeting carries a timestamp, CAPA
                      has no USER, USER is refused, APOP needs the digest
                      of the timestamp and the password "secret-pw"
+  in-use             a login while another session is logged in gets
+                     "-ERR [IN-USE] ..." (a maildrop lock, RFC 2449)
+  second-dies        every connection but the first: the third RETR gets
+                     "+OK", half the message, and a close
+In those two modes the first connection answers each RETR 5 ms late, so
+that a client's second connection always comes while the first is busy.
 
 --host ADDR listens on another address (for example ::1 for IPv6).
 
@@ -71,6 +77,7 @@ FILLER = "the quick brown fox jumps over the lazy dog 0123456789 "
 MAILBOX = []              # raw message bytes; MAILBOX[k] has UIDL uid-(k+1)
 DELETED = set()           # MAILBOX indexes removed by a QUIT
 DELETED_LOCK = threading.Lock()
+LOCKED = set()            # connection numbers logged in (in-use mode)
 LOG = None
 LOG_LOCK = threading.Lock()
 
@@ -369,6 +376,42 @@ def cmd_apop(s, arg):
         return cmd_pass(s, APOP_SECRET)
     s.reply("-ERR [AUTH] APOP digest refused")
     return True
+
+
+def locked_pass(s, arg):
+    """PASS that takes the maildrop lock, or refuses while it is held."""
+    with DELETED_LOCK:
+        busy = bool(LOCKED) and s.user is not None and arg != "wrong"
+        if not busy and s.user is not None and arg != "wrong":
+            LOCKED.add(s.num)
+    if busy:
+        s.user = None
+        s.reply("-ERR [IN-USE] maildrop already in use")
+        return True
+    return cmd_pass(s, arg)
+
+
+def first_slow_retr(s, arg):
+    """RETR, 5 ms late on the first connection."""
+    if s.num == 1:
+        time.sleep(0.005)
+    return cmd_retr(s, arg)
+
+
+def second_dies(s, arg):
+    """RETR: after the first connection's, the third dies mid-message."""
+    s.retrs = getattr(s, "retrs", 0) + 1
+    if s.num == 1 or s.retrs != 3:
+        return first_slow_retr(s, arg)
+    k = s.pick(arg)
+    if k is None:
+        return True
+    s.reply("+OK %d octets" % len(MAILBOX[k]),
+            stuff(MAILBOX[k])[:len(MAILBOX[k]) // 2])
+    s.log("S: (closing mid-message)")
+    return False
+
+
 reply_unknown = fixed("-ERR unknown command")
 COMMANDS = {
     "CAPA": fixed("+OK capability list follows",
@@ -410,6 +453,8 @@ MODES = {
              "CAPA": fixed("+OK capability list follows",
                            listing(["UIDL", "TOP", "PIPELINING"])),
              "USER": fixed("-ERR use APOP"), "APOP": cmd_apop},
+    "in-use": {"PASS": locked_pass, "RETR": first_slow_retr},
+    "second-dies": {"RETR": second_dies},
 }
 
 
@@ -449,6 +494,8 @@ def handle(sock, num, hooks):
     except Exception:
         traceback.print_exc()
     finally:
+        with DELETED_LOCK:
+            LOCKED.discard(num)
         try:
             if s.abort:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,

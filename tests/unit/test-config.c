@@ -192,6 +192,10 @@ test_servers(void)
 	bad_account(POP3("'keep':'no'"), "accounts[0].pop3.keep: expected true "
 	    "or false");
 	bad_account(SMTP("'keep':true"), "accounts[0].smtp.keep: unknown key");
+	bad_account(POP3("'connections':3"), "accounts[0].pop3.connections: "
+	    "expected an integer 1\xe2\x80\x93" "2");
+	bad_account(SMTP("'connections':1"),
+	    "accounts[0].smtp.connections: unknown key");
 	bad_account(ACCT(POP3_OK ",'smtp':{'host':'h','port':-1}"),
 	    "accounts[0].smtp.port: expected an integer");
 }
@@ -249,7 +253,7 @@ test_valid(void)
 	    "'implicit','user':'u','password_command':['getsecret-zz','x']}},"
 	    "{'name':'q','email':'q@x.test','pop3':{'host':'127.0.0.1',"
 	    "'tls':'none','user':'q','password':'s3cr3t','keep':false,"
-	    "'poll_interval':30}}]}");
+	    "'poll_interval':30,'connections':1}}]}");
 	if (cf == NULL)
 		return;
 	ok(cf->naccounts == 2, "two accounts");
@@ -263,6 +267,9 @@ test_valid(void)
 	    "poll interval: account over global");
 	ok(cf->accounts[0].pop3->keep == 1 && cf->accounts[1].pop3->keep == 0,
 	    "keep defaults to true");
+	ok(cf->accounts[0].pop3->connections == 2 &&
+	    cf->accounts[1].pop3->connections == 1,
+	    "connections: 2 unless the account says 1");
 	ok(cf->accounts[0].pop3->timeout == CONFIG_DEFAULT_TIMEOUT,
 	    "timeout default");
 	ok(cf->attachment_max_bytes == 3145728, "attachment limit default");
