@@ -59,7 +59,14 @@ tls_ctx_get(const char *ca_file, char **cause)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * TLS 1.3: AES-128-GCM first (as browsers ask), a quarter fewer AES
+	 * rounds than AES-256 on both ends of a 200 MB first poll. The read
+	 * and write buffers stay allocated: a bulk download would otherwise
+	 * free and allocate them again for every record.
+	 */
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:"
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
 	if (ca_file != NULL)
 		rc = SSL_CTX_load_verify_locations(ctx, ca_file, NULL);
 	else
