@@ -181,6 +181,9 @@ struct pop3_session {
 	struct store_msg	*cur;		/* message being received */
 	unsigned		 cur_num;
 	enum pop3_data		 cur_data;	/* where in a line we are */
+	char			*dst;		/* next byte in cur's buffer */
+	char			*dst0;		/* the first not counted in */
+	size_t			 room;		/* bytes free at dst */
 	EVP_MD_CTX		*cur_hash;	/* without UIDL */
 	struct store_msg	*batch[POP3_BATCH_MSGS];
 	unsigned		 batch_num[POP3_BATCH_MSGS];
@@ -402,6 +405,8 @@ pop3_finish(struct pop3_session *s, enum pop3_error err)
 	s->state = POP3_DONE;
 	if (s->second)
 		pop3_give_back(s, err);
+	s->dst = s->dst0 = NULL;
+	s->room = 0;
 	store_msg_abort(s->cur);
 	s->cur = NULL;
 	s->result.error = err;
@@ -796,13 +801,23 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 	}
 }
 
-/* Append message bytes to the current message. */
+/*
+ * Count the message bytes put since the last call into the current
+ * message (and its hash, without UIDL). Return -1 when the session ended.
+ */
 static int
-pop3_retr_write(struct pop3_session *s, const char *data, size_t len)
+pop3_put_done(struct pop3_session *s)
 {
+	char	*p = s->dst0;
+	size_t	 n = s->dst - s->dst0;
+
+	s->dst = s->dst0 = NULL;
+	s->room = 0;
+	if (n == 0)
+		return 0;
 	if (s->cur_hash != NULL)
-		EVP_DigestUpdate(s->cur_hash, data, len);
-	if (store_msg_write(s->cur, data, len) != 0) {
+		EVP_DigestUpdate(s->cur_hash, p, n);
+	if (store_msg_fill(s->cur, n) != 0) {
 		snprintf(s->message, sizeof s->message, "cannot write message "
 		    "%u to disk: %s", s->cur_num, strerror(errno));
 		pop3_finish(s, POP3_ERR_LOCAL);
@@ -814,6 +829,50 @@ pop3_retr_write(struct pop3_session *s, const char *data, size_t len)
 		    (unsigned long long)POP3_MSG_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Put message bytes straight into the current message's buffer (the
+ * store writes it out when full): no call into the store per line.
+ */
+static int
+pop3_put(struct pop3_session *s, const char *p, size_t n)
+{
+	size_t	 k;
+
+	while (n > 0) {
+		if (s->room == 0) {
+			if (s->dst != NULL && pop3_put_done(s) != 0)
+				return -1;
+			s->dst = store_msg_room(s->cur, &s->room);
+			if (s->dst == NULL) {
+				snprintf(s->message, sizeof s->message, "cannot "
+				    "write message %u to disk: %s", s->cur_num,
+				    strerror(errno));
+				pop3_finish(s, POP3_ERR_LOCAL);
+				return -1;
+			}
+			s->dst0 = s->dst;
+		}
+		k = n < s->room ? n : s->room;
+		memcpy(s->dst, p, k);
+		s->dst += k;
+		s->room -= k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Put one message byte. */
+static inline int
+pop3_put_byte(struct pop3_session *s, char c)
+{
+	if (s->room == 0)
+		return pop3_put(s, &c, 1);
+	*s->dst++ = c;
+	s->room--;
 	return 0;
 }
 
@@ -861,12 +920,13 @@ pop3_retr_end(struct pop3_session *s)
 
 /*
  * Parse RETR data in p[0..len): undo dot stuffing, turn CRLF into LF, and
- * write the message bytes out in runs. Return the bytes consumed; *end is
- * set when the terminating ".CRLF" was consumed. The state in s->cur_data
- * carries over between calls, so any split of the input works.
+ * put the message bytes into the store's buffer (pop3_put). Return the
+ * bytes consumed; *end is set when the terminating ".CRLF" was consumed.
+ * The state in s->cur_data carries over between calls, so any split of
+ * the input works.
  */
 static size_t
-pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
+pop3_retr_scan(struct pop3_session *s, const char *p, size_t len, int *end)
 {
 	const char	*nl;
 	size_t		 i = 0, run;
@@ -897,20 +957,20 @@ pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
 				return i + 1;
 			}
 			/* ".CR" then more: keep the CR, drop the stuffed dot. */
-			if (pop3_retr_write(s, "\r", 1) != 0)
+			if (pop3_put_byte(s, '\r') != 0)
 				return 0;
 			s->cur_data = DATA_MID;
 			break;
 		case DATA_CR:
 			if (p[i] == '\n') {
-				if (pop3_retr_write(s, "\n", 1) != 0)
+				if (pop3_put_byte(s, '\n') != 0)
 					return 0;
 				s->cur_data = DATA_BOL;
 				i++;
 				break;
 			}
 			/* A lone CR inside a line is content. */
-			if (pop3_retr_write(s, "\r", 1) != 0)
+			if (pop3_put_byte(s, '\r') != 0)
 				return 0;
 			s->cur_data = DATA_MID;
 			break;
@@ -921,19 +981,19 @@ pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
 				run--;		/* CRLF becomes LF */
 			else if (nl == NULL && run > 0 && p[i + run - 1] == '\r') {
 				run--;		/* maybe half a CRLF: wait */
-				if (run > 0 && pop3_retr_write(s, p + i, run) != 0)
+				if (run > 0 && pop3_put(s, p + i, run) != 0)
 					return 0;
 				s->cur_data = DATA_CR;
 				i = len;
 				break;
 			}
-			if (run > 0 && pop3_retr_write(s, p + i, run) != 0)
+			if (run > 0 && pop3_put(s, p + i, run) != 0)
 				return 0;
 			if (nl == NULL) {
 				i = len;
 				break;
 			}
-			if (pop3_retr_write(s, "\n", 1) != 0)
+			if (pop3_put_byte(s, '\n') != 0)
 				return 0;
 			s->cur_data = DATA_BOL;
 			i = nl - p + 1;
@@ -941,6 +1001,18 @@ pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
 		}
 	}
 	return len;
+}
+
+/* Parse a chunk of RETR data (pop3_retr_scan) and count its bytes in. */
+static size_t
+pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
+{
+	size_t	 used;
+
+	used = pop3_retr_scan(s, p, len, end);
+	if (s->state != POP3_TRANSFER || pop3_put_done(s) != 0)
+		return 0;
+	return used;
 }
 
 /*

@@ -702,39 +702,31 @@ store_msg_flush(struct store_msg *m)
 }
 
 /*
- * Append bytes to the message. The file grows by whole buffers of
- * STORE_BUF bytes (only its end may be shorter): no write starts or ends
- * inside a page, which would make the kernel clear the rest of that page
- * (or of the larger folio) before copying in.
+ * Where the message's next bytes go: *room bytes (at least one) in its
+ * buffer; store_msg_fill then counts in those written. The file grows by
+ * whole buffers of STORE_BUF bytes (only its end may be shorter): no write
+ * starts or ends inside a page, which would make the kernel clear the rest
+ * of that page (or of the larger folio) before copying in. NULL after a
+ * write error.
  */
-int
-store_msg_write(struct store_msg *m, const void *data, size_t len)
+char *
+store_msg_room(struct store_msg *m, size_t *room)
 {
-	const char	*p = data;
-	size_t		 n;
-
 	if (m->werrno != 0)
-		return -1;
-	m->size += len;
-	if (m->buflen == 0 && len >= STORE_BUF) {
-		n = len - len % STORE_BUF;
-		if (store_msg_put(m, p, n) != 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	while (len > 0) {
-		n = STORE_BUF - m->buflen;
-		if (n > len)
-			n = len;
-		memcpy(m->buf + m->buflen, p, n);
-		m->buflen += n;
-		p += n;
-		len -= n;
-		if (m->buflen == STORE_BUF && store_msg_flush(m) != 0)
-			return -1;
-	}
-	return 0;
+		return NULL;
+	*room = STORE_BUF - m->buflen;
+	return m->buf + m->buflen;
+}
+
+/* Count in n bytes written at store_msg_room; a full buffer goes out. */
+int
+store_msg_fill(struct store_msg *m, size_t n)
+{
+	m->buflen += n;
+	m->size += n;
+	if (m->buflen == STORE_BUF)
+		return store_msg_flush(m);
+	return m->werrno ? -1 : 0;
 }
 
 /* Finish writing (no sync yet): the message is complete in tmp/. */

@@ -52,7 +52,8 @@ int		 store_expect(struct store *, const char *account, size_t,
 		    char **cause);
 struct store_msg *store_msg_new(struct store *, const char *account,
 		    const char *uidl, char **cause);
-int		 store_msg_write(struct store_msg *, const void *, size_t);
+char		*store_msg_room(struct store_msg *, size_t *room);
+int		 store_msg_fill(struct store_msg *, size_t);
 int		 store_msg_close(struct store_msg *, char **cause);
 void		 store_msg_set_uidl(struct store_msg *, const char *uidl);
 uint64_t	 store_msg_size(const struct store_msg *);
