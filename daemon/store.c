@@ -670,11 +670,13 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	return m;
 }
 
-/* Write n bytes at p to the message's file; remember the first error. */
+/* Write out the buffered bytes; remember the first error. */
 static int
-store_msg_put(struct store_msg *m, const char *p, size_t n)
+store_msg_flush(struct store_msg *m)
 {
-	ssize_t	 w;
+	const char	*p = m->buf;
+	size_t		 n = m->buflen;
+	ssize_t		 w;
 
 	while (n > 0 && m->werrno == 0) {
 		w = write(m->fd, p, n);
@@ -687,18 +689,8 @@ store_msg_put(struct store_msg *m, const char *p, size_t n)
 			n -= w;
 		}
 	}
-	return m->werrno ? -1 : 0;
-}
-
-/* Write out the buffered bytes. */
-static int
-store_msg_flush(struct store_msg *m)
-{
-	int	 rc;
-
-	rc = store_msg_put(m, m->buf, m->buflen);
 	m->buflen = 0;
-	return rc;
+	return m->werrno ? -1 : 0;
 }
 
 /*
