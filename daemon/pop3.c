@@ -348,6 +348,15 @@ pop3_deliver(struct pop3_session *s)
 	}
 }
 
+/* Message num goes back to the lead (both number it alike). */
+static void
+pop3_return(struct pop3_session *l, unsigned num)
+{
+	l->msgs[num - 1].want = 1;
+	if (l->next_retr > num - 1)
+		l->next_retr = num - 1;
+}
+
 /*
  * The second connection ends (err): the messages it asked for and has not
  * received go back to the lead, which fetches them if it is still at it;
@@ -359,25 +368,21 @@ pop3_give_back(struct pop3_session *h, enum pop3_error err)
 {
 	struct pop3_session	*l = h->lead;
 	const struct pop3_cmd	*c;
-	unsigned		 n = 0, num;
+	unsigned		 n = 0;
 	size_t			 i;
 
 	if (l == NULL)
 		return;
-	for (i = 0; i <= h->fifo_len; i++) {
-		if (i < h->fifo_len) {
-			c = &h->fifo[(h->fifo_head + i) % (POP3_WINDOW + 1)];
-			if (c->kind != CMD_RETR)
-				continue;
-			num = c->num;
-		} else if (h->cur != NULL)
-			num = h->cur_num;
-		else
-			break;
-		/* The second only takes what both number alike. */
-		l->msgs[num - 1].want = 1;
-		if (l->next_retr > num - 1)
-			l->next_retr = num - 1;
+	/* RETRs not answered yet, and the message being received. */
+	for (i = 0; i < h->fifo_len; i++) {
+		c = &h->fifo[(h->fifo_head + i) % (POP3_WINDOW + 1)];
+		if (c->kind == CMD_RETR) {
+			pop3_return(l, c->num);
+			n++;
+		}
+	}
+	if (h->cur != NULL) {
+		pop3_return(l, h->cur_num);
 		n++;
 	}
 	if (n == 0)
@@ -801,6 +806,15 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 	}
 }
 
+/* Writing the current message failed: end the session. */
+static void
+pop3_disk_error(struct pop3_session *s)
+{
+	snprintf(s->message, sizeof s->message, "cannot write message %u to "
+	    "disk: %s", s->cur_num, strerror(errno));
+	pop3_finish(s, POP3_ERR_LOCAL);
+}
+
 /*
  * Count the message bytes put since the last call into the current
  * message (and its hash, without UIDL). Return -1 when the session ended.
@@ -818,9 +832,7 @@ pop3_put_done(struct pop3_session *s)
 	if (s->cur_hash != NULL)
 		EVP_DigestUpdate(s->cur_hash, p, n);
 	if (store_msg_fill(s->cur, n) != 0) {
-		snprintf(s->message, sizeof s->message, "cannot write message "
-		    "%u to disk: %s", s->cur_num, strerror(errno));
-		pop3_finish(s, POP3_ERR_LOCAL);
+		pop3_disk_error(s);
 		return -1;
 	}
 	if (store_msg_size(s->cur) > POP3_MSG_MAX) {
@@ -847,10 +859,7 @@ pop3_put(struct pop3_session *s, const char *p, size_t n)
 				return -1;
 			s->dst = store_msg_room(s->cur, &s->room);
 			if (s->dst == NULL) {
-				snprintf(s->message, sizeof s->message, "cannot "
-				    "write message %u to disk: %s", s->cur_num,
-				    strerror(errno));
-				pop3_finish(s, POP3_ERR_LOCAL);
+				pop3_disk_error(s);
 				return -1;
 			}
 			s->dst0 = s->dst;
