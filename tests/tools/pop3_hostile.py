@@ -380,9 +380,10 @@ def cmd_apop(s, arg):
 
 def locked_pass(s, arg):
     """PASS that takes the maildrop lock, or refuses while it is held."""
+    login = s.user is not None and arg != "wrong"
     with DELETED_LOCK:
-        busy = bool(LOCKED) and s.user is not None and arg != "wrong"
-        if not busy and s.user is not None and arg != "wrong":
+        busy = login and bool(LOCKED)
+        if login and not busy:
             LOCKED.add(s.num)
     if busy:
         s.user = None
