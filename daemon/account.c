@@ -26,6 +26,12 @@
 #define ACCOUNT_FIRST_POLL	3	/* seconds after start-up */
 #define ACCOUNT_RETRY_MIN	15	/* first retry after a network error */
 #define ACCOUNT_SECRET_MAX	4096
+/*
+ * Polls in a row that may trust the last one's mark (count and last UIDL)
+ * instead of listing the mailbox: a server that files new mail anywhere
+ * but at the end is seen through at the next full listing.
+ */
+#define ACCOUNT_QUICK_MAX	11
 
 struct account_waiter {
 	TAILQ_ENTRY(account_waiter)	 entry;
@@ -51,6 +57,8 @@ struct account {
 	unsigned long long	 total_new;
 	unsigned long long	 total_bytes;
 	unsigned		 failures;	/* network failures in a row */
+	struct pop3_mark	 mark;		/* the last poll's */
+	unsigned		 quick;		/* polls in a row that used it */
 	int			 removed;	/* no longer configured */
 	TAILQ_HEAD(, account_waiter) waiters;
 };
@@ -178,6 +186,8 @@ account_session_cb(struct pop3_session *s, const struct pop3_result *r,
 	struct account	*a = arg;
 
 	a->session = NULL;
+	a->mark = r->mark;
+	a->quick = r->quick ? a->quick + 1 : 0;
 	account_poll_done(a, r);
 	pop3_session_free(s);
 }
@@ -200,13 +210,16 @@ static void
 account_start_session(struct account *a, const char *password)
 {
 	const struct config_account	*ca = account_conf(a);
+	const struct pop3_mark		*mark = NULL;
 
 	if (ca == NULL) {
 		account_poll_failed(a, POP3_ERR_LOCAL, "the account has no "
 		    "POP3 server any more");
 		return;
 	}
-	a->session = pop3_session_start(ca, password, account_store,
+	if (ca->pop3->quick_check && a->quick < ACCOUNT_QUICK_MAX)
+		mark = &a->mark;
+	a->session = pop3_session_start(ca, password, mark, account_store,
 	    account_session_cb, a);
 }
 

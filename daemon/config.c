@@ -280,7 +280,7 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 {
 	static const char *const pop3_keys[] = { "host", "port", "tls", "user",
 	    "password", "password_command", "auth", "ca_file", "timeout",
-	    "poll_interval", "keep", "connections", NULL };
+	    "poll_interval", "keep", "connections", "quick_check", NULL };
 	static const char *const smtp_keys[] = { "host", "port", "tls", "user",
 	    "password", "password_command", "auth", "ca_file", "timeout",
 	    NULL };
@@ -303,6 +303,7 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	s->poll_interval = cf->poll_interval;
 	s->keep = 1;
 	s->connections = 2;
+	s->quick_check = 1;
 	if (cfg_keys(obj, path, proto == CONFIG_POP3 ? pop3_keys : smtp_keys,
 	    cause) != 0)
 		return -1;
@@ -389,6 +390,9 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 			return -1;
 		if (cfg_int32(obj, path, "connections", 1, 2,
 		    &s->connections, cause) != 0)
+			return -1;
+		if (cfg_bool(obj, path, "quick_check", &s->quick_check,
+		    cause) != 0)
 			return -1;
 	}
 	return 0;
@@ -793,6 +797,8 @@ cfg_describe_server(const struct config_server *s)
 		json_object_set_new(o, "keep", json_boolean(s->keep));
 		json_object_set_new(o, "connections",
 		    json_integer(s->connections));
+		json_object_set_new(o, "quick_check",
+		    json_boolean(s->quick_check));
 	}
 	return o;
 }

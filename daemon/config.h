@@ -38,6 +38,7 @@ struct config_server {
 	int			 poll_interval;	/* POP3: seconds */
 	int			 keep;		/* POP3: leave mail on server */
 	int			 connections;	/* POP3: at most, for a big poll */
+	int			 quick_check;	/* POP3: STAT and the last UIDL */
 };
 
 struct config_account {

@@ -8,7 +8,9 @@
  *                                                 |
  *             USER -> PASS | AUTH (SASL PLAIN) | APOP
  *                                                 |
- *                    UIDL [-> LIST without UIDL] -> TRANSFER -> QUIT -> DONE
+ *                    [STAT -> UIDL_ONE ->] UIDL [-> LIST without UIDL]
+ *                                                 |
+ *                                     TRANSFER -> QUIT -> DONE
  *
  * Any state may go to DONE through pop3_fail. In TRANSFER the session keeps
  * a FIFO of commands sent and not yet answered (RETR, DELE); with
@@ -36,6 +38,14 @@
  * lead. A server that refuses the second login (a maildrop lock, RFC 2449
  * [IN-USE]) leaves the lead doing it all. The poll reports once both have
  * ended.
+ *
+ * A poll that handled the whole mailbox (every message stored or seen
+ * before, none deleted) leaves a mark: the message count and the last
+ * message's UIDL. The next poll given that mark sends STAT and "UIDL n"
+ * (pipelined when it can) and, when both match, has nothing new to fetch
+ * without the full listing, which on a big mailbox is most of the server's
+ * work. This relies on new mail being added at the end of the maildrop, as
+ * servers do; the caller bounds how many polls in a row may trust a mark.
  *
  * De-duplication is by UIDL. A server without UIDL gets every message
  * downloaded and identified by the SHA-256 of its content; one already
@@ -97,6 +107,8 @@ enum pop3_state {
 	POP3_PASS,
 	POP3_AUTH,
 	POP3_APOP,
+	POP3_STAT,
+	POP3_UIDL_ONE,
 	POP3_UIDL,
 	POP3_LIST,
 	POP3_TRANSFER,
@@ -106,8 +118,8 @@ enum pop3_state {
 
 static const char *const pop3_state_names[] = {
 	"CONNECT", "GREETING", "CAPA", "STLS", "HANDSHAKE", "CAPA_TLS",
-	"USER", "PASS", "AUTH", "APOP", "UIDL", "LIST", "TRANSFER", "QUIT",
-	"DONE",
+	"USER", "PASS", "AUTH", "APOP", "STAT", "UIDL_ONE", "UIDL", "LIST",
+	"TRANSFER", "QUIT", "DONE",
 };
 
 struct pop3_msg {
@@ -168,6 +180,11 @@ struct pop3_session {
 #define CAP_SASL_PLAIN	0x20
 	int			 no_uidl;	/* UIDL refused: hash content */
 	char			*apop_ts;
+	struct pop3_mark	 mark;		/* the last poll's, to check */
+	unsigned		 stat_count;	/* STAT's, when stat_ok */
+	int			 stat_ok;
+	int			 one_sent;	/* "UIDL n" pipelined with STAT */
+	char			 last_uidl[71];	/* of message nmsgs */
 
 	struct pop3_msg		*msgs;		/* index = number - 1 */
 	size_t			 nmsgs;
@@ -255,6 +272,8 @@ pop3_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	struct pop3_session	*s = arg;
 
 	s->result.message = s->result.error == POP3_OK ? NULL : s->message;
+	if (s->result.error != POP3_OK)
+		s->result.mark.valid = 0;
 	s->cb(s, &s->result, s->arg);
 }
 
@@ -605,6 +624,13 @@ pop3_tls_cb(struct conn *c, const char *error, void *arg)
 	pop3_send(s, 0, "CAPA");
 }
 
+/* Where the session logs in, as a mark records it: "user@host:port". */
+static void
+pop3_where(const struct pop3_session *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s@%s:%d", s->user, s->host, s->port);
+}
+
 /* Keep the greeting's APOP timestamp "<...>". */
 static void
 pop3_greeting(struct pop3_session *s, const char *line, size_t len)
@@ -643,7 +669,7 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 	struct pop3_msg	*m;
 	char		*end, *arg;
 	unsigned long	 num;
-	size_t		 i;
+	size_t		 i, len;
 
 	errno = 0;
 	num = strtoul(line, &end, 10);
@@ -662,11 +688,13 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 		/* RFC 1939: 1 to 70 characters in 0x21..0x7e. */
 		if ((end = strchr(arg, ' ')) != NULL)
 			*end = '\0';
-		if (strlen(arg) == 0 || strlen(arg) > 70)
+		if ((len = strlen(arg)) == 0 || len >= sizeof s->last_uidl)
 			return -1;
-		for (i = 0; arg[i] != '\0'; i++)
+		for (i = 0; i < len; i++)
 			if (arg[i] < 0x21 || arg[i] > 0x7e)
 				return -1;
+		if (num == s->nmsgs)
+			memcpy(s->last_uidl, arg, len + 1);
 		free(m->uidl);
 		m->uidl = NULL;
 		/* Most of a big mailbox is seen: keep no copy of those. */
@@ -719,6 +747,15 @@ pop3_plan(struct pop3_session *s)
 	}
 	log_info("account=%s %u messages on the server, %u new, %u seen",
 	    s->account, s->result.on_server, want, seen);
+	/* Handled in full once the poll ends well: the next may check. */
+	if (!s->no_uidl && s->result.on_server == s->nmsgs &&
+	    (s->keep || s->nmsgs == 0)) {
+		s->result.mark.valid = 1;
+		pop3_where(s, s->result.mark.where,
+		    sizeof s->result.mark.where);
+		s->result.mark.count = s->nmsgs;
+		memcpy(s->result.mark.uidl, s->last_uidl, sizeof s->last_uidl);
+	}
 	if (want > 0 && store_expect(s->store, s->account, want, &cause) != 0) {
 		snprintf(s->message, sizeof s->message, "%s", cause);
 		free(cause);
@@ -731,6 +768,100 @@ pop3_plan(struct pop3_session *s)
 	    (size_t)want * 8 >= s->result.on_server)
 		pop3_helper_start(s);
 	pop3_pump(s);
+}
+
+/* The mark matched: nothing new, no listing needed. */
+static void
+pop3_quick_done(struct pop3_session *s)
+{
+	log_info("account=%s %u messages on the server, none new (the count "
+	    "and the last UIDL are as the last poll left them)", s->account,
+	    s->stat_count);
+	s->result.on_server = s->stat_count;
+	s->result.quick = 1;
+	s->result.mark = s->mark;
+	pop3_enter(s, POP3_TRANSFER);
+	pop3_pump(s);
+}
+
+/* List the whole mailbox: UIDL (then LIST when the server has no UIDL). */
+static void
+pop3_list_all(struct pop3_session *s)
+{
+	/* LIST is only needed to number messages without UIDL. */
+	pop3_send(s, 0, "UIDL");
+	pop3_enter(s, POP3_UIDL);
+}
+
+/*
+ * Logged in: with the last poll's mark, STAT and the last message's UIDL
+ * first (one round trip with PIPELINING); otherwise the full listing.
+ */
+static void
+pop3_look(struct pop3_session *s)
+{
+	if (!s->mark.valid) {
+		pop3_list_all(s);
+		return;
+	}
+	pop3_send(s, 0, "STAT");
+	if (s->mark.count > 0 && (s->caps & CAP_PIPELINING)) {
+		pop3_send(s, 0, "UIDL %u", s->mark.count);
+		s->one_sent = 1;
+	}
+	pop3_enter(s, POP3_STAT);
+}
+
+/* STAT answered: "+OK count octets". */
+static void
+pop3_stat(struct pop3_session *s, int okay, const char *line)
+{
+	unsigned long	 n;
+	char		*end;
+
+	if (okay && line[3] == ' ') {
+		errno = 0;
+		n = strtoul(line + 4, &end, 10);
+		if (errno == 0 && end != line + 4 && *end == ' ' &&
+		    n <= POP3_MAILBOX_MAX) {
+			s->stat_ok = 1;
+			s->stat_count = n;
+		}
+	}
+	if (s->one_sent)
+		pop3_enter(s, POP3_UIDL_ONE);	/* its answer is next */
+	else if (!s->stat_ok || s->stat_count != s->mark.count)
+		pop3_list_all(s);
+	else if (s->stat_count == 0)
+		pop3_quick_done(s);
+	else {
+		pop3_send(s, 0, "UIDL %u", s->stat_count);
+		pop3_enter(s, POP3_UIDL_ONE);
+	}
+}
+
+/* "UIDL n" answered: "+OK n uidl"; the same as the mark's, nothing new. */
+static void
+pop3_uidl_one(struct pop3_session *s, int okay, char *line)
+{
+	unsigned long	 n;
+	char		*end, *uidl;
+
+	if (okay && s->stat_ok && s->stat_count == s->mark.count &&
+	    line[3] == ' ') {
+		errno = 0;
+		n = strtoul(line + 4, &end, 10);
+		if (errno == 0 && *end == ' ' && n == s->mark.count) {
+			uidl = end + 1;
+			if ((end = strchr(uidl, ' ')) != NULL)
+				*end = '\0';
+			if (strcmp(uidl, s->mark.uidl) == 0) {
+				pop3_quick_done(s);
+				return;
+			}
+		}
+	}
+	pop3_list_all(s);
 }
 
 /* Handle the end of a multi-line reply. */
@@ -1231,9 +1362,13 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 			pop3_fail(s, POP3_ERR_AUTH, "login failed: \"%s\"", q);
 			return;
 		}
-		/* LIST is only needed to number messages without UIDL. */
-		pop3_send(s, 0, "UIDL");
-		pop3_enter(s, POP3_UIDL);
+		pop3_look(s);
+		break;
+	case POP3_STAT:
+		pop3_stat(s, okay, line);
+		break;
+	case POP3_UIDL_ONE:
+		pop3_uidl_one(s, okay, line);
 		break;
 	case POP3_UIDL:
 		if (okay) {
@@ -1544,15 +1679,23 @@ pop3_helper_start(struct pop3_session *l)
 	pop3_connect(h);
 }
 
-/* Start a poll of account a with its password. */
+/*
+ * Start a poll of account a with its password; mark (or NULL) is what the
+ * last poll left, to be checked instead of listing the whole mailbox.
+ */
 struct pop3_session *
 pop3_session_start(const struct config_account *a, const char *password,
-    struct store *store, pop3_done_cb cb, void *arg)
+    const struct pop3_mark *mark, struct store *store, pop3_done_cb cb,
+    void *arg)
 {
 	struct pop3_session	*s;
-	char			*cause = NULL;
+	char			*cause = NULL, where[sizeof mark->where];
 
 	s = pop3_session_new(a->name, a->pop3, password, store, cb, arg);
+	pop3_where(s, where, sizeof where);
+	/* A mark taken at another server or login means nothing here. */
+	if (mark != NULL && mark->valid && strcmp(mark->where, where) == 0)
+		s->mark = *mark;
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {
 		snprintf(s->message, sizeof s->message, "%s", cause);

@@ -22,6 +22,18 @@ enum pop3_error {
 	POP3_ERR_LOCAL,		/* our disk or index */
 };
 
+/*
+ * What a poll saw of a mailbox it handled in full (every message stored or
+ * seen before, none deleted): the next poll may then look at the message
+ * count and the last message's UIDL only, instead of the whole listing.
+ */
+struct pop3_mark {
+	int		 valid;
+	char		 where[300];	/* "user@host:port" it was taken at */
+	unsigned	 count;		/* messages in the mailbox */
+	char		 uidl[71];	/* of the last one; "" when empty */
+};
+
 struct pop3_result {
 	enum pop3_error	 error;
 	const char	*message;	/* NULL on success; valid in the cb */
@@ -29,14 +41,16 @@ struct pop3_result {
 	uint64_t	 bytes;		/* bytes stored */
 	unsigned	 on_server;	/* messages in the mailbox */
 	unsigned	 deleted;	/* DELE accepted */
+	int		 quick;		/* the mark matched: no listing */
+	struct pop3_mark mark;		/* for the next poll */
 };
 
 typedef void (*pop3_done_cb)(struct pop3_session *,
     const struct pop3_result *, void *arg);
 
 struct pop3_session *pop3_session_start(const struct config_account *,
-		    const char *password, struct store *, pop3_done_cb,
-		    void *arg);
+		    const char *password, const struct pop3_mark *,
+		    struct store *, pop3_done_cb, void *arg);
 void		 pop3_session_free(struct pop3_session *);
 const char	*pop3_error_name(enum pop3_error);
 

@@ -5,7 +5,9 @@
 # new message is fetched alone; keep=false empties the server mailbox, but
 # nothing is deleted when delivery fails. A poll of that many new messages
 # runs over two connections (unless the account says "connections": 1),
-# and with keep=false each deletes what it fetched.
+# and with keep=false each deletes what it fetched. A poll after one that
+# handled the whole mailbox checks only the count and the last UIDL
+# (unless "quick_check": false); when either changed it lists again.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 
@@ -29,6 +31,7 @@ $(pop3_account pop3s alice alice-Pw1 implicit "$MS_POP3S_PORT"),
 $(pop3_account drain bob bob-Pw2 implicit "$MS_POP3S_PORT" ',"keep":false'),
 $(pop3_account drain2 dave dave-Pw4 starttls "$MS_POP3_PORT" ',"keep":false'),
 $(pop3_account broken carol carol-Pw3 implicit "$MS_POP3S_PORT" ',"keep":false'),
+$(pop3_account fullcheck carol carol-Pw3 implicit "$MS_POP3S_PORT" ',"quick_check":false'),
 $(pop3_account timer carol carol-Pw3 implicit "$MS_POP3S_PORT" | sed 's/"poll_interval":3600/"poll_interval":2/')"
 write_config "$T/config.json" "$ACCTS"
 # carol's store cannot be written: her Inbox is a file, not a Maildir.
@@ -60,6 +63,8 @@ check "no password in the log" eval '! grep -q "alice-Pw1\|bob-Pw2" "$T/daemon.l
 for a in plain stls pop3s; do
 	expect_rc 0 "second poll of $a" mailctl fetch "$a" --json
 	check "second poll of $a fetches 0" test "$(json 'j["accounts"][0]["new"]')" -eq 0
+	check "second poll of $a checked the count and the last UIDL only" \
+		grep -q "account=$a 200 messages on the server, none new (the count and the last UIDL" "$T/daemon.log"
 done
 check "store still holds 200 per account" test "$(stored plain | wc -l)" -eq 200
 
@@ -68,6 +73,18 @@ ms_inject_dir alice "$T/src-new" >/dev/null
 expect_rc 0 "poll after one new message" mailctl fetch stls --json
 check "exactly 1 new" test "$(json 'j["accounts"][0]["new"]')" -eq 1
 check "and it is the new one" test "$(stored stls | sums)" = "$(find "$T/src" "$T/src-new" -type f | sums)"
+check "that poll listed the mailbox: the count had changed" \
+	grep -q "account=stls 201 messages on the server, 1 new, 200 seen" "$T/daemon.log"
+# Another client deletes the first message, and a new one arrives: the
+# count is as before, the last UIDL is not.
+rm "$(ms_maildir alice)"/*/1000000001.M1P*
+python3 "$TOOLS/gen_messages.py" 1 "$T/src-new2" --prefix later --big 0
+ms_inject_dir alice "$T/src-new2" >/dev/null
+expect_rc 0 "poll after one gone and one new" mailctl fetch stls --json
+check "exactly 1 new again" test "$(json 'j["accounts"][0]["new"]')" -eq 1
+check "and it is the newer one" test "$(stored stls | sums)" = "$(find "$T/src" "$T/src-new" "$T/src-new2" -type f | sums)"
+check "that poll listed the mailbox: the last UIDL had changed" \
+	test "$(grep -c "account=stls 201 messages on the server, 1 new, 200 seen" "$T/daemon.log")" -eq 2
 
 # keep=false: bob's mailbox is emptied after the messages are stored.
 expect_rc 0 "fetch with keep=false" mailctl fetch drain --json
@@ -91,6 +108,13 @@ contains "$ERR" "cannot" "the error says why"
 check "carol still has her 5 messages on the server" test "$(ms_deliver_count carol)" -eq 5
 check "no DELE sent for carol" eval '! grep -q "account=broken C: DELE" "$T/daemon.log"'
 
+# "quick_check": false lists the mailbox at every poll.
+expect_rc 0 "fetch with quick_check false" mailctl fetch fullcheck
+expect_rc 0 "again" mailctl fetch fullcheck
+contains "$OUT" "fullcheck: 0 new" "the second poll finds nothing new"
+check "both polls listed the mailbox (UIDL), neither sent STAT" \
+	test "$(grep -c 'account=fullcheck C: UIDL$' "$T/daemon.log"):$(grep -c 'account=fullcheck C: STAT' "$T/daemon.log")" = 2:0
+
 # The timer polls by itself: carol's mail arrives without a fetch.
 for i in $(seq 100); do [ "$(stored timer | wc -l)" -eq 5 ] && break; sleep 0.1; done
 check "the poll timer fetched carol's 5 messages by itself" test "$(stored timer | wc -l)" -eq 5
@@ -99,7 +123,7 @@ expect_rc 0 "status after the polls" mailctl status --json
 check "status: last poll of plain ok" test "$(json '[a for a in j["accounts"] if a["name"]=="plain"][0]["poll"]["last_poll"]["ok"]')" = True
 check "status: broken account shows its error" \
 	test "$(json '[a for a in j["accounts"] if a["name"]=="broken"][0]["poll"]["last_poll"]["error_kind"]')" = local
-check "status: store counts" test "$(json '[a for a in j["accounts"] if a["name"]=="stls"][0]["store"]["messages"]')" -eq 201
+check "status: store counts" test "$(json '[a for a in j["accounts"] if a["name"]=="stls"][0]["store"]["messages"]')" -eq 202
 expect_rc 0 "human status" mailctl status
 stop_daemon
 check "clean stop" test "$DAEMON_RC" -eq 0

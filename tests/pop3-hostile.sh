@@ -21,17 +21,23 @@ start_hostile() {
 stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/null; }
 t_at_exit 'stop_hostile'
 
+# use_account NAME [POP3-KEYS]: reload the daemon with the one account NAME
+# at the hostile server ($HOST, default 127.0.0.1; $PORT), tls "none" (or
+# $TLS), plus POP3-KEYS (',"key":value...').
+use_account() {
+	write_config "$T/config.json" "{\"name\":\"$1\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"${HOST:-127.0.0.1}\",\"port\":$PORT,\"tls\":\"${TLS:-none}\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600${2:-}}}"
+	kill -HUP "$DAEMON_PID"
+	sleep 0.2
+}
+
 # Each mode gets its own account (and Maildir) and its own daemon config.
 # run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]; $HOST: where it listens,
 # $NAME: the account name (default: the mode).
 run_mode() {
-	local mode=$1 want=$2 text=$3 host=${HOST:-127.0.0.1}; shift 3
-	local name=${NAME:-$mode}
-	start_hostile "$mode" --host "$host" "$@"
-	write_config "$T/config.json" "{\"name\":\"$name\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"$host\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600}}"
-	mode=$name
-	kill -HUP "$DAEMON_PID"
-	sleep 0.2
+	local mode=$1 want=$2 text=$3; shift 3
+	start_hostile "$mode" --host "${HOST:-127.0.0.1}" "$@"
+	mode=${NAME:-$mode}
+	use_account "$mode"
 	expect_rc "$want" "$mode: fetch exits $want" mailctl fetch "$mode"
 	contains "$OUT$ERR" "$text" "$mode: says \"$text\""
 	check "$mode: nothing half written in tmp/" \
@@ -60,20 +66,65 @@ else
 fi
 run_mode nouidl 0 "nouidl: 3 new"
 start_hostile nouidl
-write_config "$T/config.json" "{\"name\":\"nouidl\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2}}"
-kill -HUP "$DAEMON_PID"; sleep 0.2
+use_account nouidl
 expect_rc 0 "nouidl: second poll" mailctl fetch nouidl
 contains "$OUT" "nouidl: 0 new" "nouidl: content hashes drop what is already stored"
 check "nouidl: still 3 messages stored" test "$(stored nouidl | wc -l)" -eq 3
 stop_hostile
 # tls starttls against a server without STLS: no password may go out.
 start_hostile good
-write_config "$T/config.json" "{\"name\":\"nostls\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"starttls\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2}}"
-kill -HUP "$DAEMON_PID"; sleep 0.2
+TLS=starttls use_account nostls
 : >"$T/hostile.log"
 expect_rc 1 "nostls: fetch fails" mailctl fetch nostls
 contains "$ERR" "does not offer STLS" "nostls: says the server does not offer STLS"
 check "nostls: no USER or PASS went out" eval '! grep -q "C: \(USER\|PASS\)" "$T/hostile.log"'
+stop_hostile
+# A poll that handled the whole mailbox leaves a mark (the count and the
+# last UIDL): up to 11 polls in a row then check only that (STAT and
+# "UIDL n", pipelined when the server allows) before the next lists the
+# mailbox again. A server that files new mail in the middle, in place of a
+# message gone meanwhile, keeps both: that mail waits for the full listing,
+# or comes at once with "quick_check": false.
+mkdir -p "$T/expect-mid"
+python3 "$TOOLS/pop3_hostile.py" --messages 4 --dump "$T/expect-mid" good
+for f in "$T"/expect-mid/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
+start_hostile middle-new --messages 4
+use_account quick
+: >"$T/hostile.log"
+expect_rc 0 "quick: first poll" mailctl fetch quick
+contains "$OUT" "quick: 3 new" "quick: the first poll fetches the 3 there are"
+news=
+for i in $(seq 2 13); do
+	news="$news $(mailctl fetch quick | grep -o '[0-9]* new')"
+done
+check "quick: polls 2-12 find nothing, poll 13 lists and finds the new one ($news)" \
+	test "$(echo $news)" = "0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 1 new"
+check "quick: 11 polls checked the count and the last UIDL only" \
+	test "$(grep -c 'account=quick 3 messages on the server, none new (the count and the last UIDL are as the last poll left them)' "$T/daemon.log")" -eq 11
+check "quick: with STAT and UIDL 3 pipelined" \
+	test "$(grep -c '^[0-9]* C: UIDL 3$' "$T/hostile.log")" -eq 11
+check "quick: two full listings in 13 polls" \
+	test "$(grep -c '^[0-9]* C: UIDL$' "$T/hostile.log")" -eq 2
+check "quick: each message once, as the server has it" \
+	test "$(stored quick | sums)" = "$(ls "$T"/expect-mid/*.lf | sums)"
+stop_hostile
+start_hostile middle-new --messages 4
+use_account full ',"quick_check":false'
+expect_rc 0 "full: first poll" mailctl fetch full
+expect_rc 0 "full: second poll" mailctl fetch full
+contains "$OUT" "full: 1 new" "full: without quick_check the second poll finds the new one"
+check "full: each message once, as the server has it" \
+	test "$(stored full | sums)" = "$(ls "$T"/expect-mid/*.lf | sums)"
+stop_hostile
+# Without PIPELINING (no CAPA), "UIDL n" waits for STAT's answer.
+start_hostile nocapa
+use_account nocapa
+: >"$T/hostile.log"
+expect_rc 0 "nocapa: a poll that lists" mailctl fetch nocapa
+expect_rc 0 "nocapa: a poll that checks the mark" mailctl fetch nocapa
+check "nocapa: STAT, its answer, then UIDL 3" \
+	test "$(grep -A2 'C: STAT$' "$T/hostile.log" | cut -d' ' -f2- | tr '\n' '|')" = "C: STAT|S: +OK 3 6000|C: UIDL 3|"
+contains "$OUT" "nocapa: 0 new" "nocapa: nothing new"
 stop_hostile
 run_mode slow-drip 0 "slow-drip: 3 new" --messages 3 --size 1500
 run_mode list-lies 0 "list-lies: 2 new" --messages 2 --size 5000000

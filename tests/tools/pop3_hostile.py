@@ -42,6 +42,10 @@ DELE applies at QUIT, for the life of the process).  Modes:
                      "+OK", half the message, and a close
 In those two modes the first connection answers each RETR 5 ms late, so
 that a client's second connection always comes while the first is busy.
+  middle-new         the last message of the mailbox is new mail that only
+                     connections after the first see, numbered 2 in place
+                     of message 2 (as if it was deleted meanwhile): the
+                     count and the last UIDL stay the same
 
 --host ADDR listens on another address (for example ::1 for IPv6).
 
@@ -413,6 +417,16 @@ def second_dies(s, arg):
     return False
 
 
+def middle_new_pass(s, arg):
+    """PASS; the last message shows up later, in the middle (middle-new)."""
+    cmd_pass(s, arg)
+    if s.msgs:
+        late = s.msgs.pop()
+        if s.num > 1 and len(s.msgs) >= 2:
+            s.msgs[1] = late
+    return True
+
+
 reply_unknown = fixed("-ERR unknown command")
 COMMANDS = {
     "CAPA": fixed("+OK capability list follows",
@@ -456,6 +470,7 @@ MODES = {
              "USER": fixed("-ERR use APOP"), "APOP": cmd_apop},
     "in-use": {"PASS": locked_pass, "RETR": first_slow_retr},
     "second-dies": {"RETR": second_dies},
+    "middle-new": {"PASS": middle_new_pass},
 }
 
 

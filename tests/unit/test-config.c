@@ -196,6 +196,10 @@ test_servers(void)
 	    "expected an integer 1\xe2\x80\x93" "2");
 	bad_account(SMTP("'connections':1"),
 	    "accounts[0].smtp.connections: unknown key");
+	bad_account(POP3("'quick_check':1"), "accounts[0].pop3.quick_check: "
+	    "expected true or false");
+	bad_account(SMTP("'quick_check':true"),
+	    "accounts[0].smtp.quick_check: unknown key");
 	bad_account(ACCT(POP3_OK ",'smtp':{'host':'h','port':-1}"),
 	    "accounts[0].smtp.port: expected an integer");
 }
@@ -253,7 +257,7 @@ test_valid(void)
 	    "'implicit','user':'u','password_command':['getsecret-zz','x']}},"
 	    "{'name':'q','email':'q@x.test','pop3':{'host':'127.0.0.1',"
 	    "'tls':'none','user':'q','password':'s3cr3t','keep':false,"
-	    "'poll_interval':30,'connections':1}}]}");
+	    "'poll_interval':30,'connections':1,'quick_check':false}}]}");
 	if (cf == NULL)
 		return;
 	ok(cf->naccounts == 2, "two accounts");
@@ -270,6 +274,9 @@ test_valid(void)
 	ok(cf->accounts[0].pop3->connections == 2 &&
 	    cf->accounts[1].pop3->connections == 1,
 	    "connections: 2 unless the account says 1");
+	ok(cf->accounts[0].pop3->quick_check == 1 &&
+	    cf->accounts[1].pop3->quick_check == 0,
+	    "quick_check defaults to true");
 	ok(cf->accounts[0].pop3->timeout == CONFIG_DEFAULT_TIMEOUT,
 	    "timeout default");
 	ok(cf->attachment_max_bytes == 3145728, "attachment limit default");
