@@ -17,7 +17,10 @@
 # (default: all four; in noop fetchmail only when named in --only, since its
 # one-MDA-process-per-message first poll of 50,000 messages takes minutes),
 # and norules (only when named, not in noop): mailctld with "filters": [],
-# so that mailctld / norules is what filing by the default rules costs.
+# so that mailctld / norules is what filing by the default rules costs;
+# in noop also fulllist: mailctld with "quick_check": false, which lists
+# the whole mailbox at every poll (mailctld checks STAT and the last UIDL
+# for up to 11 polls in a row after one that saw the whole mailbox).
 #
 # The mailbox is served by a real Dovecot started through
 # tests/servers/mailservers.sh, on plain POP3 and POP3S (--tls both). The
@@ -43,7 +46,7 @@ WORK=/var/tmp/mailctl-bench
 USER_NAME=bench
 USER_PASS=bench-pw-7
 ALL_TOOLS="raw mpop fetchmail mailctld"
-KNOWN_TOOLS="$ALL_TOOLS norules"
+KNOWN_TOOLS="$ALL_TOOLS norules fulllist"
 
 SCENARIO=fetch
 MESSAGES=
@@ -115,7 +118,7 @@ noop)
 	is_uint "$MESSAGES" || die "--messages: expected a positive integer"
 	: "${TOTAL_MB:=$(awk -v n="$MESSAGES" 'BEGIN { printf "%.2f", n * 1536 / 1048576 }')}"
 	MIN_BYTES=1024 MAX_BYTES=2048 ATTACH=0
-	DEFAULT_TOOLS="raw mpop mailctld" ;;
+	DEFAULT_TOOLS="raw mpop mailctld fulllist" ;;
 bigmsg)
 	: "${MESSAGES:=1}" "${TOTAL_MB:=100}"
 	[ "$MESSAGES" = 1 ] || die "--scenario bigmsg: --messages must be 1"
@@ -148,6 +151,10 @@ if [ -n "$ONLY" ]; then
 	*" norules "*) [ "$SCENARIO" != noop ] ||
 		die "--only: norules is not for the noop scenario" ;;
 	esac
+	case " $TOOLS " in
+	*" fulllist "*) [ "$SCENARIO" = noop ] ||
+		die "--only: fulllist is only for the noop scenario" ;;
+	esac
 else
 	TOOLS=$DEFAULT_TOOLS
 fi
@@ -166,7 +173,8 @@ RUN=            # this run's directory (removed at exit)
 MSD=            # the mail server instance directory
 RESULTS=        # one line per run, read by report.py
 META=           # key<TAB>value facts for report.py
-MC_PID=         # a running mailctld, if any
+declare -A MC_PIDS  # data dir -> its mailctld (noop keeps them running)
+MC_DIR= MC_PID=     # the one in use
 CORPUS_BYTES=0
 declare -A BROKEN   # "mode tool" -> reason, once a tool cannot work at all
 ANY_FAILED=0
@@ -174,7 +182,7 @@ ANY_FAILED=0
 cleanup()
 {
 	trap - EXIT INT TERM
-	mc_stop
+	mc_stop_all
 	if [ -n "${MS_DIR:-}" ]; then
 		ms_cleanup
 	fi
@@ -370,16 +378,28 @@ mc_stop()
 	done
 	kill -KILL "$MC_PID" 2>/dev/null
 	wait "$MC_PID" 2>/dev/null
+	unset 'MC_PIDS[$MC_DIR]'
 	MC_PID=
+}
+
+# Stop every mailctld still running.
+mc_stop_all()
+{
+	local d
+	for d in "${!MC_PIDS[@]}"; do
+		MC_DIR=$d MC_PID=${MC_PIDS[$d]}
+		mc_stop
+	done
 }
 
 # Start mailctld for DIR and MODE; wait until `mailctl status` answers.
 # On failure set R_NOTE and fail.
 mc_start()
 {
-	local dir=$1 mode=$2 tls extra=
+	local dir=$1 mode=$2 tls extra= pextra=
 	tls=$mode
 	[ -z "${MC_NORULES:-}" ] || extra=' "filters": [],'
+	[ -z "${MC_FULLLIST:-}" ] || pextra=', "quick_check": false'
 	if [ ! -x "$MAILCTLD" ] || [ ! -x "$MAILCTL" ]; then
 		R_NOTE="not built: no $MAILCTLD or $MAILCTL (use --build DIR)"
 		return 1
@@ -396,7 +416,7 @@ mc_start()
 	      "pop3": {"host": "$MS_HOST", "port": $(port_of "$mode"),
 	               "tls": "$tls", "ca_file": "$MS_CA_FILE",
 	               "user": "$USER_NAME", "password": "$USER_PASS",
-	               "keep": true}
+	               "keep": true$pextra}
 	    }
 	  ]
 	}
@@ -404,10 +424,12 @@ mc_start()
 	chmod 600 "$dir/config.json"
 	"$MAILCTLD" --config "$dir/config.json" ${MAILCTLD_ARGS:-} </dev/null \
 	    >>"$dir/mailctld.log" 2>&1 &
-	MC_PID=$!
+	MC_PID=$! MC_DIR=$dir
+	MC_PIDS[$dir]=$MC_PID
 	for _ in $(seq 150); do
 		if ! kill -0 "$MC_PID" 2>/dev/null; then
 			wait "$MC_PID" 2>/dev/null
+			unset 'MC_PIDS[$dir]'
 			MC_PID=
 			R_NOTE="daemon exited at start: $(tail -n 1 "$dir/mailctld.log" | cut -c1-200)"
 			return 1
@@ -427,6 +449,7 @@ tool_mailctld()
 	R_SECS='' R_RSS='' R_COUNT='' R_NOTE=''
 	# In noop the daemon started for the warm-up poll stays up for the
 	# timed ones; otherwise every run starts it on an empty data_dir.
+	MC_DIR=$dir MC_PID=${MC_PIDS[$dir]:-}
 	if [ -z "$MC_PID" ]; then
 		mc_start "$dir" "$mode" || { R_STATUS=broken; return; }
 	fi
@@ -478,6 +501,12 @@ tool_mailctld()
 tool_norules()
 {
 	MC_NORULES=1 tool_mailctld "$@"
+}
+
+# mailctld listing the whole mailbox at every poll.
+tool_fulllist()
+{
+	MC_FULLLIST=1 tool_mailctld "$@"
 }
 
 # --- one run ----------------------------------------------------------------
@@ -615,7 +644,7 @@ main()
 				run_one "$mode" "$tool" rep "$rep"
 			done
 		done
-		mc_stop
+		mc_stop_all
 	done
 
 	cp "$RESULTS" "$WORK/last-$SCENARIO.tsv"
