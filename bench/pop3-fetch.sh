@@ -59,54 +59,15 @@ JSON_OUT=
 TIMEOUT=600
 KEEP=0
 
-usage()
-{
-	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
-	exit "${1:-0}"
-}
-
-die()
-{
-	echo "pop3-fetch: $*" >&2
-	exit 2
-}
-
-log()
-{
-	echo "$*" >&2
-}
+BENCH_NAME=pop3-fetch
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 # --- options ----------------------------------------------------------------
 
-while [ $# -gt 0 ]; do
-	case $1 in
-	--scenario) SCENARIO=${2:-}; shift ;;
-	--scenario=*) SCENARIO=${1#*=} ;;
-	--messages) MESSAGES=${2:-}; shift ;;
-	--messages=*) MESSAGES=${1#*=} ;;
-	--total-mb) TOTAL_MB=${2:-}; shift ;;
-	--total-mb=*) TOTAL_MB=${1#*=} ;;
-	--reps) REPS=${2:-}; shift ;;
-	--reps=*) REPS=${1#*=} ;;
-	--tls) TLS=${2:-}; shift ;;
-	--tls=*) TLS=${1#*=} ;;
-	--only) ONLY=${2:-}; shift ;;
-	--only=*) ONLY=${1#*=} ;;
-	--build) BUILD=${2:-}; shift ;;
-	--build=*) BUILD=${1#*=} ;;
-	--json) JSON_OUT=${2:-}; shift ;;
-	--json=*) JSON_OUT=${1#*=} ;;
-	--timeout) TIMEOUT=${2:-}; shift ;;
-	--timeout=*) TIMEOUT=${1#*=} ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage 0 ;;
-	*) echo "pop3-fetch: unknown option $1" >&2; usage 2 >&2 ;;
-	esac
-	shift
-done
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
-is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+parse_opts "--scenario:SCENARIO --messages:MESSAGES --total-mb:TOTAL_MB
+    --reps:REPS --tls:TLS --only:ONLY --build:BUILD --json:JSON_OUT
+    --timeout:TIMEOUT --keep:KEEP=1" "$@"
 
 case $SCENARIO in
 fetch)
@@ -138,26 +99,15 @@ none | implicit) MODES=$TLS ;;
 both) MODES="none implicit" ;;
 *) die "--tls: expected none, implicit or both" ;;
 esac
-if [ -n "$ONLY" ]; then
-	TOOLS=
-	for t in ${ONLY//,/ }; do
-		case " $KNOWN_TOOLS " in
-		*" $t "*) TOOLS="$TOOLS $t" ;;
-		*) die "--only: unknown tool $t (known: $KNOWN_TOOLS)" ;;
-		esac
-	done
-	TOOLS=${TOOLS# }
-	case " $TOOLS " in
-	*" norules "*) [ "$SCENARIO" != noop ] ||
-		die "--only: norules is not for the noop scenario" ;;
-	esac
-	case " $TOOLS " in
-	*" fulllist "*) [ "$SCENARIO" = noop ] ||
-		die "--only: fulllist is only for the noop scenario" ;;
-	esac
-else
-	TOOLS=$DEFAULT_TOOLS
-fi
+select_tools "$ONLY" "$KNOWN_TOOLS" "$DEFAULT_TOOLS"
+case " $TOOLS " in
+*" norules "*) [ "$SCENARIO" != noop ] ||
+	die "--only: norules is not for the noop scenario" ;;
+esac
+case " $TOOLS " in
+*" fulllist "*) [ "$SCENARIO" = noop ] ||
+	die "--only: fulllist is only for the noop scenario" ;;
+esac
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "--build: no such directory"
 MAILCTLD=$BUILD/daemon/mailctld
 MAILCTL=$BUILD/client/mailctl
@@ -179,74 +129,16 @@ CORPUS_BYTES=0
 declare -A BROKEN   # "mode tool" -> reason, once a tool cannot work at all
 ANY_FAILED=0
 
-cleanup()
-{
-	trap - EXIT INT TERM
-	mc_stop_all
-	if [ -n "${MS_DIR:-}" ]; then
-		ms_cleanup
-	fi
-	[ -n "$MSD" ] && rm -rf "$MSD"
-	if [ -n "$RUN" ] && [ "$KEEP" = 0 ]; then
-		rm -rf "$RUN"
-	elif [ -n "$RUN" ]; then
-		log "pop3-fetch: kept $RUN"
-	fi
-}
-
 # shellcheck source=tests/servers/mailservers.sh
 . "$TOP/tests/servers/mailservers.sh"
 
 # --- helpers ----------------------------------------------------------------
-
-# Number of message files in the Maildirs under $1 (any depth: mailctld
-# keeps one Maildir per folder).
-count_msgs()
-{
-	find "$1" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null |
-	    wc -l
-}
-
-# Set a finished run's directory aside instead of deleting it: on an ext4
-# without a journal (these VMs), inodes freed in the last minutes are
-# skipped one by one by every later file creation (ext4's recently_deleted
-# scan), so deleting 5,000 messages between runs would make the next tool's
-# creates pay for the previous tool's deletes. Everything set aside goes
-# with $RUN at exit.
-trash()
-{
-	[ -e "$1" ] || return 0
-	mkdir -p "$RUN/trash"
-	mv "$1" "$RUN/trash/${1##*/}.$RANDOM$RANDOM"
-}
 
 # Make $1 an empty Maildir.
 new_maildir()
 {
 	rm -rf "$1"
 	mkdir -p "$1/tmp" "$1/new" "$1/cur"
-}
-
-# Run a command under timed.py: $1 = where timed.py writes "rc secs rss",
-# $2 = stdout file, $3 = stderr file, then the command. Sets T_RC, T_SECS,
-# T_RSS.
-timed()
-{
-	local res=$1 out=$2 err=$3
-	shift 3
-	rm -f "$res"
-	python3 "$HERE/timed.py" "$res" "$TIMEOUT" "$@" >"$out" 2>"$err"
-	if [ -s "$res" ]; then
-		read -r T_RC T_SECS T_RSS _ <"$res"
-	else
-		T_RC=125 T_SECS='' T_RSS=''
-	fi
-}
-
-# First non-empty line of a file, tabs and newlines flattened, for notes.
-first_line()
-{
-	grep -m1 -v '^[[:space:]]*$' "$1" 2>/dev/null | tr '\t' ' ' | cut -c1-200
 }
 
 # Port for a TLS mode.
@@ -367,28 +259,22 @@ tool_fetchmail()
 	fi
 }
 
-# Stop the running mailctld (SIGTERM, then SIGKILL after 10 s).
-mc_stop()
+# Stop the mailctld in use (mc_stop) and forget it: the next run of its
+# tool starts a new one.
+mc_drop()
 {
 	[ -n "$MC_PID" ] || return 0
-	kill -TERM "$MC_PID" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$MC_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$MC_PID" 2>/dev/null
-	wait "$MC_PID" 2>/dev/null
+	mc_stop
 	unset 'MC_PIDS[$MC_DIR]'
-	MC_PID=
 }
 
-# Stop every mailctld still running.
+# Stop every mailctld still running (lib.sh's cleanup calls this).
 mc_stop_all()
 {
 	local d
 	for d in "${!MC_PIDS[@]}"; do
 		MC_DIR=$d MC_PID=${MC_PIDS[$d]}
-		mc_stop
+		mc_drop
 	done
 }
 
@@ -426,21 +312,10 @@ mc_start()
 	    >>"$dir/mailctld.log" 2>&1 &
 	MC_PID=$! MC_DIR=$dir
 	MC_PIDS[$dir]=$MC_PID
-	for _ in $(seq 150); do
-		if ! kill -0 "$MC_PID" 2>/dev/null; then
-			wait "$MC_PID" 2>/dev/null
-			unset 'MC_PIDS[$dir]'
-			MC_PID=
-			R_NOTE="daemon exited at start: $(tail -n 1 "$dir/mailctld.log" | cut -c1-200)"
-			return 1
-		fi
-		"$MAILCTL" --socket "$dir/s.sock" status >/dev/null 2>&1 &&
-		    return 0
-		sleep 0.1
-	done
-	mc_stop
-	R_NOTE="mailctl status got no answer within 15 s"
-	return 1
+	mc_wait_up "$dir/s.sock" "$dir/mailctld.log" || {
+		unset 'MC_PIDS[$dir]'
+		return 1
+	}
 }
 
 tool_mailctld()
@@ -460,19 +335,19 @@ tool_mailctld()
 	if [ "$before" != "$want_before" ]; then
 		R_STATUS=failed
 		R_NOTE="$before messages in data_dir before the timed fetch, expected $want_before (a poll at start-up?): timing invalid"
-		mc_stop
+		mc_drop
 		return
 	fi
 	timed "$dir/time" "$dir/out" "$dir/err" \
 	    "$MAILCTL" --socket "$dir/s.sock" fetch bench --json
 	R_SECS=$T_SECS
 	# The daemon's own peak RSS (the client's is irrelevant).
-	R_RSS=$(awk '/^VmHWM:/ { print $2 }' "/proc/$MC_PID/status" 2>/dev/null)
+	R_RSS=$(mc_hwm)
 	if [ "$SCENARIO" != noop ]; then
-		mc_stop
+		mc_drop
 	elif ! kill -0 "$MC_PID" 2>/dev/null; then
 		R_NOTE="daemon died during the fetch"
-		mc_stop
+		mc_drop
 	fi
 	R_COUNT=$(count_msgs "$dir/data")
 	new=$(grep -o '"new"[[:space:]]*:[[:space:]]*[0-9]*' "$dir/out" |
@@ -482,7 +357,7 @@ tool_mailctld()
 		R_STATUS=broken
 		R_NOTE="fetch: exit $T_RC: $(first_line "$dir/err")${R_NOTE:+; $R_NOTE}"
 		[ -n "$(first_line "$dir/err")" ] || R_NOTE="fetch: exit $T_RC: $(first_line "$dir/out")"
-		mc_stop
+		mc_drop
 	elif [ "$R_COUNT" != "$(expected_store)" ]; then
 		R_STATUS=failed
 		R_NOTE="$R_COUNT messages in data_dir, expected $(expected_store)${R_NOTE:+; $R_NOTE}"
@@ -541,14 +416,8 @@ run_one()
 		log "$(printf '%-18s %-9s %8.3f s  %6s msgs  %s' "$label" "$tool" \
 		    "$R_SECS" "$R_COUNT" "${R_RSS:+peak RSS $((R_RSS / 1024)) MiB}")"
 		;;
-	broken)
-		BROKEN[$mode $tool]=$R_NOTE
-		ANY_FAILED=1
-		log "$label $tool: not working: $R_NOTE"
-		;;
 	*)
-		ANY_FAILED=1
-		log "$label $tool: FAILED: $R_NOTE"
+		run_failed "$label" "$tool" "$mode $tool"
 		;;
 	esac
 	# Keep what the tool said (see --keep); the fetched mail is not needed
@@ -569,7 +438,7 @@ run_one()
 
 main()
 {
-	local corpus mode rep i n tool order tlsargs
+	local corpus mode rep tool tlsargs
 	mkdir -p "$WORK" && chmod 755 "$WORK" || die "cannot create $WORK"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -590,13 +459,9 @@ main()
 	    die "corpus generation failed"
 	CORPUS_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes"])' "$corpus.json")
 
-	RUN=$(mktemp -d "$WORK/run.XXXXXX") || die "mktemp failed"
-	MSD=$(mktemp -d "$WORK/ms.XXXXXX") || die "mktemp failed"
-	RESULTS=$RUN/results.tsv
-	META=$RUN/meta.tsv
-	printf 'mode\ttool\tphase\trep\tstatus\tseconds\tcount\trss_kb\tnote\n' >"$RESULTS"
+	make_run run mode tool phase rep status seconds count rss_kb note
 
-	log "pop3-fetch: starting Dovecot, injecting $MESSAGES messages"
+	say "starting Dovecot, injecting $MESSAGES messages"
 	ms_setup "$MSD" >/dev/null || die "ms_setup failed"
 	ms_add_user "$USER_NAME" "$USER_PASS" || die "ms_add_user failed"
 	ms_inject_dir "$USER_NAME" "$corpus" || die "injection failed"
@@ -616,9 +481,8 @@ main()
 		printf 'pop3_port\t%s\npop3s_port\t%s\n' "$MS_POP3_PORT" "$MS_POP3S_PORT"
 	} >"$META"
 
-	n=$(echo "$TOOLS" | wc -w)
 	for mode in $MODES; do
-		log "pop3-fetch: --- $mode ($(port_of "$mode")) ---"
+		say "--- $mode ($(port_of "$mode")) ---"
 		if [ "$SCENARIO" = noop ]; then
 			# Every tool sees every message once, not timed.
 			for tool in $TOOLS; do
@@ -636,11 +500,7 @@ main()
 		fi
 		for rep in $(seq "$REPS"); do
 			# Rotate the order: rep 1 a b c d, rep 2 b c d a, ...
-			order=
-			for i in $(seq 0 $((n - 1))); do
-				order="$order $(echo "$TOOLS" | cut -d' ' -f$(((i + rep - 1) % n + 1)))"
-			done
-			for tool in $order; do
+			for tool in $(rotate "$TOOLS" "$rep"); do
 				run_one "$mode" "$tool" rep "$rep"
 			done
 		done

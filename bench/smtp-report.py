@@ -17,12 +17,11 @@ meta TSV: "key<TAB>value" lines: scenario, mails, eml_bytes, reps, tools,
 msmtp_mails, and free-form facts copied into the JSON.
 """
 
-import argparse
-import json
 import statistics
 import sys
 
-MIB = 1024 * 1024
+from benchlib import (MIB, judge, print_header, print_ratios, print_tool,
+                      parse_args, read_meta, rss_target, spread, write_json)
 
 # (numerator, denominator, target or None, note) per scenario.
 RATIOS = {
@@ -71,7 +70,6 @@ def read_rows(path):
 def summarise(rows, tool, n):
     runs = [r for r in rows if r["tool"] == tool]
     ok = [r for r in runs if r["status"] == "ok" and r["seconds"]]
-    bad = [r for r in runs if r["status"] != "ok"]
     s = {"runs": [{k: r[k] for k in ("rep", "status", "seconds", "mails",
                                      "count", "rss_kb", "note", "extra")}
                   for r in runs],
@@ -81,9 +79,7 @@ def summarise(rows, tool, n):
         secs = [r["seconds"] * n / r["mails"] for r in ok]
         s["mails_run"] = ok[0]["mails"]
         s["extrapolated"] = any(r["mails"] != n for r in ok)
-        s["median_s"] = statistics.median(secs)
-        s["min_s"] = min(secs)
-        s["max_s"] = max(secs)
+        s.update(spread(secs))
         s["mails_per_s"] = n / s["median_s"] if s["median_s"] > 0 else None
         keys = set()
         for r in ok:
@@ -93,42 +89,12 @@ def summarise(rows, tool, n):
             [r["extra"][k] for r in ok if isinstance(r["extra"].get(k),
                                                      float)])
             for k in sorted(keys)}
-    rss = [r["rss_kb"] for r in runs if r["rss_kb"]]
-    s["peak_rss_kb"] = max(rss) if rss else None
-    if any(r["status"] == "broken" for r in runs):
-        s["status"] = "not working"
-    elif bad:
-        s["status"] = "failed" if not ok else "partly failed"
-    elif not runs:
-        s["status"] = "not run"
-    else:
-        s["status"] = "ok"
-    if bad:
-        s["reason"] = bad[0]["note"]
-    return s
-
-
-def fmt_s(v):
-    return "%9.3f" % v if v is not None else "%9s" % "-"
-
-
-def fmt_mib(kb):
-    return "%7.1f MiB" % (kb / 1024) if kb else "%11s" % "-"
+    return judge(s, runs, runs, ok)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--results", required=True)
-    ap.add_argument("--meta", required=True)
-    ap.add_argument("--json")
-    a = ap.parse_args()
-
-    meta = {}
-    with open(a.meta) as fp:
-        for line in fp:
-            if "\t" in line:
-                k, v = line.rstrip("\n").split("\t", 1)
-                meta[k] = v
+    a = parse_args(__doc__)
+    meta = read_meta(a.meta)
     scenario = meta.get("scenario", "drain")
     n = int(meta.get("mails", "0"))
     eml_bytes = int(meta.get("eml_bytes", "0"))
@@ -150,26 +116,16 @@ def main():
               "alternating" % (n, eml_bytes / max(n, 1) / 1024,
                                meta.get("reps", "?")))
     print()
-    print("%-10s %9s %9s %9s %9s %11s  %s" % (
-        "tool", "median s", "min s", "max s", "mails/s", "peak RSS", "runs"))
+    print_header("mails/s", 9)
     notes = []
     for tool in tools:
         s = summarise(rows, tool, n)
         out["tools"][tool] = s
-        if s["status"] == "not working":
-            print("%-10s not working: %s" % (tool, s.get("reason", "")))
-            continue
-        if s["status"] == "not run":
-            print("%-10s not run" % tool)
-            continue
         rate = s.get("mails_per_s")
-        mark = "*" if s.get("extrapolated") else ""
-        print("%-10s %s %s %s %9s %s  %d/%d ok%s" % (
-            tool + mark, fmt_s(s.get("median_s")), fmt_s(s.get("min_s")),
-            fmt_s(s.get("max_s")), "%9.1f" % rate if rate else "-",
-            fmt_mib(s["peak_rss_kb"]), s["ok_runs"], s["reps"],
-            "" if s["status"] == "ok" else
-            "  FAILED: %s" % s.get("reason", "")))
+        print_tool(tool, s, "%9s" % ("%9.1f" % rate if rate else "-"),
+                   "*" if s.get("extrapolated") else "")
+        if s["status"] in ("not working", "not run"):
+            continue
         if s.get("extrapolated"):
             notes.append("* %s: EXTRAPOLATED to %d mails from runs of %d "
                          "(one msmtp process per mail)" % (
@@ -205,41 +161,12 @@ def main():
         for line in notes:
             print(line)
     print()
-    print("%-22s %10s   %s" % ("ratio of medians", "measured", "target"))
-    for num, den, target, note in RATIOS.get(scenario, []):
-        if num not in tools or den not in tools:
-            continue
-        nv = out["tools"][num].get("median_s")
-        dv = out["tools"][den].get("median_s")
-        value = nv / dv if nv is not None and dv else None
-        met = None if target is None or value is None else value <= target
-        out["ratios"]["%s/%s" % (num, den)] = {
-            "value": value, "target_max": target, "met": met}
-        print("%-22s %10s   %s" % (
-            "%s / %s" % (num, den),
-            "%.2fx" % value if value is not None else "-",
-            note if target is None else "<= %.1fx %s" % (
-                target, {True: "(met)", False: "(NOT met)",
-                         None: "(no figure)"}[met])))
-    if scenario in RSS_TARGET_KB:
-        tool, limit = RSS_TARGET_KB[scenario]
-        if tool in tools:
-            rss = out["tools"][tool].get("peak_rss_kb")
-            ok = out["tools"][tool]["ok_runs"] > 0
-            met = rss < limit if rss and ok else None
-            out["rss_target"] = {"tool": tool, "limit_kb": limit,
-                                 "peak_rss_kb": rss, "met": met}
-            print("%-22s %10s   < %d MiB %s" % (
-                "%s peak RSS" % tool,
-                "%.1f MiB" % (rss / 1024) if rss and ok else "-",
-                limit // 1024, {True: "(met)", False: "(NOT met)",
-                                None: "(no figure)"}[met]))
+    print_ratios(RATIOS.get(scenario, []), tools, out["tools"], out["ratios"])
+    rss = rss_target(RSS_TARGET_KB.get(scenario), tools, out["tools"])
+    if rss:
+        out["rss_target"] = rss
     print()
-    if a.json:
-        with open(a.json, "w") as fp:
-            json.dump(out, fp, indent=1)
-            fp.write("\n")
-        print("numbers written to %s" % a.json)
+    write_json(out, a.json)
     return 0
 
 

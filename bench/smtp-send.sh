@@ -56,57 +56,16 @@ JSON_OUT=
 TIMEOUT=600
 KEEP=0
 
-usage()
-{
-	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
-	exit "${1:-0}"
-}
-
-die()
-{
-	echo "smtp-send: $*" >&2
-	exit 2
-}
-
-log()
-{
-	echo "$*" >&2
-}
+BENCH_NAME=smtp-send
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 # --- options ----------------------------------------------------------------
 
-while [ $# -gt 0 ]; do
-	case $1 in
-	--scenario) SCENARIO=${2:-}; shift ;;
-	--scenario=*) SCENARIO=${1#*=} ;;
-	--mails) MAILS=${2:-}; shift ;;
-	--mails=*) MAILS=${1#*=} ;;
-	--size) SIZE=${2:-}; shift ;;
-	--size=*) SIZE=${1#*=} ;;
-	--reps) REPS=${2:-}; shift ;;
-	--reps=*) REPS=${1#*=} ;;
-	--only) ONLY=${2:-}; shift ;;
-	--only=*) ONLY=${1#*=} ;;
-	--msmtp-mails) MSMTP_MAILS=${2:-}; shift ;;
-	--msmtp-mails=*) MSMTP_MAILS=${1#*=} ;;
-	--parallel) PARALLEL=${2:-}; shift ;;
-	--parallel=*) PARALLEL=${1#*=} ;;
-	--attach-mb) ATTACH_MB=${2:-}; shift ;;
-	--attach-mb=*) ATTACH_MB=${1#*=} ;;
-	--build) BUILD=${2:-}; shift ;;
-	--build=*) BUILD=${1#*=} ;;
-	--json) JSON_OUT=${2:-}; shift ;;
-	--json=*) JSON_OUT=${1#*=} ;;
-	--timeout) TIMEOUT=${2:-}; shift ;;
-	--timeout=*) TIMEOUT=${1#*=} ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage 0 ;;
-	*) echo "smtp-send: unknown option $1" >&2; usage 2 >&2 ;;
-	esac
-	shift
-done
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+parse_opts "--scenario:SCENARIO --mails:MAILS --size:SIZE --reps:REPS
+    --only:ONLY --msmtp-mails:MSMTP_MAILS --parallel:PARALLEL
+    --attach-mb:ATTACH_MB --build:BUILD --json:JSON_OUT --timeout:TIMEOUT
+    --keep:KEEP=1" "$@"
 
 case $SCENARIO in
 drain)
@@ -135,18 +94,7 @@ is_uint "$REPS" && [ "$REPS" -ge 1 ] || die "--reps: expected a positive integer
 is_uint "$PARALLEL" && [ "$PARALLEL" -ge 1 ] ||
     die "--parallel: expected a positive integer"
 is_uint "$TIMEOUT" && [ "$TIMEOUT" -ge 1 ] || die "--timeout: expected seconds"
-if [ -n "$ONLY" ]; then
-	TOOLS=
-	for t in ${ONLY//,/ }; do
-		case " $ALL_TOOLS " in
-		*" $t "*) TOOLS="$TOOLS $t" ;;
-		*) die "--only: unknown tool $t (known: $ALL_TOOLS)" ;;
-		esac
-	done
-	TOOLS=${TOOLS# }
-else
-	TOOLS=$ALL_TOOLS
-fi
+select_tools "$ONLY" "$ALL_TOOLS" "$ALL_TOOLS"
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "--build: no such directory"
 
 [ "$(id -u)" = 0 ] || die "must run as root (the servers are started as root)"
@@ -178,65 +126,10 @@ CORPUS=
 declare -A BROKEN   # tool -> reason, once a tool cannot work at all
 ANY_FAILED=0
 
-cleanup()
-{
-	trap - EXIT INT TERM
-	mc_stop
-	if [ -n "${MS_DIR:-}" ]; then
-		ms_cleanup
-	fi
-	[ -n "$MSD" ] && rm -rf "$MSD"
-	if [ -n "$RUN" ] && [ "$KEEP" = 0 ]; then
-		rm -rf "$RUN"
-	elif [ -n "$RUN" ]; then
-		log "smtp-send: kept $RUN"
-	fi
-}
-
 # shellcheck source=tests/servers/mailservers.sh
 . "$TOP/tests/servers/mailservers.sh"
 
 # --- helpers ----------------------------------------------------------------
-
-# Number of message files in the Maildirs under $1 (any depth).
-count_msgs()
-{
-	find "$1" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null |
-	    wc -l
-}
-
-# Set a finished run's directory aside instead of deleting it (see
-# pop3-fetch.sh: on these VMs' ext4 without a journal, recently freed
-# inodes slow down every later file creation). Everything set aside goes
-# with $RUN at exit.
-trash()
-{
-	[ -e "$1" ] || return 0
-	mkdir -p "$RUN/trash"
-	mv "$1" "$RUN/trash/${1##*/}.$RANDOM$RANDOM"
-}
-
-# Run a command under timed.py: $1 = where timed.py writes "rc secs rss",
-# $2 = stdout file, $3 = stderr file, then the command. Sets T_RC, T_SECS,
-# T_RSS.
-timed()
-{
-	local res=$1 out=$2 err=$3
-	shift 3
-	rm -f "$res"
-	python3 "$HERE/timed.py" "$res" "$TIMEOUT" "$@" >"$out" 2>"$err"
-	if [ -s "$res" ]; then
-		read -r T_RC T_SECS T_RSS _ <"$res"
-	else
-		T_RC=125 T_SECS='' T_RSS=''
-	fi
-}
-
-# First non-empty line of a file, tabs and newlines flattened, for notes.
-first_line()
-{
-	grep -m1 -v '^[[:space:]]*$' "$1" 2>/dev/null | tr '\t' ' ' | cut -c1-200
-}
 
 # The value of integer or float member $2 in the JSON line of file $1.
 json_num()
@@ -356,20 +249,6 @@ tool_msmtp()
 	fi
 }
 
-# Stop the running mailctld (SIGTERM, then SIGKILL after 10 s).
-mc_stop()
-{
-	[ -n "$MC_PID" ] || return 0
-	kill -TERM "$MC_PID" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$MC_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$MC_PID" 2>/dev/null
-	wait "$MC_PID" 2>/dev/null
-	MC_PID=
-}
-
 # Start mailctld with a fresh data_dir under DIR; wait until `mailctl
 # status` answers. On failure set R_NOTE and fail.
 mc_start()
@@ -397,26 +276,7 @@ mc_start()
 	"$MAILCTLD" --config "$dir/config.json" </dev/null \
 	    >>"$dir/mailctld.log" 2>&1 &
 	MC_PID=$!
-	for _ in $(seq 150); do
-		if ! kill -0 "$MC_PID" 2>/dev/null; then
-			wait "$MC_PID" 2>/dev/null
-			MC_PID=
-			R_NOTE="daemon exited at start: $(tail -n 1 "$dir/mailctld.log" | cut -c1-200)"
-			return 1
-		fi
-		"$MAILCTL" --socket "$MC_SOCK" status >/dev/null 2>&1 &&
-		    return 0
-		sleep 0.1
-	done
-	mc_stop
-	R_NOTE="mailctl status got no answer within 15 s"
-	return 1
-}
-
-# The daemon's peak RSS so far (KiB).
-mc_hwm()
-{
-	awk '/^VmHWM:/ { print $2 }' "/proc/$MC_PID/status" 2>/dev/null
+	mc_wait_up "$MC_SOCK" "$dir/mailctld.log"
 }
 
 # Queue mail I of the corpus (used through xargs: one mailctl per mail).
@@ -612,14 +472,8 @@ run_one()
 		    "$label" "$tool" "$R_SECS" "$R_MAILS" "$rate" \
 		    "${R_RSS:+peak RSS $((R_RSS / 1024)) MiB}")"
 		;;
-	broken)
-		BROKEN[$tool]=$R_NOTE
-		ANY_FAILED=1
-		log "$label $tool: not working: $R_NOTE"
-		;;
 	*)
-		ANY_FAILED=1
-		log "$label $tool: FAILED: $R_NOTE"
+		run_failed "$label" "$tool" "$tool"
 		;;
 	esac
 	mkdir -p "$RUN/logs"
@@ -634,7 +488,7 @@ run_one()
 
 main()
 {
-	local rep i n tool order bytes
+	local rep tool bytes
 	mkdir -p "$WORK" && chmod 755 "$WORK" || die "cannot create $WORK"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -650,11 +504,7 @@ main()
 	    die "mail generation failed"
 	bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["eml_bytes"])' "$CORPUS.json")
 
-	RUN=$(mktemp -d "$WORK/smtp-run.XXXXXX") || die "mktemp failed"
-	MSD=$(mktemp -d "$WORK/ms.XXXXXX") || die "mktemp failed"
-	RESULTS=$RUN/results.tsv
-	META=$RUN/meta.tsv
-	printf 'tool\trep\tstatus\tseconds\tmails\tcount\trss_kb\tnote\textra\n' >"$RESULTS"
+	make_run smtp-run tool rep status seconds mails count rss_kb note extra
 
 	# This run's own copy of the binaries: a rebuild while it runs cannot
 	# mix two versions.
@@ -666,7 +516,7 @@ main()
 	MAILCTLD=$RUN/bin/mailctld
 	MAILCTL=$RUN/bin/mailctl
 
-	log "smtp-send: starting Dovecot and Postfix"
+	say "starting Dovecot and Postfix"
 	ms_setup "$MSD" >/dev/null || die "ms_setup failed"
 	ms_add_user "$SENDER" "$SENDER_PASS" || die "ms_add_user failed"
 	ms_add_user "$RCPT" "$RCPT_PASS" || die "ms_add_user failed"
@@ -692,14 +542,9 @@ main()
 		printf 'smtp_port\t%s\n' "$MS_SMTP_PORT"
 	} >"$META"
 
-	n=$(echo "$TOOLS" | wc -w)
 	for rep in $(seq "$REPS"); do
 		# Rotate the order: rep 1 a b c, rep 2 b c a, ...
-		order=
-		for i in $(seq 0 $((n - 1))); do
-			order="$order $(echo "$TOOLS" | cut -d' ' -f$(((i + rep - 1) % n + 1)))"
-		done
-		for tool in $order; do
+		for tool in $(rotate "$TOOLS" "$rep"); do
 			run_one "$tool" "$rep"
 		done
 	done

@@ -25,6 +25,8 @@ import json
 import os
 import sys
 
+from benchlib import write_json
+
 # Issue #3's first-poll targets, which delivery with filing and indexing
 # must still meet: mailctld's median over the raw floor's and over mpop's,
 # all three measured in the same pop3-fetch.sh run.
@@ -190,11 +192,7 @@ def main():
             print("%-28s %s" % (k, meta[k]))
     print()
     out["broken"] = broken
-    if a.json:
-        with open(a.json, "w") as fp:
-            json.dump(out, fp, indent=1)
-            fp.write("\n")
-        print("numbers written to %s" % a.json)
+    write_json(out, a.json)
     return 1 if broken else 0
 
 

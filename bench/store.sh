@@ -73,53 +73,15 @@ FETCH_TLS=both
 TIMEOUT=3600
 KEEP=0
 
-usage()
-{
-	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
-	exit "${1:-0}"
-}
+BENCH_NAME=store
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
-die()
-{
-	echo "store: $*" >&2
-	exit 2
-}
+parse_opts "--messages:MESSAGES --runs:RUNS --json-runs:JSON_RUNS
+    --reindex-runs:REINDEX_RUNS --build:BUILD --json:JSON_OUT --cold:COLD=1
+    --no-fetch:FETCH=0 --fetch-reps:FETCH_REPS --fetch-tls:FETCH_TLS
+    --timeout:TIMEOUT --keep:KEEP=1" "$@"
 
-log()
-{
-	echo "store: $*" >&2
-}
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--messages) MESSAGES=${2:-}; shift ;;
-	--messages=*) MESSAGES=${1#*=} ;;
-	--runs) RUNS=${2:-}; shift ;;
-	--runs=*) RUNS=${1#*=} ;;
-	--json-runs) JSON_RUNS=${2:-}; shift ;;
-	--json-runs=*) JSON_RUNS=${1#*=} ;;
-	--reindex-runs) REINDEX_RUNS=${2:-}; shift ;;
-	--reindex-runs=*) REINDEX_RUNS=${1#*=} ;;
-	--build) BUILD=${2:-}; shift ;;
-	--build=*) BUILD=${1#*=} ;;
-	--json) JSON_OUT=${2:-}; shift ;;
-	--json=*) JSON_OUT=${1#*=} ;;
-	--cold) COLD=1 ;;
-	--no-fetch) FETCH=0 ;;
-	--fetch-reps) FETCH_REPS=${2:-}; shift ;;
-	--fetch-reps=*) FETCH_REPS=${1#*=} ;;
-	--fetch-tls) FETCH_TLS=${2:-}; shift ;;
-	--fetch-tls=*) FETCH_TLS=${1#*=} ;;
-	--timeout) TIMEOUT=${2:-}; shift ;;
-	--timeout=*) TIMEOUT=${1#*=} ;;
-	--keep) KEEP=1 ;;
-	-h | --help) usage 0 ;;
-	*) echo "store: unknown option $1" >&2; usage 2 >&2 ;;
-	esac
-	shift
-done
-
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
 is_uint "$MESSAGES" && [ "$MESSAGES" -ge 10 ] ||
     die "--messages: expected an integer >= 10"
 is_uint "$RUNS" && [ "$RUNS" -ge 1 ] || die "--runs: expected a positive integer"
@@ -147,19 +109,8 @@ DATA=
 SOCK=
 CFG=
 MC_PID=
-OUR_TERMS=0     # SIGTERMs this script sent (to tell them from others')
+MC_STOP_S=20    # mc_stop: SIGKILL after 20 s (SIGTERM lets a store job finish)
 BROKE=0
-
-cleanup()
-{
-	trap - EXIT INT TERM
-	mc_stop
-	if [ -n "$RUN" ] && [ "$KEEP" = 0 ]; then
-		rm -rf "$RUN"
-	elif [ -n "$RUN" ]; then
-		log "kept $RUN"
-	fi
-}
 
 # Note a fact for the report.
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$RUN/meta.tsv"; }
@@ -171,26 +122,11 @@ check()
 	    >>"$RUN/checks.tsv"
 	if [ "$2" != ok ]; then
 		BROKE=1
-		log "CHECK FAILED ($1): $3"
+		say "CHECK FAILED ($1): $3"
 	fi
 }
 
 mc() { "$MAILCTL" --socket "$SOCK" "$@"; }
-
-# Stop the running mailctld (SIGTERM, then SIGKILL after 20 s).
-mc_stop()
-{
-	[ -n "$MC_PID" ] || return 0
-	OUR_TERMS=$((OUR_TERMS + 1))
-	kill -TERM "$MC_PID" 2>/dev/null
-	for _ in $(seq 200); do
-		kill -0 "$MC_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$MC_PID" 2>/dev/null
-	wait "$MC_PID" 2>/dev/null
-	MC_PID=
-}
 
 # Start mailctld; wait until `mailctl status` answers. Sets START_S, the
 # seconds from the fork to the first answer (polled every 5 ms).
@@ -217,9 +153,6 @@ mc_start()
 	die "mailctl status got no answer within 30 s"
 }
 
-# The daemon's peak RSS (KiB).
-mc_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/$MC_PID/status" 2>/dev/null; }
-
 # Why a call may have failed, as far as the daemon's state tells: gone,
 # or stopped by a signal this script did not send (mailctld closes every
 # connection at SIGTERM, then waits for the store's job in progress).
@@ -227,10 +160,10 @@ mc_why()
 {
 	local terms
 	terms=$(grep -c 'SIGTERM: stopping' "$RUN/mailctld.log" 2>/dev/null)
-	if [ "${terms:-0}" -gt "$OUR_TERMS" ]; then
+	if [ "${terms:-0}" -gt "$MC_TERMS" ]; then
 		printf '; mailctld got a SIGTERM from outside this benchmark during the call (mailctld.log)'
 	fi
-	if ! kill -0 "$MC_PID" 2>/dev/null || [ -z "$(mc_rss)" ]; then
+	if ! kill -0 "$MC_PID" 2>/dev/null || [ -z "$(mc_hwm)" ]; then
 		printf '; mailctld is no longer running'
 	fi
 }
@@ -292,7 +225,7 @@ main()
 	meta mailctld "$("$MAILCTLD" --version 2>/dev/null | head -n 1)"
 
 	# --- a fresh data_dir: hard links to the cached store ----------------
-	log "linking the store into $DATA"
+	say "linking the store into $DATA"
 	t0=$(date +%s.%N)
 	cp -al "$corpus/$ACCOUNT" "$DATA/$ACCOUNT" || die "cp -al failed"
 	t1=$(date +%s.%N)
@@ -322,7 +255,7 @@ main()
 	else
 		meta cold_cache "no (files as the page cache has them)"
 	fi
-	log "reindex of $MESSAGES messages from an empty index"
+	say "reindex of $MESSAGES messages from an empty index"
 	timeit reindex "reindex, empty index ($MESSAGES msgs)" 60 1 0 \
 	    "$RUN/reindex.out" "$MAILCTL" --socket "$SOCK" reindex --json ||
 	    BROKE=1
@@ -332,7 +265,7 @@ main()
 	else
 		check reindex failed "reindex reported added=${got:-?}, expected $MESSAGES$(mc_why)"
 	fi
-	meta daemon_rss_after_reindex_kb "$(mc_rss)"
+	meta daemon_rss_after_reindex_kb "$(mc_hwm)"
 
 	# A restart: how long the daemon takes to answer with a full index
 	# (and the measurements below run on a daemon that only did that).
@@ -401,7 +334,7 @@ main()
 		check reindex_inc failed "added/removed/updated: ${got:-?} (expected 0 0 0)$(mc_why)"
 	fi
 
-	meta daemon_rss_end_kb "$(mc_rss)"
+	meta daemon_rss_end_kb "$(mc_hwm)"
 	mc_stop
 	meta index_bytes "$(du -cb "$DATA"/index.sqlite* 2>/dev/null | tail -n 1 | cut -f1)"
 
@@ -409,12 +342,12 @@ main()
 	case :$PATH: in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 	if [ "$FETCH" = 1 ] && { [ "$(id -u)" != 0 ] ||
 	    ! command -v dovecot >/dev/null; }; then
-		log "delivery: skipped (pop3-fetch.sh needs root and Dovecot: bash bench/install-deps)"
+		say "delivery: skipped (pop3-fetch.sh needs root and Dovecot: bash bench/install-deps)"
 		meta fetch "skipped: needs root and Dovecot (bash bench/install-deps)"
 		FETCH=0
 	fi
 	if [ "$FETCH" = 1 ]; then
-		log "delivery: bash bench/pop3-fetch.sh --scenario fetch --only raw,mpop,mailctld"
+		say "delivery: bash bench/pop3-fetch.sh --scenario fetch --only raw,mpop,mailctld"
 		bash "$HERE/pop3-fetch.sh" --scenario fetch \
 		    --only raw,mpop,mailctld \
 		    --reps "$FETCH_REPS" --tls "$FETCH_TLS" --build "$RUN/build" \

@@ -1,0 +1,254 @@
+# shellcheck shell=bash disable=SC2034  # (globals set for the drivers)
+# lib.sh — helpers shared by the benchmark drivers (pop3-fetch.sh,
+# store.sh, smtp-send.sh). Source it after setting HERE (this directory)
+# and BENCH_NAME (the prefix of the driver's messages):
+#
+#	BENCH_NAME=pop3-fetch
+#	. "$HERE/lib.sh"
+#
+# Sourcing defines functions, and sets MC_STOP_S and MC_TERMS (see
+# mc_stop). Some functions use the driver's globals: TIMEOUT (timed), RUN
+# and KEEP (trash, cleanup), MSD (cleanup), MAILCTL and MC_PID (the mc_*
+# helpers), R_STATUS, R_NOTE, ANY_FAILED and BROKEN (run_failed,
+# mc_wait_up).
+
+# Print the header comment of the driver (its usage) and exit with $1
+# (default 0).
+usage()
+{
+	sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+	exit "${1:-0}"
+}
+
+# A line on stderr.
+log()
+{
+	echo "$*" >&2
+}
+
+# A line on stderr, prefixed with the driver's name.
+say()
+{
+	log "$BENCH_NAME: $*"
+}
+
+# Say what went wrong and exit 2 (a usage or setup error).
+die()
+{
+	say "$*"
+	exit 2
+}
+
+# Parse the command line: $1 lists the options as OPTION:VAR (the option
+# takes a value, as "OPTION V" or "OPTION=V", stored in VAR) or
+# OPTION:VAR=VALUE (a flag that sets VAR to VALUE), then come the
+# arguments. -h and --help print the usage; anything else is an error.
+parse_opts()
+{
+	local specs=$1 spec found
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in -h | --help) usage 0 ;; esac
+		found=
+		for spec in $specs; do
+			case ${spec#*:} in
+			*=*)
+				[ "$1" = "${spec%%:*}" ] || continue
+				eval "${spec#*:}"
+				;;
+			*)
+				case $1 in
+				"${spec%%:*}") eval "${spec#*:}=\${2:-}"; shift ;;
+				"${spec%%:*}"=*) eval "${spec#*:}=\${1#*=}" ;;
+				*) continue ;;
+				esac
+				;;
+			esac
+			found=1
+			break
+		done
+		if [ -z "$found" ]; then
+			say "unknown option $1"
+			usage 2 >&2
+		fi
+		shift
+	done
+}
+
+# Whether $1 is a whole number (digits only), or a number with an
+# optional fraction.
+is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
+is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+
+# Set TOOLS from --only's comma-separated list $1, each of which must be
+# one of the tools in $2; when $1 is empty, TOOLS is $3.
+select_tools()
+{
+	local t
+	if [ -z "$1" ]; then
+		TOOLS=$3
+		return
+	fi
+	TOOLS=
+	for t in ${1//,/ }; do
+		case " $2 " in
+		*" $t "*) TOOLS="$TOOLS $t" ;;
+		*) die "--only: unknown tool $t (known: $2)" ;;
+		esac
+	done
+	TOOLS=${TOOLS# }
+}
+
+# The words of $1 rotated by repetition $2: rep 1 a b c, rep 2 b c a, ...
+rotate()
+{
+	local n i order=
+	n=$(echo "$1" | wc -w)
+	for i in $(seq 0 $((n - 1))); do
+		order="$order $(echo "$1" | cut -d' ' -f$(((i + $2 - 1) % n + 1)))"
+	done
+	echo "$order"
+}
+
+# A run of tool $2 (progress label $1) did not succeed: set ANY_FAILED,
+# note a tool that is not working (R_STATUS broken) in BROKEN[$3], and
+# say so.
+run_failed()
+{
+	ANY_FAILED=1
+	if [ "$R_STATUS" = broken ]; then
+		BROKEN[$3]=$R_NOTE
+		log "$1 $2: not working: $R_NOTE"
+	else
+		log "$1 $2: FAILED: $R_NOTE"
+	fi
+}
+
+# Make this run's directory RUN ($WORK/$1.XXXXXX) and the mail servers'
+# MSD, and in RUN the results file RESULTS, whose header line holds the
+# other arguments, tab-separated, and the name of the META file.
+make_run()
+{
+	local name=$1
+	shift
+	RUN=$(mktemp -d "$WORK/$name.XXXXXX") || die "mktemp failed"
+	MSD=$(mktemp -d "$WORK/ms.XXXXXX") || die "mktemp failed"
+	RESULTS=$RUN/results.tsv
+	META=$RUN/meta.tsv
+	(IFS=$(printf '\t') && echo "$*") >"$RESULTS"
+}
+
+# At exit (EXIT trap): stop mailctld (mc_stop_all), the mail servers if
+# the driver started them, and remove their directory $MSD; then remove
+# $RUN, or say where it is with --keep.
+cleanup()
+{
+	trap - EXIT INT TERM
+	mc_stop_all
+	if [ -n "${MS_DIR:-}" ] && declare -F ms_cleanup >/dev/null; then
+		ms_cleanup
+	fi
+	[ -n "${MSD:-}" ] && rm -rf "$MSD"
+	if [ -n "$RUN" ] && [ "$KEEP" = 0 ]; then
+		rm -rf "$RUN"
+	elif [ -n "$RUN" ]; then
+		say "kept $RUN"
+	fi
+}
+
+# Number of message files in the Maildirs under $1 (any depth: mailctld
+# keeps one Maildir per folder).
+count_msgs()
+{
+	find "$1" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null |
+	    wc -l
+}
+
+# Set a finished run's directory aside instead of deleting it: on an ext4
+# without a journal (these VMs), inodes freed in the last minutes are
+# skipped one by one by every later file creation (ext4's recently_deleted
+# scan), so deleting 5,000 messages between runs would make the next tool's
+# creates pay for the previous tool's deletes. Everything set aside goes
+# with $RUN at exit.
+trash()
+{
+	[ -e "$1" ] || return 0
+	mkdir -p "$RUN/trash"
+	mv "$1" "$RUN/trash/${1##*/}.$RANDOM$RANDOM"
+}
+
+# Run a command under timed.py: $1 = where timed.py writes "rc secs rss",
+# $2 = stdout file, $3 = stderr file, then the command. Sets T_RC, T_SECS,
+# T_RSS.
+timed()
+{
+	local res=$1 out=$2 err=$3
+	shift 3
+	rm -f "$res"
+	python3 "$HERE/timed.py" "$res" "$TIMEOUT" "$@" >"$out" 2>"$err"
+	if [ -s "$res" ]; then
+		read -r T_RC T_SECS T_RSS _ <"$res"
+	else
+		T_RC=125 T_SECS='' T_RSS=''
+	fi
+}
+
+# First non-empty line of a file, tabs and newlines flattened, for notes.
+first_line()
+{
+	grep -m1 -v '^[[:space:]]*$' "$1" 2>/dev/null | tr '\t' ' ' | cut -c1-200
+}
+
+# Stop the running mailctld, $MC_PID: SIGTERM, then SIGKILL after
+# MC_STOP_S seconds. Clears MC_PID; MC_TERMS counts the SIGTERMs sent
+# (store.sh tells them from others').
+MC_STOP_S=10
+MC_TERMS=0
+mc_stop()
+{
+	[ -n "$MC_PID" ] || return 0
+	MC_TERMS=$((MC_TERMS + 1))
+	kill -TERM "$MC_PID" 2>/dev/null
+	for _ in $(seq $((MC_STOP_S * 10))); do
+		kill -0 "$MC_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$MC_PID" 2>/dev/null
+	wait "$MC_PID" 2>/dev/null
+	MC_PID=
+}
+
+# Stop every mailctld still running: here the one in MC_PID (a driver
+# that keeps several redefines this).
+mc_stop_all()
+{
+	mc_stop
+}
+
+# Wait (at most 15 s) until `mailctl status` answers on socket $1 from the
+# mailctld just started as MC_PID, whose output goes to $2. When it exits
+# or does not answer, stop it, set R_NOTE and fail.
+mc_wait_up()
+{
+	local sock=$1 mclog=$2
+	for _ in $(seq 150); do
+		if ! kill -0 "$MC_PID" 2>/dev/null; then
+			wait "$MC_PID" 2>/dev/null
+			MC_PID=
+			R_NOTE="daemon exited at start: $(tail -n 1 "$mclog" | cut -c1-200)"
+			return 1
+		fi
+		"$MAILCTL" --socket "$sock" status >/dev/null 2>&1 &&
+		    return 0
+		sleep 0.1
+	done
+	mc_stop
+	R_NOTE="mailctl status got no answer within 15 s"
+	return 1
+}
+
+# The peak RSS of mailctld $MC_PID so far (KiB).
+mc_hwm()
+{
+	awk '/^VmHWM:/ { print $2 }' "/proc/$MC_PID/status" 2>/dev/null
+}
