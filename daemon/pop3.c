@@ -1693,8 +1693,13 @@ pop3_session_start(const struct config_account *a, const char *password,
 
 	s = pop3_session_new(a->name, a->pop3, password, store, cb, arg);
 	pop3_where(s, where, sizeof where);
-	/* A mark taken at another server or login means nothing here. */
-	if (mark != NULL && mark->valid && strcmp(mark->where, where) == 0)
+	/*
+	 * A mark taken at another server or login means nothing here; nor
+	 * does one of a non-empty mailbox once keep is false (the account
+	 * said keep=true when it was taken): seen messages are to go.
+	 */
+	if (mark != NULL && mark->valid && strcmp(mark->where, where) == 0 &&
+	    (s->keep || mark->count == 0))
 		s->mark = *mark;
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {

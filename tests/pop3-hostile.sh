@@ -107,6 +107,13 @@ check "quick: two full listings in 13 polls" \
 	test "$(grep -c '^[0-9]* C: UIDL$' "$T/hostile.log")" -eq 2
 check "quick: each message once, as the server has it" \
 	test "$(stored quick | sums)" = "$(ls "$T"/expect-mid/*.lf | sums)"
+# The same account told keep=false: the mark of a full mailbox is no use,
+# the seen messages are to be deleted.
+use_account quick ',"keep":false'
+: >"$T/hostile.log"
+expect_rc 0 "quick: a poll with keep=false" mailctl fetch quick
+check "quick: it listed the mailbox and deleted the 3 messages there" \
+	test "$(grep -c '^[0-9]* C: UIDL$' "$T/hostile.log"):$(grep -c '^[0-9]* C: DELE' "$T/hostile.log")" = 1:3
 stop_hostile
 start_hostile middle-new --messages 4
 use_account full ',"quick_check":false'
