@@ -77,6 +77,7 @@
 #include "main.h"
 #include "notify.h"
 #include "pop3.h"
+#include "pop3-wire.h"
 #include "store.h"
 #include "uidset.h"
 
@@ -132,15 +133,6 @@ struct pop3_msg {
 
 enum pop3_cmd_kind { CMD_RETR, CMD_DELE };
 
-/* Where the RETR data parser is, between two reads. */
-enum pop3_data {
-	DATA_BOL,	/* at the start of a line */
-	DATA_MID,	/* inside a line */
-	DATA_CR,	/* inside a line, after a CR */
-	DATA_DOT,	/* after a dot at the start of a line */
-	DATA_DOTCR,	/* after a dot and a CR at the start of a line */
-};
-
 struct pop3_cmd {
 	enum pop3_cmd_kind	 kind;
 	unsigned		 num;	/* message number, 1-based */
@@ -184,7 +176,7 @@ struct pop3_session {
 	unsigned		 stat_count;	/* STAT's, when stat_ok */
 	int			 stat_ok;
 	int			 one_sent;	/* "UIDL n" pipelined with STAT */
-	char			 last_uidl[71];	/* of message nmsgs */
+	char			 last_uidl[POP3_UIDL_MAX + 1]; /* of nmsgs */
 
 	struct pop3_msg		*msgs;		/* index = number - 1 */
 	size_t			 nmsgs;
@@ -197,10 +189,8 @@ struct pop3_session {
 
 	struct store_msg	*cur;		/* message being received */
 	unsigned		 cur_num;
-	enum pop3_data		 cur_data;	/* where in a line we are */
-	char			*dst;		/* next byte in cur's buffer */
+	struct pop3_body	 body;		/* decodes into cur's buffer */
 	char			*dst0;		/* the first not counted in */
-	size_t			 room;		/* bytes free at dst */
 	EVP_MD_CTX		*cur_hash;	/* without UIDL */
 	struct store_msg	*batch[POP3_BATCH_MSGS];
 	unsigned		 batch_num[POP3_BATCH_MSGS];
@@ -429,8 +419,8 @@ pop3_finish(struct pop3_session *s, enum pop3_error err)
 	s->state = POP3_DONE;
 	if (s->second)
 		pop3_give_back(s, err);
-	s->dst = s->dst0 = NULL;
-	s->room = 0;
+	s->body.dst = s->dst0 = NULL;
+	s->body.room = 0;
 	store_msg_abort(s->cur);
 	s->cur = NULL;
 	s->result.error = err;
@@ -669,13 +659,10 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 	struct pop3_msg	*m;
 	char		*end, *arg;
 	unsigned long	 num;
-	size_t		 i, len;
+	size_t		 len;
 
-	errno = 0;
-	num = strtoul(line, &end, 10);
-	if (errno != 0 || end == line || *end != ' ')
+	if (pop3_listing_parse(line, &num, &arg) != 0)
 		return -1;
-	arg = end + 1;
 	if (num > POP3_MAILBOX_MAX) {
 		pop3_fail(s, POP3_ERR_PROTOCOL, "the server lists more than %d "
 		    "messages; refusing to go on", POP3_MAILBOX_MAX);
@@ -688,11 +675,8 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 		/* RFC 1939: 1 to 70 characters in 0x21..0x7e. */
 		if ((end = strchr(arg, ' ')) != NULL)
 			*end = '\0';
-		if ((len = strlen(arg)) == 0 || len >= sizeof s->last_uidl)
+		if (!pop3_uidl_valid(arg, len = strlen(arg)))
 			return -1;
-		for (i = 0; i < len; i++)
-			if (arg[i] < 0x21 || arg[i] > 0x7e)
-				return -1;
 		if (num == s->nmsgs)
 			memcpy(s->last_uidl, arg, len + 1);
 		free(m->uidl);
@@ -814,19 +798,13 @@ pop3_look(struct pop3_session *s)
 
 /* STAT answered: "+OK count octets". */
 static void
-pop3_stat(struct pop3_session *s, int okay, const char *line)
+pop3_stat(struct pop3_session *s, const char *line)
 {
 	unsigned long	 n;
-	char		*end;
 
-	if (okay && line[3] == ' ') {
-		errno = 0;
-		n = strtoul(line + 4, &end, 10);
-		if (errno == 0 && end != line + 4 && *end == ' ' &&
-		    n <= POP3_MAILBOX_MAX) {
-			s->stat_ok = 1;
-			s->stat_count = n;
-		}
+	if (pop3_stat_parse(line, &n) == 0 && n <= POP3_MAILBOX_MAX) {
+		s->stat_ok = 1;
+		s->stat_count = n;
 	}
 	if (s->one_sent)
 		pop3_enter(s, POP3_UIDL_ONE);	/* its answer is next */
@@ -842,26 +820,17 @@ pop3_stat(struct pop3_session *s, int okay, const char *line)
 
 /* "UIDL n" answered: "+OK n uidl"; the same as the mark's, nothing new. */
 static void
-pop3_uidl_one(struct pop3_session *s, int okay, char *line)
+pop3_uidl_one(struct pop3_session *s, char *line)
 {
 	unsigned long	 n;
-	char		*end, *uidl;
+	char		*uidl;
 
-	if (okay && s->stat_ok && s->stat_count == s->mark.count &&
-	    line[3] == ' ') {
-		errno = 0;
-		n = strtoul(line + 4, &end, 10);
-		if (errno == 0 && *end == ' ' && n == s->mark.count) {
-			uidl = end + 1;
-			if ((end = strchr(uidl, ' ')) != NULL)
-				*end = '\0';
-			if (strcmp(uidl, s->mark.uidl) == 0) {
-				pop3_quick_done(s);
-				return;
-			}
-		}
-	}
-	pop3_list_all(s);
+	if (s->stat_ok && s->stat_count == s->mark.count &&
+	    pop3_uidl_one_parse(line, &n, &uidl) == 0 &&
+	    n == s->mark.count && strcmp(uidl, s->mark.uidl) == 0)
+		pop3_quick_done(s);
+	else
+		pop3_list_all(s);
 }
 
 /* Handle the end of a multi-line reply. */
@@ -915,6 +884,8 @@ pop3_multi_line(struct pop3_session *s, char *line, size_t len)
 	}
 }
 
+static int	pop3_body_more(struct pop3_body *, void *);
+
 /* Start receiving message num. */
 static void
 pop3_retr_begin(struct pop3_session *s, unsigned num)
@@ -922,7 +893,7 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 	char	*cause = NULL;
 
 	s->cur_num = num;
-	s->cur_data = DATA_BOL;
+	pop3_body_init(&s->body, pop3_body_more, s);
 	s->cur = store_msg_new(s->store, s->account, s->msgs[num - 1].uidl,
 	    &cause);
 	if (s->cur == NULL) {
@@ -954,10 +925,10 @@ static int
 pop3_put_done(struct pop3_session *s)
 {
 	char	*p = s->dst0;
-	size_t	 n = s->dst - s->dst0;
+	size_t	 n = s->body.dst - s->dst0;
 
-	s->dst = s->dst0 = NULL;
-	s->room = 0;
+	s->body.dst = s->dst0 = NULL;
+	s->body.room = 0;
 	if (n == 0)
 		return 0;
 	if (s->cur_hash != NULL)
@@ -976,43 +947,22 @@ pop3_put_done(struct pop3_session *s)
 }
 
 /*
- * Put message bytes straight into the current message's buffer (the
- * store writes it out when full): no call into the store per line.
+ * The body decoder wants space: count in what it put since the last call,
+ * and give it the free part of the current message's buffer (the store
+ * writes the buffer out when full): no call into the store per line.
  */
 static int
-pop3_put(struct pop3_session *s, const char *p, size_t n)
+pop3_body_more(struct pop3_body *b, void *arg)
 {
-	size_t	 k;
+	struct pop3_session	*s = arg;
 
-	while (n > 0) {
-		if (s->room == 0) {
-			if (s->dst != NULL && pop3_put_done(s) != 0)
-				return -1;
-			s->dst = store_msg_room(s->cur, &s->room);
-			if (s->dst == NULL) {
-				pop3_disk_error(s);
-				return -1;
-			}
-			s->dst0 = s->dst;
-		}
-		k = n < s->room ? n : s->room;
-		memcpy(s->dst, p, k);
-		s->dst += k;
-		s->room -= k;
-		p += k;
-		n -= k;
+	if (b->dst != NULL && pop3_put_done(s) != 0)
+		return -1;
+	if ((b->dst = store_msg_room(s->cur, &b->room)) == NULL) {
+		pop3_disk_error(s);
+		return -1;
 	}
-	return 0;
-}
-
-/* Put one message byte. */
-static inline int
-pop3_put_byte(struct pop3_session *s, char c)
-{
-	if (s->room == 0)
-		return pop3_put(s, &c, 1);
-	*s->dst++ = c;
-	s->room--;
+	s->dst0 = b->dst;
 	return 0;
 }
 
@@ -1059,98 +1009,18 @@ pop3_retr_end(struct pop3_session *s)
 }
 
 /*
- * Parse RETR data in p[0..len): undo dot stuffing, turn CRLF into LF, and
- * put the message bytes into the store's buffer (pop3_put). Return the
- * bytes consumed; *end is set when the terminating ".CRLF" was consumed.
- * The state in s->cur_data carries over between calls, so any split of
- * the input works.
+ * Decode a chunk of RETR data (dot stuffing undone, CRLF turned into LF)
+ * into the current message and count its bytes in. Return the bytes
+ * consumed (fewer when the message ended, setting *end); 0 when the
+ * session ended.
  */
-static size_t
-pop3_retr_scan(struct pop3_session *s, const char *p, size_t len, int *end)
-{
-	const char	*nl;
-	size_t		 i = 0, run;
-
-	*end = 0;
-	while (i < len) {
-		switch (s->cur_data) {
-		case DATA_BOL:
-			if (p[i] == '.') {
-				s->cur_data = DATA_DOT;
-				i++;
-			} else
-				s->cur_data = DATA_MID;
-			break;
-		case DATA_DOT:
-			if (p[i] == '\r') {
-				s->cur_data = DATA_DOTCR;
-				i++;
-			} else if (p[i] == '\n') {
-				*end = 1;	/* ".LF": a lenient end */
-				return i + 1;
-			} else
-				s->cur_data = DATA_MID;	/* the dot was stuffing */
-			break;
-		case DATA_DOTCR:
-			if (p[i] == '\n') {
-				*end = 1;
-				return i + 1;
-			}
-			/* ".CR" then more: keep the CR, drop the stuffed dot. */
-			if (pop3_put_byte(s, '\r') != 0)
-				return 0;
-			s->cur_data = DATA_MID;
-			break;
-		case DATA_CR:
-			if (p[i] == '\n') {
-				if (pop3_put_byte(s, '\n') != 0)
-					return 0;
-				s->cur_data = DATA_BOL;
-				i++;
-				break;
-			}
-			/* A lone CR inside a line is content. */
-			if (pop3_put_byte(s, '\r') != 0)
-				return 0;
-			s->cur_data = DATA_MID;
-			break;
-		case DATA_MID:
-			nl = memchr(p + i, '\n', len - i);
-			run = (nl != NULL ? (size_t)(nl - p) : len) - i;
-			if (nl != NULL && run > 0 && p[i + run - 1] == '\r')
-				run--;		/* CRLF becomes LF */
-			else if (nl == NULL && run > 0 && p[i + run - 1] == '\r') {
-				run--;		/* maybe half a CRLF: wait */
-				if (run > 0 && pop3_put(s, p + i, run) != 0)
-					return 0;
-				s->cur_data = DATA_CR;
-				i = len;
-				break;
-			}
-			if (run > 0 && pop3_put(s, p + i, run) != 0)
-				return 0;
-			if (nl == NULL) {
-				i = len;
-				break;
-			}
-			if (pop3_put_byte(s, '\n') != 0)
-				return 0;
-			s->cur_data = DATA_BOL;
-			i = nl - p + 1;
-			break;
-		}
-	}
-	return len;
-}
-
-/* Parse a chunk of RETR data (pop3_retr_scan) and count its bytes in. */
 static size_t
 pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
 {
-	size_t	 used;
+	ssize_t	 used;
 
-	used = pop3_retr_scan(s, p, len, end);
-	if (s->state != POP3_TRANSFER || pop3_put_done(s) != 0)
+	used = pop3_body_decode(&s->body, p, len, end);
+	if (used < 0 || s->state != POP3_TRANSFER || pop3_put_done(s) != 0)
 		return 0;
 	return used;
 }
@@ -1365,10 +1235,10 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		pop3_look(s);
 		break;
 	case POP3_STAT:
-		pop3_stat(s, okay, line);
+		pop3_stat(s, line);
 		break;
 	case POP3_UIDL_ONE:
-		pop3_uidl_one(s, okay, line);
+		pop3_uidl_one(s, line);
 		break;
 	case POP3_UIDL:
 		if (okay) {

@@ -31,7 +31,7 @@ struct pop3_mark {
 	int		 valid;
 	char		 where[300];	/* "user@host:port" it was taken at */
 	unsigned	 count;		/* messages in the mailbox */
-	char		 uidl[71];	/* of the last one; "" when empty */
+	char		 uidl[70 + 1];	/* of the last one; "" when empty */
 };
 
 struct pop3_result {

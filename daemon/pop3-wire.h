@@ -1,0 +1,41 @@
+/*
+ * The POP3 wire format, as pure functions without I/O (so they can be unit
+ * tested and fuzzed): the body of a multi-line reply (RFC 1939 section 3:
+ * dot stuffing, CRLF line ends, the terminating "."), listing lines
+ * ("N UIDL", "N SIZE"), UIDLs, and the STAT and single-message UIDL
+ * answers.
+ */
+#ifndef MAILCTL_POP3_WIRE_H
+#define MAILCTL_POP3_WIRE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define POP3_UIDL_MAX	70	/* RFC 1939: 1 to 70 characters */
+
+/*
+ * A message body being decoded (RETR): dot stuffing undone, CRLF turned
+ * into LF, the terminating ".CRLF" found, whatever the split of the input.
+ * The decoded bytes go straight to dst (room bytes free there); when room
+ * is 0, more() is called to provide the next space (it returns -1 to stop
+ * the decoding). Nothing is buffered here but one pending CR.
+ */
+struct pop3_body {
+	int		 state;			/* where in a line */
+	char		*dst;
+	size_t		 room;
+	int		(*more)(struct pop3_body *, void *);
+	void		*arg;
+};
+
+void	pop3_body_init(struct pop3_body *, int (*more)(struct pop3_body *,
+	    void *), void *arg);
+ssize_t	pop3_body_decode(struct pop3_body *, const char *p, size_t len,
+	    int *end);
+
+int	pop3_uidl_valid(const char *, size_t);
+int	pop3_listing_parse(char *line, unsigned long *num, char **arg);
+int	pop3_stat_parse(const char *line, unsigned long *count);
+int	pop3_uidl_one_parse(char *line, unsigned long *num, char **uidl);
+
+#endif
