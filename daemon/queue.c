@@ -487,23 +487,26 @@ queue_due(const struct qitem *it, time_t now)
 	    it->next_try <= now;
 }
 
-/* Defer every other due message of an account after a session failure. */
+/*
+ * The account's server cannot be reached, or no session can be opened
+ * (why): each due message of the account but skip counts an attempt that
+ * failed so, and is settled (deferred, with the event, and the answer to
+ * a send --wait) as if it had been tried.
+ */
 static void
-queue_defer_account(struct qacct *qa, const struct qitem *failed,
+queue_fail_due(struct qacct *qa, const struct qitem *skip, const char *why,
     time_t now)
 {
 	struct qitem	*it;
 
 	TAILQ_FOREACH(it, &queue_items, entry) {
-		if (it == failed || strcmp(it->account, qa->name) != 0 ||
+		if (it == skip || strcmp(it->account, qa->name) != 0 ||
 		    !queue_due(it, now))
 			continue;
 		free(it->last_error);
-		it->last_error = failed->last_error != NULL ?
-		    xstrdup(failed->last_error) : NULL;
-		it->state = Q_DEFERRED;
-		it->next_try = failed->next_try;
-		it->dirty = 1;
+		it->last_error = why != NULL ? xstrdup(why) : NULL;
+		it->attempts++;
+		queue_settle(it, now);
 	}
 }
 
@@ -524,7 +527,7 @@ queue_sent_cb(struct smtp_session *s, const struct smtp_result *res,
 		log_debug("queue: message %lld: %s", it->id,
 		    qstate_names[it->state]);
 		if (res->closed && it->state == Q_DEFERRED)
-			queue_defer_account(qa, it, now);
+			queue_fail_due(qa, it, it->last_error, now);
 	}
 	queue_acct_release(qa);
 	queue_store_outcomes();
@@ -611,17 +614,7 @@ queue_send_next(struct qacct *qa)
 static void
 queue_acct_fail(struct qacct *qa, const char *why)
 {
-	struct qitem	*it;
-	time_t		 now = time(NULL);
-
-	TAILQ_FOREACH(it, &queue_items, entry) {
-		if (strcmp(it->account, qa->name) != 0 || !queue_due(it, now))
-			continue;
-		free(it->last_error);
-		it->last_error = xstrdup(why);
-		it->attempts++;
-		queue_settle(it, now);
-	}
+	queue_fail_due(qa, NULL, why, time(NULL));
 	queue_store_outcomes();
 }
 
