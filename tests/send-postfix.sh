@@ -43,6 +43,8 @@ EOF
 export HOOKS_OUT=$T/hooks.out
 start_daemon "$T/config.json"
 mc() { "$MAILCTL" --socket "$SOCK" "$@"; }
+# A send --wait that never hears back fails the test instead of hanging it.
+mcw() { timeout 60 "$MAILCTL" --socket "$SOCK" "$@"; }
 mc watch --json >"$T/watch.json" 2>"$T/watch.err" &
 WATCH=$!
 mc watch >"$T/watch.txt" 2>&1 &
@@ -86,7 +88,7 @@ check "no file in the queue directory" eval '[ -z "$(ls -A "$T/data/queue" 2>/de
 # --- round trip -----------------------------------------------------------------
 SUBJ='Bewerbung für die Stelle — 履歴書'
 expect_rc 0 "send with To, Cc, Bcc and three attachments, --wait" \
-	mc send --account alice --to bob@mail.test --cc carol@mail.test --bcc dave@mail.test \
+	mcw send --account alice --to bob@mail.test --cc carol@mail.test --bcc dave@mail.test \
 	--subject "$SUBJ" --body $'Hello Bob,\n\nplease find my documents attached.\n.\nAlice\n' \
 	--attach "$T/att/notes.txt" --attach "$T/att/data.bin" --attach "$T/att/pixel.png" --wait --json
 jcheck "send with To, Cc, Bcc and three attachments, --wait: result" 'j["state"] == "sent" and sorted(x["address"] for x in j["recipients"]) == ["bob@mail.test", "carol@mail.test", "dave@mail.test"]'
@@ -139,7 +141,7 @@ jcheck "alice: Sent holds the message: result" 'len(j) == 1 and j[0]["read"] and
 
 # --- a refused recipient ------------------------------------------------------
 expect_rc 1 "send to bob and a refused address: exit 1 (one refused)" \
-	mc send --account alice --to bob@mail.test --to nobody@mail.test --subject "partial" --body x --wait --json
+	mcw send --account alice --to bob@mail.test --to nobody@mail.test --subject "partial" --body x --wait --json
 jcheck "send to bob and a refused address" 'j["state"] == "sent"'
 jcheck "send to bob and a refused address" '[x["state"] for x in sorted(j["recipients"], key=lambda x: x["address"])] == ["sent", "failed"]'
 jcheck "send to bob and a refused address" 'any(x["address"] == "nobody@mail.test" and x["reply"].startswith("550") for x in j["recipients"])'
@@ -167,7 +169,7 @@ contains "$(cut -d'|' -f6 <<<"$h")" "550" "hooks.send_failed: the 550 reply"
 
 # --- everyone refused: failed for good ------------------------------------------
 expect_rc 1 "send --wait to a refused address only" \
-	mc send --account alice --to nobody@mail.test --subject "refused" --body x --wait
+	mcw send --account alice --to nobody@mail.test --subject "refused" --body x --wait
 contains "$(cat "$T/err")" "550" "the server's reply is shown"
 expect_rc 0 "the failed message stays in the queue" mc queue --json
 jcheck "the failed message stays in the queue: result" 'len(j) == 1 and j[0]["state"] == "failed" and j[0]["recipients"][0]["state"] == "failed"'
@@ -196,7 +198,7 @@ jcheck "queue shows it deferred with the reason: result" 'j[0]["state"] == "defe
 # send --wait does not wait days for a deferred mail: EX_TEMPFAIL, the
 # reason, and the mail stays queued.
 expect_rc 75 "send --wait while Postfix is down: deferred (EX_TEMPFAIL)" \
-	mc send --account alice --to carol@mail.test --subject "waited while down" --body x --wait
+	mcw send --account alice --to carol@mail.test --subject "waited while down" --body x --wait
 contains "$ERR" "deferred, still queued as" "send --wait while down: says it stays queued"
 contains "$ERR" "127.0.0.1" "send --wait while down: gives the reason"
 expect_rc 0 "both mails wait in the queue" mc queue --json
