@@ -87,17 +87,17 @@ plain_decode(const char *p, size_t len, char *out, size_t *used, int *end)
 	return n;
 }
 
-/* Decode p[0..len) in pieces cut by the bytes of cuts; into k. */
+/* Decode p[0..len) with b, in pieces cut by the bytes of cuts. */
 static ssize_t
 split_decode(const char *p, size_t len, const uint8_t *cuts, size_t ncuts,
-    struct sink *k, struct pop3_body *b, int *end)
+    struct pop3_body *b, int *end)
 {
 	size_t	 off = 0, piece, i = 0;
 	ssize_t	 n;
 
 	*end = 0;
 	while (off < len && !*end) {
-		piece = ncuts > 0 ? cuts[i++ % ncuts] % 17 + 1 : len;
+		piece = ncuts > 0 ? (size_t)(cuts[i++ % ncuts] % 17 + 1) : len;
 		if (piece > len - off)
 			piece = len - off;
 		if ((n = pop3_body_decode(b, p + off, piece, end)) < 0)
@@ -174,7 +174,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pop3_body_init(&b1, sink_more, &k1);
 	n1 = pop3_body_decode(&b1, p, len, &end1);
 	pop3_body_init(&b2, sink_more, &k2);
-	n2 = split_decode(p, len, data, size < 8 ? size : 8, &k2, &b2, &end2);
+	n2 = split_decode(p, len, data, size < 8 ? size : 8, &b2, &end2);
 	if (n1 < 0 || n2 < 0 || (size_t)n1 != used || (size_t)n2 != used ||
 	    end1 != wantend || end2 != wantend ||
 	    sink_used(&k1, &b1) != wantlen || sink_used(&k2, &b2) != wantlen ||
