@@ -40,8 +40,11 @@ status_poll(json_t *p, json_t *store)
 	when = client_local_time(json_string_value(json_object_get(last,
 	    "time")), buf, sizeof buf);
 	if (json_is_object(last) && json_is_true(json_object_get(last, "ok")))
-		printf("    last poll %s: %lld new\n", when,
-		    json_integer_value(json_object_get(last, "new")));
+		printf("    last poll %s: %lld new, %lld on the server%s\n",
+		    when, json_integer_value(json_object_get(last, "new")),
+		    json_integer_value(json_object_get(last, "on_server")),
+		    json_is_false(json_object_get(last, "listed")) ?
+		    " (count and last UIDL unchanged)" : "");
 	else if (json_is_object(last))
 		printf("    last poll %s FAILED: %s\n", when,
 		    json_string_value(json_object_get(last, "error")));

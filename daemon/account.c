@@ -52,6 +52,8 @@ struct account {
 	int			 last_error;	/* enum pop3_error */
 	char			*last_message;
 	unsigned		 last_new;
+	unsigned		 last_on_server;
+	int			 last_listed;	/* the whole mailbox listed */
 	unsigned long long	 last_bytes;
 	double			 last_seconds;
 	unsigned long long	 total_new;
@@ -141,6 +143,8 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	free(a->last_message);
 	a->last_message = r->message ? xstrdup(r->message) : NULL;
 	a->last_new = r->new;
+	a->last_on_server = r->on_server;
+	a->last_listed = !r->quick;
 	a->last_bytes = r->bytes;
 	a->total_new += r->new;
 	a->total_bytes += r->bytes;
@@ -400,12 +404,14 @@ account_status(const char *name)
 		return NULL;
 	last = json_null();
 	if (a->last_poll != 0) {
-		last = json_pack("{s:o, s:b, s:i, s:I, s:f}",
+		last = json_pack("{s:o, s:b, s:i, s:I, s:f, s:i, s:b}",
 		    "time", jsonrpc_time(a->last_poll),
 		    "ok", a->last_error == POP3_OK,
 		    "new", (int)a->last_new,
 		    "bytes", (json_int_t)a->last_bytes,
-		    "seconds", a->last_seconds);
+		    "seconds", a->last_seconds,
+		    "on_server", (int)a->last_on_server,
+		    "listed", a->last_listed);
 		if (a->last_error != POP3_OK) {
 			json_object_set_new(last, "error", json_string(
 			    a->last_message ? a->last_message : "failed"));

@@ -65,6 +65,9 @@ for a in plain stls pop3s; do
 	check "second poll of $a fetches 0" test "$(json 'j["accounts"][0]["new"]')" -eq 0
 	check "second poll of $a checked the count and the last UIDL only" \
 		grep -q "account=$a 200 messages on the server, none new (the count and the last UIDL" "$T/daemon.log"
+	expect_rc 0 "status after the second poll of $a" mailctl status --json
+	jcheck "status: $a's last poll did not list the mailbox, which holds 200" \
+		'[(p["listed"], p["on_server"]) for a in j["accounts"] if a["name"] == "'$a'" for p in [a["poll"]["last_poll"]]] == [(False, 200)]'
 done
 check "store still holds 200 per account" test "$(stored plain | wc -l)" -eq 200
 
@@ -125,5 +128,6 @@ check "status: broken account shows its error" \
 	test "$(json '[a for a in j["accounts"] if a["name"]=="broken"][0]["poll"]["last_poll"]["error_kind"]')" = local
 check "status: store counts" test "$(json '[a for a in j["accounts"] if a["name"]=="stls"][0]["store"]["messages"]')" -eq 202
 expect_rc 0 "human status" mailctl status
+contains "$OUT" "0 new, 5 on the server" "human status: a poll's new and on-server counts"
 stop_daemon
 check "clean stop" test "$DAEMON_RC" -eq 0
