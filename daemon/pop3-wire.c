@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pop3-wire.h"
 
@@ -212,4 +213,55 @@ pop3_uidl_one_parse(char *line, unsigned long *num, char **uidl)
 	if ((sp = strchr(*uidl, ' ')) != NULL)
 		*sp = '\0';
 	return pop3_uidl_valid(*uidl, strlen(*uidl)) ? 0 : -1;
+}
+
+/* Is the word at p (up to a space or the end) w, ignoring case? */
+static int
+pop3_word_is(const char *p, const char *w)
+{
+	size_t	 n = strlen(w);
+
+	return strncasecmp(p, w, n) == 0 && (p[n] == ' ' || p[n] == '\0');
+}
+
+/* The capabilities one CAPA line announces (0 for any other). */
+unsigned
+pop3_capa_parse(const char *line)
+{
+	const char	*p;
+
+	while (*line == ' ')
+		line++;
+	if (pop3_word_is(line, "STLS"))
+		return POP3_CAP_STLS;
+	if (pop3_word_is(line, "USER"))
+		return POP3_CAP_USER;
+	if (pop3_word_is(line, "UIDL"))
+		return POP3_CAP_UIDL;
+	if (pop3_word_is(line, "PIPELINING"))
+		return POP3_CAP_PIPELINING;
+	if (!pop3_word_is(line, "SASL"))
+		return 0;
+	for (p = line + 4; (p = strchr(p, ' ')) != NULL; )
+		if (pop3_word_is(++p, "PLAIN"))
+			return POP3_CAP_SASL_PLAIN;
+	return 0;
+}
+
+/*
+ * The APOP timestamp "<...@...>" in a greeting line[0..len): its length,
+ * with *stamp pointing at its "<"; 0 when there is none.
+ */
+size_t
+pop3_apop_stamp(const char *line, size_t len, const char **stamp)
+{
+	const char	*lt, *gt;
+
+	if ((lt = memchr(line, '<', len)) == NULL ||
+	    (gt = memchr(lt, '>', len - (lt - line))) == NULL ||
+	    (size_t)(gt - lt) >= POP3_STAMP_MAX ||
+	    memchr(lt, '@', gt - lt) == NULL)
+		return 0;
+	*stamp = lt;
+	return gt - lt + 1;
 }

@@ -164,12 +164,6 @@ struct pop3_session {
 	enum pop3_state		 state;
 	int			 multi;		/* inside a multi-line reply */
 	unsigned		 caps;
-#define CAP_KNOWN	0x01	/* CAPA answered +OK */
-#define CAP_STLS	0x02
-#define CAP_USER	0x04
-#define CAP_UIDL	0x08
-#define CAP_PIPELINING	0x10
-#define CAP_SASL_PLAIN	0x20
 	int			 no_uidl;	/* UIDL refused: hash content */
 	char			*apop_ts;
 	struct pop3_mark	 mark;		/* the last poll's, to check */
@@ -485,29 +479,6 @@ pop3_secure(struct pop3_session *s)
 	return conn_is_tls(s->conn) || s->tls == CONFIG_TLS_NONE;
 }
 
-/* Parse one CAPA line. */
-static void
-pop3_capa_line(struct pop3_session *s, char *line)
-{
-	char	*word, *save = NULL;
-
-	word = strtok_r(line, " ", &save);
-	if (word == NULL)
-		return;
-	if (strcasecmp(word, "STLS") == 0)
-		s->caps |= CAP_STLS;
-	else if (strcasecmp(word, "USER") == 0)
-		s->caps |= CAP_USER;
-	else if (strcasecmp(word, "UIDL") == 0)
-		s->caps |= CAP_UIDL;
-	else if (strcasecmp(word, "PIPELINING") == 0)
-		s->caps |= CAP_PIPELINING;
-	else if (strcasecmp(word, "SASL") == 0) {
-		while ((word = strtok_r(NULL, " ", &save)) != NULL)
-			if (strcasecmp(word, "PLAIN") == 0)
-				s->caps |= CAP_SASL_PLAIN;
-	}
-}
 
 /* Send AUTH PLAIN with its initial response (RFC 5034, RFC 4616). */
 static void
@@ -560,7 +531,7 @@ pop3_after_capa(struct pop3_session *s)
 	const char	*auth = s->auth;
 
 	if (s->tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->conn)) {
-		if ((s->caps & CAP_KNOWN) && !(s->caps & CAP_STLS)) {
+		if ((s->caps & POP3_CAP_KNOWN) && !(s->caps & POP3_CAP_STLS)) {
 			pop3_fail(s, POP3_ERR_TLS, "%s:%d does not offer STLS "
 			    "(tls is \"starttls\")", s->host, s->port);
 			return;
@@ -575,9 +546,9 @@ pop3_after_capa(struct pop3_session *s)
 		return;
 	}
 	if (strcmp(auth, "auto") == 0) {
-		if (s->caps & CAP_SASL_PLAIN)
+		if (s->caps & POP3_CAP_SASL_PLAIN)
 			auth = "plain";
-		else if ((s->caps & CAP_USER) || !(s->caps & CAP_KNOWN) ||
+		else if ((s->caps & POP3_CAP_USER) || !(s->caps & POP3_CAP_KNOWN) ||
 		    s->apop_ts == NULL)
 			auth = "user";
 		else
@@ -625,12 +596,11 @@ pop3_where(const struct pop3_session *s, char *buf, size_t size)
 static void
 pop3_greeting(struct pop3_session *s, const char *line, size_t len)
 {
-	const char	*lt, *gt;
+	const char	*stamp;
+	size_t		 n;
 
-	if ((lt = memchr(line, '<', len)) != NULL &&
-	    (gt = memchr(lt, '>', len - (lt - line))) != NULL &&
-	    gt - lt < 256 && memchr(lt, '@', gt - lt) != NULL)
-		s->apop_ts = xstrndup(lt, gt - lt + 1);
+	if ((n = pop3_apop_stamp(line, len, &stamp)) > 0)
+		s->apop_ts = xstrndup(stamp, n);
 }
 
 /* Grow the message table to hold number num. */
@@ -748,7 +718,7 @@ pop3_plan(struct pop3_session *s)
 	}
 	pop3_enter(s, POP3_TRANSFER);
 	if (s->connections > 1 && !s->no_uidl &&
-	    (s->caps & CAP_PIPELINING) && want >= POP3_SPLIT_MIN &&
+	    (s->caps & POP3_CAP_PIPELINING) && want >= POP3_SPLIT_MIN &&
 	    (size_t)want * 8 >= s->result.on_server)
 		pop3_helper_start(s);
 	pop3_pump(s);
@@ -789,7 +759,7 @@ pop3_look(struct pop3_session *s)
 		return;
 	}
 	pop3_send(s, 0, "STAT");
-	if (s->mark.count > 0 && (s->caps & CAP_PIPELINING)) {
+	if (s->mark.count > 0 && (s->caps & POP3_CAP_PIPELINING)) {
 		pop3_send(s, 0, "UIDL %u", s->mark.count);
 		s->one_sent = 1;
 	}
@@ -866,7 +836,7 @@ pop3_multi_line(struct pop3_session *s, char *line, size_t len)
 	switch (s->state) {
 	case POP3_CAPA:
 	case POP3_CAPA_TLS:
-		pop3_capa_line(s, line);
+		s->caps |= pop3_capa_parse(line);
 		break;
 	case POP3_UIDL:
 	case POP3_LIST:
@@ -1098,7 +1068,7 @@ pop3_take(struct pop3_session *h)
 static void
 pop3_pump(struct pop3_session *s)
 {
-	size_t	 window = (s->caps & CAP_PIPELINING) ? POP3_WINDOW : 1;
+	size_t	 window = (s->caps & POP3_CAP_PIPELINING) ? POP3_WINDOW : 1;
 	struct pop3_cmd	*c;
 	unsigned	 num;
 
@@ -1201,7 +1171,7 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 	case POP3_CAPA:
 	case POP3_CAPA_TLS:
 		if (okay) {
-			s->caps |= CAP_KNOWN;
+			s->caps |= POP3_CAP_KNOWN;
 			s->multi = 1;
 		} else
 			pop3_after_capa(s);

@@ -6,7 +6,8 @@
  * with a plain line-by-line decoder written here from RFC 1939 (a line
  * "." ends, a leading dot is stuffing, CRLF is a line end, a lone CR is
  * content, the last CR of an unfinished line waits). The line parsers
- * get every line of the input and their answers are checked for bounds.
+ * (listing, STAT, UIDL n, CAPA, greeting) get every line of the input and
+ * their answers are checked for bounds.
  */
 #include "autoconf.h"
 
@@ -114,9 +115,9 @@ static void
 fuzz_lines(const char *p, size_t len)
 {
 	char		 line[512], *arg;
-	const char	*nl;
+	const char	*nl, *stamp;
 	unsigned long	 num;
-	size_t		 ll;
+	size_t		 ll, stamplen;
 
 	while (len > 0) {
 		nl = memchr(p, '\n', len);
@@ -125,6 +126,13 @@ fuzz_lines(const char *p, size_t len)
 			memcpy(line, p, ll);
 			line[ll] = '\0';
 			(void)pop3_stat_parse(line, &num);
+			(void)pop3_capa_parse(line);
+			stamplen = pop3_apop_stamp(line, ll, &stamp);
+			if (stamplen > 0 && (stamp < line ||
+			    stamp + stamplen > line + ll || stamp[0] != '<' ||
+			    stamp[stamplen - 1] != '>' ||
+			    stamplen > POP3_STAMP_MAX))
+				abort();
 			if (pop3_listing_parse(line, &num, &arg) == 0 &&
 			    (arg < line || arg > line + ll))
 				abort();

@@ -1,7 +1,8 @@
 /*
  * Unit tests for daemon/pop3-wire.c: the RETR body decoder (whatever the
  * split of its input and of the space it writes into), listing lines,
- * UIDLs, and the STAT and single-UIDL answers.
+ * UIDLs, the STAT and single-UIDL answers, CAPA lines and the APOP
+ * timestamp.
  */
 #include "autoconf.h"
 
@@ -183,11 +184,43 @@ test_lines(void)
 	ok(pop3_uidl_one_parse(l, &n, &arg) == -1, "a UIDL too long");
 }
 
+static void
+test_capa_greeting(void)
+{
+	const char	*st = NULL;
+	char		 g[400];
+	size_t		 n;
+
+	ok(pop3_capa_parse("PIPELINING") == POP3_CAP_PIPELINING &&
+	    pop3_capa_parse("stls") == POP3_CAP_STLS &&
+	    pop3_capa_parse("USER") == POP3_CAP_USER &&
+	    pop3_capa_parse("UIDL") == POP3_CAP_UIDL, "CAPA keywords, any case");
+	ok(pop3_capa_parse("SASL LOGIN PLAIN") == POP3_CAP_SASL_PLAIN &&
+	    pop3_capa_parse("SASL  plain") == POP3_CAP_SASL_PLAIN,
+	    "SASL PLAIN among the mechanisms");
+	ok(pop3_capa_parse("SASL LOGIN PLAINX") == 0 &&
+	    pop3_capa_parse("PLAIN") == 0 && pop3_capa_parse("USERS") == 0 &&
+	    pop3_capa_parse("") == 0, "no more than the words say");
+	ok(pop3_capa_parse("TOP") == 0 && pop3_capa_parse("RESP-CODES") == 0,
+	    "others are ignored");
+	n = pop3_apop_stamp("+OK ready <1896.697170952@dbc.mtview.ca.us>",
+	    43, &st);
+	ok(n == 33 && strncmp(st, "<1896.697170952@dbc.mtview.ca.us>", n) == 0,
+	    "the APOP timestamp of RFC 1939's example");
+	ok(pop3_apop_stamp("+OK ready <no-at-sign>", 22, &st) == 0 &&
+	    pop3_apop_stamp("+OK ready <x@y", 14, &st) == 0 &&
+	    pop3_apop_stamp("+OK ready", 9, &st) == 0,
+	    "no timestamp: no @, no >, nothing");
+	snprintf(g, sizeof g, "+OK <%0300d@x>", 0);
+	ok(pop3_apop_stamp(g, strlen(g), &st) == 0, "a timestamp too long");
+}
+
 int
 main(void)
 {
 	test_body();
 	test_body_refused();
 	test_lines();
+	test_capa_greeting();
 	return tap_done();
 }
