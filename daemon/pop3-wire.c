@@ -86,14 +86,14 @@ pop3_body_decode(struct pop3_body *b, const char *p, size_t len, int *end)
 				*end = 1;
 				return i + 1;
 			} else
-				b->state = BODY_MID;	/* the dot was stuffing */
+				b->state = BODY_MID;	/* the dot: stuffing */
 			break;
 		case BODY_DOTCR:
 			if (p[i] == '\n') {
 				*end = 1;
 				return i + 1;
 			}
-			/* ".CR" then more: keep the CR, drop the stuffed dot. */
+			/* ".CR" then more: keep the CR, drop the dot. */
 			if (pop3_body_byte(b, '\r') != 0)
 				return -1;
 			b->state = BODY_MID;
@@ -259,7 +259,7 @@ pop3_apop_stamp(const char *line, size_t len, const char **stamp)
 
 	if ((lt = memchr(line, '<', len)) == NULL ||
 	    (gt = memchr(lt, '>', len - (lt - line))) == NULL ||
-	    (size_t)(gt - lt) >= POP3_STAMP_MAX ||
+	    (size_t)(gt - lt) + 1 > POP3_STAMP_MAX ||
 	    memchr(lt, '@', gt - lt) == NULL)
 		return 0;
 	*stamp = lt;

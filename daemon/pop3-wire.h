@@ -12,7 +12,7 @@
 #include <sys/types.h>
 
 #define POP3_UIDL_MAX	70	/* RFC 1939: 1 to 70 characters */
-#define POP3_STAMP_MAX	255	/* an APOP timestamp, "<" and ">" included */
+#define POP3_STAMP_MAX	256	/* an APOP timestamp, "<" and ">" included */
 
 /* Capabilities, from CAPA lines. */
 #define POP3_CAP_KNOWN		0x01	/* CAPA answered +OK */

@@ -169,7 +169,7 @@ struct pop3_session {
 	struct pop3_mark	 mark;		/* the last poll's, to check */
 	unsigned		 stat_count;	/* STAT's, when stat_ok */
 	int			 stat_ok;
-	int			 one_sent;	/* "UIDL n" pipelined with STAT */
+	int			 one_sent;	/* "UIDL n" sent with STAT */
 	char			 last_uidl[POP3_UIDL_MAX + 1]; /* of nmsgs */
 
 	struct pop3_msg		*msgs;		/* index = number - 1 */
@@ -479,7 +479,6 @@ pop3_secure(struct pop3_session *s)
 	return conn_is_tls(s->conn) || s->tls == CONFIG_TLS_NONE;
 }
 
-
 /* Send AUTH PLAIN with its initial response (RFC 5034, RFC 4616). */
 static void
 pop3_auth_plain(struct pop3_session *s)
@@ -548,8 +547,8 @@ pop3_after_capa(struct pop3_session *s)
 	if (strcmp(auth, "auto") == 0) {
 		if (s->caps & POP3_CAP_SASL_PLAIN)
 			auth = "plain";
-		else if ((s->caps & POP3_CAP_USER) || !(s->caps & POP3_CAP_KNOWN) ||
-		    s->apop_ts == NULL)
+		else if ((s->caps & POP3_CAP_USER) ||
+		    !(s->caps & POP3_CAP_KNOWN) || s->apop_ts == NULL)
 			auth = "user";
 		else
 			auth = "apop";

@@ -78,9 +78,9 @@ decodes_to(const char *wire, const char *want, long want_used, int want_end)
 			used = decode(wire, piece, steps[i], out, &end);
 			if (used != want_used || end != want_end ||
 			    strcmp(out, want) != 0) {
-				printf("# pieces of %zu, space %zu: \"%s\" used "
-				    "%ld end %d\n", piece, steps[i], out, used,
-				    end);
+				printf("# pieces of %zu, space %zu: \"%s\" "
+				    "used %ld end %d\n", piece, steps[i], out,
+				    used, end);
 				return 0;
 			}
 		}
@@ -194,7 +194,8 @@ test_capa_greeting(void)
 	ok(pop3_capa_parse("PIPELINING") == POP3_CAP_PIPELINING &&
 	    pop3_capa_parse("stls") == POP3_CAP_STLS &&
 	    pop3_capa_parse("USER") == POP3_CAP_USER &&
-	    pop3_capa_parse("UIDL") == POP3_CAP_UIDL, "CAPA keywords, any case");
+	    pop3_capa_parse("UIDL") == POP3_CAP_UIDL,
+	    "CAPA keywords, any case");
 	ok(pop3_capa_parse("SASL LOGIN PLAIN") == POP3_CAP_SASL_PLAIN &&
 	    pop3_capa_parse("SASL  plain") == POP3_CAP_SASL_PLAIN,
 	    "SASL PLAIN among the mechanisms");
@@ -211,8 +212,12 @@ test_capa_greeting(void)
 	    pop3_apop_stamp("+OK ready <x@y", 14, &st) == 0 &&
 	    pop3_apop_stamp("+OK ready", 9, &st) == 0,
 	    "no timestamp: no @, no >, nothing");
-	snprintf(g, sizeof g, "+OK <%0300d@x>", 0);
-	ok(pop3_apop_stamp(g, strlen(g), &st) == 0, "a timestamp too long");
+	snprintf(g, sizeof g, "+OK <%0252d@x>", 0);
+	ok(pop3_apop_stamp(g, strlen(g), &st) == 256,
+	    "a timestamp of 256 characters is taken");
+	snprintf(g, sizeof g, "+OK <%0253d@x>", 0);
+	ok(pop3_apop_stamp(g, strlen(g), &st) == 0,
+	    "one of 257 is too long");
 }
 
 int
