@@ -189,11 +189,14 @@ pop3_listing_parse(char *line, unsigned long *num, char **arg)
 int
 pop3_stat_parse(const char *line, unsigned long *count)
 {
-	const char	*p = line + 4;
+	const char	*p;
 	unsigned long	 octets;
 
-	if (strncmp(line, "+OK ", 4) != 0 || pop3_number(&p, count) != 0 ||
-	    *p++ != ' ' || pop3_number(&p, &octets) != 0)
+	if (strncmp(line, "+OK ", 4) != 0)
+		return -1;
+	p = line + 4;
+	if (pop3_number(&p, count) != 0 || *p++ != ' ' ||
+	    pop3_number(&p, &octets) != 0)
 		return -1;
 	return 0;
 }
