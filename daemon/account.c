@@ -1,4 +1,10 @@
-/* Poll scheduling, passwords and per-account state. */
+/*
+ * The owner of the fetching sessions: one poll timer per POP3 account, the
+ * poll in progress (never two at once), its password (secret.c), results
+ * and errors for status. It starts each pop3 session with what it needs,
+ * hears back through callbacks, and tells the bus: a stored batch of new
+ * mail, the end of a poll.
+ */
 #include "autoconf.h"
 
 #include <sys/queue.h>
@@ -15,17 +21,14 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "account.h"
+#include "bus.h"
 #include "config.h"
-#include "desktop.h"
-#include "event.h"
-#include "main.h"
 #include "pop3.h"
-#include "proc.h"
+#include "secret.h"
 #include "store.h"
 
 #define ACCOUNT_FIRST_POLL	3	/* seconds after start-up */
 #define ACCOUNT_RETRY_MIN	15	/* first retry after a network error */
-#define ACCOUNT_SECRET_MAX	4096
 /*
  * Polls in a row that may trust the last one's mark (count and last UIDL)
  * instead of listing the mailbox: a server that files new mail anywhere
@@ -44,8 +47,8 @@ struct account {
 	char			*name;
 	struct event		*timer;
 	struct pop3_session	*session;	/* poll in progress */
-	struct proc		*secret_proc;	/* password_command running */
-	char			*secret;	/* cached password_command output */
+	struct secret		*secret;	/* the POP3 server's password */
+	int			 asking;	/* for the password, to poll */
 	struct timespec		 started;	/* of the poll in progress */
 	time_t			 next_poll;
 	time_t			 last_poll;	/* end of the last poll */
@@ -66,7 +69,10 @@ struct account {
 };
 
 static TAILQ_HEAD(, account) accounts = TAILQ_HEAD_INITIALIZER(accounts);
-static struct store	*account_store;
+static struct event_base	*account_base;
+static struct store		*account_store;
+static struct bus		*account_bus;
+static const struct config	*account_config;	/* main's */
 
 static void	account_poll(struct account *);
 
@@ -76,7 +82,7 @@ account_conf(struct account *a)
 {
 	const struct config_account *ca;
 
-	ca = config_find_account(daemon_config(), a->name);
+	ca = config_find_account(account_config, a->name);
 	return ca != NULL && ca->pop3 != NULL ? ca : NULL;
 }
 
@@ -115,23 +121,13 @@ account_timer_cb(evutil_socket_t fd, short what, void *arg)
 	account_poll(arg);
 }
 
-/* Forget a cached secret. */
-static void
-account_forget_secret(struct account *a)
-{
-	if (a->secret != NULL) {
-		explicit_bzero(a->secret, strlen(a->secret));
-		free(a->secret);
-		a->secret = NULL;
-	}
-}
-
 /* A poll ended: record it, tell the waiters, schedule the next. */
 static void
 account_poll_done(struct account *a, const struct pop3_result *r)
 {
 	const struct config_account	*ca = account_conf(a);
 	struct account_waiter		*w;
+	struct bus_event		 ev;
 	struct timespec			 now;
 	int				 interval, delay;
 
@@ -152,14 +148,15 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 		log_info("account=%s poll done: %u new, %llu bytes, %u "
 		    "deleted on the server, %.2f s", a->name, r->new,
 		    (unsigned long long)r->bytes, r->deleted, a->last_seconds);
-	if (r->error == POP3_ERR_AUTH)
-		account_forget_secret(a);
-	/* Mail committed before a failure is announced too. */
-	desktop_poll_done(a->name);
-	if (r->error != POP3_OK)
-		event_emit("poll_failed", json_pack("{s:s, s:s, s:s}",
-		    "account", a->name, "error", r->message ? r->message :
-		    "failed", "error_kind", pop3_error_name(r->error)));
+	memset(&ev, 0, sizeof ev);
+	ev.type = BUS_POLL_DONE;
+	ev.account = a->name;
+	ev.nnew = r->new;
+	if (r->error != POP3_OK) {
+		ev.error = r->message ? r->message : "failed";
+		ev.error_kind = pop3_error_name(r->error);
+	}
+	bus_publish(account_bus, &ev);
 	while ((w = TAILQ_FIRST(&a->waiters)) != NULL) {
 		TAILQ_REMOVE(&a->waiters, w, entry);
 		w->cb(a->name, r, a->last_seconds, w->arg);
@@ -179,10 +176,44 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	} else
 		a->failures = 0;
 	account_schedule(a, delay);
-	daemon_update_status();
 }
 
-/* The session reports its end. */
+static void	account_ask(struct account *);
+
+/* The session stored a batch: tell the bus. */
+static void
+account_stored_cb(const struct store_new *news, size_t n, void *arg)
+{
+	struct account	*a = arg;
+	struct bus_mail	*mail;
+	struct bus_event ev;
+	size_t		 i;
+
+	if (n == 0)
+		return;
+	mail = xcalloc(n, sizeof *mail);
+	for (i = 0; i < n; i++) {
+		mail[i].id = news[i].id;
+		mail[i].folder = news[i].folder;
+		mail[i].from = news[i].from;
+		mail[i].subject = news[i].subject;
+		mail[i].notify = news[i].notify;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.type = BUS_NEW_MAIL;
+	ev.account = a->name;
+	ev.mail = mail;
+	ev.nmail = n;
+	bus_publish(account_bus, &ev);
+	free(mail);
+}
+
+/*
+ * The session reports its end. A password the server refused that came
+ * from password_command's cache is asked for again, and the poll tried
+ * once more at once, before the poll counts as failed: the password may
+ * have been changed, or the token expired, since it was cached.
+ */
 static void
 account_session_cb(struct pop3_session *s, const struct pop3_result *r,
     void *arg)
@@ -190,6 +221,12 @@ account_session_cb(struct pop3_session *s, const struct pop3_result *r,
 	struct account	*a = arg;
 
 	a->session = NULL;
+	if (r->error == POP3_ERR_AUTH && r->new == 0 &&
+	    secret_refused(a->secret)) {
+		pop3_session_free(s);
+		account_ask(a);
+		return;
+	}
 	a->mark = r->mark;
 	a->quick = r->quick ? a->quick + 1 : 0;
 	account_poll_done(a, r);
@@ -209,82 +246,50 @@ account_poll_failed(struct account *a, enum pop3_error e, const char *msg)
 	account_poll_done(a, &r);
 }
 
-/* Connect with the password in hand. */
+/* The password is in hand (or not): connect. */
 static void
-account_start_session(struct account *a, const char *password)
+account_secret_cb(const char *password, const char *error, void *arg)
 {
+	struct account			*a = arg;
 	const struct config_account	*ca = account_conf(a);
 	const struct pop3_mark		*mark = NULL;
 
+	a->asking = 0;
 	if (ca == NULL) {
 		account_poll_failed(a, POP3_ERR_LOCAL, "the account has no "
 		    "POP3 server any more");
 		return;
 	}
-	if (ca->pop3->quick_check && a->quick < ACCOUNT_QUICK_MAX)
-		mark = &a->mark;
-	a->session = pop3_session_start(ca, password, mark, account_store,
-	    account_session_cb, a);
-}
-
-/* password_command failed. */
-static void
-account_secret_fail(struct account *a, const char *msg)
-{
-	proc_free(a->secret_proc);
-	a->secret_proc = NULL;
-	account_poll_failed(a, POP3_ERR_LOCAL, msg);
-}
-
-/* password_command finished: its first line is the password. */
-static void
-account_secret_cb(struct proc *p, int status, const char *out, size_t len,
-    void *arg)
-{
-	struct account	*a = arg;
-	char		 msg[128], *secret;
-
-	if ((secret = proc_secret(status, out, len, msg, sizeof msg)) ==
-	    NULL) {
-		account_secret_fail(a, msg);
+	if (password == NULL) {
+		account_poll_failed(a, POP3_ERR_LOCAL, error != NULL ? error :
+		    "no password: give pop3.password or pop3.password_command");
 		return;
 	}
-	account_forget_secret(a);
-	a->secret = secret;
-	/* Freeing the proc wipes its copy of the output. */
-	proc_free(a->secret_proc);
-	a->secret_proc = NULL;
-	account_start_session(a, a->secret);
+	if (ca->pop3->quick_check && a->quick < ACCOUNT_QUICK_MAX)
+		mark = &a->mark;
+	a->session = pop3_session_start(account_base, ca, password, mark,
+	    account_store, account_stored_cb, account_session_cb, a);
+}
+
+/* Ask for the password; the poll goes on in account_secret_cb. */
+static void
+account_ask(struct account *a)
+{
+	a->asking = 1;
+	secret_get(a->secret, account_secret_cb, a);
 }
 
 /* Start a poll unless one is running. */
 static void
 account_poll(struct account *a)
 {
-	const struct config_account	*ca = account_conf(a);
-	char				*cause = NULL;
-
-	if (a->session != NULL || a->secret_proc != NULL || ca == NULL)
+	if (a->session != NULL || a->asking || account_conf(a) == NULL)
 		return;
 	evtimer_del(a->timer);
 	a->next_poll = 0;
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
 	log_debug("account=%s poll starts", a->name);
-	if (ca->pop3->password != NULL) {
-		account_start_session(a, ca->pop3->password);
-		return;
-	}
-	if (a->secret != NULL) {
-		account_start_session(a, a->secret);
-		return;
-	}
-	a->secret_proc = proc_run(ca->pop3->password_command, NULL,
-	    ACCOUNT_SECRET_MAX, ca->pop3->timeout, account_secret_cb, a,
-	    &cause);
-	if (a->secret_proc == NULL) {
-		account_poll_failed(a, POP3_ERR_LOCAL, cause);
-		free(cause);
-	}
+	account_ask(a);
 }
 
 /* Create the run-time state of a configured account. */
@@ -292,10 +297,14 @@ static struct account *
 account_new(const char *name)
 {
 	struct account	*a;
+	char		*what;
 
 	a = xcalloc(1, sizeof *a);
 	a->name = xstrdup(name);
-	a->timer = evtimer_new(daemon_base(), account_timer_cb, a);
+	a->timer = evtimer_new(account_base, account_timer_cb, a);
+	xasprintf(&what, "account=%s pop3", name);
+	a->secret = secret_new(what);
+	free(what);
 	TAILQ_INIT(&a->waiters);
 	TAILQ_INSERT_TAIL(&accounts, a, entry);
 	return a;
@@ -313,26 +322,26 @@ account_free(struct account *a)
 	r.message = "the account was removed from the configuration";
 	pop3_session_free(a->session);
 	a->session = NULL;
-	proc_free(a->secret_proc);
-	a->secret_proc = NULL;
+	secret_cancel(a->secret);
+	a->asking = 0;
 	if (!TAILQ_EMPTY(&a->waiters))
 		account_poll_done(a, &r);
 	TAILQ_REMOVE(&accounts, a, entry);
 	event_free(a->timer);
-	account_forget_secret(a);
+	secret_free(a->secret);
 	free(a->last_message);
 	free(a->name);
 	free(a);
 }
 
-/* Match the run-time accounts to the configuration in force. */
+/* Match the run-time accounts to the configuration cf, now in force. */
 void
-account_reconfigure(void)
+account_reconfigure(const struct config *cf)
 {
-	const struct config	*cf = daemon_config();
 	struct account		*a, *next;
 	size_t			 i;
 
+	account_config = cf;
 	for (a = TAILQ_FIRST(&accounts); a != NULL; a = next) {
 		next = TAILQ_NEXT(a, entry);
 		if (account_conf(a) == NULL)
@@ -343,7 +352,7 @@ account_reconfigure(void)
 			continue;
 		if ((a = account_find(cf->accounts[i].name)) != NULL) {
 			/* A new password may have come with the reload. */
-			account_forget_secret(a);
+			secret_configure(a->secret, cf->accounts[i].pop3);
 			if (a->session == NULL && a->next_poll > time(NULL) +
 			    cf->accounts[i].pop3->poll_interval)
 				account_schedule(a,
@@ -351,18 +360,22 @@ account_reconfigure(void)
 			continue;
 		}
 		a = account_new(cf->accounts[i].name);
+		secret_configure(a->secret, cf->accounts[i].pop3);
 		account_schedule(a, cf->poll_at_start ? ACCOUNT_FIRST_POLL :
 		    cf->accounts[i].pop3->poll_interval);
 	}
 }
 
-/* Start the accounts of the configuration. */
+/* Start the accounts of cf: polls on base, into st, told on bus. */
 void
-account_init(struct store *st)
+account_init(struct event_base *base, struct store *st, struct bus *bus,
+    const struct config *cf)
 {
+	account_base = base;
 	account_store = st;
+	account_bus = bus;
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-	account_reconfigure();
+	account_reconfigure(cf);
 }
 
 /* Stop every poll and free all accounts. */
@@ -420,7 +433,7 @@ account_status(const char *name)
 		}
 	}
 	o = json_pack("{s:b, s:o, s:o, s:I, s:I}",
-	    "polling", a->session != NULL || a->secret_proc != NULL,
+	    "polling", a->session != NULL || a->asking,
 	    "last_poll", last,
 	    "next_poll", jsonrpc_time(a->next_poll),
 	    "fetched_messages", (json_int_t)a->total_new,

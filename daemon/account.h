@@ -1,13 +1,18 @@
 /*
- * Accounts at run time: one poll timer per POP3 account, the poll in
- * progress (never two at once), its password (from the config or from
- * password_command, run as a child), results and errors for status.
+ * Accounts at run time, the owner of the fetching sessions: one poll timer
+ * per POP3 account, the poll in progress (never two at once), its password
+ * (secret.c), results and errors for status. News goes on the bus: each
+ * stored batch of new mail (BUS_NEW_MAIL) and the end of each poll
+ * (BUS_POLL_DONE).
  */
 #ifndef MAILCTL_ACCOUNT_H
 #define MAILCTL_ACCOUNT_H
 
 #include <jansson.h>
 
+struct bus;
+struct config;
+struct event_base;
 struct pop3_result;
 struct store;
 
@@ -15,8 +20,9 @@ struct store;
 typedef void (*account_wait_cb)(const char *account,
     const struct pop3_result *, double seconds, void *arg);
 
-void	 account_init(struct store *);
-void	 account_reconfigure(void);
+void	 account_init(struct event_base *, struct store *, struct bus *,
+	    const struct config *);
+void	 account_reconfigure(const struct config *);
 void	 account_shutdown(void);
 int	 account_poll_now(const char *name, account_wait_cb, void *arg);
 json_t	*account_status(const char *name);

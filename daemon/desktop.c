@@ -47,9 +47,9 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "bus.h"
 #include "config.h"
 #include "desktop.h"
-#include "main.h"
 
 #define DESKTOP_FIELD_MAX	200	/* bytes of a sender or a subject */
 #define DESKTOP_LIST		5	/* messages listed in a summary */
@@ -85,7 +85,10 @@ static TAILQ_HEAD(, desktop_note) desktop_notes =
 static unsigned			 desktop_nnotes;
 
 static struct event_base	*desktop_base;
-static sd_bus			*desktop_bus;	/* NULL: not connected */
+static const struct config	*desktop_config;	/* main's */
+static struct bus		*desktop_events;
+static struct bus_sub		*desktop_sub;
+static sd_bus			*desktop_dbus;	/* NULL: not connected */
 static struct event		*desktop_io;	/* on the bus's descriptor */
 static struct event		*desktop_timer;	/* sd_bus_get_timeout() */
 static unsigned			 desktop_inflight;	/* Notify calls */
@@ -278,7 +281,7 @@ desktop_disconnect(const char *what, int r)
 	event_free(desktop_timer);
 	desktop_io = desktop_timer = NULL;
 	/* Calls in flight are freed with their (floating) slots. */
-	desktop_bus = sd_bus_close_unref(desktop_bus);
+	desktop_dbus = sd_bus_close_unref(desktop_dbus);
 	desktop_inflight = 0;
 	desktop_asking = desktop_answered = 0;
 	desktop_absent = 1;	/* the line above said it */
@@ -293,7 +296,7 @@ desktop_process(void)
 	int		 i, r;
 
 	for (i = 0; i < DESKTOP_PROCESS_MAX; i++) {
-		if ((r = sd_bus_process(desktop_bus, NULL)) < 0) {
+		if ((r = sd_bus_process(desktop_dbus, NULL)) < 0) {
 			desktop_disconnect("session bus connection lost", r);
 			return;
 		}
@@ -301,7 +304,7 @@ desktop_process(void)
 			break;
 	}
 	desktop_send();
-	if (desktop_bus == NULL)
+	if (desktop_dbus == NULL)
 		return;
 	desktop_arm();
 	if (i == DESKTOP_PROCESS_MAX) {
@@ -338,7 +341,7 @@ desktop_arm(void)
 	short		 what = 0;
 	int		 events;
 
-	if ((events = sd_bus_get_events(desktop_bus)) < 0) {
+	if ((events = sd_bus_get_events(desktop_dbus)) < 0) {
 		desktop_disconnect("session bus connection lost", events);
 		return;
 	}
@@ -347,13 +350,13 @@ desktop_arm(void)
 	if (events & POLLOUT)
 		what |= EV_WRITE;
 	event_del(desktop_io);
-	event_assign(desktop_io, desktop_base, sd_bus_get_fd(desktop_bus),
+	event_assign(desktop_io, desktop_base, sd_bus_get_fd(desktop_dbus),
 	    what, desktop_io_cb, NULL);
 	if (what != 0)
 		event_add(desktop_io, NULL);
 
 	evtimer_del(desktop_timer);
-	if (sd_bus_get_timeout(desktop_bus, &until) < 0 || until == UINT64_MAX)
+	if (sd_bus_get_timeout(desktop_dbus, &until) < 0 || until == UINT64_MAX)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	nowus = (uint64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
@@ -370,11 +373,11 @@ desktop_connect(void)
 	const char	*address = NULL;
 	int		 r, fd;
 
-	if (desktop_bus != NULL)
+	if (desktop_dbus != NULL)
 		return 0;
 	/* DBUS_SESSION_BUS_ADDRESS, else unix:path=$XDG_RUNTIME_DIR/bus. */
-	if ((r = sd_bus_open_user(&desktop_bus)) < 0) {
-		desktop_bus = NULL;
+	if ((r = sd_bus_open_user(&desktop_dbus)) < 0) {
+		desktop_dbus = NULL;
 		if (!desktop_absent)
 			log_info("desktop notifications: no session bus (%s); "
 			    "trying again with the next new mail",
@@ -382,20 +385,20 @@ desktop_connect(void)
 		desktop_absent = 1;
 		return -1;
 	}
-	r = sd_bus_set_method_call_timeout(desktop_bus, DESKTOP_CALL_TIMEOUT);
+	r = sd_bus_set_method_call_timeout(desktop_dbus, DESKTOP_CALL_TIMEOUT);
 	if (r >= 0)
-		r = fd = sd_bus_get_fd(desktop_bus);
+		r = fd = sd_bus_get_fd(desktop_dbus);
 	if (r < 0) {
 		log_info("desktop notifications: session bus: %s",
 		    strerror(-r));
-		desktop_bus = sd_bus_close_unref(desktop_bus);
+		desktop_dbus = sd_bus_close_unref(desktop_dbus);
 		return -1;
 	}
 	desktop_io = event_new(desktop_base, fd, 0, desktop_io_cb, NULL);
 	desktop_timer = evtimer_new(desktop_base, desktop_timer_cb, NULL);
 	if (desktop_io == NULL || desktop_timer == NULL)
 		fatalx("out of memory");
-	sd_bus_get_address(desktop_bus, &address);
+	sd_bus_get_address(desktop_dbus, &address);
 	if (desktop_absent)
 		log_info("desktop notifications: session bus found at \"%s\"",
 		    address ? address : "?");
@@ -468,7 +471,7 @@ desktop_send(void)
 	if (desktop_asking)
 		return;
 	if (!desktop_answered) {
-		r = sd_bus_call_method_async(desktop_bus, NULL, DESKTOP_DEST,
+		r = sd_bus_call_method_async(desktop_dbus, NULL, DESKTOP_DEST,
 		    DESKTOP_PATH, DESKTOP_IFACE, "GetCapabilities",
 		    desktop_caps_cb, NULL, "");
 		if (r < 0) {
@@ -483,7 +486,7 @@ desktop_send(void)
 		TAILQ_REMOVE(&desktop_notes, n, entry);
 		desktop_nnotes--;
 		body = desktop_markup ? desktop_escape(n->body) : n->body;
-		r = sd_bus_call_method_async(desktop_bus, NULL, DESKTOP_DEST,
+		r = sd_bus_call_method_async(desktop_dbus, NULL, DESKTOP_DEST,
 		    DESKTOP_PATH, DESKTOP_IFACE, "Notify", desktop_notify_cb,
 		    NULL, "susssasa{sv}i",
 		    "mailctl",			/* app_name */
@@ -496,7 +499,7 @@ desktop_send(void)
 		if (body != n->body)
 			free(body);
 		desktop_note_free(n);
-		if (r < 0 && !sd_bus_is_open(desktop_bus)) {
+		if (r < 0 && !sd_bus_is_open(desktop_dbus)) {
 			desktop_disconnect("Notify", r);
 			return;
 		}
@@ -549,20 +552,13 @@ desktop_queue(struct desktop_poll *dp)
 	desktop_nnotes++;
 }
 
-/* Start: remember the loop. Nothing connects before there is mail. */
-void
-desktop_init(struct event_base *base)
-{
-	desktop_base = base;
-}
-
 /* Count a new message of a poll in progress (one its rule announces). */
-void
+static void
 desktop_new_mail(const char *account, const char *from, const char *subject)
 {
 	struct desktop_poll	*dp;
 
-	if (!daemon_config()->desktop_notifications)
+	if (!desktop_config->desktop_notifications)
 		return;
 	TAILQ_FOREACH(dp, &desktop_polls, entry)
 		if (strcmp(dp->account, account) == 0)
@@ -581,7 +577,7 @@ desktop_new_mail(const char *account, const char *from, const char *subject)
 }
 
 /* A poll ended: announce its new mail, if any, in one notification. */
-void
+static void
 desktop_poll_done(const char *account)
 {
 	struct desktop_poll	*dp;
@@ -592,16 +588,51 @@ desktop_poll_done(const char *account)
 	if (dp == NULL)
 		return;
 	TAILQ_REMOVE(&desktop_polls, dp, entry);
-	if (daemon_config()->desktop_notifications)
+	if (desktop_config->desktop_notifications)
 		desktop_queue(dp);
 	desktop_poll_free(dp);
 	desktop_send();
-	if (desktop_bus != NULL)
+	if (desktop_dbus != NULL)
 		desktop_arm();
 }
 
+/* The bus tells of an event: count new mail, announce at the poll's end. */
+static int
+desktop_event_cb(const struct bus_event *ev, void *arg)
+{
+	size_t	 i;
+
+	(void)arg;
+	if (ev->type == BUS_NEW_MAIL) {
+		for (i = 0; i < ev->nmail; i++)
+			if (ev->mail[i].notify)
+				desktop_new_mail(ev->account, ev->mail[i].from,
+				    ev->mail[i].subject);
+	} else if (ev->type == BUS_POLL_DONE)
+		desktop_poll_done(ev->account);
+	return 0;
+}
+
+/* Start: remember the loop, hear the bus. Nothing connects before mail. */
+void
+desktop_init(struct event_base *base, struct bus *bus,
+    const struct config *cf)
+{
+	desktop_base = base;
+	desktop_config = cf;
+	desktop_events = bus;
+	desktop_sub = bus_subscribe(bus, "desktop", desktop_event_cb, NULL);
+}
+
+/* The configuration in force changed. */
+void
+desktop_reconfigure(const struct config *cf)
+{
+	desktop_config = cf;
+}
+
 /*
- * Stop: write out what is queued on the bus, then free everything. Only a
+ * Stop: write out what is queued on the session bus, then free everything. Only a
  * connection that is up is flushed: sd_bus_flush() would otherwise wait
  * for a silent peer to finish authentication, with no time limit.
  */
@@ -615,15 +646,17 @@ desktop_shutdown(void)
 		desktop_poll_free(dp);
 	}
 	desktop_drop_notes("stopping");
-	if (desktop_bus != NULL) {
+	if (desktop_dbus != NULL) {
 		event_free(desktop_io);
 		event_free(desktop_timer);
 		desktop_io = desktop_timer = NULL;
-		if (sd_bus_is_ready(desktop_bus) > 0)
-			desktop_bus = sd_bus_flush_close_unref(desktop_bus);
+		if (sd_bus_is_ready(desktop_dbus) > 0)
+			desktop_dbus = sd_bus_flush_close_unref(desktop_dbus);
 		else
-			desktop_bus = sd_bus_close_unref(desktop_bus);
+			desktop_dbus = sd_bus_close_unref(desktop_dbus);
 	}
 	desktop_inflight = 0;
 	desktop_asking = desktop_answered = 0;
+	bus_unsubscribe(desktop_events, desktop_sub);
+	desktop_sub = NULL;
 }

@@ -26,12 +26,11 @@
 #include "common/paths.h"
 #include "common/xmalloc.h"
 #include "account.h"
+#include "bus.h"
 #include "config.h"
 #include "conn.h"
 #include "desktop.h"
-#include "event.h"
-#include "main.h"
-#include "notify.h"
+#include "hook.h"
 #include "proc.h"
 #include "queue.h"
 #include "rpc.h"
@@ -40,55 +39,15 @@
 static struct event_base	*main_base;
 static struct config		*main_config;
 static struct store		*main_store;
+static struct bus		*main_bus;
 static char			*main_config_path;
 static int			 main_config_explicit;	/* --config given */
-static struct timespec		 main_start_mono;
-static time_t			 main_start_wall;
 static struct event		*main_watchdog;
 static struct timeval		 main_watchdog_tv;
 
-/* Return the event base. */
-struct event_base *
-daemon_base(void)
-{
-	return main_base;
-}
-
-/* Return the configuration in force. */
-const struct config *
-daemon_config(void)
-{
-	return main_config;
-}
-
-/* Return the mail store. */
-struct store *
-daemon_store(void)
-{
-	return main_store;
-}
-
-/* Return seconds since start-up (monotonic). */
-double
-daemon_uptime(void)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - main_start_mono.tv_sec) +
-	    (now.tv_nsec - main_start_mono.tv_nsec) / 1e9;
-}
-
-/* Return the wall-clock start time. */
-time_t
-daemon_started(void)
-{
-	return main_start_wall;
-}
-
 /* Tell systemd the current one-line status. */
-void
-daemon_update_status(void)
+static void
+main_update_status(void)
 {
 	sd_notifyf(0, "STATUS=Serving %zu account%s",
 	    main_config->naccounts, main_config->naccounts == 1 ? "" : "s");
@@ -97,12 +56,15 @@ daemon_update_status(void)
 /*
  * Reread the configuration file. A bad file leaves the running configuration
  * in force and returns -1 with the reason. Paths that the running daemon
- * already uses (socket, data_dir) only change at the next start.
+ * already uses (socket, data_dir) only change at the next start. Every
+ * floor that holds the configuration is handed the new one before the old
+ * one is freed.
  */
-int
-daemon_reload(char **cause)
+static int
+main_reload(char **cause)
 {
-	struct config	*cf;
+	struct config	*cf, *old = main_config;
+	struct bus_event ev;
 	char		*inner = NULL;
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
@@ -112,33 +74,39 @@ daemon_reload(char **cause)
 		    "%s", inner);
 		*cause = inner;
 		sd_notify(0, "READY=1");
-		daemon_update_status();
+		main_update_status();
 		return -1;
 	}
-	if (strcmp(cf->socket, main_config->socket) != 0) {
+	if (strcmp(cf->socket, old->socket) != 0) {
 		log_warnx("reload: socket changed to %s; it takes effect at the "
 		    "next start", cf->socket);
 		free(cf->socket);
-		cf->socket = xstrdup(main_config->socket);
+		cf->socket = xstrdup(old->socket);
 	}
-	if (strcmp(cf->data_dir, main_config->data_dir) != 0) {
+	if (strcmp(cf->data_dir, old->data_dir) != 0) {
 		log_warnx("reload: data_dir changed to %s; it takes effect at "
 		    "the next start", cf->data_dir);
 		free(cf->data_dir);
-		cf->data_dir = xstrdup(main_config->data_dir);
+		cf->data_dir = xstrdup(old->data_dir);
 	}
-	config_free(main_config);
 	main_config = cf;
 	store_configure(main_store, cf, 0);
-	account_reconfigure();
-	queue_reconfigure();
+	rpc_reconfigure(cf);
+	hook_reconfigure(cf);
+	desktop_reconfigure(cf);
+	account_reconfigure(cf);
+	queue_reconfigure(cf);
+	config_free(old);
 	log_info("configuration reloaded from %s: %zu account%s",
 	    cf->path ? cf->path : "(defaults)", cf->naccounts,
 	    cf->naccounts == 1 ? "" : "s");
 	sd_notify(0, "READY=1");
-	daemon_update_status();
-	event_emit("reloaded", json_pack("{s:s?, s:I}", "config", cf->path,
-	    "accounts", (json_int_t)cf->naccounts));
+	main_update_status();
+	memset(&ev, 0, sizeof ev);
+	ev.type = BUS_RELOADED;
+	ev.config = cf->path;
+	ev.naccounts = cf->naccounts;
+	bus_publish(main_bus, &ev);
 	return 0;
 }
 
@@ -151,7 +119,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		log_info("SIGHUP: reloading the configuration");
-		if (daemon_reload(&cause) != 0)
+		if (main_reload(&cause) != 0)
 			free(cause);
 		break;
 	case SIGTERM:
@@ -224,8 +192,10 @@ main_cleanup(struct event **sigs)
 	rpc_shutdown();
 	account_shutdown();
 	queue_shutdown();
-	notify_shutdown();
+	rpc_events_shutdown();
+	hook_shutdown();
 	desktop_shutdown();
+	bus_free(main_bus);
 	proc_shutdown();
 	conn_shutdown();
 	store_close(main_store);
@@ -267,6 +237,7 @@ main(int argc, char **argv)
 	};
 	struct event	*sigs[3];
 	const int	 signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct rpc_env	 env;
 	char		*cause = NULL;
 	int		 ch, verbose = 0, i;
 
@@ -321,8 +292,9 @@ main(int argc, char **argv)
 		log_notice("no configuration at %s; running with defaults and no "
 		    "accounts", main_config_path);
 
-	clock_gettime(CLOCK_MONOTONIC, &main_start_mono);
-	main_start_wall = time(NULL);
+	memset(&env, 0, sizeof env);
+	clock_gettime(CLOCK_MONOTONIC, &env.started_mono);
+	env.started = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((main_base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
@@ -333,7 +305,11 @@ main(int argc, char **argv)
 	}
 	conn_init(main_base);
 	proc_init(main_base);
-	desktop_init(main_base);
+	/* The consumers of events first, so they hear everything. */
+	main_bus = bus_new();
+	rpc_events_init(main_bus);
+	hook_init(main_bus, main_config);
+	desktop_init(main_base, main_bus, main_config);
 	if ((main_store = store_open(main_config->data_dir, main_base,
 	    &cause)) == NULL) {
 		log_warnx("cannot open the mail store: %s", cause);
@@ -342,6 +318,10 @@ main(int argc, char **argv)
 		return EX_CANTCREAT;
 	}
 	store_configure(main_store, main_config, 1);
+	env.store = main_store;
+	env.config = main_config;
+	env.reload = main_reload;
+	rpc_init(&env);
 	if (main_listen(&cause) != 0) {
 		log_warnx("cannot open the control socket: %s", cause);
 		free(cause);
@@ -349,14 +329,14 @@ main(int argc, char **argv)
 		return EX_UNAVAILABLE;
 	}
 	main_watchdog_start();
-	account_init(main_store);
-	queue_init(main_store);
+	account_init(main_base, main_store, main_bus, main_config);
+	queue_init(main_base, main_store, main_bus, main_config);
 	log_info("mailctld %s ready: pid=%d config=%s socket=%s accounts=%zu",
 	    PACKAGE_VERSION, (int)getpid(),
 	    main_config->path ? main_config->path : "(defaults)",
 	    main_config->socket, main_config->naccounts);
 	sd_notify(0, "READY=1");
-	daemon_update_status();
+	main_update_status();
 
 	event_base_dispatch(main_base);
 

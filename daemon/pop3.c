@@ -72,10 +72,6 @@
 #include "common/xmalloc.h"
 #include "config.h"
 #include "conn.h"
-#include "desktop.h"
-#include "event.h"
-#include "main.h"
-#include "notify.h"
 #include "pop3.h"
 #include "pop3-wire.h"
 #include "store.h"
@@ -197,6 +193,8 @@ struct pop3_session {
 	struct pop3_result	 result;
 	char			 message[600];
 	struct event		*done_ev;
+	pop3_stored_cb		 stored_cb;	/* the owner's, for both */
+	void			*stored_arg;
 	pop3_done_cb		 cb;
 	void			*arg;
 };
@@ -280,15 +278,12 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 	struct pop3_session	*s = c->s;
 	unsigned		 i;
 
-	for (i = 0; i < nnews; i++) {
-		event_new_mail(s->account, news[i].folder, news[i].id,
-		    news[i].from, news[i].subject);
-		notify_new_mail(s->account, news[i].folder, news[i].id,
-		    news[i].from, news[i].subject);
-		if (news[i].notify)
-			desktop_new_mail(s->account, news[i].from,
-			    news[i].subject);
-	}
+	/* Once freed, the owner hears nothing more: it may be gone. */
+	if (nnews > 0 && !s->freed)
+		s->stored_cb(news, nnews, s->stored_arg);
+	else if (nnews > 0)
+		log_info("account=%s%s %zu messages stored after the poll was "
+		    "abandoned", s->account, pop3_who(s), nnews);
 	s->commits--;
 	if (s->freed) {
 		free(c);
@@ -1434,8 +1429,9 @@ pop3_connected_cb(struct conn *c, const char *error, void *arg)
 
 /* A session for the account's server srv, not connected yet. */
 static struct pop3_session *
-pop3_session_new(const char *account, const struct config_server *srv,
-    const char *password, struct store *store, pop3_done_cb cb, void *arg)
+pop3_session_new(struct event_base *base, const char *account,
+    const struct config_server *srv, const char *password,
+    struct store *store, pop3_done_cb cb, void *arg)
 {
 	struct pop3_session	*s;
 
@@ -1455,7 +1451,7 @@ pop3_session_new(const char *account, const struct config_server *srv,
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(POP3_LINE_MAX + 1);
-	s->done_ev = event_new(daemon_base(), -1, 0, pop3_deliver_cb, s);
+	s->done_ev = event_new(base, -1, 0, pop3_deliver_cb, s);
 	s->taken = uidset_new();
 	return s;
 }
@@ -1506,8 +1502,10 @@ pop3_helper_start(struct pop3_session *l)
 	srv.timeout = l->timeout;
 	srv.keep = l->keep;
 	srv.connections = 1;
-	h = pop3_session_new(l->account, &srv, l->password, l->store,
-	    pop3_helper_done, l);
+	h = pop3_session_new(event_get_base(l->done_ev), l->account, &srv,
+	    l->password, l->store, pop3_helper_done, l);
+	h->stored_cb = l->stored_cb;
+	h->stored_arg = l->stored_arg;
 	h->second = 1;
 	h->lead = l;
 	h->seen = l->seen;
@@ -1523,14 +1521,16 @@ pop3_helper_start(struct pop3_session *l)
  * last poll left, to be checked instead of listing the whole mailbox.
  */
 struct pop3_session *
-pop3_session_start(const struct config_account *a, const char *password,
-    const struct pop3_mark *mark, struct store *store, pop3_done_cb cb,
-    void *arg)
+pop3_session_start(struct event_base *base, const struct config_account *a,
+    const char *password, const struct pop3_mark *mark, struct store *store,
+    pop3_stored_cb stored_cb, pop3_done_cb cb, void *arg)
 {
 	struct pop3_session	*s;
 	char			*cause = NULL, where[sizeof mark->where];
 
-	s = pop3_session_new(a->name, a->pop3, password, store, cb, arg);
+	s = pop3_session_new(base, a->name, a->pop3, password, store, cb, arg);
+	s->stored_cb = stored_cb;
+	s->stored_arg = arg;
 	pop3_where(s, where, sizeof where);
 	/*
 	 * A mark taken at another server or login means nothing here; nor

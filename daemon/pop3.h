@@ -1,17 +1,22 @@
 /*
  * A POP3 fetch session: connect, authenticate, download every message not
  * seen before into the store, delete on the server when the account says
- * so, quit. One session per poll; the done callback runs once, from the
- * loop, after which the caller frees the session.
+ * so, quit. One session per poll. It knows nothing above it: it reports
+ * each batch the store made durable through the stored callback, and its
+ * end through the done callback, which runs once, from the loop, after
+ * which the caller frees the session.
  */
 #ifndef MAILCTL_POP3_H
 #define MAILCTL_POP3_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct config_account;
+struct event_base;
 struct pop3_session;
 struct store;
+struct store_new;
 
 enum pop3_error {
 	POP3_OK,
@@ -45,12 +50,16 @@ struct pop3_result {
 	struct pop3_mark mark;		/* for the next poll */
 };
 
+/* A batch of messages is durable in the store: n of them, news[i]. */
+typedef void (*pop3_stored_cb)(const struct store_new *news, size_t n,
+    void *arg);
 typedef void (*pop3_done_cb)(struct pop3_session *,
     const struct pop3_result *, void *arg);
 
-struct pop3_session *pop3_session_start(const struct config_account *,
-		    const char *password, const struct pop3_mark *,
-		    struct store *, pop3_done_cb, void *arg);
+struct pop3_session *pop3_session_start(struct event_base *,
+		    const struct config_account *, const char *password,
+		    const struct pop3_mark *, struct store *, pop3_stored_cb,
+		    pop3_done_cb, void *arg);
 void		 pop3_session_free(struct pop3_session *);
 const char	*pop3_error_name(enum pop3_error);
 

@@ -254,32 +254,3 @@ proc_shutdown(void)
 	proc_sigchld = NULL;
 }
 
-/*
- * Read a secret from a password command's outcome: its first output line.
- * Return it in new memory, or NULL with a reason in msg.
- */
-char *
-proc_secret(int status, const char *out, size_t len, char *msg,
-    size_t msgsize)
-{
-	size_t	 n;
-
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		if (status == -1)
-			snprintf(msg, msgsize, "password_command timed out");
-		else if (WIFEXITED(status))
-			snprintf(msg, msgsize, "password_command exited "
-			    "with status %d", WEXITSTATUS(status));
-		else
-			snprintf(msg, msgsize, "password_command killed by "
-			    "signal %d", WTERMSIG(status));
-		return NULL;
-	}
-	for (n = 0; n < len && out[n] != '\n' && out[n] != '\r'; n++)
-		;
-	if (n == 0 || memchr(out, '\0', n) != NULL) {
-		snprintf(msg, msgsize, "password_command printed no password");
-		return NULL;
-	}
-	return xstrndup(out, n);
-}

@@ -21,8 +21,6 @@ struct proc	*proc_run(const char *const *argv, char *const *envp,
 		    size_t out_max, int timeout, proc_done_cb, void *arg,
 		    char **cause);
 void		 proc_free(struct proc *);
-char		*proc_secret(int status, const char *out, size_t len,
-		    char *msg, size_t msgsize);
 void		 proc_init(struct event_base *);
 void		 proc_shutdown(void);
 

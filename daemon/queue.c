@@ -25,17 +25,13 @@
 #include "common/jsonrpc.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "bus.h"
 #include "config.h"
-#include "event.h"
-#include "main.h"
-#include "notify.h"
-#include "proc.h"
 #include "queue.h"
-#include "rpc.h"
+#include "secret.h"
 #include "smtp.h"
 #include "store.h"
 
-#define QUEUE_SECRET_MAX	4096
 #define QUEUE_UPDATE_RETRY	5	/* seconds, after a failed update */
 
 enum qstate { Q_QUEUED, Q_SENDING, Q_DEFERRED, Q_FAILED, Q_SENT };
@@ -54,7 +50,8 @@ struct qrcpt {
 /* A send --wait: answered at the message's final outcome. */
 struct qwait {
 	TAILQ_ENTRY(qwait)	 entry;
-	struct rpc_call		*call;
+	queue_reply_cb		 cb;
+	void			*arg;
 };
 TAILQ_HEAD(qwaits, qwait);
 
@@ -87,14 +84,18 @@ struct qacct {
 	char			*name;
 	struct smtp_session	*session;
 	struct qitem		*cur;		/* being sent */
+	enum qstate		 cur_was;	/* its state before */
 	int			 fd;		/* its file */
 	const char		**rcpts;	/* its envelope */
-	struct proc		*secret_proc;
-	char			*secret;	/* from password_command */
+	struct secret		*secret;	/* the SMTP server's password */
+	int			 asking;	/* for it, to open a session */
 };
 TAILQ_HEAD(qaccts, qacct);
 
+static struct event_base	*queue_base;
 static struct store	*queue_store;
+static struct bus	*queue_bus;
+static const struct config *queue_config;	/* main's */
 static struct qitems	 queue_items = TAILQ_HEAD_INITIALIZER(queue_items);
 static struct qaccts	 queue_accts = TAILQ_HEAD_INITIALIZER(queue_accts);
 static struct event	*queue_timer;
@@ -102,6 +103,16 @@ static int		 queue_loaded;
 static int		 queue_updating;	/* a queue.update in flight */
 
 static void	queue_kick(void);
+
+/* The SMTP server of an account in the configuration, or NULL. */
+static const struct config_server *
+queue_server(const char *account)
+{
+	const struct config_account *ca;
+
+	ca = config_find_account(queue_config, account);
+	return ca != NULL ? ca->smtp : NULL;
+}
 static void	queue_store_outcomes(void);
 static void	queue_send_next(struct qacct *);
 
@@ -122,6 +133,7 @@ static struct qacct *
 queue_acct(const char *name)
 {
 	struct qacct	*qa;
+	char		*what;
 
 	TAILQ_FOREACH(qa, &queue_accts, entry)
 		if (strcmp(qa->name, name) == 0)
@@ -129,6 +141,10 @@ queue_acct(const char *name)
 	qa = xcalloc(1, sizeof *qa);
 	qa->name = xstrdup(name);
 	qa->fd = -1;
+	xasprintf(&what, "account=%s smtp", name);
+	qa->secret = secret_new(what);
+	free(what);
+	secret_configure(qa->secret, queue_server(name));
 	TAILQ_INSERT_TAIL(&queue_accts, qa, entry);
 	return qa;
 }
@@ -252,10 +268,10 @@ queue_answer(struct qitem *it, json_t *result, int code, const char *error)
 	while ((w = TAILQ_FIRST(&it->waiters)) != NULL) {
 		TAILQ_REMOVE(&it->waiters, w, entry);
 		if (result != NULL)
-			rpc_call_reply(w->call, json_incref(result));
+			w->cb(json_incref(result), 0, NULL, w->arg);
 		else
-			rpc_call_error(w->call, code, "%s",
-			    error != NULL ? error : "failed");
+			w->cb(NULL, code, error != NULL ? error : "failed",
+			    w->arg);
 		free(w);
 	}
 	json_decref(result);
@@ -284,53 +300,6 @@ queue_item_free(struct qitem *it)
 	free(it);
 }
 
-/* The recipients of a message as one event field. */
-static json_t *
-queue_event_rcpts(const struct qitem *it, enum qrstate which)
-{
-	json_t	*a = json_array();
-	size_t	 i;
-
-	for (i = 0; i < it->nrcpts; i++)
-		if (it->rcpts[i].state == which)
-			json_array_append_new(a, json_string(
-			    it->rcpts[i].addr));
-	return a;
-}
-
-/* The recipients of a message in one state, comma-separated (for hooks). */
-static char *
-queue_rcpt_list(const struct qitem *it, enum qrstate which)
-{
-	char	*out = xstrdup(""), *next;
-	size_t	 i;
-
-	for (i = 0; i < it->nrcpts; i++) {
-		if (it->rcpts[i].state != which)
-			continue;
-		xasprintf(&next, "%s%s%s", out, *out != '\0' ? "," : "",
-		    it->rcpts[i].addr);
-		free(out);
-		out = next;
-	}
-	return out;
-}
-
-/*
- * Run hooks.sent or hooks.send_failed for a message's outcome, when some
- * of its recipients are in that state.
- */
-static void
-queue_hook(const struct qitem *it, int failed, const char *reply)
-{
-	char	*rcpts = queue_rcpt_list(it, failed ? QR_FAILED : QR_SENT);
-
-	if (*rcpts != '\0')
-		notify_send(failed, it->account, it->id, rcpts, it->subject,
-		    reply);
-	free(rcpts);
-}
-
 /* A reply for events and --wait: the first failed recipient's, else. */
 static const char *
 queue_reply(const struct qitem *it, enum qrstate which)
@@ -343,11 +312,57 @@ queue_reply(const struct qitem *it, enum qrstate which)
 	return it->last_error != NULL ? it->last_error : "";
 }
 
+/* The addresses of a message's recipients in one state. */
+static const char **
+queue_rcpt_addrs(const struct qitem *it, enum qrstate which, size_t *n)
+{
+	const char	**v;
+	size_t		  i;
+
+	v = xcalloc(it->nrcpts + 1, sizeof *v);
+	for (i = *n = 0; i < it->nrcpts; i++)
+		if (it->rcpts[i].state == which)
+			v[(*n)++] = it->rcpts[i].addr;
+	return v;
+}
+
+/*
+ * Tell the bus of a message's outcome: sent (filed as the Sent copy
+ * message), deferred or failed for good.
+ */
+static void
+queue_publish(const struct qitem *it, enum bus_type type, json_t *message)
+{
+	struct bus_event	 ev;
+	const char		**rcpts, **failed = NULL;
+	enum qrstate		 which;
+
+	which = type == BUS_SENT ? QR_SENT : type == BUS_DEFERRED ?
+	    QR_PENDING : QR_FAILED;
+	memset(&ev, 0, sizeof ev);
+	ev.type = type;
+	ev.account = it->account;
+	ev.id = it->id;
+	ev.subject = it->subject;
+	ev.rcpts = rcpts = queue_rcpt_addrs(it, which, &ev.nrcpts);
+	ev.reply = queue_reply(it, which);
+	if (type == BUS_SENT) {
+		ev.failed = failed = queue_rcpt_addrs(it, QR_FAILED,
+		    &ev.nfailed);
+		ev.failed_reply = queue_reply(it, QR_FAILED);
+		ev.message = json_integer_value(message);
+	}
+	ev.next_attempt = it->next_try;
+	bus_publish(queue_bus, &ev);
+	free(rcpts);
+	free(failed);
+}
+
 /* Seconds before the next try after n attempts: doubling, capped. */
 static time_t
 queue_backoff(int n)
 {
-	const struct config	*cf = daemon_config();
+	const struct config	*cf = queue_config;
 	time_t			 d = cf->queue_retry_min;
 
 	while (--n > 0 && d < cf->queue_retry_max)
@@ -375,7 +390,7 @@ queue_acct_release(struct qacct *qa)
 static void
 queue_settle(struct qitem *it, time_t now)
 {
-	const struct config	*cf = daemon_config();
+	const struct config	*cf = queue_config;
 	size_t			 i, pending = 0, sent = 0;
 
 	for (i = 0; i < it->nrcpts; i++) {
@@ -401,11 +416,7 @@ queue_settle(struct qitem *it, time_t now)
 		log_info("queue: message %lld deferred until %lld: %s", it->id,
 		    (long long)it->next_try, it->last_error ?
 		    it->last_error : "");
-		event_emit("deferred", json_pack("{s:I, s:s, s:o, s:s, s:o}",
-		    "id", (json_int_t)it->id, "account", it->account,
-		    "recipients", queue_event_rcpts(it, QR_PENDING),
-		    "reply", queue_reply(it, QR_PENDING), "next_attempt",
-		    jsonrpc_time(it->next_try)));
+		queue_publish(it, BUS_DEFERRED, NULL);
 		/* A --wait is not kept for days: it hears the first delay. */
 		if (!TAILQ_EMPTY(&it->waiters)) {
 			char	*msg;
@@ -422,11 +433,7 @@ queue_settle(struct qitem *it, time_t now)
 		it->state = Q_FAILED;
 		log_warnx("queue: message %lld failed: %s", it->id,
 		    queue_reply(it, QR_FAILED));
-		event_emit("send_failed", json_pack("{s:I, s:s, s:o, s:s}",
-		    "id", (json_int_t)it->id, "account", it->account,
-		    "recipients", queue_event_rcpts(it, QR_FAILED),
-		    "reply", queue_reply(it, QR_FAILED)));
-		queue_hook(it, 1, queue_reply(it, QR_FAILED));
+		queue_publish(it, BUS_SEND_FAILED, NULL);
 		queue_answer(it, NULL, JSONRPC_ERR_FAILED,
 		    queue_reply(it, QR_FAILED));
 	}
@@ -520,6 +527,20 @@ queue_sent_cb(struct smtp_session *s, const struct smtp_result *res,
 	time_t		 now = time(NULL);
 
 	(void)s;
+	/*
+	 * A password the server refused that came from password_command's
+	 * cache: the command is asked again and the message tried again at
+	 * once (the session is over; its closed_cb starts the next), before
+	 * the attempt counts as failed.
+	 */
+	if (it != NULL && res->error == SMTP_ERR_AUTH &&
+	    secret_refused(qa->secret)) {
+		it->state = qa->cur_was;
+		queue_acct_release(qa);
+		if (!res->closed)
+			smtp_quit(qa->session);
+		return;
+	}
 	if (it != NULL) {
 		it->attempts++;
 		queue_apply(it, res, qa->rcpts, res->nrcpts);
@@ -554,11 +575,10 @@ queue_closed_cb(struct smtp_session *s, const struct smtp_result *res,
 static int
 queue_open(const struct qitem *it)
 {
-	const struct config	*cf = daemon_config();
-	char			*path;
-	int			 fd;
+	char	*path;
+	int	 fd;
 
-	xasprintf(&path, "%s/queue/%s", cf->data_dir, it->file);
+	xasprintf(&path, "%s/queue/%s", queue_config->data_dir, it->file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
 	return fd;
@@ -599,6 +619,7 @@ queue_send_next(struct qacct *qa)
 		if (it->rcpts[i].state == QR_PENDING)
 			qa->rcpts[n++] = it->rcpts[i].addr;
 	qa->cur = it;
+	qa->cur_was = it->state;
 	it->state = Q_SENDING;
 	memset(&env, 0, sizeof env);
 	env.from = it->sender;
@@ -618,68 +639,37 @@ queue_acct_fail(struct qacct *qa, const char *why)
 	queue_store_outcomes();
 }
 
-/* Open the account's session with this password and start sending. */
+/* The password is in hand (or none is needed): open the session, send. */
 static void
-queue_acct_start(struct qacct *qa, const char *password)
+queue_secret_cb(const char *password, const char *error, void *arg)
 {
-	const struct config_account *ca;
+	struct qacct			*qa = arg;
+	const struct config_server	*srv = queue_server(qa->name);
 
-	ca = config_find_account(daemon_config(), qa->name);
-	if (ca == NULL || ca->smtp == NULL) {
-		queue_acct_fail(qa, ca == NULL ? "no such account in the "
+	qa->asking = 0;
+	if (srv == NULL) {
+		queue_acct_fail(qa, config_find_account(queue_config,
+		    qa->name) == NULL ? "no such account in the "
 		    "configuration" : "the account has no SMTP server");
 		return;
 	}
-	qa->session = smtp_session_new(ca->smtp, password, NULL,
-	    queue_closed_cb, qa);
-	queue_send_next(qa);
-}
-
-/* password_command finished. */
-static void
-queue_secret_cb(struct proc *p, int status, const char *out, size_t len,
-    void *arg)
-{
-	struct qacct	*qa = arg;
-	char		 msg[128], *secret;
-
-	(void)p;
-	secret = proc_secret(status, out, len, msg, sizeof msg);
-	proc_free(qa->secret_proc);
-	qa->secret_proc = NULL;
-	if (secret == NULL) {
-		queue_acct_fail(qa, msg);
+	if (password == NULL && error != NULL) {
+		queue_acct_fail(qa, error);
 		return;
 	}
-	free(qa->secret);
-	qa->secret = secret;
-	queue_acct_start(qa, qa->secret);
+	qa->session = smtp_session_new(queue_base, srv, password, NULL,
+	    queue_closed_cb, qa);
+	queue_send_next(qa);
 }
 
 /* Begin sending an account's due messages unless it already is. */
 static void
 queue_acct_begin(struct qacct *qa)
 {
-	const struct config_account *ca;
-	char		*cause = NULL;
-
-	if (qa->session != NULL || qa->secret_proc != NULL)
+	if (qa->session != NULL || qa->asking)
 		return;
-	ca = config_find_account(daemon_config(), qa->name);
-	if (ca == NULL || ca->smtp == NULL || ca->smtp->user == NULL)
-		queue_acct_start(qa, NULL);
-	else if (ca->smtp->password != NULL)
-		queue_acct_start(qa, ca->smtp->password);
-	else if (qa->secret != NULL)
-		queue_acct_start(qa, qa->secret);
-	else if (ca->smtp->password_command == NULL)
-		queue_acct_start(qa, NULL);
-	else if ((qa->secret_proc = proc_run(ca->smtp->password_command,
-	    NULL, QUEUE_SECRET_MAX, ca->smtp->timeout, queue_secret_cb, qa,
-	    &cause)) == NULL) {
-		queue_acct_fail(qa, cause);
-		free(cause);
-	}
+	qa->asking = 1;
+	secret_get(qa->secret, queue_secret_cb, qa);
 }
 
 /* Start sessions for accounts with due messages; time the next try. */
@@ -745,13 +735,7 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 		mid = json_object_get(filed, key);
 		log_info("queue: message %lld sent, filed into %s/Sent",
 		    it->id, it->account);
-		event_emit("sent", json_pack("{s:I, s:s, s:o, s:o, s:s, "
-		    "s:O?}", "id", (json_int_t)it->id, "account", it->account,
-		    "recipients", queue_event_rcpts(it, QR_SENT), "failed",
-		    queue_event_rcpts(it, QR_FAILED), "reply",
-		    queue_reply(it, QR_SENT), "message", mid));
-		queue_hook(it, 0, queue_reply(it, QR_SENT));
-		queue_hook(it, 1, queue_reply(it, QR_FAILED));
+		queue_publish(it, BUS_SENT, mid);
 		queue_answer(it, queue_item_json(it), 0, NULL);
 		queue_item_free(it);
 	}
@@ -826,25 +810,28 @@ queue_loaded_cb(json_t *result, int code, const char *error, void *arg)
 	queue_kick();
 }
 
-/* Load the outbox from the store and start sending. */
+/* Load the outbox from st and start sending on base, as cf says. */
 void
-queue_init(struct store *st)
+queue_init(struct event_base *base, struct store *st, struct bus *bus,
+    const struct config *cf)
 {
+	queue_base = base;
 	queue_store = st;
-	queue_timer = evtimer_new(daemon_base(), queue_timer_cb, NULL);
+	queue_bus = bus;
+	queue_config = cf;
+	queue_timer = evtimer_new(base, queue_timer_cb, NULL);
 	store_request(st, "queue.load", NULL, queue_loaded_cb, NULL);
 }
 
-/* The configuration changed: accounts may have; try what is due. */
+/* The configuration cf is in force: accounts may have changed; try. */
 void
-queue_reconfigure(void)
+queue_reconfigure(const struct config *cf)
 {
 	struct qacct	*qa;
 
-	TAILQ_FOREACH(qa, &queue_accts, entry) {
-		free(qa->secret);
-		qa->secret = NULL;
-	}
+	queue_config = cf;
+	TAILQ_FOREACH(qa, &queue_accts, entry)
+		secret_configure(qa->secret, queue_server(qa->name));
 	queue_kick();
 }
 
@@ -858,10 +845,8 @@ queue_shutdown(void)
 		TAILQ_REMOVE(&queue_accts, qa, entry);
 		if (qa->session != NULL)
 			smtp_session_free(qa->session);
-		if (qa->secret_proc != NULL)
-			proc_free(qa->secret_proc);
 		queue_acct_release(qa);
-		free(qa->secret);
+		secret_free(qa->secret);
 		free(qa->name);
 		free(qa);
 	}
@@ -874,7 +859,8 @@ queue_shutdown(void)
 
 /* A send waits for the store. */
 struct queue_add_req {
-	struct rpc_call	*call;
+	queue_reply_cb	 cb;
+	void		*arg;
 	int		 wait;
 	json_t		*params;
 };
@@ -888,7 +874,7 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
 	struct qwait		*w;
 
 	if (error != NULL) {
-		rpc_call_error(q->call, code, "%s", error);
+		q->cb(NULL, code, error, q->arg);
 		json_decref(q->params);
 		free(q);
 		return;
@@ -901,14 +887,15 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
 	    it->size);
 	if (q->wait) {
 		w = xcalloc(1, sizeof *w);
-		w->call = q->call;
+		w->cb = q->cb;
+		w->arg = q->arg;
 		TAILQ_INSERT_TAIL(&it->waiters, w, entry);
 	} else
-		rpc_call_reply(q->call, json_pack("{s:I, s:s, s:s?, s:I, "
+		q->cb(json_pack("{s:I, s:s, s:s?, s:I, "
 		    "s:I}", "id", (json_int_t)it->id, "state", "queued",
 		    "message_id", it->message_id, "size",
 		    (json_int_t)it->size, "recipients",
-		    (json_int_t)it->nrcpts));
+		    (json_int_t)it->nrcpts), 0, NULL, q->arg);
 	json_decref(q->params);
 	json_decref(result);
 	free(q);
@@ -921,12 +908,13 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
  * sent or failed for good.
  */
 void
-queue_add(json_t *params, int wait, struct rpc_call *call)
+queue_add(json_t *params, int wait, queue_reply_cb cb, void *arg)
 {
 	struct queue_add_req	*q;
 
 	q = xcalloc(1, sizeof *q);
-	q->call = call;
+	q->cb = cb;
+	q->arg = arg;
 	q->wait = wait;
 	q->params = json_pack("{s:O, s:O, s:O, s:O?}", "account",
 	    json_object_get(params, "account"), "sender",
@@ -966,45 +954,54 @@ queue_flush(void)
 	return n;
 }
 
+/* A cancel waits for the store. */
+struct queue_cancel_req {
+	queue_reply_cb	 cb;
+	void		*arg;
+};
+
 /* queue.cancel answered by the store. */
 static void
 queue_cancelled_cb(json_t *result, int code, const char *error, void *arg)
 {
-	struct rpc_call	*call = arg;
-	struct qitem	*it;
+	struct queue_cancel_req	*q = arg;
+	struct qitem		*it;
 
-	if (error != NULL) {
-		rpc_call_error(call, code, "%s", error);
-		return;
-	}
-	if ((it = queue_find(json_integer_value(json_object_get(result,
-	    "id")))) != NULL) {
+	if (error == NULL && (it = queue_find(json_integer_value(
+	    json_object_get(result, "id")))) != NULL) {
 		queue_answer(it, NULL, JSONRPC_ERR_FAILED, "cancelled");
 		queue_item_free(it);
 	}
-	rpc_call_reply(call, result);
+	q->cb(result, code, error, q->arg);
+	free(q);
 }
 
-/* Remove a message that is not being sent. */
+/* Remove a message that is not being sent; cb answers (result stolen). */
 void
-queue_cancel(long long id, struct rpc_call *call)
+queue_cancel(long long id, queue_reply_cb cb, void *arg)
 {
-	struct qitem	*it = queue_find(id);
-	json_t		*params;
+	struct qitem		*it = queue_find(id);
+	struct queue_cancel_req	*q;
+	json_t			*params;
+	char			 msg[128];
 
 	if (it == NULL) {
-		rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "no queued message "
-		    "%lld", id);
+		snprintf(msg, sizeof msg, "no queued message %lld", id);
+		cb(NULL, JSONRPC_ERR_NOT_FOUND, msg, arg);
 		return;
 	}
 	if (it->state == Q_SENDING || it->state == Q_SENT || it->storing) {
-		rpc_call_error(call, JSONRPC_ERR_TEMPFAIL, "message %lld is "
-		    "being sent; try again in a moment", id);
+		snprintf(msg, sizeof msg, "message %lld is being sent; try "
+		    "again in a moment", id);
+		cb(NULL, JSONRPC_ERR_TEMPFAIL, msg, arg);
 		return;
 	}
+	q = xcalloc(1, sizeof *q);
+	q->cb = cb;
+	q->arg = arg;
 	params = json_pack("{s:I}", "id", (json_int_t)id);
 	store_request(queue_store, "queue.cancel", params, queue_cancelled_cb,
-	    call);
+	    q);
 	json_decref(params);
 }
 

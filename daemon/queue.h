@@ -4,7 +4,9 @@
  * connection per account reused for every message that is due, retried
  * with exponential backoff after a temporary failure, failed at once after
  * a permanent one. The durable half is the store's (store-queue.c); this
- * module, on the loop, decides what to send when and records each outcome.
+ * module, on the loop, owns the SMTP sessions, decides what to send when,
+ * records each outcome and tells the bus (BUS_SENT, BUS_DEFERRED,
+ * BUS_SEND_FAILED).
  *
  * A message's states: queued -> sending -> sent | deferred (next try at T)
  * | failed. Each recipient has its own: pending, sent or failed.
@@ -14,16 +16,27 @@
 
 #include <jansson.h>
 
-struct rpc_call;
+struct bus;
+struct config;
+struct event_base;
 struct store;
 
-void	 queue_init(struct store *);
-void	 queue_reconfigure(void);
+/*
+ * An answer to queue_add or queue_cancel: result (stolen) when error is
+ * NULL, else a JSON-RPC error code and message. Runs once, from the loop
+ * or before the call returns.
+ */
+typedef void (*queue_reply_cb)(json_t *result, int code, const char *error,
+    void *arg);
+
+void	 queue_init(struct event_base *, struct store *, struct bus *,
+	    const struct config *);
+void	 queue_reconfigure(const struct config *);
 void	 queue_shutdown(void);
-void	 queue_add(json_t *params, int wait, struct rpc_call *);
+void	 queue_add(json_t *params, int wait, queue_reply_cb, void *arg);
 json_t	*queue_list(void);
 int	 queue_flush(void);
-void	 queue_cancel(long long id, struct rpc_call *);
+void	 queue_cancel(long long id, queue_reply_cb, void *arg);
 json_t	*queue_status(void);
 
 #endif

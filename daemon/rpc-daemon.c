@@ -10,7 +10,6 @@
 #include "common/jsonrpc.h"
 #include "account.h"
 #include "config.h"
-#include "main.h"
 #include "rpc.h"
 #include "queue.h"
 #include "store.h"
@@ -19,16 +18,20 @@
 static void
 rpc_status_exec(struct rpc_call *call, json_t *params)
 {
-	const struct config	*cf = daemon_config();
+	const struct rpc_env	*env = rpc_call_env(call);
+	const struct config	*cf = env->config;
 	json_t			*r, *accounts, *a, *poll;
+	struct timespec		 now;
 	int64_t			 n, bytes;
 	size_t			 i;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	r = json_pack("{s:s, s:i, s:f, s:o, s:s?, s:s, s:s, s:I, s:o}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (int)getpid(),
-	    "uptime", daemon_uptime(),
-	    "started", jsonrpc_time(daemon_started()),
+	    "uptime", (double)(now.tv_sec - env->started_mono.tv_sec) +
+	    (now.tv_nsec - env->started_mono.tv_nsec) / 1e9,
+	    "started", jsonrpc_time(env->started),
 	    "config", cf->path,
 	    "socket", cf->socket,
 	    "data_dir", cf->data_dir,
@@ -39,7 +42,7 @@ rpc_status_exec(struct rpc_call *call, json_t *params)
 
 		if ((poll = account_status(name)) != NULL)
 			json_object_set_new(a, "poll", poll);
-		if (store_count(daemon_store(), name, &n, &bytes) == 0)
+		if (store_count(env->store, name, &n, &bytes) == 0)
 			json_object_set_new(a, "store", json_pack("{s:I, s:I}",
 			    "messages", (json_int_t)n, "bytes",
 			    (json_int_t)bytes));
@@ -59,13 +62,13 @@ rpc_reload_exec(struct rpc_call *call, json_t *params)
 	const struct config	*cf;
 	char			*cause = NULL;
 
-	if (daemon_reload(&cause) != 0) {
+	if (rpc_call_env(call)->reload(&cause) != 0) {
 		rpc_call_error(call, JSONRPC_ERR_DATA, "configuration not "
 		    "reloaded, the previous one stays in force: %s", cause);
 		free(cause);
 		return;
 	}
-	cf = daemon_config();
+	cf = rpc_call_env(call)->config;
 	rpc_call_reply(call, json_pack("{s:b, s:s?, s:I}", "reloaded", 1,
 	    "config", cf->path, "accounts", (json_int_t)cf->naccounts));
 }

@@ -10,7 +10,6 @@
 #include "common/xmalloc.h"
 #include "account.h"
 #include "config.h"
-#include "main.h"
 #include "pop3.h"
 #include "rpc.h"
 
@@ -57,7 +56,7 @@ fetch_done_cb(const char *account, const struct pop3_result *r,
 static void
 rpc_fetch_exec(struct rpc_call *call, json_t *params)
 {
-	const struct config	*cf = daemon_config();
+	const struct config	*cf = rpc_call_env(call)->config;
 	const struct config_account *a;
 	const char		*name;
 	struct fetch_wait	*fw;

@@ -1,7 +1,7 @@
 /*
  * The mailbox methods: list, folders, read, attachments, mark, move,
  * delete, reindex, refilter. Each hands its checked params to the store,
- * which runs it on a store thread and answers through rpc_mail_reply_cb.
+ * which runs it on a store thread and answers through rpc_call_answer_cb.
  */
 #include "autoconf.h"
 
@@ -12,29 +12,16 @@
 
 #include "common/jsonrpc.h"
 #include "common/xmalloc.h"
-#include "main.h"
 #include "rpc.h"
 #include "store.h"
-
-/* The store answered. */
-static void
-rpc_mail_reply_cb(json_t *result, int code, const char *error, void *arg)
-{
-	struct rpc_call	*call = arg;
-
-	if (error != NULL)
-		rpc_call_error(call, code, "%s", error);
-	else
-		rpc_call_reply(call, result);
-}
 
 /* Hand the call to the store (the method name is the operation's). */
 #define RPC_MAIL_EXEC(op)						\
 static void								\
 rpc_mail_##op##_exec(struct rpc_call *call, json_t *params)		\
 {									\
-	store_request(daemon_store(), #op, params, rpc_mail_reply_cb,	\
-	    call);							\
+	store_request(rpc_call_env(call)->store, #op, params,		\
+	    rpc_call_answer_cb, call);					\
 }
 RPC_MAIL_EXEC(list)
 RPC_MAIL_EXEC(folders)

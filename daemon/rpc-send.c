@@ -15,7 +15,6 @@
 #include "common/xmalloc.h"
 #include "compose.h"
 #include "config.h"
-#include "main.h"
 #include "queue.h"
 #include "rpc.h"
 
@@ -23,7 +22,7 @@
 static const struct config_account *
 send_account(struct rpc_call *call, const char *name)
 {
-	const struct config		*cf = daemon_config();
+	const struct config		*cf = rpc_call_env(call)->config;
 	const struct config_account	*ca = NULL;
 	size_t				 i;
 
@@ -108,7 +107,7 @@ send_compose(struct rpc_call *call, const struct config_account *ca,
 	    "body", json_object_get(params, "body"),
 	    "attach", json_object_get(params, "attach"),
 	    "attachment_max",
-	    (json_int_t)daemon_config()->attachment_max_bytes);
+	    (json_int_t)rpc_call_env(call)->config->attachment_max_bytes);
 	compose_from_json(&c, o);
 	rc = compose_check(&c, &cause);
 	compose_json_free(&c);
@@ -159,7 +158,8 @@ send_raw(struct rpc_call *call, const struct config_account *ca,
 	add = json_pack("{s:s, s:s, s:o, s:s, s:b}", "account", ca->name,
 	    "sender", from != NULL ? from : ca->email, "rcpts", rcpts, "raw",
 	    raw, "extract", extract);
-	queue_add(add, json_is_true(json_object_get(params, "wait")), call);
+	queue_add(add, json_is_true(json_object_get(params, "wait")),
+	    rpc_call_answer_cb, call);
 	json_decref(add);
 }
 
@@ -199,7 +199,8 @@ send_exec(struct rpc_call *call, json_t *params)
 	add = json_pack("{s:s, s:s, s:o, s:O?, s:o}", "account", ca->name,
 	    "sender", ca->email, "rcpts", rcpts, "subject",
 	    json_object_get(params, "subject"), "compose", compose);
-	queue_add(add, json_is_true(json_object_get(params, "wait")), call);
+	queue_add(add, json_is_true(json_object_get(params, "wait")),
+	    rpc_call_answer_cb, call);
 	json_decref(add);
 }
 
@@ -250,7 +251,8 @@ const struct rpc_method rpc_queue_flush_method = {
 static void
 queue_cancel_exec(struct rpc_call *call, json_t *params)
 {
-	queue_cancel(json_integer_value(json_object_get(params, "id")), call);
+	queue_cancel(json_integer_value(json_object_get(params, "id")),
+	    rpc_call_answer_cb, call);
 }
 
 static const struct rpc_param queue_cancel_params[] = {

@@ -118,6 +118,21 @@ static unsigned long		 rpc_next_client_id;
 static struct evconnlistener	*rpc_listener;
 static struct event		*rpc_accept_timer;
 static char			*rpc_socket_path;	/* unlinked at shutdown */
+static struct rpc_env		 rpc_env;
+
+/* Take what the methods work with. */
+void
+rpc_init(const struct rpc_env *env)
+{
+	rpc_env = *env;
+}
+
+/* The configuration in force changed. */
+void
+rpc_reconfigure(const struct config *cf)
+{
+	rpc_env.config = cf;
+}
 
 static void	rpc_client_read(struct rpc_client *);
 static void	rpc_client_free(struct rpc_client *);
@@ -247,6 +262,28 @@ rpc_call_error(struct rpc_call *call, int code, const char *fmt, ...)
 		    msg);
 	rpc_call_finish(call, jsonrpc_error(call->id, code, msg));
 	free(msg);
+}
+
+/*
+ * Answer call (the arg) as a store or queue reply says: with result
+ * (stolen) when error is NULL, else with the error.
+ */
+void
+rpc_call_answer_cb(json_t *result, int code, const char *error, void *call)
+{
+	if (error != NULL) {
+		json_decref(result);
+		rpc_call_error(call, code, "%s", error);
+	} else
+		rpc_call_reply(call, result);
+}
+
+/* What a method works with. */
+const struct rpc_env *
+rpc_call_env(const struct rpc_call *call)
+{
+	(void)call;
+	return &rpc_env;
 }
 
 /* Make the caller's connection receive events from now on. */

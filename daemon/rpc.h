@@ -12,10 +12,28 @@
 #ifndef MAILCTL_RPC_H
 #define MAILCTL_RPC_H
 
+#include <time.h>
+
 #include <jansson.h>
 
+struct bus;
+struct config;
 struct event_base;
 struct rpc_call;
+struct store;
+
+/*
+ * What the methods work with, given by main.c (rpc_init) and kept current
+ * (rpc_reconfigure); a method reaches it through its call, never up into
+ * main.
+ */
+struct rpc_env {
+	struct store		*store;
+	const struct config	*config;	/* the configuration in force */
+	time_t			 started;	/* wall clock */
+	struct timespec		 started_mono;
+	int			(*reload)(char **cause);	/* main's */
+};
 
 enum rpc_ptype {
 	RPC_STRING,
@@ -39,6 +57,8 @@ struct rpc_method {
 	void			(*exec)(struct rpc_call *, json_t *params);
 };
 
+void	rpc_init(const struct rpc_env *);
+void	rpc_reconfigure(const struct config *);
 int	rpc_listen(struct event_base *, const char *path, char **cause);
 int	rpc_listen_fd(struct event_base *, int fd, char **cause);
 void	rpc_shutdown(void);
@@ -47,7 +67,13 @@ size_t	rpc_client_count(void);
 void	rpc_call_reply(struct rpc_call *, json_t *result);	/* steals */
 void	rpc_call_error(struct rpc_call *, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	rpc_call_answer_cb(json_t *result, int code, const char *error,
+	    void *call);
+const struct rpc_env *rpc_call_env(const struct rpc_call *);
 void	rpc_call_subscribe(struct rpc_call *);
 void	rpc_broadcast(const json_t *msg);
+
+void	rpc_events_init(struct bus *);
+void	rpc_events_shutdown(void);
 
 #endif

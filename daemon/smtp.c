@@ -62,7 +62,6 @@
 #include "common/xmalloc.h"
 #include "config.h"
 #include "conn.h"
-#include "main.h"
 #include "smtp-wire.h"
 #include "smtp.h"
 
@@ -1299,8 +1298,8 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* Create a session for server srv; it connects on the first smtp_send. */
 struct smtp_session *
-smtp_session_new(const struct config_server *srv, const char *password,
-    const char *helo_name, smtp_closed_cb cb, void *arg)
+smtp_session_new(struct event_base *base, const struct config_server *srv,
+    const char *password, const char *helo_name, smtp_closed_cb cb, void *arg)
 {
 	struct smtp_session	*s;
 	size_t			 i;
@@ -1331,7 +1330,7 @@ smtp_session_new(const struct config_server *srv, const char *password,
 	s->line = xmalloc(SMTP_LINE_MAX + 1);
 	if ((s->cork = evbuffer_new()) == NULL)
 		fatalx("out of memory");
-	s->report_ev = event_new(daemon_base(), -1, 0, smtp_report_cb, s);
+	s->report_ev = event_new(base, -1, 0, smtp_report_cb, s);
 	smtp_reply_reset(&s->reply);
 	return s;
 }

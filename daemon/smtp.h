@@ -2,7 +2,7 @@
  * An SMTP submission session: one connection to an account's SMTP server,
  * over which the outbox sends its messages one after another.
  *
- *	s = smtp_session_new(server, password, NULL, closed_cb, arg);
+ *	s = smtp_session_new(base, server, password, NULL, closed_cb, arg);
  *	smtp_send(s, &envelope, sent_cb, arg);	connects on first use
  *	... sent_cb: smtp_send(s, &next, ...) or smtp_quit(s)
  *	... closed_cb: smtp_session_free(s)
@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 struct config_server;
+struct event_base;
 struct smtp_session;
 
 enum smtp_error {
@@ -101,7 +102,8 @@ typedef void (*smtp_closed_cb)(struct smtp_session *,
  * helo_name: the EHLO name; NULL: our address as a literal ("[192.0.2.1]").
  * Both are copied.
  */
-struct smtp_session *smtp_session_new(const struct config_server *,
+struct smtp_session *smtp_session_new(struct event_base *,
+		    const struct config_server *,
 		    const char *password, const char *helo_name,
 		    smtp_closed_cb, void *arg);
 void		 smtp_send(struct smtp_session *, const struct smtp_envelope *,

@@ -34,7 +34,6 @@
 #include "common/xmalloc.h"
 #include "daemon/config.h"
 #include "daemon/conn.h"
-#include "daemon/main.h"
 #include "daemon/smtp.h"
 
 static struct event_base	*base;
@@ -51,13 +50,6 @@ static int			 sessions, permanent, temporary;
 static struct smtp_session	*session;
 
 static void	send_next(void);
-
-/* smtp.c and conn.c take the loop from the daemon's main. */
-struct event_base *
-daemon_base(void)
-{
-	return base;
-}
 
 /* Print one JSON line and free it. */
 static void
@@ -150,8 +142,8 @@ send_next(void)
 		return;
 	}
 	if (session == NULL) {
-		session = smtp_session_new(&srv, password, helo, closed_cb,
-		    NULL);
+		session = smtp_session_new(base, &srv, password, helo,
+		    closed_cb, NULL);
 		sessions++;
 	}
 	if ((fd = open(files[next_file], O_RDONLY | O_CLOEXEC)) == -1 ||
