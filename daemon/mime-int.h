@@ -1,0 +1,50 @@
+/*
+ * The insides of the MIME reader, shared by its files; nothing outside
+ * them includes this (the public API is mime.h).
+ *
+ *	mime.c		the entity tree, bodies and attachments
+ *	mime-decode.c	growing buffers, transfer encodings, charsets
+ *
+ * Calls go down this list, never up.
+ */
+#ifndef MAILCTL_MIME_INT_H
+#define MAILCTL_MIME_INT_H
+
+#include <stddef.h>
+
+/* A growing string: d is NULL until something is added, then ends in NUL. */
+struct mime_buf {
+	char		*d;
+	size_t		 len;
+	size_t		 size;
+};
+
+/* mime-decode.c */
+void		 mime_buf_grow(struct mime_buf *, size_t);
+void		 mime_buf_add(struct mime_buf *, const void *, size_t);
+char		*mime_buf_str(struct mime_buf *);
+int		 mime_hex(int);
+int		 mime_utf8_valid(const char *, size_t);
+void		 mime_utf8_fix(struct mime_buf *, const char *, size_t);
+int		 mime_charset_plain(const char *);
+int		 mime_charset_known(const char *);
+void		 mime_to_utf8(struct mime_buf *, const char *, const char *,
+		    size_t, int);
+void		 mime_base64(struct mime_buf *, const char *, size_t);
+size_t		 mime_base64_size(const char *, size_t);
+void		 mime_qp(struct mime_buf *, const char *, size_t, int);
+
+/*
+ * Append one byte. Called for nearly every byte a decoder produces, so
+ * the common case is a compare and two stores, not a call to memcpy.
+ */
+static inline void
+mime_buf_addc(struct mime_buf *b, char c)
+{
+	if (b->len + 2 > b->size)
+		mime_buf_grow(b, 1);
+	b->d[b->len++] = c;
+	b->d[b->len] = '\0';
+}
+
+#endif
