@@ -3,6 +3,7 @@
  * them includes this (the public API is mime.h).
  *
  *	mime.c		the entity tree, bodies and attachments
+ *	mime-header.c	header fields, parameters, encoded words
  *	mime-decode.c	growing buffers, transfer encodings, charsets
  *
  * Calls go down this list, never up.
@@ -12,12 +13,28 @@
 
 #include <stddef.h>
 
+struct mime_hdr {
+	char		*name;
+	char		*value;		/* unfolded, NUL bytes turned to spaces */
+};
+
 /* A growing string: d is NULL until something is added, then ends in NUL. */
 struct mime_buf {
 	char		*d;
 	size_t		 len;
 	size_t		 size;
 };
+
+/* mime-header.c */
+char		*mime_lower(char *);
+const char	*mime_eol(const char *, const char *, const char **);
+const char	*mime_headers(const char *, const char *, struct mime_hdr **,
+		    size_t *);
+const char	*mime_hdr_get(struct mime_hdr *, size_t, const char *);
+void		 mime_hdrs_free(struct mime_hdr *, size_t);
+char		*mime_param(const char *, const char *);
+char		*mime_token(const char *);
+char		*mime_ctype(const char *, const char *);
 
 /* mime-decode.c */
 void		 mime_buf_grow(struct mime_buf *, size_t);
