@@ -4,6 +4,7 @@
  *
  *	mime.c		the entity tree, bodies and attachments
  *	mime-header.c	header fields, parameters, encoded words
+ *	mime-html.c	HTML to text
  *	mime-decode.c	growing buffers, transfer encodings, charsets
  *
  * Calls go down this list, never up.
@@ -24,6 +25,9 @@ struct mime_buf {
 	size_t		 len;
 	size_t		 size;
 };
+
+/* mime-html.c */
+char		*mime_html_text(const char *);
 
 /* mime-header.c */
 char		*mime_lower(char *);
