@@ -6,6 +6,7 @@
  *	mime-header.c	header fields, parameters, encoded words
  *	mime-html.c	HTML to text
  *	mime-decode.c	growing buffers, transfer encodings, charsets
+ *	mime-date.c	dates (calls nothing of the others)
  *
  * Calls go down this list, never up.
  */
