@@ -1,5 +1,5 @@
 #!/bin/bash
-# Check daemon/mime.c against an independent reader, Python's email package:
+# Check daemon/mime*.c against an independent reader, Python's email package:
 # tests/tools/mime_oracle.py writes varied messages with what Python reads
 # from each, tests/unit/mime-dump prints what mime_parse reads; every field
 # of every message must agree.

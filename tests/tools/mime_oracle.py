@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent oracle for daemon/mime.c: Python's email package.
+"""An independent oracle for daemon/mime*.c: Python's email package.
 
   mime_oracle.py generate DIR   write DIR/NN.eml and, for each, DIR/NN.json:
                                 what email (policy=default) reads from it

@@ -2,7 +2,7 @@
  * Unit tests for daemon/compose.c: address checks, refused header
  * injection, encoded words, body encodings, attachments and their limits.
  * Messages are written to temporary files, read back, and where it helps
- * read again with daemon/mime.c.
+ * read again with daemon/mime*.c.
  */
 #include "autoconf.h"
 

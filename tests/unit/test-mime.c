@@ -1,5 +1,5 @@
 /*
- * Unit tests for daemon/mime.c: encoded words, folded headers, transfer
+ * Unit tests for daemon/mime*.c: encoded words, folded headers, transfer
  * encodings, charsets, the multipart walk and its limits. Every check
  * compares the exact output.
  */

@@ -1,0 +1,367 @@
+/*
+ * Decoding for the MIME reader: the growing buffer every decoder appends
+ * to, the transfer encodings (base64 and quoted-printable, RFC 2045
+ * section 6, which are also the "B" and "Q" of RFC 2047 words) and the
+ * conversion of text in a charset to UTF-8 (through iconv).
+ *
+ * Bad input decodes as far as it can: base64 skips characters outside its
+ * alphabet, a '=' in quoted-printable that escapes nothing stays, an
+ * unknown charset keeps the bytes, and what mime_to_utf8() and
+ * mime_utf8_fix() append is always valid UTF-8 without NUL.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/utf8.h"
+#include "common/xmalloc.h"
+#include "mime-int.h"
+
+/* Make room for n more bytes and the terminating NUL. */
+void
+mime_buf_grow(struct mime_buf *b, size_t n)
+{
+	if (b->len + n + 1 > b->size) {
+		while (b->len + n + 1 > b->size)
+			b->size = b->size ? b->size * 2 : 64;
+		b->d = xreallocarray(b->d, 1, b->size);
+	}
+}
+
+/* Append n bytes to a growing buffer. */
+void
+mime_buf_add(struct mime_buf *b, const void *p, size_t n)
+{
+	mime_buf_grow(b, n);
+	memcpy(b->d + b->len, p, n);
+	b->len += n;
+	b->d[b->len] = '\0';
+}
+
+/* Return the buffer as a string (never NULL) and give up ownership. */
+char *
+mime_buf_str(struct mime_buf *b)
+{
+	char	*s = b->d;
+
+	if (s == NULL)
+		s = xstrdup("");
+	b->d = NULL;
+	b->len = b->size = 0;
+	return s;
+}
+
+/* Return the value of a hex digit, or -1. */
+int
+mime_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Return the length of a valid UTF-8 character at p other than NUL, or 0. */
+static size_t
+mime_utf8_seq(const unsigned char *p, size_t left)
+{
+	return left > 0 && p[0] == 0 ? 0 : utf8_decode(p, left, NULL);
+}
+
+/* Return 1 when len bytes are valid UTF-8 without NUL. */
+int
+mime_utf8_valid(const char *s, size_t len)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < len; i += n)
+		if ((n = mime_utf8_seq((const unsigned char *)s + i,
+		    len - i)) == 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Return how many bytes at p are ASCII without NUL, eight at a time
+ * (mail text is mostly ASCII: this is the common path of UTF-8 checks).
+ */
+static size_t
+mime_ascii_run(const char *p, size_t len)
+{
+	const uint64_t	 high = 0x8080808080808080ULL;
+	const uint64_t	 ones = 0x0101010101010101ULL;
+	uint64_t	 w;
+	size_t		 i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, sizeof w);
+		/* A byte >= 0x80, or a zero byte (w - ones borrows). */
+		if ((w & high) != 0 || ((w - ones) & ~w & high) != 0)
+			break;
+	}
+	while (i < len && (unsigned int)(unsigned char)p[i] - 1 < 0x7f)
+		i++;
+	return i;
+}
+
+/* Append len bytes to b, each invalid byte or NUL as U+FFFD. */
+void
+mime_utf8_fix(struct mime_buf *b, const char *s, size_t len)
+{
+	size_t	 i = 0, run, n;
+
+	while (i < len) {
+		/* Copy the longest valid run at once. */
+		for (run = i; run < len; run += n) {
+			run += mime_ascii_run(s + run, len - run);
+			if (run == len || (n = mime_utf8_seq(
+			    (const unsigned char *)s + run, len - run)) == 0)
+				break;
+		}
+		mime_buf_add(b, s + i, run - i);
+		if (run == len)
+			break;
+		mime_buf_add(b, "\xef\xbf\xbd", 3);
+		i = run + 1;
+	}
+}
+
+/* Append ISO-8859-1 bytes to b as UTF-8 (NUL as U+FFFD). */
+static void
+mime_latin1(struct mime_buf *b, const char *s, size_t len)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c == 0)
+			mime_buf_add(b, "\xef\xbf\xbd", 3);
+		else if (c < 0x80)
+			mime_buf_addc(b, c);
+		else {
+			mime_buf_addc(b, 0xc0 | (c >> 6));
+			mime_buf_addc(b, 0x80 | (c & 0x3f));
+		}
+	}
+}
+
+/* Return 1 for the names meaning ASCII or UTF-8 (or no charset at all). */
+int
+mime_charset_plain(const char *cs)
+{
+	return (cs == NULL || *cs == '\0' || strcasecmp(cs, "us-ascii") == 0 ||
+	    strcasecmp(cs, "ascii") == 0 || strcasecmp(cs, "utf-8") == 0 ||
+	    strcasecmp(cs, "utf8") == 0);
+}
+
+/* Open an iconv descriptor to UTF-8, mapping a few names glibc lacks. */
+static iconv_t
+mime_iconv_open(const char *cs)
+{
+	if (strcasecmp(cs, "iso-8859-8-i") == 0)
+		cs = "ISO-8859-8";
+	else if (strcasecmp(cs, "ks_c_5601-1987") == 0)
+		cs = "CP949";
+	else if (strcasecmp(cs, "x-sjis") == 0)
+		cs = "SHIFT_JIS";
+	return iconv_open("UTF-8", cs);
+}
+
+/* Return 1 when text in this charset can be converted. */
+int
+mime_charset_known(const char *cs)
+{
+	iconv_t	 cd;
+
+	if (mime_charset_plain(cs))
+		return 1;
+	if ((cd = mime_iconv_open(cs)) == (iconv_t)-1)
+		return 0;
+	iconv_close(cd);
+	return 1;
+}
+
+/*
+ * Append len bytes in charset cs to b as valid UTF-8. Without a charset (or
+ * US-ASCII), text that is not UTF-8 is taken as ISO-8859-1 when latin1 is
+ * set; an unknown charset keeps the bytes, made valid. Bytes iconv refuses
+ * become U+FFFD.
+ */
+void
+mime_to_utf8(struct mime_buf *b, const char *cs, const char *s, size_t len,
+    int latin1)
+{
+	struct mime_buf	 tmp = { NULL, 0, 0 };
+	iconv_t		 cd;
+	char		*in = (char *)s, *out, chunk[4096];
+	size_t		 inleft = len, outleft, r;
+
+	if (mime_charset_plain(cs) || (cd = mime_iconv_open(cs)) ==
+	    (iconv_t)-1) {
+		if (latin1 && mime_charset_plain(cs) && (cs == NULL ||
+		    strncasecmp(cs, "utf", 3) != 0) && !mime_utf8_valid(s, len))
+			mime_latin1(b, s, len);
+		else
+			mime_utf8_fix(b, s, len);
+		return;
+	}
+	for (;;) {
+		out = chunk;
+		outleft = sizeof chunk;
+		if (inleft == 0)
+			r = iconv(cd, NULL, NULL, &out, &outleft);
+		else
+			r = iconv(cd, &in, &inleft, &out, &outleft);
+		mime_buf_add(&tmp, chunk, out - chunk);
+		if (r != (size_t)-1) {
+			if (inleft == 0 && out == chunk)
+				break;
+			continue;
+		}
+		if (errno == E2BIG)
+			continue;
+		/* EILSEQ or EINVAL: replace one byte and go on. */
+		mime_buf_add(&tmp, "\xef\xbf\xbd", 3);
+		if (inleft == 0)
+			break;
+		in++;
+		inleft--;
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	iconv_close(cd);
+	mime_utf8_fix(b, tmp.d ? tmp.d : "", tmp.len);
+	free(tmp.d);
+}
+
+/* Emit what a partial base64 quantum of n sextets holds. */
+static void
+mime_base64_tail(struct mime_buf *b, unsigned int acc, size_t n)
+{
+	if (n == 2)
+		mime_buf_addc(b, acc >> 4 & 0xff);
+	else if (n == 3) {
+		mime_buf_addc(b, acc >> 10 & 0xff);
+		mime_buf_addc(b, acc >> 2 & 0xff);
+	}
+}
+
+static signed char	mime_b64_value[256];
+static pthread_once_t	mime_b64_once = PTHREAD_ONCE_INIT;
+
+/* Fill the table of base64 digit values (-1: not a digit). */
+static void
+mime_b64_init(void)
+{
+	static const char	 alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			 i;
+
+	memset(mime_b64_value, -1, sizeof mime_b64_value);
+	for (i = 0; i < 64; i++)
+		mime_b64_value[(unsigned char)alpha[i]] = i;
+}
+
+/*
+ * Decode base64, skipping characters outside the alphabet. A table, as a
+ * search of the alphabet for each byte was most of the decoding time.
+ */
+void
+mime_base64(struct mime_buf *b, const char *s, size_t len)
+{
+	unsigned int		 acc = 0;
+	size_t			 i, n = 0;
+	int			 v;
+
+	pthread_once(&mime_b64_once, mime_b64_init);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			/* Padding ends a quantum; keep what it held. */
+			mime_base64_tail(b, acc, n);
+			acc = n = 0;
+			continue;
+		}
+		if ((v = mime_b64_value[(unsigned char)s[i]]) < 0)
+			continue;
+		acc = acc << 6 | (unsigned int)v;
+		if (++n == 4) {
+			mime_buf_addc(b, acc >> 16 & 0xff);
+			mime_buf_addc(b, acc >> 8 & 0xff);
+			mime_buf_addc(b, acc & 0xff);
+			acc = n = 0;
+		}
+	}
+	mime_base64_tail(b, acc, n);
+}
+
+/*
+ * Return how many bytes mime_base64() would decode from s without
+ * decoding them (an attachment's size for a listing).
+ */
+size_t
+mime_base64_size(const char *s, size_t len)
+{
+	static const size_t	 tail[4] = { 0, 0, 1, 2 };
+	size_t			 i, n = 0, size = 0;
+
+	pthread_once(&mime_b64_once, mime_b64_init);
+	for (i = 0; i < len; i++) {
+		if (s[i] == '=') {
+			size += tail[n];
+			n = 0;
+		} else if (mime_b64_value[(unsigned char)s[i]] >= 0 &&
+		    ++n == 4) {
+			size += 3;
+			n = 0;
+		}
+	}
+	return size + tail[n];
+}
+
+/*
+ * Decode quoted-printable; a '=' not followed by two hex digits or a line
+ * break is kept as it is. With q (RFC 2047 "Q"), '_' is a space.
+ */
+void
+mime_qp(struct mime_buf *b, const char *s, size_t len, int q)
+{
+	size_t	 i = 0, j;
+
+	while (i < len) {
+		if (q && s[i] == '_') {
+			mime_buf_addc(b, ' ');
+			i++;
+			continue;
+		}
+		if (s[i] != '=') {
+			mime_buf_addc(b, s[i++]);
+			continue;
+		}
+		if (i + 2 < len && mime_hex(s[i + 1]) >= 0 &&
+		    mime_hex(s[i + 2]) >= 0) {
+			mime_buf_addc(b, mime_hex(s[i + 1]) << 4 |
+			    mime_hex(s[i + 2]));
+			i += 3;
+			continue;
+		}
+		for (j = i + 1; j < len && (s[j] == ' ' || s[j] == '\t'); j++)
+			;
+		if (j == len)
+			i = len;
+		else if (s[j] == '\n')
+			i = j + 1;
+		else if (s[j] == '\r')
+			i = (j + 1 < len && s[j + 1] == '\n') ? j + 2 : j + 1;
+		else
+			mime_buf_addc(b, s[i++]);
+	}
+}

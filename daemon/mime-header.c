@@ -1,0 +1,482 @@
+/*
+ * Header fields for the MIME reader: the header block of an entity
+ * (RFC 5322 section 2.2, unfolded), structured values and their parameters
+ * (RFC 2045 section 5.1, with the charsets and continuations of RFC 2231)
+ * and encoded words (RFC 2047).
+ *
+ * A line that is not a header ends the header block (as Python's email
+ * package does), and an encoded word that is broken or names an unknown
+ * charset stays as it is. What a message controls is bounded: the number
+ * of headers, of parameters and of RFC 2231 sections.
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/xmalloc.h"
+#include "mime.h"
+#include "mime-int.h"
+
+#define MIME_MAX_HEADERS	1000
+#define MIME_MAX_PARAMS		100
+#define MIME_MAX_SECTIONS	100
+#define MIME_CHARSET_MAX	64
+
+struct mime_param {
+	char		*attr;		/* lowercased */
+	char		*value;		/* unquoted */
+};
+
+/* Lowercase a string in place. */
+char *
+mime_lower(char *s)
+{
+	char	*p;
+
+	for (p = s; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	return s;
+}
+
+/*
+ * Parse one encoded word "=?charset?enc?text?=" at p: on success decode its
+ * bytes into word, copy the charset (without an RFC 2231 language) and
+ * return the end; NULL when p does not hold a well-formed word.
+ */
+static const char *
+mime_ew(const char *p, char *cs, struct mime_buf *word)
+{
+	const char	*q, *t, *e;
+	char		 enc;
+	size_t		 n;
+
+	if (p[0] != '=' || p[1] != '?')
+		return NULL;
+	q = p + 2;
+	n = strcspn(q, "? \t\r\n");
+	if (n == 0 || n >= MIME_CHARSET_MAX || q[n] != '?')
+		return NULL;
+	memcpy(cs, q, n);
+	cs[n] = '\0';
+	cs[strcspn(cs, "*")] = '\0';
+	if (*cs == '\0')
+		return NULL;
+	enc = q[n + 1];
+	if (strchr("bBqQ", enc) == NULL || enc == '\0' || q[n + 2] != '?')
+		return NULL;
+	t = q + n + 3;
+	if ((e = strstr(t, "?=")) == NULL ||
+	    strcspn(t, " \t\r\n") < (size_t)(e - t))
+		return NULL;
+	word->len = 0;
+	if (enc == 'b' || enc == 'B')
+		mime_base64(word, t, e - t);
+	else
+		mime_qp(word, t, e - t, 1);
+	return e + 2;
+}
+
+/* Return the end of a known encoded word at p, or NULL. */
+static const char *
+mime_ew_ok(const char *p, char *cs, struct mime_buf *word)
+{
+	const char	*e;
+
+	if ((e = mime_ew(p, cs, word)) == NULL || !mime_charset_known(cs))
+		return NULL;
+	return e;
+}
+
+/*
+ * Decode the encoded words of a header value to UTF-8. Whitespace between
+ * two encoded words is dropped (RFC 2047 section 6.2) and adjacent words in
+ * the same charset are converted together, so a character split across two
+ * words survives. A word that is broken or names an unknown charset stays
+ * as it is.
+ */
+char *
+mime_decode_header(const char *raw)
+{
+	struct mime_buf	 out = { NULL, 0, 0 }, pend = { NULL, 0, 0 };
+	struct mime_buf	 word = { NULL, 0, 0 };
+	char		 cs[MIME_CHARSET_MAX], pcs[MIME_CHARSET_MAX];
+	const char	*p = raw, *e, *q;
+	int		 havepend = 0;
+
+	if (raw == NULL)
+		return xstrdup("");
+	while (*p != '\0') {
+		if ((e = mime_ew_ok(p, cs, &word)) == NULL) {
+			if (havepend) {
+				mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+				havepend = 0;
+			}
+			mime_buf_addc(&out, *p++);
+			continue;
+		}
+		if (havepend && strcasecmp(cs, pcs) != 0) {
+			mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+			havepend = 0;
+		}
+		if (!havepend) {
+			pend.len = 0;
+			memcpy(pcs, cs, sizeof pcs);
+			havepend = 1;
+		}
+		mime_buf_add(&pend, word.d ? word.d : "", word.len);
+		for (q = e; *q == ' ' || *q == '\t' || *q == '\r' ||
+		    *q == '\n'; q++)
+			;
+		if (q != e && mime_ew_ok(q, cs, &word) != NULL)
+			e = q;
+		p = e;
+	}
+	if (havepend)
+		mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+	free(word.d);
+	pend.len = 0;
+	mime_utf8_fix(&pend, out.d ? out.d : "", out.len);
+	free(out.d);
+	return mime_buf_str(&pend);
+}
+
+/* Find the end of the line at p: *next is the start of the next one. */
+const char *
+mime_eol(const char *p, const char *end, const char **next)
+{
+	const char	*nl;
+
+	if ((nl = memchr(p, '\n', end - p)) == NULL) {
+		*next = end;
+		nl = end;
+	} else
+		*next = nl + 1;
+	if (nl > p && nl[-1] == '\r')
+		nl--;
+	return nl;
+}
+
+/* Free an array of headers. */
+void
+mime_hdrs_free(struct mime_hdr *h, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+/* Append the text of a header line, NUL bytes as spaces. */
+static void
+mime_hdr_add(struct mime_buf *b, const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		mime_buf_addc(b, p[i] == '\0' ? ' ' : p[i]);
+}
+
+/* Store the header being built, trimming trailing whitespace. */
+static void
+mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
+    struct mime_buf *val)
+{
+	char	*v = mime_buf_str(val);
+	size_t	 len = strlen(v);
+
+	while (len > 0 && isspace((unsigned char)v[len - 1]))
+		v[--len] = '\0';
+	if (*n >= MIME_MAX_HEADERS) {
+		free(name);
+		free(v);
+		return;
+	}
+	*hdrs = xreallocarray(*hdrs, *n + 1, sizeof **hdrs);
+	(*hdrs)[*n].name = name;
+	(*hdrs)[*n].value = v;
+	(*n)++;
+}
+
+/*
+ * Parse the header block at p: return where the body starts. Folded lines
+ * are unfolded by removing the line break only (RFC 5322 section 2.2.3).
+ */
+const char *
+mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
+    size_t *n)
+{
+	struct mime_buf	 val = { NULL, 0, 0 };
+	const char	*le, *next, *colon, *ne;
+	char		*name = NULL;
+	int		 first = 1;
+
+	*hdrs = NULL;
+	*n = 0;
+	while (p < end) {
+		le = mime_eol(p, end, &next);
+		if (le == p) {
+			p = next;
+			break;
+		}
+		if ((*p == ' ' || *p == '\t') && name != NULL) {
+			mime_hdr_add(&val, p, le - p);
+			p = next;
+			continue;
+		}
+		if (first && le - p > 5 && strncmp(p, "From ", 5) == 0) {
+			p = next;	/* an mbox separator */
+			first = 0;
+			continue;
+		}
+		first = 0;
+		colon = memchr(p, ':', le - p);
+		for (ne = colon; ne != NULL && ne > p && (ne[-1] == ' ' ||
+		    ne[-1] == '\t'); ne--)
+			;
+		if (colon == NULL || ne == p || memchr(p, ' ', ne - p) !=
+		    NULL || memchr(p, '\t', ne - p) != NULL ||
+		    memchr(p, '\0', ne - p) != NULL)
+			break;	/* not a header: the body starts here */
+		if (name != NULL)
+			mime_hdr_end(hdrs, n, name, &val);
+		name = xstrndup(p, ne - p);
+		for (colon++; colon < le && (*colon == ' ' || *colon == '\t');
+		    colon++)
+			;
+		mime_hdr_add(&val, colon, le - colon);
+		p = next;
+	}
+	if (name != NULL)
+		mime_hdr_end(hdrs, n, name, &val);
+	free(val.d);
+	return p;
+}
+
+/* Return the first header of that name, or NULL. */
+const char *
+mime_hdr_get(struct mime_hdr *h, size_t n, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return NULL;
+}
+
+/* Free parameters. */
+static void
+mime_params_free(struct mime_param *pa, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(pa[i].attr);
+		free(pa[i].value);
+	}
+	free(pa);
+}
+
+/* Split the parameters of a structured value ("type; a=b; c="d""). */
+static struct mime_param *
+mime_params(const char *v, size_t *np)
+{
+	struct mime_param	*pa = NULL;
+	struct mime_buf		 val = { NULL, 0, 0 };
+	const char		*p, *a, *t;
+	size_t			 alen;
+
+	*np = 0;
+	if (v == NULL || (p = strchr(v, ';')) == NULL)
+		return NULL;
+	while (*p != '\0' && *np < MIME_MAX_PARAMS) {
+		while (*p == ';' || isspace((unsigned char)*p))
+			p++;
+		a = p;
+		p += strcspn(p, "=;");
+		for (alen = p - a; alen > 0 && isspace((unsigned char)
+		    a[alen - 1]); alen--)
+			;
+		if (*p != '=')
+			continue;
+		for (p++; isspace((unsigned char)*p); p++)
+			;
+		val.len = 0;
+		mime_buf_add(&val, "", 0);
+		if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				mime_buf_addc(&val, *p);
+			}
+			if (*p == '"')
+				p++;
+			p += strcspn(p, ";");
+		} else {
+			t = p;
+			p += strcspn(p, ";");
+			mime_buf_add(&val, t, p - t);
+			while (val.len > 0 && isspace((unsigned char)
+			    val.d[val.len - 1]))
+				val.d[--val.len] = '\0';
+		}
+		if (alen == 0)
+			continue;
+		pa = xreallocarray(pa, *np + 1, sizeof *pa);
+		pa[*np].attr = mime_lower(xstrndup(a, alen));
+		pa[*np].value = xstrdup(val.d);
+		(*np)++;
+	}
+	free(val.d);
+	return pa;
+}
+
+/* Return the value of attr among the parameters, or NULL. */
+static const char *
+mime_param_get(struct mime_param *pa, size_t n, const char *attr)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pa[i].attr, attr) == 0)
+			return pa[i].value;
+	return NULL;
+}
+
+/* Append a %-encoded RFC 2231 value as bytes; a stray '%' stays. */
+static void
+mime_pct(struct mime_buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '%' && mime_hex(s[1]) >= 0 && mime_hex(s[2]) >= 0) {
+			mime_buf_addc(b, mime_hex(s[1]) << 4 | mime_hex(s[2]));
+			s += 2;
+		} else
+			mime_buf_addc(b, *s);
+	}
+}
+
+/*
+ * Split "charset'language'value" (RFC 2231 section 4) into the charset
+ * (copied to cs) and return the value; NULL without two quotes.
+ */
+static const char *
+mime_pct_charset(const char *v, char *cs)
+{
+	const char	*q1, *q2;
+
+	if ((q1 = strchr(v, '\'')) == NULL || (q2 = strchr(q1 + 1, '\'')) ==
+	    NULL)
+		return NULL;
+	if ((size_t)(q1 - v) >= MIME_CHARSET_MAX)
+		q1 = v;	/* too long to be a charset: take none */
+	memcpy(cs, v, q1 - v);
+	cs[q1 - v] = '\0';
+	return q2 + 1;
+}
+
+/*
+ * Return the decoded value of parameter name as UTF-8, or NULL: "name*"
+ * (RFC 2231 charset), "name*0", "name*1*", ... (continuations), else plain
+ * "name", whose RFC 2047 words are decoded as many mailers write them.
+ */
+char *
+mime_param(const char *hval, const char *name)
+{
+	struct mime_param	*pa;
+	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	char			 key[128], cs[MIME_CHARSET_MAX] = "";
+	const char		*v, *rest;
+	char			*r = NULL;
+	size_t			 n, k;
+
+	if ((pa = mime_params(hval, &n)) == NULL)
+		return NULL;
+	snprintf(key, sizeof key, "%s*", name);
+	if ((v = mime_param_get(pa, n, key)) != NULL) {
+		if ((rest = mime_pct_charset(v, cs)) == NULL)
+			rest = v;
+		mime_pct(&raw, rest);
+	} else {
+		for (k = 0; k < MIME_MAX_SECTIONS; k++) {
+			snprintf(key, sizeof key, "%s*%zu*", name, k);
+			if ((v = mime_param_get(pa, n, key)) != NULL) {
+				if (k == 0 && (rest = mime_pct_charset(v,
+				    cs)) != NULL)
+					v = rest;
+				mime_pct(&raw, v);
+				continue;
+			}
+			snprintf(key, sizeof key, "%s*%zu", name, k);
+			if ((v = mime_param_get(pa, n, key)) == NULL)
+				break;
+			mime_buf_add(&raw, v, strlen(v));
+		}
+		if (k == 0) {
+			if ((v = mime_param_get(pa, n, name)) != NULL)
+				r = mime_decode_header(v);
+			goto done;
+		}
+	}
+	mime_to_utf8(&out, *cs != '\0' ? cs : NULL, raw.d ? raw.d : "",
+	    raw.len, 1);
+	r = mime_buf_str(&out);
+done:
+	free(raw.d);
+	mime_params_free(pa, n);
+	return r;
+}
+
+/* Return the lowercased first token of a structured value, or NULL. */
+char *
+mime_token(const char *v)
+{
+	size_t	 n;
+
+	if (v == NULL)
+		return NULL;
+	while (isspace((unsigned char)*v))
+		v++;
+	n = strcspn(v, "; \t");
+	if (n == 0)
+		return NULL;
+	return mime_lower(xstrndup(v, n));
+}
+
+/* Return 1 when s holds only RFC 2045 token characters (and '/'). */
+static int
+mime_is_token(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f ||
+		    strchr("()<>@,;:\\\"[]?=", *s))
+			return 0;
+	return 1;
+}
+
+/*
+ * Return the lowercased content type: deftype when absent, text/plain when
+ * invalid (RFC 2045 section 5.2).
+ */
+char *
+mime_ctype(const char *v, const char *deftype)
+{
+	char	*t, *p;
+
+	if ((t = mime_token(v)) == NULL)
+		return xstrdup(deftype);
+	p = strchr(t, '/');
+	if (p == NULL || p == t || p[1] == '\0' || strchr(p + 1, '/') != NULL ||
+	    !mime_is_token(t)) {
+		free(t);
+		return xstrdup("text/plain");
+	}
+	return t;
+}
