@@ -116,6 +116,41 @@ def print_ratios(ratios, tools, summaries, out):
             "<= %.1fx %s" % (target, MET[met])))
 
 
+def with_base(ratios, tools, variants=()):
+    """ratios, and when the tool "base" ran (mailctld from the --base tree,
+    the build before): after each ratio with mailctld on one side and on
+    the other a tool that is not one of variants (mailctld itself run
+    otherwise), the same ratio with base in mailctld's place, then
+    mailctld / base, the after / before ratio."""
+    if "base" not in tools:
+        return ratios
+    out = []
+    for r in ratios:
+        out.append(r)
+        num, den = r[0], r[1]
+        other = den if num == "mailctld" else num
+        if "mailctld" in (num, den) and other not in variants:
+            out.append(tuple("base" if t == "mailctld" else t
+                             for t in (num, den)) + tuple(r[2:]))
+    out.append(("mailctld", "base", None, "after / before (--base)"))
+    return out
+
+
+def base_rss_target(target):
+    """The peak-RSS target of mailctld (see rss_target), for base."""
+    if target is None or target[0] != "mailctld":
+        return None
+    return ("base", target[1])
+
+
+def print_trees(meta):
+    """With --base, say which two builds were compared (meta lines
+    mailctld_tree and base_tree)."""
+    if meta.get("base_tree"):
+        print("after:  mailctld from %s" % meta.get("mailctld_tree", "?"))
+        print("before: base     from %s" % meta["base_tree"])
+
+
 def rss_target(target, tools, summaries):
     """Check and print the peak-RSS target (tool, limit in KiB) if there
     is one for a tool that ran; returns its record, or None."""

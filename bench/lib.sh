@@ -99,6 +99,77 @@ select_tools()
 	TOOLS=${TOOLS# }
 }
 
+# --base DIR: the tool "base" is mailctld and mailctl from that other built
+# tree, run exactly as the tool "mailctld" (see as_base), to compare two
+# builds in one run. When BASE is set, make it absolute and check that it
+# holds both binaries; a "base" in TOOLS without --base is an error.
+base_check()
+{
+	if [ -z "$BASE" ]; then
+		case " $TOOLS " in
+		*" base "*) die "--only: the tool base needs --base DIR" ;;
+		esac
+		return 0
+	fi
+	BASE=$(cd "$BASE" 2>/dev/null && pwd) || die "--base: no such directory"
+	[ -x "$BASE/daemon/mailctld" ] && [ -x "$BASE/client/mailctl" ] ||
+	    die "--base: no $BASE/daemon/mailctld or $BASE/client/mailctl (build that tree first)"
+}
+
+# The list of tools $1, with base at the end when --base is given (the
+# default tools of a driver that has --base).
+plus_base()
+{
+	echo "$1${BASE:+ base}"
+}
+
+# This run's own copy of the two binaries of tree $1, in $RUN/$2: a rebuild
+# while the run goes on cannot mix two versions.
+copy_bins()
+{
+	mkdir -p "$RUN/$2" &&
+	    cp "$1/daemon/mailctld" "$1/client/mailctl" "$RUN/$2/" ||
+	    die "cannot copy the binaries of $1"
+}
+
+# With --base: copy its binaries (copy_bins) into $RUN/bin-base and set
+# BASE_MAILCTLD and BASE_MAILCTL to the copies.
+base_copy()
+{
+	[ -n "$BASE" ] || return 0
+	copy_bins "$BASE" bin-base
+	BASE_MAILCTLD=$RUN/bin-base/mailctld
+	BASE_MAILCTL=$RUN/bin-base/mailctl
+}
+
+# A tree for the meta file: its directory and, if it is a git checkout,
+# its commit (git describe --always --dirty).
+tree_desc()
+{
+	local c
+	c=$(git -C "$1" describe --always --dirty 2>/dev/null)
+	echo "$1${c:+ ($c)}"
+}
+
+# With --base, the meta lines that say which two builds were compared:
+# base (its mailctld --version), mailctld_tree and base_tree.
+base_meta()
+{
+	[ -n "$BASE" ] || return 0
+	printf 'base\t%s\n' "$("$BASE_MAILCTLD" --version 2>/dev/null | head -n 1)"
+	printf 'mailctld_tree\t%s\n' "$(tree_desc "$BUILD")"
+	printf 'base_tree\t%s\n' "$(tree_desc "$BASE")"
+}
+
+# Run a driver's mailctld tool function and its arguments ("$@") with
+# MAILCTLD and MAILCTL switched to the --base tree's copies: that is the
+# tool "base". The switch is local to this call.
+as_base()
+{
+	local MAILCTLD=$BASE_MAILCTLD MAILCTL=$BASE_MAILCTL
+	"$@"
+}
+
 # The words of $1 rotated by repetition $2: rep 1 a b c, rep 2 b c a, ...
 rotate()
 {

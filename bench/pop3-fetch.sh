@@ -5,7 +5,8 @@
 # Usage (as root; bash bench/install-deps first):
 #   bash bench/pop3-fetch.sh [--scenario fetch|noop|bigmsg]
 #        [--messages N] [--total-mb M] [--reps R] [--tls none|implicit|both]
-#        [--only TOOL,...] [--build DIR] [--json FILE] [--timeout S] [--keep]
+#        [--only TOOL,...] [--build DIR] [--base DIR] [--json FILE]
+#        [--timeout S] [--keep]
 #
 # Scenarios (see bench/README.md):
 #   fetch   (default) N=5000 messages of 2 KiB..1 MiB, ~200 MiB in all;
@@ -21,6 +22,9 @@
 # in noop also fulllist: mailctld with "quick_check": false, which lists
 # the whole mailbox at every poll (mailctld checks STAT and the last UIDL
 # for up to 11 polls in a row after one that saw the whole mailbox).
+# With --base DIR, also base (in the default tools too): mailctld and
+# mailctl from that other built tree, run exactly as mailctld, so that
+# mailctld / base is the ratio of two builds measured in the same run.
 #
 # The mailbox is served by a real Dovecot started through
 # tests/servers/mailservers.sh, on plain POP3 and POP3S (--tls both). The
@@ -46,7 +50,7 @@ WORK=/var/tmp/mailctl-bench
 USER_NAME=bench
 USER_PASS=bench-pw-7
 ALL_TOOLS="raw mpop fetchmail mailctld"
-KNOWN_TOOLS="$ALL_TOOLS norules fulllist"
+KNOWN_TOOLS="$ALL_TOOLS norules fulllist base"
 
 SCENARIO=fetch
 MESSAGES=
@@ -55,6 +59,7 @@ REPS=3
 TLS=both
 ONLY=
 BUILD=$TOP
+BASE=
 JSON_OUT=
 TIMEOUT=600
 KEEP=0
@@ -66,8 +71,8 @@ BENCH_NAME=pop3-fetch
 # --- options ----------------------------------------------------------------
 
 parse_opts "--scenario:SCENARIO --messages:MESSAGES --total-mb:TOTAL_MB
-    --reps:REPS --tls:TLS --only:ONLY --build:BUILD --json:JSON_OUT
-    --timeout:TIMEOUT --keep:KEEP=1" "$@"
+    --reps:REPS --tls:TLS --only:ONLY --build:BUILD --base:BASE
+    --json:JSON_OUT --timeout:TIMEOUT --keep:KEEP=1" "$@"
 
 case $SCENARIO in
 fetch)
@@ -99,7 +104,8 @@ none | implicit) MODES=$TLS ;;
 both) MODES="none implicit" ;;
 *) die "--tls: expected none, implicit or both" ;;
 esac
-select_tools "$ONLY" "$KNOWN_TOOLS" "$DEFAULT_TOOLS"
+select_tools "$ONLY" "$KNOWN_TOOLS" "$(plus_base "$DEFAULT_TOOLS")"
+base_check
 case " $TOOLS " in
 *" norules "*) [ "$SCENARIO" != noop ] ||
 	die "--only: norules is not for the noop scenario" ;;
@@ -111,6 +117,8 @@ esac
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "--build: no such directory"
 MAILCTLD=$BUILD/daemon/mailctld
 MAILCTL=$BUILD/client/mailctl
+BASE_MAILCTLD=  # --base: the copies of its binaries (see main)
+BASE_MAILCTL=
 
 [ "$(id -u)" = 0 ] || die "must run as root (Dovecot is started as root)"
 case :$PATH: in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
@@ -384,6 +392,12 @@ tool_fulllist()
 	MC_FULLLIST=1 tool_mailctld "$@"
 }
 
+# mailctld from the --base tree, run exactly as mailctld.
+tool_base()
+{
+	as_base tool_mailctld "$@"
+}
+
 # --- one run ----------------------------------------------------------------
 
 # run_one MODE TOOL PHASE REP: wipe (fetch, bigmsg) the tool's state, sync,
@@ -460,6 +474,15 @@ main()
 	CORPUS_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes"])' "$corpus.json")
 
 	make_run run mode tool phase rep status seconds count rss_kb note
+	# With --base, this run's own copy of both trees' binaries: a rebuild
+	# of either while it runs cannot mix two versions.
+	if [ -n "$BASE" ]; then
+		base_copy
+		if [ -x "$MAILCTLD" ] && [ -x "$MAILCTL" ]; then
+			copy_bins "$BUILD" bin
+			MAILCTLD=$RUN/bin/mailctld MAILCTL=$RUN/bin/mailctl
+		fi
+	fi
 
 	say "starting Dovecot, injecting $MESSAGES messages"
 	ms_setup "$MSD" >/dev/null || die "ms_setup failed"
@@ -478,6 +501,7 @@ main()
 		printf 'fetchmail\t%s\n' "$(fetchmail --version 2>/dev/null |
 		    grep -m1 'release' | sed 's/^This is //')"
 		printf 'mailctld\t%s\n' "$("$MAILCTLD" --version 2>/dev/null | head -n 1)"
+		base_meta
 		printf 'pop3_port\t%s\npop3s_port\t%s\n' "$MS_POP3_PORT" "$MS_POP3S_PORT"
 	} >"$META"
 

@@ -16,8 +16,9 @@ the JSON.
 
 import sys
 
-from benchlib import (MIB, judge, print_header, print_ratios, print_tool,
-                      parse_args, read_meta, rss_target, spread, write_json)
+from benchlib import (MIB, base_rss_target, judge, print_header,
+                      print_ratios, print_tool, parse_args, print_trees,
+                      read_meta, rss_target, spread, with_base, write_json)
 
 # (numerator, denominator, target or None, comparison) per scenario.
 RATIOS = {
@@ -31,6 +32,9 @@ RATIOS = {
                ("mpop", "raw", None), ("fetchmail", "mpop", None)],
 }
 RSS_TARGET_KB = {"bigmsg": ("mailctld", 16 * 1024)}    # < 16 MiB
+# Tools that are this build's mailctld run another way: their ratios to
+# mailctld get no base counterpart (see with_base).
+VARIANTS = ("norules", "fulllist")
 
 MODE_TITLE = {"none": "plain POP3 (tls none)",
               "implicit": "POP3S (tls implicit)"}
@@ -90,6 +94,7 @@ def main():
     print("%d message%s, %.1f MiB on the server; %s repetitions, tools "
           "alternating" % (messages, "" if messages == 1 else "s",
                            corpus_bytes / MIB, meta.get("reps", "?")))
+    print_trees(meta)
     for mode in modes:
         mrows = [r for r in rows if r["mode"] == mode]
         res = {"tools": {}, "ratios": {}}
@@ -104,11 +109,15 @@ def main():
             print_tool(tool, s, "%8s" % (
                 "%8.1f" % rate if rate and scenario != "noop" else "-"))
         print()
-        print_ratios(RATIOS.get(scenario, []), tools, res["tools"],
-                     res["ratios"])
+        print_ratios(with_base(RATIOS.get(scenario, []), tools, VARIANTS),
+                     tools, res["tools"], res["ratios"])
         rss = rss_target(RSS_TARGET_KB.get(scenario), tools, res["tools"])
         if rss:
             res["rss_target"] = rss
+        rss = rss_target(base_rss_target(RSS_TARGET_KB.get(scenario)),
+                         tools, res["tools"])
+        if rss:
+            res["base_rss_target"] = rss
     print()
     write_json(out, a.json)
     return 0

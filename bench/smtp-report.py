@@ -11,7 +11,8 @@ for N mails is extrapolated from its per-mail rate. status is "ok",
 "failed" (it ran but something was wrong: exit status, count) or "broken"
 (the tool could not even start). extra is "key=value;..." facts (smtplib:
 process_s; mailctld: queue_s, parallel, queue_files, events,
-half_s, flushed; bigmsg: start_hwm_kb, size, anon_peak_kb, file_peak_kb).
+half_s, flushed; bigmsg: start_hwm_kb, size, anon_peak_kb, file_peak_kb;
+base, mailctld from the --base tree, has the same).
 
 meta TSV: "key<TAB>value" lines: scenario, mails, eml_bytes, reps, tools,
 msmtp_mails, and free-form facts copied into the JSON.
@@ -20,8 +21,9 @@ msmtp_mails, and free-form facts copied into the JSON.
 import statistics
 import sys
 
-from benchlib import (MIB, judge, print_header, print_ratios, print_tool,
-                      parse_args, read_meta, rss_target, spread, write_json)
+from benchlib import (MIB, base_rss_target, judge, print_header,
+                      print_ratios, print_tool, parse_args, print_trees,
+                      read_meta, rss_target, spread, with_base, write_json)
 
 # (numerator, denominator, target or None, note) per scenario.
 RATIOS = {
@@ -92,6 +94,33 @@ def summarise(rows, tool, n):
     return judge(s, runs, runs, ok)
 
 
+def mailctld_notes(mc, scenario, n, em):
+    """The notes on tool mc (mailctld or base) from the medians em of its
+    extra facts."""
+    notes = []
+    if scenario == "drain" and em.get("queue_s"):
+        notes.append("%s: queueing the %d mails (not timed; %d "
+                     "mailctl send in parallel, each answered once its mail "
+                     "was durable): median %.2f s, %.0f mails/s" % (
+                         mc, n, em.get("parallel") or 1, em["queue_s"],
+                         n / em["queue_s"]))
+    if scenario == "drain" and em.get("events"):
+        notes.append("%s: drain timed from `queue flush` to the last "
+                     "of %.0f `sent` events seen by `mailctl watch --json`; "
+                     "half the mails had gone after %.3f s" % (
+                         mc, em["events"], em.get("half_s") or 0))
+    if scenario == "bigmsg" and em.get("start_hwm_kb"):
+        notes.append("%s: peak RSS %.1f MiB right after start, "
+                     "before the send" % (mc, em["start_hwm_kb"] / 1024))
+    if scenario == "bigmsg" and em.get("file_peak_kb"):
+        notes.append("%s: during the send, at most %.1f MiB anonymous "
+                     "memory and %.1f MiB of mapped file pages (RssAnon, "
+                     "RssFile sampled every ms; VmHWM counts both)" % (
+                         mc, em.get("anon_peak_kb", 0) / 1024,
+                         em["file_peak_kb"] / 1024))
+    return notes
+
+
 def main():
     a = parse_args(__doc__)
     meta = read_meta(a.meta)
@@ -115,6 +144,7 @@ def main():
         print("%d mails, %.1f KiB each on average; %s repetitions, tools "
               "alternating" % (n, eml_bytes / max(n, 1) / 1024,
                                meta.get("reps", "?")))
+    print_trees(meta)
     print()
     print_header("mails/s", 9)
     notes = []
@@ -130,27 +160,10 @@ def main():
             notes.append("* %s: EXTRAPOLATED to %d mails from runs of %d "
                          "(one msmtp process per mail)" % (
                              tool, n, s["mails_run"]))
-    em = out["tools"].get("mailctld", {}).get("extra_median", {})
-    if scenario == "drain" and em.get("queue_s"):
-        notes.append("mailctld: queueing the %d mails (not timed; %d "
-                     "mailctl send in parallel, each answered once its mail "
-                     "was durable): median %.2f s, %.0f mails/s" % (
-                         n, em.get("parallel") or 1, em["queue_s"],
-                         n / em["queue_s"]))
-    if scenario == "drain" and em.get("events"):
-        notes.append("mailctld: drain timed from `queue flush` to the last "
-                     "of %.0f `sent` events seen by `mailctl watch --json`; "
-                     "half the mails had gone after %.3f s" % (
-                         em["events"], em.get("half_s") or 0))
-    if scenario == "bigmsg" and em.get("start_hwm_kb"):
-        notes.append("mailctld: peak RSS %.1f MiB right after start, "
-                     "before the send" % (em["start_hwm_kb"] / 1024))
-    if scenario == "bigmsg" and em.get("file_peak_kb"):
-        notes.append("mailctld: during the send, at most %.1f MiB anonymous "
-                     "memory and %.1f MiB of mapped file pages (RssAnon, "
-                     "RssFile sampled every ms; VmHWM counts both)" % (
-                         em.get("anon_peak_kb", 0) / 1024,
-                         em["file_peak_kb"] / 1024))
+    for mc in ("mailctld", "base"):
+        notes += mailctld_notes(mc, scenario, n,
+                                out["tools"].get(mc, {}).get("extra_median",
+                                                             {}))
     sm = out["tools"].get("smtplib", {}).get("extra_median", {})
     if sm.get("process_s"):
         notes.append("smtplib: time from connect to QUIT (median process "
@@ -161,10 +174,15 @@ def main():
         for line in notes:
             print(line)
     print()
-    print_ratios(RATIOS.get(scenario, []), tools, out["tools"], out["ratios"])
+    print_ratios(with_base(RATIOS.get(scenario, []), tools), tools,
+                 out["tools"], out["ratios"])
     rss = rss_target(RSS_TARGET_KB.get(scenario), tools, out["tools"])
     if rss:
         out["rss_target"] = rss
+    rss = rss_target(base_rss_target(RSS_TARGET_KB.get(scenario)), tools,
+                     out["tools"])
+    if rss:
+        out["base_rss_target"] = rss
     print()
     write_json(out, a.json)
     return 0

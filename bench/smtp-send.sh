@@ -6,7 +6,7 @@
 # Usage (as root; bash bench/install-deps first):
 #   bash bench/smtp-send.sh [--scenario drain|bigmsg] [--mails N]
 #        [--size BYTES] [--reps R] [--only TOOL,...] [--msmtp-mails M]
-#        [--parallel P] [--attach-mb MB] [--build DIR]
+#        [--parallel P] [--attach-mb MB] [--build DIR] [--base DIR]
 #        [--json FILE] [--timeout S] [--keep]
 #
 # Scenarios (see bench/README.md):
@@ -20,6 +20,9 @@
 #           (VmHWM of a fresh daemon) against the 16 MiB target, and the
 #           others' for reference.
 # Tools: smtplib (bench/smtplib-send.py), msmtp, mailctld (default: all).
+# With --base DIR, also base (in the default tools too): mailctld and
+# mailctl from that other built tree, run exactly as mailctld, so that
+# mailctld / base is the ratio of two builds measured in the same run.
 #
 # Every mail goes to one user of a real Postfix started through
 # tests/servers/mailservers.sh, and the run checks afterwards that the
@@ -52,6 +55,7 @@ MSMTP_MAILS=
 PARALLEL=4
 ATTACH_MB=20
 BUILD=$TOP
+BASE=
 JSON_OUT=
 TIMEOUT=600
 KEEP=0
@@ -64,8 +68,8 @@ BENCH_NAME=smtp-send
 
 parse_opts "--scenario:SCENARIO --mails:MAILS --size:SIZE --reps:REPS
     --only:ONLY --msmtp-mails:MSMTP_MAILS --parallel:PARALLEL
-    --attach-mb:ATTACH_MB --build:BUILD --json:JSON_OUT --timeout:TIMEOUT
-    --keep:KEEP=1" "$@"
+    --attach-mb:ATTACH_MB --build:BUILD --base:BASE --json:JSON_OUT
+    --timeout:TIMEOUT --keep:KEEP=1" "$@"
 
 case $SCENARIO in
 drain)
@@ -94,7 +98,8 @@ is_uint "$REPS" && [ "$REPS" -ge 1 ] || die "--reps: expected a positive integer
 is_uint "$PARALLEL" && [ "$PARALLEL" -ge 1 ] ||
     die "--parallel: expected a positive integer"
 is_uint "$TIMEOUT" && [ "$TIMEOUT" -ge 1 ] || die "--timeout: expected seconds"
-select_tools "$ONLY" "$ALL_TOOLS" "$ALL_TOOLS"
+select_tools "$ONLY" "$ALL_TOOLS base" "$(plus_base "$ALL_TOOLS")"
+base_check
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "--build: no such directory"
 
 [ "$(id -u)" = 0 ] || die "must run as root (the servers are started as root)"
@@ -120,6 +125,8 @@ RESULTS=        # one line per run, read by smtp-report.py
 META=           # key<TAB>value facts for smtp-report.py
 MAILCTLD=       # copies of the binaries in $RUN/bin (see main)
 MAILCTL=
+BASE_MAILCTLD=  # --base: copies of its binaries in $RUN/bin-base
+BASE_MAILCTL=
 MC_PID=         # a running mailctld, if any
 MC_SOCK=
 CORPUS=
@@ -376,6 +383,12 @@ tool_mailctld()
 	fi
 }
 
+# mailctld from the --base tree, run exactly as mailctld.
+tool_base()
+{
+	as_base tool_mailctld "$@"
+}
+
 # --- bigmsg -------------------------------------------------------------------
 
 # With one mail (bigmsg's --mails 1) the drain's runs of smtplib and
@@ -429,6 +442,11 @@ big_mailctld()
 	else
 		R_STATUS=ok
 	fi
+}
+
+big_base()
+{
+	as_base big_mailctld "$@"
 }
 
 # Let the Postfix instance take the big mail: its default message_size_limit
@@ -506,8 +524,8 @@ main()
 
 	make_run smtp-run tool rep status seconds mails count rss_kb note extra
 
-	# This run's own copy of the binaries: a rebuild while it runs cannot
-	# mix two versions.
+	# This run's own copy of the binaries (and of --base's): a rebuild
+	# while it runs cannot mix two versions.
 	mkdir -p "$RUN/bin"
 	if [ -x "$BUILD/daemon/mailctld" ]; then
 		cp "$BUILD/daemon/mailctld" "$BUILD/client/mailctl" "$RUN/bin/" ||
@@ -515,6 +533,7 @@ main()
 	fi
 	MAILCTLD=$RUN/bin/mailctld
 	MAILCTL=$RUN/bin/mailctl
+	base_copy
 
 	say "starting Dovecot and Postfix"
 	ms_setup "$MSD" >/dev/null || die "ms_setup failed"
@@ -539,6 +558,7 @@ main()
 		printf 'msmtp\t%s\n' "$(msmtp --version 2>/dev/null | head -n 1)"
 		printf 'python\t%s\n' "$(python3 --version 2>&1)"
 		printf 'mailctld\t%s\n' "$("$MAILCTLD" --version 2>/dev/null | head -n 1)"
+		base_meta
 		printf 'smtp_port\t%s\n' "$MS_SMTP_PORT"
 	} >"$META"
 
