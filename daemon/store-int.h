@@ -1,7 +1,9 @@
 /*
- * The store's insides, shared by store.c (delivery, threads, recovery) and
- * store-ops.c (the mailbox operations behind list, read, mark, move, ...).
- * Nothing outside those two files includes this.
+ * The store's insides, shared by the store's files: store.c (open, close,
+ * configure, folders, seen UIDLs), store-index.c (the SQLite index),
+ * store-deliver.c (delivery and recovery), store-thread.c (the threads),
+ * store-ops.c (the mailbox operations behind list, read, mark, move, ...)
+ * and store-queue.c (the outbox). Nothing else includes this.
  *
  * Threads: the loop hands jobs to three threads and gets them back through
  * one eventfd. The writer runs everything that changes the store (delivery
@@ -35,8 +37,11 @@
 #define STORE_MAKERS	1
 
 struct event;
+struct event_base;
 struct filter;
 struct store;
+struct store_folder;
+struct uidset;
 
 /*
  * Work for a store thread: run there, then done on the loop; or, when run
@@ -153,18 +158,21 @@ void		 ops_queue_load(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_update(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_cancel(struct store *, sqlite3 *, struct ops_req *);
 
-/* The folders every account has from the start. */
+/* store.c: the folders every account has from the start. */
 extern const char *const store_default_folders[];
 
-void		 store_submit(struct store *, struct store_thread *,
-		    struct store_job *);
-void		 store_dberr(sqlite3 *, const char *, char **);
+/* store.c */
 int		 store_mkfolder(struct store *, const char *account,
 		    const char *folder, char **cause);
 struct filter	*store_filter(struct store *);
-int		 store_stopping(struct store *);
-int		 store_make_file(struct store *, int dirfd, char *name,
-		    size_t size);
+struct uidset	*store_seen_cached(struct store *, const char *account);
+
+/* store-index.c */
+void		 store_dberr(sqlite3 *, const char *, char **);
+int		 store_dbopen(const char *path, sqlite3 **, char **cause);
+int		 store_migrate(sqlite3 *, char **cause);
+int		 store_prepare(sqlite3 *, const char *sql, sqlite3_stmt **,
+		    char **cause);
 int		 store_mime_open(int fd, size_t size, struct store_mime *,
 		    char **cause);
 void		 store_mime_close(struct store_mime *);
@@ -174,5 +182,19 @@ void		 store_info_free(struct store_info *);
 void		 store_bind_info(sqlite3_stmt *, int, const struct store_info *);
 int		 store_flags_parse(const char *name, char *base, size_t size,
 		    char *flags, size_t fsize);
+
+/* store-deliver.c */
+int		 store_make_file(struct store *, int dirfd, char *name,
+		    size_t size);
+void		*store_maker(void *);
+void		 store_folder_close(struct store_folder *);
+
+/* store-thread.c */
+int		 store_threads_start(struct store *, struct event_base *,
+		    char **cause);
+void		 store_threads_stop(struct store *);
+void		 store_submit(struct store *, struct store_thread *,
+		    struct store_job *);
+int		 store_stopping(struct store *);
 
 #endif
