@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,15 +161,16 @@ store_maildir(struct store *st, const char *account, const char *folder,
 	if (store_mkfolder(st, account, folder, cause) != 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/%s/tmp", account, folder);
-	*tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	snprintf(path, sizeof path, "%s/%s/new", account, folder);
-	*newfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*tmpfd == -1 || *newfd == -1) {
+	if ((*tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
 		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
-		if (*tmpfd != -1)
-			close(*tmpfd);
-		if (*newfd != -1)
-			close(*newfd);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s/new", account, folder);
+	if ((*newfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+		close(*tmpfd);
 		return -1;
 	}
 	return 0;
@@ -803,21 +805,81 @@ store_commit(struct store *st, struct store_msg **msgs, size_t n,
 }
 
 /*
+ * Keep the first failure of a recovery for the caller; log the later ones
+ * (recovery goes on with the other files).
+ */
+static void __attribute__((format(printf, 3, 4)))
+store_recover_fail(char **why, const char *account, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	if (*why == NULL)
+		*why = s;
+	else {
+		log_warnx("account=%s %s", account, s);
+		free(s);
+	}
+}
+
+/*
+ * Move a recorded file left in ACCOUNT/FROM/tmp (tmpfd) into the new/ of
+ * the folder recorded for it, under its final name file.
+ */
+static void
+store_recover_file(struct store *st, const char *account, int tmpfd,
+    const char *from, const char *name, const char *folder, const char *file,
+    char **why)
+{
+	char	 path[512], *mk = NULL;
+	int	 newfd;
+
+	log_info("account=%s recovering %s/tmp/%s into %s/new", account, from,
+	    name, folder);
+	if (store_mkfolder(st, account, folder, &mk) != 0) {
+		store_recover_fail(why, account, "%s", mk);
+		free(mk);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/%s/new", account, folder);
+	if ((newfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		store_recover_fail(why, account, "cannot open %s/%s: %s",
+		    st->data_dir, path, strerror(errno));
+		return;
+	}
+	if (renameat(tmpfd, name, newfd, file) != 0)
+		store_recover_fail(why, account, "cannot move %s/%s/%s/tmp/%s "
+		    "into %s/%s: %s", st->data_dir, account, from, name,
+		    st->data_dir, path, strerror(errno));
+	else if (fsync(newfd) != 0)
+		store_recover_fail(why, account, "cannot flush %s/%s: %s",
+		    st->data_dir, path, strerror(errno));
+	close(newfd);
+}
+
+/*
  * Repair the account's Maildirs after a crash: a file in tmp/ that the
  * index records is moved into the new/ of the folder recorded for it (the
  * rules may have chosen another than the one whose tmp/ it is in); any
- * other file of ours in tmp/ was
- * never recorded and is removed (its message is fetched again). Runs once
- * per account after start-up, before this process puts anything in tmp/.
+ * other file of ours in tmp/ was never recorded and is removed (its
+ * message is fetched again). Runs once per account after start-up, before
+ * this process puts anything in tmp/. A folder whose tmp/ cannot be read,
+ * or a file that cannot be moved, fails the recovery with a cause (the
+ * other files are still repaired).
  */
 int
 store_recover(struct store *st, const char *account, char **cause)
 {
 	DIR		*d, *t;
 	struct dirent	*fe, *te;
-	char		 path[512];
-	int		 fd, tmpfd, newfd, rc = 0;
-	const char	*folder, *file;
+	struct stat	 sb;
+	char		 path[512], *why = NULL;
+	int		 fd, tmpfd, rc;
 	size_t		 i;
 
 	/* Only a crash leaves work here: once per account and start-up. */
@@ -828,20 +890,38 @@ store_recover(struct store *st, const char *account, char **cause)
 	    sizeof *st->recovered);
 	st->recovered[st->nrecovered++] = xstrdup(account);
 	if ((fd = openat(st->dirfd, account, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return errno == ENOENT ? 0 : -1;
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		xasprintf(cause, "cannot recover messages of %s: cannot open "
+		    "%s/%s: %s", account, st->data_dir, account,
+		    strerror(errno));
+		return -1;
+	}
 	if ((d = fdopendir(fd)) == NULL) {
+		xasprintf(cause, "cannot recover messages of %s: cannot read "
+		    "%s/%s: %s", account, st->data_dir, account,
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	while ((fe = readdir(d)) != NULL) {
-		if (fe->d_name[0] == '.')
+		/* Folders only; one without tmp/ has nothing to repair. */
+		if (fe->d_name[0] == '.' || fstatat(dirfd(d), fe->d_name, &sb,
+		    0) != 0 || !S_ISDIR(sb.st_mode))
 			continue;
 		snprintf(path, sizeof path, "%s/%s/tmp", account, fe->d_name);
 		if ((tmpfd = openat(st->dirfd, path, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) == -1)
+		    O_CLOEXEC)) == -1) {
+			if (errno != ENOENT)
+				store_recover_fail(&why, account, "cannot open "
+				    "%s/%s: %s", st->data_dir, path,
+				    strerror(errno));
 			continue;
+		}
 		if ((t = fdopendir(dup(tmpfd))) == NULL) {
+			store_recover_fail(&why, account, "cannot read %s/%s: "
+			    "%s", st->data_dir, path, strerror(errno));
 			close(tmpfd);
 			continue;
 		}
@@ -853,32 +933,22 @@ store_recover(struct store *st, const char *account, char **cause)
 			    SQLITE_STATIC);
 			sqlite3_bind_text(st->sel_tmp, 2, te->d_name, -1,
 			    SQLITE_STATIC);
-			if (sqlite3_step(st->sel_tmp) == SQLITE_ROW) {
-				folder = (const char *)sqlite3_column_text(
-				    st->sel_tmp, 0);
-				file = (const char *)sqlite3_column_text(
-				    st->sel_tmp, 1);
-				log_info("account=%s recovering %s/tmp/%s into "
-				    "%s/new", account, fe->d_name, te->d_name,
-				    folder);
-				snprintf(path, sizeof path, "%s/%s/new", account,
-				    folder);
-				if (store_mkfolder(st, account, folder,
-				    cause) != 0 || (newfd = openat(st->dirfd,
-				    path, O_RDONLY | O_DIRECTORY |
-				    O_CLOEXEC)) == -1) {
-					rc = -1;
-				} else {
-					if (renameat(tmpfd, te->d_name, newfd,
-					    file) != 0 || fsync(newfd) != 0)
-						rc = -1;
-					close(newfd);
-				}
-			} else {
+			if ((rc = sqlite3_step(st->sel_tmp)) == SQLITE_ROW)
+				store_recover_file(st, account, tmpfd,
+				    fe->d_name, te->d_name, (const char *)
+				    sqlite3_column_text(st->sel_tmp, 0),
+				    (const char *)sqlite3_column_text(
+				    st->sel_tmp, 1), &why);
+			else if (rc == SQLITE_DONE) {
 				log_info("account=%s removing unfinished "
 				    "%s/tmp/%s", account, fe->d_name,
 				    te->d_name);
 				unlinkat(tmpfd, te->d_name, 0);
+			} else {
+				/* Unknown: keep the file for the next try. */
+				store_recover_fail(&why, account, "index read "
+				    "of %s/tmp/%s: %s", fe->d_name, te->d_name,
+				    sqlite3_errmsg(st->db));
 			}
 			sqlite3_reset(st->sel_tmp);
 		}
@@ -887,8 +957,9 @@ store_recover(struct store *st, const char *account, char **cause)
 		close(tmpfd);
 	}
 	closedir(d);
-	if (rc != 0 && *cause == NULL)
-		xasprintf(cause, "cannot recover messages of %s: %s", account,
-		    strerror(errno));
-	return rc;
+	if (why == NULL)
+		return 0;
+	xasprintf(cause, "cannot recover messages of %s: %s", account, why);
+	free(why);
+	return -1;
 }

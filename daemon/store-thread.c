@@ -149,7 +149,10 @@ store_threads_start(struct store *st, struct event_base *base, char **cause)
 	}
 	st->efd_ev = event_new(base, st->efd, EV_READ | EV_PERSIST,
 	    store_efd_cb, st);
-	event_add(st->efd_ev, NULL);
+	if (st->efd_ev == NULL || event_add(st->efd_ev, NULL) != 0) {
+		xasprintf(cause, "cannot watch the store's eventfd");
+		return -1;
+	}
 	if (store_thread_start(&st->writer, cause) != 0 ||
 	    store_thread_start(&st->reader, cause) != 0 ||
 	    store_thread_start(&st->digester, cause) != 0)
