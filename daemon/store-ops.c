@@ -276,6 +276,7 @@ struct ops_match {
 	size_t		 size;
 };
 
+/* For ops_walk: stop at a folder named like m->name, in any case. */
 static int
 ops_match_cb(const char *account, const char *folder, void *arg)
 {
