@@ -1,7 +1,10 @@
 /*
- * The store's insides, shared by store.c (delivery, threads, recovery) and
- * store-ops.c (the mailbox operations behind list, read, mark, move, ...).
- * Nothing outside those two files includes this.
+ * The store's insides, shared by the store's files: store.c (open, close,
+ * configure, folders, seen UIDLs), store-index.c (the SQLite index),
+ * store-deliver.c (delivery and recovery), store-thread.c (the threads),
+ * store-ops.c with store-read.c, store-change.c and store-reindex.c (the
+ * mailbox operations behind list, read, mark, move, ...) and store-queue.c
+ * (the outbox). Nothing else includes this.
  *
  * Threads: the loop hands jobs to three threads and gets them back through
  * one eventfd. The writer runs everything that changes the store (delivery
@@ -35,8 +38,11 @@
 #define STORE_MAKERS	1
 
 struct event;
+struct event_base;
 struct filter;
 struct store;
+struct store_folder;
+struct uidset;
 
 /*
  * Work for a store thread: run there, then done on the loop; or, when run
@@ -143,9 +149,59 @@ struct ops_req {
 	long long		 mark_id;	/* read: mark it read next */
 };
 
+#define OPS_NAME_MAX	256	/* a Maildir file name */
+#define OPS_FLAGS_MAX	32
+#define OPS_PATH_MAX	1024	/* ACCOUNT/FOLDER/cur/FILE:2,FLAGS */
+
+/* Where a message is, as the index (or a search) says. */
+struct ops_row {
+	long long	 id;
+	char		 account[OPS_NAME_MAX];
+	char		 folder[OPS_NAME_MAX];
+	char		 dir[4];		/* "new" or "cur" */
+	char		 file[OPS_NAME_MAX];	/* base name */
+	char		 flags[OPS_FLAGS_MAX];
+	long long	 size;
+	char		 real[OPS_NAME_MAX];	/* found by a search, or "" */
+	int		 stale;			/* the index says otherwise */
+	int		 changed;		/* to record */
+};
+
+/* What the operations share (store-ops.c). */
 void		 ops_fail(struct ops_req *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 sqlite3_stmt	*ops_prepare(sqlite3 *, struct ops_req *, const char *sql);
+void		 ops_col(sqlite3_stmt *, int col, char *buf, size_t size);
+int		 ops_row(sqlite3 *, struct ops_req *, long long id,
+		    struct ops_row *);
+void		 ops_path(const struct ops_row *, char *buf, size_t size);
+int		 ops_search(struct store *, struct ops_row *);
+int		 ops_open(struct store *, struct ops_req *, struct ops_row *);
+int		 ops_parse(struct store *, struct ops_req *, struct ops_row *,
+		    struct store_mime *);
+int		 ops_walk(struct store *, const char *account,
+		    int (*)(const char *, const char *, void *), void *);
+int		 ops_folder(struct store *, struct ops_req *, const char *name,
+		    char *out, size_t size);
+
+/* The operations that only read (store-read.c). */
+void		 ops_list(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_folders(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_read(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_attachments(struct store *, sqlite3 *, struct ops_req *);
+
+/* Mark, move, delete (store-change.c). */
+void		 ops_flag(const char *flags, char flag, int on, char *out,
+		    size_t size);
+void		 ops_change(struct store *, sqlite3 *, struct ops_req *,
+		    struct ops_row *, size_t n, const char *folder, int read);
+void		 ops_mark(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_move(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_delete(struct store *, sqlite3 *, struct ops_req *);
+
+/* Reindex, refilter (store-reindex.c). */
+void		 ops_reindex(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_refilter(struct store *, sqlite3 *, struct ops_req *);
 
 /* The outbox's operations (store-queue.c). */
 void		 ops_queue_add(struct store *, sqlite3 *, struct ops_req *);
@@ -153,18 +209,21 @@ void		 ops_queue_load(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_update(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_cancel(struct store *, sqlite3 *, struct ops_req *);
 
-/* The folders every account has from the start. */
+/* store.c: the folders every account has from the start. */
 extern const char *const store_default_folders[];
 
-void		 store_submit(struct store *, struct store_thread *,
-		    struct store_job *);
-void		 store_dberr(sqlite3 *, const char *, char **);
+/* store.c */
 int		 store_mkfolder(struct store *, const char *account,
 		    const char *folder, char **cause);
 struct filter	*store_filter(struct store *);
-int		 store_stopping(struct store *);
-int		 store_make_file(struct store *, int dirfd, char *name,
-		    size_t size);
+struct uidset	*store_seen_cached(struct store *, const char *account);
+
+/* store-index.c */
+void		 store_dberr(sqlite3 *, const char *, char **);
+int		 store_dbopen(const char *path, sqlite3 **, char **cause);
+int		 store_migrate(sqlite3 *, char **cause);
+int		 store_prepare(sqlite3 *, const char *sql, sqlite3_stmt **,
+		    char **cause);
 int		 store_mime_open(int fd, size_t size, struct store_mime *,
 		    char **cause);
 void		 store_mime_close(struct store_mime *);
@@ -174,5 +233,19 @@ void		 store_info_free(struct store_info *);
 void		 store_bind_info(sqlite3_stmt *, int, const struct store_info *);
 int		 store_flags_parse(const char *name, char *base, size_t size,
 		    char *flags, size_t fsize);
+
+/* store-deliver.c */
+int		 store_make_file(struct store *, int dirfd, char *name,
+		    size_t size);
+void		*store_maker(void *);
+void		 store_folder_close(struct store_folder *);
+
+/* store-thread.c */
+int		 store_threads_start(struct store *, struct event_base *,
+		    char **cause);
+void		 store_threads_stop(struct store *);
+void		 store_submit(struct store *, struct store_thread *,
+		    struct store_job *);
+int		 store_stopping(struct store *);
 
 #endif

@@ -3,7 +3,7 @@
  * Maildir per folder, and an SQLite index (data_dir/index.sqlite) holding
  * the seen POP3 UIDLs and one row per stored message.
  *
- * Delivery is crash-safe in this order (see store.c for why):
+ * Delivery is crash-safe in this order (see store-deliver.c for why):
  *   write each message into tmp/ -> flush the batch to disk -> record the
  *   batch (files and UIDLs) in one transaction -> rename into new/ ->
  *   flush the directory. Those steps run on a worker thread; only after

@@ -1,0 +1,335 @@
+/*
+ * The store's SQLite index (data_dir/index.sqlite): its schema and the
+ * upgrades from older versions, opening a connection, preparing a
+ * statement, describing an error. And what the index keeps of a message:
+ * store_mime_open reads or maps a message file to parse it, store_digest
+ * takes its header fields, attachment count and the folder the rules
+ * choose, store_bind_info binds them to a statement; store_flags_parse
+ * splits a Maildir file name into its base and its flags.
+ */
+#include "autoconf.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/xmalloc.h"
+#include "filter.h"
+#include "mime.h"
+#include "store.h"
+#include "store-int.h"
+
+/*
+ * The index. A message's file is FOLDER/DIR/FILE, plus ":2,FLAGS" in cur/
+ * (Maildir's info part); "file" is the unique base name, which no program
+ * changes, so it finds the message again after another program moved it
+ * between new/ and cur/ or changed its flags. Version 2 added the decoded
+ * header fields, dir, flags and the attachment count; version 3 an index
+ * by file.
+ */
+static const char store_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS seen ("
+    "  account TEXT NOT NULL, uidl TEXT NOT NULL, added INTEGER NOT NULL,"
+    "  PRIMARY KEY (account, uidl)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS messages ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, folder TEXT NOT NULL, file TEXT NOT NULL,"
+    "  tmpname TEXT, size INTEGER NOT NULL, uidl TEXT,"
+    "  added INTEGER NOT NULL, from_hdr TEXT, subject TEXT);"
+    "CREATE INDEX IF NOT EXISTS messages_folder ON messages (account, folder);";
+
+static const char store_schema_v2[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE messages ADD COLUMN to_hdr TEXT;"
+    "ALTER TABLE messages ADD COLUMN cc_hdr TEXT;"
+    "ALTER TABLE messages ADD COLUMN date INTEGER;"
+    "ALTER TABLE messages ADD COLUMN message_id TEXT;"
+    "ALTER TABLE messages ADD COLUMN dir TEXT NOT NULL DEFAULT 'new';"
+    "ALTER TABLE messages ADD COLUMN flags TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE messages ADD COLUMN attachments INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX messages_by_folder ON messages (folder);"
+    "CREATE INDEX messages_tmp ON messages (account, tmpname);"
+    "PRAGMA user_version = 2;"
+    "COMMIT;";
+
+/* Version 3: find a row by its file (reindex joins on it). */
+static const char store_schema_v3[] =
+    "CREATE INDEX IF NOT EXISTS messages_file ON messages (account, file);"
+    "PRAGMA user_version = 3;";
+
+/*
+ * Version 4: the outbox (store-queue.c). A queued message is the file
+ * queue/FILE under data_dir plus this row; rcpts is a JSON array of
+ * {address, state (pending, sent, failed), reply}.
+ */
+static const char store_schema_v4[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS queue ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, file TEXT NOT NULL, sender TEXT NOT NULL,"
+    "  rcpts TEXT NOT NULL, subject TEXT, message_id TEXT,"
+    "  size INTEGER NOT NULL, eightbit INTEGER NOT NULL DEFAULT 0,"
+    "  created INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'queued',"
+    "  attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL,"
+    "  last_error TEXT);"
+    "PRAGMA user_version = 4;"
+    "COMMIT;";
+
+/* Describe the last SQLite error of a connection. */
+void
+store_dberr(sqlite3 *db, const char *what, char **cause)
+{
+	xasprintf(cause, "index %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Prepare one statement or fail. */
+int
+store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
+    char **cause)
+{
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+	    NULL) != SQLITE_OK) {
+		store_dberr(db, "prepare", cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* Bring the schema to the current version (on the first connection). */
+int
+store_migrate(sqlite3 *db, char **cause)
+{
+	sqlite3_stmt	*s;
+	int		 version = 0;
+
+	if (sqlite3_exec(db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		store_dberr(db, "schema", cause);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if ((version < 2 && sqlite3_exec(db, store_schema_v2, NULL, NULL,
+	    NULL) != SQLITE_OK) || (version < 3 && sqlite3_exec(db,
+	    store_schema_v3, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (version < 4 && sqlite3_exec(db, store_schema_v4, NULL, NULL,
+	    NULL) != SQLITE_OK)) {
+		store_dberr(db, "upgrade", cause);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open one connection to the index. */
+int
+store_dbopen(const char *path, sqlite3 **db, char **cause)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		xasprintf(cause, "cannot open %s: %s", path,
+		    *db ? sqlite3_errmsg(*db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 30000);
+	if (sqlite3_exec(*db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		store_dberr(*db, "setup", cause);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A decoded header value fit for a listing: control characters made
+ * spaces, at most 1000 bytes (cut on a character boundary). NULL stays
+ * NULL.
+ */
+static char *
+store_hdr(const struct mime_msg *msg, const char *name)
+{
+	const char	*raw;
+	char		*v;
+	size_t		 i, len;
+
+	if ((raw = mime_header(msg, name)) == NULL)
+		return NULL;
+	v = mime_decode_header(raw);
+	len = strlen(v);
+	if (len > 1000) {
+		for (len = 1000; len > 0 && (v[len] & 0xc0) == 0x80; len--)
+			;
+		v[len] = '\0';
+	}
+	for (i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			v[i] = ' ';
+	return v;
+}
+
+/*
+ * Parse the first MIME_MAX_SIZE bytes of the message in fd (size bytes).
+ * A message of up to STORE_READ_MAX bytes is read into memory: cheaper,
+ * for the many small ones, than mapping and unmapping it (which stops
+ * the other processor to flush its TLB). A larger one is mapped and parsed
+ * in place, no copy made, its pages given back as the parser moves on;
+ * the mapping is one page longer than the file's pages, made of zeros, so
+ * the text always ends with the NUL the parser needs.
+ */
+int
+store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
+{
+	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t	 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE, got = 0;
+	ssize_t	 n;
+
+	sm->buf = NULL;
+	sm->map = NULL;
+	if (len <= STORE_READ_MAX) {
+		sm->buf = xmalloc(len + 1);
+		while (got < len && (n = pread(fd, sm->buf + got, len - got,
+		    got)) != 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1) {
+				xasprintf(cause, "%s", strerror(errno));
+				free(sm->buf);
+				return -1;
+			}
+			got += n;
+		}
+		sm->buf[got] = '\0';
+		if ((sm->msg = mime_parse_inplace(sm->buf, got, 0,
+		    cause)) == NULL) {
+			free(sm->buf);
+			return -1;
+		}
+		return 0;
+	}
+	sm->maplen = (len / page + 1) * page;
+	sm->map = mmap(NULL, sm->maplen, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (sm->map == MAP_FAILED) {
+		xasprintf(cause, "%s", strerror(errno));
+		return -1;
+	}
+	if (mmap(sm->map, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) ==
+	    MAP_FAILED) {
+		xasprintf(cause, "%s", strerror(errno));
+		munmap(sm->map, sm->maplen);
+		return -1;
+	}
+	if ((sm->msg = mime_parse_inplace(sm->map, len, MIME_DROP,
+	    cause)) == NULL) {
+		munmap(sm->map, sm->maplen);
+		return -1;
+	}
+	return 0;
+}
+
+/* Free a parsed message and its memory. */
+void
+store_mime_close(struct store_mime *sm)
+{
+	mime_free(sm->msg);
+	if (sm->map != NULL)
+		munmap(sm->map, sm->maplen);
+	free(sm->buf);
+	sm->msg = NULL;
+}
+
+/*
+ * Read what the index keeps of the message in fd (size bytes): the header
+ * fields, the attachment count, and the folder the rules choose (f may be
+ * NULL: Inbox). A message over MIME_MAX_SIZE is judged by its first
+ * MIME_MAX_SIZE bytes. Runs on a store thread.
+ */
+int
+store_digest(int fd, size_t size, const struct filter *f,
+    struct store_info *info)
+{
+	struct store_mime	 sm;
+	struct mime_msg		*msg;
+	struct stat		 sb;
+	char			*cause = NULL;
+
+	memset(info, 0, sizeof *info);
+	info->folder = FILTER_INBOX;
+	info->notify = 1;
+	info->date = fstat(fd, &sb) == 0 ? sb.st_mtime : time(NULL);
+	if (store_mime_open(fd, size, &sm, &cause) != 0) {
+		free(cause);
+		return -1;
+	}
+	msg = sm.msg;
+	info->from = store_hdr(msg, "from");
+	info->to = store_hdr(msg, "to");
+	info->cc = store_hdr(msg, "cc");
+	info->subject = store_hdr(msg, "subject");
+	info->message_id = store_hdr(msg, "message-id");
+	mime_date(mime_header(msg, "date"), &info->date);
+	info->attachments = mime_nattachments(msg);
+	info->folder = filter_folder(f, info->from, info->subject, msg,
+	    &info->notify);
+	store_mime_close(&sm);
+	return 0;
+}
+
+/*
+ * Bind what the index keeps of a digest to seven parameters of a
+ * statement from first on: From, Subject, To, Cc, Date, Message-ID and
+ * the attachment count, in that order. The strings are borrowed.
+ */
+void
+store_bind_info(sqlite3_stmt *s, int first, const struct store_info *info)
+{
+	sqlite3_bind_text(s, first, info->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 1, info->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 2, info->to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 3, info->cc, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, first + 4, info->date);
+	sqlite3_bind_text(s, first + 5, info->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, first + 6, info->attachments);
+}
+
+/* Free the strings of a digest. */
+void
+store_info_free(struct store_info *info)
+{
+	free(info->from);
+	free(info->to);
+	free(info->cc);
+	free(info->subject);
+	free(info->message_id);
+	memset(info, 0, sizeof *info);
+}
+
+/*
+ * Split a Maildir file name into its unique base and its flags (the part
+ * after ":2,"; "" when it has none). Return -1 when a part does not fit.
+ */
+int
+store_flags_parse(const char *name, char *base, size_t size, char *flags,
+    size_t fsize)
+{
+	const char	*info = strstr(name, ":2,");
+	size_t		 n = info != NULL ? (size_t)(info - name) : strlen(name);
+
+	if (n >= size || (info != NULL && strlen(info + 3) >= fsize))
+		return -1;
+	memcpy(base, name, n);
+	base[n] = '\0';
+	snprintf(flags, fsize, "%s", info != NULL ? info + 3 : "");
+	return 0;
+}

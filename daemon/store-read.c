@@ -1,0 +1,379 @@
+/*
+ * The mailbox operations that only read, run on the reader thread: list
+ * (messages, newest first), folders (every Maildir with its counts), read
+ * (a message decoded, or the path of its file) and attachments (listed,
+ * or saved into a directory). A message read is marked read afterwards,
+ * on the writer (store-ops.c).
+ */
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/jsonrpc.h"
+#include "common/xmalloc.h"
+#include "mime.h"
+#include "store.h"
+#include "store-int.h"
+
+/* A message's list entry from a row of ops_list's query. */
+static json_t *
+ops_entry(sqlite3_stmt *s)
+{
+	const char	*flags = (const char *)sqlite3_column_text(s, 7);
+
+	return json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o, s:I, s:b, s:I, "
+	    "s:s}", "id", (json_int_t)sqlite3_column_int64(s, 0),
+	    "account", (const char *)sqlite3_column_text(s, 1),
+	    "folder", (const char *)sqlite3_column_text(s, 2),
+	    "from", (const char *)sqlite3_column_text(s, 3),
+	    "subject", (const char *)sqlite3_column_text(s, 4),
+	    "date", jsonrpc_time(sqlite3_column_int64(s, 5)),
+	    "size", (json_int_t)sqlite3_column_int64(s, 6),
+	    "read", flags != NULL && strchr(flags, 'S') != NULL,
+	    "attachments", (json_int_t)sqlite3_column_int64(s, 8),
+	    "flags", flags != NULL ? flags : "");
+}
+
+/* list: messages, newest first, by folder, account, unread. */
+void
+ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	json_t		*p = r->params;
+	const char	*folder, *account;
+	char		 canon[OPS_NAME_MAX], sql[512];
+	sqlite3_stmt	*s;
+	json_t		*list;
+	int		 rc, n = 0;
+
+	folder = json_string_value(json_object_get(p, "folder"));
+	account = json_string_value(json_object_get(p, "account"));
+	if (folder != NULL && ops_folder(st, r, folder, canon,
+	    sizeof canon) != 0)
+		return;
+	snprintf(sql, sizeof sql, "SELECT id, account, folder, from_hdr, "
+	    "subject, coalesce(date, added), size, flags, attachments FROM "
+	    "messages WHERE 1%s%s%s ORDER BY id DESC LIMIT ? OFFSET ?",
+	    folder != NULL ? " AND folder = ?" : "",
+	    account != NULL ? " AND account = ?" : "",
+	    json_is_true(json_object_get(p, "unread")) ?
+	    " AND instr(flags, 'S') = 0" : "");
+	if ((s = ops_prepare(db, r, sql)) == NULL)
+		return;
+	if (folder != NULL)
+		sqlite3_bind_text(s, ++n, canon, -1, SQLITE_STATIC);
+	if (account != NULL)
+		sqlite3_bind_text(s, ++n, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, ++n, json_object_get(p, "limit") != NULL ?
+	    json_integer_value(json_object_get(p, "limit")) : -1);
+	sqlite3_bind_int64(s, ++n, json_integer_value(json_object_get(p,
+	    "offset")));
+	list = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(list, ops_entry(s));
+	if (rc != SQLITE_DONE) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
+		json_decref(list);
+	} else
+		r->result = list;
+	sqlite3_finalize(s);
+}
+
+/* The rank of a folder in listings: the default ones first, in order. */
+static int
+ops_rank(const char *folder)
+{
+	int	 i;
+
+	for (i = 0; store_default_folders[i] != NULL; i++)
+		if (strcmp(folder, store_default_folders[i]) == 0)
+			return i;
+	return i;
+}
+
+/* Order folder entries by account, then rank, then name. */
+static int
+ops_folder_cmp(const void *a, const void *b)
+{
+	json_t		*x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	const char	*fx, *fy;
+	int		 c;
+
+	if ((c = strcmp(json_string_value(json_object_get(x, "account")),
+	    json_string_value(json_object_get(y, "account")))) != 0)
+		return c;
+	fx = json_string_value(json_object_get(x, "folder"));
+	fy = json_string_value(json_object_get(y, "folder"));
+	if ((c = ops_rank(fx) - ops_rank(fy)) != 0)
+		return c;
+	return strcmp(fx, fy);
+}
+
+/* The values of an object of folder entries as a sorted array. */
+static json_t *
+ops_sorted(json_t *o)
+{
+	const char	*key;
+	json_t		*v, **all, *list;
+	size_t		 n = 0, i;
+
+	all = xcalloc(json_object_size(o) + 1, sizeof *all);
+	json_object_foreach(o, key, v)
+		all[n++] = v;
+	qsort(all, n, sizeof *all, ops_folder_cmp);
+	list = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append(list, all[i]);
+	free(all);
+	return list;
+}
+
+/* Add a folder on disk to the listing unless it has messages. */
+static int
+ops_empty_cb(const char *account, const char *folder, void *arg)
+{
+	char	 key[OPS_NAME_MAX * 2];
+
+	snprintf(key, sizeof key, "%s/%s", account, folder);
+	if (json_object_get(arg, key) == NULL)
+		json_object_set_new(arg, key, json_pack("{s:s, s:s, s:i, s:i}",
+		    "account", account, "folder", folder, "total", 0,
+		    "unread", 0));
+	return 0;
+}
+
+/* folders: every Maildir of every account, with total and unread. */
+void
+ops_folders(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	sqlite3_stmt	*s;
+	json_t		*o;
+	char		 key[OPS_NAME_MAX * 2];
+
+	if ((s = ops_prepare(db, r, "SELECT account, folder, count(*), "
+	    "sum(instr(flags, 'S') = 0) FROM messages GROUP BY account, "
+	    "folder")) == NULL)
+		return;
+	/* Counts by "account/folder", then every Maildir on disk. */
+	o = json_object();
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(key, sizeof key, "%s/%s", sqlite3_column_text(s, 0),
+		    sqlite3_column_text(s, 1));
+		json_object_set_new(o, key, json_pack("{s:s, s:s, s:I, s:I}",
+		    "account", (const char *)sqlite3_column_text(s, 0),
+		    "folder", (const char *)sqlite3_column_text(s, 1),
+		    "total", (json_int_t)sqlite3_column_int64(s, 2),
+		    "unread", (json_int_t)sqlite3_column_int64(s, 3)));
+	}
+	sqlite3_finalize(s);
+	ops_walk(st, NULL, ops_empty_cb, o);
+	r->result = ops_sorted(o);
+	json_decref(o);
+}
+
+/* An attachment's entry (index counts from 1). */
+static json_t *
+ops_attachment(const struct mime_msg *msg, size_t i)
+{
+	struct mime_attachment	 a;
+
+	if (mime_attachment(msg, i, &a) != 0)
+		return NULL;
+	return json_pack("{s:I, s:s?, s:s, s:I}", "index", (json_int_t)i + 1,
+	    "filename", a.filename, "content_type", a.content_type,
+	    "size", (json_int_t)a.size);
+}
+
+/* read: the decoded message (or where its bytes are, with raw). */
+void
+ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	struct ops_row	 row;
+	struct store_mime	 sm;
+	struct mime_msg	*msg;
+	json_t		*atts, *o;
+	char		 path[OPS_PATH_MAX];
+	char		*body, *v[5];
+	const char	*names[] = { "from", "to", "cc", "subject",
+			    "message-id" };
+	time_t		 date;
+	size_t		 i;
+	int		 fd;
+
+	if (ops_row(db, r, json_integer_value(json_object_get(r->params,
+	    "id")), &row) != 0)
+		return;
+	if (json_is_true(json_object_get(r->params, "raw"))) {
+		struct ops_row	 seen = row;
+
+		if ((fd = ops_open(st, r, &row)) == -1)
+			return;
+		close(fd);
+		/* Where it will be once marked read, before the answer. */
+		seen = row;
+		if (strchr(row.flags, 'S') == NULL) {
+			seen.real[0] = '\0';
+			snprintf(seen.dir, sizeof seen.dir, "cur");
+			ops_flag(row.flags, 'S', 1, seen.flags,
+			    sizeof seen.flags);
+		}
+		ops_path(&seen, path, sizeof path);
+		r->result = json_pack("{s:I, s:s++, s:I}", "id",
+		    (json_int_t)row.id, "path", st->data_dir, "/", path,
+		    "size", (json_int_t)row.size);
+	} else {
+		if (ops_parse(st, r, &row, &sm) != 0)
+			return;
+		msg = sm.msg;
+		for (i = 0; i < 5; i++) {
+			v[i] = mime_header(msg, names[i]) != NULL ?
+			    mime_decode_header(mime_header(msg, names[i])) :
+			    NULL;
+		}
+		if (mime_date(mime_header(msg, "date"), &date) != 0)
+			date = 0;
+		atts = json_array();
+		for (i = 0; i < mime_nattachments(msg); i++)
+			if ((o = ops_attachment(msg, i)) != NULL)
+				json_array_append_new(atts, o);
+		body = mime_body_text(msg);
+		r->result = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?, "
+		    "s:o, s:s?, s:s, s:o, s:I, s:b}", "id", (json_int_t)row.id,
+		    "account", row.account, "folder", row.folder,
+		    "from", v[0], "to", v[1], "cc", v[2], "subject", v[3],
+		    "date", jsonrpc_time(date), "message_id", v[4],
+		    "body", body != NULL ? body : "", "attachments", atts,
+		    "size", (json_int_t)row.size, "read", 1);
+		free(body);
+		for (i = 0; i < 5; i++)
+			free(v[i]);
+		store_mime_close(&sm);
+	}
+	if (strchr(row.flags, 'S') == NULL || row.stale)
+		r->mark_id = row.id;
+}
+
+/*
+ * Write one attachment into the directory dfd under a safe form of its
+ * name: never through a symlink, never over an existing file (a "-N"
+ * suffix before the extension instead). Return the name used, or NULL.
+ */
+static char *
+ops_save(struct ops_req *r, int dfd, const char *dir, const char *filename,
+    size_t idx, const char *data, size_t len)
+{
+	char		*safe, *name, *dot;
+	size_t		 off;
+	ssize_t		 n;
+	int		 fd = -1, i;
+
+	safe = mime_safe_filename(filename, idx);
+	name = xstrdup(safe);
+	for (i = 1; i < 1000; i++) {
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST)
+			break;
+		free(name);
+		dot = strrchr(safe, '.');
+		if (dot != NULL && dot != safe)
+			xasprintf(&name, "%.*s-%d%s", (int)(dot - safe), safe, i,
+			    dot);
+		else
+			xasprintf(&name, "%s-%d", safe, i);
+	}
+	free(safe);
+	if (fd == -1) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "cannot create %s in %s: %s",
+		    name, dir, strerror(errno));
+		free(name);
+		return NULL;
+	}
+	for (off = 0; off < len; off += n) {
+		if ((n = write(fd, data + off, len - off)) == -1) {
+			if (errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			ops_fail(r, JSONRPC_ERR_FAILED, "cannot write %s/%s: %s",
+			    dir, name, strerror(errno));
+			close(fd);
+			unlinkat(dfd, name, 0);
+			free(name);
+			return NULL;
+		}
+	}
+	close(fd);
+	return name;
+}
+
+/* attachments: list a message's attachments; save them into a directory. */
+void
+ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	struct ops_row	 row;
+	struct store_mime	 sm;
+	struct mime_msg	*msg;
+	json_t		*list, *o;
+	const char	*dir, *fname;
+	char		*data, *name;
+	size_t		 i, len, want;
+	int		 dfd = -1;
+
+	if (ops_row(db, r, json_integer_value(json_object_get(r->params,
+	    "id")), &row) != 0)
+		return;
+	dir = json_string_value(json_object_get(r->params, "save"));
+	want = json_integer_value(json_object_get(r->params, "index"));
+	if (dir != NULL && dir[0] != '/') {
+		ops_fail(r, JSONRPC_INVALID_PARAMS, "save: expected an absolute "
+		    "directory path");
+		return;
+	}
+	if (dir != NULL && (dfd = open(dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		ops_fail(r, JSONRPC_ERR_DATA, "cannot open directory %s: %s",
+		    dir, strerror(errno));
+		return;
+	}
+	if (ops_parse(st, r, &row, &sm) != 0) {
+		if (dfd != -1)
+			close(dfd);
+		return;
+	}
+	msg = sm.msg;
+	if (want > mime_nattachments(msg))
+		ops_fail(r, JSONRPC_ERR_NOT_FOUND, "message %lld has no "
+		    "attachment %zu (it has %zu)", row.id, want,
+		    mime_nattachments(msg));
+	list = json_array();
+	for (i = 0; r->error == NULL && i < mime_nattachments(msg); i++) {
+		if ((want != 0 && want != i + 1) ||
+		    (o = ops_attachment(msg, i)) == NULL)
+			continue;
+		json_array_append_new(list, o);
+		if (dfd == -1)
+			continue;
+		data = mime_attachment_data(msg, i, &len);
+		fname = json_string_value(json_object_get(o, "filename"));
+		if ((name = ops_save(r, dfd, dir, fname, i + 1, data,
+		    len)) != NULL) {
+			json_object_set_new(o, "saved", json_pack("s++", dir,
+			    "/", name));
+			free(name);
+		}
+		free(data);
+	}
+	store_mime_close(&sm);
+	if (dfd != -1)
+		close(dfd);
+	if (r->error == NULL)
+		r->result = list;
+	else
+		json_decref(list);
+}
