@@ -382,6 +382,18 @@ queue_acct_release(struct qacct *qa)
 	qa->cur = NULL;
 }
 
+/* A time for a log line: local, to the second. */
+static const char *
+queue_when(time_t t, char *buf, size_t size)
+{
+	struct tm	 tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+	return buf;
+}
+
 /*
  * Decide what a message's last attempt means once its recipients have
  * been updated: every recipient settled -> sent (when any got it) or
@@ -392,6 +404,7 @@ queue_settle(struct qitem *it, time_t now)
 {
 	const struct config	*cf = queue_config;
 	size_t			 i, pending = 0, sent = 0;
+	char			 when[32];
 
 	for (i = 0; i < it->nrcpts; i++) {
 		pending += it->rcpts[i].state == QR_PENDING;
@@ -413,9 +426,9 @@ queue_settle(struct qitem *it, time_t now)
 	if (pending > 0) {
 		it->state = Q_DEFERRED;
 		it->next_try = now + queue_backoff(it->attempts);
-		log_info("queue: message %lld deferred until %lld: %s", it->id,
-		    (long long)it->next_try, it->last_error ?
-		    it->last_error : "");
+		log_info("queue: account=%s msg=%lld deferred until %s: %s",
+		    it->account, it->id, queue_when(it->next_try, when,
+		    sizeof when), it->last_error ? it->last_error : "");
 		queue_publish(it, BUS_DEFERRED, NULL);
 		/* A --wait is not kept for days: it hears the first delay. */
 		if (!TAILQ_EMPTY(&it->waiters)) {
@@ -431,8 +444,8 @@ queue_settle(struct qitem *it, time_t now)
 		it->state = Q_SENT;		/* announced once filed */
 	else {
 		it->state = Q_FAILED;
-		log_warnx("queue: message %lld failed: %s", it->id,
-		    queue_reply(it, QR_FAILED));
+		log_warnx("queue: account=%s msg=%lld failed: %s",
+		    it->account, it->id, queue_reply(it, QR_FAILED));
 		queue_publish(it, BUS_SEND_FAILED, NULL);
 		queue_answer(it, NULL, JSONRPC_ERR_FAILED,
 		    queue_reply(it, QR_FAILED));
@@ -545,8 +558,8 @@ queue_sent_cb(struct smtp_session *s, const struct smtp_result *res,
 		it->attempts++;
 		queue_apply(it, res, qa->rcpts, res->nrcpts);
 		queue_settle(it, now);
-		log_debug("queue: message %lld: %s", it->id,
-		    qstate_names[it->state]);
+		log_debug("queue: account=%s msg=%lld: %s", it->account,
+		    it->id, qstate_names[it->state]);
 		if (res->closed && it->state == Q_DEFERRED)
 			queue_fail_due(qa, it, it->last_error, now);
 	}
@@ -733,8 +746,8 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 			continue;
 		snprintf(key, sizeof key, "%lld", it->id);
 		mid = json_object_get(filed, key);
-		log_info("queue: message %lld sent, filed into %s/Sent",
-		    it->id, it->account);
+		log_info("queue: account=%s msg=%lld sent, filed into Sent",
+		    it->account, it->id);
 		queue_publish(it, BUS_SENT, mid);
 		queue_answer(it, queue_item_json(it), 0, NULL);
 		queue_item_free(it);
@@ -882,9 +895,9 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
 	/* What the store answered, with what the request said. */
 	json_object_update_missing(result, q->params);
 	it = queue_item_new(result);
-	log_info("queue: message %lld queued for %zu recipient%s, %lld "
-	    "bytes", it->id, it->nrcpts, it->nrcpts == 1 ? "" : "s",
-	    it->size);
+	log_info("queue: account=%s msg=%lld queued for %zu recipient%s, "
+	    "%lld bytes", it->account, it->id, it->nrcpts, it->nrcpts == 1 ?
+	    "" : "s", it->size);
 	if (q->wait) {
 		w = xcalloc(1, sizeof *w);
 		w->cb = q->cb;

@@ -658,9 +658,9 @@ sq_repair(struct store *st, sqlite3 *db, struct ops_req *r, json_t *row)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	log_info("queue: message %lld had been sent; filed into %s/Sent",
-	    (long long)json_integer_value(json_object_get(row, "id")),
-	    account);
+	log_info("queue: account=%s msg=%lld had been sent; filed into Sent",
+	    account, (long long)json_integer_value(json_object_get(row,
+	    "id")));
 	return 1;
 }
 

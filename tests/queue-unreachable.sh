@@ -36,6 +36,6 @@ for m in q:
     assert "refused" in m["last_error"], m
 ' "$OUT"
 check "the daemon logged each deferral" \
-	test "$(grep -c 'queue: message [0-9]* deferred until' "$T/daemon.log")" -eq 2
+	test "$(grep -c 'queue: account=[^ ]* msg=[0-9]* deferred until' "$T/daemon.log")" -eq 2
 stop_daemon
 check "clean stop" test "$DAEMON_RC" -eq 0
