@@ -100,6 +100,11 @@ static struct qitems	 queue_items = TAILQ_HEAD_INITIALIZER(queue_items);
 static struct qaccts	 queue_accts = TAILQ_HEAD_INITIALIZER(queue_accts);
 static struct event	*queue_timer;
 static int		 queue_loaded;
+/*
+ * queue_shutdown ran: the store may still answer what was in flight as it
+ * closes; those answers change nothing here any more.
+ */
+static int		 queue_stopped;
 static int		 queue_updating;	/* a queue.update in flight */
 
 static void	queue_kick(void);
@@ -733,6 +738,10 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 	(void)code;
 	(void)arg;
 	queue_updating = 0;
+	if (queue_stopped) {
+		json_decref(result);
+		return;
+	}
 	for (it = TAILQ_FIRST(&queue_items); it != NULL; it = next) {
 		next = TAILQ_NEXT(it, entry);
 		if (!it->storing)
@@ -808,6 +817,10 @@ queue_loaded_cb(json_t *result, int code, const char *error, void *arg)
 
 	(void)code;
 	(void)arg;
+	if (queue_stopped) {
+		json_decref(result);
+		return;
+	}
 	if (error != NULL) {
 		log_warnx("queue: cannot load the outbox: %s", error);
 		json_decref(result);
@@ -854,6 +867,8 @@ queue_shutdown(void)
 {
 	struct qacct	*qa;
 
+	queue_stopped = 1;
+	queue_loaded = 0;
 	while ((qa = TAILQ_FIRST(&queue_accts)) != NULL) {
 		TAILQ_REMOVE(&queue_accts, qa, entry);
 		if (qa->session != NULL)
@@ -886,6 +901,13 @@ queue_added_cb(json_t *result, int code, const char *error, void *arg)
 	struct qitem		*it;
 	struct qwait		*w;
 
+	if (error == NULL && queue_stopped) {
+		json_decref(result);
+		result = NULL;
+		code = JSONRPC_ERR_TEMPFAIL;
+		error = "queued, but the daemon is stopping: it goes out after "
+		    "the next start";
+	}
 	if (error != NULL) {
 		q->cb(NULL, code, error, q->arg);
 		json_decref(q->params);
@@ -980,8 +1002,8 @@ queue_cancelled_cb(json_t *result, int code, const char *error, void *arg)
 	struct queue_cancel_req	*q = arg;
 	struct qitem		*it;
 
-	if (error == NULL && (it = queue_find(json_integer_value(
-	    json_object_get(result, "id")))) != NULL) {
+	if (error == NULL && !queue_stopped && (it = queue_find(
+	    json_integer_value(json_object_get(result, "id")))) != NULL) {
 		queue_answer(it, NULL, JSONRPC_ERR_FAILED, "cancelled");
 		queue_item_free(it);
 	}
