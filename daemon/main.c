@@ -42,6 +42,7 @@ static struct store		*main_store;
 static struct bus		*main_bus;
 static char			*main_config_path;
 static int			 main_config_explicit;	/* --config given */
+static int			 main_lock = -1;	/* on data_dir */
 static struct event		*main_watchdog;
 static struct timeval		 main_watchdog_tv;
 
@@ -206,6 +207,7 @@ main_cleanup(struct event **sigs)
 	config_free(main_config);
 	free(main_config_path);
 	event_base_free(main_base);
+	close(main_lock);	/* the lock goes last */
 }
 
 static void
@@ -239,6 +241,7 @@ main(int argc, char **argv)
 	const int	 signums[3] = { SIGTERM, SIGINT, SIGHUP };
 	struct rpc_env	 env;
 	char		*cause = NULL;
+	long		 holder;
 	int		 ch, verbose = 0, i;
 
 	/*
@@ -292,6 +295,15 @@ main(int argc, char **argv)
 		log_notice("no configuration at %s; running with defaults and no "
 		    "accounts", main_config_path);
 
+	/* One daemon per data_dir: before anything is opened or created. */
+	if ((main_lock = store_lock(main_config->data_dir, &holder,
+	    &cause)) == -1) {
+		log_warnx("not starting: %s", cause);
+		free(cause);
+		config_free(main_config);
+		free(main_config_path);
+		return holder != 0 ? EX_TEMPFAIL : EX_CANTCREAT;
+	}
 	memset(&env, 0, sizeof env);
 	clock_gettime(CLOCK_MONOTONIC, &env.started_mono);
 	env.started = time(NULL);

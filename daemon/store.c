@@ -1,5 +1,6 @@
 /*
- * The store's front: open and close it, take a configuration (the filing
+ * The store's front: lock its data_dir for one daemon, open and close it,
+ * take a configuration (the filing
  * rules, every account's default folders), make an account's Maildir
  * folders, keep the UIDLs each account has stored in memory, and count
  * an account's messages.
@@ -16,6 +17,7 @@
  */
 #include "autoconf.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -50,6 +52,82 @@ const char *const store_default_folders[] = {
 	FILTER_INBOX, "Important", "Work", "Project", "Spam", "Sent", "Trash",
 	NULL
 };
+
+/* Make dir and its missing parents, 0700 each. */
+static int
+store_mkdirs(const char *dir, char **cause)
+{
+	char	*p, *copy;
+	int	 rc = 0;
+
+	copy = xstrdup(dir);
+	for (p = copy + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+			xasprintf(cause, "cannot create %s: %s", copy,
+			    strerror(errno));
+			rc = -1;
+		}
+		if (dir[p - copy] == '\0')
+			break;
+		*p = '/';
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * One daemon per data_dir: take an exclusive flock on data_dir/lock
+ * (making data_dir and its parents when missing) and write our pid in it.
+ * Return the descriptor, to keep open for the daemon's life (the lock goes
+ * with the process, however it ends); or -1 with cause, and *holder the pid
+ * of the daemon that holds it when that is why (else 0).
+ */
+int
+store_lock(const char *data_dir, long *holder, char **cause)
+{
+	char	*path, buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	*holder = 0;
+	if (store_mkdirs(data_dir, cause) != 0)
+		return -1;
+	xasprintf(&path, "%s/lock", data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof buf - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			*holder = strtol(buf, NULL, 10);
+			if (*holder > 0)
+				xasprintf(cause, "%s is in use by another "
+				    "mailctld (pid %ld)", data_dir, *holder);
+			else
+				xasprintf(cause, "%s is in use by another "
+				    "mailctld", data_dir);
+			if (*holder <= 0)
+				*holder = -1;
+		} else
+			xasprintf(cause, "cannot lock %s: %s", path,
+			    strerror(errno));
+		free(path);
+		close(fd);
+		return -1;
+	}
+	free(path);
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, n, 0) != n)
+		log_warn("cannot write our pid into %s/lock", data_dir);
+	return fd;
+}
 
 /* Open (creating) the store under data_dir. */
 struct store *

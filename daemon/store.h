@@ -40,6 +40,7 @@ struct store_new {
 typedef void (*store_commit_cb)(int rc, const char *cause,
     const struct store_new *, size_t n, void *arg);
 
+int		 store_lock(const char *data_dir, long *holder, char **cause);
 struct store	*store_open(const char *data_dir, struct event_base *,
 		    char **cause);
 void		 store_close(struct store *);
