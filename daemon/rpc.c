@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +39,19 @@
 #include "common/xmalloc.h"
 #include "rpc.h"
 
-#define RPC_CLIENTS_MAX		512
+#define RPC_CLIENTS_MAX		512	/* say so in the refusal too */
 #define RPC_OUTPUT_HIGH		(8 * 1024 * 1024)
 #define RPC_BATCH_MAX		10000
+/*
+ * The output budget of one request or one batch: the bytes of its answer
+ * (a batch's answers add up as they come). An answer that does not fit is
+ * replaced by an error that says so; a batch's calls not yet run when its
+ * budget is spent are not run, and answered so.
+ */
+#define RPC_ANSWER_MAX		(64 * 1024 * 1024)
+#define RPC_ANSWER_MIB		"64 MiB"
+#define RPC_BATCH_RUNNING	8	/* members of one batch at work at once */
+#define RPC_TRIM_AFTER		(1024 * 1024)	/* answer bytes, then trim */
 #define RPC_ACCEPT_RETRY	1	/* seconds to pause after EMFILE */
 #define RPC_SUBSCRIBER_MAX	(256 * 1024)	/* unread events, then drop */
 
@@ -97,10 +108,21 @@ struct rpc_client {
 	TAILQ_HEAD(, rpc_call)	 calls;	/* in flight */
 };
 
+/*
+ * A batch: its members are run RPC_BATCH_RUNNING at a time, and each
+ * answer is encoded as it comes into one buffer, counted against the
+ * budget; nothing of an answer is kept but its text.
+ */
 struct rpc_batch {
 	struct rpc_client	*client;	/* borrowed; NULL once gone */
-	json_t			*replies;
-	unsigned		 pending;
+	json_t			*members;	/* the request's array */
+	size_t			 next;		/* the next member to run */
+	unsigned		 running;	/* members not answered yet */
+	int			 pumping;	/* in rpc_batch_pump */
+	struct evbuffer		*out;		/* answers, comma-separated */
+	size_t			 nanswers;
+	size_t			 bytes;
+	int			 spent;		/* the budget is */
 };
 
 struct rpc_call {
@@ -137,26 +159,34 @@ rpc_reconfigure(const struct config *cf)
 static void	rpc_client_read(struct rpc_client *);
 static void	rpc_client_free(struct rpc_client *);
 
-/* Queue one message on the client's output. */
+/* Queue one encoded line on the client's output. */
 static void
-rpc_client_send(struct rpc_client *c, json_t *msg)
+rpc_client_write(struct rpc_client *c, const char *line, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	char		*line;
-	size_t		 len;
 
-	if ((line = jsonrpc_encode(msg, &len)) == NULL) {
-		log_warnx("client=%lu cannot encode a reply", c->id);
-		return;
-	}
 	evbuffer_add(out, line, len);
-	free(line);
 	if (evbuffer_get_length(out) > RPC_OUTPUT_HIGH &&
 	    !(c->flags & RPC_CLIENT_PAUSED)) {
 		log_debug("client=%lu output backlog, pausing reads", c->id);
 		c->flags |= RPC_CLIENT_PAUSED;
 		bufferevent_disable(c->bev, EV_READ);
 	}
+}
+
+/* Queue one message on the client's output. */
+static void
+rpc_client_send(struct rpc_client *c, json_t *msg)
+{
+	char	*line;
+	size_t	 len;
+
+	if ((line = jsonrpc_encode(msg, &len)) == NULL) {
+		log_warnx("client=%lu cannot encode a reply", c->id);
+		return;
+	}
+	rpc_client_write(c, line, len);
+	free(line);
 }
 
 /* Free the client once it is closing with nothing left to do. */
@@ -189,24 +219,124 @@ rpc_call_new(struct rpc_client *c, struct rpc_batch *batch, json_t *id)
 	call->batch = batch;
 	call->id = id != NULL ? json_incref(id) : NULL;
 	TAILQ_INSERT_TAIL(&c->calls, call, entry);
-	if (batch != NULL)
-		batch->pending++;
 	return call;
 }
 
-/* Drop one reference to a batch; answer it when the last member is done. */
+/* Give the heap back after a big answer: its memory was the request's. */
 static void
-rpc_batch_release(struct rpc_batch *b)
+rpc_trim(size_t bytes)
 {
-	if (--b->pending > 0)
-		return;
+	if (bytes >= RPC_TRIM_AFTER)
+		malloc_trim(0);
+}
+
+/* The error that replaces an answer past the budget (of a batch's). */
+static json_t *
+rpc_over_budget(json_t *id, int batch)
+{
+	return jsonrpc_error(id, JSONRPC_ERR_FAILED, batch ?
+	    "not sent: this answer would pass the output budget of one batch "
+	    "(" RPC_ANSWER_MIB ")" : "not sent: the answer passes the output "
+	    "budget of one request (" RPC_ANSWER_MIB ")");
+}
+
+/* Send a batch's answers, as one array, and free it. */
+static void
+rpc_batch_free(struct rpc_batch *b)
+{
+	struct rpc_client	*c = b->client;
+	size_t			 bytes = b->bytes;
+
 	/* A batch of notifications only gets no answer at all. */
-	if (b->client != NULL && json_array_size(b->replies) > 0)
-		rpc_client_send(b->client, b->replies);
-	if (b->client != NULL)
-		rpc_client_maybe_free(b->client);
-	json_decref(b->replies);
+	if (c != NULL && b->nanswers > 0) {
+		evbuffer_add(bufferevent_get_output(c->bev), "[", 1);
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), b->out);
+		evbuffer_add(bufferevent_get_output(c->bev), "]\n", 2);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    RPC_OUTPUT_HIGH && !(c->flags & RPC_CLIENT_PAUSED)) {
+			c->flags |= RPC_CLIENT_PAUSED;
+			bufferevent_disable(c->bev, EV_READ);
+		}
+	}
+	if (c != NULL)
+		rpc_client_maybe_free(c);
+	evbuffer_free(b->out);
+	json_decref(b->members);
 	free(b);
+	rpc_trim(bytes);
+}
+
+/* Add one member's answer (stolen; NULL for none) to its batch. */
+static void
+rpc_batch_answer(struct rpc_batch *b, json_t *msg)
+{
+	json_t	*over;
+	char	*line;
+	size_t	 len;
+
+	if (msg == NULL)
+		return;
+	if ((line = jsonrpc_encode(msg, &len)) == NULL) {
+		json_decref(msg);
+		return;
+	}
+	len--;		/* its newline */
+	/* Errors are small and bounded: they always fit. */
+	if (b->bytes + len + 1 > RPC_ANSWER_MAX &&
+	    json_object_get(msg, "error") == NULL) {
+		free(line);
+		b->spent = 1;
+		over = rpc_over_budget(json_object_get(msg, "id"), 1);
+		line = jsonrpc_encode(over, &len);
+		json_decref(over);
+		len--;
+	}
+	json_decref(msg);
+	if (b->nanswers++ > 0)
+		evbuffer_add(b->out, ",", 1);
+	evbuffer_add(b->out, line, len);
+	b->bytes += len + 1;
+	free(line);
+}
+
+static void	rpc_handle(struct rpc_client *, json_t *, struct rpc_batch *);
+
+/*
+ * Run the batch's next members while fewer than RPC_BATCH_RUNNING are at
+ * work; once all have answered, send the batch. After the budget is
+ * spent, or the client is gone, the rest are not run.
+ */
+static void
+rpc_batch_pump(struct rpc_batch *b)
+{
+	json_t	*e, *id, *err;
+
+	if (b->pumping)
+		return;		/* the loop below goes on */
+	b->pumping = 1;
+	while (b->next < json_array_size(b->members) &&
+	    b->running < RPC_BATCH_RUNNING) {
+		e = json_array_get(b->members, b->next++);
+		if (b->client == NULL)
+			continue;
+		if (b->spent) {
+			id = jsonrpc_request_id(e);
+			err = jsonrpc_error(id, JSONRPC_ERR_FAILED, "not run: "
+			    "the batch's answers had passed its output budget "
+			    "(" RPC_ANSWER_MIB ") before this call");
+			json_decref(id);
+			if (json_object_get(e, "id") != NULL)
+				rpc_batch_answer(b, err);
+			else
+				json_decref(err);
+			continue;
+		}
+		b->running++;
+		rpc_handle(b->client, e, b);
+	}
+	b->pumping = 0;
+	if (b->running == 0 && b->next == json_array_size(b->members))
+		rpc_batch_free(b);
 }
 
 /* Finish a call with a response message (stolen; NULL for none). */
@@ -214,6 +344,9 @@ static void
 rpc_call_finish(struct rpc_call *call, json_t *msg)
 {
 	struct rpc_client	*c = call->client;
+	struct rpc_batch	*b = call->batch;
+	char			*line;
+	size_t			 len;
 
 	if (c != NULL)
 		TAILQ_REMOVE(&c->calls, call, entry);
@@ -221,13 +354,22 @@ rpc_call_finish(struct rpc_call *call, json_t *msg)
 		json_decref(msg);	/* notifications are never answered */
 		msg = NULL;
 	}
-	if (call->batch != NULL) {
-		if (msg != NULL)
-			json_array_append_new(call->batch->replies, msg);
-		rpc_batch_release(call->batch);
+	if (b != NULL) {
+		rpc_batch_answer(b, msg);
+		b->running--;
+		rpc_batch_pump(b);
 	} else if (msg != NULL) {
-		if (c != NULL)
-			rpc_client_send(c, msg);
+		if (c != NULL && (line = jsonrpc_encode(msg, &len)) != NULL) {
+			if (len > RPC_ANSWER_MAX) {
+				free(line);
+				json_decref(msg);
+				msg = rpc_over_budget(call->id, 0);
+				line = jsonrpc_encode(msg, &len);
+			}
+			rpc_client_write(c, line, len);
+			free(line);
+			rpc_trim(len);
+		}
 		json_decref(msg);
 		if (c != NULL)
 			rpc_client_maybe_free(c);
@@ -483,7 +625,7 @@ static void
 rpc_client_line(struct rpc_client *c, const char *line, size_t len)
 {
 	struct rpc_batch	*batch;
-	json_t			*msg, *e, *err;
+	json_t			*msg, *err;
 	size_t			 i;
 	char			*cause = NULL;
 
@@ -515,12 +657,10 @@ rpc_client_line(struct rpc_client *c, const char *line, size_t len)
 	}
 	batch = xcalloc(1, sizeof *batch);
 	batch->client = c;
-	batch->replies = json_array();
-	batch->pending = 1;	/* held until every member is dispatched */
-	json_array_foreach(msg, i, e)
-		rpc_handle(c, e, batch);
-	json_decref(msg);
-	rpc_batch_release(batch);
+	batch->members = msg;
+	if ((batch->out = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	rpc_batch_pump(batch);
 }
 
 /* Refuse the rest of a client's input: its line is too long. */
@@ -691,7 +831,8 @@ rpc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		log_warnx("client=%lu refused: %d clients already",
 		    c->id, RPC_CLIENTS_MAX);
 		rpc_client_refuse(c, JSONRPC_ERR_TEMPFAIL,
-		    "too many clients; try again later");
+		    "too many clients: the daemon serves at most 512 "
+		    "connections at once; try again later");
 		return;
 	}
 	log_debug("client=%lu connected pid=%d", c->id, (int)cred.pid);

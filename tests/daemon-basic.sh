@@ -78,9 +78,12 @@ expect_rc 0 "daemon still serves after a bad SIGHUP" mailctl status --json
 check "SIGHUP with a bad config keeps the old one" test "$(json 'j["accounts"][0]["name"]')" = work
 check "no secret in the log" eval '! grep -q "pw-secret\|hunter2" "$T/daemon.log"'
 
-# A second daemon on the same socket is refused; the first keeps serving.
+# A second daemon on the same socket (with a data_dir of its own: on the
+# same one the data_dir lock refuses it first, tests/daemon-lock.sh) is
+# refused; the first keeps serving.
 cp "$T/good.json" "$CFG"
-expect_rc 69 "a second daemon on the same socket is refused" "$MAILCTLD" --config "$CFG"
+sed "s|\"data_dir\": \"$T/data\"|\"data_dir\": \"$T/data2\"|" "$CFG" >"$T/second.json"
+expect_rc 69 "a second daemon on the same socket is refused" "$MAILCTLD" --config "$T/second.json"
 contains "$ERR" "already listening" "it says another daemon is listening"
 expect_rc 0 "the first daemon still serves" mailctl status
 
