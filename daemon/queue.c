@@ -1,10 +1,12 @@
 /*
  * The outbox on the loop: see queue.h. Outcomes are written back to the
- * store in batches (one queue.update at a time, holding every outcome
- * since the last), so a thousand quick sends cost a few commits, not a
- * thousand. A message that went out is only forgotten here once the store
- * has filed it into Sent; a restart before that sends it again (at least
- * once, as DESIGN.md allows for a crash in flight).
+ * store by one queue.update at a time, holding every outcome since the
+ * last (the outcomes of several accounts' sessions share a commit). An
+ * account's next message goes only once its last outcome is durable
+ * (queue_resume), so a crash can make at most one message go out twice:
+ * the one whose final dot was sent and whose reply was not yet recorded,
+ * the floor SMTP allows. A message that went out is only forgotten here
+ * once the store has filed it into Sent.
  */
 #include "autoconf.h"
 
@@ -89,6 +91,9 @@ struct qacct {
 	const char		**rcpts;	/* its envelope */
 	struct secret		*secret;	/* the SMTP server's password */
 	int			 asking;	/* for it, to open a session */
+	long long		 recording;	/* the message whose outcome
+						 * must be durable before the
+						 * next one goes; 0: none */
 };
 TAILQ_HEAD(qaccts, qacct);
 
@@ -108,6 +113,7 @@ static int		 queue_stopped;
 static int		 queue_updating;	/* a queue.update in flight */
 
 static void	queue_kick(void);
+static void	queue_resume(void);
 
 /* The SMTP server of an account in the configuration, or NULL. */
 static const struct config_server *
@@ -567,6 +573,7 @@ queue_sent_cb(struct smtp_session *s, const struct smtp_result *res,
 		    it->id, qstate_names[it->state]);
 		if (res->closed && it->state == Q_DEFERRED)
 			queue_fail_due(qa, it, it->last_error, now);
+		qa->recording = it->id;
 	}
 	queue_acct_release(qa);
 	queue_store_outcomes();
@@ -611,7 +618,7 @@ queue_send_next(struct qacct *qa)
 	time_t			 now = time(NULL);
 	size_t			 i, n;
 
-	if (qa->session == NULL || qa->cur != NULL)
+	if (qa->session == NULL || qa->cur != NULL || qa->recording != 0)
 		return;
 	TAILQ_FOREACH(it, &queue_items, entry)
 		if (strcmp(it->account, qa->name) == 0 && queue_due(it, now))
@@ -684,7 +691,7 @@ queue_secret_cb(const char *password, const char *error, void *arg)
 static void
 queue_acct_begin(struct qacct *qa)
 {
-	if (qa->session != NULL || qa->asking)
+	if (qa->session != NULL || qa->asking || qa->recording != 0)
 		return;
 	qa->asking = 1;
 	secret_get(qa->secret, queue_secret_cb, qa);
@@ -769,7 +776,31 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 		return;
 	}
 	queue_store_outcomes();
+	queue_resume();
 	queue_kick();
+}
+
+/*
+ * Go on sending for each account whose last outcome is now durable. Only
+ * then does the next message go (DESIGN.md: its outcome recorded before
+ * the next is sent): after a crash, the one message that may go out twice
+ * is the one whose final dot was sent and whose reply was not recorded.
+ */
+static void
+queue_resume(void)
+{
+	struct qacct	*qa;
+	struct qitem	*it;
+
+	TAILQ_FOREACH(qa, &queue_accts, entry) {
+		if (qa->recording == 0)
+			continue;
+		it = queue_find(qa->recording);
+		if (it != NULL && (it->dirty || it->storing))
+			continue;
+		qa->recording = 0;
+		queue_send_next(qa);
+	}
 }
 
 /* Hand every outcome not yet stored to the store (one update at a time). */
