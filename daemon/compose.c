@@ -1176,7 +1176,7 @@ compose_write(const struct compose *c, int fd, char **message_id,
 	size_t			 len = c->body != NULL ? c->body_len : 0;
 	size_t			 i;
 	char			*id, *hex = NULL, *msgid, boundary[64];
-	int			 rc = 0;
+	int			 rc = 0, err;
 
 	*message_id = NULL;
 	if (compose_check(c, cause) != 0 || (id = compose_random_hex(cause))
@@ -1224,12 +1224,15 @@ compose_write(const struct compose *c, int fd, char **message_id,
 		rc = -1;
 	}
 out:
+	err = o->error;
 	free(hex);
 	free(o);
 	if (rc == 0)
 		*message_id = msgid;
 	else
 		free(msgid);
+	if (rc != 0 && err != 0)
+		errno = err;	/* the caller may tell a full disk */
 	return rc;
 }
 

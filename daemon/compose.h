@@ -18,7 +18,8 @@
  * or larger than attachment_max. compose_write() runs the same checks
  * itself, so it never writes a broken header. When compose_write() fails
  * after the checks (a write error, an attachment that went away), fd may
- * hold part of a message: the caller discards it.
+ * hold part of a message: the caller discards it. After a write error
+ * errno is that error (ENOSPC for a full disk).
  */
 #ifndef MAILCTL_COMPOSE_H
 #define MAILCTL_COMPOSE_H

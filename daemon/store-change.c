@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/jsonrpc.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "store.h"
 #include "store-int.h"
@@ -129,9 +130,31 @@ ops_update(sqlite3 *db, struct ops_req *r, const struct ops_row *row)
 	sqlite3_bind_int64(s, 4, row->id);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/*
+ * The change could not be recorded (a full disk, say): put each file it
+ * moved back where it was (was[i]), so that the files and the index agree
+ * as before. A rename needs no room.
+ */
+static void
+ops_undo(struct store *st, struct ops_row *rows, size_t n, char **was)
+{
+	char	 path[OPS_PATH_MAX];
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (was[i] == NULL)
+			continue;
+		ops_path(&rows[i], path, sizeof path);
+		if (renameat(st->dirfd, path, st->dirfd, was[i]) != 0)
+			log_warn("message %lld: cannot move %s back to %s",
+			    rows[i].id, path, was[i]);
+		rows[i].changed = 0;
+	}
 }
 
 /* Look up every id of params.ids; fail on the first unknown one. */
@@ -185,9 +208,11 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
     struct ops_row *rows, size_t n, const char *folder, int read)
 {
 	struct ops_dirs	 dirs = { NULL, 0 };
-	char		 flags[OPS_FLAGS_MAX], path[OPS_PATH_MAX];
+	char		 flags[OPS_FLAGS_MAX], path[OPS_PATH_MAX], **was;
 	size_t		 i, changed = 0;
 	json_t		*ids = json_array();
+
+	was = xcalloc(n + 1, sizeof *was);	/* where a moved file was */
 
 	for (i = 0; i < n && r->error == NULL; i++) {
 		/* Start from the flags the file has now, if it moved. */
@@ -206,24 +231,31 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 			rows[i].changed = rows[i].stale;
 			continue;
 		}
+		ops_path(&rows[i], path, sizeof path);
 		if (ops_relocate(st, r, &rows[i], folder != NULL ? folder :
 		    rows[i].folder, read != -1 ? "cur" : rows[i].dir, flags,
 		    &dirs) != 0)
 			break;
+		was[i] = xstrdup(path);
 		rows[i].changed = 1;
 		changed++;
 	}
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
-	for (i = 0; i < n; i++) {
+		ops_fail_db(r, db);
+	for (i = 0; i < n && r->error == NULL; i++) {
 		if (rows[i].changed && ops_update(db, r, &rows[i]) == 0)
 			json_array_append_new(ids, json_integer(rows[i].id));
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
+	if (r->error != NULL || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		ops_fail_db(r, db);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		ops_undo(st, rows, n, was);
 	}
 	ops_dirs_sync(st, r, &dirs);
+	for (i = 0; i < n; i++)
+		free(was[i]);
+	free(was);
 	if (r->error == NULL)
 		r->result = json_pack("{s:I, s:o}", "changed",
 		    (json_int_t)changed, "ids", ids);
@@ -305,8 +337,7 @@ ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
 				continue;
 			sqlite3_bind_int64(s, 1, rows[i].id);
 			if (sqlite3_step(s) != SQLITE_DONE)
-				ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-				    sqlite3_errmsg(db));
+				ops_fail_db(r, db);
 			sqlite3_reset(s);
 			json_array_append_new(purged, json_integer(rows[i].id));
 		}

@@ -144,6 +144,7 @@ struct ops_req {
 	json_t			*result;
 	int			 code;
 	char			*error;
+	int			 err;		/* errno when it failed */
 	store_reply_cb		 cb;
 	void			*arg;
 	long long		 mark_id;	/* read: mark it read next */
@@ -170,6 +171,7 @@ struct ops_row {
 /* What the operations share (store-ops.c). */
 void		 ops_fail(struct ops_req *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+void		 ops_fail_db(struct ops_req *, sqlite3 *);
 sqlite3_stmt	*ops_prepare(sqlite3 *, struct ops_req *, const char *sql);
 void		 ops_col(sqlite3_stmt *, int col, char *buf, size_t size);
 int		 ops_row(sqlite3 *, struct ops_req *, long long id,

@@ -40,14 +40,31 @@ void
 ops_fail(struct ops_req *r, int code, const char *fmt, ...)
 {
 	va_list	 ap;
+	int	 err = errno;	/* of the call that failed, most often */
 
 	if (r->error != NULL)
 		return;
 	r->code = code;
+	r->err = err;
 	va_start(ap, fmt);
 	if (vasprintf(&r->error, fmt, ap) == -1)
 		fatalx("out of memory");
 	va_end(ap);
+}
+
+/*
+ * Fail r with the index's error. SQLite says SQLITE_FULL for a full disk
+ * and keeps the errno of the write that failed: that is what counts.
+ */
+void
+ops_fail_db(struct ops_req *r, sqlite3 *db)
+{
+	int	 err = sqlite3_system_errno(db);
+
+	if (sqlite3_errcode(db) == SQLITE_FULL && err != EDQUOT)
+		err = ENOSPC;
+	errno = err;
+	ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
 }
 
 /* Copy a column's text into a fixed buffer ("" for NULL). */
@@ -66,8 +83,7 @@ ops_prepare(sqlite3 *db, struct ops_req *r, const char *sql)
 	sqlite3_stmt	*s;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 		return NULL;
 	}
 	return s;
@@ -387,6 +403,19 @@ ops_done(struct store *st, struct store_job *job)
 		r->op = &ops_table[4];
 		ops_submit(st, r);
 		return;
+	}
+	/*
+	 * A full disk or quota is a temporary failure (DESIGN.md): nothing
+	 * was damaged, and the same request works once there is room.
+	 */
+	if (r->error != NULL && (r->err == ENOSPC || r->err == EDQUOT) &&
+	    (r->code == JSONRPC_ERR_FAILED || r->code == JSONRPC_ERR_DATA)) {
+		free(r->error);
+		xasprintf(&r->error, "no space left on %s (%s); nothing is "
+		    "lost: try again once there is room", st->data_dir,
+		    r->err == EDQUOT ? "disk quota exceeded" :
+		    "the disk is full");
+		r->code = JSONRPC_ERR_TEMPFAIL;
 	}
 	if ((result = json_object_get(r->params, "then")) != NULL) {
 		if (r->error != NULL)

@@ -98,12 +98,15 @@ static int
 sq_write(struct sq_out *out, const char *buf, size_t len, char **cause)
 {
 	ssize_t	 w;
+	int	 err;
 
 	out->eightbit |= sq_eightbit(buf, len);
 	for (; len > 0; buf += w, len -= w) {
 		if ((w = write(out->fd, buf, len)) == -1) {
+			err = errno;
 			xasprintf(cause, "cannot write the queue: %s",
-			    strerror(errno));
+			    strerror(err));
+			errno = err;	/* for a full disk: ops_done */
 			return -1;
 		}
 	}
@@ -325,8 +328,7 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	sqlite3_bind_int64(s, 9, now);
 	sqlite3_bind_int64(s, 10, now);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 		goto fail;
 	}
 	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:i, s:I, s:O}", "id",
@@ -436,16 +438,14 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 	if (sqlite3_step(s) == SQLITE_DONE)
 		id = sqlite3_last_insert_rowid(db);
 	else
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 	sqlite3_finalize(s);
 	store_info_free(&info);
 	if (id != -1 && (s = ops_prepare(db, r, "DELETE FROM queue WHERE "
 	    "id = ?")) != NULL) {
 		sqlite3_bind_int64(s, 1, qid);
 		if (sqlite3_step(s) != SQLITE_DONE) {
-			ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-			    sqlite3_errmsg(db));
+			ops_fail_db(r, db);
 			id = -1;
 		}
 		sqlite3_finalize(s);
@@ -489,8 +489,7 @@ sq_update_row(sqlite3 *db, struct ops_req *r, sqlite3_stmt *s, json_t *it)
 	    "id")));
 	free(rcpts);
 	if (sqlite3_step(s) != SQLITE_DONE) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 		return -1;
 	}
 	sqlite3_reset(s);
@@ -555,8 +554,7 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 	if (r->error != NULL || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL,
 	    NULL, NULL) != SQLITE_OK) {
 		/* Moved files are found in Sent by the next queue.load. */
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 		sqlite3_finalize(up);
 		json_decref(filed);
 		return;
@@ -581,8 +579,7 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 	sqlite3_finalize(up);
 	if (r->error == NULL && sqlite3_exec(db, "COMMIT", NULL, NULL,
 	    NULL) != SQLITE_OK)
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 	if (r->error != NULL) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		json_decref(filed);
@@ -684,8 +681,7 @@ ops_queue_load(struct store *st, sqlite3 *db, struct ops_req *r)
 		json_array_append_new(rows, sq_row(s));
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s",
-		    sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 	json_array_foreach(rows, i, row) {
 		if (r->error != NULL)
 			break;

@@ -77,7 +77,7 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_array_append_new(list, ops_entry(s));
 	if (rc != SQLITE_DONE) {
-		ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
+		ops_fail_db(r, db);
 		json_decref(list);
 	} else
 		r->result = list;

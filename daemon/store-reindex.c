@@ -29,7 +29,7 @@ ops_exec(sqlite3 *db, struct ops_req *r, const char *sql)
 {
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
-	ops_fail(r, JSONRPC_ERR_FAILED, "index: %s", sqlite3_errmsg(db));
+	ops_fail_db(r, db);
 	return -1;
 }
 
