@@ -1307,29 +1307,6 @@ pop3_conn_error(struct pop3_session *s, int err)
 	    pop3_state_names[s->state], strerror(err));
 }
 
-/*
- * Take the status line ending at eol (at most POP3_LINE_MAX bytes) off
- * the input and act on it.
- */
-static void
-pop3_take_line(struct pop3_session *s, struct evbuffer *in,
-    struct evbuffer_ptr eol, size_t eol_len)
-{
-	char	*l = s->line;
-	size_t	 len;
-
-	len = eol.pos;
-	evbuffer_remove(in, l, len);
-	evbuffer_drain(in, eol_len);
-	l[len] = '\0';
-	if (memchr(l, '\0', len) != NULL) {
-		pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a NUL byte in "
-		    "a reply");
-		return;
-	}
-	pop3_status(s, l, len);
-}
-
 /* Is the session reading replies (not ended, not in a TLS handshake)? */
 static int
 pop3_reading(const struct pop3_session *s)
@@ -1343,8 +1320,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct pop3_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
-	size_t			 eol_len;
+	size_t			 len;
 	int			 n, bulk = 0;
 
 	while (pop3_reading(s)) {
@@ -1362,17 +1338,20 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 			if (pop3_read_listing(s, in) != 0)
 				continue;
 		} else {
-			eol = evbuffer_search_eol(in, NULL, &eol_len,
-			    EVBUFFER_EOL_CRLF);
-			if ((eol.pos == -1 ? evbuffer_get_length(in) :
-			    (size_t)eol.pos) > POP3_LINE_MAX) {
+			n = conn_readline(in, s->line, POP3_LINE_MAX, &len);
+			if (n == -1) {
 				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
 				    "sent a line longer than %d bytes",
 				    POP3_LINE_MAX);
 				break;
 			}
-			if (eol.pos != -1) {
-				pop3_take_line(s, in, eol, eol_len);
+			if (n == -2) {
+				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
+				    "sent a NUL byte in a reply");
+				break;
+			}
+			if (n == 1) {
+				pop3_status(s, s->line, len);
 				continue;
 			}
 		}

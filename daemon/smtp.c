@@ -1192,33 +1192,22 @@ smtp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
 	enum smtp_reply_status	 st;
 	const char		*text, *why;
-	size_t			 eol_len, len, textlen, i;
+	size_t			 len, textlen, i;
 	char			*l = s->line, q[201];
+	int			 n;
 
 	while (s->state != SMTP_DONE && s->state != SMTP_HANDSHAKE) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len,
-		    EVBUFFER_EOL_CRLF);
-		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) > SMTP_LINE_MAX)
-				smtp_fail(s, SMTP_ERR_PROTOCOL, 1, 0, "the "
-				    "server sent a line longer than %d bytes "
-				    "(in %s)", SMTP_LINE_MAX,
-				    smtp_state_names[s->state]);
+		/* A NUL byte (-2) shows as '?' like any other control byte. */
+		if ((n = conn_readline(in, l, SMTP_LINE_MAX, &len)) == 0)
 			break;
-		}
-		if ((size_t)eol.pos > SMTP_LINE_MAX) {
+		if (n == -1) {
 			smtp_fail(s, SMTP_ERR_PROTOCOL, 1, 0, "the server sent "
 			    "a line longer than %d bytes (in %s)",
 			    SMTP_LINE_MAX, smtp_state_names[s->state]);
 			break;
 		}
-		len = eol.pos;
-		evbuffer_remove(in, l, len);
-		evbuffer_drain(in, eol_len);
-		l[len] = '\0';
 		for (i = 0; i < len && i + 1 < sizeof q; i++)
 			q[i] = (l[i] >= 0x20 && l[i] < 0x7f) ? l[i] : '?';
 		q[i] = '\0';
