@@ -53,6 +53,18 @@
  * per poll, but never stores a duplicate).
  *
  * Passwords are only sent over TLS, unless the account says tls "none".
+ *
+ * The session's words, as in smtp.c: pop3_response acts on one complete
+ * reply according to the state and moves on; pop3_enter changes the state
+ * (logged old -> new); every error goes through pop3_fail, with a class
+ * and a message; pop3_close ends the session and its traffic; pop3_report
+ * delivers the outcome to the owner from the loop.
+ *
+ * Freeing, the same idiom as smtp.c: pop3_session_free may be called at
+ * any time, from the done callback too. A session still in use
+ * (pop3_in_use: batches at the store point at it) is marked dead instead:
+ * its connection closes at once, the owner hears nothing more, and
+ * pop3_reap frees it when the last use ends (the last batch reports).
  */
 #include "autoconf.h"
 
@@ -111,6 +123,7 @@ enum pop3_state {
 	POP3_TRANSFER,
 	POP3_QUIT,
 	POP3_DONE,
+	POP3_NSTATES
 };
 
 static const char *const pop3_state_names[] = {
@@ -118,6 +131,8 @@ static const char *const pop3_state_names[] = {
 	"USER", "PASS", "AUTH", "APOP", "STAT", "UIDL_ONE", "UIDL", "LIST",
 	"TRANSFER", "QUIT", "DONE",
 };
+_Static_assert(sizeof pop3_state_names / sizeof pop3_state_names[0] ==
+    POP3_NSTATES, "a name for every POP3 state");
 
 struct pop3_msg {
 	char		*uidl;		/* NULL until known */
@@ -187,12 +202,12 @@ struct pop3_session {
 	size_t			 nbatch;
 	uint64_t		 batch_bytes;
 	unsigned		 commits;	/* batches at the store */
-	int			 freed;		/* free once commits are in */
+	int			 dead;		/* freed while in use */
 
 	char			*line;		/* POP3_LINE_MAX + 1 bytes */
 	struct pop3_result	 result;
 	char			 message[600];
-	struct event		*done_ev;
+	struct event		*report_ev;
 	pop3_stored_cb		 stored_cb;	/* the owner's, for both */
 	void			*stored_arg;
 	pop3_done_cb		 cb;
@@ -203,6 +218,7 @@ static void	pop3_pump(struct pop3_session *);
 static void	pop3_read_cb(struct bufferevent *, void *);
 static void	pop3_event_cb(struct bufferevent *, short, void *);
 static void	pop3_connected_cb(struct conn *, const char *, void *);
+static int	pop3_reap(struct pop3_session *);
 
 /* What the logs call a connection besides its account. */
 static const char *
@@ -249,7 +265,7 @@ pop3_quote(char *dst, size_t size, const char *src, size_t len)
 
 /* Deliver the result from the loop. */
 static void
-pop3_deliver_cb(evutil_socket_t fd, short what, void *arg)
+pop3_report_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pop3_session	*s = arg;
 
@@ -266,8 +282,10 @@ struct pop3_commit {
 	unsigned		 num[POP3_BATCH_MSGS];
 };
 
-static void	pop3_deliver(struct pop3_session *);
-static void	pop3_finish(struct pop3_session *, enum pop3_error);
+static void	pop3_report(struct pop3_session *);
+static void	pop3_close(struct pop3_session *, enum pop3_error);
+static void	pop3_fail(struct pop3_session *, enum pop3_error, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
 
 /* The store reports a batch: count it, queue its DELEs, go on. */
 static void
@@ -279,27 +297,20 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 	unsigned		 i;
 
 	/* Once freed, the owner hears nothing more: it may be gone. */
-	if (nnews > 0 && !s->freed)
+	if (nnews > 0 && !s->dead)
 		s->stored_cb(news, nnews, s->stored_arg);
 	else if (nnews > 0)
 		log_info("account=%s%s %zu messages stored after the poll was "
 		    "abandoned", s->account, pop3_who(s), nnews);
 	s->commits--;
-	if (s->freed) {
+	if (s->dead) {
 		free(c);
-		if (s->commits == 0)
-			pop3_session_free(s);
+		pop3_reap(s);
 		return;
 	}
-	if (rc != 0) {
-		if (s->state != POP3_DONE) {
-			snprintf(s->message, sizeof s->message, "%s", cause);
-			pop3_finish(s, POP3_ERR_LOCAL);
-		} else if (s->result.error == POP3_OK) {
-			snprintf(s->message, sizeof s->message, "%s", cause);
-			s->result.error = POP3_ERR_LOCAL;
-		}
-	} else {
+	if (rc != 0)
+		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
+	else {
 		s->result.new += c->n;
 		log_debug("account=%s committed %u messages", s->account,
 		    c->n);
@@ -312,7 +323,7 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 	}
 	free(c);
 	if (s->state == POP3_DONE)
-		pop3_deliver(s);
+		pop3_report(s);
 	else
 		pop3_pump(s);
 }
@@ -337,12 +348,12 @@ pop3_commit(struct pop3_session *s)
 
 /* Report the end once the session is done and the store has answered. */
 static void
-pop3_deliver(struct pop3_session *s)
+pop3_report(struct pop3_session *s)
 {
 	if (s->state == POP3_DONE && s->commits == 0 && s->helper == NULL) {
 		if (!s->second)
 			store_release(s->store, s->account);
-		event_active(s->done_ev, EV_TIMEOUT, 1);
+		event_active(s->report_ev, EV_TIMEOUT, 1);
 	}
 }
 
@@ -399,7 +410,7 @@ pop3_give_back(struct pop3_session *h, enum pop3_error err)
 
 /* End the session: commit what is complete, close, report. */
 static void
-pop3_finish(struct pop3_session *s, enum pop3_error err)
+pop3_close(struct pop3_session *s, enum pop3_error err)
 {
 	if (s->state == POP3_DONE)
 		return;
@@ -418,16 +429,21 @@ pop3_finish(struct pop3_session *s, enum pop3_error err)
 	/* The connection is closed when the caller frees the session. */
 	if (s->bev != NULL)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	pop3_deliver(s);
+	pop3_report(s);
 }
 
-/* Fail the session with a message. */
+/*
+ * Fail the session: every error comes here, with its class and a message
+ * for the owner, and closes the session. An error met after the end (a
+ * batch the store could not commit) is still the outcome when it is the
+ * first.
+ */
 static void __attribute__((format(printf, 3, 4)))
 pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (s->state == POP3_DONE)
+	if (s->state == POP3_DONE && s->result.error != POP3_OK)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(s->message, sizeof s->message, fmt, ap);
@@ -435,7 +451,10 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 	log_info("account=%s%s %s in %s: %s", s->account, pop3_who(s),
 	    s->second ? "failed" : "poll failed", pop3_state_names[s->state],
 	    s->message);
-	pop3_finish(s, err);
+	if (s->state == POP3_DONE)
+		s->result.error = err;
+	else
+		pop3_close(s, err);
 }
 
 /* Change state, logging the transition. */
@@ -705,9 +724,8 @@ pop3_plan(struct pop3_session *s)
 		memcpy(s->result.mark.uidl, s->last_uidl, sizeof s->last_uidl);
 	}
 	if (want > 0 && store_expect(s->store, s->account, want, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
+		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
-		pop3_finish(s, POP3_ERR_LOCAL);
 		return;
 	}
 	pop3_enter(s, POP3_TRANSFER);
@@ -762,7 +780,7 @@ pop3_look(struct pop3_session *s)
 
 /* STAT answered: "+OK count octets". */
 static void
-pop3_stat(struct pop3_session *s, const char *line)
+pop3_stat_response(struct pop3_session *s, const char *line)
 {
 	unsigned long	 n;
 
@@ -784,7 +802,7 @@ pop3_stat(struct pop3_session *s, const char *line)
 
 /* "UIDL n" answered: "+OK n uidl"; the same as the mark's, nothing new. */
 static void
-pop3_uidl_one(struct pop3_session *s, char *line)
+pop3_uidl_one_response(struct pop3_session *s, char *line)
 {
 	unsigned long	 n;
 	char		*uidl;
@@ -861,9 +879,8 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 	s->cur = store_msg_new(s->store, s->account, s->msgs[num - 1].uidl,
 	    &cause);
 	if (s->cur == NULL) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
+		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
-		pop3_finish(s, POP3_ERR_LOCAL);
 		return;
 	}
 	if (s->no_uidl) {
@@ -876,9 +893,8 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 static void
 pop3_disk_error(struct pop3_session *s)
 {
-	snprintf(s->message, sizeof s->message, "cannot write message %u to "
-	    "disk: %s", s->cur_num, strerror(errno));
-	pop3_finish(s, POP3_ERR_LOCAL);
+	pop3_fail(s, POP3_ERR_LOCAL, "cannot write message %u to disk: %s",
+	    s->cur_num, strerror(errno));
 }
 
 /*
@@ -958,9 +974,8 @@ pop3_retr_end(struct pop3_session *s)
 		m->uidl = xstrdup(uid);
 	}
 	if (store_msg_close(s->cur, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
+		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
-		pop3_finish(s, POP3_ERR_LOCAL);
 		return;
 	}
 	s->result.bytes += store_msg_size(s->cur);
@@ -1109,7 +1124,7 @@ pop3_pump(struct pop3_session *s)
 
 /* A status line (+OK / -ERR) in TRANSFER: the answer to the FIFO head. */
 static void
-pop3_transfer_status(struct pop3_session *s, int okay, const char *q)
+pop3_transfer_response(struct pop3_session *s, int okay, const char *q)
 {
 	struct pop3_cmd	 c = s->fifo[s->fifo_head];
 
@@ -1134,7 +1149,7 @@ pop3_transfer_status(struct pop3_session *s, int okay, const char *q)
 
 /* Handle a status line (+OK or -ERR) according to the state. */
 static void
-pop3_status(struct pop3_session *s, char *line, size_t len)
+pop3_response(struct pop3_session *s, char *line, size_t len)
 {
 	int	 okay;
 	char	 q[256];
@@ -1199,10 +1214,10 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		pop3_look(s);
 		break;
 	case POP3_STAT:
-		pop3_stat(s, line);
+		pop3_stat_response(s, line);
 		break;
 	case POP3_UIDL_ONE:
-		pop3_uidl_one(s, line);
+		pop3_uidl_one_response(s, line);
 		break;
 	case POP3_UIDL:
 		if (okay) {
@@ -1228,10 +1243,10 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		s->multi = 1;
 		break;
 	case POP3_TRANSFER:
-		pop3_transfer_status(s, okay, q);
+		pop3_transfer_response(s, okay, q);
 		break;
 	case POP3_QUIT:
-		pop3_finish(s, POP3_OK);
+		pop3_close(s, POP3_OK);
 		break;
 	default:
 		pop3_fail(s, POP3_ERR_PROTOCOL, "unexpected reply in %s: "
@@ -1351,7 +1366,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 				break;
 			}
 			if (n == 1) {
-				pop3_status(s, s->line, len);
+				pop3_response(s, s->line, len);
 				continue;
 			}
 		}
@@ -1375,8 +1390,11 @@ pop3_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct pop3_session	*s = arg;
 
+	/* After the end, what the connection does is of no interest. */
+	if (s->state == POP3_DONE)
+		return;
 	if (s->state == POP3_QUIT && (what & BEV_EVENT_EOF)) {
-		pop3_finish(s, POP3_OK);
+		pop3_close(s, POP3_OK);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -1430,7 +1448,7 @@ pop3_session_new(struct event_base *base, const char *account,
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(POP3_LINE_MAX + 1);
-	s->done_ev = event_new(base, -1, 0, pop3_deliver_cb, s);
+	s->report_ev = event_new(base, -1, 0, pop3_report_cb, s);
 	s->taken = uidset_new();
 	return s;
 }
@@ -1461,7 +1479,7 @@ pop3_helper_done(struct pop3_session *h, const struct pop3_result *r,
 	    r->error == POP3_OK ? "" : r->message);
 	l->helper = NULL;
 	pop3_session_free(h);
-	pop3_deliver(l);
+	pop3_report(l);
 }
 
 /* Open the second connection of lead l, as l's account and server. */
@@ -1481,7 +1499,7 @@ pop3_helper_start(struct pop3_session *l)
 	srv.timeout = l->timeout;
 	srv.keep = l->keep;
 	srv.connections = 1;
-	h = pop3_session_new(event_get_base(l->done_ev), l->account, &srv,
+	h = pop3_session_new(event_get_base(l->report_ev), l->account, &srv,
 	    l->password, l->store, pop3_helper_done, l);
 	h->stored_cb = l->stored_cb;
 	h->stored_arg = l->stored_arg;
@@ -1521,37 +1539,27 @@ pop3_session_start(struct event_base *base, const struct config_account *a,
 		s->mark = *mark;
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
+		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
-		s->state = POP3_CONNECT;
-		pop3_finish(s, POP3_ERR_LOCAL);
 		return s;
 	}
 	pop3_connect(s);
 	return s;
 }
 
-/* Free a session (NULL is fine); a poll in progress is abandoned. */
-void
-pop3_session_free(struct pop3_session *s)
+/* Is something still pointing at the session (a batch at the store)? */
+static int
+pop3_in_use(const struct pop3_session *s)
+{
+	return s->commits > 0;
+}
+
+/* Free everything. */
+static void
+pop3_destroy(struct pop3_session *s)
 {
 	size_t	 i;
 
-	if (s == NULL)
-		return;
-	if (s->helper != NULL) {
-		s->helper->lead = NULL;
-		pop3_session_free(s->helper);
-		s->helper = NULL;
-	}
-	/* Batches at the store still point here: free when they report. */
-	if (s->commits > 0) {
-		s->freed = 1;
-		conn_free(s->conn);
-		s->conn = NULL;
-		s->bev = NULL;
-		return;
-	}
 	store_msg_abort(s->cur);
 	for (i = 0; i < s->nbatch; i++)
 		store_msg_abort(s->batch[i]);
@@ -1560,7 +1568,7 @@ pop3_session_free(struct pop3_session *s)
 	if (s->cur_hash != NULL)
 		EVP_MD_CTX_free(s->cur_hash);
 	conn_free(s->conn);
-	event_free(s->done_ev);
+	event_free(s->report_ev);
 	uidset_free(s->taken);
 	for (i = 0; i < s->nmsgs; i++)
 		free(s->msgs[i].uidl);
@@ -1575,4 +1583,42 @@ pop3_session_free(struct pop3_session *s)
 	free(s->apop_ts);
 	free(s->line);
 	free(s);
+}
+
+/*
+ * A use of the session ended: free it if it is dead and nothing uses it
+ * any more. Return 1 when it is gone.
+ */
+static int
+pop3_reap(struct pop3_session *s)
+{
+	if (!s->dead || pop3_in_use(s))
+		return 0;
+	pop3_destroy(s);
+	return 1;
+}
+
+/*
+ * Free a session (NULL is fine) at any time; a poll in progress is
+ * abandoned. One still in use is marked dead: its connection closes now,
+ * the owner hears nothing more, and pop3_reap frees it.
+ */
+void
+pop3_session_free(struct pop3_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->helper != NULL) {
+		s->helper->lead = NULL;
+		pop3_session_free(s->helper);
+		s->helper = NULL;
+	}
+	if (pop3_in_use(s)) {
+		s->dead = 1;
+		conn_free(s->conn);
+		s->conn = NULL;
+		s->bev = NULL;
+		return;
+	}
+	pop3_destroy(s);
 }
