@@ -36,6 +36,18 @@
  *
  * Credentials are only sent over TLS (unless tls is "none"); with tls
  * "starttls" a server that does not offer STARTTLS is left at once.
+ *
+ * The session's words, as in pop3.c: smtp_response acts on one complete
+ * reply according to the state and moves on; smtp_enter changes the state
+ * (logged old -> new); every error of the session goes through smtp_fail,
+ * with a class and a message; smtp_close ends the session and its
+ * traffic; smtp_report queues a message's outcome, which report_ev
+ * delivers to the owner from the loop.
+ *
+ * Freeing, the same idiom as pop3.c: smtp_session_free may be called at
+ * any time, from any callback. A session still in use (smtp_in_use: one
+ * of its callbacks is running) is marked dead instead, and smtp_reap
+ * frees it when the last use ends (the callback returns to the loop).
  */
 #include "autoconf.h"
 
@@ -94,6 +106,7 @@ enum smtp_state {
 	SMTP_DOT,
 	SMTP_QUIT,
 	SMTP_DONE,
+	SMTP_NSTATES
 };
 
 static const char *const smtp_state_names[] = {
@@ -101,6 +114,8 @@ static const char *const smtp_state_names[] = {
 	"HANDSHAKE", "EHLO_TLS", "AUTH", "AUTH_USER", "AUTH_PASS", "IDLE",
 	"RSET", "MAIL", "RCPT", "DATA", "BODY", "DOT", "QUIT", "DONE",
 };
+_Static_assert(sizeof smtp_state_names / sizeof smtp_state_names[0] ==
+    SMTP_NSTATES, "a name for every SMTP state");
 
 /* The storage behind one struct smtp_rcpt_result. */
 struct smtp_rcpt_text {
@@ -166,7 +181,7 @@ struct smtp_session {
 	smtp_closed_cb		 closed_cb;
 	void			*closed_arg;
 	int			 in_cb;		/* inside a caller's callback */
-	int			 dead;		/* freed inside a callback */
+	int			 dead;		/* freed while in use */
 };
 
 static unsigned	smtp_next_id;
@@ -175,7 +190,7 @@ static void	smtp_read_cb(struct bufferevent *, void *);
 static void	smtp_write_cb(struct bufferevent *, void *);
 static void	smtp_event_cb(struct bufferevent *, short, void *);
 static void	smtp_begin(struct smtp_session *);
-static void	smtp_really_free(struct smtp_session *);
+static int	smtp_reap(struct smtp_session *);
 
 /* Name an error class (for status and logs). */
 const char *
@@ -327,10 +342,8 @@ smtp_report_cb(evutil_socket_t fd, short what, void *arg)
 		s->closed_cb(s, &s->closed, s->closed_arg);
 	}
 	s->in_cb = 0;
-	if (s->dead) {
-		smtp_really_free(s);
+	if (smtp_reap(s))
 		return;
-	}
 	if (s->report_sent || s->report_closed)
 		event_active(s->report_ev, EV_TIMEOUT, 1);
 }
@@ -921,7 +934,7 @@ smtp_body_pump(struct smtp_session *s)
 
 /* A reply to MAIL, RCPT or DATA while the transaction is running. */
 static void
-smtp_transaction(struct smtp_session *s, const struct smtp_reply *r)
+smtp_mail_response(struct smtp_session *s, const struct smtp_reply *r)
 {
 	size_t	 i = s->rcpt_next;
 	int	 temporary;
@@ -1023,7 +1036,7 @@ smtp_transaction(struct smtp_session *s, const struct smtp_reply *r)
 
 /* An AUTH reply: 334 continues, 235 succeeds. */
 static void
-smtp_auth_reply(struct smtp_session *s, const struct smtp_reply *r)
+smtp_auth_response(struct smtp_session *s, const struct smtp_reply *r)
 {
 	char	 said[SMTP_MESSAGE_MAX];
 	char	*raw;
@@ -1156,13 +1169,13 @@ smtp_response(struct smtp_session *s, const struct smtp_reply *r)
 	case SMTP_AUTH:
 	case SMTP_AUTH_USER:
 	case SMTP_AUTH_PASS:
-		smtp_auth_reply(s, r);
+		smtp_auth_response(s, r);
 		break;
 	case SMTP_RSET:
 	case SMTP_MAIL:
 	case SMTP_RCPT:
 	case SMTP_DATA:
-		smtp_transaction(s, r);
+		smtp_mail_response(s, r);
 		break;
 	case SMTP_DOT:
 		/*
@@ -1172,7 +1185,7 @@ smtp_response(struct smtp_session *s, const struct smtp_reply *r)
 		 * read as commands.
 		 */
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-			smtp_transaction(s, r);
+			smtp_mail_response(s, r);
 		else
 			smtp_early_reply(s, r, said);
 		break;
@@ -1424,9 +1437,16 @@ smtp_quit(struct smtp_session *s)
 	/* Otherwise QUIT goes out when the message in flight is done. */
 }
 
+/* Is something still pointing at the session (a callback running)? */
+static int
+smtp_in_use(const struct smtp_session *s)
+{
+	return s->in_cb;
+}
+
 /* Free everything. */
 static void
-smtp_really_free(struct smtp_session *s)
+smtp_destroy(struct smtp_session *s)
 {
 	conn_free(s->conn);
 	event_free(s->report_ev);
@@ -1448,18 +1468,32 @@ smtp_really_free(struct smtp_session *s)
 }
 
 /*
+ * A use of the session ended: free it if it is dead and nothing uses it
+ * any more. Return 1 when it is gone.
+ */
+static int
+smtp_reap(struct smtp_session *s)
+{
+	if (!s->dead || smtp_in_use(s))
+		return 0;
+	smtp_destroy(s);
+	return 1;
+}
+
+/*
  * Free a session (NULL is fine) at any time; a message in flight is
- * abandoned without its callback. Inside one of its callbacks the session
- * is freed once the callback returns.
+ * abandoned without its callback. One still in use (inside one of its
+ * callbacks) is marked dead, and smtp_reap frees it once the callback
+ * returns.
  */
 void
 smtp_session_free(struct smtp_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->in_cb) {
+	if (smtp_in_use(s)) {
 		s->dead = 1;
 		return;
 	}
-	smtp_really_free(s);
+	smtp_destroy(s);
 }
