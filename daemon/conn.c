@@ -460,3 +460,27 @@ conn_readline(struct evbuffer *in, char *buf, size_t max, size_t *len)
 	*len = n;
 	return memchr(buf, '\0', n) != NULL ? -2 : 1;
 }
+
+/*
+ * Copy a peer's text for a log line or a message: printable ASCII only
+ * (any other byte becomes '?'), at most 200 bytes, NUL-terminated within
+ * size.
+ */
+void
+conn_printable(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && i + 1 < size && i < 200; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/* Number a new session for its log lines (session=N), unique per process. */
+unsigned
+conn_session_id(void)
+{
+	static unsigned	 last;
+
+	return ++last;
+}

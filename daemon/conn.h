@@ -9,7 +9,10 @@
  * callbacks (conn_bev) until the next conn_starttls.
  *
  * What the sessions above share besides the connection: the one bounded
- * line reader for their replies (conn_readline).
+ * line reader for their replies (conn_readline), the copy of a peer's
+ * text fit for a log line (conn_printable), and the numbers that name
+ * sessions in the logs (conn_session_id: "session=N", one counter for
+ * every protocol).
  */
 #ifndef MAILCTL_CONN_H
 #define MAILCTL_CONN_H
@@ -31,6 +34,9 @@ int		 conn_is_tls(const struct conn *);
 int		 conn_read_more(struct conn *, size_t max);
 int		 conn_readline(struct evbuffer *, char *buf, size_t max,
 		    size_t *len);
+void		 conn_printable(char *dst, size_t size, const char *src,
+		    size_t len);
+unsigned	 conn_session_id(void);
 void		 conn_free(struct conn *);
 void		 conn_init(struct event_base *);
 void		 conn_shutdown(void);

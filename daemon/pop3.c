@@ -68,7 +68,6 @@
  */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -150,6 +149,7 @@ struct pop3_cmd {
 };
 
 struct pop3_session {
+	unsigned		 id;		/* session=N in the logs */
 	char			*account;
 	char			*host;
 	int			 port;
@@ -220,13 +220,6 @@ static void	pop3_event_cb(struct bufferevent *, short, void *);
 static void	pop3_connected_cb(struct conn *, const char *, void *);
 static int	pop3_reap(struct pop3_session *);
 
-/* What the logs call a connection besides its account. */
-static const char *
-pop3_who(const struct pop3_session *s)
-{
-	return s->second ? " (second connection)" : "";
-}
-
 /* Take over the connection's bufferevent: callbacks, timeouts, limits. */
 static void
 pop3_attach(struct pop3_session *s)
@@ -252,17 +245,6 @@ pop3_error_name(enum pop3_error e)
 	return names[e];
 }
 
-/* Copy a server's text for a message: printable, bounded. */
-static void
-pop3_quote(char *dst, size_t size, const char *src, size_t len)
-{
-	size_t	 i, j = 0;
-
-	for (i = 0; i < len && j + 1 < size && j < 200; i++)
-		dst[j++] = isprint((unsigned char)src[i]) ? src[i] : '?';
-	dst[j] = '\0';
-}
-
 /* Deliver the result from the loop. */
 static void
 pop3_report_cb(evutil_socket_t fd, short what, void *arg)
@@ -284,6 +266,7 @@ struct pop3_commit {
 
 static void	pop3_report(struct pop3_session *);
 static void	pop3_close(struct pop3_session *, enum pop3_error);
+static void	pop3_enter(struct pop3_session *, enum pop3_state);
 static void	pop3_fail(struct pop3_session *, enum pop3_error, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
 
@@ -300,8 +283,8 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 	if (nnews > 0 && !s->dead)
 		s->stored_cb(news, nnews, s->stored_arg);
 	else if (nnews > 0)
-		log_info("account=%s%s %zu messages stored after the poll was "
-		    "abandoned", s->account, pop3_who(s), nnews);
+		log_info("account=%s session=%u %zu messages stored after the "
+		    "poll was abandoned", s->account, s->id, nnews);
 	s->commits--;
 	if (s->dead) {
 		free(c);
@@ -312,8 +295,8 @@ pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
 		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 	else {
 		s->result.new += c->n;
-		log_debug("account=%s committed %u messages", s->account,
-		    c->n);
+		log_debug("account=%s session=%u committed %u messages",
+		    s->account, s->id, c->n);
 		/* Numbers in a batch go down on the second connection. */
 		for (i = 0; i < c->n && !s->keep; i++) {
 			s->msgs[c->num[i] - 1].dele = 1;
@@ -396,8 +379,8 @@ pop3_give_back(struct pop3_session *h, enum pop3_error err)
 	}
 	if (n == 0)
 		return;
-	log_info("account=%s%s: %u messages go back to the first connection",
-	    h->account, pop3_who(h), n);
+	log_info("account=%s session=%u %u messages go back to the first "
+	    "connection", h->account, h->id, n);
 	if (l->state == POP3_TRANSFER)
 		pop3_pump(l);
 	else if (l->result.error == POP3_OK) {
@@ -414,9 +397,7 @@ pop3_close(struct pop3_session *s, enum pop3_error err)
 {
 	if (s->state == POP3_DONE)
 		return;
-	log_debug("account=%s %s -> DONE", s->account,
-	    pop3_state_names[s->state]);
-	s->state = POP3_DONE;
+	pop3_enter(s, POP3_DONE);
 	if (s->second)
 		pop3_give_back(s, err);
 	s->body.dst = s->dst0 = NULL;
@@ -448,9 +429,8 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->message, sizeof s->message, fmt, ap);
 	va_end(ap);
-	log_info("account=%s%s %s in %s: %s", s->account, pop3_who(s),
-	    s->second ? "failed" : "poll failed", pop3_state_names[s->state],
-	    s->message);
+	log_info("account=%s session=%u failed in %s: %s", s->account, s->id,
+	    pop3_state_names[s->state], s->message);
 	if (s->state == POP3_DONE)
 		s->result.error = err;
 	else
@@ -461,7 +441,7 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 static void
 pop3_enter(struct pop3_session *s, enum pop3_state next)
 {
-	log_debug("account=%s%s %s -> %s", s->account, pop3_who(s),
+	log_debug("account=%s session=%u %s -> %s", s->account, s->id,
 	    pop3_state_names[s->state], pop3_state_names[next]);
 	s->state = next;
 }
@@ -478,10 +458,11 @@ pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 	vsnprintf(cmd, sizeof cmd, fmt, ap);
 	va_end(ap);
 	if (secret)
-		log_debug("account=%s%s C: %.4s ********", s->account,
-		    pop3_who(s), cmd);
+		log_debug("account=%s session=%u C: %.4s ********",
+		    s->account, s->id, cmd);
 	else
-		log_debug("account=%s%s C: %s", s->account, pop3_who(s), cmd);
+		log_debug("account=%s session=%u C: %s", s->account, s->id,
+		    cmd);
 	evbuffer_add_printf(out, "%s\r\n", cmd);
 	explicit_bzero(cmd, sizeof cmd);
 }
@@ -712,8 +693,8 @@ pop3_plan(struct pop3_session *s)
 		}
 		want += m->want;
 	}
-	log_info("account=%s %u messages on the server, %u new, %u seen",
-	    s->account, s->result.on_server, want, seen);
+	log_info("account=%s session=%u %u messages on the server, %u new, %u "
+	    "seen", s->account, s->id, s->result.on_server, want, seen);
 	/* Handled in full once the poll ends well: the next may check. */
 	if (!s->no_uidl && s->result.on_server == s->nmsgs &&
 	    (s->keep || s->nmsgs == 0)) {
@@ -740,9 +721,9 @@ pop3_plan(struct pop3_session *s)
 static void
 pop3_quick_done(struct pop3_session *s)
 {
-	log_info("account=%s %u messages on the server, none new (the count "
-	    "and the last UIDL are as the last poll left them)", s->account,
-	    s->stat_count);
+	log_info("account=%s session=%u %u messages on the server, none new "
+	    "(the count and the last UIDL are as the last poll left them)",
+	    s->account, s->id, s->stat_count);
 	s->result.on_server = s->stat_count;
 	s->result.quick = 1;
 	s->result.mark = s->mark;
@@ -855,7 +836,7 @@ pop3_multi_line(struct pop3_session *s, char *line, size_t len)
 		if (pop3_listing_line(s, line, s->state == POP3_UIDL) != 0) {
 			char	 q[256];
 
-			pop3_quote(q, sizeof q, line, len);
+			conn_printable(q, sizeof q, line, len);
 			pop3_fail(s, POP3_ERR_PROTOCOL, "bad %s line from the "
 			    "server: \"%s\"", s->state == POP3_UIDL ? "UIDL" :
 			    "LIST", q);
@@ -1134,8 +1115,8 @@ pop3_transfer_response(struct pop3_session *s, int okay, const char *q)
 		if (okay)
 			s->result.deleted++;
 		else
-			log_warnx("account=%s DELE %u refused: \"%s\"",
-			    s->account, c.num, q);
+			log_warnx("account=%s session=%u msg=%u DELE refused: "
+			    "\"%s\"", s->account, s->id, c.num, q);
 		pop3_pump(s);
 		return;
 	}
@@ -1159,13 +1140,13 @@ pop3_response(struct pop3_session *s, char *line, size_t len)
 	else if (len >= 4 && strncmp(line, "-ERR", 4) == 0)
 		okay = 0;
 	else {
-		pop3_quote(q, sizeof q, line, len);
+		conn_printable(q, sizeof q, line, len);
 		pop3_fail(s, POP3_ERR_PROTOCOL, "unexpected reply from the "
 		    "server in %s: \"%s\"", pop3_state_names[s->state], q);
 		return;
 	}
-	pop3_quote(q, sizeof q, line, len);
-	log_debug("account=%s%s S: %s", s->account, pop3_who(s), q);
+	conn_printable(q, sizeof q, line, len);
+	log_debug("account=%s session=%u S: \"%s\"", s->account, s->id, q);
 	switch (s->state) {
 	case POP3_GREETING:
 		if (!okay) {
@@ -1229,8 +1210,8 @@ pop3_response(struct pop3_session *s, char *line, size_t len)
 			    "\"%s\"", q);
 			return;
 		}
-		log_info("account=%s the server has no UIDL; identifying "
-		    "messages by their content", s->account);
+		log_info("account=%s session=%u the server has no UIDL; "
+		    "identifying messages by their content", s->account, s->id);
 		s->no_uidl = 1;
 		pop3_multi_end(s);
 		break;
@@ -1433,6 +1414,7 @@ pop3_session_new(struct event_base *base, const char *account,
 	struct pop3_session	*s;
 
 	s = xcalloc(1, sizeof *s);
+	s->id = conn_session_id();
 	s->account = xstrdup(account);
 	s->host = xstrdup(srv->host);
 	s->port = srv->port;
@@ -1457,8 +1439,8 @@ pop3_session_new(struct event_base *base, const char *account,
 static void
 pop3_connect(struct pop3_session *s)
 {
-	log_debug("account=%s%s connecting to %s:%d tls=%s", s->account,
-	    pop3_who(s), s->host, s->port, config_tls_name(s->tls));
+	log_debug("account=%s session=%u connecting to %s:%d tls=%s",
+	    s->account, s->id, s->host, s->port, config_tls_name(s->tls));
 	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
 	    s->ca_file, s->timeout, pop3_connected_cb, s);
 }
@@ -1473,8 +1455,8 @@ pop3_helper_done(struct pop3_session *h, const struct pop3_result *r,
 	l->result.new += r->new;
 	l->result.bytes += r->bytes;
 	l->result.deleted += r->deleted;
-	log_info("account=%s%s: %u messages, %llu bytes%s%s", h->account,
-	    pop3_who(h), r->new, (unsigned long long)r->bytes,
+	log_info("account=%s session=%u done: %u messages, %llu bytes%s%s",
+	    h->account, h->id, r->new, (unsigned long long)r->bytes,
 	    r->error == POP3_OK ? "" : "; it ended early: ",
 	    r->error == POP3_OK ? "" : r->message);
 	l->helper = NULL;
@@ -1508,8 +1490,8 @@ pop3_helper_start(struct pop3_session *l)
 	h->seen = l->seen;
 	l->helper = h;
 	l->back = l->nmsgs;
-	log_info("account=%s opening a second connection to share the work",
-	    l->account);
+	log_info("account=%s session=%u opening a second connection to share "
+	    "the work of session=%u", h->account, h->id, l->id);
 	pop3_connect(h);
 }
 

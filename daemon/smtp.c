@@ -125,7 +125,7 @@ struct smtp_rcpt_text {
 };
 
 struct smtp_session {
-	unsigned		 id;		/* for logs */
+	unsigned		 id;		/* session=N in the logs */
 	char			*host;
 	int			 port;
 	enum config_tls		 tls;
@@ -184,8 +184,6 @@ struct smtp_session {
 	int			 dead;		/* freed while in use */
 };
 
-static unsigned	smtp_next_id;
-
 static void	smtp_read_cb(struct bufferevent *, void *);
 static void	smtp_write_cb(struct bufferevent *, void *);
 static void	smtp_event_cb(struct bufferevent *, short, void *);
@@ -225,8 +223,8 @@ static void
 smtp_enter(struct smtp_session *s, enum smtp_state next)
 {
 	if (next != s->state)
-		log_debug("smtp: id=%u host=%s:%d %s -> %s", s->id, s->host,
-		    s->port, smtp_state_names[s->state],
+		log_debug("smtp: session=%u host=%s:%d %s -> %s", s->id,
+		    s->host, s->port, smtp_state_names[s->state],
 		    smtp_state_names[next]);
 	s->state = next;
 	smtp_timeouts(s);
@@ -238,7 +236,7 @@ smtp_write(struct smtp_session *s, const char *cmd, const char *logas)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
 
-	log_debug("smtp: id=%u C: %s", s->id, logas != NULL ? logas : cmd);
+	log_debug("smtp: session=%u C: %s", s->id, logas != NULL ? logas : cmd);
 	/*
 	 * One add per line: over TLS each add becomes a record at once, and
 	 * a server that sees a command's end in a later record answers
@@ -441,7 +439,7 @@ smtp_fail(struct smtp_session *s, enum smtp_error err, int temporary,
 	va_start(ap, fmt);
 	vsnprintf(s->closed_msg, sizeof s->closed_msg, fmt, ap);
 	va_end(ap);
-	log_info("smtp: id=%u host=%s:%d failed in %s: %s", s->id, s->host,
+	log_info("smtp: session=%u host=%s:%d failed in %s: %s", s->id, s->host,
 	    s->port, smtp_state_names[s->state], s->closed_msg);
 	s->closed.error = err;
 	s->closed.temporary = temporary;
@@ -654,7 +652,7 @@ static void
 smtp_ready(struct smtp_session *s)
 {
 	smtp_enter(s, SMTP_IDLE);
-	log_info("smtp: id=%u host=%s:%d ready (%s%s%s)", s->id, s->host,
+	log_info("smtp: session=%u host=%s:%d ready (%s%s%s)", s->id, s->host,
 	    s->port, conn_is_tls(s->conn) ? "TLS" : "no TLS",
 	    s->mech != NULL ? ", AUTH " : "", s->mech != NULL ? s->mech : "");
 	if (s->busy)
@@ -795,7 +793,7 @@ smtp_begin(struct smtp_session *s)
 		return;
 	}
 	if (s->env.eightbit && !(s->ext.flags & SMTP_EXT_8BITMIME))
-		log_info("smtp: id=%u host=%s:%d does not offer 8BITMIME; "
+		log_info("smtp: session=%u host=%s:%d does not offer 8BITMIME; "
 		    "sending 8-bit data anyway", s->id, s->host, s->port);
 	s->batch = (s->ext.flags & SMTP_EXT_PIPELINING) != 0;
 	s->mail_failed = 0;
@@ -811,8 +809,8 @@ smtp_begin(struct smtp_session *s)
 		for (i = 0; i < s->env.nrcpts; i++)
 			smtp_rcpt_cmd(s, i);
 		smtp_write(s, "DATA", NULL);
-		log_debug("smtp: id=%u pipelined %sMAIL, %zu RCPT, DATA", s->id,
-		    s->need_rset ? "RSET, " : "", s->env.nrcpts);
+		log_debug("smtp: session=%u pipelined %sMAIL, %zu RCPT, DATA",
+		    s->id, s->need_rset ? "RSET, " : "", s->env.nrcpts);
 	}
 	smtp_uncork(s);
 	smtp_enter(s, s->need_rset ? SMTP_RSET : SMTP_MAIL);
@@ -870,7 +868,7 @@ smtp_data_done(struct smtp_session *s, const struct smtp_reply *r)
 		smtp_message_done(s, SMTP_ERR_REJECTED, smtp_temporary(r));
 		return;
 	}
-	log_info("smtp: id=%u host=%s:%d message accepted for %zu of %zu "
+	log_info("smtp: session=%u host=%s:%d message accepted for %zu of %zu "
 	    "recipients (%llu bytes)", s->id, s->host, s->port, s->naccepted,
 	    s->env.nrcpts, (unsigned long long)s->sent_bytes);
 	if (refused > 0) {
@@ -978,8 +976,10 @@ smtp_mail_response(struct smtp_session *s, const struct smtp_reply *r)
 			} else {
 				smtp_rcpt_reply(s, i, r, temporary, 0);
 				s->texts[i].final = 1;
-				log_info("smtp: id=%u recipient <%s> refused: "
-				    "%d %s %s", s->id, s->env.rcpts[i], r->code,
+				log_info("smtp: session=%u recipient <%s> "
+				    "refused: %d%s%s \"%s\"", s->id,
+				    s->env.rcpts[i], r->code,
+				    r->enhanced[0] != '\0' ? " " : "",
 				    r->enhanced, r->text);
 			}
 		}
@@ -1067,8 +1067,8 @@ smtp_auth_response(struct smtp_session *s, const struct smtp_reply *r)
 		return;
 	}
 	if (r->code == 235) {
-		log_info("smtp: id=%u host=%s:%d authenticated as \"%s\" (%s)",
-		    s->id, s->host, s->port, s->user, s->mech);
+		log_info("smtp: session=%u host=%s:%d authenticated as \"%s\" "
+		    "(%s)", s->id, s->host, s->port, s->user, s->mech);
 		smtp_ready(s);
 		return;
 	}
@@ -1207,7 +1207,7 @@ smtp_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	enum smtp_reply_status	 st;
 	const char		*text, *why;
-	size_t			 len, textlen, i;
+	size_t			 len, textlen;
 	char			*l = s->line, q[201];
 	int			 n;
 
@@ -1221,10 +1221,8 @@ smtp_read_cb(struct bufferevent *bev, void *arg)
 			    SMTP_LINE_MAX, smtp_state_names[s->state]);
 			break;
 		}
-		for (i = 0; i < len && i + 1 < sizeof q; i++)
-			q[i] = (l[i] >= 0x20 && l[i] < 0x7f) ? l[i] : '?';
-		q[i] = '\0';
-		log_debug("smtp: id=%u S: %s", s->id, q);
+		conn_printable(q, sizeof q, l, len);
+		log_debug("smtp: session=%u S: \"%s\"", s->id, q);
 		st = smtp_reply_line(&s->reply, l, len,
 		    (s->ext.flags & SMTP_EXT_ENHANCED) != 0, &text, &textlen,
 		    &why);
@@ -1307,7 +1305,7 @@ smtp_session_new(struct event_base *base, const struct config_server *srv,
 	size_t			 i;
 
 	s = xcalloc(1, sizeof *s);
-	s->id = ++smtp_next_id;
+	s->id = conn_session_id();
 	s->host = xstrdup(srv->host);
 	s->port = srv->port;
 	s->tls = srv->tls;
@@ -1324,7 +1322,7 @@ smtp_session_new(struct event_base *base, const struct config_server *srv,
 		if (i > 0 && i < 256 && helo_name[i] == '\0')
 			s->helo = xstrdup(helo_name);
 		else
-			log_warnx("smtp: id=%u bad EHLO name; using our "
+			log_warnx("smtp: session=%u bad EHLO name; using our "
 			    "address", s->id);
 	}
 	s->closed_cb = cb;
@@ -1406,7 +1404,7 @@ smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	}
 	switch (s->state) {
 	case SMTP_INIT:
-		log_debug("smtp: id=%u connecting to %s:%d tls=%s", s->id,
+		log_debug("smtp: session=%u connecting to %s:%d tls=%s", s->id,
 		    s->host, s->port, config_tls_name(s->tls));
 		smtp_enter(s, SMTP_CONNECT);
 		s->conn = conn_connect(s->host, s->port,
