@@ -7,6 +7,9 @@
  * conn_starttls wraps the open plaintext bufferevent in an OpenSSL filter and
  * runs the handshake. Any byte the server sent before the handshake (after
  * its STLS/STARTTLS reply) is refused: it could be an injected command.
+ *
+ * conn_readline is the line reader of every session's replies: one place
+ * for the line limit a peer must respect and for the NUL byte rule.
  */
 #include "autoconf.h"
 
@@ -429,4 +432,55 @@ conn_free(struct conn *c)
 	free(c->host);
 	free(c->ca_file);
 	free(c);
+}
+
+/*
+ * Take one line (LF or CRLF ended) off in, into buf (max + 1 bytes):
+ * 1: the line is in buf without its end, NUL-terminated, *len bytes long;
+ * 0: no whole line yet (and what there is fits in max); -1: the line is
+ * longer than max bytes (nothing is taken); -2: as 1, but the line has a
+ * NUL byte, which a caller working on C strings must refuse. One search
+ * and one copy a line: for replies, not for bulk data.
+ */
+int
+conn_readline(struct evbuffer *in, char *buf, size_t max, size_t *len)
+{
+	struct evbuffer_ptr	 eol;
+	size_t			 eol_len, n;
+
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	n = eol.pos == -1 ? evbuffer_get_length(in) : (size_t)eol.pos;
+	if (n > max)
+		return -1;
+	if (eol.pos == -1)
+		return 0;
+	evbuffer_remove(in, buf, n);
+	evbuffer_drain(in, eol_len);
+	buf[n] = '\0';
+	*len = n;
+	return memchr(buf, '\0', n) != NULL ? -2 : 1;
+}
+
+/*
+ * Copy a peer's text for a log line or a message: printable ASCII only
+ * (any other byte becomes '?'), at most 200 bytes, NUL-terminated within
+ * size.
+ */
+void
+conn_printable(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && i + 1 < size && i < 200; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/* Number a new session for its log lines (session=N), unique per process. */
+unsigned
+conn_session_id(void)
+{
+	static unsigned	 last;
+
+	return ++last;
 }

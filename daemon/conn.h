@@ -7,6 +7,12 @@
  * the call that started the work, with error NULL on success or a message a
  * person understands. After success the caller owns the bufferevent's
  * callbacks (conn_bev) until the next conn_starttls.
+ *
+ * What the sessions above share besides the connection: the one bounded
+ * line reader for their replies (conn_readline), the copy of a peer's
+ * text fit for a log line (conn_printable), and the numbers that name
+ * sessions in the logs (conn_session_id: "session=N", one counter for
+ * every protocol).
  */
 #ifndef MAILCTL_CONN_H
 #define MAILCTL_CONN_H
@@ -14,6 +20,7 @@
 #include <stddef.h>
 
 struct bufferevent;
+struct evbuffer;
 struct event_base;
 struct conn;
 
@@ -25,6 +32,11 @@ void		 conn_starttls(struct conn *, conn_cb, void *arg);
 struct bufferevent *conn_bev(struct conn *);
 int		 conn_is_tls(const struct conn *);
 int		 conn_read_more(struct conn *, size_t max);
+int		 conn_readline(struct evbuffer *, char *buf, size_t max,
+		    size_t *len);
+void		 conn_printable(char *dst, size_t size, const char *src,
+		    size_t len);
+unsigned	 conn_session_id(void);
 void		 conn_free(struct conn *);
 void		 conn_init(struct event_base *);
 void		 conn_shutdown(void);

@@ -1,6 +1,9 @@
 /*
  * POP3 client session (RFC 1939; CAPA RFC 2449; STLS RFC 2595; AUTH RFC
- * 5034) as a state machine on a bufferevent.
+ * 5034) as a state machine on a bufferevent: the conversation. What the
+ * poll does once logged in (listing, the mark, the plan, the second
+ * connection, the transfer) is pop3-fetch.c's; the session struct the two
+ * share is in pop3-int.h.
  *
  *   CONNECT -> GREETING -> CAPA -+-> STLS -> HANDSHAKE -> CAPA_TLS -+
  *                                |                                  |
@@ -12,51 +15,30 @@
  *                                                 |
  *                                     TRANSFER -> QUIT -> DONE
  *
- * Any state may go to DONE through pop3_fail. In TRANSFER the session keeps
- * a FIFO of commands sent and not yet answered (RETR, DELE); with
- * PIPELINING up to POP3_WINDOW of them are in flight, otherwise one.
- *
- * Messages are streamed to the store as they arrive, parsed in place in the
- * input buffer: CRLF becomes LF, dot stuffing is undone, and nothing of a
- * message is held in memory beyond the bounded input buffer, whatever its
- * size or the length of its lines. Completed messages
- * are committed in batches (store_commit, on the store's worker thread,
- * while the next batch streams in); with keep=false a message is DELEted
- * only after its batch is committed, and deletion happens at QUIT. The
+ * Any state may go to DONE through pop3_fail. Replies are read here: a
+ * status line at a time through conn_readline; the lines of a multi-line
+ * reply (CAPA, UIDL, LIST) many at a time by pop3_read_listing; message
+ * data by pop3-fetch.c's decoder, straight from the input buffer. The
  * session ends (QUIT, or the done callback after a failure) only once
  * every commit it started has reported.
  *
- * A poll with many new messages (POP3_SPLIT_MIN, and an eighth of the
- * mailbox or more) opens a second connection to the same mailbox when the
- * server offers UIDL and PIPELINING and the account allows two
- * ("connections"): the server's work, and ours, then runs on two cores.
- * The first connection (the lead) plans the poll and takes messages from
- * the front of its list; the second logs in, lists UIDLs too, and takes
- * from the back, only a message its own listing numbers the same with the
- * same UIDL. Each commits and DELEtes what it received. Whatever the
- * second had asked for and not received when it ends goes back to the
- * lead. A server that refuses the second login (a maildrop lock, RFC 2449
- * [IN-USE]) leaves the lead doing it all. The poll reports once both have
- * ended.
- *
- * A poll that handled the whole mailbox (every message stored or seen
- * before, none deleted) leaves a mark: the message count and the last
- * message's UIDL. The next poll given that mark sends STAT and "UIDL n"
- * (pipelined when it can) and, when both match, has nothing new to fetch
- * without the full listing, which on a big mailbox is most of the server's
- * work. This relies on new mail being added at the end of the maildrop, as
- * servers do; the caller bounds how many polls in a row may trust a mark.
- *
- * De-duplication is by UIDL. A server without UIDL gets every message
- * downloaded and identified by the SHA-256 of its content; one already
- * stored is dropped (so keep=true on such a server costs a full download
- * per poll, but never stores a duplicate).
- *
  * Passwords are only sent over TLS, unless the account says tls "none".
+ *
+ * The session's words, as in smtp.c: pop3_response acts on one complete
+ * reply according to the state and moves on; pop3_enter changes the state
+ * (logged old -> new); every error goes through pop3_fail, with a class
+ * and a message; pop3_close ends the session and its traffic; pop3_report
+ * delivers the outcome to the owner from the loop. Log lines name the
+ * account and the session: "account=NAME session=N".
+ *
+ * Freeing, the same idiom as smtp.c: pop3_session_free may be called at
+ * any time, from the done callback too. A session still in use
+ * (pop3_in_use: batches at the store point at it) is marked dead instead:
+ * its connection closes at once, the owner hears nothing more, and
+ * pop3_reap frees it when the last use ends (the last batch reports).
  */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +55,7 @@
 #include "config.h"
 #include "conn.h"
 #include "pop3.h"
+#include "pop3-int.h"
 #include "pop3-wire.h"
 #include "store.h"
 #include "uidset.h"
@@ -81,135 +64,17 @@
 #define POP3_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
 #define POP3_READ_BULK		(256 * 1024)	/* one direct read */
 #define POP3_BULK_PER_CB	16		/* direct reads a callback */
-#define POP3_WINDOW		32		/* pipelined commands */
-#define POP3_BATCH_MSGS		64
-#define POP3_BATCH_BYTES	(8 * 1024 * 1024)
-/*
- * Batches at the store at once: past that, no new RETR goes out until
- * one is committed, so a slow disk bounds the open files and memory.
- */
-#define POP3_MAX_COMMITS	16
-#define POP3_MSG_MAX		(256ULL * 1024 * 1024)
-#define POP3_MAILBOX_MAX	500000		/* messages on a server */
-#define POP3_SPLIT_MIN		128		/* new messages for two links */
-
-enum pop3_state {
-	POP3_CONNECT,
-	POP3_GREETING,
-	POP3_CAPA,
-	POP3_STLS,
-	POP3_HANDSHAKE,
-	POP3_CAPA_TLS,
-	POP3_USER,
-	POP3_PASS,
-	POP3_AUTH,
-	POP3_APOP,
-	POP3_STAT,
-	POP3_UIDL_ONE,
-	POP3_UIDL,
-	POP3_LIST,
-	POP3_TRANSFER,
-	POP3_QUIT,
-	POP3_DONE,
-};
 
 static const char *const pop3_state_names[] = {
 	"CONNECT", "GREETING", "CAPA", "STLS", "HANDSHAKE", "CAPA_TLS",
 	"USER", "PASS", "AUTH", "APOP", "STAT", "UIDL_ONE", "UIDL", "LIST",
 	"TRANSFER", "QUIT", "DONE",
 };
+_Static_assert(sizeof pop3_state_names / sizeof pop3_state_names[0] ==
+    POP3_NSTATES, "a name for every POP3 state");
 
-struct pop3_msg {
-	char		*uidl;		/* NULL until known */
-	int		 present;	/* listed by UIDL or LIST */
-	int		 seen;		/* its UIDL is already stored */
-	int		 want;		/* to RETR; not asked for yet */
-	int		 dele;		/* to DELE */
-};
-
-enum pop3_cmd_kind { CMD_RETR, CMD_DELE };
-
-struct pop3_cmd {
-	enum pop3_cmd_kind	 kind;
-	unsigned		 num;	/* message number, 1-based */
-};
-
-struct pop3_session {
-	char			*account;
-	char			*host;
-	int			 port;
-	enum config_tls		 tls;
-	char			*user;
-	char			*password;	/* secret: zeroed on free */
-	char			*auth;
-	char			*ca_file;
-	int			 timeout;
-	int			 keep;
-	int			 connections;	/* allowed for a big poll */
-	struct store		*store;		/* borrowed */
-	const struct uidset	*seen;		/* borrowed from the store */
-	struct uidset		*taken;		/* fetched in this session */
-
-	int			 second;	/* the second connection */
-	struct pop3_session	*lead;		/* second: the first one */
-	struct pop3_session	*helper;	/* lead: the second one */
-	unsigned		 back;		/* lead: second takes below */
-
-	struct conn		*conn;
-	struct bufferevent	*bev;		/* borrowed from conn */
-	enum pop3_state		 state;
-	int			 multi;		/* inside a multi-line reply */
-	unsigned		 caps;
-	int			 no_uidl;	/* UIDL refused: hash content */
-	char			*apop_ts;
-	struct pop3_mark	 mark;		/* the last poll's, to check */
-	unsigned		 stat_count;	/* STAT's, when stat_ok */
-	int			 stat_ok;
-	int			 one_sent;	/* "UIDL n" sent with STAT */
-	char			 last_uidl[POP3_UIDL_MAX + 1]; /* of nmsgs */
-
-	struct pop3_msg		*msgs;		/* index = number - 1 */
-	size_t			 nmsgs;
-	size_t			 msgs_size;	/* allocated */
-	unsigned		 next_retr;	/* next number to consider */
-	unsigned		 next_dele;
-	struct pop3_cmd		 fifo[POP3_WINDOW + 1];
-	size_t			 fifo_head;
-	size_t			 fifo_len;
-
-	struct store_msg	*cur;		/* message being received */
-	unsigned		 cur_num;
-	struct pop3_body	 body;		/* decodes into cur's buffer */
-	char			*dst0;		/* the first not counted in */
-	EVP_MD_CTX		*cur_hash;	/* without UIDL */
-	struct store_msg	*batch[POP3_BATCH_MSGS];
-	unsigned		 batch_num[POP3_BATCH_MSGS];
-	size_t			 nbatch;
-	uint64_t		 batch_bytes;
-	unsigned		 commits;	/* batches at the store */
-	int			 freed;		/* free once commits are in */
-
-	char			*line;		/* POP3_LINE_MAX + 1 bytes */
-	struct pop3_result	 result;
-	char			 message[600];
-	struct event		*done_ev;
-	pop3_stored_cb		 stored_cb;	/* the owner's, for both */
-	void			*stored_arg;
-	pop3_done_cb		 cb;
-	void			*arg;
-};
-
-static void	pop3_pump(struct pop3_session *);
 static void	pop3_read_cb(struct bufferevent *, void *);
 static void	pop3_event_cb(struct bufferevent *, short, void *);
-static void	pop3_connected_cb(struct conn *, const char *, void *);
-
-/* What the logs call a connection besides its account. */
-static const char *
-pop3_who(const struct pop3_session *s)
-{
-	return s->second ? " (second connection)" : "";
-}
 
 /* Take over the connection's bufferevent: callbacks, timeouts, limits. */
 static void
@@ -236,20 +101,9 @@ pop3_error_name(enum pop3_error e)
 	return names[e];
 }
 
-/* Copy a server's text for a message: printable, bounded. */
-static void
-pop3_quote(char *dst, size_t size, const char *src, size_t len)
-{
-	size_t	 i, j = 0;
-
-	for (i = 0; i < len && j + 1 < size && j < 200; i++)
-		dst[j++] = isprint((unsigned char)src[i]) ? src[i] : '?';
-	dst[j] = '\0';
-}
-
 /* Deliver the result from the loop. */
 static void
-pop3_deliver_cb(evutil_socket_t fd, short what, void *arg)
+pop3_report_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pop3_session	*s = arg;
 
@@ -259,153 +113,24 @@ pop3_deliver_cb(evutil_socket_t fd, short what, void *arg)
 	s->cb(s, &s->result, s->arg);
 }
 
-/* A batch handed to the store, and what to do once it is durable. */
-struct pop3_commit {
-	struct pop3_session	*s;
-	unsigned		 n;
-	unsigned		 num[POP3_BATCH_MSGS];
-};
-
-static void	pop3_deliver(struct pop3_session *);
-static void	pop3_finish(struct pop3_session *, enum pop3_error);
-
-/* The store reports a batch: count it, queue its DELEs, go on. */
-static void
-pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
-    size_t nnews, void *arg)
-{
-	struct pop3_commit	*c = arg;
-	struct pop3_session	*s = c->s;
-	unsigned		 i;
-
-	/* Once freed, the owner hears nothing more: it may be gone. */
-	if (nnews > 0 && !s->freed)
-		s->stored_cb(news, nnews, s->stored_arg);
-	else if (nnews > 0)
-		log_info("account=%s%s %zu messages stored after the poll was "
-		    "abandoned", s->account, pop3_who(s), nnews);
-	s->commits--;
-	if (s->freed) {
-		free(c);
-		if (s->commits == 0)
-			pop3_session_free(s);
-		return;
-	}
-	if (rc != 0) {
-		if (s->state != POP3_DONE) {
-			snprintf(s->message, sizeof s->message, "%s", cause);
-			pop3_finish(s, POP3_ERR_LOCAL);
-		} else if (s->result.error == POP3_OK) {
-			snprintf(s->message, sizeof s->message, "%s", cause);
-			s->result.error = POP3_ERR_LOCAL;
-		}
-	} else {
-		s->result.new += c->n;
-		log_debug("account=%s committed %u messages", s->account,
-		    c->n);
-		/* Numbers in a batch go down on the second connection. */
-		for (i = 0; i < c->n && !s->keep; i++) {
-			s->msgs[c->num[i] - 1].dele = 1;
-			if (s->next_dele > c->num[i] - 1)
-				s->next_dele = c->num[i] - 1;
-		}
-	}
-	free(c);
-	if (s->state == POP3_DONE)
-		pop3_deliver(s);
-	else
-		pop3_pump(s);
-}
-
-/* Hand the completed messages of the batch to the store. */
-static void
-pop3_commit(struct pop3_session *s)
-{
-	struct pop3_commit	*c;
-
-	if (s->nbatch == 0)
-		return;
-	c = xcalloc(1, sizeof *c);
-	c->s = s;
-	c->n = s->nbatch;
-	memcpy(c->num, s->batch_num, s->nbatch * sizeof *c->num);
-	s->commits++;
-	store_commit(s->store, s->batch, s->nbatch, pop3_committed_cb, c);
-	s->nbatch = 0;
-	s->batch_bytes = 0;
-}
-
 /* Report the end once the session is done and the store has answered. */
-static void
-pop3_deliver(struct pop3_session *s)
+void
+pop3_report(struct pop3_session *s)
 {
 	if (s->state == POP3_DONE && s->commits == 0 && s->helper == NULL) {
 		if (!s->second)
 			store_release(s->store, s->account);
-		event_active(s->done_ev, EV_TIMEOUT, 1);
-	}
-}
-
-/* Message num goes back to the lead (both number it alike). */
-static void
-pop3_return(struct pop3_session *l, unsigned num)
-{
-	l->msgs[num - 1].want = 1;
-	if (l->next_retr > num - 1)
-		l->next_retr = num - 1;
-}
-
-/*
- * The second connection ends (err): the messages it asked for and has not
- * received go back to the lead, which fetches them if it is still at it;
- * otherwise they wait on the server for the next poll, and the poll says
- * why.
- */
-static void
-pop3_give_back(struct pop3_session *h, enum pop3_error err)
-{
-	struct pop3_session	*l = h->lead;
-	const struct pop3_cmd	*c;
-	unsigned		 n = 0;
-	size_t			 i;
-
-	if (l == NULL)
-		return;
-	/* RETRs not answered yet, and the message being received. */
-	for (i = 0; i < h->fifo_len; i++) {
-		c = &h->fifo[(h->fifo_head + i) % (POP3_WINDOW + 1)];
-		if (c->kind == CMD_RETR) {
-			pop3_return(l, c->num);
-			n++;
-		}
-	}
-	if (h->cur != NULL) {
-		pop3_return(l, h->cur_num);
-		n++;
-	}
-	if (n == 0)
-		return;
-	log_info("account=%s%s: %u messages go back to the first connection",
-	    h->account, pop3_who(h), n);
-	if (l->state == POP3_TRANSFER)
-		pop3_pump(l);
-	else if (l->result.error == POP3_OK) {
-		snprintf(l->message, sizeof l->message, "the second "
-		    "connection failed (%.400s); %u messages are left for the "
-		    "next poll", h->message, n);
-		l->result.error = err;
+		event_active(s->report_ev, EV_TIMEOUT, 1);
 	}
 }
 
 /* End the session: commit what is complete, close, report. */
-static void
-pop3_finish(struct pop3_session *s, enum pop3_error err)
+void
+pop3_close(struct pop3_session *s, enum pop3_error err)
 {
 	if (s->state == POP3_DONE)
 		return;
-	log_debug("account=%s %s -> DONE", s->account,
-	    pop3_state_names[s->state]);
-	s->state = POP3_DONE;
+	pop3_enter(s, POP3_DONE);
 	if (s->second)
 		pop3_give_back(s, err);
 	s->body.dst = s->dst0 = NULL;
@@ -418,37 +143,44 @@ pop3_finish(struct pop3_session *s, enum pop3_error err)
 	/* The connection is closed when the caller frees the session. */
 	if (s->bev != NULL)
 		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	pop3_deliver(s);
+	pop3_report(s);
 }
 
-/* Fail the session with a message. */
-static void __attribute__((format(printf, 3, 4)))
+/*
+ * Fail the session: every error comes here, with its class and a message
+ * for the owner, and closes the session. An error met after the end (a
+ * batch the store could not commit) is still the outcome when it is the
+ * first.
+ */
+void
 pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (s->state == POP3_DONE)
+	if (s->state == POP3_DONE && s->result.error != POP3_OK)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(s->message, sizeof s->message, fmt, ap);
 	va_end(ap);
-	log_info("account=%s%s %s in %s: %s", s->account, pop3_who(s),
-	    s->second ? "failed" : "poll failed", pop3_state_names[s->state],
-	    s->message);
-	pop3_finish(s, err);
+	log_info("account=%s session=%u failed in %s: %s", s->account, s->id,
+	    pop3_state_names[s->state], s->message);
+	if (s->state == POP3_DONE)
+		s->result.error = err;
+	else
+		pop3_close(s, err);
 }
 
 /* Change state, logging the transition. */
-static void
+void
 pop3_enter(struct pop3_session *s, enum pop3_state next)
 {
-	log_debug("account=%s%s %s -> %s", s->account, pop3_who(s),
+	log_debug("account=%s session=%u %s -> %s", s->account, s->id,
 	    pop3_state_names[s->state], pop3_state_names[next]);
 	s->state = next;
 }
 
 /* Send a command line (CRLF added). secret: log it masked. */
-static void
+void
 pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
@@ -459,10 +191,11 @@ pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 	vsnprintf(cmd, sizeof cmd, fmt, ap);
 	va_end(ap);
 	if (secret)
-		log_debug("account=%s%s C: %.4s ********", s->account,
-		    pop3_who(s), cmd);
+		log_debug("account=%s session=%u C: %.4s ********",
+		    s->account, s->id, cmd);
 	else
-		log_debug("account=%s%s C: %s", s->account, pop3_who(s), cmd);
+		log_debug("account=%s session=%u C: %s", s->account, s->id,
+		    cmd);
 	evbuffer_add_printf(out, "%s\r\n", cmd);
 	explicit_bzero(cmd, sizeof cmd);
 }
@@ -579,13 +312,6 @@ pop3_tls_cb(struct conn *c, const char *error, void *arg)
 	pop3_send(s, 0, "CAPA");
 }
 
-/* Where the session logs in, as a mark records it: "user@host:port". */
-static void
-pop3_where(const struct pop3_session *s, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s@%s:%d", s->user, s->host, s->port);
-}
-
 /* Keep the greeting's APOP timestamp "<...>". */
 static void
 pop3_greeting(struct pop3_session *s, const char *line, size_t len)
@@ -595,206 +321,6 @@ pop3_greeting(struct pop3_session *s, const char *line, size_t len)
 
 	if ((n = pop3_apop_stamp(line, len, &stamp)) > 0)
 		s->apop_ts = xstrndup(stamp, n);
-}
-
-/* Grow the message table to hold number num. */
-static struct pop3_msg *
-pop3_msg_at(struct pop3_session *s, unsigned long num)
-{
-	size_t	 old = s->msgs_size;
-
-	if (num == 0 || num > POP3_MAILBOX_MAX)
-		return NULL;
-	if (num > s->msgs_size) {
-		s->msgs_size = num > 2 * old ? num : 2 * old;
-		s->msgs = xreallocarray(s->msgs, s->msgs_size, sizeof *s->msgs);
-		memset(s->msgs + old, 0, (s->msgs_size - old) *
-		    sizeof *s->msgs);
-	}
-	if (num > s->nmsgs)
-		s->nmsgs = num;
-	return &s->msgs[num - 1];
-}
-
-/* Parse "N UIDL" or "N SIZE" of a listing. */
-static int
-pop3_listing_line(struct pop3_session *s, char *line, int uidl)
-{
-	struct pop3_msg	*m;
-	char		*end, *arg;
-	unsigned long	 num;
-	size_t		 len;
-
-	if (pop3_listing_parse(line, &num, &arg) != 0)
-		return -1;
-	if (num > POP3_MAILBOX_MAX) {
-		pop3_fail(s, POP3_ERR_PROTOCOL, "the server lists more than %d "
-		    "messages; refusing to go on", POP3_MAILBOX_MAX);
-		return 0;
-	}
-	if ((m = pop3_msg_at(s, num)) == NULL)
-		return -1;
-	m->present = 1;
-	if (uidl) {
-		/* RFC 1939: 1 to 70 characters in 0x21..0x7e. */
-		if ((end = strchr(arg, ' ')) != NULL)
-			*end = '\0';
-		if (!pop3_uidl_valid(arg, len = strlen(arg)))
-			return -1;
-		if (num == s->nmsgs)
-			memcpy(s->last_uidl, arg, len + 1);
-		free(m->uidl);
-		m->uidl = NULL;
-		/* Most of a big mailbox is seen: keep no copy of those. */
-		if (!(m->seen = uidset_has(s->seen, arg)))
-			m->uidl = xstrdup(arg);
-	} else {
-		/* LIST only numbers the messages; its sizes are not used. */
-		(void)strtoull(arg, &end, 10);
-		if (end == arg)
-			return -1;
-	}
-	return 0;
-}
-
-static void	pop3_helper_start(struct pop3_session *);
-
-/* The listings are in: decide what to fetch and delete. */
-static void
-pop3_plan(struct pop3_session *s)
-{
-	struct pop3_msg	*m;
-	size_t		 i;
-	unsigned	 want = 0, seen = 0;
-	char		*cause = NULL;
-
-	if (s->second) {
-		/* The second connection takes its work from the lead. */
-		pop3_enter(s, POP3_TRANSFER);
-		pop3_pump(s);
-		return;
-	}
-	for (i = 0; i < s->nmsgs; i++) {
-		m = &s->msgs[i];
-		if (!m->present)
-			continue;
-		s->result.on_server++;
-		if (s->no_uidl)
-			m->want = 1;
-		else if (m->seen) {
-			seen++;
-			m->dele = !s->keep;
-		} else if (m->uidl == NULL)
-			continue;	/* listed by LIST only: skip it */
-		else if (!uidset_has(s->taken, m->uidl)) {
-			/* A UIDL listed twice is fetched once. */
-			m->want = 1;
-			uidset_add(s->taken, m->uidl);
-		}
-		want += m->want;
-	}
-	log_info("account=%s %u messages on the server, %u new, %u seen",
-	    s->account, s->result.on_server, want, seen);
-	/* Handled in full once the poll ends well: the next may check. */
-	if (!s->no_uidl && s->result.on_server == s->nmsgs &&
-	    (s->keep || s->nmsgs == 0)) {
-		s->result.mark.valid = 1;
-		pop3_where(s, s->result.mark.where,
-		    sizeof s->result.mark.where);
-		s->result.mark.count = s->nmsgs;
-		memcpy(s->result.mark.uidl, s->last_uidl, sizeof s->last_uidl);
-	}
-	if (want > 0 && store_expect(s->store, s->account, want, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
-		free(cause);
-		pop3_finish(s, POP3_ERR_LOCAL);
-		return;
-	}
-	pop3_enter(s, POP3_TRANSFER);
-	if (s->connections > 1 && !s->no_uidl &&
-	    (s->caps & POP3_CAP_PIPELINING) && want >= POP3_SPLIT_MIN &&
-	    (size_t)want * 8 >= s->result.on_server)
-		pop3_helper_start(s);
-	pop3_pump(s);
-}
-
-/* The mark matched: nothing new, no listing needed. */
-static void
-pop3_quick_done(struct pop3_session *s)
-{
-	log_info("account=%s %u messages on the server, none new (the count "
-	    "and the last UIDL are as the last poll left them)", s->account,
-	    s->stat_count);
-	s->result.on_server = s->stat_count;
-	s->result.quick = 1;
-	s->result.mark = s->mark;
-	pop3_enter(s, POP3_TRANSFER);
-	pop3_pump(s);
-}
-
-/* List the whole mailbox: UIDL (then LIST when the server has no UIDL). */
-static void
-pop3_list_all(struct pop3_session *s)
-{
-	/* LIST is only needed to number messages without UIDL. */
-	pop3_send(s, 0, "UIDL");
-	pop3_enter(s, POP3_UIDL);
-}
-
-/*
- * Logged in: with the last poll's mark, STAT and the last message's UIDL
- * first (one round trip with PIPELINING); otherwise the full listing.
- */
-static void
-pop3_look(struct pop3_session *s)
-{
-	if (!s->mark.valid) {
-		pop3_list_all(s);
-		return;
-	}
-	pop3_send(s, 0, "STAT");
-	if (s->mark.count > 0 && (s->caps & POP3_CAP_PIPELINING)) {
-		pop3_send(s, 0, "UIDL %u", s->mark.count);
-		s->one_sent = 1;
-	}
-	pop3_enter(s, POP3_STAT);
-}
-
-/* STAT answered: "+OK count octets". */
-static void
-pop3_stat(struct pop3_session *s, const char *line)
-{
-	unsigned long	 n;
-
-	if (pop3_stat_parse(line, &n) == 0 && n <= POP3_MAILBOX_MAX) {
-		s->stat_ok = 1;
-		s->stat_count = n;
-	}
-	if (s->one_sent)
-		pop3_enter(s, POP3_UIDL_ONE);	/* its answer is next */
-	else if (!s->stat_ok || s->stat_count != s->mark.count)
-		pop3_list_all(s);
-	else if (s->stat_count == 0)
-		pop3_quick_done(s);
-	else {
-		pop3_send(s, 0, "UIDL %u", s->stat_count);
-		pop3_enter(s, POP3_UIDL_ONE);
-	}
-}
-
-/* "UIDL n" answered: "+OK n uidl"; the same as the mark's, nothing new. */
-static void
-pop3_uidl_one(struct pop3_session *s, char *line)
-{
-	unsigned long	 n;
-	char		*uidl;
-
-	if (s->stat_ok && s->stat_count == s->mark.count &&
-	    pop3_uidl_one_parse(line, &n, &uidl) == 0 &&
-	    n == s->mark.count && strcmp(uidl, s->mark.uidl) == 0)
-		pop3_quick_done(s);
-	else
-		pop3_list_all(s);
 }
 
 /* Handle the end of a multi-line reply. */
@@ -837,7 +363,7 @@ pop3_multi_line(struct pop3_session *s, char *line, size_t len)
 		if (pop3_listing_line(s, line, s->state == POP3_UIDL) != 0) {
 			char	 q[256];
 
-			pop3_quote(q, sizeof q, line, len);
+			conn_printable(q, sizeof q, line, len);
 			pop3_fail(s, POP3_ERR_PROTOCOL, "bad %s line from the "
 			    "server: \"%s\"", s->state == POP3_UIDL ? "UIDL" :
 			    "LIST", q);
@@ -848,293 +374,9 @@ pop3_multi_line(struct pop3_session *s, char *line, size_t len)
 	}
 }
 
-static int	pop3_body_more(struct pop3_body *, void *);
-
-/* Start receiving message num. */
-static void
-pop3_retr_begin(struct pop3_session *s, unsigned num)
-{
-	char	*cause = NULL;
-
-	s->cur_num = num;
-	pop3_body_init(&s->body, pop3_body_more, s);
-	s->cur = store_msg_new(s->store, s->account, s->msgs[num - 1].uidl,
-	    &cause);
-	if (s->cur == NULL) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
-		free(cause);
-		pop3_finish(s, POP3_ERR_LOCAL);
-		return;
-	}
-	if (s->no_uidl) {
-		s->cur_hash = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(s->cur_hash, EVP_sha256(), NULL);
-	}
-}
-
-/* Writing the current message failed: end the session. */
-static void
-pop3_disk_error(struct pop3_session *s)
-{
-	snprintf(s->message, sizeof s->message, "cannot write message %u to "
-	    "disk: %s", s->cur_num, strerror(errno));
-	pop3_finish(s, POP3_ERR_LOCAL);
-}
-
-/*
- * Count the message bytes put since the last call into the current
- * message (and its hash, without UIDL). Return -1 when the session ended.
- */
-static int
-pop3_put_done(struct pop3_session *s)
-{
-	char	*p = s->dst0;
-	size_t	 n = s->body.dst - s->dst0;
-
-	s->body.dst = s->dst0 = NULL;
-	s->body.room = 0;
-	if (n == 0)
-		return 0;
-	if (s->cur_hash != NULL)
-		EVP_DigestUpdate(s->cur_hash, p, n);
-	if (store_msg_fill(s->cur, n) != 0) {
-		pop3_disk_error(s);
-		return -1;
-	}
-	if (store_msg_size(s->cur) > POP3_MSG_MAX) {
-		pop3_fail(s, POP3_ERR_PROTOCOL, "message %u is larger than "
-		    "%llu bytes; giving up", s->cur_num,
-		    (unsigned long long)POP3_MSG_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The body decoder wants space: count in what it put since the last call,
- * and give it the free part of the current message's buffer (the store
- * writes the buffer out when full): no call into the store per line.
- */
-static int
-pop3_body_more(struct pop3_body *b, void *arg)
-{
-	struct pop3_session	*s = arg;
-
-	if (b->dst != NULL && pop3_put_done(s) != 0)
-		return -1;
-	if ((b->dst = store_msg_room(s->cur, &b->room)) == NULL) {
-		pop3_disk_error(s);
-		return -1;
-	}
-	s->dst0 = b->dst;
-	return 0;
-}
-
-/* The current message is complete: add it to the batch. */
-static void
-pop3_retr_end(struct pop3_session *s)
-{
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen, i;
-	char		 uid[80], *cause = NULL;
-	struct pop3_msg	*m = &s->msgs[s->cur_num - 1];
-
-	if (s->cur_hash != NULL) {
-		EVP_DigestFinal_ex(s->cur_hash, md, &mdlen);
-		EVP_MD_CTX_free(s->cur_hash);
-		s->cur_hash = NULL;
-		memcpy(uid, "sha256:", 7);
-		for (i = 0; i < mdlen && i < 32; i++)
-			snprintf(uid + 7 + 2 * i, 3, "%02x", md[i]);
-		if (uidset_has(s->seen, uid) || uidset_has(s->taken, uid)) {
-			store_msg_abort(s->cur);
-			s->cur = NULL;
-			m->dele = !s->keep;
-			return;
-		}
-		store_msg_set_uidl(s->cur, uid);
-		uidset_add(s->taken, uid);
-		free(m->uidl);
-		m->uidl = xstrdup(uid);
-	}
-	if (store_msg_close(s->cur, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
-		free(cause);
-		pop3_finish(s, POP3_ERR_LOCAL);
-		return;
-	}
-	s->result.bytes += store_msg_size(s->cur);
-	s->batch_bytes += store_msg_size(s->cur);
-	s->batch_num[s->nbatch] = s->cur_num;
-	s->batch[s->nbatch++] = s->cur;
-	s->cur = NULL;
-	if (s->nbatch == POP3_BATCH_MSGS || s->batch_bytes >= POP3_BATCH_BYTES)
-		pop3_commit(s);
-}
-
-/*
- * Decode a chunk of RETR data (dot stuffing undone, CRLF turned into LF)
- * into the current message and count its bytes in. Return the bytes
- * consumed (fewer when the message ended, setting *end); 0 when the
- * session ended.
- */
-static size_t
-pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
-{
-	ssize_t	 used;
-
-	used = pop3_body_decode(&s->body, p, len, end);
-	if (used < 0 || s->state != POP3_TRANSFER || pop3_put_done(s) != 0)
-		return 0;
-	return used;
-}
-
-/*
- * Stream RETR data from the input buffer, chunk by chunk, without copying
- * it into lines. Return 1 when the message ended, 0 when more input is
- * needed, -1 when the session ended.
- */
-static int
-pop3_retr_data(struct pop3_session *s)
-{
-	struct evbuffer		*in = bufferevent_get_input(s->bev);
-	struct evbuffer_iovec	 v[16];
-	int			 n, i, end = 0;
-	size_t			 used, total = 0;
-
-	n = evbuffer_peek(in, -1, NULL, v, 16);
-	if (n > 16)
-		n = 16;
-	for (i = 0; i < n && !end && s->state == POP3_TRANSFER; i++) {
-		used = pop3_retr_parse(s, v[i].iov_base, v[i].iov_len, &end);
-		total += used;
-		if (used < v[i].iov_len && !end)
-			break;		/* the session failed */
-	}
-	evbuffer_drain(in, total);
-	if (s->state != POP3_TRANSFER)
-		return -1;
-	if (end) {
-		pop3_retr_end(s);
-		return s->state == POP3_DONE ? -1 : 1;
-	}
-	return 0;
-}
-
-/* The lead's next message to fetch, from the front; 0 when none is left. */
-static unsigned
-pop3_next(struct pop3_session *s)
-{
-	while (s->next_retr < s->nmsgs && !s->msgs[s->next_retr].want)
-		s->next_retr++;
-	if (s->next_retr == s->nmsgs)
-		return 0;
-	s->msgs[s->next_retr].want = 0;
-	return ++s->next_retr;
-}
-
-/*
- * The second connection's next message, from the back of the lead's list,
- * and only one its own listing numbers the same with the same UIDL (a
- * message that arrived between the two listings may shift the numbers);
- * 0 when the two have met.
- */
-static unsigned
-pop3_take(struct pop3_session *h)
-{
-	struct pop3_session	*l = h->lead;
-	struct pop3_msg		*m;
-	size_t			 i;
-
-	while (l != NULL && l->back > l->next_retr) {
-		i = --l->back;
-		m = &l->msgs[i];
-		if (!m->want || i >= h->nmsgs || h->msgs[i].uidl == NULL ||
-		    strcmp(h->msgs[i].uidl, m->uidl) != 0)
-			continue;
-		m->want = 0;
-		return i + 1;
-	}
-	return 0;
-}
-
-/* Send more commands if the window allows; QUIT when all is done. */
-static void
-pop3_pump(struct pop3_session *s)
-{
-	size_t	 window = (s->caps & POP3_CAP_PIPELINING) ? POP3_WINDOW : 1;
-	struct pop3_cmd	*c;
-	unsigned	 num;
-
-	while (s->state == POP3_TRANSFER && s->fifo_len < window) {
-		while (s->next_dele < s->nmsgs && !s->msgs[s->next_dele].dele)
-			s->next_dele++;
-		/* DELEs only go out for committed messages (dele set). */
-		c = &s->fifo[(s->fifo_head + s->fifo_len) % (POP3_WINDOW + 1)];
-		if (s->next_dele < s->nmsgs) {
-			c->kind = CMD_DELE;
-			c->num = ++s->next_dele;
-			s->msgs[c->num - 1].dele = 0;
-			pop3_send(s, 0, "DELE %u", c->num);
-			s->fifo_len++;
-			continue;
-		}
-		if (s->commits >= POP3_MAX_COMMITS)
-			return;		/* pop3_committed_cb pumps again */
-		if ((num = s->second ? pop3_take(s) : pop3_next(s)) != 0) {
-			c->kind = CMD_RETR;
-			c->num = num;
-			pop3_send(s, 0, "RETR %u", c->num);
-			s->fifo_len++;
-			continue;
-		}
-		break;
-	}
-	if (s->state != POP3_TRANSFER || s->fifo_len > 0 || s->cur != NULL)
-		return;
-	/* Every RETR answered: commit the rest, which may queue DELEs. */
-	pop3_commit(s);
-	if (s->commits > 0)
-		return;		/* pop3_committed_cb pumps again */
-	for (; s->next_dele < s->nmsgs; s->next_dele++)
-		if (s->msgs[s->next_dele].dele)
-			break;
-	if (s->next_dele < s->nmsgs) {
-		pop3_pump(s);
-		return;
-	}
-	pop3_send(s, 0, "QUIT");
-	pop3_enter(s, POP3_QUIT);
-}
-
-/* A status line (+OK / -ERR) in TRANSFER: the answer to the FIFO head. */
-static void
-pop3_transfer_status(struct pop3_session *s, int okay, const char *q)
-{
-	struct pop3_cmd	 c = s->fifo[s->fifo_head];
-
-	s->fifo_head = (s->fifo_head + 1) % (POP3_WINDOW + 1);
-	s->fifo_len--;
-	if (c.kind == CMD_DELE) {
-		if (okay)
-			s->result.deleted++;
-		else
-			log_warnx("account=%s DELE %u refused: \"%s\"",
-			    s->account, c.num, q);
-		pop3_pump(s);
-		return;
-	}
-	if (!okay) {
-		pop3_fail(s, POP3_ERR_PROTOCOL, "the server refused message %u "
-		    "(RETR): \"%s\"", c.num, q);
-		return;
-	}
-	pop3_retr_begin(s, c.num);
-}
-
 /* Handle a status line (+OK or -ERR) according to the state. */
 static void
-pop3_status(struct pop3_session *s, char *line, size_t len)
+pop3_response(struct pop3_session *s, char *line, size_t len)
 {
 	int	 okay;
 	char	 q[256];
@@ -1144,13 +386,13 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 	else if (len >= 4 && strncmp(line, "-ERR", 4) == 0)
 		okay = 0;
 	else {
-		pop3_quote(q, sizeof q, line, len);
+		conn_printable(q, sizeof q, line, len);
 		pop3_fail(s, POP3_ERR_PROTOCOL, "unexpected reply from the "
 		    "server in %s: \"%s\"", pop3_state_names[s->state], q);
 		return;
 	}
-	pop3_quote(q, sizeof q, line, len);
-	log_debug("account=%s%s S: %s", s->account, pop3_who(s), q);
+	conn_printable(q, sizeof q, line, len);
+	log_debug("account=%s session=%u S: \"%s\"", s->account, s->id, q);
 	switch (s->state) {
 	case POP3_GREETING:
 		if (!okay) {
@@ -1199,10 +441,10 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		pop3_look(s);
 		break;
 	case POP3_STAT:
-		pop3_stat(s, line);
+		pop3_stat_response(s, line);
 		break;
 	case POP3_UIDL_ONE:
-		pop3_uidl_one(s, line);
+		pop3_uidl_one_response(s, line);
 		break;
 	case POP3_UIDL:
 		if (okay) {
@@ -1214,8 +456,8 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 			    "\"%s\"", q);
 			return;
 		}
-		log_info("account=%s the server has no UIDL; identifying "
-		    "messages by their content", s->account);
+		log_info("account=%s session=%u the server has no UIDL; "
+		    "identifying messages by their content", s->account, s->id);
 		s->no_uidl = 1;
 		pop3_multi_end(s);
 		break;
@@ -1228,10 +470,10 @@ pop3_status(struct pop3_session *s, char *line, size_t len)
 		s->multi = 1;
 		break;
 	case POP3_TRANSFER:
-		pop3_transfer_status(s, okay, q);
+		pop3_transfer_response(s, okay, q);
 		break;
 	case POP3_QUIT:
-		pop3_finish(s, POP3_OK);
+		pop3_close(s, POP3_OK);
 		break;
 	default:
 		pop3_fail(s, POP3_ERR_PROTOCOL, "unexpected reply in %s: "
@@ -1307,29 +549,6 @@ pop3_conn_error(struct pop3_session *s, int err)
 	    pop3_state_names[s->state], strerror(err));
 }
 
-/*
- * Take the status line ending at eol (at most POP3_LINE_MAX bytes) off
- * the input and act on it.
- */
-static void
-pop3_take_line(struct pop3_session *s, struct evbuffer *in,
-    struct evbuffer_ptr eol, size_t eol_len)
-{
-	char	*l = s->line;
-	size_t	 len;
-
-	len = eol.pos;
-	evbuffer_remove(in, l, len);
-	evbuffer_drain(in, eol_len);
-	l[len] = '\0';
-	if (memchr(l, '\0', len) != NULL) {
-		pop3_fail(s, POP3_ERR_PROTOCOL, "the server sent a NUL byte in "
-		    "a reply");
-		return;
-	}
-	pop3_status(s, l, len);
-}
-
 /* Is the session reading replies (not ended, not in a TLS handshake)? */
 static int
 pop3_reading(const struct pop3_session *s)
@@ -1343,8 +562,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct pop3_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
-	size_t			 eol_len;
+	size_t			 len;
 	int			 n, bulk = 0;
 
 	while (pop3_reading(s)) {
@@ -1362,17 +580,20 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 			if (pop3_read_listing(s, in) != 0)
 				continue;
 		} else {
-			eol = evbuffer_search_eol(in, NULL, &eol_len,
-			    EVBUFFER_EOL_CRLF);
-			if ((eol.pos == -1 ? evbuffer_get_length(in) :
-			    (size_t)eol.pos) > POP3_LINE_MAX) {
+			n = conn_readline(in, s->line, POP3_LINE_MAX, &len);
+			if (n == -1) {
 				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
 				    "sent a line longer than %d bytes",
 				    POP3_LINE_MAX);
 				break;
 			}
-			if (eol.pos != -1) {
-				pop3_take_line(s, in, eol, eol_len);
+			if (n == -2) {
+				pop3_fail(s, POP3_ERR_PROTOCOL, "the server "
+				    "sent a NUL byte in a reply");
+				break;
+			}
+			if (n == 1) {
+				pop3_response(s, s->line, len);
 				continue;
 			}
 		}
@@ -1396,8 +617,11 @@ pop3_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct pop3_session	*s = arg;
 
+	/* After the end, what the connection does is of no interest. */
+	if (s->state == POP3_DONE)
+		return;
 	if (s->state == POP3_QUIT && (what & BEV_EVENT_EOF)) {
-		pop3_finish(s, POP3_OK);
+		pop3_close(s, POP3_OK);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -1428,7 +652,7 @@ pop3_connected_cb(struct conn *c, const char *error, void *arg)
 }
 
 /* A session for the account's server srv, not connected yet. */
-static struct pop3_session *
+struct pop3_session *
 pop3_session_new(struct event_base *base, const char *account,
     const struct config_server *srv, const char *password,
     struct store *store, pop3_done_cb cb, void *arg)
@@ -1436,6 +660,7 @@ pop3_session_new(struct event_base *base, const char *account,
 	struct pop3_session	*s;
 
 	s = xcalloc(1, sizeof *s);
+	s->id = conn_session_id();
 	s->account = xstrdup(account);
 	s->host = xstrdup(srv->host);
 	s->port = srv->port;
@@ -1451,69 +676,19 @@ pop3_session_new(struct event_base *base, const char *account,
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(POP3_LINE_MAX + 1);
-	s->done_ev = event_new(base, -1, 0, pop3_deliver_cb, s);
+	s->report_ev = event_new(base, -1, 0, pop3_report_cb, s);
 	s->taken = uidset_new();
 	return s;
 }
 
 /* Connect (TLS up at once when implicit); the greeting comes next. */
-static void
+void
 pop3_connect(struct pop3_session *s)
 {
-	log_debug("account=%s%s connecting to %s:%d tls=%s", s->account,
-	    pop3_who(s), s->host, s->port, config_tls_name(s->tls));
+	log_debug("account=%s session=%u connecting to %s:%d tls=%s",
+	    s->account, s->id, s->host, s->port, config_tls_name(s->tls));
 	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
 	    s->ca_file, s->timeout, pop3_connected_cb, s);
-}
-
-/* The second connection ended: add up, and let the lead report. */
-static void
-pop3_helper_done(struct pop3_session *h, const struct pop3_result *r,
-    void *arg)
-{
-	struct pop3_session	*l = arg;
-
-	l->result.new += r->new;
-	l->result.bytes += r->bytes;
-	l->result.deleted += r->deleted;
-	log_info("account=%s%s: %u messages, %llu bytes%s%s", h->account,
-	    pop3_who(h), r->new, (unsigned long long)r->bytes,
-	    r->error == POP3_OK ? "" : "; it ended early: ",
-	    r->error == POP3_OK ? "" : r->message);
-	l->helper = NULL;
-	pop3_session_free(h);
-	pop3_deliver(l);
-}
-
-/* Open the second connection of lead l, as l's account and server. */
-static void
-pop3_helper_start(struct pop3_session *l)
-{
-	struct config_server	 srv;
-	struct pop3_session	*h;
-
-	memset(&srv, 0, sizeof srv);
-	srv.host = l->host;
-	srv.port = l->port;
-	srv.tls = l->tls;
-	srv.user = l->user;
-	srv.auth = l->auth;
-	srv.ca_file = l->ca_file;
-	srv.timeout = l->timeout;
-	srv.keep = l->keep;
-	srv.connections = 1;
-	h = pop3_session_new(event_get_base(l->done_ev), l->account, &srv,
-	    l->password, l->store, pop3_helper_done, l);
-	h->stored_cb = l->stored_cb;
-	h->stored_arg = l->stored_arg;
-	h->second = 1;
-	h->lead = l;
-	h->seen = l->seen;
-	l->helper = h;
-	l->back = l->nmsgs;
-	log_info("account=%s opening a second connection to share the work",
-	    l->account);
-	pop3_connect(h);
 }
 
 /*
@@ -1542,37 +717,27 @@ pop3_session_start(struct event_base *base, const struct config_account *a,
 		s->mark = *mark;
 	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
 	    store_recover(store, s->account, &cause) != 0) {
-		snprintf(s->message, sizeof s->message, "%s", cause);
+		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
-		s->state = POP3_CONNECT;
-		pop3_finish(s, POP3_ERR_LOCAL);
 		return s;
 	}
 	pop3_connect(s);
 	return s;
 }
 
-/* Free a session (NULL is fine); a poll in progress is abandoned. */
-void
-pop3_session_free(struct pop3_session *s)
+/* Is something still pointing at the session (a batch at the store)? */
+static int
+pop3_in_use(const struct pop3_session *s)
+{
+	return s->commits > 0;
+}
+
+/* Free everything. */
+static void
+pop3_destroy(struct pop3_session *s)
 {
 	size_t	 i;
 
-	if (s == NULL)
-		return;
-	if (s->helper != NULL) {
-		s->helper->lead = NULL;
-		pop3_session_free(s->helper);
-		s->helper = NULL;
-	}
-	/* Batches at the store still point here: free when they report. */
-	if (s->commits > 0) {
-		s->freed = 1;
-		conn_free(s->conn);
-		s->conn = NULL;
-		s->bev = NULL;
-		return;
-	}
 	store_msg_abort(s->cur);
 	for (i = 0; i < s->nbatch; i++)
 		store_msg_abort(s->batch[i]);
@@ -1581,7 +746,7 @@ pop3_session_free(struct pop3_session *s)
 	if (s->cur_hash != NULL)
 		EVP_MD_CTX_free(s->cur_hash);
 	conn_free(s->conn);
-	event_free(s->done_ev);
+	event_free(s->report_ev);
 	uidset_free(s->taken);
 	for (i = 0; i < s->nmsgs; i++)
 		free(s->msgs[i].uidl);
@@ -1596,4 +761,42 @@ pop3_session_free(struct pop3_session *s)
 	free(s->apop_ts);
 	free(s->line);
 	free(s);
+}
+
+/*
+ * A use of the session ended: free it if it is dead and nothing uses it
+ * any more. Return 1 when it is gone.
+ */
+int
+pop3_reap(struct pop3_session *s)
+{
+	if (!s->dead || pop3_in_use(s))
+		return 0;
+	pop3_destroy(s);
+	return 1;
+}
+
+/*
+ * Free a session (NULL is fine) at any time; a poll in progress is
+ * abandoned. One still in use is marked dead: its connection closes now,
+ * the owner hears nothing more, and pop3_reap frees it.
+ */
+void
+pop3_session_free(struct pop3_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->helper != NULL) {
+		s->helper->lead = NULL;
+		pop3_session_free(s->helper);
+		s->helper = NULL;
+	}
+	if (pop3_in_use(s)) {
+		s->dead = 1;
+		conn_free(s->conn);
+		s->conn = NULL;
+		s->bev = NULL;
+		return;
+	}
+	pop3_destroy(s);
 }

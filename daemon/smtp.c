@@ -13,20 +13,10 @@
  *   IDLE -> QUIT -> DONE
  *
  * Any state may go to DONE (or to QUIT first, when the connection is still
- * in step with the server) through smtp_fail. With PIPELINING the
- * commands RSET, MAIL, every RCPT and DATA go out in one write, and the
- * states MAIL, RCPT, DATA then only consume their replies in order (RFC
- * 2920 section 3.1); without it each command waits for the previous
- * reply. A refused RCPT is recorded and the others still get the message;
- * when no RCPT was accepted, a pipelined DATA is expected to fail and its
- * reply is ignored (RFC 2920 section 3.1), and the next transaction starts
- * with RSET.
- *
- * The message is streamed from its file in SMTP_CHUNK reads whenever the
- * output buffer drains below SMTP_OUT_LOW (the write callback), encoded on
- * the way (CRLF line ends, dot stuffing; smtp-wire.c). Memory stays
- * bounded whatever the message size; the TLS filter's own output buffer
- * is bounded too (see smtp_attach).
+ * in step with the server) through smtp_fail. The AUTH states are
+ * smtp-auth.c's, the transaction's (RSET to DOT) smtp-mail.c's; the
+ * session struct the three share is in smtp-int.h. Replies are read here,
+ * a line at a time through conn_readline, and dispatched by state.
  *
  * Every wait has a timeout: the account's, for each reply; at least
  * SMTP_DOT_TIMEOUT_MIN for the reply to the final dot (RFC 5321 section
@@ -34,8 +24,21 @@
  * timeout while idle or while sending the message: a write timeout covers
  * a server that stops reading.
  *
- * Credentials are only sent over TLS (unless tls is "none"); with tls
- * "starttls" a server that does not offer STARTTLS is left at once.
+ * With tls "starttls" a server that does not offer STARTTLS is left
+ * before anything else is sent.
+ *
+ * The session's words, as in pop3.c: smtp_response acts on one complete
+ * reply according to the state and moves on; smtp_enter changes the state
+ * (logged old -> new); every error of the session goes through smtp_fail,
+ * with a class and a message; smtp_close ends the session and its
+ * traffic; smtp_report queues a message's outcome, which report_ev
+ * delivers to the owner from the loop. Log lines name the session:
+ * "smtp: session=N".
+ *
+ * Freeing, the same idiom as pop3.c: smtp_session_free may be called at
+ * any time, from any callback. A session still in use (smtp_in_use: one
+ * of its callbacks is running) is marked dead instead, and smtp_reap
+ * frees it when the last use ends (the callback returns to the loop).
  */
 #include "autoconf.h"
 
@@ -49,133 +52,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config.h"
 #include "conn.h"
+#include "smtp-int.h"
 #include "smtp-wire.h"
 #include "smtp.h"
 
 #define SMTP_INPUT_HIGH		(64 * 1024)	/* stop reading beyond */
-#define SMTP_CHUNK		(64 * 1024)	/* message file reads */
-#define SMTP_OUT_LOW		(64 * 1024)	/* refill below this */
-#define SMTP_OUT_HIGH		(256 * 1024)	/* stop refilling at this */
 #define SMTP_DOT_TIMEOUT_MIN	60		/* seconds */
-#define SMTP_ADDR_MAX		254		/* RFC 5321 4.5.3.1.3, no <> */
-#define SMTP_MESSAGE_MAX	1024		/* result messages */
-
-enum smtp_state {
-	SMTP_INIT,
-	SMTP_CONNECT,
-	SMTP_GREETING,
-	SMTP_EHLO,
-	SMTP_HELO,
-	SMTP_STARTTLS,
-	SMTP_HANDSHAKE,
-	SMTP_EHLO_TLS,
-	SMTP_AUTH,
-	SMTP_AUTH_USER,
-	SMTP_AUTH_PASS,
-	SMTP_IDLE,
-	SMTP_RSET,
-	SMTP_MAIL,
-	SMTP_RCPT,
-	SMTP_DATA,
-	SMTP_BODY,
-	SMTP_DOT,
-	SMTP_QUIT,
-	SMTP_DONE,
-};
 
 static const char *const smtp_state_names[] = {
 	"INIT", "CONNECT", "GREETING", "EHLO", "HELO", "STARTTLS",
 	"HANDSHAKE", "EHLO_TLS", "AUTH", "AUTH_USER", "AUTH_PASS", "IDLE",
 	"RSET", "MAIL", "RCPT", "DATA", "BODY", "DOT", "QUIT", "DONE",
 };
-
-/* The storage behind one struct smtp_rcpt_result. */
-struct smtp_rcpt_text {
-	int		 final;		/* refused, or the dot was answered */
-	char		 enhanced[16];
-	char		 text[SMTP_TEXT_MAX];
-};
-
-struct smtp_session {
-	unsigned		 id;		/* for logs */
-	char			*host;
-	int			 port;
-	enum config_tls		 tls;
-	char			*user;		/* or NULL */
-	char			*secret;	/* password or token, or NULL;
-						 * zeroed on free */
-	char			*auth;
-	char			*ca_file;
-	char			*helo;		/* EHLO name; NULL: our address */
-	int			 timeout;
-
-	struct conn		*conn;
-	struct bufferevent	*bev;		/* borrowed from conn */
-	enum smtp_state		 state;
-	struct smtp_ext		 ext;		/* from the last EHLO */
-	struct smtp_reply	 reply;		/* being read */
-	char			*line;		/* SMTP_LINE_MAX + 1 bytes */
-	const char		*mech;		/* AUTH mechanism in use */
-	int			 ending;	/* QUIT asked for, or failed:
-						 * closed_cb follows */
-	int			 quit_wanted;	/* QUIT once idle */
-	int			 need_rset;	/* a transaction is open */
-
-	/* The message in flight (busy until its result is set). */
-	int			 busy;
-	int			 utf8;		/* SMTPUTF8 addresses */
-	struct smtp_envelope	 env;		/* its pointers are borrowed */
-	smtp_sent_cb		 sent_cb;
-	void			*sent_arg;
-	int			 batch;		/* MAIL..DATA pipelined */
-	struct evbuffer		*cork;		/* a pipelined group, until
-						 * smtp_uncork sends it */
-	int			 corked;
-	int			 mail_failed;	/* MAIL refused (pipelined) */
-	int			 data_abort;	/* "." sent after a wrong 354 */
-	size_t			 rcpt_next;	/* RCPT replies read */
-	size_t			 naccepted;	/* RCPTs accepted */
-	uint64_t		 offset;	/* next file byte to read */
-	uint64_t		 sent_bytes;	/* encoded bytes queued */
-	struct smtp_stuff	 stuff;
-	char			*chunk;		/* SMTP_CHUNK bytes in BODY */
-	struct smtp_result	 result;
-	struct smtp_rcpt_result	*rcpts;
-	struct smtp_rcpt_text	*texts;
-	char			 message[SMTP_MESSAGE_MAX];
-
-	/* Reports, delivered from the loop by report_ev. */
-	struct event		*report_ev;
-	int			 report_sent;	/* sent_cb is due */
-	int			 report_closed;	/* closed_cb is due */
-	struct smtp_result	 closed;
-	char			 closed_msg[SMTP_MESSAGE_MAX];
-	smtp_closed_cb		 closed_cb;
-	void			*closed_arg;
-	int			 in_cb;		/* inside a caller's callback */
-	int			 dead;		/* freed inside a callback */
-};
-
-static unsigned	smtp_next_id;
+_Static_assert(sizeof smtp_state_names / sizeof smtp_state_names[0] ==
+    SMTP_NSTATES, "a name for every SMTP state");
 
 static void	smtp_read_cb(struct bufferevent *, void *);
 static void	smtp_write_cb(struct bufferevent *, void *);
 static void	smtp_event_cb(struct bufferevent *, short, void *);
-static void	smtp_begin(struct smtp_session *);
-static void	smtp_really_free(struct smtp_session *);
+static int	smtp_reap(struct smtp_session *);
 
 /* Name an error class (for status and logs). */
 const char *
@@ -190,7 +96,7 @@ smtp_error_name(enum smtp_error e)
 }
 
 /* Set the timeouts for the wait of the current state. */
-static void
+void
 smtp_timeouts(struct smtp_session *s)
 {
 	struct timeval	 r = { s->timeout, 0 }, w = { s->timeout, 0 };
@@ -206,24 +112,24 @@ smtp_timeouts(struct smtp_session *s)
 }
 
 /* Change state, logging the transition; restart the timeouts. */
-static void
+void
 smtp_enter(struct smtp_session *s, enum smtp_state next)
 {
 	if (next != s->state)
-		log_debug("smtp: id=%u host=%s:%d %s -> %s", s->id, s->host,
-		    s->port, smtp_state_names[s->state],
+		log_debug("smtp: session=%u host=%s:%d %s -> %s", s->id,
+		    s->host, s->port, smtp_state_names[s->state],
 		    smtp_state_names[next]);
 	s->state = next;
 	smtp_timeouts(s);
 }
 
 /* Send a command line (CRLF added); log it, or logas instead. */
-static void
+void
 smtp_write(struct smtp_session *s, const char *cmd, const char *logas)
 {
 	struct evbuffer	*out = bufferevent_get_output(s->bev);
 
-	log_debug("smtp: id=%u C: %s", s->id, logas != NULL ? logas : cmd);
+	log_debug("smtp: session=%u C: %s", s->id, logas != NULL ? logas : cmd);
 	/*
 	 * One add per line: over TLS each add becomes a record at once, and
 	 * a server that sees a command's end in a later record answers
@@ -234,14 +140,14 @@ smtp_write(struct smtp_session *s, const char *cmd, const char *logas)
 }
 
 /* Hold the next commands back, to send them as one write. */
-static void
+void
 smtp_cork(struct smtp_session *s)
 {
 	s->corked = 1;
 }
 
 /* Send the commands held back in one piece. */
-static void
+void
 smtp_uncork(struct smtp_session *s)
 {
 	size_t	 len = evbuffer_get_length(s->cork);
@@ -255,7 +161,7 @@ smtp_uncork(struct smtp_session *s)
 }
 
 /* Send a command line made with printf (never a secret). */
-static void __attribute__((format(printf, 2, 3)))
+void
 smtp_cmd(struct smtp_session *s, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -268,7 +174,7 @@ smtp_cmd(struct smtp_session *s, const char *fmt, ...)
 }
 
 /* Describe a reply: "host:port said 550 5.1.1 text". */
-static void
+void
 smtp_said(struct smtp_session *s, char *buf, size_t size,
     const struct smtp_reply *r)
 {
@@ -278,13 +184,13 @@ smtp_said(struct smtp_session *s, char *buf, size_t size,
 }
 
 /* Is a 4xx reply (or, in RCPT, 552: RFC 5321 4.5.3.1.10) temporary? */
-static int
+int
 smtp_temporary(const struct smtp_reply *r)
 {
 	return r->code / 100 == 4;
 }
 
-/* --- Reports --------------------------------------------------------------- */
+/* --- Reports ------------------------------------------------------- */
 
 /* Deliver what is due: the sent callback first, then the closed one. */
 static void
@@ -327,16 +233,14 @@ smtp_report_cb(evutil_socket_t fd, short what, void *arg)
 		s->closed_cb(s, &s->closed, s->closed_arg);
 	}
 	s->in_cb = 0;
-	if (s->dead) {
-		smtp_really_free(s);
+	if (smtp_reap(s))
 		return;
-	}
 	if (s->report_sent || s->report_closed)
 		event_active(s->report_ev, EV_TIMEOUT, 1);
 }
 
 /* Set the outcome for recipient i. */
-static void
+void
 smtp_rcpt_set(struct smtp_session *s, size_t i, int code,
     const char *enhanced, const char *text, int temporary, int accepted)
 {
@@ -350,15 +254,6 @@ smtp_rcpt_set(struct smtp_session *s, size_t i, int code,
 	rr->text = t->text;
 	rr->temporary = temporary;
 	rr->accepted = accepted;
-}
-
-/* Set recipient i's outcome from a reply. */
-static void
-smtp_rcpt_reply(struct smtp_session *s, size_t i, const struct smtp_reply *r,
-    int temporary, int accepted)
-{
-	smtp_rcpt_set(s, i, r->code, r->enhanced, r->text, temporary,
-	    accepted);
 }
 
 /*
@@ -413,7 +308,7 @@ smtp_close(struct smtp_session *s)
  * then the session ends. polite: the connection is in step with the
  * server, so say QUIT first (RFC 5321 section 4.1.1.10).
  */
-static void __attribute__((format(printf, 5, 6)))
+void
 smtp_fail(struct smtp_session *s, enum smtp_error err, int temporary,
     int polite, const char *fmt, ...)
 {
@@ -428,7 +323,7 @@ smtp_fail(struct smtp_session *s, enum smtp_error err, int temporary,
 	va_start(ap, fmt);
 	vsnprintf(s->closed_msg, sizeof s->closed_msg, fmt, ap);
 	va_end(ap);
-	log_info("smtp: id=%u host=%s:%d failed in %s: %s", s->id, s->host,
+	log_info("smtp: session=%u host=%s:%d failed in %s: %s", s->id, s->host,
 	    s->port, smtp_state_names[s->state], s->closed_msg);
 	s->closed.error = err;
 	s->closed.temporary = temporary;
@@ -454,7 +349,7 @@ smtp_do_quit(struct smtp_session *s)
 }
 
 /* The transaction is over: back to IDLE, or QUIT when asked to. */
-static void
+void
 smtp_message_done(struct smtp_session *s, enum smtp_error err,
     int temporary)
 {
@@ -464,7 +359,7 @@ smtp_message_done(struct smtp_session *s, enum smtp_error err,
 		smtp_do_quit(s);
 }
 
-/* --- Connection, EHLO, STARTTLS, AUTH --------------------------------------- */
+/* --- Connection, EHLO, STARTTLS ------------------------------------ */
 
 /* Take over the connection's bufferevent: callbacks, timeouts, limits. */
 static void
@@ -572,126 +467,18 @@ smtp_tls_cb(struct conn *c, const char *error, void *arg)
 	smtp_ehlo(s, SMTP_EHLO_TLS);
 }
 
-/* Base64-encode len bytes (RFC 4648), NUL-terminated; free it. */
-static char *
-smtp_base64(const void *data, size_t len)
-{
-	char	*b64;
-
-	b64 = xmalloc(4 * ((len + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
-	return b64;
-}
-
-/* Send "AUTH MECH base64(raw)" (or a bare base64 line when mech is NULL). */
-static void
-smtp_auth_send(struct smtp_session *s, const char *mech, char *raw,
-    size_t rawlen)
-{
-	char	*b64, *line, logas[64];
-
-	b64 = smtp_base64(raw, rawlen);
-	if (mech != NULL) {
-		xasprintf(&line, "AUTH %s %s", mech, b64);
-		snprintf(logas, sizeof logas, "AUTH %s ********", mech);
-	} else {
-		line = xstrdup(b64);
-		snprintf(logas, sizeof logas, "********");
-	}
-	smtp_write(s, line, logas);
-	explicit_bzero(raw, rawlen);
-	explicit_bzero(b64, strlen(b64));
-	explicit_bzero(line, strlen(line));
-	free(b64);
-	free(line);
-}
-
-/* Start AUTH PLAIN (RFC 4616, initial response), LOGIN or XOAUTH2. */
-static void
-smtp_auth_start(struct smtp_session *s, const char *mech)
-{
-	size_t	 ulen = strlen(s->user), plen = strlen(s->secret), rawlen;
-	char	*raw;
-
-	s->mech = mech;
-	if (strcmp(mech, "PLAIN") == 0) {
-		rawlen = ulen + plen + 2;
-		raw = xmalloc(rawlen);
-		raw[0] = '\0';
-		memcpy(raw + 1, s->user, ulen);
-		raw[1 + ulen] = '\0';
-		memcpy(raw + 2 + ulen, s->secret, plen);
-		smtp_auth_send(s, "PLAIN", raw, rawlen);
-		free(raw);
-		smtp_enter(s, SMTP_AUTH);
-	} else if (strcmp(mech, "XOAUTH2") == 0) {
-		rawlen = xasprintf(&raw, "user=%s\001auth=Bearer %s\001\001",
-		    s->user, s->secret);
-		smtp_auth_send(s, "XOAUTH2", raw, rawlen);
-		free(raw);
-		smtp_enter(s, SMTP_AUTH);
-	} else {
-		smtp_write(s, "AUTH LOGIN", NULL);
-		smtp_enter(s, SMTP_AUTH_USER);
-	}
-}
-
 /* Ready for messages: send the one waiting, or QUIT. */
-static void
+void
 smtp_ready(struct smtp_session *s)
 {
 	smtp_enter(s, SMTP_IDLE);
-	log_info("smtp: id=%u host=%s:%d ready (%s%s%s)", s->id, s->host,
+	log_info("smtp: session=%u host=%s:%d ready (%s%s%s)", s->id, s->host,
 	    s->port, conn_is_tls(s->conn) ? "TLS" : "no TLS",
 	    s->mech != NULL ? ", AUTH " : "", s->mech != NULL ? s->mech : "");
 	if (s->busy)
 		smtp_begin(s);
 	else if (s->quit_wanted)
 		smtp_do_quit(s);
-}
-
-/* Choose the AUTH mechanism, or none. */
-static void
-smtp_auth(struct smtp_session *s)
-{
-	const char	*how = s->auth;
-
-	if (strcmp(how, "none") == 0 || (strcmp(how, "auto") == 0 &&
-	    (s->user == NULL || s->secret == NULL))) {
-		smtp_ready(s);
-		return;
-	}
-	if (s->user == NULL || s->secret == NULL) {
-		smtp_fail(s, SMTP_ERR_AUTH, 0, 1, "auth \"%s\" needs a user "
-		    "and a password", how);
-		return;
-	}
-	if (!conn_is_tls(s->conn) && s->tls != CONFIG_TLS_NONE) {
-		smtp_fail(s, SMTP_ERR_TLS, 0, 1, "refusing to send a password "
-		    "over an unencrypted connection");
-		return;
-	}
-	if (!(s->ext.flags & SMTP_EXT_AUTH)) {
-		smtp_fail(s, SMTP_ERR_AUTH, 0, 1, "%s:%d does not offer AUTH "
-		    "(it answered %s)", s->host, s->port,
-		    s->state == SMTP_HELO ? "HELO, not EHLO" : "EHLO without "
-		    "AUTH");
-		return;
-	}
-	if (strcmp(how, "plain") == 0)
-		smtp_auth_start(s, "PLAIN");
-	else if (strcmp(how, "login") == 0)
-		smtp_auth_start(s, "LOGIN");
-	else if (strcmp(how, "xoauth2") == 0)
-		smtp_auth_start(s, "XOAUTH2");
-	else if (s->ext.auth & SMTP_AUTH_PLAIN)
-		smtp_auth_start(s, "PLAIN");
-	else if (s->ext.auth & SMTP_AUTH_LOGIN)
-		smtp_auth_start(s, "LOGIN");
-	else
-		smtp_fail(s, SMTP_ERR_AUTH, 0, 1, "%s:%d offers neither AUTH "
-		    "PLAIN nor LOGIN (it offers: %s); set auth", s->host,
-		    s->port, s->ext.mechs[0] != '\0' ? s->ext.mechs : "none");
 }
 
 /* After EHLO (or HELO): STARTTLS when asked for, then AUTH. */
@@ -713,386 +500,7 @@ smtp_after_ehlo(struct smtp_session *s)
 	smtp_auth(s);
 }
 
-/* --- The transaction ------------------------------------------------------- */
-
-/* Check an address for the envelope: no line breaks, no brackets. */
-static int
-smtp_addr_ok(const char *a, int *utf8)
-{
-	size_t	 i;
-
-	if (strlen(a) > SMTP_ADDR_MAX)
-		return 0;
-	for (i = 0; a[i] != '\0'; i++) {
-		unsigned char	 c = a[i];
-
-		if (c < 0x20 || c == 0x7f || c == '<' || c == '>')
-			return 0;
-		if (c >= 0x80)
-			*utf8 = 1;
-	}
-	return 1;
-}
-
-/* Send MAIL FROM with its parameters. */
-static void
-smtp_mail_cmd(struct smtp_session *s)
-{
-	char	 size[40] = "";
-
-	if (s->ext.flags & SMTP_EXT_SIZE)
-		snprintf(size, sizeof size, " SIZE=%llu",
-		    (unsigned long long)s->env.size);
-	smtp_cmd(s, "MAIL FROM:<%s>%s%s%s", s->env.from, size,
-	    s->env.eightbit && (s->ext.flags & SMTP_EXT_8BITMIME) ?
-	    " BODY=8BITMIME" : "", s->utf8 ? " SMTPUTF8" : "");
-}
-
-/* Send RCPT TO for recipient i. */
-static void
-smtp_rcpt_cmd(struct smtp_session *s, size_t i)
-{
-	smtp_cmd(s, "RCPT TO:<%s>", s->env.rcpts[i]);
-}
-
-/*
- * Start the transaction of the message waiting: check SIZE, then RSET if
- * the last transaction was left open, MAIL, RCPT..., DATA: in one write
- * with PIPELINING.
- */
-static void
-smtp_begin(struct smtp_session *s)
-{
-	size_t	 i;
-
-	if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size_max > 0 &&
-	    s->env.size > s->ext.size_max) {
-		snprintf(s->message, sizeof s->message, "message is %llu bytes, "
-		    "%s:%d accepts at most %llu",
-		    (unsigned long long)s->env.size, s->host, s->port,
-		    (unsigned long long)s->ext.size_max);
-		smtp_message_done(s, SMTP_ERR_REJECTED, 0);
-		return;
-	}
-	if (s->utf8 && !(s->ext.flags & SMTP_EXT_SMTPUTF8)) {
-		snprintf(s->message, sizeof s->message, "%s:%d does not accept "
-		    "addresses with non-ASCII characters (no SMTPUTF8)",
-		    s->host, s->port);
-		smtp_message_done(s, SMTP_ERR_REJECTED, 0);
-		return;
-	}
-	if (s->env.eightbit && !(s->ext.flags & SMTP_EXT_8BITMIME))
-		log_info("smtp: id=%u host=%s:%d does not offer 8BITMIME; "
-		    "sending 8-bit data anyway", s->id, s->host, s->port);
-	s->batch = (s->ext.flags & SMTP_EXT_PIPELINING) != 0;
-	s->mail_failed = 0;
-	s->data_abort = 0;
-	s->rcpt_next = 0;
-	s->naccepted = 0;
-	smtp_cork(s);
-	if (s->need_rset)
-		smtp_write(s, "RSET", NULL);
-	if (!s->need_rset || s->batch)
-		smtp_mail_cmd(s);
-	if (s->batch) {
-		for (i = 0; i < s->env.nrcpts; i++)
-			smtp_rcpt_cmd(s, i);
-		smtp_write(s, "DATA", NULL);
-		log_debug("smtp: id=%u pipelined %sMAIL, %zu RCPT, DATA", s->id,
-		    s->need_rset ? "RSET, " : "", s->env.nrcpts);
-	}
-	smtp_uncork(s);
-	smtp_enter(s, s->need_rset ? SMTP_RSET : SMTP_MAIL);
-}
-
-/*
- * No recipient was accepted (or MAIL was refused): the message failed
- * with the recipients' own replies. The transaction is left open: RSET
- * before the next.
- */
-static void
-smtp_refused(struct smtp_session *s)
-{
-	size_t	 i, n = 0, used;
-	int	 temporary = 0;
-
-	s->need_rset = 1;
-	for (i = 0; i < s->env.nrcpts; i++)
-		temporary |= s->rcpts[i].temporary;
-	if (s->message[0] == '\0' && s->env.nrcpts == 1)
-		snprintf(s->message, sizeof s->message, "%s:%d said %d%s%s %s",
-		    s->host, s->port, s->rcpts[0].code,
-		    s->rcpts[0].enhanced != NULL ? " " : "",
-		    s->rcpts[0].enhanced != NULL ? s->rcpts[0].enhanced : "",
-		    s->rcpts[0].text);
-	else if (s->message[0] == '\0') {
-		used = snprintf(s->message, sizeof s->message, "%s:%d refused "
-		    "every recipient:", s->host, s->port);
-		for (i = 0; i < s->env.nrcpts && used < sizeof s->message;
-		    i++, n++)
-			used += snprintf(s->message + used, sizeof s->message -
-			    used, "%s <%s> %d%s%s %s", n > 0 ? ";" : "",
-			    s->env.rcpts[i], s->rcpts[i].code,
-			    s->texts[i].enhanced[0] != '\0' ? " " : "",
-			    s->texts[i].enhanced, s->rcpts[i].text);
-	}
-	smtp_message_done(s, SMTP_ERR_REJECTED, temporary);
-}
-
-/* The final reply to the message (or to DATA): end the transaction. */
-static void
-smtp_data_done(struct smtp_session *s, const struct smtp_reply *r)
-{
-	size_t	 i, used, refused = s->env.nrcpts - s->naccepted;
-	int	 ok = r->code / 100 == 2;
-
-	for (i = 0; i < s->env.nrcpts; i++) {
-		if (s->texts[i].final)
-			continue;
-		smtp_rcpt_reply(s, i, r, smtp_temporary(r), ok);
-		s->texts[i].final = 1;
-	}
-	if (!ok) {
-		smtp_said(s, s->message, sizeof s->message, r);
-		smtp_message_done(s, SMTP_ERR_REJECTED, smtp_temporary(r));
-		return;
-	}
-	log_info("smtp: id=%u host=%s:%d message accepted for %zu of %zu "
-	    "recipients (%llu bytes)", s->id, s->host, s->port, s->naccepted,
-	    s->env.nrcpts, (unsigned long long)s->sent_bytes);
-	if (refused > 0) {
-		used = snprintf(s->message, sizeof s->message, "%s:%d refused "
-		    "%zu of %zu recipients:", s->host, s->port, refused,
-		    s->env.nrcpts);
-		for (i = 0; i < s->env.nrcpts && used < sizeof s->message; i++)
-			if (!s->rcpts[i].accepted)
-				used += snprintf(s->message + used,
-				    sizeof s->message - used, " <%s> %d%s%s %s%s",
-				    s->env.rcpts[i], s->rcpts[i].code,
-				    s->texts[i].enhanced[0] != '\0' ? " " : "",
-				    s->texts[i].enhanced, s->rcpts[i].text,
-				    --refused > 0 ? ";" : "");
-	}
-	smtp_message_done(s, SMTP_OK, 0);
-}
-
-/* Queue more of the message while the output buffer is low. */
-static void
-smtp_body_pump(struct smtp_session *s)
-{
-	struct evbuffer		*out = bufferevent_get_output(s->bev);
-	struct evbuffer_iovec	 v;
-	ssize_t			 n;
-	size_t			 len;
-
-	while (s->state == SMTP_BODY &&
-	    evbuffer_get_length(out) < SMTP_OUT_HIGH) {
-		n = pread(s->env.fd, s->chunk, SMTP_CHUNK, (off_t)s->offset);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			/* Half a message went out: only closing is safe. */
-			smtp_fail(s, SMTP_ERR_LOCAL, 0, 0, "cannot read the "
-			    "message at byte %llu: %s",
-			    (unsigned long long)s->offset, strerror(errno));
-			return;
-		}
-		len = n > 0 ? SMTP_STUFF_MAX((size_t)n) : SMTP_STUFF_END_MAX;
-		if (evbuffer_reserve_space(out, len, &v, 1) < 1)
-			fatalx("evbuffer_reserve_space failed");
-		if (n == 0)
-			v.iov_len = smtp_stuff_end(&s->stuff, v.iov_base);
-		else
-			v.iov_len = smtp_stuff(&s->stuff, s->chunk, n,
-			    v.iov_base);
-		evbuffer_commit_space(out, &v, 1);
-		s->sent_bytes += v.iov_len;
-		if (n == 0) {
-			free(s->chunk);
-			s->chunk = NULL;
-			smtp_enter(s, SMTP_DOT);
-			return;
-		}
-		s->offset += n;
-	}
-}
-
-/* --- Replies ----------------------------------------------------------------- */
-
-/* A reply to MAIL, RCPT or DATA while the transaction is running. */
-static void
-smtp_transaction(struct smtp_session *s, const struct smtp_reply *r)
-{
-	size_t	 i = s->rcpt_next;
-	int	 temporary;
-
-	switch (s->state) {
-	case SMTP_RSET:
-		if (r->code / 100 != 2) {
-			smtp_fail(s, SMTP_ERR_PROTOCOL, 1, 0, "RSET refused: %s",
-			    r->text);
-			return;
-		}
-		s->need_rset = 0;
-		if (!s->batch)
-			smtp_mail_cmd(s);
-		smtp_enter(s, SMTP_MAIL);
-		break;
-	case SMTP_MAIL:
-		s->need_rset = 1;
-		if (r->code / 100 != 2) {
-			smtp_said(s, s->message, sizeof s->message, r);
-			for (i = 0; i < s->env.nrcpts; i++) {
-				smtp_rcpt_reply(s, i, r, smtp_temporary(r), 0);
-				s->texts[i].final = 1;
-			}
-			if (!s->batch) {
-				smtp_refused(s);
-				return;
-			}
-			/* The RCPT and DATA replies still come. */
-			s->mail_failed = 1;
-		} else if (!s->batch)
-			smtp_rcpt_cmd(s, 0);
-		smtp_enter(s, SMTP_RCPT);
-		break;
-	case SMTP_RCPT:
-		if (!s->mail_failed) {
-			temporary = smtp_temporary(r) || r->code == 552;
-			if (r->code / 100 == 2) {
-				smtp_rcpt_reply(s, i, r, 0, 1);
-				s->naccepted++;
-			} else {
-				smtp_rcpt_reply(s, i, r, temporary, 0);
-				s->texts[i].final = 1;
-				log_info("smtp: id=%u recipient <%s> refused: "
-				    "%d %s %s", s->id, s->env.rcpts[i], r->code,
-				    r->enhanced, r->text);
-			}
-		}
-		if (++s->rcpt_next < s->env.nrcpts) {
-			if (!s->batch)
-				smtp_rcpt_cmd(s, s->rcpt_next);
-			smtp_timeouts(s);
-			break;
-		}
-		if (s->batch)
-			smtp_enter(s, SMTP_DATA);
-		else if (s->naccepted == 0)
-			smtp_refused(s);
-		else {
-			smtp_write(s, "DATA", NULL);
-			smtp_enter(s, SMTP_DATA);
-		}
-		break;
-	case SMTP_DATA:
-		if (s->mail_failed || s->naccepted == 0) {
-			if (r->code == 354) {
-				/* Wrong, but the way out is an empty message. */
-				smtp_write(s, ".", NULL);
-				s->data_abort = 1;
-				smtp_enter(s, SMTP_DOT);
-				return;
-			}
-			smtp_refused(s);
-			return;
-		}
-		if (r->code != 354) {
-			s->need_rset = 1;
-			smtp_data_done(s, r);
-			return;
-		}
-		smtp_stuff_init(&s->stuff);
-		s->offset = 0;
-		s->sent_bytes = 0;
-		s->chunk = xmalloc(SMTP_CHUNK);
-		smtp_enter(s, SMTP_BODY);
-		smtp_body_pump(s);
-		break;
-	case SMTP_DOT:
-		s->need_rset = 0;
-		if (s->data_abort)
-			smtp_refused(s);
-		else
-			smtp_data_done(s, r);
-		break;
-	default:
-		break;
-	}
-}
-
-/* An AUTH reply: 334 continues, 235 succeeds. */
-static void
-smtp_auth_reply(struct smtp_session *s, const struct smtp_reply *r)
-{
-	char	 said[SMTP_MESSAGE_MAX];
-	char	*raw;
-
-	if (r->code == 334 && s->state == SMTP_AUTH_USER) {
-		raw = xstrdup(s->user);
-		smtp_auth_send(s, NULL, raw, strlen(s->user));
-		free(raw);
-		smtp_enter(s, SMTP_AUTH_PASS);
-		return;
-	}
-	if (r->code == 334 && s->state == SMTP_AUTH_PASS) {
-		raw = xstrdup(s->secret);
-		smtp_auth_send(s, NULL, raw, strlen(s->secret));
-		free(raw);
-		smtp_enter(s, SMTP_AUTH);
-		return;
-	}
-	if (r->code == 334) {
-		/*
-		 * A challenge after our initial response: XOAUTH2's error
-		 * report, which wants an empty line back; anything else is
-		 * cancelled with "*" (RFC 4954 section 4). The final reply
-		 * follows.
-		 */
-		smtp_write(s, strcmp(s->mech, "XOAUTH2") == 0 ? "" : "*", NULL);
-		smtp_timeouts(s);
-		return;
-	}
-	if (r->code == 235) {
-		log_info("smtp: id=%u host=%s:%d authenticated as \"%s\" (%s)",
-		    s->id, s->host, s->port, s->user, s->mech);
-		smtp_ready(s);
-		return;
-	}
-	smtp_said(s, said, sizeof said, r);
-	smtp_fail(s, SMTP_ERR_AUTH, smtp_temporary(r), 1, "authentication as "
-	    "\"%s\" (%s) failed: %s", s->user, s->mech, said);
-}
-
-/* A reply ends the message: it is the outcome of every open recipient. */
-static void
-smtp_rcpts_final(struct smtp_session *s, const struct smtp_reply *r)
-{
-	size_t	 i;
-
-	if (!s->busy)
-		return;
-	for (i = 0; i < s->env.nrcpts; i++) {
-		if (s->texts[i].final)
-			continue;
-		smtp_rcpt_reply(s, i, r, smtp_temporary(r), 0);
-		s->texts[i].final = 1;
-	}
-}
-
-/* A reply before the end of the message: the message and session are over. */
-static void
-smtp_early_reply(struct smtp_session *s, const struct smtp_reply *r,
-    const char *said)
-{
-	if (r->code / 100 == 4 || r->code / 100 == 5) {
-		smtp_rcpts_final(s, r);
-		smtp_fail(s, SMTP_ERR_REJECTED, smtp_temporary(r), 0,
-		    "%s (while the message was sent)", said);
-	} else
-		smtp_fail(s, SMTP_ERR_PROTOCOL, 1, 0, "unexpected reply while "
-		    "the message was sent: %s", said);
-}
+/* --- Replies ------------------------------------------------------- */
 
 /* Handle a complete reply according to the state. */
 static void
@@ -1156,13 +564,13 @@ smtp_response(struct smtp_session *s, const struct smtp_reply *r)
 	case SMTP_AUTH:
 	case SMTP_AUTH_USER:
 	case SMTP_AUTH_PASS:
-		smtp_auth_reply(s, r);
+		smtp_auth_response(s, r);
 		break;
 	case SMTP_RSET:
 	case SMTP_MAIL:
 	case SMTP_RCPT:
 	case SMTP_DATA:
-		smtp_transaction(s, r);
+		smtp_mail_response(s, r);
 		break;
 	case SMTP_DOT:
 		/*
@@ -1172,7 +580,7 @@ smtp_response(struct smtp_session *s, const struct smtp_reply *r)
 		 * read as commands.
 		 */
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-			smtp_transaction(s, r);
+			smtp_mail_response(s, r);
 		else
 			smtp_early_reply(s, r, said);
 		break;
@@ -1192,37 +600,24 @@ smtp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
 	enum smtp_reply_status	 st;
 	const char		*text, *why;
-	size_t			 eol_len, len, textlen, i;
+	size_t			 len, textlen;
 	char			*l = s->line, q[201];
+	int			 n;
 
 	while (s->state != SMTP_DONE && s->state != SMTP_HANDSHAKE) {
-		eol = evbuffer_search_eol(in, NULL, &eol_len,
-		    EVBUFFER_EOL_CRLF);
-		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) > SMTP_LINE_MAX)
-				smtp_fail(s, SMTP_ERR_PROTOCOL, 1, 0, "the "
-				    "server sent a line longer than %d bytes "
-				    "(in %s)", SMTP_LINE_MAX,
-				    smtp_state_names[s->state]);
+		/* A NUL byte (-2) shows as '?' like any other control byte. */
+		if ((n = conn_readline(in, l, SMTP_LINE_MAX, &len)) == 0)
 			break;
-		}
-		if ((size_t)eol.pos > SMTP_LINE_MAX) {
+		if (n == -1) {
 			smtp_fail(s, SMTP_ERR_PROTOCOL, 1, 0, "the server sent "
 			    "a line longer than %d bytes (in %s)",
 			    SMTP_LINE_MAX, smtp_state_names[s->state]);
 			break;
 		}
-		len = eol.pos;
-		evbuffer_remove(in, l, len);
-		evbuffer_drain(in, eol_len);
-		l[len] = '\0';
-		for (i = 0; i < len && i + 1 < sizeof q; i++)
-			q[i] = (l[i] >= 0x20 && l[i] < 0x7f) ? l[i] : '?';
-		q[i] = '\0';
-		log_debug("smtp: id=%u S: %s", s->id, q);
+		conn_printable(q, sizeof q, l, len);
+		log_debug("smtp: session=%u S: \"%s\"", s->id, q);
 		st = smtp_reply_line(&s->reply, l, len,
 		    (s->ext.flags & SMTP_EXT_ENHANCED) != 0, &text, &textlen,
 		    &why);
@@ -1294,7 +689,7 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		    "connection lost");
 }
 
-/* --- Public API -------------------------------------------------------------- */
+/* --- Public API ---------------------------------------------------- */
 
 /* Create a session for server srv; it connects on the first smtp_send. */
 struct smtp_session *
@@ -1305,7 +700,7 @@ smtp_session_new(struct event_base *base, const struct config_server *srv,
 	size_t			 i;
 
 	s = xcalloc(1, sizeof *s);
-	s->id = ++smtp_next_id;
+	s->id = conn_session_id();
 	s->host = xstrdup(srv->host);
 	s->port = srv->port;
 	s->tls = srv->tls;
@@ -1322,7 +717,7 @@ smtp_session_new(struct event_base *base, const struct config_server *srv,
 		if (i > 0 && i < 256 && helo_name[i] == '\0')
 			s->helo = xstrdup(helo_name);
 		else
-			log_warnx("smtp: id=%u bad EHLO name; using our "
+			log_warnx("smtp: session=%u bad EHLO name; using our "
 			    "address", s->id);
 	}
 	s->closed_cb = cb;
@@ -1404,7 +799,7 @@ smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	}
 	switch (s->state) {
 	case SMTP_INIT:
-		log_debug("smtp: id=%u connecting to %s:%d tls=%s", s->id,
+		log_debug("smtp: session=%u connecting to %s:%d tls=%s", s->id,
 		    s->host, s->port, config_tls_name(s->tls));
 		smtp_enter(s, SMTP_CONNECT);
 		s->conn = conn_connect(s->host, s->port,
@@ -1435,9 +830,16 @@ smtp_quit(struct smtp_session *s)
 	/* Otherwise QUIT goes out when the message in flight is done. */
 }
 
+/* Is something still pointing at the session (a callback running)? */
+static int
+smtp_in_use(const struct smtp_session *s)
+{
+	return s->in_cb;
+}
+
 /* Free everything. */
 static void
-smtp_really_free(struct smtp_session *s)
+smtp_destroy(struct smtp_session *s)
 {
 	conn_free(s->conn);
 	event_free(s->report_ev);
@@ -1459,18 +861,32 @@ smtp_really_free(struct smtp_session *s)
 }
 
 /*
+ * A use of the session ended: free it if it is dead and nothing uses it
+ * any more. Return 1 when it is gone.
+ */
+static int
+smtp_reap(struct smtp_session *s)
+{
+	if (!s->dead || smtp_in_use(s))
+		return 0;
+	smtp_destroy(s);
+	return 1;
+}
+
+/*
  * Free a session (NULL is fine) at any time; a message in flight is
- * abandoned without its callback. Inside one of its callbacks the session
- * is freed once the callback returns.
+ * abandoned without its callback. One still in use (inside one of its
+ * callbacks) is marked dead, and smtp_reap frees it once the callback
+ * returns.
  */
 void
 smtp_session_free(struct smtp_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->in_cb) {
+	if (smtp_in_use(s)) {
 		s->dead = 1;
 		return;
 	}
-	smtp_really_free(s);
+	smtp_destroy(s);
 }

@@ -157,3 +157,13 @@ stored() { find "$T/data/$1" -path '*/new/*' -type f -o -path '*/cur/*' -type f 
 
 # sums: sha256 of each file named on stdin, sorted.
 sums() { xargs -r sha256sum | awk '{print $1}' | sort; }
+
+# pop3_second ACCOUNT: the session id (session=N in the daemon log) of the
+# account's last second POP3 connection; pop3_lead ACCOUNT: that of the
+# first connection whose poll it shared.
+pop3_second() {
+	sed -n "s/^.*account=$1 session=\([0-9]*\) opening a second connection .*/\1/p" "$T/daemon.log" | tail -1
+}
+pop3_lead() {
+	sed -n "s/^.*account=$1 session=[0-9]* opening a second connection .* of session=\([0-9]*\)\$/\1/p" "$T/daemon.log" | tail -1
+}

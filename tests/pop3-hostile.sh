@@ -58,7 +58,7 @@ check "good: stored messages equal the server's (CRLF -> LF, unstuffed)" \
 	test "$(stored good | sums)" = "$(ls "$T"/expect/*.lf | sums)"
 run_mode nocapa 0 "nocapa: 3 new"
 run_mode apop 0 "apop: 3 new"
-check "apop: logged in with APOP" grep -q "account=apop C: APOP" "$T/daemon.log"
+check "apop: logged in with APOP" grep -q "account=apop session=[0-9]* C: APOP" "$T/daemon.log"
 if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
 	HOST=::1 NAME=ipv6 run_mode good 0 "ipv6: 3 new"
 else
@@ -100,7 +100,7 @@ done
 check "quick: polls 2-12 find nothing, poll 13 lists and finds the new one ($news)" \
 	test "$(echo $news)" = "0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 0 new 1 new"
 check "quick: 11 polls checked the count and the last UIDL only" \
-	test "$(grep -c 'account=quick 3 messages on the server, none new (the count and the last UIDL are as the last poll left them)' "$T/daemon.log")" -eq 11
+	test "$(grep -c 'account=quick session=[0-9]* 3 messages on the server, none new (the count and the last UIDL are as the last poll left them)' "$T/daemon.log")" -eq 11
 check "quick: with STAT and UIDL 3 pipelined" \
 	test "$(grep -c '^[0-9]* C: UIDL 3$' "$T/hostile.log")" -eq 11
 check "quick: two full listings in 13 polls" \
@@ -147,16 +147,16 @@ python3 "$TOOLS/pop3_hostile.py" --messages 200 --size 1000 --dump "$T/expect200
 for f in "$T"/expect200/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
 run_mode in-use 0 "in-use: 200 new" --messages 200 --size 1000
 check "in-use: the second login was refused, the first went on alone" \
-	grep -q 'account=in-use (second connection) failed in PASS: login failed: "-ERR \[IN-USE\]' "$T/daemon.log"
+	grep -q "account=in-use session=$(pop3_second in-use) failed in PASS: login failed: \"-ERR \\[IN-USE\\]" "$T/daemon.log"
 check "in-use: each message once, as the server has it" \
 	test "$(stored in-use | sums)" = "$(ls "$T"/expect200/*.lf | sums)"
 run_mode second-dies 0 "second-dies: 200 new" --messages 200 --size 1000
 # Closed by the server: seen as the end of the stream, or as an error (a
 # broken pipe, a reset) when RETRs still going out meet the closed socket.
 check "second-dies: the second connection fetched some, then died" \
-	grep -q 'account=second-dies (second connection): 2 messages, .*ended early: \(the server closed the connection\|connection error in TRANSFER\)' "$T/daemon.log"
+	grep -q "account=second-dies session=$(pop3_second second-dies) done: 2 messages, .*ended early: \\(the server closed the connection\\|connection error in TRANSFER\\)" "$T/daemon.log"
 check "second-dies: what it had asked for went back to the first" \
-	grep -q 'account=second-dies (second connection): [0-9]* messages go back to the first connection' "$T/daemon.log"
+	grep -q "account=second-dies session=$(pop3_second second-dies) [0-9]* messages go back to the first connection" "$T/daemon.log"
 check "second-dies: each message once, as the server has it" \
 	test "$(stored second-dies | sums)" = "$(ls "$T"/expect200/*.lf | sums)"
 
