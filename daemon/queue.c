@@ -2,8 +2,10 @@
  * The outbox on the loop: see queue.h. Outcomes are written back to the
  * store by one queue.update at a time, holding every outcome since the
  * last (the outcomes of several accounts' sessions share a commit). An
- * account's next message goes only once its last outcome is durable
- * (queue_resume), so a crash can make at most one message go out twice:
+ * account's next message is on its way while the last one's outcome is
+ * recorded, but its final dot only goes once that outcome is durable
+ * (queue_resume, smtp_release), so a crash can make at most one message go
+ * out twice:
  * the one whose final dot was sent and whose reply was not yet recorded,
  * the floor SMTP allows. A message that went out is only forgotten here
  * once the store has filed it into Sent.
@@ -618,7 +620,7 @@ queue_send_next(struct qacct *qa)
 	time_t			 now = time(NULL);
 	size_t			 i, n;
 
-	if (qa->session == NULL || qa->cur != NULL || qa->recording != 0)
+	if (qa->session == NULL || qa->cur != NULL)
 		return;
 	TAILQ_FOREACH(it, &queue_items, entry)
 		if (strcmp(it->account, qa->name) == 0 && queue_due(it, now))
@@ -653,6 +655,8 @@ queue_send_next(struct qacct *qa)
 	env.fd = qa->fd;
 	env.size = it->size;
 	env.eightbit = it->eightbit;
+	/* Its final dot waits until the last outcome is durable. */
+	env.hold_dot = qa->recording != 0;
 	smtp_send(qa->session, &env, queue_sent_cb, qa);
 }
 
@@ -781,10 +785,12 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 }
 
 /*
- * Go on sending for each account whose last outcome is now durable. Only
- * then does the next message go (DESIGN.md: its outcome recorded before
- * the next is sent): after a crash, the one message that may go out twice
- * is the one whose final dot was sent and whose reply was not recorded.
+ * Go on sending for each account whose last outcome is now durable: let
+ * the held final dot of its next message go, or start that message. Only
+ * then can the server deliver the next one (DESIGN.md: an outcome recorded
+ * before the next is sent): after a crash, the one message that may go out
+ * twice is the one whose final dot was sent and whose reply was not
+ * recorded.
  */
 static void
 queue_resume(void)
@@ -799,7 +805,10 @@ queue_resume(void)
 		if (it != NULL && (it->dirty || it->storing))
 			continue;
 		qa->recording = 0;
-		queue_send_next(qa);
+		if (qa->cur != NULL && qa->session != NULL)
+			smtp_release(qa->session);
+		else
+			queue_send_next(qa);
 	}
 }
 

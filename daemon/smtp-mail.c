@@ -233,6 +233,13 @@ smtp_body_pump(struct smtp_session *s)
 			    (unsigned long long)s->offset, strerror(errno));
 			return;
 		}
+		/*
+		 * Nothing the server would deliver goes out before the
+		 * owner says so: without the final dot the transaction
+		 * dies with the connection.
+		 */
+		if (n == 0 && s->env.hold_dot)
+			return;
 		len = n > 0 ? SMTP_STUFF_MAX((size_t)n) : SMTP_STUFF_END_MAX;
 		if (evbuffer_reserve_space(out, len, &v, 1) < 1)
 			fatalx("evbuffer_reserve_space failed");

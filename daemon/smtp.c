@@ -815,6 +815,17 @@ smtp_send(struct smtp_session *s, const struct smtp_envelope *env,
 	}
 }
 
+/* Let the final dot of the message in flight go (smtp_envelope.hold_dot). */
+void
+smtp_release(struct smtp_session *s)
+{
+	if (!s->env.hold_dot)
+		return;
+	s->env.hold_dot = 0;
+	if (s->state == SMTP_BODY)
+		smtp_body_pump(s);
+}
+
 /* End the session once idle: QUIT, then closed_cb. */
 void
 smtp_quit(struct smtp_session *s)

@@ -89,6 +89,10 @@ struct smtp_envelope {
 					 * read with pread from offset 0 */
 	uint64_t	 size;		/* its size (for SIZE=) */
 	int		 eightbit;	/* the message has 8-bit bytes */
+	int		 hold_dot;	/* the final dot waits for
+					 * smtp_release: the message can be
+					 * on its way while the last one's
+					 * outcome is being recorded */
 };
 
 typedef void (*smtp_sent_cb)(struct smtp_session *,
@@ -108,6 +112,7 @@ struct smtp_session *smtp_session_new(struct event_base *,
 		    smtp_closed_cb, void *arg);
 void		 smtp_send(struct smtp_session *, const struct smtp_envelope *,
 		    smtp_sent_cb, void *arg);
+void		 smtp_release(struct smtp_session *);
 void		 smtp_quit(struct smtp_session *);
 void		 smtp_session_free(struct smtp_session *);
 const char	*smtp_error_name(enum smtp_error);
