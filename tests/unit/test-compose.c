@@ -1,5 +1,5 @@
 /*
- * Unit tests for daemon/compose.c: address checks, refused header
+ * Unit tests for daemon/compose*.c: address checks, refused header
  * injection, encoded words, body encodings, attachments and their limits.
  * Messages are written to temporary files, read back, and where it helps
  * read again with daemon/mime*.c.
