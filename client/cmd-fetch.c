@@ -48,8 +48,12 @@ cmd_fetch(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		if (json_is_true(json_object_get(a, "ok")))
 			continue;
 		kind = json_string_value(json_object_get(a, "error_kind"));
-		/* Network trouble is worth retrying; anything else is not. */
-		if (kind != NULL && strcmp(kind, "network") == 0 && status == 0)
+		/*
+		 * Network trouble and a full disk are worth retrying;
+		 * anything else is not.
+		 */
+		if (kind != NULL && (strcmp(kind, "network") == 0 ||
+		    strcmp(kind, "space") == 0) && status == 0)
 			status = EX_TEMPFAIL;
 		else
 			status = 1;

@@ -166,7 +166,8 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 		return;
 	interval = ca->pop3->poll_interval;
 	delay = interval;
-	if (r->error == POP3_ERR_NETWORK || r->error == POP3_ERR_TLS) {
+	if (r->error == POP3_ERR_NETWORK || r->error == POP3_ERR_TLS ||
+	    r->error == POP3_ERR_SPACE) {
 		/* Retry sooner after a network failure, backing off. */
 		a->failures++;
 		delay = ACCOUNT_RETRY_MIN << (a->failures < 10 ?
@@ -218,9 +219,20 @@ static void
 account_session_cb(struct pop3_session *s, const struct pop3_result *r,
     void *arg)
 {
-	struct account	*a = arg;
+	struct account		*a = arg;
+	struct pop3_result	 full;
+	char			*msg = NULL;
 
 	a->session = NULL;
+	/* A full disk is temporary (DESIGN.md): say so, and try sooner. */
+	if (r->error == POP3_ERR_LOCAL && store_full(account_store)) {
+		full = *r;
+		full.error = POP3_ERR_SPACE;
+		xasprintf(&msg, "no space left on %s: %s",
+		    account_config->data_dir, r->message);
+		full.message = msg;
+		r = &full;
+	}
 	if (r->error == POP3_ERR_AUTH && r->new == 0 &&
 	    secret_refused(a->secret)) {
 		pop3_session_free(s);
@@ -231,6 +243,7 @@ account_session_cb(struct pop3_session *s, const struct pop3_result *r,
 	a->quick = r->quick ? a->quick + 1 : 0;
 	account_poll_done(a, r);
 	pop3_session_free(s);
+	free(msg);
 }
 
 /* End a poll that never reached the server. */

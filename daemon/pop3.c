@@ -96,9 +96,11 @@ const char *
 pop3_error_name(enum pop3_error e)
 {
 	static const char *const names[] = { "ok", "network", "tls", "auth",
-	    "protocol", "local" };
+	    "protocol", "local", "space" };
+	_Static_assert(sizeof names / sizeof names[0] == POP3_NERRORS,
+	    "names matches enum pop3_error");
 
-	return names[e];
+	return e < POP3_NERRORS ? names[e] : "unknown";
 }
 
 /* Deliver the result from the loop. */

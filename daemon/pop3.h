@@ -25,6 +25,9 @@ enum pop3_error {
 	POP3_ERR_AUTH,		/* login refused */
 	POP3_ERR_PROTOCOL,	/* the server broke the protocol */
 	POP3_ERR_LOCAL,		/* our disk or index */
+	POP3_ERR_SPACE,		/* ... because it is full (the owner's
+				 * verdict: temporary) */
+	POP3_NERRORS
 };
 
 /*

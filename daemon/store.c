@@ -19,6 +19,7 @@
 
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,8 @@ struct store_seen {
 	char		*account;
 	struct uidset	*set;
 };
+
+#define STORE_ROOM_MIN	(16 * 1024 * 1024)	/* bytes: store_full */
 
 const char *const store_default_folders[] = {
 	FILTER_INBOX, "Important", "Work", "Project", "Spam", "Sent", "Trash",
@@ -127,6 +130,24 @@ store_lock(const char *data_dir, long *holder, char **cause)
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, n, 0) != n)
 		log_warn("cannot write our pid into %s/lock", data_dir);
 	return fd;
+}
+
+/*
+ * Is data_dir's filesystem (nearly) full? Asked after a delivery failed,
+ * to tell a full disk, which is temporary, from other trouble: with less
+ * than STORE_ROOM_MIN bytes or a few inodes left, it is that.
+ */
+int
+store_full(struct store *st)
+{
+	struct statvfs	 sv;
+
+	if (fstatvfs(st->dirfd, &sv) != 0)
+		return 0;
+	if ((unsigned long long)sv.f_bavail * sv.f_frsize < STORE_ROOM_MIN)
+		return 1;
+	/* Some filesystems have no inode count at all (f_files 0). */
+	return sv.f_files > 0 && sv.f_favail < 16;
 }
 
 /* Open (creating) the store under data_dir. */

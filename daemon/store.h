@@ -65,6 +65,7 @@ void		 store_commit(struct store *, struct store_msg **, size_t n,
 void		 store_release(struct store *, const char *account);
 int		 store_recover(struct store *, const char *account,
 		    char **cause);
+int		 store_full(struct store *);
 int		 store_count(struct store *, const char *account, int64_t *n,
 		    int64_t *bytes);
 

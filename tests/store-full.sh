@@ -1,11 +1,17 @@
 #!/bin/bash
 # A full disk is a temporary failure: with data_dir on a small tmpfs filled
-# to the last block and inode, send, mv and reindex exit 75 with "no space
-# left on DATA_DIR", nothing queued or stored is damaged (the message that
-# could not move is where it was, and the index says so); once space is
-# freed the same commands succeed, without a restart.
+# to the last block and inode, send, mv, reindex and fetch (from a real
+# Dovecot, keep=false) exit 75 with "no space left on DATA_DIR", nothing
+# queued or stored is damaged (the message that could not move is where it
+# was, and the index says so; the server still has every message); once
+# space is freed the same commands succeed, without a restart.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "mounting a small tmpfs needs root"
+use_mail_servers
+ms_add_user alice 'alice-Pw1'
+python3 "$TOOLS/gen_messages.py" 20 "$T/src" --big 2 --big-size 200000
+ms_inject_dir alice "$T/src" >/dev/null
+ms_start_dovecot >/dev/null || bail "cannot start dovecot"
 mkdir -p "$T/full"
 mount -t tmpfs -o size=3m,nr_inodes=400 tmpfs "$T/full" 2>/dev/null ||
 	skip_all "cannot mount a tmpfs here"
@@ -15,7 +21,10 @@ DATA=$T/full/data
 cat >"$T/config.json" <<EOC
 {"data_dir": "$DATA", "socket": "$SOCK", "poll_at_start": false,
  "accounts": [{"name": "a", "email": "a@example.test",
-   "smtp": {"host": "127.0.0.1", "port": 1, "tls": "none"}}]}
+   "smtp": {"host": "127.0.0.1", "port": 1, "tls": "none"},
+   "pop3": {"host": "127.0.0.1", "port": $MS_POP3_PORT, "tls": "none",
+     "user": "alice", "password": "alice-Pw1", "keep": false,
+     "poll_interval": 3600}}]}
 EOC
 python3 "$top_srcdir/bench/gen-store.py" --out "$DATA" --messages 40 \
 	--account a >/dev/null 2>&1 || bail "cannot generate the store"
@@ -41,6 +50,12 @@ expect_rc 0 "ls after the failed mv" mailctl ls Inbox --json
 jcheck "the index still has it in Inbox" "any(m['id'] == $ID for m in j)"
 expect_rc 75 "reindex on a full disk exits 75" mailctl reindex a
 contains "$ERR" "no space left on $DATA" "it says so too"
+expect_rc 75 "fetch on a full disk exits 75" mailctl fetch a
+contains "$ERR" "no space left on $DATA" "it says so too"
+expect_rc 0 "status --json" mailctl status --json
+jcheck "status shows error_kind space" \
+	"j['accounts'][0]['poll']['last_poll']['error_kind'] == 'space'"
+check "the server still has every message" test "$(ms_deliver_count alice)" -eq 20
 expect_rc 0 "the daemon still answers" mailctl status
 
 rm -f "$T/full/filler" "$T/full"/f*
@@ -50,6 +65,9 @@ expect_rc 0 "mv once there is room" mailctl mv "$ID" Work
 check "the message moved" eval '[ ! -f "$FILE" ] && [ -n "$(find "$DATA/a/Work" -name "*M${ID}P*")" ]'
 expect_rc 0 "reindex once there is room" mailctl reindex a
 contains "$OUT" "1 added" "it finds the new message"
+expect_rc 0 "fetch once there is room" mailctl fetch a --json
+jcheck "20 new" "j['new'] == 20"
+check "the server is emptied (keep false)" test "$(ms_deliver_count alice)" -eq 0
 expect_rc 0 "queue" mailctl queue --json
 jcheck "one message queued, none lost" "len(j) == 1 and j[0]['subject'] == 'room'"
 stop_daemon
