@@ -24,5 +24,17 @@ check "service runs the installed daemon" grep -qx "ExecStart=$bindir/mailctld" 
 check "nothing installed outside DESTDIR/prefix" \
 	test -z "$(find "$D" -type f ! -path "$D$prefix/*")"
 check "the installed daemon runs" "$D$bindir/mailctld" --version
+
+# The man pages: installed into mandir, each rendering without a warning.
+mandir=$(cd "$top_builddir" && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-mandir <<<'print-mandir: ; @echo $(mandir)' 2>/dev/null)
+for page in man1/mailctl.1 man8/mailctld.8 man5/mailctl.json.5; do
+	f=$D$mandir/$page
+	check "$page installed" test -s "$f"
+	if command -v man >/dev/null; then
+		warn=$(MANWIDTH=80 man --warnings -l "$f" 2>&1 >"$T/page.txt")
+		check "$page renders without warnings${warn:+: $warn}" test -z "$warn"
+		check "$page renders to text" grep -q "^NAME" "$T/page.txt"
+	fi
+done
 expect_rc 0 "make uninstall DESTDIR=..." ${MAKE:-make} -C "$top_builddir" uninstall DESTDIR="$D"
 check "uninstall removes every file" test -z "$(find "$D" -type f)"
