@@ -36,5 +36,10 @@ for page in man1/mailctl.1 man8/mailctld.8 man5/mailctl.json.5; do
 		check "$page renders to text" grep -q "^NAME" "$T/page.txt"
 	fi
 done
+# The shell completions, where each shell looks under the prefix.
+bashcompdir=$(cd "$top_builddir" && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS ${MAKE:-make} -s --no-print-directory -f Makefile -f - print-bashcompdir <<<'print-bashcompdir: ; @echo $(bashcompletiondir)' 2>/dev/null)
+check "bash completion installed ($bashcompdir)" test -s "$D$bashcompdir/mailctl"
+check "zsh completion installed" test -s "$D$prefix/share/zsh/site-functions/_mailctl"
+check "fish completion installed" test -s "$D$prefix/share/fish/vendor_completions.d/mailctl.fish"
 expect_rc 0 "make uninstall DESTDIR=..." ${MAKE:-make} -C "$top_builddir" uninstall DESTDIR="$D"
 check "uninstall removes every file" test -z "$(find "$D" -type f)"
