@@ -508,8 +508,8 @@ client_term_width(void)
 }
 
 /*
- * The daemon answered "not found" for an account or a folder named on the
- * command line: that is a usage error (the message names it).
+ * The daemon answered "not found" for an account named on the command
+ * line: that is a usage error (the message names it).
  */
 int
 client_usage_if_unknown(struct client_opts *o, int status)

@@ -12,8 +12,9 @@
 #include "cmds.h"
 
 /*
- * Exit 75 when every poll that failed failed for a reason worth retrying
- * (the network, TLS), 1 when one failed for another reason, else 0.
+ * Exit 75 when every poll that failed failed on the network (worth
+ * retrying), 1 when one failed for another reason (a refused password or
+ * certificate, a server without STLS), else 0.
  */
 static int
 fetch_status(json_t *r)
@@ -27,8 +28,7 @@ fetch_status(json_t *r)
 		if (json_is_true(json_object_get(a, "ok")))
 			continue;
 		kind = json_string_value(json_object_get(a, "error_kind"));
-		if (kind != NULL && (strcmp(kind, "network") == 0 ||
-		    strcmp(kind, "tls") == 0)) {
+		if (kind != NULL && strcmp(kind, "network") == 0) {
 			if (status == 0)
 				status = EX_TEMPFAIL;
 		} else

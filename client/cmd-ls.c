@@ -280,7 +280,7 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_t		*r, *m;
 	size_t		 i;
 	pid_t		 pager;
-	int		 rc;
+	int		 rc, folder;
 
 	memset(&a, 0, sizeof a);
 	a.params = json_object();
@@ -299,8 +299,10 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		json_decref(a.params);
 		return EX_USAGE;
 	}
+	/* Not found: the account (a usage error) when no folder was named. */
+	folder = json_object_get(a.params, "folder") != NULL;
 	if ((rc = client_call(o, "list", a.params, &r)) != 0)
-		return client_usage_if_unknown(o, rc);
+		return folder ? rc : client_usage_if_unknown(o, rc);
 	if (o->json) {
 		rc = client_print_json(r);
 		json_decref(r);

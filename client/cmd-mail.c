@@ -413,7 +413,9 @@ mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	}
 	if (optind < argc)
 		json_object_set_new(params, key, json_string(argv[optind]));
-	return client_usage_if_unknown(o, mail_call(o, method, params, r));
+	rc = mail_call(o, method, params, r);
+	/* An unknown account is a usage error; an unknown folder bad data. */
+	return strcmp(key, "account") == 0 ? client_usage_if_unknown(o, rc) : rc;
 }
 
 int
