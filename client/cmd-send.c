@@ -201,11 +201,12 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	if (json_object_get(a.params, "to") == NULL &&
 	    json_object_get(a.params, "cc") == NULL &&
 	    json_object_get(a.params, "bcc") == NULL) {
+		/* Said before the body is read; 65, as the daemon would. */
 		fprintf(stderr, "mailctl send: no recipients (--to, --cc or "
 		    "--bcc)\n");
 		client_cmd_usage(cmd, stderr);
 		json_decref(a.params);
-		return EX_USAGE;
+		return EX_DATAERR;
 	}
 	if (a.have_body > 1) {
 		fprintf(stderr, "mailctl send: give the body once: --body, "
@@ -443,11 +444,12 @@ cmd_sendmail(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		}
 	}
 	if (json_array_size(to) == 0 && !extract) {
+		/* Said before the message is read; 65, as the daemon would. */
 		fprintf(stderr, "mailctl sendmail: no recipients (name them, "
 		    "or -t to take them from the message)\n");
 		client_cmd_usage(cmd, stderr);
 		json_decref(to);
-		return EX_USAGE;
+		return EX_DATAERR;
 	}
 	if ((path = sendmail_spool(o, &rc)) == NULL) {
 		json_decref(to);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every mailctl command with --help, with no arguments and with a wrong
-# argument: a clean exit with the documented status (0, 64 usage, 75
-# temporary failure), never a crash. Options go anywhere on the line. Runs
+# argument: a clean exit with the documented status (0, 64 usage, 65 no
+# recipients, 75 temporary failure), never a crash. Options go anywhere on the line. Runs
 # in the sanitizer build too, where a leak or an overflow is a failure.
 . "$(dirname "$0")/lib.sh"
 
@@ -54,13 +54,13 @@ done
 
 # Every command with no arguments.
 declare -A noargs=([status]=0 [fetch]=75 [ls]=0 [read]=64 [mark]=64 [mv]=64
-	[rm]=64 [attachments]=64 [send]=64 [queue]=0 [sendmail]=64 [folders]=0
+	[rm]=64 [attachments]=64 [send]=65 [queue]=0 [sendmail]=65 [folders]=0
 	[reindex]=0 [refilter]=0 [reload]=0)
 for c in $CMDS; do
 	[ "$c" = watch ] && continue
 	expect_rc "${noargs[$c]}" "$c without arguments" mailctl "$c" </dev/null
 	clean "$c without arguments"
-	if [ "${noargs[$c]}" = 64 ]; then
+	if [ "${noargs[$c]}" = 64 ] || [ "${noargs[$c]}" = 65 ]; then
 		contains "$ERR" "usage: mailctl $c" "$c without arguments shows its usage"
 	fi
 done
