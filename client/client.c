@@ -1,6 +1,7 @@
 /* Blocking JSON-RPC calls to mailctld, and helpers shared by commands. */
 #include "autoconf.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -19,9 +20,72 @@
 #include "common/xmalloc.h"
 #include "client.h"
 
-/* Find the socket: --socket, $MAILCTL_SOCKET, the default path. */
+/*
+ * Read the "socket" key of the configuration file (--config FILE, else the
+ * default one), with ~/ expanded as mailctld does. Return 0 with *path set,
+ * or NULL when there is no such file or key; else print why and return
+ * EX_CONFIG, as mailctld does with a file it cannot use.
+ */
+static int
+client_config_socket(struct client_opts *o, char **path)
+{
+	json_t		*root, *v;
+	json_error_t	 err;
+	FILE		*f;
+	char		*file, *cause = NULL;
+	int		 status = EX_CONFIG;
+
+	*path = NULL;
+	if (o->config != NULL)
+		file = xstrdup(o->config);
+	else if ((file = paths_default_config(&cause)) == NULL) {
+		free(cause);		/* no home, so no default file */
+		return 0;
+	}
+	if ((f = fopen(file, "re")) == NULL) {
+		if (errno == ENOENT && o->config == NULL)
+			status = 0;
+		else
+			fprintf(stderr, "mailctl: %s: %s\n", file,
+			    strerror(errno));
+		free(file);
+		return status;
+	}
+	root = json_loadf(f, 0, &err);
+	fclose(f);
+	v = json_object_get(root, "socket");
+	if (root == NULL)
+		fprintf(stderr, "mailctl: %s: line %d, column %d: %s\n", file,
+		    err.line, err.column, err.text);
+	else if (v != NULL && (!json_is_string(v) ||
+	    json_string_length(v) == 0))
+		fprintf(stderr, "mailctl: %s: socket: expected a non-empty "
+		    "string\n", file);
+	else if (v == NULL)
+		status = 0;
+	else if ((*path = paths_expand_home(json_string_value(v),
+	    &cause)) == NULL) {
+		fprintf(stderr, "mailctl: %s: socket: %s\n", file, cause);
+		free(cause);
+	} else if ((*path)[0] != '/') {
+		fprintf(stderr, "mailctl: %s: socket: expected an absolute "
+		    "path\n", file);
+		free(*path);
+		*path = NULL;
+	} else
+		status = 0;
+	json_decref(root);
+	free(file);
+	return status;
+}
+
+/*
+ * Find the socket: --socket, $MAILCTL_SOCKET, the configuration's "socket",
+ * $XDG_RUNTIME_DIR/mailctl/mailctld.sock, /tmp/mailctl-UID/mailctld.sock.
+ * On failure print why and return NULL with *status set.
+ */
 char *
-client_socket_path(struct client_opts *o)
+client_socket_path(struct client_opts *o, int *status)
 {
 	const char	*env;
 	char		*path, *cause = NULL;
@@ -30,9 +94,14 @@ client_socket_path(struct client_opts *o)
 		return xstrdup(o->socket);
 	if ((env = getenv("MAILCTL_SOCKET")) != NULL && *env != '\0')
 		return xstrdup(env);
+	if ((*status = client_config_socket(o, &path)) != 0)
+		return NULL;
+	if (path != NULL)
+		return path;
 	if ((path = paths_default_socket(&cause)) == NULL) {
 		fprintf(stderr, "mailctl: %s\n", cause);
 		free(cause);
+		*status = EX_UNAVAILABLE;
 	}
 	return path;
 }
@@ -45,9 +114,9 @@ client_connect(struct client_opts *o, int *status)
 	char			*path;
 	int			 fd;
 
-	*status = EX_UNAVAILABLE;
-	if ((path = client_socket_path(o)) == NULL)
+	if ((path = client_socket_path(o, status)) == NULL)
 		return -1;
+	*status = EX_UNAVAILABLE;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -177,6 +246,7 @@ client_call(struct client_opts *o, const char *method, json_t *params,
 	const json_int_t id = 1;
 
 	*result = NULL;
+	o->error_code = 0;
 	req = jsonrpc_request_new(method, params, id);
 	line = jsonrpc_encode(req, &len);
 	json_decref(req);
@@ -204,8 +274,9 @@ client_call(struct client_opts *o, const char *method, json_t *params,
 		fprintf(stderr, "mailctl: %s\n", json_is_string(json_object_get(
 		    err, "message")) ? json_string_value(json_object_get(err,
 		    "message")) : "the daemon reported an error");
-		status = jsonrpc_exit_status(json_integer_value(
-		    json_object_get(err, "code")));
+		o->error_code = json_integer_value(json_object_get(err,
+		    "code"));
+		status = jsonrpc_exit_status(o->error_code);
 		json_decref(resp);
 		return status;
 	}
@@ -285,7 +356,7 @@ client_parse_common(const struct client_cmd *cmd, struct client_opts *o,
 	};
 	int	 rc;
 
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "+jh", opts,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh", opts,
 	    NULL, NULL)) != -1)
 		return rc;
 	if (optind != argc) {
@@ -335,9 +406,56 @@ client_format_duration(double seconds, char *buf, size_t size)
 }
 
 /*
+ * Take the next character of message text: its length in bytes (0 at the
+ * end) and its width in columns. C0 and C1 controls, invalid bytes and
+ * unprintable characters count as one '?' (*bad set).
+ */
+static size_t
+client_text_next(const char *s, mbstate_t *ps, wchar_t *wc, int *w, int *bad)
+{
+	size_t	 n;
+
+	*bad = 0;
+	if (s == NULL || *s == '\0')
+		return 0;
+	n = mbrtowc(wc, s, MB_CUR_MAX, ps);
+	if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+		memset(ps, 0, sizeof *ps);
+		*wc = L'?';
+		n = 1;
+		*bad = *s != '?';
+	}
+	*w = 1;
+	if (*wc < 0x20 || (*wc >= 0x7f && *wc < 0xa0) ||
+	    (*w = wcwidth(*wc)) < 0) {
+		*bad = 1;
+		*w = 1;
+	}
+	return n;
+}
+
+/* Return the columns message text takes on one line. */
+int
+client_text_width(const char *s)
+{
+	mbstate_t	 ps;
+	wchar_t		 wc;
+	size_t		 n;
+	int		 w, bad, used = 0;
+
+	memset(&ps, 0, sizeof ps);
+	while ((n = client_text_next(s, &ps, &wc, &w, &bad)) > 0) {
+		used += w;
+		s += n;
+	}
+	return used;
+}
+
+/*
  * Print UTF-8 text from a message: C0 and C1 controls (but newline and
- * tab when multiline) become U+FFFD-like '?', invalid bytes too. With
- * width > 0 the text is cut and padded to that many columns.
+ * tab when multiline) become '?', invalid bytes too. With width > 0 the
+ * text is padded to that many columns, or cut at a character boundary
+ * and ended with an ellipsis.
  */
 void
 client_print_text(const char *s, int width, int multiline)
@@ -345,36 +463,73 @@ client_print_text(const char *s, int width, int multiline)
 	mbstate_t	 ps;
 	wchar_t		 wc;
 	size_t		 n;
-	int		 w, used = 0;
+	int		 w, bad, used = 0, room = width;
 
+	if (width > 0 && client_text_width(s) > width)
+		room = width - 1;	/* keep a column for the ellipsis */
 	memset(&ps, 0, sizeof ps);
-	while (s != NULL && *s != '\0') {
-		n = mbrtowc(&wc, s, MB_CUR_MAX, &ps);
-		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-			memset(&ps, 0, sizeof ps);
-			wc = L'?';
-			n = 1;
-		}
-		if (multiline && (wc == L'\n' || wc == L'\t')) {
-			putchar((int)wc);
-			s += n;
-			continue;
-		}
-		if (wc < 0x20 || (wc >= 0x7f && wc < 0xa0) || (w = wcwidth(wc)) < 0) {
-			wc = L'?';
-			w = 1;
-		}
-		if (width > 0 && used + w > width)
+	while ((n = client_text_next(s, &ps, &wc, &w, &bad)) > 0) {
+		if (multiline && (wc == L'\n' || wc == L'\t'))
+			bad = w = 0;
+		if (width > 0 && used + w > room)
 			break;
-		if (wc == L'?' && *s != '?')
+		if (bad)
 			putchar('?');
 		else
 			fwrite(s, 1, n, stdout);
 		used += w;
 		s += n;
 	}
+	if (width > 0 && room < width) {
+		fputs(MB_CUR_MAX > 1 ? "\u2026" : ">", stdout);
+		used++;
+	}
 	for (; width > 0 && used < width; used++)
 		putchar(' ');
+}
+
+/* Return the terminal's width: the tty's, else $COLUMNS, else 80. */
+int
+client_term_width(void)
+{
+	struct winsize	 ws;
+	const char	*env;
+	char		*end;
+	long		 n;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if ((env = getenv("COLUMNS")) != NULL) {
+		n = strtol(env, &end, 10);
+		if (*env != '\0' && *end == '\0' && n > 0 && n < 10000)
+			return (int)n;
+	}
+	return 80;
+}
+
+/*
+ * The daemon answered "not found" for an account named on the command
+ * line: that is a usage error (the message names it).
+ */
+int
+client_usage_if_unknown(struct client_opts *o, int status)
+{
+	if (status != 0 && o->error_code == JSONRPC_ERR_NOT_FOUND)
+		return EX_USAGE;
+	return status;
+}
+
+/* Format a size as "1.2 MB", "3.4 KB" or "12 B" into buf. */
+const char *
+client_format_size(long long n, char *buf, size_t size)
+{
+	if (n >= 1024 * 1024)
+		snprintf(buf, size, "%.1f MB", n / 1048576.0);
+	else if (n >= 1024)
+		snprintf(buf, size, "%.1f KB", n / 1024.0);
+	else
+		snprintf(buf, size, "%lld B", n);
+	return buf;
 }
 
 /*

@@ -12,7 +12,9 @@
 
 struct client_opts {
 	const char	*socket;	/* --socket, or NULL */
+	const char	*config;	/* --config, or NULL */
 	int		 json;		/* --json */
+	int		 error_code;	/* the daemon's last error code, or 0 */
 };
 
 /* One command: its name, a one-line summary, and its function. */
@@ -24,7 +26,7 @@ struct client_cmd {
 			    int argc, char **argv);
 };
 
-char	*client_socket_path(struct client_opts *);
+char	*client_socket_path(struct client_opts *, int *status);
 int	client_connect(struct client_opts *, int *status);
 int	client_write_all(int fd, const char *buf, size_t len);
 int	client_call(struct client_opts *, const char *method, json_t *params,
@@ -39,6 +41,10 @@ int	client_parse_opts(const struct client_cmd *, struct client_opts *,
 const char *client_local_time(const char *iso, char *buf, size_t size);
 void	client_format_duration(double seconds, char *buf, size_t size);
 void	client_print_text(const char *, int width, int multiline);
+int	client_text_width(const char *);
+int	client_term_width(void);
+int	client_usage_if_unknown(struct client_opts *, int status);
+const char *client_format_size(long long n, char *buf, size_t size);
 long long client_parse_id(const char *cmd, const char *what, const char *);
 
 #endif

@@ -1,6 +1,7 @@
 /* mailctl fetch [ACCOUNT] [--json] */
 #include "autoconf.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -10,54 +11,61 @@
 #include "client.h"
 #include "cmds.h"
 
-/* Print "1.2 MB" style sizes. */
-static void
-fetch_size(long long n, char *buf, size_t size)
+/*
+ * Exit 75 when every poll that failed failed on the network (worth
+ * retrying), 1 when one failed for another reason (a refused password or
+ * certificate, a server without STLS), else 0.
+ */
+static int
+fetch_status(json_t *r)
 {
-	if (n >= 1024 * 1024)
-		snprintf(buf, size, "%.1f MB", n / 1048576.0);
-	else if (n >= 1024)
-		snprintf(buf, size, "%.1f KB", n / 1024.0);
-	else
-		snprintf(buf, size, "%lld bytes", n);
+	json_t		*a;
+	const char	*kind;
+	size_t		 i;
+	int		 status = 0;
+
+	json_array_foreach(json_object_get(r, "accounts"), i, a) {
+		if (json_is_true(json_object_get(a, "ok")))
+			continue;
+		kind = json_string_value(json_object_get(a, "error_kind"));
+		if (kind != NULL && (strcmp(kind, "network") == 0 ||
+		    strcmp(kind, "space") == 0)) {
+			if (status == 0)
+				status = EX_TEMPFAIL;
+		} else
+			status = 1;
+	}
+	return status;
 }
 
 int
 cmd_fetch(const struct client_cmd *cmd, struct client_opts *o, int argc,
     char **argv)
 {
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	json_t		*r, *params = NULL, *a;
 	size_t		 i;
-	int		 rc, status = 0;
+	int		 rc, status;
 	char		 size[32];
-	const char	*kind;
 
-	if (argc > 1 && argv[1][0] != '-') {
-		params = json_pack("{s:s}", "account", argv[1]);
-		argv[1] = argv[0];
-		argc--;
-		argv++;
-	}
-	if ((rc = client_parse_common(cmd, o, argc, argv)) != -1) {
-		json_decref(params);
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh", longs, NULL,
+	    NULL)) != -1)
 		return rc;
+	if (argc - optind > 1) {
+		fprintf(stderr, "mailctl fetch: unexpected argument \"%s\"\n",
+		    argv[optind + 1]);
+		client_cmd_usage(cmd, stderr);
+		return EX_USAGE;
 	}
+	if (optind < argc)
+		params = json_pack("{s:s}", "account", argv[optind]);
 	if ((rc = client_call(o, "fetch", params, &r)) != 0)
-		return rc;
-	json_array_foreach(json_object_get(r, "accounts"), i, a) {
-		if (json_is_true(json_object_get(a, "ok")))
-			continue;
-		kind = json_string_value(json_object_get(a, "error_kind"));
-		/*
-		 * Network trouble and a full disk are worth retrying;
-		 * anything else is not.
-		 */
-		if (kind != NULL && (strcmp(kind, "network") == 0 ||
-		    strcmp(kind, "space") == 0) && status == 0)
-			status = EX_TEMPFAIL;
-		else
-			status = 1;
-	}
+		return client_usage_if_unknown(o, rc);
+	status = fetch_status(r);
 	if (o->json) {
 		rc = client_print_json(r);
 		json_decref(r);
@@ -72,8 +80,8 @@ cmd_fetch(const struct client_cmd *cmd, struct client_opts *o, int argc,
 			    json_string_value(json_object_get(a, "error")));
 			continue;
 		}
-		fetch_size(json_integer_value(json_object_get(a, "bytes")),
-		    size, sizeof size);
+		client_format_size(json_integer_value(json_object_get(a,
+		    "bytes")), size, sizeof size);
 		printf("%s: %lld new (%s) in %.1f s\n",
 		    json_string_value(json_object_get(a, "account")),
 		    json_integer_value(json_object_get(a, "new")), size,

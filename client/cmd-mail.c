@@ -22,19 +22,6 @@
 #include "client.h"
 #include "cmds.h"
 
-/* Print a "1.2 MB" style size into buf. */
-static const char *
-mail_size(long long n, char *buf, size_t size)
-{
-	if (n >= 1024 * 1024)
-		snprintf(buf, size, "%.1f MB", n / 1048576.0);
-	else if (n >= 1024)
-		snprintf(buf, size, "%.1f KB", n / 1024.0);
-	else
-		snprintf(buf, size, "%lld B", n);
-	return buf;
-}
-
 /* A string member of an object, or NULL. */
 static const char *
 mail_str(json_t *o, const char *key)
@@ -75,99 +62,6 @@ mail_call(struct client_opts *o, const char *method, json_t *params,
 		*result = NULL;
 		return rc;
 	}
-	return 0;
-}
-
-/* Options of ls. */
-struct ls_args {
-	json_t	*params;
-};
-
-static int
-ls_opt(int ch, const char *arg, void *p)
-{
-	struct ls_args	*a = p;
-	char		*end;
-	long long	 n;
-
-	switch (ch) {
-	case 'u':
-		json_object_set_new(a->params, "unread", json_true());
-		return -1;
-	case 'a':
-		json_object_set_new(a->params, "account", json_string(arg));
-		return -1;
-	case 'l':
-	case 'o':
-		n = strtoll(arg, &end, 10);
-		if (*arg == '\0' || *end != '\0' || n < 0) {
-			fprintf(stderr, "mailctl ls: --%s: expected a number "
-			    ">= 0\n", ch == 'l' ? "limit" : "offset");
-			return EX_USAGE;
-		}
-		json_object_set_new(a->params, ch == 'l' ? "limit" : "offset",
-		    json_integer(n));
-		return -1;
-	}
-	return EX_USAGE;
-}
-
-int
-cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
-    char **argv)
-{
-	static const struct option longs[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "unread", no_argument, NULL, 'u' },
-		{ "account", required_argument, NULL, 'a' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "offset", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ls_args	 a;
-	json_t		*r, *m;
-	size_t		 i;
-	int		 rc;
-	char		 when[64], size[32];
-
-	a.params = json_object();
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhua:l:o:", longs, ls_opt,
-	    &a)) != -1) {
-		json_decref(a.params);
-		return rc;
-	}
-	if (optind < argc)
-		json_object_set_new(a.params, "folder",
-		    json_string(argv[optind++]));
-	if (optind < argc) {
-		fprintf(stderr, "mailctl ls: unexpected argument \"%s\"\n",
-		    argv[optind]);
-		json_decref(a.params);
-		return EX_USAGE;
-	}
-	if ((rc = mail_call(o, "list", a.params, &r)) != 0 || r == NULL)
-		return rc;
-	json_array_foreach(r, i, m) {
-		printf("%7lld %c ", json_integer_value(json_object_get(m, "id")),
-		    json_is_true(json_object_get(m, "read")) ? ' ' : 'N');
-		client_print_text(mail_str(m, "folder"), 10, 0);
-		printf(" %.16s  ", client_local_time(mail_str(m, "date"), when,
-		    sizeof when));
-		client_print_text(mail_str(m, "from") ? mail_str(m, "from") : "-",
-		    24, 0);
-		printf("  ");
-		client_print_text(mail_str(m, "subject") ? mail_str(m, "subject") :
-		    "(no subject)", 0, 0);
-		if (json_integer_value(json_object_get(m, "attachments")) > 0)
-			printf("  [%lld att]", json_integer_value(
-			    json_object_get(m, "attachments")));
-		printf("  (%s)\n", mail_size(json_integer_value(
-		    json_object_get(m, "size")), size, sizeof size));
-	}
-	if (json_array_size(r) == 0)
-		printf("no messages\n");
-	json_decref(r);
 	return 0;
 }
 
@@ -254,7 +148,7 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		client_print_text(mail_str(a, "filename") ? mail_str(a, "filename") :
 		    "(no name)", 0, 0);
 		printf(" (%s, %s)\n", mail_str(a, "content_type"),
-		    mail_size(json_integer_value(json_object_get(a, "size")),
+		    client_format_size(json_integer_value(json_object_get(a, "size")),
 		    size, sizeof size));
 	}
 	printf("\n");
@@ -452,7 +346,7 @@ cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
 		client_print_text(mail_str(e, "filename") ? mail_str(e, "filename") :
 		    "(no name)", 0, 0);
 		printf("  %s  %s", mail_str(e, "content_type"),
-		    mail_size(json_integer_value(json_object_get(e, "size")),
+		    client_format_size(json_integer_value(json_object_get(e, "size")),
 		    size, sizeof size));
 		if (mail_str(e, "saved") != NULL) {
 			printf("  saved as ");
@@ -509,6 +403,7 @@ mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	json_t	*params = json_object();
 	int	 rc;
 
+	*r = NULL;
 	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh", longs, NULL,
 	    NULL)) != -1 || argc - optind > 1) {
 		if (rc == -1)
@@ -518,7 +413,9 @@ mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	}
 	if (optind < argc)
 		json_object_set_new(params, key, json_string(argv[optind]));
-	return mail_call(o, method, params, r);
+	rc = mail_call(o, method, params, r);
+	/* An unknown account is a usage error; an unknown folder bad data. */
+	return strcmp(key, "account") == 0 ? client_usage_if_unknown(o, rc) : rc;
 }
 
 int

@@ -188,14 +188,25 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	memset(&a, 0, sizeof a);
 	a.params = json_object();
 	if ((rc = client_parse_opts(cmd, o, argc, argv, "t:c:b:s:B:F:a:A:wjh",
-	    longs, send_opt, &a)) != -1 || (optind != argc &&
-	    (rc = EX_USAGE))) {
-		if (rc == EX_USAGE && optind != argc)
-			fprintf(stderr, "mailctl send: unexpected argument "
-			    "\"%s\" (recipients go after --to)\n",
-			    argv[optind]);
+	    longs, send_opt, &a)) != -1) {
 		json_decref(a.params);
 		return rc;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mailctl send: unexpected argument \"%s\" "
+		    "(recipients go after --to)\n", argv[optind]);
+		json_decref(a.params);
+		return EX_USAGE;
+	}
+	if (json_object_get(a.params, "to") == NULL &&
+	    json_object_get(a.params, "cc") == NULL &&
+	    json_object_get(a.params, "bcc") == NULL) {
+		/* Said before the body is read; 65, as the daemon would. */
+		fprintf(stderr, "mailctl send: no recipients (--to, --cc or "
+		    "--bcc)\n");
+		client_cmd_usage(cmd, stderr);
+		json_decref(a.params);
+		return EX_DATAERR;
 	}
 	if (a.have_body > 1) {
 		fprintf(stderr, "mailctl send: give the body once: --body, "
@@ -224,7 +235,7 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		json_object_set_new(a.params, "body", body);
 	}
 	if ((rc = client_call(o, "send", a.params, &r)) != 0)
-		return rc;
+		return client_usage_if_unknown(o, rc);
 	json_array_foreach(json_object_get(r, "recipients"), i, x) {
 		if (strcmp(json_string_value(json_object_get(x, "state")),
 		    "failed") == 0)
@@ -336,13 +347,14 @@ cmd_queue(const struct client_cmd *cmd, struct client_opts *o, int argc,
  * it from there, as the same user); return its absolute path.
  */
 static char *
-sendmail_spool(struct client_opts *o)
+sendmail_spool(struct client_opts *o, int *status)
 {
 	char	*sock, *dir, *path, buf[65536], real[PATH_MAX];
 	size_t	 n;
 	int	 fd;
 
-	if ((sock = client_socket_path(o)) == NULL)
+	*status = EX_TEMPFAIL;
+	if ((sock = client_socket_path(o, status)) == NULL)
 		return NULL;
 	if ((dir = strrchr(sock, '/')) != NULL)
 		*dir = '\0';
@@ -431,9 +443,17 @@ cmd_sendmail(const struct client_cmd *cmd, struct client_opts *o, int argc,
 			return EX_USAGE;
 		}
 	}
-	if ((path = sendmail_spool(o)) == NULL) {
+	if (json_array_size(to) == 0 && !extract) {
+		/* Said before the message is read; 65, as the daemon would. */
+		fprintf(stderr, "mailctl sendmail: no recipients (name them, "
+		    "or -t to take them from the message)\n");
+		client_cmd_usage(cmd, stderr);
 		json_decref(to);
-		return EX_TEMPFAIL;
+		return EX_DATAERR;
+	}
+	if ((path = sendmail_spool(o, &rc)) == NULL) {
+		json_decref(to);
+		return rc;
 	}
 	params = json_pack("{s:s, s:o, s:b}", "raw", path, "to", to,
 	    "extract", extract);

@@ -25,7 +25,7 @@ static const struct client_cmd client_cmds[] = {
 	    "Poll now (every account, or one) and wait for the result.",
 	    cmd_fetch },
 	{ "ls", "[FOLDER] [--unread] [--account NAME] [--limit N] "
-	    "[--offset N] [--json]",
+	    "[--offset N] [--no-pager] [--json]",
 	    "List messages, newest first (every folder, or one).", cmd_ls },
 	{ "read", "ID [--raw] [--json]",
 	    "Show a message decoded (--raw: its stored bytes); marks it read.",
@@ -75,7 +75,7 @@ usage(FILE *f)
 	const struct client_cmd	*c;
 
 	fprintf(f,
-	    "usage: mailctl [--socket PATH] COMMAND [ARGS...]\n"
+	    "usage: mailctl [--socket PATH] [--config FILE] COMMAND [ARGS...]\n"
 	    "       mailctl help COMMAND | --help | --version\n"
 	    "\n"
 	    "Commands:\n");
@@ -85,7 +85,10 @@ usage(FILE *f)
 	    "\n"
 	    "Options:\n"
 	    "  -s, --socket PATH  mailctld's socket (default: $MAILCTL_SOCKET,\n"
-	    "                     else $XDG_RUNTIME_DIR/mailctl/mailctld.sock)\n"
+	    "                     else \"socket\" in the configuration, else\n"
+	    "                     $XDG_RUNTIME_DIR/mailctl/mailctld.sock)\n"
+	    "  -c, --config FILE  the configuration to read \"socket\" from\n"
+	    "                     (default: $XDG_CONFIG_HOME/mailctl/config.json)\n"
 	    "  -h, --help         show this help; COMMAND --help for one command\n"
 	    "  -V, --version      show the version\n"
 	    "\n"
@@ -110,6 +113,7 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -124,10 +128,13 @@ main(int argc, char **argv)
 	if (setlocale(LC_CTYPE, "") == NULL || MB_CUR_MAX == 1)
 		setlocale(LC_CTYPE, "C.UTF-8");
 	memset(&o, 0, sizeof o);
-	while ((ch = getopt_long(argc, argv, "+s:jhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:c:jhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			o.socket = optarg;
+			break;
+		case 'c':
+			o.config = optarg;
 			break;
 		case 'j':
 			o.json = 1;

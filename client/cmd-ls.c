@@ -1,0 +1,323 @@
+/*
+ * mailctl ls: the message list for people, one line per message, fitted to
+ * the terminal's width, through a pager when it is longer than the screen.
+ * Text from messages is printed with control characters replaced.
+ */
+#include "autoconf.h"
+
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/xmalloc.h"
+#include "client.h"
+#include "cmds.h"
+
+#define LS_DATE_WIDTH	16	/* "YYYY-MM-DD HH:MM" */
+#define LS_SIZE_WIDTH	8	/* "1023.9 KB" fits most */
+#define LS_NAME_MAX	12	/* account and folder columns at most */
+
+struct ls_args {
+	json_t	*params;
+	int	 no_pager;
+};
+
+/* The column widths of one listing. */
+struct ls_layout {
+	int	 id;
+	int	 account;	/* 0: one account, no column */
+	int	 folder;
+	int	 from;
+	int	 subject;
+};
+
+/* A string member of an object, or NULL. */
+static const char *
+ls_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* One option of ls. */
+static int
+ls_opt(int ch, const char *arg, void *p)
+{
+	struct ls_args	*a = p;
+	char		*end;
+	long long	 n;
+
+	switch (ch) {
+	case 'u':
+		json_object_set_new(a->params, "unread", json_true());
+		return -1;
+	case 'a':
+		json_object_set_new(a->params, "account", json_string(arg));
+		return -1;
+	case 'P':
+		a->no_pager = 1;
+		return -1;
+	case 'l':
+	case 'o':
+		n = strtoll(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || n < 0) {
+			fprintf(stderr, "mailctl ls: --%s: expected a number "
+			    ">= 0\n", ch == 'l' ? "limit" : "offset");
+			return EX_USAGE;
+		}
+		json_object_set_new(a->params, ch == 'l' ? "limit" : "offset",
+		    json_integer(n));
+		return -1;
+	}
+	return EX_USAGE;
+}
+
+/*
+ * The sender as it fits width columns: the whole From when it fits, else
+ * the display name alone, else the address alone; a cut one is cut at a
+ * character boundary by client_print_text. The result is in buf or from.
+ */
+static const char *
+ls_sender(const char *from, int width, char *buf, size_t size)
+{
+	const char	*lt, *gt, *name, *end;
+
+	if (from == NULL)
+		return "-";
+	if (client_text_width(from) <= width)
+		return from;
+	if ((lt = strrchr(from, '<')) == NULL ||
+	    (gt = strchr(lt, '>')) == NULL)
+		return from;
+	name = from;
+	end = lt;
+	while (name < end && (*name == ' ' || *name == '"'))
+		name++;
+	while (end > name && (end[-1] == ' ' || end[-1] == '"'))
+		end--;
+	if (end > name) {
+		snprintf(buf, size, "%.*s", (int)(end - name), name);
+		if (client_text_width(buf) <= width)
+			return buf;
+	}
+	snprintf(buf, size, "%.*s", (int)(gt - lt - 1), lt + 1);
+	if (client_text_width(buf) <= width || end == name)
+		return buf;
+	snprintf(buf, size, "%.*s", (int)(end - name), name);
+	return buf;
+}
+
+/* The widest value of key over the list, at most max. */
+static int
+ls_widest(json_t *list, const char *key, int max)
+{
+	json_t	*m;
+	size_t	 i;
+	int	 w, widest = 0;
+
+	json_array_foreach(list, i, m) {
+		w = client_text_width(ls_str(m, key) ? ls_str(m, key) : "-");
+		if (w > widest)
+			widest = w;
+	}
+	return widest < max ? widest : max;
+}
+
+/* Lay the columns out for a terminal of width columns. */
+static void
+ls_layout(json_t *list, int width, struct ls_layout *l)
+{
+	json_t		*m;
+	const char	*first = NULL, *acct;
+	long long	 maxid = 1;
+	size_t		 i;
+	int		 rest;
+
+	memset(l, 0, sizeof *l);
+	json_array_foreach(list, i, m) {
+		if (json_integer_value(json_object_get(m, "id")) > maxid)
+			maxid = json_integer_value(json_object_get(m, "id"));
+		acct = ls_str(m, "account") ? ls_str(m, "account") : "";
+		if (first == NULL)
+			first = acct;
+		else if (strcmp(first, acct) != 0)
+			l->account = 1;
+	}
+	for (l->id = 1; maxid >= 10; maxid /= 10)
+		l->id++;
+	if (l->account)
+		l->account = ls_widest(list, "account", LS_NAME_MAX);
+	l->folder = ls_widest(list, "folder", LS_NAME_MAX);
+	/* id, flags, [account], folder, date, from, subject, size. */
+	rest = width - (l->id + 1 + 2 + 1 + (l->account ? l->account + 2 : 0) +
+	    l->folder + 2 + LS_DATE_WIDTH + 2 + 2 + 2 + LS_SIZE_WIDTH);
+	if (rest < 20)
+		rest = 20;	/* too narrow: let the line wrap */
+	l->from = rest * 2 / 5 > 30 ? 30 : rest * 2 / 5;
+	if (ls_widest(list, "from", l->from) < l->from)
+		l->from = ls_widest(list, "from", l->from);
+	l->subject = rest - l->from;
+	if (ls_widest(list, "subject", l->subject) < l->subject)
+		l->subject = ls_widest(list, "subject", l->subject);
+	if (l->subject < 12)
+		l->subject = 12;	/* "(no subject)" */
+}
+
+/* Print one message line. */
+static void
+ls_print(json_t *m, const struct ls_layout *l)
+{
+	const char	*flags = ls_str(m, "flags"), *subject;
+	char		 when[64], size[32], sender[512];
+
+	printf("%*lld %c%c ", l->id, json_integer_value(json_object_get(m,
+	    "id")), json_is_true(json_object_get(m, "read")) ? (flags !=
+	    NULL && strchr(flags, 'R') != NULL ? 'r' : ' ') : 'N',
+	    json_integer_value(json_object_get(m, "attachments")) > 0 ?
+	    '@' : ' ');
+	if (l->account > 0) {
+		client_print_text(ls_str(m, "account"), l->account, 0);
+		printf("  ");
+	}
+	client_print_text(ls_str(m, "folder"), l->folder, 0);
+	printf("  %-*.16s  ", LS_DATE_WIDTH, client_local_time(ls_str(m,
+	    "date"), when, sizeof when));
+	client_print_text(ls_sender(ls_str(m, "from"), l->from, sender,
+	    sizeof sender), l->from, 0);
+	printf("  ");
+	subject = ls_str(m, "subject");
+	client_print_text(subject != NULL && *subject != '\0' ? subject :
+	    "(no subject)", l->subject, 0);
+	printf("  %*s\n", LS_SIZE_WIDTH, client_format_size(json_integer_value(
+	    json_object_get(m, "size")), size, sizeof size));
+}
+
+/*
+ * When stdout is a terminal and lines do not fit on its screen, start
+ * $PAGER (default "less -FRX"; empty: none) on it. Return the pager's pid,
+ * or 0 when there is none.
+ */
+static pid_t
+ls_pager_start(size_t lines)
+{
+	struct winsize	 ws;
+	const char	*pager;
+	size_t		 rows = 24;
+	pid_t		 pid;
+	int		 fds[2];
+
+	if (!isatty(STDOUT_FILENO))
+		return 0;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+		rows = ws.ws_row;
+	if (lines < rows)
+		return 0;	/* fits, with the prompt below */
+	if ((pager = getenv("PAGER")) == NULL)
+		pager = "less -FRX";
+	if (*pager == '\0')
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return 0;
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return 0;
+	}
+	if (pid == 0) {
+		if (dup2(fds[0], STDIN_FILENO) == -1)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", pager, (char *)NULL);
+		fprintf(stderr, "mailctl: /bin/sh: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	dup2(fds[1], STDOUT_FILENO);
+	close(fds[1]);
+	/* Ctrl-C is the pager's to handle; we wait for it to end. */
+	signal(SIGINT, SIG_IGN);
+	return pid;
+}
+
+/* Close the pager's input and wait until the user leaves it. */
+static void
+ls_pager_end(pid_t pid)
+{
+	if (pid == 0)
+		return;
+	fflush(stdout);
+	close(STDOUT_FILENO);
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+}
+
+int
+cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "unread", no_argument, NULL, 'u' },
+		{ "account", required_argument, NULL, 'a' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "no-pager", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ls_args	 a;
+	struct ls_layout l;
+	json_t		*r, *m;
+	size_t		 i;
+	pid_t		 pager;
+	int		 rc, folder;
+
+	memset(&a, 0, sizeof a);
+	a.params = json_object();
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhua:l:o:", longs,
+	    ls_opt, &a)) != -1) {
+		json_decref(a.params);
+		return rc;
+	}
+	if (optind < argc)
+		json_object_set_new(a.params, "folder",
+		    json_string(argv[optind++]));
+	if (optind < argc) {
+		fprintf(stderr, "mailctl ls: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		client_cmd_usage(cmd, stderr);
+		json_decref(a.params);
+		return EX_USAGE;
+	}
+	/* Not found: the account (a usage error) when no folder was named. */
+	folder = json_object_get(a.params, "folder") != NULL;
+	if ((rc = client_call(o, "list", a.params, &r)) != 0)
+		return folder ? rc : client_usage_if_unknown(o, rc);
+	if (o->json) {
+		rc = client_print_json(r);
+		json_decref(r);
+		return rc;
+	}
+	if (json_array_size(r) == 0) {
+		printf("no messages\n");
+		json_decref(r);
+		return 0;
+	}
+	ls_layout(r, client_term_width(), &l);
+	pager = a.no_pager ? 0 : ls_pager_start(json_array_size(r));
+	json_array_foreach(r, i, m)
+		ls_print(m, &l);
+	ls_pager_end(pager);
+	json_decref(r);
+	return 0;
+}
