@@ -391,8 +391,10 @@ sendmail_spool(struct client_opts *o, int *status)
 }
 
 /*
- * mailctl sendmail [-t] [-f FROM] [-i] [RCPT...]: what neomutt, git
- * send-email and cron call. Options of sendmail that do not apply here
+ * mailctl sendmail [-t] [-f FROM] [--account NAME] [-i] [RCPT...]: what
+ * neomutt, git send-email and cron call. The account is the one named,
+ * else the one whose email or alias is -f or the message's From (the
+ * daemon decides), else the default, else the first. Options of sendmail that do not apply here
  * (-i, -oi, -oem, -odi, -F NAME, -v, ...) are accepted and ignored.
  */
 int
@@ -400,7 +402,7 @@ cmd_sendmail(const struct client_cmd *cmd, struct client_opts *o, int argc,
     char **argv)
 {
 	json_t		*params, *to, *r;
-	const char	*from = NULL;
+	const char	*from = NULL, *account = NULL;
 	char		*path;
 	int		 i, extract = 0, rc, opts = 1;
 
@@ -416,6 +418,10 @@ cmd_sendmail(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		}
 		if (strcmp(argv[i], "-t") == 0)
 			extract = 1;
+		else if (strcmp(argv[i], "--account") == 0 && i + 1 < argc)
+			account = argv[++i];
+		else if (strncmp(argv[i], "--account=", 10) == 0)
+			account = argv[i] + 10;
 		else if (strncmp(argv[i], "-f", 2) == 0 ||
 		    strncmp(argv[i], "-F", 2) == 0) {
 			if (argv[i][2] == '\0' && i + 1 == argc) {
@@ -459,6 +465,8 @@ cmd_sendmail(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	    "extract", extract);
 	if (from != NULL)
 		json_object_set_new(params, "from", json_string(from));
+	if (account != NULL)
+		json_object_set_new(params, "account", json_string(account));
 	rc = client_call(o, "send", params, &r);
 	unlink(path);		/* the daemon made its own durable copy */
 	free(path);

@@ -48,7 +48,7 @@ static const struct client_cmd client_cmds[] = {
 	{ "queue", "[list | flush | cancel ID] [--json]",
 	    "Show the outbox, retry everything waiting now, or cancel a "
 	    "message.", cmd_queue },
-	{ "sendmail", "[-t] [-f FROM] [-i] [RCPT...] < MESSAGE",
+	{ "sendmail", "[-t] [-f FROM] [--account NAME] [-i] [RCPT...] < MESSAGE",
 	    "Queue a complete message from stdin, as sendmail(8) does "
 	    "(-t: recipients from its To, Cc, Bcc).", cmd_sendmail },
 	{ "folders", "[--json]",

@@ -214,7 +214,7 @@ compose_check_address(const char *addr, char **cause)
 }
 
 /* Check header text: valid UTF-8 (or ASCII), no line break, no control. */
-static int
+int
 compose_check_text(const char *what, const char *s, int ascii, char **cause)
 {
 	const unsigned char	*u = (const unsigned char *)s;

@@ -17,5 +17,6 @@ int		 compose_alnum(int);
 int		 compose_atext(int);
 const char	*compose_basename(const char *);
 int		 compose_open(const char *, long long, char **);
+int		 compose_check_text(const char *, const char *, int, char **);
 
 #endif

@@ -705,6 +705,51 @@ compose_attachment(struct compose_out *o, const char *path, long long max,
 	return rc;
 }
 
+/* Write the From field: the display name (encoded as needed) and addr. */
+static void
+compose_from(struct compose_out *o, const char *name, const char *addr)
+{
+	compose_hdr(o, "From");
+	if (name != NULL && *name != '\0') {
+		compose_phrase(o, name);
+		compose_sep(o, strlen(addr) + 2);
+		compose_put(o, "<", 1);
+		compose_puts(o, addr);
+		compose_put(o, ">", 1);
+	} else {
+		compose_sep(o, strlen(addr));
+		compose_puts(o, addr);
+	}
+	compose_put(o, "\n", 1);
+}
+
+/*
+ * Write a From field for name (or NULL) and addr to fd, for a message
+ * that came without one (sendmail). Both are checked first.
+ */
+int
+compose_write_from(int fd, const char *name, const char *addr, char **cause)
+{
+	struct compose_out	*o;
+	int			 rc = 0;
+
+	if (compose_check_address(addr, cause) != 0 || (name != NULL &&
+	    compose_check_text("display name", name, 0, cause) != 0))
+		return -1;
+	o = xcalloc(1, sizeof *o);
+	o->fd = fd;
+	compose_from(o, name, addr);
+	compose_flush(o);
+	if (o->error != 0) {
+		xasprintf(cause, "cannot write message: %s",
+		    strerror(o->error));
+		errno = o->error;
+		rc = -1;
+	}
+	free(o);
+	return rc;
+}
+
 /* Write the header fields every message has, From to User-Agent. */
 static void
 compose_header(struct compose_out *o, const struct compose *c,
@@ -715,18 +760,7 @@ compose_header(struct compose_out *o, const struct compose *c,
 	int			 cc = c->cc != NULL && c->cc[0] != NULL;
 
 	compose_date(o, c->date);
-	compose_hdr(o, "From");
-	if (c->from_name != NULL && *c->from_name != '\0') {
-		compose_phrase(o, c->from_name);
-		compose_sep(o, strlen(c->from_addr) + 2);
-		compose_put(o, "<", 1);
-		compose_puts(o, c->from_addr);
-		compose_put(o, ">", 1);
-	} else {
-		compose_sep(o, strlen(c->from_addr));
-		compose_puts(o, c->from_addr);
-	}
-	compose_put(o, "\n", 1);
+	compose_from(o, c->from_name, c->from_addr);
 	if (to || !cc)
 		compose_addrs(o, "To", to ? c->to : none);
 	if (cc)

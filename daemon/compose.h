@@ -49,6 +49,7 @@ struct compose {
 int	compose_check_address(const char *, char **);
 int	compose_check(const struct compose *, char **);
 int	compose_write(const struct compose *, int, char **, char **);
+int	compose_write_from(int, const char *, const char *, char **);
 void	compose_date_header(time_t, char *, size_t);
 char	*compose_message_id(const char *addr, char **cause);
 char	**compose_address_list(const char *);

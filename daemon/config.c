@@ -9,6 +9,8 @@
  */
 #include "autoconf.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -415,7 +417,7 @@ cfg_account(json_t *obj, const char *path, struct config *cf,
     struct config_account *a, char **cause)
 {
 	static const char *const keys[] = { "name", "email", "display_name",
-	    "pop3", "smtp", NULL };
+	    "aliases", "default", "save_sent", "pop3", "smtp", NULL };
 	json_t	*pop3, *smtp;
 	char	 sub[CFG_PATH_MAX];
 	size_t	 i;
@@ -441,6 +443,21 @@ cfg_account(json_t *obj, const char *path, struct config *cf,
 	if (cfg_string(obj, path, "display_name", 0, &a->display_name,
 	    cause) != 0)
 		return -1;
+	if (cfg_strings(obj, path, "aliases", 0, &a->aliases, cause) != 0)
+		return -1;
+	for (i = 0; a->aliases != NULL && a->aliases[i] != NULL; i++)
+		if (!cfg_email_ok(a->aliases[i]))
+			return cfg_fail(cause, cfg_path(sub, path, "aliases", i),
+			    NULL, "expected an address like user@example.org");
+	a->save_sent = 1;
+	if (cfg_bool(obj, path, "default", &a->is_default, cause) != 0 ||
+	    cfg_bool(obj, path, "save_sent", &a->save_sent, cause) != 0)
+		return -1;
+	for (i = 0; a->is_default && &cf->accounts[i] != a; i++)
+		if (cf->accounts[i].is_default)
+			return cfg_fail(cause, path, "default", "only one account "
+			    "can be the default (%s is already)",
+			    cf->accounts[i].name);
 	if (cfg_object(obj, path, "pop3", &pop3, cause) != 0 ||
 	    cfg_object(obj, path, "smtp", &smtp, cause) != 0)
 		return -1;
@@ -669,6 +686,28 @@ config_parse(const char *text, size_t len, const char *path, char **cause)
 	return cf;
 }
 
+/* The key path of the first "password" in cf (new memory), or NULL. */
+static char *
+cfg_password_key(const struct config *cf)
+{
+	char	*key;
+	size_t	 i;
+
+	for (i = 0; i < cf->naccounts; i++) {
+		if (cf->accounts[i].pop3 != NULL &&
+		    cf->accounts[i].pop3->password != NULL) {
+			xasprintf(&key, "accounts[%zu].pop3.password", i);
+			return key;
+		}
+		if (cf->accounts[i].smtp != NULL &&
+		    cf->accounts[i].smtp->password != NULL) {
+			xasprintf(&key, "accounts[%zu].smtp.password", i);
+			return key;
+		}
+	}
+	return NULL;
+}
+
 /*
  * Read and validate the file at path. When it does not exist and must_exist
  * is 0 (the XDG default location), return the defaults.
@@ -677,8 +716,9 @@ struct config *
 config_load(const char *path, int must_exist, char **cause)
 {
 	struct config	*cf;
+	struct stat	 sb;
 	FILE		*f;
-	char		*text = NULL, *inner = NULL;
+	char		*text = NULL, *inner = NULL, *key;
 	size_t		 len = 0, size = 0, n;
 
 	if ((f = fopen(path, "re")) == NULL) {
@@ -705,7 +745,7 @@ config_load(const char *path, int must_exist, char **cause)
 			break;
 		len += n;
 	}
-	if (ferror(f)) {
+	if (ferror(f) || fstat(fileno(f), &sb) != 0) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		fclose(f);
 		free(text);
@@ -717,6 +757,16 @@ config_load(const char *path, int must_exist, char **cause)
 	if (cf == NULL) {
 		xasprintf(cause, "%s: %s", path, inner);
 		free(inner);
+		return NULL;
+	}
+	/* As mpop and fetchmail do: a password is for our eyes only. */
+	if ((sb.st_mode & 077) != 0 && (key = cfg_password_key(cf)) != NULL) {
+		xasprintf(cause, "%s: %s holds a password, and the file can be "
+		    "read by others than its owner (mode %04o): chmod 600 %s",
+		    path, key, (unsigned)(sb.st_mode & 07777), path);
+		free(key);
+		config_free(cf);
+		return NULL;
 	}
 	return cf;
 }
@@ -732,6 +782,7 @@ config_free(struct config *cf)
 	for (i = 0; cf->accounts != NULL && i < cf->naccounts; i++) {
 		cfg_server_free(cf->accounts[i].pop3);
 		cfg_server_free(cf->accounts[i].smtp);
+		free(cf->accounts[i].aliases);
 	}
 	free(cf->accounts);
 	for (i = 0; cf->filters != NULL && i < cf->nfilters; i++) {
@@ -803,6 +854,17 @@ cfg_describe_server(const struct config_server *s)
 	return o;
 }
 
+/* A JSON array of the strings of a NULL-terminated vector. */
+static json_t *
+cfg_json_strings(const char *const *v)
+{
+	json_t	*a = json_array();
+
+	for (; *v != NULL; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
 /* Describe the accounts for status: settings, never secrets. */
 json_t *
 config_describe(const struct config *cf)
@@ -814,8 +876,12 @@ config_describe(const struct config *cf)
 	arr = json_array();
 	for (i = 0; i < cf->naccounts; i++) {
 		a = &cf->accounts[i];
-		o = json_pack("{s:s, s:s, s:s?}", "name", a->name, "email",
-		    a->email, "display_name", a->display_name);
+		o = json_pack("{s:s, s:s, s:s?, s:b, s:b}", "name", a->name,
+		    "email", a->email, "display_name", a->display_name,
+		    "default", a->is_default, "save_sent", a->save_sent);
+		if (a->aliases != NULL)
+			json_object_set_new(o, "aliases", cfg_json_strings(
+			    a->aliases));
 		if (a->pop3 != NULL)
 			json_object_set_new(o, "pop3",
 			    cfg_describe_server(a->pop3));

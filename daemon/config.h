@@ -45,6 +45,9 @@ struct config_account {
 	const char		*name;
 	const char		*email;
 	const char		*display_name;	/* or NULL */
+	const char		**aliases;	/* other From addresses, or NULL */
+	int			 is_default;	/* sendmail's when none matches */
+	int			 save_sent;	/* file a copy in Sent */
 	struct config_server	*pop3;		/* owned, or NULL */
 	struct config_server	*smtp;		/* owned, or NULL */
 };

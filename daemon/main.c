@@ -8,6 +8,8 @@
  */
 #include "autoconf.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -214,7 +216,7 @@ static void
 main_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: mailctld [--config FILE] [--verbose]\n"
+	    "usage: mailctld [--config FILE] [--verbose] [--check-config]\n"
 	    "\n"
 	    "The mailctl daemon: fetches mail over POP3, files it, sends the\n"
 	    "outbox over SMTP and answers mailctl on a UNIX socket. It runs in\n"
@@ -223,6 +225,8 @@ main_usage(FILE *f)
 	    "  -c, --config FILE  configuration (default:\n"
 	    "                     $XDG_CONFIG_HOME/mailctl/config.json)\n"
 	    "  -v, --verbose      log debugging detail\n"
+	    "  -n, --check-config check the configuration and exit (0 good,\n"
+	    "                     78 bad, with the key that is wrong)\n"
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n");
 }
@@ -233,6 +237,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "check-config", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -242,7 +247,7 @@ main(int argc, char **argv)
 	struct rpc_env	 env;
 	char		*cause = NULL;
 	long		 holder;
-	int		 ch, verbose = 0, i;
+	int		 ch, verbose = 0, check = 0, i;
 
 	/*
 	 * A download reads the socket 256 KiB at a time into buffers that
@@ -255,7 +260,7 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 
-	while ((ch = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nvhV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			free(main_config_path);
@@ -264,6 +269,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = 1;
+			break;
+		case 'n':
+			check = 1;
 			break;
 		case 'h':
 			main_usage(stdout);
@@ -286,11 +294,28 @@ main(int argc, char **argv)
 		fatalx("%s", cause);
 	if ((main_config = config_load(main_config_path, main_config_explicit,
 	    &cause)) == NULL) {
-		log_warnx("bad configuration, not starting: %s", cause);
+		if (check)
+			fprintf(stderr, "mailctld: %s\n", cause);
+		else
+			log_warnx("bad configuration, not starting: %s", cause);
 		free(cause);
 		free(main_config_path);
 		return EX_CONFIG;
 	}
+	if (check) {
+		printf("%s: good: %zu account%s, data_dir %s, socket %s\n",
+		    main_config->path ? main_config->path : "(no file: defaults)",
+		    main_config->naccounts, main_config->naccounts == 1 ? "" :
+		    "s", main_config->data_dir, main_config->socket);
+		config_free(main_config);
+		free(main_config_path);
+		return 0;
+	}
+	/*
+	 * Everything under data_dir is the user's alone, whatever the umask
+	 * they started us with (the index holds every From and Subject).
+	 */
+	umask(077);
 	if (main_config->path == NULL)
 		log_notice("no configuration at %s; running with defaults and no "
 		    "accounts", main_config_path);

@@ -766,8 +766,8 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 			continue;
 		snprintf(key, sizeof key, "%lld", it->id);
 		mid = json_object_get(filed, key);
-		log_info("queue: account=%s msg=%lld sent, filed into Sent",
-		    it->account, it->id);
+		log_info("queue: account=%s msg=%lld sent%s", it->account,
+		    it->id, mid != NULL ? ", filed into Sent" : "");
 		queue_publish(it, BUS_SENT, mid);
 		queue_answer(it, queue_item_json(it), 0, NULL);
 		queue_item_free(it);
@@ -817,6 +817,7 @@ static void
 queue_store_outcomes(void)
 {
 	struct qitem	*it;
+	const struct config_account *ca;
 	json_t		*items, *params;
 	const char	*state;
 
@@ -828,12 +829,14 @@ queue_store_outcomes(void)
 			continue;
 		state = it->state == Q_SENDING ? "queued" :
 		    qstate_names[it->state];
+		ca = config_find_account(queue_config, it->account);
 		json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s, "
-		    "s:i, s:I, s:s?, s:o}", "id", (json_int_t)it->id,
+		    "s:i, s:I, s:s?, s:o, s:b}", "id", (json_int_t)it->id,
 		    "account", it->account, "file", it->file, "state", state,
 		    "attempts", it->attempts, "next_try",
 		    (json_int_t)it->next_try, "last_error", it->last_error,
-		    "rcpts", queue_rcpts_json(it)));
+		    "rcpts", queue_rcpts_json(it), "save_sent", ca == NULL ||
+		    ca->save_sent));
 		it->dirty = 0;
 		it->storing = 1;
 	}
@@ -991,7 +994,8 @@ queue_add(json_t *params, int wait, queue_reply_cb cb, void *arg)
 	q->cb = cb;
 	q->arg = arg;
 	q->wait = wait;
-	q->params = json_pack("{s:O, s:O, s:O, s:O?}", "account",
+	/* A sendmail message's account and sender come back from the store. */
+	q->params = json_pack("{s:O?, s:O?, s:O, s:O?}", "account",
 	    json_object_get(params, "account"), "sender",
 	    json_object_get(params, "sender"), "rcpts",
 	    json_object_get(params, "rcpts"), "subject",

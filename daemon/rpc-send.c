@@ -120,6 +120,45 @@ send_compose(struct rpc_call *call, const struct config_account *ca,
 	return o;
 }
 
+/* An account as the store chooses among them for a sendmail message. */
+static json_t *
+send_candidate(const struct config_account *ca)
+{
+	json_t	*o, *aliases = json_array();
+	size_t	 i;
+
+	for (i = 0; ca->aliases != NULL && ca->aliases[i] != NULL; i++)
+		json_array_append_new(aliases, json_string(ca->aliases[i]));
+	o = json_pack("{s:s, s:s, s:s?, s:o, s:b}", "name", ca->name, "email",
+	    ca->email, "display_name", ca->display_name, "aliases", aliases,
+	    "default", ca->is_default);
+	return o;
+}
+
+/*
+ * The accounts a sendmail message may go out from: the one named
+ * (ca, with --account), else every account with an SMTP server. The
+ * store picks by -f or the message's From (DESIGN.md: never logged in as
+ * one account to send as another), else the default, else the first.
+ */
+static json_t *
+send_choose(struct rpc_call *call, const struct config_account *named)
+{
+	const struct config	*cf = rpc_call_env(call)->config;
+	json_t			*a = json_array();
+	size_t			 i;
+
+	if (named != NULL) {
+		json_array_append_new(a, send_candidate(named));
+		return a;
+	}
+	for (i = 0; i < cf->naccounts; i++)
+		if (cf->accounts[i].smtp != NULL)
+			json_array_append_new(a, send_candidate(
+			    &cf->accounts[i]));
+	return a;
+}
+
 /*
  * send with raw: queue the complete message in that file as it is
  * (mailctl sendmail), to the recipients given and, with extract, those of
@@ -155,9 +194,10 @@ send_raw(struct rpc_call *call, const struct config_account *ca,
 		json_decref(rcpts);
 		return;
 	}
-	add = json_pack("{s:s, s:s, s:o, s:s, s:b}", "account", ca->name,
-	    "sender", from != NULL ? from : ca->email, "rcpts", rcpts, "raw",
-	    raw, "extract", extract);
+	add = json_pack("{s:o, s:o, s:s, s:b}", "choose", send_choose(call, ca),
+	    "rcpts", rcpts, "raw", raw, "extract", extract);
+	if (from != NULL && from[0] != '\0')
+		json_object_set_new(add, "sender", json_string(from));
 	queue_add(add, json_is_true(json_object_get(params, "wait")),
 	    rpc_call_answer_cb, call);
 	json_decref(add);
@@ -183,7 +223,9 @@ send_exec(struct rpc_call *call, json_t *params)
 		return;
 	}
 	if (raw != NULL) {
-		send_raw(call, ca, params, rcpts);
+		/* Named, the account decides; else the message does. */
+		send_raw(call, json_object_get(params, "account") != NULL ? ca :
+		    NULL, params, rcpts);
 		return;
 	}
 	if (json_array_size(rcpts) == 0) {

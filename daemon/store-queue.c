@@ -11,7 +11,10 @@
  *                 into ACCOUNT/Sent/cur (read), its directories flushed,
  *                 then in one transaction it is indexed there and its row
  *                 deleted. A crash in between leaves a row whose file is
- *                 already in Sent: queue.load finishes the job.
+ *                 already in Sent: queue.load finishes the job. With
+ *                 save_sent false the row is deleted, then the file
+ *                 (a crash in between leaves an orphan queue.load
+ *                 removes).
  *   queue.load    every row, after that repair; files that no row names
  *                 (a crash during queue.add, before its commit) are
  *                 removed.
@@ -123,33 +126,122 @@ sq_field(const char *line, size_t len, const char *name)
 }
 
 /*
+ * The length of the header field at field (a line and its continuation
+ * lines), or 0 at the blank line that ends the header, or at end.
+ */
+static size_t
+sq_next_field(const char *field, const char *end)
+{
+	const char	*p, *eol = field;
+
+	if (field >= end || *field == '\n' || *field == '\r')
+		return 0;
+	for (p = field; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', end - p)) == NULL)
+			eol = end - 1;
+		if (eol + 1 >= end || (eol[1] != ' ' && eol[1] != '\t'))
+			break;
+	}
+	return eol + 1 - field;
+}
+
+/* The first address of the header's From field (new memory), or NULL. */
+static char *
+sq_from_addr(const char *hdr, const char *end)
+{
+	const char	*field;
+	char		*value, **list, *addr = NULL;
+	size_t		 flen, i;
+
+	for (field = hdr; (flen = sq_next_field(field, end)) > 0;
+	    field += flen) {
+		if (!sq_field(field, flen, "from"))
+			continue;
+		value = xstrndup(field + 5, flen - 5);
+		list = compose_address_list(value);
+		for (i = 0; list[i] != NULL; i++) {
+			if (addr == NULL)
+				addr = list[i];
+			else
+				free(list[i]);
+		}
+		free(list);
+		free(value);
+		break;
+	}
+	return addr;
+}
+
+/* Does the candidate account c (queue.add's "choose") own addr? */
+static int
+sq_owns(json_t *c, const char *addr)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if (strcasecmp(json_string_value(json_object_get(c, "email")),
+	    addr) == 0)
+		return 1;
+	json_array_foreach(json_object_get(c, "aliases"), i, a)
+		if (strcasecmp(json_string_value(a), addr) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * sendmail without an account named: the account is the one whose email
+ * or alias is addr (-f, else the From field's), else the default, else
+ * the first of p's "choose" list; set p's account and, without -f,
+ * sender (addr when an account owns it, else that account's email).
+ * Return the chosen candidate.
+ */
+static json_t *
+sq_choose(json_t *p, const char *addr)
+{
+	json_t	*c, *pick = NULL, *def = NULL, *choose;
+	size_t	 i;
+	int	 owned = 0;
+
+	choose = json_object_get(p, "choose");
+	json_array_foreach(choose, i, c) {
+		if (addr != NULL && sq_owns(c, addr)) {
+			pick = c;
+			owned = 1;
+			break;
+		}
+		if (def == NULL && json_is_true(json_object_get(c, "default")))
+			def = c;
+	}
+	if (pick == NULL)
+		pick = def != NULL ? def : json_array_get(choose, 0);
+	json_object_set(p, "account", json_object_get(pick, "name"));
+	if (json_object_get(p, "sender") == NULL)
+		json_object_set_new(p, "sender", json_string(owned ? addr :
+		    json_string_value(json_object_get(pick, "email"))));
+	return pick;
+}
+
+/*
  * The header of a complete message (sendmail): copy its fields into fd
  * but Bcc (never passed on); with extract, add the addresses of To, Cc
- * and Bcc to rcpts; add Date and Message-ID when missing. hdr holds the
- * header and the blank line after it (or the whole message).
+ * and Bcc to rcpts; add From (from_name, from_addr), Date and Message-ID
+ * when missing. hdr holds the header and the blank line after it (or the
+ * whole message).
  */
 static int
 sq_header(const char *hdr, size_t len, struct sq_out *out,
-    const char *sender, int extract, json_t *rcpts, char **message_id,
-    char **cause)
+    const char *sender, const char *from_name, const char *from_addr,
+    int extract, json_t *rcpts, char **message_id, char **cause)
 {
-	const char	*p = hdr, *end = hdr + len, *field, *eol = hdr;
+	const char	*end = hdr + len, *field;
 	char		*value, **list, date[80];
 	size_t		 flen, i;
-	int		 has_date = 0, has_mid = 0, rc = 0;
+	int		 has_date = 0, has_mid = 0, has_from = 0, rc = 0;
 
-	for (field = hdr; field < end && *field != '\n' && *field != '\r';
-	    field = p) {
-		/* One field: a line and its continuation lines. */
-		for (p = field; p < end; p = eol + 1) {
-			if ((eol = memchr(p, '\n', end - p)) == NULL)
-				eol = end - 1;
-			if (eol + 1 >= end || (eol[1] != ' ' && eol[1] != '\t'))
-				break;
-		}
-		p = eol + 1;
-		flen = p - field;
+	for (field = hdr; (flen = sq_next_field(field, end)) > 0;
+	    field += flen) {
 		has_date |= sq_field(field, flen, "date");
+		has_from |= sq_field(field, flen, "from");
 		if (sq_field(field, flen, "message-id")) {
 			has_mid = 1;
 			value = xstrndup(field + 11, flen - 11);
@@ -184,6 +276,9 @@ sq_header(const char *hdr, size_t len, struct sq_out *out,
 	}
 	/* Fields a submission should have, after the others (as Postfix
 	 * would add them); then the blank line and whatever followed. */
+	if (!has_from && from_addr != NULL &&
+	    compose_write_from(out->fd, from_name, from_addr, cause) != 0)
+		return -1;
 	if (!has_date) {
 		compose_date_header(0, date, sizeof date);
 		if (sq_write(out, date, strlen(date), cause) != 0)
@@ -211,7 +306,8 @@ static int
 sq_copy(const char *path, struct sq_out *out, json_t *p, char **message_id,
     char **cause)
 {
-	char	*buf, *body;
+	json_t	*pick;
+	char	*buf, *body, *from;
 	size_t	 len = 0;
 	ssize_t	 n;
 	int	 in, rc;
@@ -242,10 +338,17 @@ sq_copy(const char *path, struct sq_out *out, json_t *p, char **message_id,
 			body = buf + len;
 		else
 			body++;
+		from = sq_from_addr(buf, body);
+		pick = sq_choose(p, json_string_value(json_object_get(p,
+		    "sender")) != NULL ? json_string_value(json_object_get(p,
+		    "sender")) : from);
 		rc = sq_header(buf, body - buf, out, json_string_value(
-		    json_object_get(p, "sender")), json_is_true(
+		    json_object_get(p, "sender")), json_string_value(
+		    json_object_get(pick, "display_name")), json_string_value(
+		    json_object_get(pick, "email")), json_is_true(
 		    json_object_get(p, "extract")), json_object_get(p,
 		    "rcpts"), message_id, cause);
+		free(from);
 		if (rc == 0)
 			rc = sq_write(out, body, buf + len - body, cause);
 		while (rc == 0 && (n = read(in, buf, SQ_HEADER_MAX)) > 0)
@@ -262,8 +365,11 @@ sq_copy(const char *path, struct sq_out *out, json_t *p, char **message_id,
 }
 
 /*
- * queue.add: {account, sender, rcpts: [..], subject?, compose: {..} or
- * raw: PATH} -> {id, file, message_id, size, eightbit, created}.
+ * queue.add: {account, sender, rcpts: [..], subject?, compose: {..}} or
+ * {choose: [{name, email, display_name?, aliases?, default?}], sender?,
+ * rcpts, raw: PATH, extract?} -> {id, file, message_id, size, eightbit,
+ * created, rcpts, account, sender}. With raw the account is chosen among
+ * choose by the sender (-f) or the message's From (sq_choose).
  */
 void
 ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
@@ -331,11 +437,12 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 		ops_fail_db(r, db);
 		goto fail;
 	}
-	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:i, s:I, s:O}", "id",
-	    (json_int_t)sqlite3_last_insert_rowid(db), "file", name,
-	    "message_id", mid, "size", (json_int_t)sb.st_size,
+	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:i, s:I, s:O, s:O, "
+	    "s:O}", "id", (json_int_t)sqlite3_last_insert_rowid(db), "file",
+	    name, "message_id", mid, "size", (json_int_t)sb.st_size,
 	    "eightbit", out.eightbit, "created", (json_int_t)now, "rcpts",
-	    json_object_get(p, "rcpts"));
+	    json_object_get(p, "rcpts"), "account", json_object_get(p,
+	    "account"), "sender", json_object_get(p, "sender"));
 	sqlite3_finalize(s);
 	free(mid);
 	free(cause);
@@ -396,6 +503,31 @@ sq_sentdir(struct store *st, struct ops_req *r, const char *account)
 	return fd;
 }
 
+/* Does a sent item of queue.update go into Sent (save_sent, default)? */
+static int
+sq_save_sent(json_t *it)
+{
+	return !json_is_false(json_object_get(it, "save_sent"));
+}
+
+/* Drop a queue row (inside the caller's transaction). */
+static int
+sq_delete_row(sqlite3 *db, struct ops_req *r, long long qid)
+{
+	sqlite3_stmt	*s;
+	int		 rc = 0;
+
+	if ((s = ops_prepare(db, r, "DELETE FROM queue WHERE id = ?")) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, qid);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		ops_fail_db(r, db);
+		rc = -1;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /*
  * Index a sent message already in ACCOUNT/Sent/cur as FILE:2,S and drop
  * its queue row (inside the caller's transaction). Return its message id.
@@ -441,15 +573,8 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 		ops_fail_db(r, db);
 	sqlite3_finalize(s);
 	store_info_free(&info);
-	if (id != -1 && (s = ops_prepare(db, r, "DELETE FROM queue WHERE "
-	    "id = ?")) != NULL) {
-		sqlite3_bind_int64(s, 1, qid);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			ops_fail_db(r, db);
-			id = -1;
-		}
-		sqlite3_finalize(s);
-	}
+	if (id != -1 && sq_delete_row(db, r, qid) != 0)
+		id = -1;
 	return id;
 }
 
@@ -525,7 +650,7 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 		state = json_string_value(json_object_get(it, "state"));
 		account = json_string_value(json_object_get(it, "account"));
 		file = json_string_value(json_object_get(it, "file"));
-		if (strcmp(state, "sent") != 0)
+		if (strcmp(state, "sent") != 0 || !sq_save_sent(it))
 			continue;
 		if (strcmp(curacct, account) != 0) {
 			if (curfd != -1 && fsync(curfd) != 0)
@@ -567,6 +692,12 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 				break;
 			continue;
 		}
+		if (!sq_save_sent(it)) {
+			if (sq_delete_row(db, r, json_integer_value(
+			    json_object_get(it, "id"))) != 0)
+				break;
+			continue;
+		}
 		id = sq_index_sent(st, db, r, json_integer_value(
 		    json_object_get(it, "id")), account, json_string_value(
 		    json_object_get(it, "file")));
@@ -584,6 +715,14 @@ ops_queue_update(struct store *st, sqlite3 *db, struct ops_req *r)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		json_decref(filed);
 		return;
+	}
+	/* Sent and not to be kept: the row is gone, now the file. */
+	json_array_foreach(items, i, it) {
+		file = json_string_value(json_object_get(it, "file"));
+		if (strcmp(json_string_value(json_object_get(it, "state")),
+		    "sent") == 0 && !sq_save_sent(it) &&
+		    unlinkat(st->queuefd, file, 0) != 0 && errno != ENOENT)
+			log_warn("cannot remove queue/%s", file);
 	}
 	r->result = json_pack("{s:o}", "filed", filed);
 }

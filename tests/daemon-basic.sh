@@ -83,6 +83,7 @@ check "no secret in the log" eval '! grep -q "pw-secret\|hunter2" "$T/daemon.log
 # refused; the first keeps serving.
 cp "$T/good.json" "$CFG"
 sed "s|\"data_dir\": \"$T/data\"|\"data_dir\": \"$T/data2\"|" "$CFG" >"$T/second.json"
+chmod 600 "$T/second.json"
 expect_rc 69 "a second daemon on the same socket is refused" "$MAILCTLD" --config "$T/second.json"
 contains "$ERR" "already listening" "it says another daemon is listening"
 expect_rc 0 "the first daemon still serves" mailctl status

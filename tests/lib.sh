@@ -92,6 +92,7 @@ mailctl() { "$MAILCTL" --socket "$SOCK" "$@"; }
 
 # write_config FILE [ACCOUNTS-JSON]: a config using this test's paths.
 write_config() {
+	install -m 600 /dev/null "$1"	# it may hold a password
 	cat >"$1" <<EOC
 {
   "data_dir": "$T/data",
@@ -118,6 +119,7 @@ wait_ready() {
 # start_daemon CONFIG [ARGS...]: start mailctld in the background.
 start_daemon() {
 	local cfg=$1; shift
+	chmod 600 "$cfg"	# a config with a password must be private
 	"$MAILCTLD" --config "$cfg" --verbose "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_ready || bail "mailctld did not become ready"

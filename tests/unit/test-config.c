@@ -137,6 +137,18 @@ test_accounts(void)
 	bad_account(ACCT("'smtp':[]"), "accounts[0].smtp: expected an object");
 	bad_account("{'name':'a','email':'a@b.test'}", "accounts[0]: expected "
 	    "a 'pop3' or an 'smtp' server");
+	bad_account(ACCT("'aliases':'b@b.test'," POP3_OK), "accounts[0].aliases: "
+	    "expected an array of strings");
+	bad_account(ACCT("'aliases':['b@b.test','bob']," POP3_OK),
+	    "accounts[0].aliases[1]: expected an address");
+	bad_account(ACCT("'default':1," POP3_OK), "accounts[0].default: "
+	    "expected true or false");
+	bad_account(ACCT("'save_sent':'no'," POP3_OK), "accounts[0].save_sent: "
+	    "expected true or false");
+	bad_account("{'name':'a','email':'a@b.test','default':true," POP3_OK
+	    "},{'name':'b','email':'b@b.test','default':true," POP3_OK "}",
+	    "accounts[1].default: only one account can be the default (a is "
+	    "already)");
 }
 
 static void
@@ -257,10 +269,19 @@ test_valid(void)
 	    "'implicit','user':'u','password_command':['getsecret-zz','x']}},"
 	    "{'name':'q','email':'q@x.test','pop3':{'host':'127.0.0.1',"
 	    "'tls':'none','user':'q','password':'s3cr3t','keep':false,"
-	    "'poll_interval':30,'connections':1,'quick_check':false}}]}");
+	    "'poll_interval':30,'connections':1,'quick_check':false},"
+	    "'aliases':['q2@x.test','list@x.test'],'default':true,"
+	    "'save_sent':false}]}");
 	if (cf == NULL)
 		return;
 	ok(cf->naccounts == 2, "two accounts");
+	ok(cf->accounts[0].save_sent == 1 && cf->accounts[1].save_sent == 0,
+	    "save_sent defaults to true");
+	ok(cf->accounts[0].is_default == 0 && cf->accounts[1].is_default == 1,
+	    "default");
+	ok(cf->accounts[0].aliases == NULL && cf->accounts[1].aliases != NULL &&
+	    strcmp(cf->accounts[1].aliases[1], "list@x.test") == 0 &&
+	    cf->accounts[1].aliases[2] == NULL, "aliases");
 	ok(cf->accounts[0].pop3->port == 995 &&
 	    cf->accounts[0].pop3->tls == CONFIG_TLS_IMPLICIT,
 	    "pop3 defaults to implicit TLS on 995");

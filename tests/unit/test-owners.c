@@ -13,6 +13,7 @@
 #include "autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -143,6 +144,7 @@ main(void)
 	    "\"none\", \"user\": \"a\", \"password\": \"pw\", "
 	    "\"timeout\": 10}}]}\n", top, top, port, top, port);
 	fclose(f);
+	chmod(path, 0600);	/* it holds a password */
 	if ((cf = config_load(path, 1, &cause)) == NULL) {
 		printf("# config: %s\n", cause);
 		return 99;
