@@ -96,15 +96,16 @@ mime_ew_ok(const char *p, char *cs, struct mime_buf *word)
  * two encoded words is dropped (RFC 2047 section 6.2) and adjacent words in
  * the same charset are converted together, so a character split across two
  * words survives. A word that is broken or names an unknown charset stays
- * as it is.
+ * as it is. Raw 8-bit text outside the words is UTF-8 when it is valid,
+ * else in the charset fb (the message's own), else windows-1252.
  */
 char *
-mime_decode_header(const char *raw)
+mime_decode_header_cs(const char *raw, const char *fb)
 {
 	struct mime_buf	 out = { NULL, 0, 0 }, pend = { NULL, 0, 0 };
 	struct mime_buf	 word = { NULL, 0, 0 };
 	char		 cs[MIME_CHARSET_MAX], pcs[MIME_CHARSET_MAX];
-	const char	*p = raw, *e, *q;
+	const char	*p = raw, *e, *q, *rs = NULL;
 	int		 havepend = 0;
 
 	if (raw == NULL)
@@ -112,14 +113,20 @@ mime_decode_header(const char *raw)
 	while (*p != '\0') {
 		if ((e = mime_ew_ok(p, cs, &word)) == NULL) {
 			if (havepend) {
-				mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+				mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 				havepend = 0;
 			}
-			mime_buf_addc(&out, *p++);
+			if (rs == NULL)
+				rs = p;
+			p++;
 			continue;
 		}
+		if (rs != NULL) {
+			mime_text_guess(&out, rs, p - rs, fb);
+			rs = NULL;
+		}
 		if (havepend && strcasecmp(cs, pcs) != 0) {
-			mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+			mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 			havepend = 0;
 		}
 		if (!havepend) {
@@ -135,13 +142,20 @@ mime_decode_header(const char *raw)
 			e = q;
 		p = e;
 	}
+	if (rs != NULL)
+		mime_text_guess(&out, rs, p - rs, fb);
 	if (havepend)
-		mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+		mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 	free(word.d);
-	pend.len = 0;
-	mime_utf8_fix(&pend, out.d ? out.d : "", out.len);
-	free(out.d);
-	return mime_buf_str(&pend);
+	free(pend.d);
+	return mime_buf_str(&out);
+}
+
+/* The same with no charset of the message to fall back on. */
+char *
+mime_decode_header(const char *raw)
+{
+	return mime_decode_header_cs(raw, NULL);
 }
 
 /* Find the end of the line at p: *next is the start of the next one. */
@@ -386,9 +400,10 @@ mime_pct_charset(const char *v, char *cs)
  * Return the decoded value of parameter name as UTF-8, or NULL: "name*"
  * (RFC 2231 charset), "name*0", "name*1*", ... (continuations), else plain
  * "name", whose RFC 2047 words are decoded as many mailers write them.
+ * Raw 8-bit text that is not UTF-8 is read in the charset fb if it can be.
  */
 char *
-mime_param(const char *hval, const char *name)
+mime_param_cs(const char *hval, const char *name, const char *fb)
 {
 	struct mime_param	*pa;
 	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
@@ -421,17 +436,24 @@ mime_param(const char *hval, const char *name)
 		}
 		if (k == 0) {
 			if ((v = mime_param_get(pa, n, name)) != NULL)
-				r = mime_decode_header(v);
+				r = mime_decode_header_cs(v, fb);
 			goto done;
 		}
 	}
 	mime_to_utf8(&out, *cs != '\0' ? cs : NULL, raw.d ? raw.d : "",
-	    raw.len, 1);
+	    raw.len, fb);
 	r = mime_buf_str(&out);
 done:
 	free(raw.d);
 	mime_params_free(pa, n);
 	return r;
+}
+
+/* The same with no charset to fall back on. */
+char *
+mime_param(const char *hval, const char *name)
+{
+	return mime_param_cs(hval, name, NULL);
 }
 
 /* Return the lowercased first token of a structured value, or NULL. */

@@ -38,6 +38,8 @@ const char	*mime_headers(const char *, const char *, struct mime_hdr **,
 const char	*mime_hdr_get(struct mime_hdr *, size_t, const char *);
 void		 mime_hdrs_free(struct mime_hdr *, size_t);
 char		*mime_param(const char *, const char *);
+char		*mime_param_cs(const char *, const char *, const char *);
+char		*mime_decode_header_cs(const char *, const char *);
 char		*mime_token(const char *);
 char		*mime_ctype(const char *, const char *);
 
@@ -51,7 +53,9 @@ void		 mime_utf8_fix(struct mime_buf *, const char *, size_t);
 int		 mime_charset_plain(const char *);
 int		 mime_charset_known(const char *);
 void		 mime_to_utf8(struct mime_buf *, const char *, const char *,
-		    size_t, int);
+		    size_t, const char *);
+void		 mime_text_guess(struct mime_buf *, const char *, size_t,
+		    const char *);
 void		 mime_base64(struct mime_buf *, const char *, size_t);
 size_t		 mime_base64_size(const char *, size_t);
 void		 mime_qp(struct mime_buf *, const char *, size_t, int);

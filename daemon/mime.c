@@ -56,6 +56,7 @@ struct mime_msg {
 	size_t		 nparts;
 	size_t		 nentities;	/* every entity seen, for the bound */
 	long		 text;		/* the body text leaf, or -1 */
+	char		*hcharset;	/* for raw 8-bit header text, or NULL */
 	size_t		*att;		/* indexes into parts */
 	size_t		 natt;
 };
@@ -209,8 +210,8 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	pt->cte = mime_token(mime_hdr_get(h, nh, "content-transfer-encoding"));
 	cd = mime_hdr_get(h, nh, "content-disposition");
 	pt->disp = mime_token(cd);
-	if ((fn = mime_param(cd, "filename")) == NULL)
-		fn = mime_param(ct, "name");
+	if ((fn = mime_param_cs(cd, "filename", pt->charset)) == NULL)
+		fn = mime_param_cs(ct, "name", pt->charset);
 	if (fn == NULL && strcmp(type, "message/rfc822") == 0)
 		fn = xstrdup("message.eml");
 	pt->filename = fn;
@@ -279,6 +280,22 @@ mime_classify(struct mime_msg *m)
 	}
 }
 
+/*
+ * Choose the charset raw 8-bit header text is read in when it is not
+ * UTF-8: the one the message declares, else its first text part's.
+ */
+static void
+mime_header_charset(struct mime_msg *m)
+{
+	size_t	 i;
+
+	m->hcharset = mime_param(mime_header(m, "content-type"), "charset");
+	for (i = 0; i < m->nparts && m->hcharset == NULL; i++)
+		if (strncmp(m->parts[i].type, "text/", 5) == 0 &&
+		    m->parts[i].charset != NULL)
+			m->hcharset = xstrdup(m->parts[i].charset);
+}
+
 /* Parse len bytes at buf, which buf[len] == '\0' ends; own buf or not. */
 static struct mime_msg *
 mime_parse_at(char *buf, size_t len, int owned, int drop)
@@ -293,6 +310,7 @@ mime_parse_at(char *buf, size_t len, int owned, int drop)
 	m->dropped = buf;
 	mime_entity(m, m->buf, m->buf + len, 0, "text/plain", 1);
 	mime_classify(m);
+	mime_header_charset(m);
 	return m;
 }
 
@@ -353,6 +371,7 @@ mime_free(struct mime_msg *m)
 	}
 	free(m->parts);
 	free(m->att);
+	free(m->hcharset);
 	mime_hdrs_free(m->hdrs, m->nhdrs);
 	if (m->owned)
 		free(m->buf);
@@ -364,6 +383,20 @@ const char *
 mime_header(const struct mime_msg *m, const char *name)
 {
 	return mime_hdr_get(m->hdrs, m->nhdrs, name);
+}
+
+/*
+ * Return the first top-level header of that name decoded to UTF-8 (raw
+ * 8-bit text read in the message's charset when it is not UTF-8), or NULL.
+ */
+char *
+mime_header_text(const struct mime_msg *m, const char *name)
+{
+	const char	*raw;
+
+	if ((raw = mime_header(m, name)) == NULL)
+		return NULL;
+	return mime_decode_header_cs(raw, m->hcharset);
 }
 
 /*
@@ -394,11 +427,11 @@ mime_body_prefix(const struct mime_msg *m, size_t max)
 	if (pt.bodylen > max)
 		pt.bodylen = max;
 	if (mime_cte_identity(&pt))	/* no copy to decode */
-		mime_to_utf8(&out, pt.charset, pt.body, pt.bodylen, 1);
+		mime_to_utf8(&out, pt.charset, pt.body, pt.bodylen, NULL);
 	else {
 		mime_decode_body(&pt, &raw);
 		mime_to_utf8(&out, pt.charset, raw.d ? raw.d : "", raw.len,
-		    1);
+		    NULL);
 		free(raw.d);
 	}
 	if (out.d != NULL && (cr = memchr(out.d, '\r', out.len)) != NULL) {

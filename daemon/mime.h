@@ -40,6 +40,7 @@ struct mime_msg	*mime_parse_inplace(const char *, size_t, int, char **);
 void		 mime_free(struct mime_msg *);
 const char	*mime_header(const struct mime_msg *, const char *);
 char		*mime_decode_header(const char *);
+char		*mime_header_text(const struct mime_msg *, const char *);
 char		*mime_body_text(const struct mime_msg *);
 char		*mime_body_prefix(const struct mime_msg *, size_t);
 size_t		 mime_body_search(const struct mime_msg *, size_t,

@@ -230,11 +230,8 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		if (ops_parse(st, r, &row, &sm) != 0)
 			return;
 		msg = sm.msg;
-		for (i = 0; i < 5; i++) {
-			v[i] = mime_header(msg, names[i]) != NULL ?
-			    mime_decode_header(mime_header(msg, names[i])) :
-			    NULL;
-		}
+		for (i = 0; i < 5; i++)
+			v[i] = mime_header_text(msg, names[i]);
 		if (mime_date(mime_header(msg, "date"), &date) != 0)
 			date = 0;
 		atts = json_array();

@@ -1,13 +1,14 @@
 /*
  * Print mime_parse's view of a message file as one JSON object, for
- * tests/mime-oracle.sh: decoded subject and from, body text and the
- * attachments with their sha256.
+ * tests/mime-oracle.sh: the fields `mailctl read --json` shows, read the
+ * same way, and the attachments with their sha256.
  */
 #include "autoconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -58,16 +59,31 @@ static void
 add_header(json_t *o, const struct mime_msg *m, const char *name,
     const char *key)
 {
-	const char	*raw;
-	char		*v;
+	char	*v;
 
-	if ((raw = mime_header(m, name)) == NULL) {
+	if ((v = mime_header_text(m, name)) == NULL) {
 		json_object_set_new(o, key, json_null());
 		return;
 	}
-	v = mime_decode_header(raw);
 	json_object_set_new(o, key, json_string(v));
 	free(v);
+}
+
+/* Add the date as ISO 8601 in UTC (null when absent or not understood). */
+static void
+add_date(json_t *o, const struct mime_msg *m)
+{
+	struct tm	 tm;
+	time_t		 t;
+	char		 buf[32];
+
+	if (mime_date(mime_header(m, "date"), &t) != 0) {
+		json_object_set_new(o, "date", json_null());
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(o, "date", json_string(buf));
 }
 
 int
@@ -95,6 +111,10 @@ main(int argc, char **argv)
 	o = json_object();
 	add_header(o, m, "subject", "subject");
 	add_header(o, m, "from", "from");
+	add_header(o, m, "to", "to");
+	add_header(o, m, "cc", "cc");
+	add_header(o, m, "message-id", "message_id");
+	add_date(o, m);
 	body = mime_body_text(m);
 	json_object_set_new(o, "body", json_string(body));
 	free(body);

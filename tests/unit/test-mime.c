@@ -21,9 +21,10 @@
 static void
 is(char *got, const char *want, const char *what)
 {
-	if (!ok(got != NULL && strcmp(got, want) == 0, "%s", what))
+	if (!ok(want == NULL ? got == NULL : (got != NULL &&
+	    strcmp(got, want) == 0), "%s", what))
 		printf("# got:  '%s'\n# want: '%s'\n", got ? got : "(null)",
-		    want);
+		    want ? want : "(null)");
 	free(got);
 }
 
@@ -94,8 +95,8 @@ test_encoded_words(void)
 	dec("=?x-nonsense?q?abc?= =?utf-8?q?=C3=A9?=",
 	    "=?x-nonsense?q?abc?= \xc3\xa9", "unknown charset kept raw");
 	dec("=?utf-8*en?q?hi?=", "hi", "RFC 2231 language in a word");
-	dec("a\xff" "b =?utf-8?b?/w==?=", "a\xef\xbf\xbd" "b \xef\xbf\xbd",
-	    "invalid UTF-8 replaced");
+	dec("a\xff" "b =?utf-8?b?/w==?=", "a\xc3\xbf" "b \xef\xbf\xbd",
+	    "raw byte: windows-1252; invalid UTF-8 in a UTF-8 word: U+FFFD");
 	dec("plain text", "plain text", "no word");
 }
 
@@ -141,7 +142,9 @@ test_bodies(void)
 	body("Content-Type: t\xe9xt/html\n\n<b>x</b>", "<b>x</b>",
 	    "8-bit content type: invalid, so text/plain");
 	body("Content-Type: text/plain; charset=x-foo\n\na\xff" "b",
-	    "a\xef\xbf\xbd" "b", "unknown charset: bytes kept, made valid");
+	    "a\xc3\xbf" "b", "unknown charset, not UTF-8: windows-1252");
+	body("Content-Type: text/plain; charset=x-foo\n\n\xc3\xa9",
+	    "\xc3\xa9", "unknown charset, valid UTF-8: UTF-8");
 	body("Content-Type: text/plain; charset=iso-2022-jp\n\n"
 	    "\x1b$BF|K\\8l\x1b(B\n", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\n",
 	    "ISO-2022-JP body");
@@ -152,6 +155,57 @@ test_bodies(void)
 	    "<br>end &bogus;</p></body></html>\n",
 	    "T\n\nHello & welcome\n\ncaf\xc3\xa9 <3!\nend &bogus;",
 	    "html only: tags, script, style, entities");
+}
+
+/* Check a header read with the message's charset. */
+static void
+hdr(const char *text, const char *name, const char *want, const char *what)
+{
+	struct mime_msg	*m = parse(text);
+
+	is(mime_header_text(m, name), want, what);
+	mime_free(m);
+}
+
+static void
+test_charsets(void)
+{
+	body("Content-Type: text/plain; charset=iso-8859-1\n\n"
+	    "\x93q\x94 \x96 \x80\x85 \xe9\x81\n",
+	    "\xe2\x80\x9cq\xe2\x80\x9d \xe2\x80\x93 \xe2\x82\xac\xe2\x80\xa6 "
+	    "\xc3\xa9\xc2\x81\n", "ISO-8859-1 read as windows-1252 (WHATWG)");
+	body("Content-Type: text/plain; charset=latin1\n\n\xc3\xa9",
+	    "\xc3\x83\xc2\xa9", "ISO-8859-1 is not guessed to be UTF-8");
+	body("Content-Type: text/plain; charset=us-ascii\n\nit\x92s",
+	    "it\xe2\x80\x99s", "US-ASCII with 8-bit bytes: windows-1252");
+	body("Content-Type: text/plain; charset=us-ascii\n\n\xe2\x9c\x93",
+	    "\xe2\x9c\x93", "US-ASCII with valid UTF-8: UTF-8");
+	body("Subject: x\n\n\x84tsch\x93", "\xe2\x80\x9etsch\xe2\x80\x9c",
+	    "unlabelled 8-bit text: windows-1252");
+	body("Content-Type: text/plain; charset=windows-1252\n\n\x9c\x9f",
+	    "\xc5\x93\xc5\xb8", "windows-1252 itself");
+	body("Content-Type: text/plain; charset=utf-8\n\na\xff" "b",
+	    "a\xef\xbf\xbd" "b", "invalid UTF-8 labelled UTF-8: U+FFFD");
+	dec("=?iso-8859-1?q?=93hi=94?=", "\xe2\x80\x9chi\xe2\x80\x9d",
+	    "encoded word in ISO-8859-1: windows-1252");
+	dec("caf\xe9 \x93x\x94", "caf\xc3\xa9 \xe2\x80\x9cx\xe2\x80\x9d",
+	    "raw 8-bit header, no charset: windows-1252");
+	hdr("Subject: \xf0\xd2\xc9\xd7\xc5\xd4\nContent-Type: text/plain; "
+	    "charset=koi8-r\n\nx\n", "subject",
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82",
+	    "raw 8-bit header in the charset the message declares");
+	hdr("Subject: \xf0\xd2\xc9\xd7\xc5\xd4 =?utf-8?q?=C3=A9?=\n"
+	    "Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: text/plain; charset=KOI8-R\n\nx\n--b--\n",
+	    "subject", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xc3\xa9",
+	    "raw 8-bit header in the charset of the first text part");
+	hdr("Subject: Gr\xc3\xbc\xc3\x9f" "e\nContent-Type: text/plain; "
+	    "charset=koi8-r\n\nx\n", "subject", "Gr\xc3\xbc\xc3\x9f" "e",
+	    "raw 8-bit header that is valid UTF-8: UTF-8");
+	hdr("Subject: caf\xe9\nContent-Type: text/plain; charset=utf-8\n\n",
+	    "subject", "caf\xc3\xa9",
+	    "raw 8-bit header, declared UTF-8 but not: windows-1252");
+	hdr("Subject: x\n\n", "to", NULL, "absent header: NULL");
 }
 
 static void
@@ -357,6 +411,7 @@ main(void)
 	test_encoded_words();
 	test_headers();
 	test_bodies();
+	test_charsets();
 	test_multipart();
 	test_limits();
 	test_mapped();
