@@ -5,7 +5,8 @@
  * and encoded words (RFC 2047).
  *
  * A line that is not a header ends the header block (as Python's email
- * package does), and an encoded word that is broken or names an unknown
+ * package does), except an mbox envelope line ("From ..."), which is
+ * skipped wherever it is; an encoded word that is broken or names an unknown
  * charset stays as it is. What a message controls is bounded: the number
  * of headers, of parameters and of RFC 2231 sections.
  */
@@ -229,7 +230,6 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 	struct mime_buf	 val = { NULL, 0, 0 };
 	const char	*le, *next, *colon, *ne;
 	char		*name = NULL;
-	int		 first = 1;
 
 	*hdrs = NULL;
 	*n = 0;
@@ -244,20 +244,26 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 			p = next;
 			continue;
 		}
-		if (first && le - p > 5 && strncmp(p, "From ", 5) == 0) {
-			p = next;	/* an mbox separator */
-			first = 0;
-			continue;
-		}
-		first = 0;
 		colon = memchr(p, ':', le - p);
 		for (ne = colon; ne != NULL && ne > p && (ne[-1] == ' ' ||
 		    ne[-1] == '\t'); ne--)
 			;
 		if (colon == NULL || ne == p || memchr(p, ' ', ne - p) !=
 		    NULL || memchr(p, '\t', ne - p) != NULL ||
-		    memchr(p, '\0', ne - p) != NULL)
+		    memchr(p, '\0', ne - p) != NULL) {
+			/*
+			 * An mbox envelope line ("From addr date") is no
+			 * header, but mail copied between mailboxes carries
+			 * them anywhere in the header block, not only first:
+			 * skip it and read on, or every header after it would
+			 * be lost to the body.
+			 */
+			if (le - p > 5 && strncmp(p, "From ", 5) == 0) {
+				p = next;
+				continue;
+			}
 			break;	/* not a header: the body starts here */
+		}
 		if (name != NULL)
 			mime_hdr_end(hdrs, n, name, &val);
 		name = xstrndup(p, ne - p);

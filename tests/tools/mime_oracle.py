@@ -211,8 +211,9 @@ def oracle(data):
     for key in ("subject", "from", "to", "cc", "message-id"):
         out[key.replace("-", "_")] = (str(msg[key]) if msg[key] is not None
                                       else None)
-    out["date"] = msg["date"].datetime.astimezone(
+    out["date"] = (msg["date"].datetime.astimezone(
         datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if msg["date"] is not None else None)
     part = msg.get_body(("plain",))
     out["body"] = part.get_content().replace("\r\n", "\n") if part else ""
 
@@ -293,6 +294,21 @@ CASES = [
     ("hdr8-w1252", simple(b"Subject: \x93Caf\xe9\x94\n", "x\n"),
      {"subject": "\u201cCaf\u00e9\u201d"}),
 ]
+
+
+# An mbox envelope line among the headers (mail copied between mailboxes):
+# skipped, and the headers after it read.
+ENVELOPE = (b"Return-Path: <list@example.test>\n"
+            b"From list@example.test  Tue Feb  6 09:15:02 2024\n"
+            b"Received: from mx.example.test by mail.example.test\n"
+            b"From: =?utf-8?q?Ren=C3=A9e?= <renee@example.test>\n"
+            b"To: you@example.test\nSubject: After the envelope\n"
+            b"Date: Tue, 6 Feb 2024 10:15:00 +0100\n"
+            b"Message-ID: <env@example.test>\n\nThe body.\n")
+CASES.append(("envelope", ENVELOPE, {
+    "subject": "After the envelope", "from": "Renée <renee@example.test>",
+    "to": "you@example.test", "message_id": "<env@example.test>",
+    "date": "2024-02-06T09:15:00Z", "body": "The body.\n"}))
 
 
 def generate(outdir, count=40):

@@ -116,6 +116,15 @@ test_headers(void)
 	    "J\xc3\xb6rg <j@x.test>", "From decoded");
 	is(mime_body_text(m), "body\n", "body after the header");
 	mime_free(m);
+	m = parse("Return-Path: <a@x.test>\nFrom a@x.test  Mon Jan  1 "
+	    "00:00:00 2024\nSubject: after\nFrom b@x.test Tue Jan  2 00:00:00 "
+	    "2024\nFrom : spaced <c@x.test>\n\nbody\n");
+	ok(strcmp(mime_header(m, "subject"), "after") == 0,
+	    "envelope lines inside the header block skipped");
+	ok(strcmp(mime_header(m, "from"), "spaced <c@x.test>") == 0,
+	    "\"From :\" is a header, not an envelope line");
+	is(mime_body_text(m), "body\n", "envelope lines: the body");
+	mime_free(m);
 	mime_free(NULL);
 	m = mime_parse("", (size_t)MIME_MAX_SIZE + 1, &cause);
 	ok(m == NULL && cause != NULL, "absurd size refused: %s",
