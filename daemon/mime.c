@@ -33,6 +33,7 @@
 #include "mime-int.h"
 
 #define MIME_DROP_CHUNK		(1024 * 1024)	/* pages given back at once */
+#define MIME_MAX_DECL		64	/* nested boundaries kept per part */
 
 struct mime_part {
 	char		*type;		/* lowercased "type/subtype" */
@@ -118,16 +119,85 @@ mime_next_delim(struct mime_msg *m, const char *p, const char *end,
 	return NULL;
 }
 
+/* Boundaries declared inside the part being walked, as far as scanned. */
+struct mime_decl {
+	char		*v[MIME_MAX_DECL];
+	size_t		 n;
+	const char	*scanned;	/* read up to here */
+};
+
+/* Forget the declared boundaries; the next part starts at p. */
+static void
+mime_decl_reset(struct mime_decl *d, const char *p)
+{
+	while (d->n > 0)
+		free(d->v[--d->n]);
+	d->scanned = p;
+}
+
+/*
+ * Record the boundary parameters declared in [d->scanned, to): each byte
+ * is read once per multipart level, and at most MIME_MAX_DECL are kept.
+ */
+static void
+mime_decl_scan(struct mime_decl *d, const char *to)
+{
+	const char	*p = d->scanned, *v;
+	size_t		 n;
+
+	while (p < to && d->n < MIME_MAX_DECL &&
+	    (p = memmem(p, to - p, "oundary", 7)) != NULL) {
+		v = p + 7;
+		if (p == d->scanned || (p[-1] != 'b' && p[-1] != 'B') ||
+		    v >= to || *v != '=') {
+			p = v;
+			continue;
+		}
+		if (++v < to && *v == '"')
+			v++;
+		for (n = 0; v + n < to && strchr("\";\r\n \t", v[n]) == NULL;
+		    n++)
+			;
+		if (n > 0)
+			d->v[d->n++] = xstrndup(v, n);
+		p = v + n;
+	}
+	d->scanned = to;
+}
+
+/*
+ * Return 1 when the delimiter line at p (of len bytes, "--" first) is one
+ * of a multipart nested in the part, whose boundary begins with ours.
+ */
+static int
+mime_decl_nested(struct mime_decl *d, const char *p, size_t len,
+    size_t blen)
+{
+	size_t	 i, n;
+
+	mime_decl_scan(d, p);
+	for (i = 0; i < d->n; i++) {
+		n = strlen(d->v[i]);
+		if (n > blen && n + 2 <= len && memcmp(p + 2, d->v[i], n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Walk the body of a multipart entity: parts sit between delimiter lines
  * "--boundary" (RFC 2046 section 5.1.1); the line break before a delimiter
- * belongs to it. Preamble and epilogue are ignored; without a close
- * delimiter the last part ends with the data.
+ * belongs to it. A delimiter is matched as a prefix, as GMime and mail
+ * readers do: text after "--boundary" or "--boundary--" on its line is
+ * ignored, unless the line is the delimiter of a multipart nested in the
+ * part whose boundary begins with ours. Preamble and epilogue are
+ * ignored; without a close delimiter the last part ends with the data.
  */
 static void
 mime_multipart(struct mime_msg *m, const char *p, const char *end,
     const char *boundary, int depth, const char *deftype)
 {
+	struct mime_decl d = { { NULL }, 0, NULL };
 	const char	*le, *next, *start = NULL, *pe, *r, *first = p;
 	size_t		 dlen = strlen(boundary) + 2;
 	char		*delim;
@@ -145,11 +215,8 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 		}
 		r = p + dlen;
 		close = (le - r >= 2 && r[0] == '-' && r[1] == '-');
-		if (close)
-			r += 2;
-		while (r < le && (*r == ' ' || *r == '\t'))
-			r++;
-		if (r != le) {
+		if (r < le && *r != ' ' && *r != '\t' && start != NULL &&
+		    mime_decl_nested(&d, p, le - p, dlen - 2)) {
 			p = next;
 			continue;
 		}
@@ -162,10 +229,12 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 			mime_entity(m, start, pe, depth + 1, deftype, 0);
 		}
 		start = close ? NULL : next;
+		mime_decl_reset(&d, next);
 		if (close)
 			break;
 		p = next;
 	}
+	mime_decl_reset(&d, NULL);
 	free(delim);
 	if (start != NULL && m->nentities < MIME_MAX_PARTS)
 		mime_entity(m, start, end, depth + 1, deftype, 0);

@@ -311,6 +311,41 @@ CASES.append(("envelope", ENVELOPE, {
     "date": "2024-02-06T09:15:00Z", "body": "The body.\n"}))
 
 
+def att_want(name, ctype, data):
+    """An attachment as the oracle lists it."""
+    return {"filename": name, "content_type": ctype, "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+# Delimiters matched as a prefix: a close delimiter with text after it ends
+# the multipart (Python takes it for content), an open one with text after
+# it opens a part; the epilogue never reaches a part.
+_BIN = bytes(range(256)) * 3
+CASES.append(("close-trailing", (
+    b"Subject: close\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=\"=_x\"\n\n--=_x\n"
+    b"Content-Type: text/plain\n\nhello\n--=_x\n"
+    b"Content-Type: application/octet-stream\n"
+    b"Content-Transfer-Encoding: base64\n"
+    b"Content-Disposition: attachment; filename=a.bin\n\n" +
+    base64.encodebytes(_BIN) +
+    b"--=_x-- end of message, thanks\nepilogue AAAA\n"),
+    {"attachments": [att_want("a.bin", "application/octet-stream",
+                              _BIN)]}))
+CASES.append(("open-trailing", (
+    b"Subject: open\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b  text\n"
+    b"Content-Type: text/plain\n\nhello\n--b--\n"),
+    {"body": "hello", "attachments": []}))
+CASES.append(("nested-prefix", (
+    b"Subject: nested\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+    b"Content-Type: multipart/alternative; boundary=b-alt\n\n--b-alt\n"
+    b"Content-Type: text/plain\n\nplain\n--b-alt\n"
+    b"Content-Type: text/html\n\n<p>html</p>\n--b-alt--\n--b\n"
+    b"Content-Type: image/png; name=p.png\n\nPNG\n--b--\n"), None))
+
+
 def generate(outdir, count=40):
     rnd = random.Random(4)
     for n in range(count):

@@ -261,11 +261,32 @@ test_multipart(void)
 
 	m = parse("Content-Type: multipart/mixed; boundary=XX\n\npreamble\n"
 	    "--XX\nContent-Type: text/plain\n\nfirst\n--XX  \n"
-	    "Content-Type: application/octet-stream\n\nrest of data\n--XXnot\n");
+	    "Content-Type: application/octet-stream\n\nrest of data\n-XX\n");
 	is(mime_body_text(m), "first", "boundary never closed: body");
 	ok(mime_nattachments(m) == 1, "boundary never closed: 1 attachment");
-	att(m, 0, NULL, "application/octet-stream", "rest of data\n--XXnot\n",
+	att(m, 0, NULL, "application/octet-stream", "rest of data\n-XX\n",
 	    "boundary never closed: part ends with the data");
+	mime_free(m);
+
+	m = parse("Content-Type: multipart/mixed; boundary=XX\n\n"
+	    "--XX\nContent-Type: text/plain\n\nfirst\n--XXtrailing text\n"
+	    "Content-Type: application/pdf; name=a.pdf\n\n%PDF\n"
+	    "--XX--and more\nepilogue\n--XX\nContent-Type: image/png\n\nx\n");
+	is(mime_body_text(m), "first", "delimiters with trailing text: body");
+	ok(mime_nattachments(m) == 1, "the epilogue reaches no part (%zu)",
+	    mime_nattachments(m));
+	att(m, 0, "a.pdf", "application/pdf", "%PDF",
+	    "a close delimiter with text after it ends the multipart");
+	mime_free(m);
+
+	m = parse("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: multipart/alternative; boundary=\"b-in\"\n\n"
+	    "--b-in\nContent-Type: text/plain\n\nplain\n--b-in\n"
+	    "Content-Type: text/html\n\n<p>h</p>\n--b-in--\n--b\n"
+	    "Content-Type: image/png; name=p.png\n\nPNG\n--b--\n");
+	is(mime_body_text(m), "plain", "nested boundary beginning with ours");
+	ok(mime_nattachments(m) == 1, "nested boundary: 1 attachment");
+	att(m, 0, "p.png", "image/png", "PNG", "nested boundary: the image");
 	mime_free(m);
 
 	m = parse("Content-Type: multipart/alternative; boundary=b\n\n"
