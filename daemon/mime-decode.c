@@ -408,6 +408,57 @@ mime_base64_size(const char *s, size_t len)
 }
 
 /*
+ * Return 0 when text labelled base64 is plainly not base64: more than one
+ * character in twenty (not counting line breaks) outside the alphabet and
+ * padding, a space between two characters of a line counting as one. A
+ * stray character here and there is decoded around, as before.
+ */
+int
+mime_base64_valid(const char *s, size_t len)
+{
+	size_t	 i, bad = 0, total = 0;
+	int	 c;
+
+	pthread_once(&mime_b64_once, mime_b64_init);
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		total++;
+		if (c == ' ' || c == '\t') {
+			if (i > 0 && i + 1 < len && s[i - 1] != '\n' &&
+			    s[i + 1] != '\r' && s[i + 1] != '\n' &&
+			    s[i + 1] != ' ' && s[i + 1] != '\t')
+				bad++;
+		} else if (c != '=' && mime_b64_value[c] < 0)
+			bad++;
+	}
+	return bad * 20 <= total;
+}
+
+/*
+ * Return how many '=' of quoted-printable text escape nothing: neither
+ * two hex digits nor a line break (after optional white space) follow.
+ */
+size_t
+mime_qp_bad(const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len;
+	size_t		 bad = 0;
+
+	while ((p = memchr(p, '=', end - p)) != NULL) {
+		p++;
+		if (end - p >= 2 && mime_hex(p[0]) >= 0 && mime_hex(p[1]) >= 0)
+			continue;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < end && *p != '\r' && *p != '\n')
+			bad++;
+	}
+	return bad;
+}
+
+/*
  * Decode quoted-printable; a '=' not followed by two hex digits or a line
  * break is kept as it is. With q (RFC 2047 "Q"), '_' is a space.
  */

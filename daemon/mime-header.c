@@ -22,7 +22,6 @@
 #include "mime.h"
 #include "mime-int.h"
 
-#define MIME_MAX_HEADERS	1000
 #define MIME_MAX_PARAMS		100
 #define MIME_MAX_SECTIONS	100
 #define MIME_CHARSET_MAX	64
@@ -201,7 +200,7 @@ mime_hdr_add(struct mime_buf *b, const char *p, size_t n)
 /* Store the header being built, trimming trailing whitespace. */
 static void
 mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
-    struct mime_buf *val)
+    struct mime_buf *val, size_t *dropped)
 {
 	char	*v = mime_buf_str(val);
 	size_t	 len = strlen(v);
@@ -211,6 +210,7 @@ mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
 	if (*n >= MIME_MAX_HEADERS) {
 		free(name);
 		free(v);
+		(*dropped)++;
 		return;
 	}
 	*hdrs = xreallocarray(*hdrs, *n + 1, sizeof **hdrs);
@@ -222,10 +222,11 @@ mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
 /*
  * Parse the header block at p: return where the body starts. Folded lines
  * are unfolded by removing the line break only (RFC 5322 section 2.2.3).
+ * Past MIME_MAX_HEADERS fields, the others are counted in *dropped.
  */
 const char *
 mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
-    size_t *n)
+    size_t *n, size_t *dropped)
 {
 	struct mime_buf	 val = { NULL, 0, 0 };
 	const char	*le, *next, *colon, *ne;
@@ -233,6 +234,7 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 
 	*hdrs = NULL;
 	*n = 0;
+	*dropped = 0;
 	while (p < end) {
 		le = mime_eol(p, end, &next);
 		if (le == p) {
@@ -265,7 +267,7 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 			break;	/* not a header: the body starts here */
 		}
 		if (name != NULL)
-			mime_hdr_end(hdrs, n, name, &val);
+			mime_hdr_end(hdrs, n, name, &val, dropped);
 		name = xstrndup(p, ne - p);
 		for (colon++; colon < le && (*colon == ' ' || *colon == '\t');
 		    colon++)
@@ -274,7 +276,7 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 		p = next;
 	}
 	if (name != NULL)
-		mime_hdr_end(hdrs, n, name, &val);
+		mime_hdr_end(hdrs, n, name, &val, dropped);
 	free(val.d);
 	return p;
 }

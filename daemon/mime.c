@@ -22,18 +22,24 @@
 
 #include <sys/mman.h>
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "mime.h"
 #include "mime-int.h"
 
 #define MIME_DROP_CHUNK		(1024 * 1024)	/* pages given back at once */
 #define MIME_MAX_DECL		64	/* nested boundaries kept per part */
+#define MIME_MAX_ENTITIES	(2 * MIME_MAX_PARTS)	/* leaves and containers */
+#define MIME_MAX_WARNINGS	20
+#define MIME_SNIFF		(64 * 1024)	/* bytes checked for a label */
 
 struct mime_part {
 	char		*type;		/* lowercased "type/subtype" */
@@ -43,6 +49,7 @@ struct mime_part {
 	char		*filename;	/* decoded UTF-8, or NULL */
 	const char	*body;		/* borrowed from mime_msg.buf */
 	size_t		 bodylen;
+	int		 asis;		/* labelled base64, is not: as it is */
 };
 
 struct mime_msg {
@@ -56,6 +63,9 @@ struct mime_msg {
 	struct mime_part *parts;	/* leaves, in order */
 	size_t		 nparts;
 	size_t		 nentities;	/* every entity seen, for the bound */
+	const char	*stop;		/* where a bound stopped the walk */
+	char		**warn;		/* one-line notices, in order */
+	size_t		 nwarn;
 	long		 text;		/* the body text leaf, or -1 */
 	char		*hcharset;	/* for raw 8-bit header text, or NULL */
 	size_t		*att;		/* indexes into parts */
@@ -64,6 +74,56 @@ struct mime_msg {
 
 static void	mime_entity(struct mime_msg *, const char *, const char *,
 		    int, const char *, int);
+
+/*
+ * Add a one-line notice of what the reader could not read as the message
+ * says, once each; past MIME_MAX_WARNINGS, one line says more were left.
+ */
+static void __attribute__((format(printf, 2, 3)))
+mime_warn(struct mime_msg *m, const char *fmt, ...)
+{
+	struct mime_buf	 b = { NULL, 0, 0 };
+	va_list		 ap;
+	char		*raw, *w;
+	size_t		 i;
+
+	if (m->nwarn > MIME_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&raw, fmt, ap) == -1)
+		fatalx("%s: out of memory", __func__);
+	va_end(ap);
+	/* What came from the message may hold anything: one clean line. */
+	mime_utf8_fix(&b, raw, strlen(raw));
+	free(raw);
+	w = mime_buf_str(&b);
+	for (i = 0; w[i] != '\0'; i++)
+		if ((unsigned char)w[i] < 0x20 || w[i] == 0x7f)
+			w[i] = ' ';
+	for (i = 0; i < m->nwarn; i++) {
+		if (strcmp(m->warn[i], w) == 0) {
+			free(w);
+			return;
+		}
+	}
+	if (m->nwarn == MIME_MAX_WARNINGS) {
+		free(w);
+		w = xstrdup("more notices about this message not shown");
+	}
+	m->warn = xreallocarray(m->warn, m->nwarn + 1, sizeof *m->warn);
+	m->warn[m->nwarn++] = w;
+}
+
+/* Return 1 when the bounds on parts leave room for one more entity. */
+static int
+mime_room(struct mime_msg *m, const char *p)
+{
+	if (m->nparts < MIME_MAX_PARTS && m->nentities < MIME_MAX_ENTITIES)
+		return 1;
+	if (m->stop == NULL || p < m->stop)
+		m->stop = p;
+	return 0;
+}
 
 /*
  * The scan of a multipart body has passed p: when buf is a private file
@@ -192,8 +252,10 @@ mime_decl_nested(struct mime_decl *d, const char *p, size_t len,
  * ignored, unless the line is the delimiter of a multipart nested in the
  * part whose boundary begins with ours. Preamble and epilogue are
  * ignored; without a close delimiter the last part ends with the data.
+ * Return 1 when the multipart was closed, 0 when not, -1 when it holds no
+ * delimiter at all.
  */
-static void
+static int
 mime_multipart(struct mime_msg *m, const char *p, const char *end,
     const char *boundary, int depth, const char *deftype)
 {
@@ -201,10 +263,10 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 	const char	*le, *next, *start = NULL, *pe, *r, *first = p;
 	size_t		 dlen = strlen(boundary) + 2;
 	char		*delim;
-	int		 close;
+	int		 close = 0, found = 0;
 
 	xasprintf(&delim, "--%s", boundary);
-	while (p < end && m->nentities < MIME_MAX_PARTS) {
+	while (p < end && mime_room(m, p)) {
 		if ((p = mime_next_delim(m, p, end, first, delim, dlen)) ==
 		    NULL)
 			break;
@@ -220,6 +282,7 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 			p = next;
 			continue;
 		}
+		found = 1;
 		if (start != NULL) {
 			pe = p;
 			if (pe > start && pe[-1] == '\n')
@@ -236,8 +299,77 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 	}
 	mime_decl_reset(&d, NULL);
 	free(delim);
-	if (start != NULL && m->nentities < MIME_MAX_PARTS)
+	if (!found)
+		return -1;
+	if (start != NULL && mime_room(m, start))
 		mime_entity(m, start, end, depth + 1, deftype, 0);
+	return close;
+}
+
+/*
+ * Walk a multipart entity at depth (its type, boundary and body given);
+ * return 0 when done, or -1 when it cannot be walked and should be listed
+ * as one opaque leaf instead (each case with a notice).
+ */
+static int
+mime_container(struct mime_msg *m, const char *type, const char *boundary,
+    const char *body, const char *end, int depth)
+{
+	size_t	 len = end - body;
+	int	 rc;
+
+	if (depth >= MIME_MAX_DEPTH) {
+		mime_warn(m, "multiparts nested deeper than %d: a %.60s part "
+		    "of %zu bytes is listed as one attachment", MIME_MAX_DEPTH,
+		    type, len);
+		return -1;
+	}
+	if (boundary == NULL || *boundary == '\0') {
+		mime_warn(m, "a %.60s part has no boundary: its %zu bytes are "
+		    "listed as one attachment", type, len);
+		return -1;
+	}
+	rc = mime_multipart(m, body, end, boundary, depth,
+	    strcmp(type, "multipart/digest") == 0 ? "message/rfc822" :
+	    "text/plain");
+	if (rc == -1) {
+		mime_warn(m, "boundary \"%.70s\" of a %.60s part not found: its "
+		    "%zu bytes are listed as one attachment", boundary, type, len);
+		return -1;
+	}
+	if (rc == 0 && m->stop == NULL)
+		mime_warn(m, "boundary \"%.70s\" of a %.60s part never closed: "
+		    "its last part ends with the message", boundary, type);
+	return 0;
+}
+
+/*
+ * Check the transfer encoding of a leaf against its first MIME_SNIFF
+ * bytes: text labelled base64 that is plainly not is taken as it is.
+ */
+static void
+mime_check_cte(struct mime_msg *m, struct mime_part *pt)
+{
+	size_t	 n = pt->bodylen < MIME_SNIFF ? pt->bodylen : MIME_SNIFF;
+	size_t	 bad;
+
+	if (pt->cte == NULL || strcmp(pt->cte, "7bit") == 0 ||
+	    strcmp(pt->cte, "8bit") == 0 || strcmp(pt->cte, "binary") == 0)
+		return;
+	if (strcmp(pt->cte, "base64") == 0) {
+		if (!mime_base64_valid(pt->body, n)) {
+			pt->asis = 1;
+			mime_warn(m, "a %.60s part labelled base64 is not "
+			    "base64: shown as it is", pt->type);
+		}
+	} else if (strcmp(pt->cte, "quoted-printable") == 0) {
+		if ((bad = mime_qp_bad(pt->body, n)) > 0)
+			mime_warn(m, "a %.60s part labelled quoted-printable "
+			    "has %zu%s '=' escaping nothing: kept as they are",
+			    pt->type, bad, n < pt->bodylen ? " or more" : "");
+	} else
+		mime_warn(m, "unknown transfer encoding \"%.40s\" of a %.60s "
+		    "part: shown as it is", pt->cte, pt->type);
 }
 
 /* Parse one entity; multiparts recurse, leaves are recorded. */
@@ -249,23 +381,26 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	struct mime_part	*pt;
 	const char		*body, *ct, *cd;
 	char			*type, *boundary, *fn;
-	size_t			 nh;
+	size_t			 nh, dropped;
+	int			 rc;
 
-	if (m->nentities >= MIME_MAX_PARTS)
+	if (!mime_room(m, p))
 		return;
 	m->nentities++;
-	body = mime_headers(p, end, &h, &nh);
+	body = mime_headers(p, end, &h, &nh, &dropped);
+	if (dropped > 0)
+		mime_warn(m, "more than %d header fields in a part: %zu more "
+		    "not read", MIME_MAX_HEADERS, dropped);
 	ct = mime_hdr_get(h, nh, "content-type");
 	type = mime_ctype(ct, deftype);
-	if (strncmp(type, "multipart/", 10) == 0 && depth < MIME_MAX_DEPTH &&
-	    (boundary = mime_param(ct, "boundary")) != NULL) {
-		if (*boundary != '\0')
-			mime_multipart(m, body, end, boundary, depth,
-			    strcmp(type, "multipart/digest") == 0 ?
-			    "message/rfc822" : "text/plain");
+	if (strncmp(type, "multipart/", 10) == 0) {
+		boundary = mime_param(ct, "boundary");
+		rc = mime_container(m, type, boundary, body, end, depth);
 		free(boundary);
-		free(type);
-		goto out;
+		if (rc == 0) {
+			free(type);
+			goto out;
+		}
 	}
 	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof *m->parts);
 	pt = &m->parts[m->nparts++];
@@ -277,6 +412,7 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	if (pt->charset != NULL)
 		mime_lower(pt->charset);
 	pt->cte = mime_token(mime_hdr_get(h, nh, "content-transfer-encoding"));
+	mime_check_cte(m, pt);
 	cd = mime_hdr_get(h, nh, "content-disposition");
 	pt->disp = mime_token(cd);
 	if ((fn = mime_param_cs(cd, "filename", pt->charset)) == NULL)
@@ -296,7 +432,7 @@ out:
 static int
 mime_cte_identity(const struct mime_part *pt)
 {
-	return pt->cte == NULL || (strcmp(pt->cte, "base64") != 0 &&
+	return pt->asis || pt->cte == NULL || (strcmp(pt->cte, "base64") != 0 &&
 	    strcmp(pt->cte, "quoted-printable") != 0);
 }
 
@@ -380,6 +516,14 @@ mime_parse_at(char *buf, size_t len, int owned, int drop)
 	mime_entity(m, m->buf, m->buf + len, 0, "text/plain", 1);
 	mime_classify(m);
 	mime_header_charset(m);
+	if (m->stop != NULL)
+		mime_warn(m, "stopped at the limit of %d parts: the last %zu "
+		    "bytes of the message are not read", MIME_MAX_PARTS,
+		    (size_t)(m->buf + m->len - m->stop));
+	if (m->text >= 0 && m->parts[m->text].charset != NULL &&
+	    !mime_charset_known(m->parts[m->text].charset))
+		mime_warn(m, "unknown charset \"%.40s\": the text is read as "
+		    "UTF-8 or windows-1252", m->parts[m->text].charset);
 	return m;
 }
 
@@ -441,6 +585,9 @@ mime_free(struct mime_msg *m)
 	free(m->parts);
 	free(m->att);
 	free(m->hcharset);
+	for (i = 0; i < m->nwarn; i++)
+		free(m->warn[i]);
+	free(m->warn);
 	mime_hdrs_free(m->hdrs, m->nhdrs);
 	if (m->owned)
 		free(m->buf);
@@ -552,6 +699,20 @@ mime_body_search(const struct mime_msg *m, size_t max, const char **text,
 	return strlen(*copy);
 }
 
+/* Return the number of notices about the message. */
+size_t
+mime_nwarnings(const struct mime_msg *m)
+{
+	return m->nwarn;
+}
+
+/* Return notice idx (one line of UTF-8), or NULL. */
+const char *
+mime_warning(const struct mime_msg *m, size_t idx)
+{
+	return idx < m->nwarn ? m->warn[idx] : NULL;
+}
+
 /* Return the number of attachments. */
 size_t
 mime_nattachments(const struct mime_msg *m)
@@ -573,7 +734,7 @@ mime_attachment(const struct mime_msg *m, size_t idx,
 	out->filename = pt->filename;
 	out->content_type = pt->type;
 	/* Worked out when asked: a listing of messages never needs it. */
-	if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
+	if (!mime_cte_identity(pt) && strcmp(pt->cte, "base64") == 0)
 		out->size = mime_base64_size(pt->body, pt->bodylen);
 	else {
 		mime_decode_body(pt, &b);

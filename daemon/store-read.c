@@ -196,7 +196,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 	struct ops_row	 row;
 	struct store_mime	 sm;
 	struct mime_msg	*msg;
-	json_t		*atts, *o;
+	json_t		*atts, *warns, *o;
 	char		 path[OPS_PATH_MAX];
 	char		*body, *v[5];
 	const char	*names[] = { "from", "to", "cc", "subject",
@@ -238,14 +238,18 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		for (i = 0; i < mime_nattachments(msg); i++)
 			if ((o = ops_attachment(msg, i)) != NULL)
 				json_array_append_new(atts, o);
+		warns = json_array();
+		for (i = 0; i < mime_nwarnings(msg); i++)
+			json_array_append_new(warns,
+			    json_string(mime_warning(msg, i)));
 		body = mime_body_text(msg);
 		r->result = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?, "
-		    "s:o, s:s?, s:s, s:o, s:I, s:b}", "id", (json_int_t)row.id,
+		    "s:o, s:s?, s:s, s:o, s:I, s:b, s:o}", "id", (json_int_t)row.id,
 		    "account", row.account, "folder", row.folder,
 		    "from", v[0], "to", v[1], "cc", v[2], "subject", v[3],
 		    "date", jsonrpc_time(date), "message_id", v[4],
 		    "body", body != NULL ? body : "", "attachments", atts,
-		    "size", (json_int_t)row.size, "read", 1);
+		    "size", (json_int_t)row.size, "read", 1, "warnings", warns);
 		free(body);
 		for (i = 0; i < 5; i++)
 			free(v[i]);

@@ -131,6 +131,10 @@ main(int argc, char **argv)
 		free(data);
 	}
 	json_object_set_new(o, "attachments", atts);
+	atts = json_array();
+	for (i = 0; i < mime_nwarnings(m); i++)
+		json_array_append_new(atts, json_string(mime_warning(m, i)));
+	json_object_set_new(o, "warnings", atts);
 	json_dumpf(o, stdout, JSON_COMPACT | JSON_SORT_KEYS);
 	putchar('\n');
 	json_decref(o);

@@ -54,6 +54,30 @@ body(const char *text, const char *want, const char *what)
 	mime_free(m);
 }
 
+/* Check that a message has exactly one notice and that it begins so. */
+static void
+warned(const struct mime_msg *m, const char *want, const char *what)
+{
+	const char	*w = m != NULL ? mime_warning(m, 0) : NULL;
+
+	if (!ok(m != NULL && mime_nwarnings(m) == 1 && w != NULL &&
+	    strncmp(w, want, strlen(want)) == 0, "%s", what))
+		printf("# got %zu: '%s'\n# want: '%s'\n", m ?
+		    mime_nwarnings(m) : 0, w ? w : "(none)", want);
+}
+
+/* Check the body text of a message and its one notice. */
+static void
+body_warned(const char *text, const char *want, const char *warning,
+    const char *what)
+{
+	struct mime_msg	*m = parse(text);
+
+	is(mime_body_text(m), want, what);
+	warned(m, warning, what);
+	mime_free(m);
+}
+
 /* Check attachment idx: name (NULL for none), type and data. */
 static void
 att(const struct mime_msg *m, size_t idx, const char *name, const char *type,
@@ -145,7 +169,21 @@ test_bodies(void)
 	    "caf\xc3\xa9 long line continues= =ZZ\n", "QP soft line breaks");
 	body("Content-Type: text/plain; charset=\"UTF-8\"\n"
 	    "Content-Transfer-Encoding: BASE64\n\n"
-	    "w6l0!!w6k*\n=\n", "\xc3\xa9t\xc3\xa9", "base64 with junk");
+	    "SGVsbG8gd29y!bGQsIGhlbGxvIHdvcmxkLCBoZWxsbyB3b3JsZA==\n",
+	    "Hello world, hello world, hello world", "base64 with a stray byte");
+	body_warned("Content-Transfer-Encoding: base64\n\nHello there, this "
+	    "is no base64.\n", "Hello there, this is no base64.\n",
+	    "a text/plain part labelled base64 is not base64: shown as it is",
+	    "text labelled base64 that is not: as it is");
+	body_warned("Content-Transfer-Encoding: quoted-printable\n\n"
+	    "a=b&c=3D\n", "a=b&c=\n",
+	    "a text/plain part labelled quoted-printable has 1 '=' escaping",
+	    "quoted-printable with a bad escape");
+	body_warned("Content-Transfer-Encoding: x-uuencode\n\nbegin\n",
+	    "begin\n", "unknown transfer encoding \"x-uuencode\" of a text/plain",
+	    "unknown transfer encoding: as it is");
+	body_warned("Content-Type: text/plain; charset=x-nope\n\nok\n", "ok\n",
+	    "unknown charset \"x-nope\"", "unknown charset: announced");
 	body("Subject: x\n\ncaf\xe9\r\n", "caf\xc3\xa9\n",
 	    "no charset, not UTF-8: ISO-8859-1; CRLF to LF");
 	body("Content-Type: t\xe9xt/html\n\n<b>x</b>", "<b>x</b>",
@@ -264,6 +302,8 @@ test_multipart(void)
 	    "Content-Type: application/octet-stream\n\nrest of data\n-XX\n");
 	is(mime_body_text(m), "first", "boundary never closed: body");
 	ok(mime_nattachments(m) == 1, "boundary never closed: 1 attachment");
+	warned(m, "boundary \"XX\" of a multipart/mixed part never closed",
+	    "boundary never closed: announced");
 	att(m, 0, NULL, "application/octet-stream", "rest of data\n-XX\n",
 	    "boundary never closed: part ends with the data");
 	mime_free(m);
@@ -298,6 +338,17 @@ test_multipart(void)
 	m = parse("Content-Type: multipart/mixed\n\n--x\n\nbody\n");
 	is(mime_body_text(m), "", "multipart without boundary: opaque");
 	ok(mime_nattachments(m) == 1, "multipart without boundary: attachment");
+	warned(m, "a multipart/mixed part has no boundary: its 10 bytes",
+	    "multipart without boundary: announced");
+	mime_free(m);
+
+	m = parse("Content-Type: multipart/mixed; boundary=nope\n\n--x\n\nb\n");
+	ok(mime_nattachments(m) == 1 && mime_attachment_data(m, 0, &len) !=
+	    NULL, "boundary not found: the body is one attachment");
+	free(mime_attachment_data(m, 0, &len));
+	ok(len == 7, "boundary not found: all of it (%zu bytes)", len);
+	warned(m, "boundary \"nope\" of a multipart/mixed part not found",
+	    "boundary not found: announced");
 	mime_free(m);
 }
 
@@ -337,19 +388,40 @@ test_limits(void)
 	ok(mime_nattachments(m) == 1 && mime_attachment(m, 0, &a) == 0 &&
 	    strcmp(a.content_type, "multipart/mixed") == 0,
 	    "40 deep: the part at the bound is one opaque leaf");
+	warned(m, "multiparts nested deeper than 32: a multipart/mixed part",
+	    "40 deep: the bound is announced");
 	mime_free(m);
 	free(s);
 
-	size = 5000 * 64 + 100;
+	/* 1,000 attachments and a body: all listed, no notice. */
+	size = 1001 * 80 + 100;
+	s = xmalloc(size);
+	len = snprintf(s, size, "Content-Type: multipart/mixed; boundary=z\n\n"
+	    "--z\n\ntext\n");
+	for (i = 0; i < 1000; i++)
+		len += snprintf(s + len, size - len, "--z\nContent-Type: "
+		    "image/gif; name=%zu.gif\n\nGIF\n", i);
+	len += snprintf(s + len, size - len, "--z--\n");
+	m = mime_parse(s, len, &cause);
+	ok(m != NULL && mime_nattachments(m) == 1000 && mime_nwarnings(m) == 0,
+	    "1,000 attachments: all listed (%zu), no notice (%zu)",
+	    m ? mime_nattachments(m) : 0, m ? mime_nwarnings(m) : 0);
+	is(mime_body_text(m), "text", "1,000 attachments: the text");
+	mime_free(m);
+	free(s);
+
+	size = (MIME_MAX_PARTS + 500) * 64 + 100;
 	s = xmalloc(size);
 	len = snprintf(s, size, "Content-Type: multipart/mixed; boundary=z\n\n");
-	for (i = 0; i < 5000; i++)
+	for (i = 0; i < MIME_MAX_PARTS + 500; i++)
 		len += snprintf(s + len, size - len, "--z\nContent-Type: "
 		    "image/gif\n\nGIF\n");
 	m = mime_parse(s, len, &cause);
-	ok(m != NULL && mime_nattachments(m) == MIME_MAX_PARTS - 1,
-	    "5000 parts: bounded to %d entities (%zu attachments)",
-	    MIME_MAX_PARTS, m ? mime_nattachments(m) : 0);
+	ok(m != NULL && mime_nattachments(m) == MIME_MAX_PARTS,
+	    "%d parts: bounded to %d leaves (%zu attachments)",
+	    MIME_MAX_PARTS + 500, MIME_MAX_PARTS, m ? mime_nattachments(m) : 0);
+	warned(m, "stopped at the limit of 10000 parts: the last 16496 bytes",
+	    "the bound on parts is announced with what it left out");
 	mime_free(m);
 	free(s);
 
