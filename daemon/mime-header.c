@@ -23,6 +23,8 @@
 #include "mime-int.h"
 
 #define MIME_MAX_PARAMS		100
+#define MIME_MAX_ADDRS		1000	/* addresses of one field */
+#define MIME_MAX_IDS		1000	/* message ids of one field */
 #define MIME_MAX_SECTIONS	100
 #define MIME_CHARSET_MAX	64
 
@@ -509,4 +511,193 @@ mime_ctype(const char *v, const char *deftype)
 		return xstrdup("text/plain");
 	}
 	return t;
+}
+
+/* Empty a growing string, keeping its memory. */
+static void
+mime_addr_clear(struct mime_buf *b)
+{
+	b->len = 0;
+	if (b->d != NULL)
+		b->d[0] = '\0';
+}
+
+/* Append text to b with runs of white space as one space, none leading. */
+static void
+mime_addr_put(struct mime_buf *b, const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (isspace((unsigned char)p[i])) {
+			if (b->len > 0 && b->d[b->len - 1] != ' ')
+				mime_buf_addc(b, ' ');
+		} else
+			mime_buf_addc(b, p[i]);
+	}
+}
+
+/* Return text as trimmed, valid UTF-8 (encoded words decoded with ew). */
+static char *
+mime_addr_text(struct mime_buf *b, const char *fb, int ew)
+{
+	struct mime_buf	 out = { NULL, 0, 0 };
+	char		*s;
+	size_t		 len;
+
+	while (b->len > 0 && b->d[b->len - 1] == ' ')
+		b->d[--b->len] = '\0';
+	if (ew)
+		s = mime_decode_header_cs(b->d ? b->d : "", fb);
+	else {
+		mime_text_guess(&out, b->d ? b->d : "", b->len, fb);
+		s = mime_buf_str(&out);
+	}
+	for (len = strlen(s); len > 0 && s[len - 1] == ' '; len--)
+		s[len - 1] = '\0';
+	mime_addr_clear(b);
+	return s;
+}
+
+/* End one mailbox: add {name, addr} unless it is empty. */
+static void
+mime_addr_end(struct mime_addr **list, size_t *n, struct mime_buf *phrase,
+    struct mime_buf *angle, struct mime_buf *comment, int had_angle,
+    const char *fb)
+{
+	struct mime_addr	 a;
+	char			*route;
+
+	if (had_angle) {
+		a.name = mime_addr_text(phrase, fb, 1);
+		/* An obsolete source route "@a,@b:" before the address. */
+		if (angle->d != NULL && (route = strrchr(angle->d, ':')) !=
+		    NULL && angle->d[0] == '@') {
+			memmove(angle->d, route + 1, strlen(route + 1) + 1);
+			angle->len = strlen(angle->d);
+		}
+		a.addr = mime_addr_text(angle, fb, 0);
+		free(mime_addr_text(comment, fb, 0));
+	} else {
+		a.addr = mime_addr_text(phrase, fb, 0);
+		a.name = mime_addr_text(comment, fb, 1);
+	}
+	if ((*a.addr == '\0' && *a.name == '\0') || *n >= MIME_MAX_ADDRS) {
+		free(a.name);
+		free(a.addr);
+		return;
+	}
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	(*list)[(*n)++] = a;
+}
+
+/*
+ * Split an address list field (RFC 5322 section 3.4) into mailboxes
+ * {name, addr}: display names unquoted and their encoded words decoded
+ * (inside quotes too, as mailers write them), groups flattened to their
+ * members, a comment the name of an address that has no other. Raw 8-bit
+ * text is read as mime_decode_header_cs() does with fb. At most
+ * MIME_MAX_ADDRS; return them (NULL when none) with their number in *n.
+ */
+struct mime_addr *
+mime_addr_list(const char *v, const char *fb, size_t *n)
+{
+	struct mime_addr	*list = NULL;
+	struct mime_buf		 phrase = { NULL, 0, 0 }, angle = { NULL, 0, 0 };
+	struct mime_buf		 comment = { NULL, 0, 0 };
+	struct mime_buf		*to;
+	int			 depth, keep, in_angle = 0, had_angle = 0;
+
+	*n = 0;
+	for (; v != NULL && *v != '\0'; v++) {
+		to = in_angle ? &angle : &phrase;
+		if (*v == '"') {
+			/* A quoted string: its content, unescaped. */
+			for (v++; *v != '\0' && *v != '"'; v++) {
+				if (*v == '\\' && v[1] != '\0')
+					v++;
+				mime_addr_put(to, v, 1);
+			}
+			if (*v == '\0')
+				break;
+		} else if (*v == '(') {
+			/* A comment: the first one may name the address. */
+			keep = comment.len == 0;
+			for (depth = 1, v++; *v != '\0'; v++) {
+				if (*v == '\\' && v[1] != '\0')
+					v++;
+				else if (*v == '(')
+					depth++;
+				else if (*v == ')' && --depth == 0)
+					break;
+				if (keep)
+					mime_addr_put(&comment, v, 1);
+			}
+			if (*v == '\0')
+				break;
+			mime_addr_put(to, " ", 1);
+		} else if (*v == '<' && !in_angle) {
+			in_angle = had_angle = 1;
+			mime_addr_clear(&angle);
+		} else if (*v == '>' && in_angle)
+			in_angle = 0;
+		else if (in_angle) {
+			if (!isspace((unsigned char)*v))
+				mime_addr_put(&angle, v, 1);
+		} else if (*v == ':' && !had_angle) {
+			mime_addr_clear(&phrase);	/* a group's name */
+			mime_addr_clear(&comment);
+		} else if (*v == ',' || *v == ';') {
+			mime_addr_end(&list, n, &phrase, &angle, &comment,
+			    had_angle, fb);
+			had_angle = 0;
+		} else
+			mime_addr_put(&phrase, v, 1);
+	}
+	mime_addr_end(&list, n, &phrase, &angle, &comment, had_angle, fb);
+	free(phrase.d);
+	free(angle.d);
+	free(comment.d);
+	return list;
+}
+
+/* Free what mime_addr_list() returned. */
+void
+mime_addr_free(struct mime_addr *list, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].name);
+		free(list[i].addr);
+	}
+	free(list);
+}
+
+/*
+ * Return the message ids ("<id>", brackets kept) of a field such as
+ * References or In-Reply-To, in order, at most MIME_MAX_IDS; NULL when
+ * there are none. Text between them (comments, phrases) is skipped.
+ */
+char **
+mime_msgids(const char *v, size_t *n)
+{
+	struct mime_buf	 b = { NULL, 0, 0 };
+	char		**ids = NULL;
+	const char	*lt, *gt;
+
+	*n = 0;
+	while (v != NULL && *n < MIME_MAX_IDS && (lt = strchr(v, '<')) !=
+	    NULL && (gt = strpbrk(lt + 1, "<>")) != NULL) {
+		if (*gt == '<') {	/* "<" alone: look again from there */
+			v = gt;
+			continue;
+		}
+		b.len = 0;
+		mime_text_guess(&b, lt, gt + 1 - lt, NULL);
+		ids = xreallocarray(ids, *n + 1, sizeof *ids);
+		ids[(*n)++] = mime_buf_str(&b);
+		v = gt + 1;
+	}
+	return ids;
 }

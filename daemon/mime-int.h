@@ -44,6 +44,7 @@ char		*mime_param_cs(const char *, const char *, const char *);
 char		*mime_decode_header_cs(const char *, const char *);
 char		*mime_token(const char *);
 char		*mime_ctype(const char *, const char *);
+struct mime_addr *mime_addr_list(const char *, const char *, size_t *);
 
 /* mime-decode.c */
 void		 mime_buf_grow(struct mime_buf *, size_t);

@@ -417,8 +417,6 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	pt->disp = mime_token(cd);
 	if ((fn = mime_param_cs(cd, "filename", pt->charset)) == NULL)
 		fn = mime_param_cs(ct, "name", pt->charset);
-	if (fn == NULL && strcmp(type, "message/rfc822") == 0)
-		fn = xstrdup("message.eml");
 	pt->filename = fn;
 out:
 	if (top) {
@@ -613,6 +611,23 @@ mime_header_text(const struct mime_msg *m, const char *name)
 	if ((raw = mime_header(m, name)) == NULL)
 		return NULL;
 	return mime_decode_header_cs(raw, m->hcharset);
+}
+
+/*
+ * Return the mailboxes of a top-level address list field (From, To, Cc,
+ * ...) with their number in *n; NULL when there are none.
+ */
+struct mime_addr *
+mime_addresses(const struct mime_msg *m, const char *name, size_t *n)
+{
+	return mime_addr_list(mime_header(m, name), m->hcharset, n);
+}
+
+/* Return the MIME type the body text comes from, or NULL without one. */
+const char *
+mime_body_type(const struct mime_msg *m)
+{
+	return m->text >= 0 ? m->parts[m->text].type : NULL;
 }
 
 /*

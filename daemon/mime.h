@@ -38,12 +38,22 @@ struct mime_attachment {
 	size_t		 size;		/* decoded size in bytes */
 };
 
+struct mime_addr {
+	char		*name;		/* UTF-8 display name, "" when none */
+	char		*addr;		/* the address as written */
+};
+
 struct mime_msg	*mime_parse(const char *, size_t, char **);
 struct mime_msg	*mime_parse_inplace(const char *, size_t, int, char **);
 void		 mime_free(struct mime_msg *);
 const char	*mime_header(const struct mime_msg *, const char *);
 char		*mime_decode_header(const char *);
 char		*mime_header_text(const struct mime_msg *, const char *);
+struct mime_addr *mime_addresses(const struct mime_msg *, const char *,
+		    size_t *);
+void		 mime_addr_free(struct mime_addr *, size_t);
+char		**mime_msgids(const char *, size_t *);
+const char	*mime_body_type(const struct mime_msg *);
 char		*mime_body_text(const struct mime_msg *);
 char		*mime_body_prefix(const struct mime_msg *, size_t);
 size_t		 mime_body_search(const struct mime_msg *, size_t,

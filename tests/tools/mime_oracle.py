@@ -34,6 +34,7 @@ import json
 import os
 import quopri
 import random
+import re
 import sys
 import urllib.parse
 
@@ -242,6 +243,14 @@ def oracle(data):
                      "sha256": hashlib.sha256(payload).hexdigest()})
     out["attachments"] = atts
     out["warnings"] = []
+    for key in ("from", "to", "cc"):
+        out[key + "_addresses"] = [
+            {"name": a.display_name, "addr": a.addr_spec}
+            for a in (msg[key].addresses if msg[key] is not None else ())]
+    out["body_type"] = part.get_content_type() if part else None
+    ids = re.findall(r"<[^<>]*>", str(msg["in-reply-to"] or ""))
+    out["in_reply_to"] = ids[0] if ids else None
+    out["references"] = re.findall(r"<[^<>]*>", str(msg["references"] or ""))
     return out
 
 
@@ -342,7 +351,7 @@ CASES.append(("open-trailing", (
     b"Subject: open\nMIME-Version: 1.0\n"
     b"Content-Type: multipart/mixed; boundary=b\n\n--b  text\n"
     b"Content-Type: text/plain\n\nhello\n--b--\n"),
-    {"body": "hello", "attachments": []}))
+    {"body": "hello", "body_type": "text/plain", "attachments": []}))
 CASES.append(("nested-prefix", (
     b"Subject: nested\nMIME-Version: 1.0\n"
     b"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
@@ -383,6 +392,36 @@ CASES.append(("not-base64", simple("Subject: x\n",
                "warnings": ["a text/plain part labelled base64 is not"]}))
 
 
+# Address lists, threads, the body's type.
+CASES.append(("addresses", simple(
+    "Cc: \"Last, First\" <first.last@example.test>, plain@example.test,\n"
+    " =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <jorg@example.test>,\n"
+    " Team: one@example.test, \"Two \\\"2\\\" Too\" <two@example.test>;,\n"
+    " undisclosed-recipients:;, <bare@example.test>\n"
+    "In-Reply-To: <parent@example.test> (Alice's message)\n"
+    "References: <root@example.test>\n <mid@example.test>"
+    " <parent@example.test>\nSubject: addresses\n", "hi\n"),
+    # cc: the field as written, decoded (Python rewrites "<a>" as "a").
+    {"cc": '"Last, First" <first.last@example.test>, plain@example.test, '
+           'Jörg Müller <jorg@example.test>, Team: one@example.test, '
+           '"Two \\"2\\" Too" <two@example.test>;, undisclosed-recipients:;, '
+           '<bare@example.test>'}))
+CASES.append(("html-only", simple(
+    "Subject: html\n", "<p>Hello <b>there</b></p>\n",
+    "text/html; charset=utf-8"), {"body": "Hello there",
+                                  "body_type": "text/html"}))
+
+
+# A forwarded message without a name: filename null, saved as .eml.
+_INNER = b"Subject: inner\nFrom: a@example.test\n\ninner text\n"
+CASES.append(("rfc822-noname", (
+    b"Subject: fwd\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=f\n\n--f\n"
+    b"Content-Type: text/plain\n\nsee below\n--f\n"
+    b"Content-Type: message/rfc822\n\n" + _INNER + b"--f--\n"),
+    {"attachments": [att_want(None, "message/rfc822", _INNER[:-1])]}))
+
+
 def generate(outdir, count=40):
     rnd = random.Random(4)
     for n in range(count):
@@ -412,7 +451,9 @@ def compare(expected, actual):
         failed += not good
         print("%s %s%s" % ("ok" if good else "not ok", field,
                            "" if good else ": " + why))
-    for key in ("subject", "from", "to", "cc", "message_id", "date"):
+    for key in ("subject", "from", "to", "cc", "message_id", "date",
+                "from_addresses", "to_addresses", "cc_addresses",
+                "body_type", "in_reply_to", "references"):
         report(key, want[key] == got.get(key),
                "want %r, got %r" % (want[key], got.get(key)))
     # Notices: the expected ones are the beginnings of those given.

@@ -86,6 +86,47 @@ add_date(json_t *o, const struct mime_msg *m)
 	json_object_set_new(o, "date", json_string(buf));
 }
 
+/* Add an address list field as [{name, addr}]. */
+static void
+add_addresses(json_t *o, const struct mime_msg *m, const char *name,
+    const char *key)
+{
+	struct mime_addr	*list;
+	json_t			*a = json_array();
+	size_t			 i, n;
+
+	list = mime_addresses(m, name, &n);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "name",
+		    list[i].name, "addr", list[i].addr));
+	mime_addr_free(list, n);
+	json_object_set_new(o, key, a);
+}
+
+/* Add the message ids of a field: the first one, or all of them. */
+static void
+add_ids(json_t *o, const struct mime_msg *m, const char *name,
+    const char *key, int all)
+{
+	json_t	*a = json_array();
+	char	**ids;
+	size_t	 i, n;
+
+	ids = mime_msgids(mime_header(m, name), &n);
+	for (i = 0; i < n; i++) {
+		json_array_append_new(a, json_string(ids[i]));
+		free(ids[i]);
+	}
+	free(ids);
+	if (all)
+		json_object_set_new(o, key, a);
+	else {
+		json_object_set(o, key, n > 0 ? json_array_get(a, 0) :
+		    json_null());
+		json_decref(a);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -115,6 +156,13 @@ main(int argc, char **argv)
 	add_header(o, m, "cc", "cc");
 	add_header(o, m, "message-id", "message_id");
 	add_date(o, m);
+	add_addresses(o, m, "from", "from_addresses");
+	add_addresses(o, m, "to", "to_addresses");
+	add_addresses(o, m, "cc", "cc_addresses");
+	add_ids(o, m, "in-reply-to", "in_reply_to", 0);
+	add_ids(o, m, "references", "references", 1);
+	json_object_set_new(o, "body_type", mime_body_type(m) != NULL ?
+	    json_string(mime_body_type(m)) : json_null());
 	body = mime_body_text(m);
 	json_object_set_new(o, "body", json_string(body));
 	free(body);

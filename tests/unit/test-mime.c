@@ -214,6 +214,58 @@ hdr(const char *text, const char *name, const char *want, const char *what)
 	mime_free(m);
 }
 
+/* Check the mailboxes of a To field: "name|addr" joined by ", ". */
+static void
+addrs(const char *to, const char *want, const char *what)
+{
+	struct mime_msg		*m;
+	struct mime_addr	*list;
+	struct { char *d; } out = { NULL };
+	char			*s, *t;
+	size_t			 i, n;
+
+	xasprintf(&s, "To: %s\n\n", to);
+	m = parse(s);
+	free(s);
+	list = mime_addresses(m, "to", &n);
+	for (i = 0; i < n; i++) {
+		xasprintf(&t, "%s%s%s|%s", out.d ? out.d : "", i ? ", " : "",
+		    list[i].name, list[i].addr);
+		free(out.d);
+		out.d = t;
+	}
+	is(out.d ? out.d : xstrdup(""), want, what);
+	mime_addr_free(list, n);
+	mime_free(m);
+}
+
+static void
+test_addresses(void)
+{
+	char	**ids;
+	size_t	 n;
+
+	addrs("\"Last, First\" <a@x.test>, b@x.test (Bee Gee)",
+	    "Last, First|a@x.test, Bee Gee|b@x.test",
+	    "quoted name with a comma; a comment names an address");
+	addrs("=?utf-8?q?J=C3=B6rg?= <j@x.test>, \"=?utf-8?b?w6k=?=\" <e@x>",
+	    "J\xc3\xb6rg|j@x.test, \xc3\xa9|e@x", "encoded words, quoted too");
+	addrs("grp: a@x, B <b@x>;, empty:;, c@x", "|a@x, B|b@x, |c@x",
+	    "groups flattened, empty groups give nothing");
+	addrs("Ren\xe9" "e <r@x>", "Ren\xc3\xa9" "e|r@x", "raw 8-bit name");
+	addrs("<@route,@r2:a@x>, ,, \"unclosed <u@x>", "|a@x, |unclosed <u@x>",
+	    "source route dropped; empty entries skipped; unclosed quote");
+	addrs("", "", "empty field");
+	ids = mime_msgids("<a@x> (comment <not) <b@x>\n <c@x>", &n);
+	ok(n == 3 && strcmp(ids[0], "<a@x>") == 0 && strcmp(ids[1],
+	    "<b@x>") == 0 && strcmp(ids[2], "<c@x>") == 0,
+	    "message ids in order, a stray '<' skipped (%zu)", n);
+	while (n > 0)
+		free(ids[--n]);
+	free(ids);
+	ok(mime_msgids(NULL, &n) == NULL && n == 0, "no field: no ids");
+}
+
 static void
 test_charsets(void)
 {
@@ -283,7 +335,7 @@ test_multipart(void)
 	ok(mime_nattachments(m) == 5, "nested: 5 attachments (%zu)",
 	    mime_nattachments(m));
 	att(m, 0, "r.pdf", "application/pdf", "%PDF-", "pdf");
-	att(m, 1, "message.eml", "message/rfc822", "Subject: in\n\nhi",
+	att(m, 1, NULL, "message/rfc822", "Subject: in\n\nhi",
 	    "message/rfc822");
 	att(m, 2, "r\xc3\xa9sum\xc3\xa9.txt", "application/octet-stream", "x",
 	    "RFC 2231 continuations with charset");
@@ -514,6 +566,7 @@ main(void)
 	test_headers();
 	test_bodies();
 	test_charsets();
+	test_addresses();
 	test_multipart();
 	test_limits();
 	test_mapped();
