@@ -372,6 +372,36 @@ mime_check_cte(struct mime_msg *m, struct mime_part *pt)
 		    "part: shown as it is", pt->cte, pt->type);
 }
 
+/*
+ * Remove from a UTF-8 name in place the characters that change how the
+ * rest displays without showing themselves: bidi controls (U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) and zero-width ones (U+200B-
+ * U+200D, U+2060, U+FEFF); "invoice\u202efdp.exe" would show as
+ * "invoiceexe.pdf".
+ */
+static char *
+mime_strip_invisible(char *s)
+{
+	unsigned char	*p, *q, c1, c2;
+
+	if (s == NULL)
+		return NULL;
+	for (p = q = (unsigned char *)s; *p != '\0'; p++) {
+		c1 = p[0] == 0xe2 || p[0] == 0xef ? p[1] : 0;
+		c2 = c1 != 0 ? p[2] : 0;
+		if ((p[0] == 0xe2 && c1 == 0x80 && ((c2 >= 0x8b && c2 <= 0x8f) ||
+		    (c2 >= 0xaa && c2 <= 0xae))) || (p[0] == 0xe2 &&
+		    c1 == 0x81 && (c2 == 0xa0 || (c2 >= 0xa6 && c2 <= 0xa9))) ||
+		    (p[0] == 0xef && c1 == 0xbb && c2 == 0xbf)) {
+			p += 2;
+			continue;
+		}
+		*q++ = *p;
+	}
+	*q = '\0';
+	return s;
+}
+
 /* Parse one entity; multiparts recurse, leaves are recorded. */
 static void
 mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
@@ -417,7 +447,7 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	pt->disp = mime_token(cd);
 	if ((fn = mime_param_cs(cd, "filename", pt->charset)) == NULL)
 		fn = mime_param_cs(ct, "name", pt->charset);
-	pt->filename = fn;
+	pt->filename = mime_strip_invisible(fn);
 out:
 	if (top) {
 		m->hdrs = h;
@@ -775,8 +805,9 @@ mime_attachment_data(const struct mime_msg *m, size_t idx, size_t *len)
 
 /*
  * Turn a file name from a message into one safe to create in a directory
- * of the user's: only its last path component (after '/' or '\'), control
- * characters and a leading dot or space made '_', "." and ".." and empty
+ * of the user's: only its last path component (after '/' or '\'), bidi
+ * and zero-width characters removed, control characters and a leading
+ * dot or space made '_', "." and ".." and empty
  * names replaced by "attachment-N", at most MIME_FILENAME_MAX bytes (cut on
  * a character boundary, keeping a short extension). Returns new memory.
  */
@@ -810,9 +841,14 @@ mime_safe_filename(const char *name, size_t n)
 		memcpy(out + len, name + strlen(name) - elen, elen + 1);
 	} else
 		out = xstrdup(name);
+	mime_strip_invisible(out);
 	for (i = 0; out[i] != '\0'; i++)
 		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
 			out[i] = '_';
+	if (out[0] == '\0') {		/* nothing visible was left */
+		free(out);
+		xasprintf(&out, "attachment-%zu", n);
+	}
 	if (out[0] == '.' || out[0] == ' ' || out[0] == '-')
 		out[0] = '_';
 	return out;

@@ -422,6 +422,18 @@ CASES.append(("rfc822-noname", (
     {"attachments": [att_want(None, "message/rfc822", _INNER[:-1])]}))
 
 
+# Bidi and zero-width characters leave the name listed and saved.
+CASES.append(("bidi-name", (
+    b"Subject: invoice\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=i\n\n--i\n"
+    b"Content-Type: text/plain\n\nsee attached\n--i\n"
+    b"Content-Type: application/octet-stream\n"
+    b"Content-Disposition: attachment;\n"
+    b" filename*=utf-8''invoice%E2%80%AE%E2%80%8Bfdp.exe\n\nMZ\n--i--\n"),
+    {"attachments": [att_want("invoicefdp.exe", "application/octet-stream",
+                              b"MZ")]}))
+
+
 def generate(outdir, count=40):
     rnd = random.Random(4)
     for n in range(count):

@@ -266,6 +266,36 @@ test_addresses(void)
 	ok(mime_msgids(NULL, &n) == NULL && n == 0, "no field: no ids");
 }
 
+/* Check the safe name of a name. */
+static void
+safe(const char *name, const char *want, const char *what)
+{
+	is(mime_safe_filename(name, 3), want, what);
+}
+
+static void
+test_invisible(void)
+{
+	struct mime_msg	*m;
+
+	m = parse("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nt\n--b\n"
+	    "Content-Type: application/octet-stream\nContent-Disposition: "
+	    "attachment; filename*=utf-8''invoice%E2%80%AEfdp.exe\n\nMZ\n"
+	    "--b--\n");
+	att(m, 0, "invoicefdp.exe", "application/octet-stream", "MZ",
+	    "a right-to-left override is removed from the listed name");
+	mime_free(m);
+	safe("invoice\xe2\x80\xae" "fdp.exe", "invoicefdp.exe",
+	    "saved name without the right-to-left override");
+	safe("a\xe2\x80\x8b" "b\xe2\x80\x8f" "c\xe2\x81\xa6" "d\xe2\x81\xa0"
+	    "e\xef\xbb\xbf.txt\xe2\x80\x8e", "abcde.txt",
+	    "zero-width, isolates, marks and BOM removed");
+	safe("\xe2\x80\xae\xe2\x80\x8b", "attachment-3",
+	    "nothing visible left: a neutral name");
+	safe("\xe2\x80\x94" "dash.txt", "\xe2\x80\x94" "dash.txt",
+	    "other characters of the same block kept");
+}
+
 static void
 test_charsets(void)
 {
@@ -567,6 +597,7 @@ main(void)
 	test_bodies();
 	test_charsets();
 	test_addresses();
+	test_invisible();
 	test_multipart();
 	test_limits();
 	test_mapped();
