@@ -147,9 +147,13 @@ static const uint16_t mime_w1252_high[32] = {
 	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
 };
 
-/* Append windows-1252 bytes to b as UTF-8 (NUL as U+FFFD). */
+/*
+ * Append windows-1252 bytes to b as UTF-8 (NUL as U+FFFD). With mixed,
+ * valid UTF-8 sequences are kept as they are: text that is mostly UTF-8
+ * with a stray 8-bit byte (a header pasted together) reads right.
+ */
 static void
-mime_w1252(struct mime_buf *b, const char *s, size_t len)
+mime_w1252(struct mime_buf *b, const char *s, size_t len, int mixed)
 {
 	char		 o[4];
 	size_t		 i = 0, run;
@@ -157,7 +161,9 @@ mime_w1252(struct mime_buf *b, const char *s, size_t len)
 	unsigned char	 c;
 
 	while (i < len) {
-		if ((run = mime_ascii_run(s + i, len - i)) > 0) {
+		if ((run = mime_ascii_run(s + i, len - i)) > 0 || (mixed &&
+		    (run = mime_utf8_seq((const unsigned char *)s + i,
+		    len - i)) > 1)) {
 			mime_buf_add(b, s + i, run);
 			i += run;
 			continue;
@@ -276,8 +282,8 @@ mime_iconv(struct mime_buf *b, iconv_t cd, const char *s, size_t len)
 /*
  * Append text whose charset is not known for sure: UTF-8 when it is valid
  * UTF-8, else in the fallback charset fb when that is one iconv knows
- * (the charset a message declares for itself), else windows-1252, which
- * maps every byte: what browsers do with unlabelled text.
+ * (the charset a message declares for itself), else its valid UTF-8
+ * kept and its other bytes read as windows-1252, which maps every byte.
  */
 void
 mime_text_guess(struct mime_buf *b, const char *s, size_t len,
@@ -295,7 +301,7 @@ mime_text_guess(struct mime_buf *b, const char *s, size_t len,
 		iconv_close(cd);
 		return;
 	}
-	mime_w1252(b, s, len);
+	mime_w1252(b, s, len, 1);
 }
 
 /*
@@ -313,7 +319,7 @@ mime_to_utf8(struct mime_buf *b, const char *cs, const char *s, size_t len,
 	if (mime_charset_utf8(cs))
 		mime_utf8_fix(b, s, len);
 	else if (mime_charset_w1252(cs))
-		mime_w1252(b, s, len);
+		mime_w1252(b, s, len, 0);
 	else if (mime_charset_plain(cs) || (cd = mime_iconv_open(cs)) ==
 	    (iconv_t)-1)
 		mime_text_guess(b, s, len, fb);

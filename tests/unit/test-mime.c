@@ -335,6 +335,8 @@ test_charsets(void)
 	    "subject", "caf\xc3\xa9",
 	    "raw 8-bit header, declared UTF-8 but not: windows-1252");
 	hdr("Subject: x\n\n", "to", NULL, "absent header: NULL");
+	dec("caf\xe9 \xc3\xb6\xc3\xb6", "caf\xc3\xa9 \xc3\xb6\xc3\xb6",
+	    "raw header mostly UTF-8 with a stray byte: both read right");
 }
 
 static void
