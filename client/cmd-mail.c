@@ -106,7 +106,7 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const hdrs[] = { "From", "To", "Cc", "Subject" };
-	json_t		*r, *a;
+	json_t		*r, *a, *w;
 	long long	 id;
 	int		 rc, raw = 0;
 	size_t		 i;
@@ -150,6 +150,12 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		printf(" (%s, %s)\n", mail_str(a, "content_type"),
 		    client_format_size(json_integer_value(json_object_get(a, "size")),
 		    size, sizeof size));
+	}
+	/* What could not be read as the message says, one line each. */
+	json_array_foreach(json_object_get(r, "warnings"), i, w) {
+		printf("Warning  : ");
+		client_print_text(json_string_value(w), 0, 0);
+		printf("\n");
 	}
 	printf("\n");
 	client_print_text(mail_str(r, "body"), 0, 1);

@@ -5,9 +5,10 @@
  * conversion of text in a charset to UTF-8 (through iconv).
  *
  * Bad input decodes as far as it can: base64 skips characters outside its
- * alphabet, a '=' in quoted-printable that escapes nothing stays, an
- * unknown charset keeps the bytes, and what mime_to_utf8() and
- * mime_utf8_fix() append is always valid UTF-8 without NUL.
+ * alphabet, a '=' in quoted-printable that escapes nothing stays, text in
+ * an unknown charset is read as UTF-8 or windows-1252, and what
+ * mime_to_utf8() and mime_utf8_fix() append is always valid UTF-8 without
+ * NUL.
  */
 #include "autoconf.h"
 
@@ -135,23 +136,46 @@ mime_utf8_fix(struct mime_buf *b, const char *s, size_t len)
 	}
 }
 
-/* Append ISO-8859-1 bytes to b as UTF-8 (NUL as U+FFFD). */
+/*
+ * The code points of windows-1252 bytes 0x80-0x9f (WHATWG Encoding
+ * Standard); the other bytes are the ISO-8859-1 code points.
+ */
+static const uint16_t mime_w1252_high[32] = {
+	0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
+	0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+};
+
+/*
+ * Append windows-1252 bytes to b as UTF-8 (NUL as U+FFFD). With mixed,
+ * valid UTF-8 sequences are kept as they are: text that is mostly UTF-8
+ * with a stray 8-bit byte (a header pasted together) reads right.
+ */
 static void
-mime_latin1(struct mime_buf *b, const char *s, size_t len)
+mime_w1252(struct mime_buf *b, const char *s, size_t len, int mixed)
 {
-	size_t		 i;
+	char		 o[4];
+	size_t		 i = 0, run;
+	uint32_t	 cp;
 	unsigned char	 c;
 
-	for (i = 0; i < len; i++) {
-		c = s[i];
-		if (c == 0)
-			mime_buf_add(b, "\xef\xbf\xbd", 3);
-		else if (c < 0x80)
-			mime_buf_addc(b, c);
-		else {
-			mime_buf_addc(b, 0xc0 | (c >> 6));
-			mime_buf_addc(b, 0x80 | (c & 0x3f));
+	while (i < len) {
+		if ((run = mime_ascii_run(s + i, len - i)) > 0 || (mixed &&
+		    (run = mime_utf8_seq((const unsigned char *)s + i,
+		    len - i)) > 1)) {
+			mime_buf_add(b, s + i, run);
+			i += run;
+			continue;
 		}
+		c = s[i++];
+		if (c == 0)
+			cp = 0xfffd;
+		else if (c >= 0x80 && c < 0xa0)
+			cp = mime_w1252_high[c - 0x80];
+		else
+			cp = c;
+		mime_buf_add(b, o, utf8_encode(cp, o));
 	}
 }
 
@@ -162,6 +186,35 @@ mime_charset_plain(const char *cs)
 	return (cs == NULL || *cs == '\0' || strcasecmp(cs, "us-ascii") == 0 ||
 	    strcasecmp(cs, "ascii") == 0 || strcasecmp(cs, "utf-8") == 0 ||
 	    strcasecmp(cs, "utf8") == 0);
+}
+
+/*
+ * Return 1 for the labels that every browser and mail reader decodes as
+ * windows-1252 (WHATWG Encoding Standard): ISO-8859-1 and its aliases.
+ * US-ASCII is one of them too, but plain text so labelled is often UTF-8:
+ * mime_to_utf8() tries that first.
+ */
+static int
+mime_charset_w1252(const char *cs)
+{
+	static const char *const names[] = { "iso-8859-1", "iso8859-1",
+	    "iso_8859-1", "iso_8859-1:1987", "latin1", "l1", "cp819",
+	    "ibm819", "iso-ir-100", "csisolatin1", "windows-1252", "cp1252",
+	    "x-cp1252", NULL };
+	size_t	 i;
+
+	for (i = 0; cs != NULL && names[i] != NULL; i++)
+		if (strcasecmp(cs, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Return 1 for the names meaning UTF-8. */
+static int
+mime_charset_utf8(const char *cs)
+{
+	return (cs != NULL && (strcasecmp(cs, "utf-8") == 0 ||
+	    strcasecmp(cs, "utf8") == 0));
 }
 
 /* Open an iconv descriptor to UTF-8, mapping a few names glibc lacks. */
@@ -183,7 +236,7 @@ mime_charset_known(const char *cs)
 {
 	iconv_t	 cd;
 
-	if (mime_charset_plain(cs))
+	if (mime_charset_plain(cs) || mime_charset_w1252(cs))
 		return 1;
 	if ((cd = mime_iconv_open(cs)) == (iconv_t)-1)
 		return 0;
@@ -191,30 +244,14 @@ mime_charset_known(const char *cs)
 	return 1;
 }
 
-/*
- * Append len bytes in charset cs to b as valid UTF-8. Without a charset (or
- * US-ASCII), text that is not UTF-8 is taken as ISO-8859-1 when latin1 is
- * set; an unknown charset keeps the bytes, made valid. Bytes iconv refuses
- * become U+FFFD.
- */
-void
-mime_to_utf8(struct mime_buf *b, const char *cs, const char *s, size_t len,
-    int latin1)
+/* Convert len bytes with an open iconv descriptor; refused bytes: U+FFFD. */
+static void
+mime_iconv(struct mime_buf *b, iconv_t cd, const char *s, size_t len)
 {
 	struct mime_buf	 tmp = { NULL, 0, 0 };
-	iconv_t		 cd;
 	char		*in = (char *)s, *out, chunk[4096];
 	size_t		 inleft = len, outleft, r;
 
-	if (mime_charset_plain(cs) || (cd = mime_iconv_open(cs)) ==
-	    (iconv_t)-1) {
-		if (latin1 && mime_charset_plain(cs) && (cs == NULL ||
-		    strncasecmp(cs, "utf", 3) != 0) && !mime_utf8_valid(s, len))
-			mime_latin1(b, s, len);
-		else
-			mime_utf8_fix(b, s, len);
-		return;
-	}
 	for (;;) {
 		out = chunk;
 		outleft = sizeof chunk;
@@ -238,9 +275,58 @@ mime_to_utf8(struct mime_buf *b, const char *cs, const char *s, size_t len,
 		inleft--;
 		iconv(cd, NULL, NULL, NULL, NULL);
 	}
-	iconv_close(cd);
 	mime_utf8_fix(b, tmp.d ? tmp.d : "", tmp.len);
 	free(tmp.d);
+}
+
+/*
+ * Append text whose charset is not known for sure: UTF-8 when it is valid
+ * UTF-8, else in the fallback charset fb when that is one iconv knows
+ * (the charset a message declares for itself), else its valid UTF-8
+ * kept and its other bytes read as windows-1252, which maps every byte.
+ */
+void
+mime_text_guess(struct mime_buf *b, const char *s, size_t len,
+    const char *fb)
+{
+	iconv_t	 cd;
+
+	if (mime_utf8_valid(s, len)) {
+		mime_buf_add(b, s, len);
+		return;
+	}
+	if (fb != NULL && !mime_charset_plain(fb) && !mime_charset_w1252(fb) &&
+	    (cd = mime_iconv_open(fb)) != (iconv_t)-1) {
+		mime_iconv(b, cd, s, len);
+		iconv_close(cd);
+		return;
+	}
+	mime_w1252(b, s, len, 1);
+}
+
+/*
+ * Append len bytes in charset cs to b as valid UTF-8. ISO-8859-1 and
+ * windows-1252 are read as windows-1252; no charset, US-ASCII and a
+ * charset iconv does not know as mime_text_guess() does with fb. Bytes
+ * invalid in a known charset become U+FFFD.
+ */
+void
+mime_to_utf8(struct mime_buf *b, const char *cs, const char *s, size_t len,
+    const char *fb)
+{
+	iconv_t		 cd;
+
+	if (mime_charset_utf8(cs))
+		mime_utf8_fix(b, s, len);
+	else if (mime_charset_w1252(cs))
+		mime_w1252(b, s, len, 0);
+	else if (mime_charset_plain(cs) || (cd = mime_iconv_open(cs)) ==
+	    (iconv_t)-1)
+		mime_text_guess(b, s, len, fb);
+	else {
+		mime_iconv(b, cd, s, len);
+		iconv_close(cd);
+	}
 }
 
 /* Emit what a partial base64 quantum of n sextets holds. */
@@ -325,6 +411,57 @@ mime_base64_size(const char *s, size_t len)
 		}
 	}
 	return size + tail[n];
+}
+
+/*
+ * Return 0 when text labelled base64 is plainly not base64: more than one
+ * character in twenty (not counting line breaks) outside the alphabet and
+ * padding, a space between two characters of a line counting as one. A
+ * stray character here and there is decoded around, as before.
+ */
+int
+mime_base64_valid(const char *s, size_t len)
+{
+	size_t	 i, bad = 0, total = 0;
+	int	 c;
+
+	pthread_once(&mime_b64_once, mime_b64_init);
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		total++;
+		if (c == ' ' || c == '\t') {
+			if (i > 0 && i + 1 < len && s[i - 1] != '\n' &&
+			    s[i + 1] != '\r' && s[i + 1] != '\n' &&
+			    s[i + 1] != ' ' && s[i + 1] != '\t')
+				bad++;
+		} else if (c != '=' && mime_b64_value[c] < 0)
+			bad++;
+	}
+	return bad * 20 <= total;
+}
+
+/*
+ * Return how many '=' of quoted-printable text escape nothing: neither
+ * two hex digits nor a line break (after optional white space) follow.
+ */
+size_t
+mime_qp_bad(const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len;
+	size_t		 bad = 0;
+
+	while ((p = memchr(p, '=', end - p)) != NULL) {
+		p++;
+		if (end - p >= 2 && mime_hex(p[0]) >= 0 && mime_hex(p[1]) >= 0)
+			continue;
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < end && *p != '\r' && *p != '\n')
+			bad++;
+	}
+	return bad;
 }
 
 /*

@@ -5,7 +5,8 @@
  * and encoded words (RFC 2047).
  *
  * A line that is not a header ends the header block (as Python's email
- * package does), and an encoded word that is broken or names an unknown
+ * package does), except an mbox envelope line ("From ..."), which is
+ * skipped wherever it is; an encoded word that is broken or names an unknown
  * charset stays as it is. What a message controls is bounded: the number
  * of headers, of parameters and of RFC 2231 sections.
  */
@@ -21,8 +22,9 @@
 #include "mime.h"
 #include "mime-int.h"
 
-#define MIME_MAX_HEADERS	1000
 #define MIME_MAX_PARAMS		100
+#define MIME_MAX_ADDRS		1000	/* addresses of one field */
+#define MIME_MAX_IDS		1000	/* message ids of one field */
 #define MIME_MAX_SECTIONS	100
 #define MIME_CHARSET_MAX	64
 
@@ -96,15 +98,16 @@ mime_ew_ok(const char *p, char *cs, struct mime_buf *word)
  * two encoded words is dropped (RFC 2047 section 6.2) and adjacent words in
  * the same charset are converted together, so a character split across two
  * words survives. A word that is broken or names an unknown charset stays
- * as it is.
+ * as it is. Raw 8-bit text outside the words is UTF-8 when it is valid,
+ * else in the charset fb (the message's own), else windows-1252.
  */
 char *
-mime_decode_header(const char *raw)
+mime_decode_header_cs(const char *raw, const char *fb)
 {
 	struct mime_buf	 out = { NULL, 0, 0 }, pend = { NULL, 0, 0 };
 	struct mime_buf	 word = { NULL, 0, 0 };
 	char		 cs[MIME_CHARSET_MAX], pcs[MIME_CHARSET_MAX];
-	const char	*p = raw, *e, *q;
+	const char	*p = raw, *e, *q, *rs = NULL;
 	int		 havepend = 0;
 
 	if (raw == NULL)
@@ -112,14 +115,20 @@ mime_decode_header(const char *raw)
 	while (*p != '\0') {
 		if ((e = mime_ew_ok(p, cs, &word)) == NULL) {
 			if (havepend) {
-				mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+				mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 				havepend = 0;
 			}
-			mime_buf_addc(&out, *p++);
+			if (rs == NULL)
+				rs = p;
+			p++;
 			continue;
 		}
+		if (rs != NULL) {
+			mime_text_guess(&out, rs, p - rs, fb);
+			rs = NULL;
+		}
 		if (havepend && strcasecmp(cs, pcs) != 0) {
-			mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+			mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 			havepend = 0;
 		}
 		if (!havepend) {
@@ -135,13 +144,20 @@ mime_decode_header(const char *raw)
 			e = q;
 		p = e;
 	}
+	if (rs != NULL)
+		mime_text_guess(&out, rs, p - rs, fb);
 	if (havepend)
-		mime_to_utf8(&out, pcs, pend.d, pend.len, 0);
+		mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 	free(word.d);
-	pend.len = 0;
-	mime_utf8_fix(&pend, out.d ? out.d : "", out.len);
-	free(out.d);
-	return mime_buf_str(&pend);
+	free(pend.d);
+	return mime_buf_str(&out);
+}
+
+/* The same with no charset of the message to fall back on. */
+char *
+mime_decode_header(const char *raw)
+{
+	return mime_decode_header_cs(raw, NULL);
 }
 
 /* Find the end of the line at p: *next is the start of the next one. */
@@ -186,7 +202,7 @@ mime_hdr_add(struct mime_buf *b, const char *p, size_t n)
 /* Store the header being built, trimming trailing whitespace. */
 static void
 mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
-    struct mime_buf *val)
+    struct mime_buf *val, size_t *dropped)
 {
 	char	*v = mime_buf_str(val);
 	size_t	 len = strlen(v);
@@ -196,6 +212,7 @@ mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
 	if (*n >= MIME_MAX_HEADERS) {
 		free(name);
 		free(v);
+		(*dropped)++;
 		return;
 	}
 	*hdrs = xreallocarray(*hdrs, *n + 1, sizeof **hdrs);
@@ -207,18 +224,19 @@ mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
 /*
  * Parse the header block at p: return where the body starts. Folded lines
  * are unfolded by removing the line break only (RFC 5322 section 2.2.3).
+ * Past MIME_MAX_HEADERS fields, the others are counted in *dropped.
  */
 const char *
 mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
-    size_t *n)
+    size_t *n, size_t *dropped)
 {
 	struct mime_buf	 val = { NULL, 0, 0 };
 	const char	*le, *next, *colon, *ne;
 	char		*name = NULL;
-	int		 first = 1;
 
 	*hdrs = NULL;
 	*n = 0;
+	*dropped = 0;
 	while (p < end) {
 		le = mime_eol(p, end, &next);
 		if (le == p) {
@@ -230,22 +248,28 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 			p = next;
 			continue;
 		}
-		if (first && le - p > 5 && strncmp(p, "From ", 5) == 0) {
-			p = next;	/* an mbox separator */
-			first = 0;
-			continue;
-		}
-		first = 0;
 		colon = memchr(p, ':', le - p);
 		for (ne = colon; ne != NULL && ne > p && (ne[-1] == ' ' ||
 		    ne[-1] == '\t'); ne--)
 			;
 		if (colon == NULL || ne == p || memchr(p, ' ', ne - p) !=
 		    NULL || memchr(p, '\t', ne - p) != NULL ||
-		    memchr(p, '\0', ne - p) != NULL)
+		    memchr(p, '\0', ne - p) != NULL) {
+			/*
+			 * An mbox envelope line ("From addr date") is no
+			 * header, but mail copied between mailboxes carries
+			 * them anywhere in the header block, not only first:
+			 * skip it and read on, or every header after it would
+			 * be lost to the body.
+			 */
+			if (le - p > 5 && strncmp(p, "From ", 5) == 0) {
+				p = next;
+				continue;
+			}
 			break;	/* not a header: the body starts here */
+		}
 		if (name != NULL)
-			mime_hdr_end(hdrs, n, name, &val);
+			mime_hdr_end(hdrs, n, name, &val, dropped);
 		name = xstrndup(p, ne - p);
 		for (colon++; colon < le && (*colon == ' ' || *colon == '\t');
 		    colon++)
@@ -254,7 +278,7 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 		p = next;
 	}
 	if (name != NULL)
-		mime_hdr_end(hdrs, n, name, &val);
+		mime_hdr_end(hdrs, n, name, &val, dropped);
 	free(val.d);
 	return p;
 }
@@ -386,9 +410,10 @@ mime_pct_charset(const char *v, char *cs)
  * Return the decoded value of parameter name as UTF-8, or NULL: "name*"
  * (RFC 2231 charset), "name*0", "name*1*", ... (continuations), else plain
  * "name", whose RFC 2047 words are decoded as many mailers write them.
+ * Raw 8-bit text that is not UTF-8 is read in the charset fb if it can be.
  */
 char *
-mime_param(const char *hval, const char *name)
+mime_param_cs(const char *hval, const char *name, const char *fb)
 {
 	struct mime_param	*pa;
 	struct mime_buf		 raw = { NULL, 0, 0 }, out = { NULL, 0, 0 };
@@ -421,17 +446,24 @@ mime_param(const char *hval, const char *name)
 		}
 		if (k == 0) {
 			if ((v = mime_param_get(pa, n, name)) != NULL)
-				r = mime_decode_header(v);
+				r = mime_decode_header_cs(v, fb);
 			goto done;
 		}
 	}
 	mime_to_utf8(&out, *cs != '\0' ? cs : NULL, raw.d ? raw.d : "",
-	    raw.len, 1);
+	    raw.len, fb);
 	r = mime_buf_str(&out);
 done:
 	free(raw.d);
 	mime_params_free(pa, n);
 	return r;
+}
+
+/* The same with no charset to fall back on. */
+char *
+mime_param(const char *hval, const char *name)
+{
+	return mime_param_cs(hval, name, NULL);
 }
 
 /* Return the lowercased first token of a structured value, or NULL. */
@@ -479,4 +511,193 @@ mime_ctype(const char *v, const char *deftype)
 		return xstrdup("text/plain");
 	}
 	return t;
+}
+
+/* Empty a growing string, keeping its memory. */
+static void
+mime_addr_clear(struct mime_buf *b)
+{
+	b->len = 0;
+	if (b->d != NULL)
+		b->d[0] = '\0';
+}
+
+/* Append text to b with runs of white space as one space, none leading. */
+static void
+mime_addr_put(struct mime_buf *b, const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (isspace((unsigned char)p[i])) {
+			if (b->len > 0 && b->d[b->len - 1] != ' ')
+				mime_buf_addc(b, ' ');
+		} else
+			mime_buf_addc(b, p[i]);
+	}
+}
+
+/* Return text as trimmed, valid UTF-8 (encoded words decoded with ew). */
+static char *
+mime_addr_text(struct mime_buf *b, const char *fb, int ew)
+{
+	struct mime_buf	 out = { NULL, 0, 0 };
+	char		*s;
+	size_t		 len;
+
+	while (b->len > 0 && b->d[b->len - 1] == ' ')
+		b->d[--b->len] = '\0';
+	if (ew)
+		s = mime_decode_header_cs(b->d ? b->d : "", fb);
+	else {
+		mime_text_guess(&out, b->d ? b->d : "", b->len, fb);
+		s = mime_buf_str(&out);
+	}
+	for (len = strlen(s); len > 0 && s[len - 1] == ' '; len--)
+		s[len - 1] = '\0';
+	mime_addr_clear(b);
+	return s;
+}
+
+/* End one mailbox: add {name, addr} unless it is empty. */
+static void
+mime_addr_end(struct mime_addr **list, size_t *n, struct mime_buf *phrase,
+    struct mime_buf *angle, struct mime_buf *comment, int had_angle,
+    const char *fb)
+{
+	struct mime_addr	 a;
+	char			*route;
+
+	if (had_angle) {
+		a.name = mime_addr_text(phrase, fb, 1);
+		/* An obsolete source route "@a,@b:" before the address. */
+		if (angle->d != NULL && (route = strrchr(angle->d, ':')) !=
+		    NULL && angle->d[0] == '@') {
+			memmove(angle->d, route + 1, strlen(route + 1) + 1);
+			angle->len = strlen(angle->d);
+		}
+		a.addr = mime_addr_text(angle, fb, 0);
+		free(mime_addr_text(comment, fb, 0));
+	} else {
+		a.addr = mime_addr_text(phrase, fb, 0);
+		a.name = mime_addr_text(comment, fb, 1);
+	}
+	if ((*a.addr == '\0' && *a.name == '\0') || *n >= MIME_MAX_ADDRS) {
+		free(a.name);
+		free(a.addr);
+		return;
+	}
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	(*list)[(*n)++] = a;
+}
+
+/*
+ * Split an address list field (RFC 5322 section 3.4) into mailboxes
+ * {name, addr}: display names unquoted and their encoded words decoded
+ * (inside quotes too, as mailers write them), groups flattened to their
+ * members, a comment the name of an address that has no other. Raw 8-bit
+ * text is read as mime_decode_header_cs() does with fb. At most
+ * MIME_MAX_ADDRS; return them (NULL when none) with their number in *n.
+ */
+struct mime_addr *
+mime_addr_list(const char *v, const char *fb, size_t *n)
+{
+	struct mime_addr	*list = NULL;
+	struct mime_buf		 phrase = { NULL, 0, 0 }, angle = { NULL, 0, 0 };
+	struct mime_buf		 comment = { NULL, 0, 0 };
+	struct mime_buf		*to;
+	int			 depth, keep, in_angle = 0, had_angle = 0;
+
+	*n = 0;
+	for (; v != NULL && *v != '\0'; v++) {
+		to = in_angle ? &angle : &phrase;
+		if (*v == '"') {
+			/* A quoted string: its content, unescaped. */
+			for (v++; *v != '\0' && *v != '"'; v++) {
+				if (*v == '\\' && v[1] != '\0')
+					v++;
+				mime_addr_put(to, v, 1);
+			}
+			if (*v == '\0')
+				break;
+		} else if (*v == '(') {
+			/* A comment: the first one may name the address. */
+			keep = comment.len == 0;
+			for (depth = 1, v++; *v != '\0'; v++) {
+				if (*v == '\\' && v[1] != '\0')
+					v++;
+				else if (*v == '(')
+					depth++;
+				else if (*v == ')' && --depth == 0)
+					break;
+				if (keep)
+					mime_addr_put(&comment, v, 1);
+			}
+			if (*v == '\0')
+				break;
+			mime_addr_put(to, " ", 1);
+		} else if (*v == '<' && !in_angle) {
+			in_angle = had_angle = 1;
+			mime_addr_clear(&angle);
+		} else if (*v == '>' && in_angle)
+			in_angle = 0;
+		else if (in_angle) {
+			if (!isspace((unsigned char)*v))
+				mime_addr_put(&angle, v, 1);
+		} else if (*v == ':' && !had_angle) {
+			mime_addr_clear(&phrase);	/* a group's name */
+			mime_addr_clear(&comment);
+		} else if (*v == ',' || *v == ';') {
+			mime_addr_end(&list, n, &phrase, &angle, &comment,
+			    had_angle, fb);
+			had_angle = 0;
+		} else
+			mime_addr_put(&phrase, v, 1);
+	}
+	mime_addr_end(&list, n, &phrase, &angle, &comment, had_angle, fb);
+	free(phrase.d);
+	free(angle.d);
+	free(comment.d);
+	return list;
+}
+
+/* Free what mime_addr_list() returned. */
+void
+mime_addr_free(struct mime_addr *list, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].name);
+		free(list[i].addr);
+	}
+	free(list);
+}
+
+/*
+ * Return the message ids ("<id>", brackets kept) of a field such as
+ * References or In-Reply-To, in order, at most MIME_MAX_IDS; NULL when
+ * there are none. Text between them (comments, phrases) is skipped.
+ */
+char **
+mime_msgids(const char *v, size_t *n)
+{
+	struct mime_buf	 b = { NULL, 0, 0 };
+	char		**ids = NULL;
+	const char	*lt, *gt;
+
+	*n = 0;
+	while (v != NULL && *n < MIME_MAX_IDS && (lt = strchr(v, '<')) !=
+	    NULL && (gt = strpbrk(lt + 1, "<>")) != NULL) {
+		if (*gt == '<') {	/* "<" alone: look again from there */
+			v = gt;
+			continue;
+		}
+		b.len = 0;
+		mime_text_guess(&b, lt, gt + 1 - lt, NULL);
+		ids = xreallocarray(ids, *n + 1, sizeof *ids);
+		ids[(*n)++] = mime_buf_str(&b);
+		v = gt + 1;
+	}
+	return ids;
 }

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#define MIME_MAX_HEADERS	1000	/* fields of one header block */
+
 struct mime_hdr {
 	char		*name;
 	char		*value;		/* unfolded, NUL bytes turned to spaces */
@@ -34,12 +36,15 @@ char		*mime_html_text(const char *);
 char		*mime_lower(char *);
 const char	*mime_eol(const char *, const char *, const char **);
 const char	*mime_headers(const char *, const char *, struct mime_hdr **,
-		    size_t *);
+		    size_t *, size_t *);
 const char	*mime_hdr_get(struct mime_hdr *, size_t, const char *);
 void		 mime_hdrs_free(struct mime_hdr *, size_t);
 char		*mime_param(const char *, const char *);
+char		*mime_param_cs(const char *, const char *, const char *);
+char		*mime_decode_header_cs(const char *, const char *);
 char		*mime_token(const char *);
 char		*mime_ctype(const char *, const char *);
+struct mime_addr *mime_addr_list(const char *, const char *, size_t *);
 
 /* mime-decode.c */
 void		 mime_buf_grow(struct mime_buf *, size_t);
@@ -51,9 +56,13 @@ void		 mime_utf8_fix(struct mime_buf *, const char *, size_t);
 int		 mime_charset_plain(const char *);
 int		 mime_charset_known(const char *);
 void		 mime_to_utf8(struct mime_buf *, const char *, const char *,
-		    size_t, int);
+		    size_t, const char *);
+void		 mime_text_guess(struct mime_buf *, const char *, size_t,
+		    const char *);
 void		 mime_base64(struct mime_buf *, const char *, size_t);
 size_t		 mime_base64_size(const char *, size_t);
+int		 mime_base64_valid(const char *, size_t);
+size_t		 mime_qp_bad(const char *, size_t);
 void		 mime_qp(struct mime_buf *, const char *, size_t, int);
 
 /*

@@ -22,17 +22,24 @@
 
 #include <sys/mman.h>
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "mime.h"
 #include "mime-int.h"
 
 #define MIME_DROP_CHUNK		(1024 * 1024)	/* pages given back at once */
+#define MIME_MAX_DECL		64	/* nested boundaries kept per part */
+#define MIME_MAX_ENTITIES	(2 * MIME_MAX_PARTS)	/* leaves and containers */
+#define MIME_MAX_WARNINGS	20
+#define MIME_SNIFF		(64 * 1024)	/* bytes checked for a label */
 
 struct mime_part {
 	char		*type;		/* lowercased "type/subtype" */
@@ -42,6 +49,7 @@ struct mime_part {
 	char		*filename;	/* decoded UTF-8, or NULL */
 	const char	*body;		/* borrowed from mime_msg.buf */
 	size_t		 bodylen;
+	int		 asis;		/* labelled base64, is not: as it is */
 };
 
 struct mime_msg {
@@ -55,13 +63,67 @@ struct mime_msg {
 	struct mime_part *parts;	/* leaves, in order */
 	size_t		 nparts;
 	size_t		 nentities;	/* every entity seen, for the bound */
+	const char	*stop;		/* where a bound stopped the walk */
+	char		**warn;		/* one-line notices, in order */
+	size_t		 nwarn;
 	long		 text;		/* the body text leaf, or -1 */
+	char		*hcharset;	/* for raw 8-bit header text, or NULL */
 	size_t		*att;		/* indexes into parts */
 	size_t		 natt;
 };
 
 static void	mime_entity(struct mime_msg *, const char *, const char *,
 		    int, const char *, int);
+
+/*
+ * Add a one-line notice of what the reader could not read as the message
+ * says, once each; past MIME_MAX_WARNINGS, one line says more were left.
+ */
+static void __attribute__((format(printf, 2, 3)))
+mime_warn(struct mime_msg *m, const char *fmt, ...)
+{
+	struct mime_buf	 b = { NULL, 0, 0 };
+	va_list		 ap;
+	char		*raw, *w;
+	size_t		 i;
+
+	if (m->nwarn > MIME_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&raw, fmt, ap) == -1)
+		fatalx("%s: out of memory", __func__);
+	va_end(ap);
+	/* What came from the message may hold anything: one clean line. */
+	mime_utf8_fix(&b, raw, strlen(raw));
+	free(raw);
+	w = mime_buf_str(&b);
+	for (i = 0; w[i] != '\0'; i++)
+		if ((unsigned char)w[i] < 0x20 || w[i] == 0x7f)
+			w[i] = ' ';
+	for (i = 0; i < m->nwarn; i++) {
+		if (strcmp(m->warn[i], w) == 0) {
+			free(w);
+			return;
+		}
+	}
+	if (m->nwarn == MIME_MAX_WARNINGS) {
+		free(w);
+		w = xstrdup("more notices about this message not shown");
+	}
+	m->warn = xreallocarray(m->warn, m->nwarn + 1, sizeof *m->warn);
+	m->warn[m->nwarn++] = w;
+}
+
+/* Return 1 when the bounds on parts leave room for one more entity. */
+static int
+mime_room(struct mime_msg *m, const char *p)
+{
+	if (m->nparts < MIME_MAX_PARTS && m->nentities < MIME_MAX_ENTITIES)
+		return 1;
+	if (m->stop == NULL || p < m->stop)
+		m->stop = p;
+	return 0;
+}
 
 /*
  * The scan of a multipart body has passed p: when buf is a private file
@@ -117,23 +179,94 @@ mime_next_delim(struct mime_msg *m, const char *p, const char *end,
 	return NULL;
 }
 
+/* Boundaries declared inside the part being walked, as far as scanned. */
+struct mime_decl {
+	char		*v[MIME_MAX_DECL];
+	size_t		 n;
+	const char	*scanned;	/* read up to here */
+};
+
+/* Forget the declared boundaries; the next part starts at p. */
+static void
+mime_decl_reset(struct mime_decl *d, const char *p)
+{
+	while (d->n > 0)
+		free(d->v[--d->n]);
+	d->scanned = p;
+}
+
+/*
+ * Record the boundary parameters declared in [d->scanned, to): each byte
+ * is read once per multipart level, and at most MIME_MAX_DECL are kept.
+ */
+static void
+mime_decl_scan(struct mime_decl *d, const char *to)
+{
+	const char	*p = d->scanned, *v;
+	size_t		 n;
+
+	while (p < to && d->n < MIME_MAX_DECL &&
+	    (p = memmem(p, to - p, "oundary", 7)) != NULL) {
+		v = p + 7;
+		if (p == d->scanned || (p[-1] != 'b' && p[-1] != 'B') ||
+		    v >= to || *v != '=') {
+			p = v;
+			continue;
+		}
+		if (++v < to && *v == '"')
+			v++;
+		for (n = 0; v + n < to && strchr("\";\r\n \t", v[n]) == NULL;
+		    n++)
+			;
+		if (n > 0)
+			d->v[d->n++] = xstrndup(v, n);
+		p = v + n;
+	}
+	d->scanned = to;
+}
+
+/*
+ * Return 1 when the delimiter line at p (of len bytes, "--" first) is one
+ * of a multipart nested in the part, whose boundary begins with ours.
+ */
+static int
+mime_decl_nested(struct mime_decl *d, const char *p, size_t len,
+    size_t blen)
+{
+	size_t	 i, n;
+
+	mime_decl_scan(d, p);
+	for (i = 0; i < d->n; i++) {
+		n = strlen(d->v[i]);
+		if (n > blen && n + 2 <= len && memcmp(p + 2, d->v[i], n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Walk the body of a multipart entity: parts sit between delimiter lines
  * "--boundary" (RFC 2046 section 5.1.1); the line break before a delimiter
- * belongs to it. Preamble and epilogue are ignored; without a close
- * delimiter the last part ends with the data.
+ * belongs to it. A delimiter is matched as a prefix, as GMime and mail
+ * readers do: text after "--boundary" or "--boundary--" on its line is
+ * ignored, unless the line is the delimiter of a multipart nested in the
+ * part whose boundary begins with ours. Preamble and epilogue are
+ * ignored; without a close delimiter the last part ends with the data.
+ * Return 1 when the multipart was closed, 0 when not, -1 when it holds no
+ * delimiter at all.
  */
-static void
+static int
 mime_multipart(struct mime_msg *m, const char *p, const char *end,
     const char *boundary, int depth, const char *deftype)
 {
+	struct mime_decl d = { { NULL }, 0, NULL };
 	const char	*le, *next, *start = NULL, *pe, *r, *first = p;
 	size_t		 dlen = strlen(boundary) + 2;
 	char		*delim;
-	int		 close;
+	int		 close = 0, found = 0;
 
 	xasprintf(&delim, "--%s", boundary);
-	while (p < end && m->nentities < MIME_MAX_PARTS) {
+	while (p < end && mime_room(m, p)) {
 		if ((p = mime_next_delim(m, p, end, first, delim, dlen)) ==
 		    NULL)
 			break;
@@ -144,14 +277,12 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 		}
 		r = p + dlen;
 		close = (le - r >= 2 && r[0] == '-' && r[1] == '-');
-		if (close)
-			r += 2;
-		while (r < le && (*r == ' ' || *r == '\t'))
-			r++;
-		if (r != le) {
+		if (r < le && *r != ' ' && *r != '\t' && start != NULL &&
+		    mime_decl_nested(&d, p, le - p, dlen - 2)) {
 			p = next;
 			continue;
 		}
+		found = 1;
 		if (start != NULL) {
 			pe = p;
 			if (pe > start && pe[-1] == '\n')
@@ -161,13 +292,114 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 			mime_entity(m, start, pe, depth + 1, deftype, 0);
 		}
 		start = close ? NULL : next;
+		mime_decl_reset(&d, next);
 		if (close)
 			break;
 		p = next;
 	}
+	mime_decl_reset(&d, NULL);
 	free(delim);
-	if (start != NULL && m->nentities < MIME_MAX_PARTS)
+	if (!found)
+		return -1;
+	if (start != NULL && mime_room(m, start))
 		mime_entity(m, start, end, depth + 1, deftype, 0);
+	return close;
+}
+
+/*
+ * Walk a multipart entity at depth (its type, boundary and body given);
+ * return 0 when done, or -1 when it cannot be walked and should be listed
+ * as one opaque leaf instead (each case with a notice).
+ */
+static int
+mime_container(struct mime_msg *m, const char *type, const char *boundary,
+    const char *body, const char *end, int depth)
+{
+	size_t	 len = end - body;
+	int	 rc;
+
+	if (depth >= MIME_MAX_DEPTH) {
+		mime_warn(m, "multiparts nested deeper than %d: a %.60s part "
+		    "of %zu bytes is listed as one attachment", MIME_MAX_DEPTH,
+		    type, len);
+		return -1;
+	}
+	if (boundary == NULL || *boundary == '\0') {
+		mime_warn(m, "a %.60s part has no boundary: its %zu bytes are "
+		    "listed as one attachment", type, len);
+		return -1;
+	}
+	rc = mime_multipart(m, body, end, boundary, depth,
+	    strcmp(type, "multipart/digest") == 0 ? "message/rfc822" :
+	    "text/plain");
+	if (rc == -1) {
+		mime_warn(m, "boundary \"%.70s\" of a %.60s part not found: its "
+		    "%zu bytes are listed as one attachment", boundary, type, len);
+		return -1;
+	}
+	if (rc == 0 && m->stop == NULL)
+		mime_warn(m, "boundary \"%.70s\" of a %.60s part never closed: "
+		    "its last part ends with the message", boundary, type);
+	return 0;
+}
+
+/*
+ * Check the transfer encoding of a leaf against its first MIME_SNIFF
+ * bytes: text labelled base64 that is plainly not is taken as it is.
+ */
+static void
+mime_check_cte(struct mime_msg *m, struct mime_part *pt)
+{
+	size_t	 n = pt->bodylen < MIME_SNIFF ? pt->bodylen : MIME_SNIFF;
+	size_t	 bad;
+
+	if (pt->cte == NULL || strcmp(pt->cte, "7bit") == 0 ||
+	    strcmp(pt->cte, "8bit") == 0 || strcmp(pt->cte, "binary") == 0)
+		return;
+	if (strcmp(pt->cte, "base64") == 0) {
+		if (!mime_base64_valid(pt->body, n)) {
+			pt->asis = 1;
+			mime_warn(m, "a %.60s part labelled base64 is not "
+			    "base64: shown as it is", pt->type);
+		}
+	} else if (strcmp(pt->cte, "quoted-printable") == 0) {
+		if ((bad = mime_qp_bad(pt->body, n)) > 0)
+			mime_warn(m, "a %.60s part labelled quoted-printable "
+			    "has %zu%s '=' escaping nothing: kept as they are",
+			    pt->type, bad, n < pt->bodylen ? " or more" : "");
+	} else
+		mime_warn(m, "unknown transfer encoding \"%.40s\" of a %.60s "
+		    "part: shown as it is", pt->cte, pt->type);
+}
+
+/*
+ * Remove from a UTF-8 name in place the characters that change how the
+ * rest displays without showing themselves: bidi controls (U+200E,
+ * U+200F, U+202A-U+202E, U+2066-U+2069) and zero-width ones (U+200B-
+ * U+200D, U+2060, U+FEFF); "invoice\u202efdp.exe" would show as
+ * "invoiceexe.pdf".
+ */
+static char *
+mime_strip_invisible(char *s)
+{
+	unsigned char	*p, *q, c1, c2;
+
+	if (s == NULL)
+		return NULL;
+	for (p = q = (unsigned char *)s; *p != '\0'; p++) {
+		c1 = p[0] == 0xe2 || p[0] == 0xef ? p[1] : 0;
+		c2 = c1 != 0 ? p[2] : 0;
+		if ((p[0] == 0xe2 && c1 == 0x80 && ((c2 >= 0x8b && c2 <= 0x8f) ||
+		    (c2 >= 0xaa && c2 <= 0xae))) || (p[0] == 0xe2 &&
+		    c1 == 0x81 && (c2 == 0xa0 || (c2 >= 0xa6 && c2 <= 0xa9))) ||
+		    (p[0] == 0xef && c1 == 0xbb && c2 == 0xbf)) {
+			p += 2;
+			continue;
+		}
+		*q++ = *p;
+	}
+	*q = '\0';
+	return s;
 }
 
 /* Parse one entity; multiparts recurse, leaves are recorded. */
@@ -179,23 +411,26 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	struct mime_part	*pt;
 	const char		*body, *ct, *cd;
 	char			*type, *boundary, *fn;
-	size_t			 nh;
+	size_t			 nh, dropped;
+	int			 rc;
 
-	if (m->nentities >= MIME_MAX_PARTS)
+	if (!mime_room(m, p))
 		return;
 	m->nentities++;
-	body = mime_headers(p, end, &h, &nh);
+	body = mime_headers(p, end, &h, &nh, &dropped);
+	if (dropped > 0)
+		mime_warn(m, "more than %d header fields in a part: %zu more "
+		    "not read", MIME_MAX_HEADERS, dropped);
 	ct = mime_hdr_get(h, nh, "content-type");
 	type = mime_ctype(ct, deftype);
-	if (strncmp(type, "multipart/", 10) == 0 && depth < MIME_MAX_DEPTH &&
-	    (boundary = mime_param(ct, "boundary")) != NULL) {
-		if (*boundary != '\0')
-			mime_multipart(m, body, end, boundary, depth,
-			    strcmp(type, "multipart/digest") == 0 ?
-			    "message/rfc822" : "text/plain");
+	if (strncmp(type, "multipart/", 10) == 0) {
+		boundary = mime_param(ct, "boundary");
+		rc = mime_container(m, type, boundary, body, end, depth);
 		free(boundary);
-		free(type);
-		goto out;
+		if (rc == 0) {
+			free(type);
+			goto out;
+		}
 	}
 	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof *m->parts);
 	pt = &m->parts[m->nparts++];
@@ -207,13 +442,12 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	if (pt->charset != NULL)
 		mime_lower(pt->charset);
 	pt->cte = mime_token(mime_hdr_get(h, nh, "content-transfer-encoding"));
+	mime_check_cte(m, pt);
 	cd = mime_hdr_get(h, nh, "content-disposition");
 	pt->disp = mime_token(cd);
-	if ((fn = mime_param(cd, "filename")) == NULL)
-		fn = mime_param(ct, "name");
-	if (fn == NULL && strcmp(type, "message/rfc822") == 0)
-		fn = xstrdup("message.eml");
-	pt->filename = fn;
+	if ((fn = mime_param_cs(cd, "filename", pt->charset)) == NULL)
+		fn = mime_param_cs(ct, "name", pt->charset);
+	pt->filename = mime_strip_invisible(fn);
 out:
 	if (top) {
 		m->hdrs = h;
@@ -226,7 +460,7 @@ out:
 static int
 mime_cte_identity(const struct mime_part *pt)
 {
-	return pt->cte == NULL || (strcmp(pt->cte, "base64") != 0 &&
+	return pt->asis || pt->cte == NULL || (strcmp(pt->cte, "base64") != 0 &&
 	    strcmp(pt->cte, "quoted-printable") != 0);
 }
 
@@ -279,6 +513,22 @@ mime_classify(struct mime_msg *m)
 	}
 }
 
+/*
+ * Choose the charset raw 8-bit header text is read in when it is not
+ * UTF-8: the one the message declares, else its first text part's.
+ */
+static void
+mime_header_charset(struct mime_msg *m)
+{
+	size_t	 i;
+
+	m->hcharset = mime_param(mime_header(m, "content-type"), "charset");
+	for (i = 0; i < m->nparts && m->hcharset == NULL; i++)
+		if (strncmp(m->parts[i].type, "text/", 5) == 0 &&
+		    m->parts[i].charset != NULL)
+			m->hcharset = xstrdup(m->parts[i].charset);
+}
+
 /* Parse len bytes at buf, which buf[len] == '\0' ends; own buf or not. */
 static struct mime_msg *
 mime_parse_at(char *buf, size_t len, int owned, int drop)
@@ -293,6 +543,15 @@ mime_parse_at(char *buf, size_t len, int owned, int drop)
 	m->dropped = buf;
 	mime_entity(m, m->buf, m->buf + len, 0, "text/plain", 1);
 	mime_classify(m);
+	mime_header_charset(m);
+	if (m->stop != NULL)
+		mime_warn(m, "stopped at the limit of %d parts: the last %zu "
+		    "bytes of the message are not read", MIME_MAX_PARTS,
+		    (size_t)(m->buf + m->len - m->stop));
+	if (m->text >= 0 && m->parts[m->text].charset != NULL &&
+	    !mime_charset_known(m->parts[m->text].charset))
+		mime_warn(m, "unknown charset \"%.40s\": the text is read as "
+		    "UTF-8 or windows-1252", m->parts[m->text].charset);
 	return m;
 }
 
@@ -353,6 +612,10 @@ mime_free(struct mime_msg *m)
 	}
 	free(m->parts);
 	free(m->att);
+	free(m->hcharset);
+	for (i = 0; i < m->nwarn; i++)
+		free(m->warn[i]);
+	free(m->warn);
 	mime_hdrs_free(m->hdrs, m->nhdrs);
 	if (m->owned)
 		free(m->buf);
@@ -364,6 +627,37 @@ const char *
 mime_header(const struct mime_msg *m, const char *name)
 {
 	return mime_hdr_get(m->hdrs, m->nhdrs, name);
+}
+
+/*
+ * Return the first top-level header of that name decoded to UTF-8 (raw
+ * 8-bit text read in the message's charset when it is not UTF-8), or NULL.
+ */
+char *
+mime_header_text(const struct mime_msg *m, const char *name)
+{
+	const char	*raw;
+
+	if ((raw = mime_header(m, name)) == NULL)
+		return NULL;
+	return mime_decode_header_cs(raw, m->hcharset);
+}
+
+/*
+ * Return the mailboxes of a top-level address list field (From, To, Cc,
+ * ...) with their number in *n; NULL when there are none.
+ */
+struct mime_addr *
+mime_addresses(const struct mime_msg *m, const char *name, size_t *n)
+{
+	return mime_addr_list(mime_header(m, name), m->hcharset, n);
+}
+
+/* Return the MIME type the body text comes from, or NULL without one. */
+const char *
+mime_body_type(const struct mime_msg *m)
+{
+	return m->text >= 0 ? m->parts[m->text].type : NULL;
 }
 
 /*
@@ -394,11 +688,11 @@ mime_body_prefix(const struct mime_msg *m, size_t max)
 	if (pt.bodylen > max)
 		pt.bodylen = max;
 	if (mime_cte_identity(&pt))	/* no copy to decode */
-		mime_to_utf8(&out, pt.charset, pt.body, pt.bodylen, 1);
+		mime_to_utf8(&out, pt.charset, pt.body, pt.bodylen, NULL);
 	else {
 		mime_decode_body(&pt, &raw);
 		mime_to_utf8(&out, pt.charset, raw.d ? raw.d : "", raw.len,
-		    1);
+		    NULL);
 		free(raw.d);
 	}
 	if (out.d != NULL && (cr = memchr(out.d, '\r', out.len)) != NULL) {
@@ -450,6 +744,20 @@ mime_body_search(const struct mime_msg *m, size_t max, const char **text,
 	return strlen(*copy);
 }
 
+/* Return the number of notices about the message. */
+size_t
+mime_nwarnings(const struct mime_msg *m)
+{
+	return m->nwarn;
+}
+
+/* Return notice idx (one line of UTF-8), or NULL. */
+const char *
+mime_warning(const struct mime_msg *m, size_t idx)
+{
+	return idx < m->nwarn ? m->warn[idx] : NULL;
+}
+
 /* Return the number of attachments. */
 size_t
 mime_nattachments(const struct mime_msg *m)
@@ -471,7 +779,7 @@ mime_attachment(const struct mime_msg *m, size_t idx,
 	out->filename = pt->filename;
 	out->content_type = pt->type;
 	/* Worked out when asked: a listing of messages never needs it. */
-	if (pt->cte != NULL && strcmp(pt->cte, "base64") == 0)
+	if (!mime_cte_identity(pt) && strcmp(pt->cte, "base64") == 0)
 		out->size = mime_base64_size(pt->body, pt->bodylen);
 	else {
 		mime_decode_body(pt, &b);
@@ -497,8 +805,9 @@ mime_attachment_data(const struct mime_msg *m, size_t idx, size_t *len)
 
 /*
  * Turn a file name from a message into one safe to create in a directory
- * of the user's: only its last path component (after '/' or '\'), control
- * characters and a leading dot or space made '_', "." and ".." and empty
+ * of the user's: only its last path component (after '/' or '\'), bidi
+ * and zero-width characters removed, control characters and a leading
+ * dot or space made '_', "." and ".." and empty
  * names replaced by "attachment-N", at most MIME_FILENAME_MAX bytes (cut on
  * a character boundary, keeping a short extension). Returns new memory.
  */
@@ -532,9 +841,14 @@ mime_safe_filename(const char *name, size_t n)
 		memcpy(out + len, name + strlen(name) - elen, elen + 1);
 	} else
 		out = xstrdup(name);
+	mime_strip_invisible(out);
 	for (i = 0; out[i] != '\0'; i++)
 		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
 			out[i] = '_';
+	if (out[0] == '\0') {		/* nothing visible was left */
+		free(out);
+		xasprintf(&out, "attachment-%zu", n);
+	}
 	if (out[0] == '.' || out[0] == ' ' || out[0] == '-')
 		out[0] = '_';
 	return out;

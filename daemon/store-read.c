@@ -176,17 +176,95 @@ ops_folders(struct store *st, sqlite3 *db, struct ops_req *r)
 	json_decref(o);
 }
 
-/* An attachment's entry (index counts from 1). */
+/*
+ * The name `attachments --save` gives attachment i (from 1): the safe form
+ * of its own, else "attachment-N", with ".eml" for a message without one.
+ */
+static char *
+ops_save_as(const struct mime_attachment *a, size_t i)
+{
+	char	*s;
+
+	if (a->filename == NULL && strcmp(a->content_type,
+	    "message/rfc822") == 0) {
+		xasprintf(&s, "attachment-%zu.eml", i);
+		return s;
+	}
+	return mime_safe_filename(a->filename, i);
+}
+
+/* An attachment's entry (index counts from 1); filename null when none. */
 static json_t *
 ops_attachment(const struct mime_msg *msg, size_t i)
 {
 	struct mime_attachment	 a;
+	json_t			*o;
+	char			*save_as;
 
 	if (mime_attachment(msg, i, &a) != 0)
 		return NULL;
-	return json_pack("{s:I, s:s?, s:s, s:I}", "index", (json_int_t)i + 1,
+	save_as = ops_save_as(&a, i + 1);
+	o = json_pack("{s:I, s:s?, s:s, s:I, s:s}", "index", (json_int_t)i + 1,
 	    "filename", a.filename, "content_type", a.content_type,
-	    "size", (json_int_t)a.size);
+	    "size", (json_int_t)a.size, "save_as", save_as);
+	free(save_as);
+	return o;
+}
+
+/* A top-level address list field as [{name, addr}]. */
+static json_t *
+ops_addresses(const struct mime_msg *msg, const char *field)
+{
+	struct mime_addr	*list;
+	json_t			*a = json_array();
+	size_t			 i, n;
+
+	list = mime_addresses(msg, field, &n);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name",
+		    list[i].name, "addr", list[i].addr));
+	mime_addr_free(list, n);
+	return a;
+}
+
+/* The message ids of a top-level field, as an array of "<id>". */
+static json_t *
+ops_msgids(const struct mime_msg *msg, const char *field)
+{
+	json_t	*a = json_array();
+	char	**ids;
+	size_t	 i, n;
+
+	ids = mime_msgids(mime_header(msg, field), &n);
+	for (i = 0; i < n; i++) {
+		json_array_append_new(a, json_string(ids[i]));
+		free(ids[i]);
+	}
+	free(ids);
+	return a;
+}
+
+/* The fields read --json adds to the headers, body and attachments. */
+static void
+ops_read_more(json_t *o, const struct mime_msg *msg)
+{
+	json_t	*warns, *irt;
+	size_t	 i;
+
+	warns = json_array();
+	for (i = 0; i < mime_nwarnings(msg); i++)
+		json_array_append_new(warns, json_string(mime_warning(msg, i)));
+	irt = ops_msgids(msg, "in-reply-to");
+	json_object_set_new(o, "from_addresses", ops_addresses(msg, "from"));
+	json_object_set_new(o, "to_addresses", ops_addresses(msg, "to"));
+	json_object_set_new(o, "cc_addresses", ops_addresses(msg, "cc"));
+	json_object_set_new(o, "body_type", mime_body_type(msg) != NULL ?
+	    json_string(mime_body_type(msg)) : json_null());
+	json_object_set(o, "in_reply_to", json_array_size(irt) > 0 ?
+	    json_array_get(irt, 0) : json_null());
+	json_decref(irt);
+	json_object_set_new(o, "references", ops_msgids(msg, "references"));
+	json_object_set_new(o, "warnings", warns);
 }
 
 /* read: the decoded message (or where its bytes are, with raw). */
@@ -230,11 +308,8 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		if (ops_parse(st, r, &row, &sm) != 0)
 			return;
 		msg = sm.msg;
-		for (i = 0; i < 5; i++) {
-			v[i] = mime_header(msg, names[i]) != NULL ?
-			    mime_decode_header(mime_header(msg, names[i])) :
-			    NULL;
-		}
+		for (i = 0; i < 5; i++)
+			v[i] = mime_header_text(msg, names[i]);
 		if (mime_date(mime_header(msg, "date"), &date) != 0)
 			date = 0;
 		atts = json_array();
@@ -249,6 +324,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		    "date", jsonrpc_time(date), "message_id", v[4],
 		    "body", body != NULL ? body : "", "attachments", atts,
 		    "size", (json_int_t)row.size, "read", 1);
+		ops_read_more(r->result, msg);
 		free(body);
 		for (i = 0; i < 5; i++)
 			free(v[i]);
@@ -259,20 +335,19 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 }
 
 /*
- * Write one attachment into the directory dfd under a safe form of its
- * name: never through a symlink, never over an existing file (a "-N"
+ * Write one attachment into the directory dfd under its safe name (its
+ * save_as): never through a symlink, never over an existing file (a "-N"
  * suffix before the extension instead). Return the name used, or NULL.
  */
 static char *
-ops_save(struct ops_req *r, int dfd, const char *dir, const char *filename,
-    size_t idx, const char *data, size_t len)
+ops_save(struct ops_req *r, int dfd, const char *dir, const char *safe,
+    const char *data, size_t len)
 {
-	char		*safe, *name, *dot;
+	char		*name, *dot;
 	size_t		 off;
 	ssize_t		 n;
 	int		 fd = -1, i;
 
-	safe = mime_safe_filename(filename, idx);
 	name = xstrdup(safe);
 	for (i = 1; i < 1000; i++) {
 		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -287,7 +362,6 @@ ops_save(struct ops_req *r, int dfd, const char *dir, const char *filename,
 		else
 			xasprintf(&name, "%s-%d", safe, i);
 	}
-	free(safe);
 	if (fd == -1) {
 		ops_fail(r, JSONRPC_ERR_FAILED, "cannot create %s in %s: %s",
 		    name, dir, strerror(errno));
@@ -360,9 +434,8 @@ ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
 		if (dfd == -1)
 			continue;
 		data = mime_attachment_data(msg, i, &len);
-		fname = json_string_value(json_object_get(o, "filename"));
-		if ((name = ops_save(r, dfd, dir, fname, i + 1, data,
-		    len)) != NULL) {
+		fname = json_string_value(json_object_get(o, "save_as"));
+		if ((name = ops_save(r, dfd, dir, fname, data, len)) != NULL) {
 			json_object_set_new(o, "saved", json_pack("s++", dir,
 			    "/", name));
 			free(name);

@@ -13,8 +13,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mime_msg		*m;
 	struct mime_attachment	 a;
-	char			*cause = NULL, *s;
-	size_t			 i, len;
+	struct mime_addr	*list;
+	char			*cause = NULL, *s, **ids;
+	size_t			 i, len, n;
 
 	if ((m = mime_parse((const char *)data, size, &cause)) == NULL) {
 		free(cause);
@@ -24,10 +25,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((s = mime_decode_header(mime_header(m, "Subject") ?
 	    mime_header(m, "Subject") : "")) != NULL)
 		free(s);
+	free(mime_header_text(m, "From"));
+	list = mime_addresses(m, "To", &n);
+	mime_addr_free(list, n);
+	ids = mime_msgids(mime_header(m, "References"), &n);
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	for (i = 0; i < mime_nwarnings(m); i++)
+		(void)mime_warning(m, i);
 	for (i = 0; i < mime_nattachments(m); i++) {
 		if (mime_attachment(m, i, &a) != 0)
 			continue;
 		free(mime_attachment_data(m, i, &len));
+		free(mime_safe_filename(a.filename, i + 1));
 	}
 	mime_free(m);
 	return 0;

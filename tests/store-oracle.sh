@@ -18,8 +18,9 @@ for eml in "$T/msgs"/*.eml; do
 	n=$(basename "$eml" .eml)
 	cp "$eml" "$T/data/alice/Inbox/new/17000000$n.M${n}P1.oracle"
 done
+nmsgs=$(ls "$T/msgs"/*.eml | wc -l)
 OUT=$(mailctl reindex --json)
-check "reindex added the 40 messages" test "$(json 'j["added"]')" = 40
+check "reindex added the $nmsgs messages" test "$(json 'j["added"]')" = "$nmsgs"
 OUT=$(mailctl ls --json)
 ids=$(json '" ".join(str(m["id"]) for m in j)')
 for id in $ids; do
@@ -32,11 +33,17 @@ for id in $ids; do
 		{ not_ok "message $n: attachments failed"; continue; }
 	# The oracle's format: attachment bytes as saved on disk.
 	python3 - "$T/read.json" "$T/att.json" >"$T/$n.got" <<'PY'
-import hashlib, json, sys
+import hashlib, json, os, re, sys
 r = json.load(open(sys.argv[1]))
 saved = json.load(open(sys.argv[2]))
 atts = []
 for a in saved:
+    # Saved as save_as, or with "-N" before the extension when taken.
+    base, stem, ext = a["saved"].rsplit("/", 1)[1], *os.path.splitext(a["save_as"])
+    assert base == a["save_as"] or re.fullmatch(re.escape(stem) + r"-\d+" +
+                                                re.escape(ext), base), base
+    if a["filename"] is None and a["content_type"] == "message/rfc822":
+        assert a["save_as"] == "attachment-%d.eml" % a["index"], a["save_as"]
     data = open(a["saved"], "rb").read()
     atts.append({"filename": a["filename"], "content_type": a["content_type"],
                  "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
@@ -47,6 +54,10 @@ r["attachments"] = atts
 print(json.dumps(r))
 PY
 	[ -s "$T/$n.got" ] || { not_ok "message $n: read and attachments disagree"; continue; }
+	# The human view prints each notice after the headers.
+	nw=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["warnings"]))' "$T/read.json")
+	check "message $n: the human view shows its $nw notices" \
+	    test "$(mailctl read "$id" | sed '/^$/q' | grep -c '^Warning  : ')" = "$nw"
 	python3 "$TOOLS/mime_oracle.py" compare "$T/msgs/$n.json" "$T/$n.got" \
 	    >"$T/$n.cmp"
 	while IFS= read -r line; do
