@@ -69,11 +69,13 @@ if command -v systemd-analyze >/dev/null; then
 	check "service is Type=notify with a watchdog" grep -q '^WatchdogSec=' "$T/units/mailctld.service"
 	env XDG_RUNTIME_DIR="$T/xdg" systemd-analyze security --offline=true \
 		"$T/units/mailctld.service" >"$T/security.out" 2>&1
-	level=$(sed -n 's/.*Overall exposure level for mailctld.service: [0-9.]* \([A-Z]*\).*/\1/p' "$T/security.out")
-	case $level in
-	OK|LOW|MEDIUM) ok "systemd-analyze security: exposure $level (at most MEDIUM)" ;;
-	*) not_ok "systemd-analyze security: exposure '$level', expected at most MEDIUM" ;;
-	esac
+	score=$(sed -n 's/.*Overall exposure level for mailctld.service: \([0-9.]*\) .*/\1/p' "$T/security.out")
+	check "systemd-analyze security: exposure ${score:-?} (at most 2.0)" \
+		awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
+	for d in NoNewPrivileges ProtectSystem=strict PrivateUsers \
+	    SystemCallFilter MemoryDenyWriteExecute RestrictAddressFamilies; do
+		check "the unit sets $d" grep -q "^$d" "$T/units/mailctld.service"
+	done
 else
 	ok "# SKIP systemd-analyze is not installed"
 fi
