@@ -23,7 +23,24 @@ rpc_mail_##op##_exec(struct rpc_call *call, json_t *params)		\
 	store_request(rpc_call_env(call)->store, #op, params,		\
 	    rpc_call_answer_cb, call);					\
 }
-RPC_MAIL_EXEC(list)
+/* The store answered a listing as JSON text. */
+static void
+rpc_mail_text_cb(char *text, size_t len, int code, const char *error,
+    void *arg)
+{
+	if (error != NULL)
+		rpc_call_error(arg, code, "%s", error);
+	else
+		rpc_call_reply_text(arg, text, len);
+}
+
+/* list: its answer, maybe 50,000 entries, comes as text. */
+static void
+rpc_mail_list_exec(struct rpc_call *call, json_t *params)
+{
+	store_request_text(rpc_call_env(call)->store, "list", params,
+	    rpc_mail_text_cb, call);
+}
 RPC_MAIL_EXEC(folders)
 RPC_MAIL_EXEC(read)
 RPC_MAIL_EXEC(attachments)

@@ -266,37 +266,43 @@ rpc_batch_free(struct rpc_batch *b)
 	rpc_trim(bytes);
 }
 
-/* Add one member's answer (stolen; NULL for none) to its batch. */
+/*
+ * Add one member's answer to its batch: line (stolen; len bytes without
+ * a newline), an error when error is set. Errors are small and bounded:
+ * they always fit; a result past the budget is replaced.
+ */
 static void
-rpc_batch_answer(struct rpc_batch *b, json_t *msg)
+rpc_batch_answer(struct rpc_batch *b, json_t *id, char *line, size_t len,
+    int error)
 {
 	json_t	*over;
-	char	*line;
-	size_t	 len;
 
-	if (msg == NULL)
-		return;
-	if ((line = jsonrpc_encode(msg, &len)) == NULL) {
-		json_decref(msg);
-		return;
-	}
-	len--;		/* its newline */
-	/* Errors are small and bounded: they always fit. */
-	if (b->bytes + len + 1 > RPC_ANSWER_MAX &&
-	    json_object_get(msg, "error") == NULL) {
+	if (b->bytes + len + 1 > RPC_ANSWER_MAX && !error) {
 		free(line);
 		b->spent = 1;
-		over = rpc_over_budget(json_object_get(msg, "id"), 1);
+		over = rpc_over_budget(id, 1);
 		line = jsonrpc_encode(over, &len);
 		json_decref(over);
 		len--;
 	}
-	json_decref(msg);
 	if (b->nanswers++ > 0)
 		evbuffer_add(b->out, ",", 1);
 	evbuffer_add(b->out, line, len);
 	b->bytes += len + 1;
 	free(line);
+}
+
+/* Add a member's answer given as a message (stolen) to its batch. */
+static void
+rpc_batch_json(struct rpc_batch *b, json_t *id, json_t *msg, int error)
+{
+	char	*line;
+	size_t	 len;
+
+	line = jsonrpc_encode(msg, &len);
+	json_decref(msg);
+	if (line != NULL)
+		rpc_batch_answer(b, id, line, len - 1, error);
 }
 
 static void	rpc_handle(struct rpc_client *, json_t *, struct rpc_batch *);
@@ -324,11 +330,11 @@ rpc_batch_pump(struct rpc_batch *b)
 			err = jsonrpc_error(id, JSONRPC_ERR_FAILED, "not run: "
 			    "the batch's answers had passed its output budget "
 			    "(" RPC_ANSWER_MIB ") before this call");
-			json_decref(id);
 			if (json_object_get(e, "id") != NULL)
-				rpc_batch_answer(b, err);
+				rpc_batch_json(b, id, err, 1);
 			else
 				json_decref(err);
+			json_decref(id);
 			continue;
 		}
 		b->running++;
@@ -339,44 +345,88 @@ rpc_batch_pump(struct rpc_batch *b)
 		rpc_batch_free(b);
 }
 
-/* Finish a call with a response message (stolen; NULL for none). */
+/*
+ * Finish a call with its answer, line (stolen; len bytes, its newline
+ * included; NULL for none), an error when error is set.
+ */
 static void
-rpc_call_finish(struct rpc_call *call, json_t *msg)
+rpc_call_finish_line(struct rpc_call *call, char *line, size_t len,
+    int error)
 {
 	struct rpc_client	*c = call->client;
 	struct rpc_batch	*b = call->batch;
-	char			*line;
-	size_t			 len;
+	json_t			*over;
 
 	if (c != NULL)
 		TAILQ_REMOVE(&c->calls, call, entry);
 	if (call->id == NULL) {
-		json_decref(msg);	/* notifications are never answered */
-		msg = NULL;
+		free(line);	/* notifications are never answered */
+		line = NULL;
 	}
 	if (b != NULL) {
-		rpc_batch_answer(b, msg);
+		if (line != NULL)
+			rpc_batch_answer(b, call->id, line, len - 1, error);
 		b->running--;
 		rpc_batch_pump(b);
-	} else if (msg != NULL) {
-		if (c != NULL && (line = jsonrpc_encode(msg, &len)) != NULL) {
-			if (len > RPC_ANSWER_MAX) {
+	} else if (line != NULL) {
+		if (c != NULL) {
+			if (len > RPC_ANSWER_MAX && !error) {
 				free(line);
-				json_decref(msg);
-				msg = rpc_over_budget(call->id, 0);
-				line = jsonrpc_encode(msg, &len);
+				over = rpc_over_budget(call->id, 0);
+				line = jsonrpc_encode(over, &len);
+				json_decref(over);
 			}
 			rpc_client_write(c, line, len);
-			free(line);
 			rpc_trim(len);
 		}
-		json_decref(msg);
+		free(line);
 		if (c != NULL)
 			rpc_client_maybe_free(c);
 	} else if (c != NULL)
 		rpc_client_maybe_free(c);
 	json_decref(call->id);
 	free(call);
+}
+
+/* Finish a call with a response message (stolen; NULL for none). */
+static void
+rpc_call_finish(struct rpc_call *call, json_t *msg)
+{
+	char	*line = NULL;
+	size_t	 len = 0;
+	int	 error = msg != NULL && json_object_get(msg, "error") != NULL;
+
+	if (msg != NULL && call->id != NULL)
+		line = jsonrpc_encode(msg, &len);
+	json_decref(msg);
+	rpc_call_finish_line(call, line, len, error);
+}
+
+/*
+ * Answer a call with a result already encoded as JSON text (stolen): a
+ * big listing is written as text off the loop, never built as objects.
+ */
+void
+rpc_call_reply_text(struct rpc_call *call, char *text, size_t len)
+{
+	char	*id, *line;
+	size_t	 n;
+
+	if (call->id == NULL) {
+		free(text);
+		rpc_call_finish_line(call, NULL, 0, 0);
+		return;
+	}
+	id = json_dumps(call->id, JSON_COMPACT | JSON_ENCODE_ANY);
+	n = len + strlen(id) + 40;
+	line = xmalloc(n);
+	n = snprintf(line, 30, "{\"jsonrpc\":\"2.0\",\"result\":");
+	memcpy(line + n, text, len);
+	n += len;
+	n += sprintf(line + n, ",\"id\":%s}\n", id);
+	free(id);
+	free(text);
+	rpc_call_finish_line(call, line, n, 0);
 }
 
 /* Answer a call with a result (stolen). */

@@ -65,6 +65,7 @@ void	rpc_shutdown(void);
 size_t	rpc_client_count(void);
 
 void	rpc_call_reply(struct rpc_call *, json_t *result);	/* steals */
+void	rpc_call_reply_text(struct rpc_call *, char *json, size_t len);
 void	rpc_call_error(struct rpc_call *, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	rpc_call_answer_cb(json_t *result, int code, const char *error,

@@ -145,6 +145,9 @@ struct ops_req {
 	int			 code;
 	char			*error;
 	int			 err;		/* errno when it failed */
+	char			*text;		/* the result as JSON text */
+	size_t			 textlen;
+	store_text_cb		 text_cb;	/* wants it so (list) */
 	store_reply_cb		 cb;
 	void			*arg;
 	long long		 mark_id;	/* read: mark it read next */

@@ -368,7 +368,7 @@ ops_run(struct store *st, sqlite3 *db, struct store_job *job)
 	struct ops_req	*r = (struct ops_req *)job;
 
 	r->op->run(st, db, r);
-	if (r->result == NULL && r->error == NULL)
+	if (r->result == NULL && r->text == NULL && r->error == NULL)
 		ops_fail(r, JSONRPC_ERR_FAILED, "%s failed", r->op->name);
 }
 
@@ -417,7 +417,24 @@ ops_done(struct store *st, struct store_job *job)
 		    "the disk is full");
 		r->code = JSONRPC_ERR_TEMPFAIL;
 	}
-	if ((result = json_object_get(r->params, "then")) != NULL) {
+	/* Each caller gets the form it asked for, whichever was made. */
+	if (r->error == NULL && r->text != NULL && r->text_cb == NULL) {
+		r->result = json_loadb(r->text, r->textlen, 0, NULL);
+		free(r->text);
+		r->text = NULL;
+	} else if (r->error == NULL && r->text == NULL && r->text_cb != NULL) {
+		r->text = json_dumps(r->result, JSON_COMPACT | JSON_ENCODE_ANY);
+		r->textlen = strlen(r->text);
+		json_decref(r->result);
+		r->result = NULL;
+	}
+	if (r->text_cb != NULL) {
+		if (r->error != NULL)
+			r->text_cb(NULL, 0, r->code, r->error, r->arg);
+		else
+			r->text_cb(r->text, r->textlen, 0, NULL, r->arg);
+		r->text = NULL;
+	} else if ((result = json_object_get(r->params, "then")) != NULL) {
 		if (r->error != NULL)
 			log_warnx("cannot mark message read: %s", r->error);
 		r->cb(json_incref(result), 0, NULL, r->arg);
@@ -431,10 +448,9 @@ ops_done(struct store *st, struct store_job *job)
 	free(r);
 }
 
-/* Run a mailbox operation; cb answers from the loop. */
-void
-store_request(struct store *st, const char *op, json_t *params,
-    store_reply_cb cb, void *arg)
+/* A request for the operation named op (a broken invariant if none). */
+static struct ops_req *
+ops_req_new(const char *op, json_t *params)
 {
 	struct ops_req	*r;
 	size_t		 i;
@@ -447,6 +463,30 @@ store_request(struct store *st, const char *op, json_t *params,
 	r = xcalloc(1, sizeof *r);
 	r->op = &ops_table[i];
 	r->params = params != NULL ? json_incref(params) : json_object();
+	return r;
+}
+
+/* Run a mailbox operation whose answer cb takes as JSON text. */
+void
+store_request_text(struct store *st, const char *op, json_t *params,
+    store_text_cb cb, void *arg)
+{
+	struct ops_req	*r;
+
+	r = ops_req_new(op, params);
+	r->text_cb = cb;
+	r->arg = arg;
+	ops_submit(st, r);
+}
+
+/* Run a mailbox operation; cb answers from the loop. */
+void
+store_request(struct store *st, const char *op, json_t *params,
+    store_reply_cb cb, void *arg)
+{
+	struct ops_req	*r;
+
+	r = ops_req_new(op, params);
 	r->cb = cb;
 	r->arg = arg;
 	ops_submit(st, r);

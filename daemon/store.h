@@ -79,5 +79,13 @@ typedef void (*store_reply_cb)(json_t *result, int code, const char *error,
     void *arg);
 void		 store_request(struct store *, const char *op, json_t *params,
 		    store_reply_cb, void *arg);
+/*
+ * The same, for an answer that may be big (list): the result comes as
+ * JSON text (text stolen, len bytes), written on the store's thread.
+ */
+typedef void (*store_text_cb)(char *text, size_t len, int code,
+    const char *error, void *arg);
+void		 store_request_text(struct store *, const char *op,
+		    json_t *params, store_text_cb, void *arg);
 
 #endif
