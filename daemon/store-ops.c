@@ -448,9 +448,13 @@ ops_done(struct store *st, struct store_job *job)
 	free(r);
 }
 
-/* A request for the operation named op (a broken invariant if none). */
-static struct ops_req *
-ops_req_new(const char *op, json_t *params)
+/*
+ * Submit the operation named op (a broken invariant if none), answered
+ * through cb, or text_cb for its JSON text.
+ */
+static void
+ops_request(struct store *st, const char *op, json_t *params,
+    store_reply_cb cb, store_text_cb text_cb, void *arg)
 {
 	struct ops_req	*r;
 	size_t		 i;
@@ -463,7 +467,10 @@ ops_req_new(const char *op, json_t *params)
 	r = xcalloc(1, sizeof *r);
 	r->op = &ops_table[i];
 	r->params = params != NULL ? json_incref(params) : json_object();
-	return r;
+	r->cb = cb;
+	r->text_cb = text_cb;
+	r->arg = arg;
+	ops_submit(st, r);
 }
 
 /* Run a mailbox operation whose answer cb takes as JSON text. */
@@ -471,12 +478,7 @@ void
 store_request_text(struct store *st, const char *op, json_t *params,
     store_text_cb cb, void *arg)
 {
-	struct ops_req	*r;
-
-	r = ops_req_new(op, params);
-	r->text_cb = cb;
-	r->arg = arg;
-	ops_submit(st, r);
+	ops_request(st, op, params, NULL, cb, arg);
 }
 
 /* Run a mailbox operation; cb answers from the loop. */
@@ -484,10 +486,5 @@ void
 store_request(struct store *st, const char *op, json_t *params,
     store_reply_cb cb, void *arg)
 {
-	struct ops_req	*r;
-
-	r = ops_req_new(op, params);
-	r->cb = cb;
-	r->arg = arg;
-	ops_submit(st, r);
+	ops_request(st, op, params, cb, NULL, arg);
 }
