@@ -59,5 +59,6 @@ complete -c mailctl -n "__fish_seen_subcommand_from send" -l wait -d "wait for t
 complete -c mailctl -n "__fish_seen_subcommand_from queue" -a "list flush cancel"
 complete -c mailctl -n "__fish_seen_subcommand_from sendmail" -s t -d "recipients from the message"
 complete -c mailctl -n "__fish_seen_subcommand_from sendmail" -s f -x -d "envelope sender"
+complete -c mailctl -n "__fish_seen_subcommand_from sendmail" -l account -x -a "(__mailctl_names accounts)" -d "the account to send from"
 complete -c mailctl -n "__fish_seen_subcommand_from help" -a "$cmds"
 complete -c mailctl -n "__fish_seen_subcommand_from $cmds" -l help -d "show usage"
