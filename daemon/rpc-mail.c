@@ -12,6 +12,7 @@
 
 #include "common/jsonrpc.h"
 #include "common/xmalloc.h"
+#include "config.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -23,15 +24,47 @@ rpc_mail_##op##_exec(struct rpc_call *call, json_t *params)		\
 	store_request(rpc_call_env(call)->store, #op, params,		\
 	    rpc_call_answer_cb, call);					\
 }
-RPC_MAIL_EXEC(list)
 RPC_MAIL_EXEC(folders)
 RPC_MAIL_EXEC(read)
 RPC_MAIL_EXEC(attachments)
 RPC_MAIL_EXEC(mark)
 RPC_MAIL_EXEC(move)
 RPC_MAIL_EXEC(delete)
-RPC_MAIL_EXEC(reindex)
 RPC_MAIL_EXEC(refilter)
+
+/*
+ * Answer "not found" for an account the configuration does not name, rather
+ * than let the store answer with nothing: a typo is not an empty mailbox.
+ */
+static int
+rpc_mail_unknown_account(struct rpc_call *call, json_t *params)
+{
+	const char	*name;
+
+	name = json_string_value(json_object_get(params, "account"));
+	if (name == NULL ||
+	    config_find_account(rpc_call_env(call)->config, name) != NULL)
+		return 0;
+	rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "no account named \"%.100s\"",
+	    name);
+	return 1;
+}
+
+static void
+rpc_mail_list_exec(struct rpc_call *call, json_t *params)
+{
+	if (!rpc_mail_unknown_account(call, params))
+		store_request(rpc_call_env(call)->store, "list", params,
+		    rpc_call_answer_cb, call);
+}
+
+static void
+rpc_mail_reindex_exec(struct rpc_call *call, json_t *params)
+{
+	if (!rpc_mail_unknown_account(call, params))
+		store_request(rpc_call_env(call)->store, "reindex", params,
+		    rpc_call_answer_cb, call);
+}
 
 /* Message ids start at 1. */
 static int
