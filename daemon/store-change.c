@@ -286,7 +286,7 @@ ops_move(struct store *st, sqlite3 *db, struct ops_req *r)
 	size_t		 n;
 
 	if (ops_folder(st, r, json_string_value(json_object_get(r->params,
-	    "folder")), folder, sizeof folder) != 0 ||
+	    "folder")), folder, sizeof folder, 1) != 0 ||
 	    (rows = ops_rows(db, r, &n)) == NULL)
 		return;
 	ops_change(st, db, r, rows, n, folder, -1);

@@ -184,7 +184,7 @@ int		 ops_parse(struct store *, struct ops_req *, struct ops_row *,
 int		 ops_walk(struct store *, const char *account,
 		    int (*)(const char *, const char *, void *), void *);
 int		 ops_folder(struct store *, struct ops_req *, const char *name,
-		    char *out, size_t size);
+		    char *out, size_t size, int create);
 
 /* The operations that only read (store-read.c). */
 void		 ops_list(struct store *, sqlite3 *, struct ops_req *);

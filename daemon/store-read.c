@@ -54,7 +54,7 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 	folder = json_string_value(json_object_get(p, "folder"));
 	account = json_string_value(json_object_get(p, "account"));
 	if (folder != NULL && ops_folder(st, r, folder, canon,
-	    sizeof canon) != 0)
+	    sizeof canon, 0) != 0)
 		return;
 	snprintf(sql, sizeof sql, "SELECT id, account, folder, from_hdr, "
 	    "subject, coalesce(date, added), size, flags, attachments FROM "

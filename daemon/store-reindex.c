@@ -302,7 +302,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 	int		 fd, in;
 	long long	 checked = 0;
 
-	if (name != NULL && ops_folder(st, r, name, canon, sizeof canon) != 0)
+	if (name != NULL && ops_folder(st, r, name, canon, sizeof canon, 0) != 0)
 		goto out;
 	if ((s = ops_prepare(db, r, "SELECT id, folder FROM messages ORDER BY "
 	    "id")) == NULL)

@@ -291,11 +291,13 @@ check "folders still lists the default folders" \
 	tr , '\n' | grep -cxE 'Inbox|Important|Work|Project|Spam|Sent|Trash')" -eq 7
 
 # --- (e): refilter after a reload ---------------------------------------------
-expect_rc 65 "mv to a folder that does not exist fails" \
-	mailctl mv "$(id_of m30)" Archive
-contains "$ERR" "Archive" "the error names the folder"
-check "m30 did not move" test "$(snapshot && folder_of m30)" = Travel
-check "no Archive directory was made" test ! -e "$T/data/alice/Archive"
+check "no Later directory yet" test ! -e "$T/data/alice/Later"
+expect_rc 0 "mv to a folder that does not exist yet makes it" \
+	mailctl mv "$(id_of m30)" Later --json
+check "m30 is in Later" test "$(snapshot && folder_of m30)" = Later
+check "Later is a Maildir (new, cur, tmp)" test -d "$T/data/alice/Later/new" \
+	-a -d "$T/data/alice/Later/cur" -a -d "$T/data/alice/Later/tmp"
+check "no Archive directory yet" test ! -e "$T/data/alice/Archive"
 mkdir -p "$T/data/alice/Archive/new" "$T/data/alice/Archive/cur" \
 	"$T/data/alice/Archive/tmp"
 expect_rc 0 "mv to a user's own Maildir (typed 'archive')" \

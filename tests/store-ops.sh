@@ -1,7 +1,7 @@
 #!/bin/bash
 # The mailbox commands on a store built straight in the Maildir (no server
 # needed): reindex, ls (filters, limit, offset, unread), read (marks read,
-# --raw), mark, mv, rm (Trash, --purge), folders, attachments --save with
+# --raw), mark, mv (into a new folder too), rm (Trash, --purge), folders, attachments --save with
 # hostile file names, clear errors for unknown ids and folders, and a flag
 # set by another program picked up by reindex.
 . "$(dirname "$0")/lib.sh"
@@ -106,11 +106,32 @@ OUT=$(mailctl ls Work --json)
 check "mv moved both" test "$(json 'sorted(m["id"] for m in j)')" = "[$ID1, $ID2]"
 check "the moved files are in Work" test "$(find "$T/data/alice/Work" -type f | wc -l)" = 2
 check "the read one keeps its flag" test -n "$(ls "$T/data/alice/Work/cur" | grep ':2,S$')"
-OUT=$(mailctl mv "$ID1" NoSuchFolder 2>&1)
-check "mv to an unknown folder fails" test $? -ne 0
-contains "$OUT" 'no folder named "NoSuchFolder"' "the error names the folder"
-expect_rc 65 "mv to an unknown folder exits 65" mailctl mv "$ID1" NoSuchFolder
+# mv into a folder that does not exist yet makes it.
+check "no Receipts folder yet" test ! -e "$T/data/alice/Receipts"
+OUT=$(mailctl mv "$ID1" Receipts --json)
+check "mv into a new folder: moved" test "$(json 'j["changed"]')" = 1
+check "mv into a new folder: its name" test "$(json 'j["folder"]')" = Receipts
+check "the new folder is a Maildir holding the file" \
+	test -d "$T/data/alice/Receipts/tmp" -a -d "$T/data/alice/Receipts/new" \
+	-a "$(find "$T/data/alice/Receipts/cur" -type f | wc -l)" = 1
+OUT=$(mailctl ls Receipts --json)
+check "ls shows it in the new folder" test "$(json '[m["id"] for m in j]')" = "[$ID1]"
+OUT=$(mailctl folders --json)
+check "folders lists the new folder" \
+	test "$(json '[f["total"] for f in j if f["folder"] == "Receipts"]')" = "[1]"
+OUT=$(mailctl mv "$ID1" receipts --json)
+check "mv to it again, case as typed, finds it" test "$(json 'j["folder"]')" = Receipts
+mailctl mv "$ID1" Work >/dev/null
+OUT=$(mailctl ls NoSuchFolder 2>&1)
+contains "$OUT" 'no folder named "NoSuchFolder"' "ls names an unknown folder"
+expect_rc 65 "ls of an unknown folder exits 65 (ls does not create it)" mailctl ls NoSuchFolder
+check "and no folder was made" test ! -e "$T/data/alice/NoSuchFolder"
 expect_rc 64 "a folder name with a slash is refused" mailctl mv "$ID1" ../Work
+expect_rc 64 "a new folder's name with a leading dash is refused" mailctl mv "$ID1" -- -x
+contains "$ERR" "bad folder name" "the error says why"
+expect_rc 64 "a new folder's name with a leading dot is refused" mailctl mv "$ID1" .hidden
+check "no folder made for a refused name" \
+	test ! -e "$T/data/alice/-x" -a ! -e "$T/data/alice/.hidden"
 
 # folders
 OUT=$(mailctl folders --json)
