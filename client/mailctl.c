@@ -57,9 +57,10 @@ static const struct client_cmd client_cmds[] = {
 	{ "reindex", "[ACCOUNT] [--json]",
 	    "Rebuild the index from the Maildirs (after other programs "
 	    "changed them).", cmd_reindex },
-	{ "refilter", "[FOLDER] [--json]",
+	{ "refilter", "[FOLDER] [--dry-run] [--json]",
 	    "Apply the filter rules again to stored mail (Inbox and the "
-	    "rules' folders, or FOLDER).", cmd_refilter },
+	    "rules' folders, or FOLDER), leaving what mv filed by hand; "
+	    "--dry-run only shows what would move.", cmd_refilter },
 	{ "reload", "[--json]",
 	    "Reread the configuration file (a bad file is refused and the "
 	    "old one stays).", cmd_reload },

@@ -138,6 +138,7 @@ static const struct rpc_param rpc_reindex_params[] = {
 };
 static const struct rpc_param rpc_refilter_params[] = {
 	{ "folder", RPC_STRING, 0 },
+	{ "dry_run", RPC_BOOLEAN, 0 },
 	{ NULL, 0, 0 }
 };
 

@@ -196,7 +196,8 @@ void		 ops_attachments(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_flag(const char *flags, char flag, int on, char *out,
 		    size_t size);
 void		 ops_change(struct store *, sqlite3 *, struct ops_req *,
-		    struct ops_row *, size_t n, const char *folder, int read);
+		    struct ops_row *, size_t n, const char *folder, int read,
+		    int by_hand);
 void		 ops_mark(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_move(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_delete(struct store *, sqlite3 *, struct ops_req *);

@@ -46,6 +46,7 @@ complete -c mailctl -n "__fish_seen_subcommand_from read" -l raw -d "stored byte
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l read -d "mark read"
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l unread -d "mark unread"
 complete -c mailctl -n "__fish_seen_subcommand_from rm" -l purge -d "remove for good"
+complete -c mailctl -n "__fish_seen_subcommand_from refilter" -s n -l dry-run -d "show what would move"
 complete -c mailctl -n "__fish_seen_subcommand_from attachments" -l save -x -a "(__fish_complete_directories)" -d "save into DIR"
 complete -c mailctl -n "__fish_seen_subcommand_from attachments" -l index -x -d "only attachment N"
 complete -c mailctl -n "__fish_seen_subcommand_from send" -l to -x -d "recipient"
