@@ -87,11 +87,11 @@ read_raw(const char *path)
 	return n == 0 ? 0 : 1;
 }
 
-/* Options of read. */
+/* Options of read: --raw, --keep-unread. */
 static int
 read_opt(int ch, const char *arg, void *p)
 {
-	*(int *)p = 1;
+	json_object_set_new(p, ch == 'r' ? "raw" : "keep_unread", json_true());
 	return -1;
 }
 
@@ -103,27 +103,31 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "keep-unread", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const hdrs[] = { "From", "To", "Cc", "Subject" };
-	json_t		*r, *a, *w;
+	json_t		*r, *a, *w, *params = json_object();
 	long long	 id;
-	int		 rc, raw = 0;
+	int		 rc, raw;
 	size_t		 i;
 	char		 key[16], when[64], size[32];
 
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhr", longs, read_opt,
-	    &raw)) != -1)
-		return rc;
-	if (argc - optind != 1) {
-		client_cmd_usage(cmd, stderr);
-		return EX_USAGE;
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhrk", longs,
+	    read_opt, params)) != -1 || argc - optind != 1) {
+		if (rc == -1)
+			client_cmd_usage(cmd, stderr);
+		json_decref(params);
+		return rc == -1 ? EX_USAGE : rc;
 	}
 	if ((id = client_parse_id(cmd->name, "message",
-	    argv[optind])) == -1)
+	    argv[optind])) == -1) {
+		json_decref(params);
 		return EX_USAGE;
-	if ((rc = mail_call(o, "read", json_pack("{s:I, s:b}", "id",
-	    (json_int_t)id, "raw", raw), &r)) != 0 || r == NULL)
+	}
+	raw = json_is_true(json_object_get(params, "raw"));
+	json_object_set_new(params, "id", json_integer(id));
+	if ((rc = mail_call(o, "read", params, &r)) != 0 || r == NULL)
 		return rc;
 	if (raw) {
 		rc = read_raw(mail_str(r, "path"));

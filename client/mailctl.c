@@ -27,9 +27,9 @@ static const struct client_cmd client_cmds[] = {
 	{ "ls", "[FOLDER] [--unread] [--account NAME] [--limit N] "
 	    "[--offset N] [--no-pager] [--json]",
 	    "List messages, newest first (every folder, or one).", cmd_ls },
-	{ "read", "ID [--raw] [--json]",
-	    "Show a message decoded (--raw: its stored bytes); marks it read.",
-	    cmd_read },
+	{ "read", "ID [--raw] [--keep-unread] [--json]",
+	    "Show a message decoded (--raw: its stored bytes); marks it read "
+	    "(--keep-unread: leaves it as it was).", cmd_read },
 	{ "mark", "ID... --read|--unread [--json]",
 	    "Mark messages read or unread.", cmd_mark },
 	{ "mv", "ID... FOLDER [--json]",

@@ -109,6 +109,7 @@ static const struct rpc_param rpc_list_params[] = {
 static const struct rpc_param rpc_read_params[] = {
 	{ "id", RPC_INTEGER, 1 },
 	{ "raw", RPC_BOOLEAN, 0 },
+	{ "keep_unread", RPC_BOOLEAN, 0 },
 	{ NULL, 0, 0 }
 };
 static const struct rpc_param rpc_attachments_params[] = {

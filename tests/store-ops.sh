@@ -1,7 +1,7 @@
 #!/bin/bash
 # The mailbox commands on a store built straight in the Maildir (no server
 # needed): reindex, ls (filters, limit, offset, unread), read (marks read,
-# --raw), mark, mv (into a new folder too), rm (Trash, --purge), folders, attachments --save with
+# --raw, --keep-unread), mark, mv (into a new folder too), rm (Trash, --purge), folders, attachments --save with
 # hostile file names, clear errors for unknown ids and folders, and a flag
 # set by another program picked up by reindex.
 . "$(dirname "$0")/lib.sh"
@@ -87,6 +87,26 @@ check "read --raw prints the stored bytes" cmp -s "$T/raw1" "$T/orig1"
 OUT=$(mailctl read "$ID3")
 contains "$OUT" "Subject  : message 3" "human read shows headers"
 contains "$OUT" "body 3" "human read shows the body"
+
+# read --keep-unread: shown, not marked read (the file keeps its place).
+ID5=$(mailctl ls --json | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin) if m["subject"] == "message 5"][0])')
+f5_before=$(find "$T/data/alice" -type f -name '*M5P1*')
+OUT=$(mailctl read "$ID5" --keep-unread --json)
+check "read --keep-unread: the body" test "$(json 'j["body"]')" = "body 5"
+check "read --keep-unread: says it is unread" test "$(json 'j["read"]')" = False
+OUT=$(mailctl ls --json)
+check "read --keep-unread left it unread" \
+	test "$(json '[m["read"] for m in j if m["id"] == '"$ID5"'][0]')" = False
+check "its file did not move or change flags" \
+	test "$(find "$T/data/alice" -type f -name '*M5P1*')" = "$f5_before"
+OUT=$(mailctl read "$ID5" --keep-unread)
+contains "$OUT" "body 5" "human read --keep-unread shows the body"
+OUT=$(mailctl read "$ID5" --raw --keep-unread)
+check "read --raw --keep-unread prints the stored bytes" \
+	test "$(cat "$f5_before")" = "$OUT"
+OUT=$(mailctl ls --json)
+check "still unread after --raw --keep-unread" \
+	test "$(json '[m["read"] for m in j if m["id"] == '"$ID5"'][0]')" = False
 
 # mark
 OUT=$(mailctl mark "$ID2" "$ID3" --unread --json)

@@ -43,6 +43,7 @@ complete -c mailctl -n "__fish_seen_subcommand_from ls" -l limit -x -d "at most 
 complete -c mailctl -n "__fish_seen_subcommand_from ls" -l offset -x -d "skip N"
 complete -c mailctl -n "__fish_seen_subcommand_from ls" -l no-pager -d "never page"
 complete -c mailctl -n "__fish_seen_subcommand_from read" -l raw -d "stored bytes"
+complete -c mailctl -n "__fish_seen_subcommand_from read" -s k -l keep-unread -d "do not mark it read"
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l read -d "mark read"
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l unread -d "mark unread"
 complete -c mailctl -n "__fish_seen_subcommand_from rm" -l purge -d "remove for good"
