@@ -35,7 +35,8 @@ static const struct client_cmd client_cmds[] = {
 	{ "mv", "ID... FOLDER [--json]",
 	    "Move messages into another folder.", cmd_mv },
 	{ "rm", "ID... [--purge] [--json]",
-	    "Move messages to Trash (--purge, or in Trash: remove for good).",
+	    "Move messages to Trash (--purge: remove for good; needed for "
+	    "one in Trash already).",
 	    cmd_rm },
 	{ "attachments", "ID [--save DIR] [--index N] [--json]",
 	    "List a message's attachments, or save them into DIR.",

@@ -320,8 +320,10 @@ ops_move(struct store *st, sqlite3 *db, struct ops_req *r)
 }
 
 /*
- * delete: move messages to Trash; with purge, or when they are in Trash
- * already, remove them for good (file first, then the row).
+ * delete: move messages to Trash; with purge, remove them for good (file
+ * first, then the row). A message in Trash already is removed only with
+ * purge: without it the request is refused before anything changes, so a
+ * second rm never destroys mail silently.
  */
 void
 ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
@@ -336,8 +338,17 @@ ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
 
 	if ((rows = ops_rows(db, r, &n)) == NULL)
 		return;
+	for (i = 0; i < n && !purge; i++) {
+		if (strcmp(rows[i].folder, "Trash") == 0) {
+			ops_fail(r, JSONRPC_ERR_DATA, "message %lld is in Trash "
+			    "already: remove it for good with purge (mailctl rm "
+			    "--purge); nothing was changed", rows[i].id);
+			free(rows);
+			return;
+		}
+	}
 	for (i = 0; i < n && r->error == NULL; i++) {
-		if (!purge && strcmp(rows[i].folder, "Trash") != 0)
+		if (!purge)
 			continue;
 		ops_path(&rows[i], path, sizeof path);
 		if (unlinkat(st->dirfd, path, 0) != 0 && (errno != ENOENT ||

@@ -165,8 +165,18 @@ OUT=$(mailctl rm "$ID3" --json)
 check "rm moves to Trash" test "$(json 'j["changed"]')" = 1
 OUT=$(mailctl ls Trash --json)
 check "the message is in Trash" test "$(json '[m["id"] for m in j]')" = "[$ID3]"
-OUT=$(mailctl rm "$ID3" --json)
-check "rm in Trash removes for good" test "$(json 'j["purged"]')" = "[$ID3]"
+expect_rc 65 "a second rm of a message in Trash is refused" mailctl rm "$ID3"
+contains "$ERR" "in Trash already" "it says the message is in Trash"
+contains "$ERR" "--purge" "and asks for --purge"
+expect_rc 65 "rm of one in Trash and one elsewhere is refused too" \
+	mailctl rm "$ID2" "$ID3"
+OUT=$(mailctl ls --json)
+check "nothing was removed or moved" \
+	test "$(json '" ".join(dict((m["id"], m["folder"]) for m in j)[i] for i in ('"$ID2, $ID3"'))')" = \
+	"Work Trash"
+check "its file is still in Trash" test "$(find "$T/data/alice/Trash" -type f | wc -l)" = 1
+OUT=$(mailctl rm "$ID3" --purge --json)
+check "rm --purge in Trash removes for good" test "$(json 'j["purged"]')" = "[$ID3]"
 check "no file left in Trash" test "$(find "$T/data/alice/Trash" -type f | wc -l)" = 0
 expect_rc 65 "the purged id is unknown now" mailctl read "$ID3"
 OUT=$(mailctl rm "$ID1" --purge --json)
