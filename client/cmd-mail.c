@@ -87,11 +87,11 @@ read_raw(const char *path)
 	return n == 0 ? 0 : 1;
 }
 
-/* Options of read. */
+/* Options of read: --raw, --keep-unread. */
 static int
 read_opt(int ch, const char *arg, void *p)
 {
-	*(int *)p = 1;
+	json_object_set_new(p, ch == 'r' ? "raw" : "keep_unread", json_true());
 	return -1;
 }
 
@@ -103,27 +103,31 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "keep-unread", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const hdrs[] = { "From", "To", "Cc", "Subject" };
-	json_t		*r, *a, *w;
+	json_t		*r, *a, *w, *params = json_object();
 	long long	 id;
-	int		 rc, raw = 0;
+	int		 rc, raw;
 	size_t		 i;
 	char		 key[16], when[64], size[32];
 
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhr", longs, read_opt,
-	    &raw)) != -1)
-		return rc;
-	if (argc - optind != 1) {
-		client_cmd_usage(cmd, stderr);
-		return EX_USAGE;
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhrk", longs,
+	    read_opt, params)) != -1 || argc - optind != 1) {
+		if (rc == -1)
+			client_cmd_usage(cmd, stderr);
+		json_decref(params);
+		return rc == -1 ? EX_USAGE : rc;
 	}
 	if ((id = client_parse_id(cmd->name, "message",
-	    argv[optind])) == -1)
+	    argv[optind])) == -1) {
+		json_decref(params);
 		return EX_USAGE;
-	if ((rc = mail_call(o, "read", json_pack("{s:I, s:b}", "id",
-	    (json_int_t)id, "raw", raw), &r)) != 0 || r == NULL)
+	}
+	raw = json_is_true(json_object_get(params, "raw"));
+	json_object_set_new(params, "id", json_integer(id));
+	if ((rc = mail_call(o, "read", params, &r)) != 0 || r == NULL)
 		return rc;
 	if (raw) {
 		rc = read_raw(mail_str(r, "path"));
@@ -396,7 +400,18 @@ cmd_folders(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	return 0;
 }
 
-/* reindex [ACCOUNT] and refilter [FOLDER]: one optional argument. */
+/* Options of refilter: --dry-run. */
+static int
+refilter_opt(int ch, const char *arg, void *p)
+{
+	json_object_set_new(p, "dry_run", json_true());
+	return -1;
+}
+
+/*
+ * reindex [ACCOUNT] and refilter [FOLDER] [--dry-run]: one optional
+ * argument.
+ */
 static int
 mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
     char **argv, const char *method, const char *key, json_t **r)
@@ -406,12 +421,19 @@ mail_one_arg(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const struct option refilter_longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
 	json_t	*params = json_object();
-	int	 rc;
+	int	 rc, refilter = strcmp(method, "refilter") == 0;
 
 	*r = NULL;
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "jh", longs, NULL,
-	    NULL)) != -1 || argc - optind > 1) {
+	if ((rc = client_parse_opts(cmd, o, argc, argv, refilter ? "jhn" :
+	    "jh", refilter ? refilter_longs : longs, refilter ? refilter_opt :
+	    NULL, params)) != -1 || argc - optind > 1) {
 		if (rc == -1)
 			client_cmd_usage(cmd, stderr);
 		json_decref(params);
@@ -446,15 +468,35 @@ int
 cmd_refilter(const struct client_cmd *cmd, struct client_opts *o, int argc,
     char **argv)
 {
-	json_t	*r;
-	int	 rc;
+	json_t	*r, *m;
+	size_t	 i;
+	int	 rc, dry;
 
 	if ((rc = mail_one_arg(cmd, o, argc, argv, "refilter", "folder",
 	    &r)) != 0 || r == NULL)
 		return rc;
-	printf("%lld messages checked, %lld moved\n",
-	    json_integer_value(json_object_get(r, "checked")),
-	    json_integer_value(json_object_get(r, "moved")));
+	dry = json_is_true(json_object_get(r, "dry_run"));
+	json_array_foreach(json_object_get(r, "moves"), i, m) {
+		printf("%s%6lld  ", dry ? "would move " : "moved ",
+		    json_integer_value(json_object_get(m, "id")));
+		client_print_text(mail_str(m, "from_folder"), 0, 0);
+		printf(" -> ");
+		client_print_text(mail_str(m, "to_folder"), 0, 0);
+		if (mail_str(m, "subject") != NULL) {
+			printf("  ");
+			client_print_text(mail_str(m, "subject"), 0, 0);
+		}
+		printf("\n");
+	}
+	printf("%lld messages checked, %lld %s", json_integer_value(
+	    json_object_get(r, "checked")), dry ? (long long)json_array_size(
+	    json_object_get(r, "moves")) : json_integer_value(
+	    json_object_get(r, "moved")), dry ? "would move (dry run: nothing "
+	    "moved)" : "moved");
+	if (json_integer_value(json_object_get(r, "by_hand")) > 0)
+		printf(", %lld filed by hand left alone", json_integer_value(
+		    json_object_get(r, "by_hand")));
+	printf("\n");
 	json_decref(r);
 	return 0;
 }

@@ -27,15 +27,16 @@ static const struct client_cmd client_cmds[] = {
 	{ "ls", "[FOLDER] [--unread] [--account NAME] [--limit N] "
 	    "[--offset N] [--no-pager] [--json]",
 	    "List messages, newest first (every folder, or one).", cmd_ls },
-	{ "read", "ID [--raw] [--json]",
-	    "Show a message decoded (--raw: its stored bytes); marks it read.",
-	    cmd_read },
+	{ "read", "ID [--raw] [--keep-unread] [--json]",
+	    "Show a message decoded (--raw: its stored bytes); marks it read "
+	    "(--keep-unread: leaves it as it was).", cmd_read },
 	{ "mark", "ID... --read|--unread [--json]",
 	    "Mark messages read or unread.", cmd_mark },
 	{ "mv", "ID... FOLDER [--json]",
 	    "Move messages into another folder.", cmd_mv },
 	{ "rm", "ID... [--purge] [--json]",
-	    "Move messages to Trash (--purge, or in Trash: remove for good).",
+	    "Move messages to Trash (--purge: remove for good; needed for "
+	    "one in Trash already).",
 	    cmd_rm },
 	{ "attachments", "ID [--save DIR] [--index N] [--json]",
 	    "List a message's attachments, or save them into DIR.",
@@ -57,9 +58,10 @@ static const struct client_cmd client_cmds[] = {
 	{ "reindex", "[ACCOUNT] [--json]",
 	    "Rebuild the index from the Maildirs (after other programs "
 	    "changed them).", cmd_reindex },
-	{ "refilter", "[FOLDER] [--json]",
+	{ "refilter", "[FOLDER] [--dry-run] [--json]",
 	    "Apply the filter rules again to stored mail (Inbox and the "
-	    "rules' folders, or FOLDER).", cmd_refilter },
+	    "rules' folders, or FOLDER), leaving what mv filed by hand; "
+	    "--dry-run only shows what would move.", cmd_refilter },
 	{ "reload", "[--json]",
 	    "Reread the configuration file (a bad file is refused and the "
 	    "old one stays).", cmd_reload },

@@ -8,8 +8,8 @@
  * checks one attachment, for compose_check() and again for compose.c when
  * it writes the file.
  *
- * Also here: compose_address_list(), which splits an RFC 5322 address list
- * into its addr-specs, and the ASCII character classes that compose.c
+ * Also here: compose_mailbox_list(), which splits an RFC 5322 address list
+ * into its mailboxes (addr-spec and display name), and the ASCII character classes that compose.c
  * shares. Nothing here writes a message or calls into compose.c.
  */
 #include "autoconf.h"
@@ -30,6 +30,7 @@
 #include "common/xmalloc.h"
 #include "compose.h"
 #include "compose-int.h"
+#include "mime.h"
 
 /* Return the offset of the first invalid UTF-8 byte, or len. */
 static size_t
@@ -316,15 +317,22 @@ compose_open(const char *path, long long max, char **cause)
 	return fd;
 }
 
-/* Check a NULL-terminated address list. */
+/* Check a NULL-terminated address list and its display names. */
 static int
-compose_check_list(const char *field, const char **list, char **cause)
+compose_check_list(const char *field, const char **list, const char **names,
+    char **cause)
 {
+	char	 what[32];
 	size_t	 i;
 
-	for (i = 0; list != NULL && list[i] != NULL; i++)
+	for (i = 0; list != NULL && list[i] != NULL; i++) {
 		if (compose_check_field(field, list[i], cause) != 0)
 			return -1;
+		snprintf(what, sizeof what, "%s name", field);
+		if (names != NULL && names[i] != NULL &&
+		    compose_check_text(what, names[i], 0, cause) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -336,8 +344,8 @@ compose_check(const struct compose *c, char **cause)
 	int	 fd;
 
 	if (compose_check_field("From", c->from_addr, cause) != 0 ||
-	    compose_check_list("To", c->to, cause) != 0 ||
-	    compose_check_list("Cc", c->cc, cause) != 0)
+	    compose_check_list("To", c->to, c->to_names, cause) != 0 ||
+	    compose_check_list("Cc", c->cc, c->cc_names, cause) != 0)
 		return -1;
 	if (c->from_name != NULL && compose_check_text("from name",
 	    c->from_name, 0, cause) != 0)
@@ -363,44 +371,90 @@ compose_check(const struct compose *c, char **cause)
 }
 
 /*
- * Split the value of an address list field (RFC 5322 3.4: "Name <a@b>,
- * c@d (comment), group: e@f;") into its addr-specs; display names,
- * comments and group names are dropped. Return a NULL-terminated array
- * (each string and the array freed by the caller).
+ * Return the display name written in p[0..n) (the phrase before "<"):
+ * quotes removed, quoted pairs unescaped, runs of white space one space,
+ * none at either end ("" when there is none).
  */
-char **
-compose_address_list(const char *v)
+static char *
+compose_name(const char *p, size_t n)
 {
-	char		**list = NULL, *cur, *p, *lt, *gt;
-	size_t		  n = 0, len = 0;
-	int		  quoted = 0, depth = 0, angle = 0;
+	char	*name = xmalloc(n + 1);
+	size_t	 i, len = 0;
+	int	 quoted = 0;
 
+	for (i = 0; i < n; i++) {
+		if (p[i] == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted && p[i] == '\\' && i + 1 < n)
+			i++;
+		else if (strchr(" \t\r\n", p[i]) != NULL) {
+			if (len > 0 && name[len - 1] != ' ')
+				name[len++] = ' ';
+			continue;
+		}
+		name[len++] = p[i];
+	}
+	while (len > 0 && name[len - 1] == ' ')
+		len--;
+	name[len] = '\0';
+	return name;
+}
+
+/* End one mailbox of a list in cur: add it to *list unless it is empty. */
+static void
+compose_mailbox_end(struct mime_addr **list, size_t *n, char *cur)
+{
+	char	*p = cur, *lt, *gt, *name = NULL;
+	size_t	 len;
+
+	if ((lt = strchr(cur, '<')) != NULL && (gt = strchr(lt, '>')) !=
+	    NULL) {
+		name = compose_name(cur, lt - cur);
+		*gt = '\0';
+		p = lt + 1;
+	}
+	p += strspn(p, " \t\r\n");
+	for (len = strlen(p); len > 0 && strchr(" \t\r\n", p[len - 1]) !=
+	    NULL; len--)
+		p[len - 1] = '\0';
+	if (*p == '\0') {
+		free(name);
+		return;
+	}
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	(*list)[*n].name = name != NULL ? name : xstrdup("");
+	(*list)[(*n)++].addr = xstrdup(p);
+}
+
+/*
+ * Split the value of an address list field (RFC 5322 3.4: "Name <a@b>,
+ * "Last, First" <c@d>, e@f (comment), group: g@h;") into its mailboxes
+ * as mime.h's struct mime_addr: each addr-spec as written (a quoted local
+ * part keeps its quotes, which the reader's mime_addr_list does not: a
+ * sender needs the address exactly) and its display name unquoted ("" when
+ * it has none); comments and group names are dropped. Return them (NULL
+ * when none; freed with mime_addr_free) and their number in *n.
+ */
+struct mime_addr *
+compose_mailbox_list(const char *v, size_t *n)
+{
+	struct mime_addr	*list = NULL;
+	char			*cur;
+	size_t			 len = 0;
+	int			 quoted = 0, depth = 0, angle = 0;
+
+	*n = 0;
 	cur = xmalloc(strlen(v) + 1);
 	for (;; v++) {
 		if (*v == '\0' || (!quoted && depth == 0 && !angle &&
 		    (*v == ',' || *v == ';' || *v == ':'))) {
 			cur[len] = '\0';
-			if (*v == ':') {	/* a group's name */
-				len = 0;
-				continue;
-			}
-			p = cur;
-			if ((lt = strchr(cur, '<')) != NULL &&
-			    (gt = strchr(lt, '>')) != NULL) {
-				*gt = '\0';
-				p = lt + 1;
-			}
-			p += strspn(p, " \t\r\n");
-			for (len = strlen(p); len > 0 &&
-			    strchr(" \t\r\n", p[len - 1]) != NULL; len--)
-				p[len - 1] = '\0';
-			if (*p != '\0') {
-				list = xreallocarray(list, n + 2,
-				    sizeof *list);
-				list[n++] = xstrdup(p);
-				list[n] = NULL;
-			}
 			len = 0;
+			if (*v == ':')		/* a group's name */
+				continue;
+			compose_mailbox_end(&list, n, cur);
 			if (*v == '\0')
 				break;
 			continue;
@@ -430,7 +484,27 @@ compose_address_list(const char *v)
 		cur[len++] = *v;
 	}
 	free(cur);
-	if (list == NULL)
-		list = xcalloc(1, sizeof *list);
+	return list;
+}
+
+/*
+ * Split an address list field into its addr-specs (compose_mailbox_list
+ * without the names). Return a NULL-terminated array (each string and the
+ * array freed by the caller).
+ */
+char **
+compose_address_list(const char *v)
+{
+	struct mime_addr	*mb;
+	char			**list;
+	size_t			  i, n;
+
+	mb = compose_mailbox_list(v, &n);
+	list = xcalloc(n + 1, sizeof *list);
+	for (i = 0; i < n; i++) {
+		list[i] = mb[i].addr;
+		free(mb[i].name);
+	}
+	free(mb);
 	return list;
 }

@@ -425,19 +425,32 @@ compose_phrase(struct compose_out *o, const char *s)
 	free(q);
 }
 
-/* Write an address list header, folded between addresses. */
+/*
+ * Write an address list header, folded between addresses: each address
+ * after its display name (names[i], encoded or quoted as needed) when it
+ * has one.
+ */
 static void
-compose_addrs(struct compose_out *o, const char *name, const char **list)
+compose_addrs(struct compose_out *o, const char *field, const char **list,
+    const char **names)
 {
 	size_t	 i, n;
 	int	 more;
 
-	compose_hdr(o, name);
+	compose_hdr(o, field);
 	for (i = 0; list[i] != NULL; i++) {
 		n = strlen(list[i]);
 		more = list[i + 1] != NULL;
-		compose_sep(o, n + more);
-		compose_put(o, list[i], n);
+		if (names != NULL && names[i] != NULL && *names[i] != '\0') {
+			compose_phrase(o, names[i]);
+			compose_sep(o, n + 2 + more);
+			compose_put(o, "<", 1);
+			compose_put(o, list[i], n);
+			compose_put(o, ">", 1);
+		} else {
+			compose_sep(o, n + more);
+			compose_put(o, list[i], n);
+		}
 		if (more)
 			compose_put(o, ",", 1);
 	}
@@ -762,9 +775,10 @@ compose_header(struct compose_out *o, const struct compose *c,
 	compose_date(o, c->date);
 	compose_from(o, c->from_name, c->from_addr);
 	if (to || !cc)
-		compose_addrs(o, "To", to ? c->to : none);
+		compose_addrs(o, "To", to ? c->to : none, to ? c->to_names :
+		    NULL);
 	if (cc)
-		compose_addrs(o, "Cc", c->cc);
+		compose_addrs(o, "Cc", c->cc, c->cc_names);
 	if (c->subject != NULL) {
 		compose_hdr(o, "Subject");
 		compose_text(o, c->subject);
@@ -879,9 +893,23 @@ compose_json_strings(json_t *a)
 }
 
 /*
+ * The display names of a JSON address list (borrowed; a null member is
+ * none), or NULL when there are none or not one for each address (a
+ * message queued before names were kept has none).
+ */
+static const char **
+compose_json_names(json_t *addrs, json_t *names)
+{
+	if (!json_is_array(names) || json_array_size(names) !=
+	    json_array_size(addrs))
+		return NULL;
+	return compose_json_strings(names);
+}
+
+/*
  * Fill c from a message's JSON form (what send checks and the queue then
- * writes): from_name, from_addr, to, cc, subject, body, attach,
- * attachment_max. The strings are borrowed from o; compose_json_free
+ * writes): from_name, from_addr, to, to_names, cc, cc_names, subject,
+ * body, attach, attachment_max. The strings are borrowed from o; compose_json_free
  * releases the arrays.
  */
 void
@@ -893,7 +921,11 @@ compose_from_json(struct compose *c, json_t *o)
 	c->from_name = json_string_value(json_object_get(o, "from_name"));
 	c->from_addr = json_string_value(json_object_get(o, "from_addr"));
 	c->to = compose_json_strings(json_object_get(o, "to"));
+	c->to_names = compose_json_names(json_object_get(o, "to"),
+	    json_object_get(o, "to_names"));
 	c->cc = compose_json_strings(json_object_get(o, "cc"));
+	c->cc_names = compose_json_names(json_object_get(o, "cc"),
+	    json_object_get(o, "cc_names"));
 	c->attach = compose_json_strings(json_object_get(o, "attach"));
 	c->subject = json_string_value(json_object_get(o, "subject"));
 	c->body = body != NULL ? json_string_value(body) : "";
@@ -908,6 +940,8 @@ void
 compose_json_free(struct compose *c)
 {
 	free(c->to);
+	free(c->to_names);
 	free(c->cc);
+	free(c->cc_names);
 	free(c->attach);
 }

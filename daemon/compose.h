@@ -29,14 +29,19 @@
 
 #include <jansson.h>
 
+struct mime_addr;
+
 #define COMPOSE_ADDR_MAX	254	/* RFC 5321 4.5.3.1.3, less the <> */
 #define COMPOSE_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1 */
 
 struct compose {
 	const char	 *from_name;	/* UTF-8 display name, or NULL */
 	const char	 *from_addr;	/* addr-spec: a@example.test */
-	const char	**to;		/* NULL-terminated, or NULL */
+	const char	**to;		/* addr-specs, NULL-terminated, or NULL */
+	const char	**to_names;	/* display names, one per to (each
+					   NULL or "" for none), or NULL */
 	const char	**cc;		/* NULL-terminated, or NULL */
+	const char	**cc_names;	/* as to_names, one per cc */
 	const char	 *subject;	/* UTF-8, or NULL for none */
 	const char	 *body;		/* UTF-8, LF or CRLF ends */
 	size_t		  body_len;
@@ -52,6 +57,7 @@ int	compose_write(const struct compose *, int, char **, char **);
 int	compose_write_from(int, const char *, const char *, char **);
 void	compose_date_header(time_t, char *, size_t);
 char	*compose_message_id(const char *addr, char **cause);
+struct mime_addr *compose_mailbox_list(const char *, size_t *);
 char	**compose_address_list(const char *);
 void	compose_from_json(struct compose *, json_t *);
 void	compose_json_free(struct compose *);

@@ -261,10 +261,11 @@ cfg_email_ok(const char *s)
 
 /*
  * Check that s is safe as one path component: it names a directory under
- * data_dir, so no separators, no dot files, nothing hidden.
+ * data_dir, so no separators, no dot files, nothing hidden. The store
+ * asks the same of a folder that mv creates.
  */
-static int
-cfg_component_ok(const char *s)
+int
+config_component_ok(const char *s)
 {
 	if (strlen(s) > CFG_NAME_MAX || s[0] == '.' || s[0] == '-')
 		return 0;
@@ -428,7 +429,8 @@ cfg_account(json_t *obj, const char *path, struct config *cf,
 		return -1;
 	if (cfg_string(obj, path, "name", 1, &a->name, cause) != 0)
 		return -1;
-	if (!cfg_component_ok(a->name) || strpbrk(a->name, " \"'{}") != NULL)
+	if (!config_component_ok(a->name) ||
+	    strpbrk(a->name, " \"'{}") != NULL)
 		return cfg_fail(cause, path, "name", "expected a short name "
 		    "without spaces, quotes, slashes or a leading dot");
 	for (i = 0; &cf->accounts[i] != a; i++)
@@ -489,7 +491,7 @@ cfg_filter(json_t *obj, const char *path, struct config_filter *f,
 		return -1;
 	if (cfg_string(obj, path, "folder", 1, &f->folder, cause) != 0)
 		return -1;
-	if (!cfg_component_ok(f->folder))
+	if (!config_component_ok(f->folder))
 		return cfg_fail(cause, path, "folder", "expected a folder name "
 		    "without slashes, control characters or a leading dot");
 	for (i = 0; reserved[i] != NULL; i++)

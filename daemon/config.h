@@ -95,5 +95,6 @@ json_t		*config_describe(const struct config *);
 const struct config_account *config_find_account(const struct config *,
 		    const char *name);
 const char	*config_tls_name(enum config_tls);
+int		 config_component_ok(const char *);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "common/jsonrpc.h"
 #include "common/xmalloc.h"
+#include "config.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -34,21 +35,48 @@ rpc_mail_text_cb(char *text, size_t len, int code, const char *error,
 		rpc_call_reply_text(arg, text, len);
 }
 
-/* list: its answer, maybe 50,000 entries, comes as text. */
-static void
-rpc_mail_list_exec(struct rpc_call *call, json_t *params)
-{
-	store_request_text(rpc_call_env(call)->store, "list", params,
-	    rpc_mail_text_cb, call);
-}
 RPC_MAIL_EXEC(folders)
 RPC_MAIL_EXEC(read)
 RPC_MAIL_EXEC(attachments)
 RPC_MAIL_EXEC(mark)
 RPC_MAIL_EXEC(move)
 RPC_MAIL_EXEC(delete)
-RPC_MAIL_EXEC(reindex)
 RPC_MAIL_EXEC(refilter)
+
+/*
+ * Answer "not found" for an account the configuration does not name, rather
+ * than let the store answer with nothing: a typo is not an empty mailbox.
+ */
+static int
+rpc_mail_unknown_account(struct rpc_call *call, json_t *params)
+{
+	const char	*name;
+
+	name = json_string_value(json_object_get(params, "account"));
+	if (name == NULL ||
+	    config_find_account(rpc_call_env(call)->config, name) != NULL)
+		return 0;
+	rpc_call_error(call, JSONRPC_ERR_NOT_FOUND, "no account named \"%.100s\"",
+	    name);
+	return 1;
+}
+
+/* list: its answer, maybe 50,000 entries, comes as text. */
+static void
+rpc_mail_list_exec(struct rpc_call *call, json_t *params)
+{
+	if (!rpc_mail_unknown_account(call, params))
+		store_request_text(rpc_call_env(call)->store, "list", params,
+		    rpc_mail_text_cb, call);
+}
+
+static void
+rpc_mail_reindex_exec(struct rpc_call *call, json_t *params)
+{
+	if (!rpc_mail_unknown_account(call, params))
+		store_request(rpc_call_env(call)->store, "reindex", params,
+		    rpc_call_answer_cb, call);
+}
 
 /* Message ids start at 1. */
 static int
@@ -93,6 +121,7 @@ static const struct rpc_param rpc_list_params[] = {
 static const struct rpc_param rpc_read_params[] = {
 	{ "id", RPC_INTEGER, 1 },
 	{ "raw", RPC_BOOLEAN, 0 },
+	{ "keep_unread", RPC_BOOLEAN, 0 },
 	{ NULL, 0, 0 }
 };
 static const struct rpc_param rpc_attachments_params[] = {
@@ -122,6 +151,7 @@ static const struct rpc_param rpc_reindex_params[] = {
 };
 static const struct rpc_param rpc_refilter_params[] = {
 	{ "folder", RPC_STRING, 0 },
+	{ "dry_run", RPC_BOOLEAN, 0 },
 	{ NULL, 0, 0 }
 };
 

@@ -15,6 +15,7 @@
 #include "common/xmalloc.h"
 #include "compose.h"
 #include "config.h"
+#include "mime.h"
 #include "queue.h"
 #include "rpc.h"
 
@@ -47,44 +48,65 @@ send_account(struct rpc_call *call, const char *name)
 }
 
 /*
- * Add the addresses of params[key] to rcpts, each checked and once only.
- * Return -1 (the call answered) on a bad one.
+ * Split each entry of params[key] (an RFC 5322 address list: "Name <a@b>,
+ * c@d") into its mailboxes, check each address, and add it to rcpts (the
+ * envelope, each address once) and, unless addrs is NULL, to addrs and its
+ * display name ("" for none) to names (the header). Return -1 (the call
+ * answered) on a bad one.
  */
 static int
 send_rcpts(struct rpc_call *call, json_t *params, const char *key,
-    json_t *rcpts)
+    json_t *rcpts, json_t *addrs, json_t *names)
 {
-	json_t		*v, *have;
-	const char	*addr;
-	char		*cause = NULL;
-	size_t		 i, j;
-	int		 dup;
+	struct mime_addr	*mb;
+	json_t			*v, *have;
+	const char		*addr;
+	char			*cause = NULL;
+	size_t			 i, j, k, n;
+	int			 dup;
 
 	json_array_foreach(json_object_get(params, key), i, v) {
-		addr = json_string_value(v);
-		if (compose_check_address(addr, &cause) != 0) {
-			rpc_call_error(call, JSONRPC_ERR_DATA, "%s[%zu]: %s",
-			    key, i, cause);
-			free(cause);
+		mb = compose_mailbox_list(json_string_value(v), &n);
+		if (n == 0) {
+			rpc_call_error(call, JSONRPC_ERR_DATA, "%s[%zu]: no "
+			    "address in \"%.100s\"", key, i,
+			    json_string_value(v));
 			return -1;
 		}
-		dup = 0;
-		json_array_foreach(rcpts, j, have)
-			if (strcmp(json_string_value(have), addr) == 0)
-				dup = 1;
-		if (!dup)
-			json_array_append(rcpts, v);
+		for (k = 0; k < n; k++) {
+			addr = mb[k].addr;
+			if (compose_check_address(addr, &cause) != 0) {
+				rpc_call_error(call, JSONRPC_ERR_DATA,
+				    "%s[%zu]: %s", key, i, cause);
+				free(cause);
+				mime_addr_free(mb, n);
+				return -1;
+			}
+			if (addrs != NULL) {
+				json_array_append_new(addrs, json_string(addr));
+				json_array_append_new(names,
+				    json_string(mb[k].name));
+			}
+			dup = 0;
+			json_array_foreach(rcpts, j, have)
+				if (strcmp(json_string_value(have), addr) == 0)
+					dup = 1;
+			if (!dup)
+				json_array_append_new(rcpts, json_string(addr));
+		}
+		mime_addr_free(mb, n);
 	}
 	return 0;
 }
 
 /*
- * The message's JSON form as the queue will compose it, checked; NULL
- * when it cannot be sent (the call answered).
+ * The message's JSON form as the queue will compose it (hdr: to, to_names,
+ * cc, cc_names as send_rcpts split them), checked; NULL when it cannot be
+ * sent (the call answered).
  */
 static json_t *
 send_compose(struct rpc_call *call, const struct config_account *ca,
-    json_t *params)
+    json_t *params, json_t *hdr)
 {
 	struct compose	 c;
 	json_t		*o, *v;
@@ -99,15 +121,14 @@ send_compose(struct rpc_call *call, const struct config_account *ca,
 			return NULL;
 		}
 	}
-	o = json_pack("{s:s, s:s?, s:O?, s:O?, s:O?, s:O?, s:O?, s:I}",
+	o = json_pack("{s:s, s:s?, s:O?, s:O?, s:O?, s:I}",
 	    "from_addr", ca->email, "from_name", ca->display_name,
-	    "to", json_object_get(params, "to"),
-	    "cc", json_object_get(params, "cc"),
 	    "subject", json_object_get(params, "subject"),
 	    "body", json_object_get(params, "body"),
 	    "attach", json_object_get(params, "attach"),
 	    "attachment_max",
 	    (json_int_t)rpc_call_env(call)->config->attachment_max_bytes);
+	json_object_update(o, hdr);
 	compose_from_json(&c, o);
 	rc = compose_check(&c, &cause);
 	compose_json_free(&c);
@@ -208,7 +229,7 @@ static void
 send_exec(struct rpc_call *call, json_t *params)
 {
 	const struct config_account	*ca;
-	json_t				*rcpts, *compose, *add;
+	json_t				*rcpts, *hdr, *compose, *add;
 	const char			*raw = json_string_value(
 					    json_object_get(params, "raw"));
 
@@ -216,14 +237,20 @@ send_exec(struct rpc_call *call, json_t *params)
 	    "account")))) == NULL)
 		return;
 	rcpts = json_array();
-	if (send_rcpts(call, params, "to", rcpts) != 0 ||
-	    send_rcpts(call, params, "cc", rcpts) != 0 ||
-	    send_rcpts(call, params, "bcc", rcpts) != 0) {
+	hdr = json_pack("{s:[], s:[], s:[], s:[]}", "to", "to_names", "cc",
+	    "cc_names");
+	if (send_rcpts(call, params, "to", rcpts, json_object_get(hdr, "to"),
+	    json_object_get(hdr, "to_names")) != 0 ||
+	    send_rcpts(call, params, "cc", rcpts, json_object_get(hdr, "cc"),
+	    json_object_get(hdr, "cc_names")) != 0 ||
+	    send_rcpts(call, params, "bcc", rcpts, NULL, NULL) != 0) {
 		json_decref(rcpts);
+		json_decref(hdr);
 		return;
 	}
 	if (raw != NULL) {
 		/* Named, the account decides; else the message does. */
+		json_decref(hdr);
 		send_raw(call, json_object_get(params, "account") != NULL ? ca :
 		    NULL, params, rcpts);
 		return;
@@ -232,9 +259,12 @@ send_exec(struct rpc_call *call, json_t *params)
 		rpc_call_error(call, JSONRPC_ERR_DATA, "no recipients: give at "
 		    "least one of to, cc, bcc");
 		json_decref(rcpts);
+		json_decref(hdr);
 		return;
 	}
-	if ((compose = send_compose(call, ca, params)) == NULL) {
+	compose = send_compose(call, ca, params, hdr);
+	json_decref(hdr);
+	if (compose == NULL) {
 		json_decref(rcpts);
 		return;
 	}

@@ -198,14 +198,33 @@ ops_flag(const char *flags, char flag, int on, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* Record that the user filed a message by hand (refilter leaves it). */
+static int
+ops_by_hand(sqlite3 *db, struct ops_req *r, long long id)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if ((s = ops_prepare(db, r, "UPDATE messages SET by_hand = 1 WHERE "
+	    "id = ?")) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		ops_fail_db(r, db);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /*
  * Apply one change to each row: with folder NULL the message stays where
- * it is. Renames first, then one transaction, then the directories are
- * flushed.
+ * it is; with by_hand, each row is recorded as filed by the user (mv),
+ * in the same transaction. Renames first, then one transaction, then the
+ * directories are flushed.
  */
 void
 ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
-    struct ops_row *rows, size_t n, const char *folder, int read)
+    struct ops_row *rows, size_t n, const char *folder, int read, int by_hand)
 {
 	struct ops_dirs	 dirs = { NULL, 0 };
 	char		 flags[OPS_FLAGS_MAX], path[OPS_PATH_MAX], **was;
@@ -245,6 +264,8 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 	for (i = 0; i < n && r->error == NULL; i++) {
 		if (rows[i].changed && ops_update(db, r, &rows[i]) == 0)
 			json_array_append_new(ids, json_integer(rows[i].id));
+		if (by_hand && r->error == NULL)
+			ops_by_hand(db, r, rows[i].id);
 	}
 	if (r->error != NULL || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
@@ -273,11 +294,14 @@ ops_mark(struct store *st, sqlite3 *db, struct ops_req *r)
 	if ((rows = ops_rows(db, r, &n)) == NULL)
 		return;
 	ops_change(st, db, r, rows, n, NULL,
-	    json_is_true(json_object_get(r->params, "read")));
+	    json_is_true(json_object_get(r->params, "read")), 0);
 	free(rows);
 }
 
-/* move: file messages into another folder of their account. */
+/*
+ * move: file messages into another folder of their account, recorded as
+ * placed by hand.
+ */
 void
 ops_move(struct store *st, sqlite3 *db, struct ops_req *r)
 {
@@ -286,18 +310,20 @@ ops_move(struct store *st, sqlite3 *db, struct ops_req *r)
 	size_t		 n;
 
 	if (ops_folder(st, r, json_string_value(json_object_get(r->params,
-	    "folder")), folder, sizeof folder) != 0 ||
+	    "folder")), folder, sizeof folder, 1) != 0 ||
 	    (rows = ops_rows(db, r, &n)) == NULL)
 		return;
-	ops_change(st, db, r, rows, n, folder, -1);
+	ops_change(st, db, r, rows, n, folder, -1, 1);
 	if (r->result != NULL)
 		json_object_set_new(r->result, "folder", json_string(folder));
 	free(rows);
 }
 
 /*
- * delete: move messages to Trash; with purge, or when they are in Trash
- * already, remove them for good (file first, then the row).
+ * delete: move messages to Trash; with purge, remove them for good (file
+ * first, then the row). A message in Trash already is removed only with
+ * purge: without it the request is refused before anything changes, so a
+ * second rm never destroys mail silently.
  */
 void
 ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
@@ -312,8 +338,17 @@ ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
 
 	if ((rows = ops_rows(db, r, &n)) == NULL)
 		return;
+	for (i = 0; i < n && !purge; i++) {
+		if (strcmp(rows[i].folder, "Trash") == 0) {
+			ops_fail(r, JSONRPC_ERR_DATA, "message %lld is in Trash "
+			    "already: remove it for good with purge (mailctl rm "
+			    "--purge); nothing was changed", rows[i].id);
+			free(rows);
+			return;
+		}
+	}
 	for (i = 0; i < n && r->error == NULL; i++) {
-		if (!purge && strcmp(rows[i].folder, "Trash") != 0)
+		if (!purge)
 			continue;
 		ops_path(&rows[i], path, sizeof path);
 		if (unlinkat(st->dirfd, path, 0) != 0 && (errno != ENOENT ||
@@ -352,7 +387,7 @@ ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
 			rows[j++] = rows[i];
 	n = j;
 	if (r->error == NULL && n > 0) {
-		ops_change(st, db, r, rows, n, "Trash", -1);
+		ops_change(st, db, r, rows, n, "Trash", -1, 0);
 		if (r->result != NULL)
 			json_object_set_new(r->result, "purged", purged);
 	} else if (r->error == NULL)

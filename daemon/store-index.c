@@ -85,6 +85,16 @@ static const char store_schema_v4[] =
     "PRAGMA user_version = 4;"
     "COMMIT;";
 
+/*
+ * Version 5: by_hand, set when the user filed a message (mv): refilter
+ * leaves it where it was put.
+ */
+static const char store_schema_v5[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE messages ADD COLUMN by_hand INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 5;"
+    "COMMIT;";
+
 /* Describe the last SQLite error of a connection. */
 void
 store_dberr(sqlite3 *db, const char *what, char **cause)
@@ -124,7 +134,8 @@ store_migrate(sqlite3 *db, char **cause)
 	    NULL) != SQLITE_OK) || (version < 3 && sqlite3_exec(db,
 	    store_schema_v3, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 4 && sqlite3_exec(db, store_schema_v4, NULL, NULL,
-	    NULL) != SQLITE_OK)) {
+	    NULL) != SQLITE_OK) || (version < 5 && sqlite3_exec(db,
+	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;

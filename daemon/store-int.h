@@ -187,7 +187,7 @@ int		 ops_parse(struct store *, struct ops_req *, struct ops_row *,
 int		 ops_walk(struct store *, const char *account,
 		    int (*)(const char *, const char *, void *), void *);
 int		 ops_folder(struct store *, struct ops_req *, const char *name,
-		    char *out, size_t size);
+		    char *out, size_t size, int create);
 
 /* The operations that only read (store-read.c). */
 void		 ops_list(struct store *, sqlite3 *, struct ops_req *);
@@ -199,7 +199,8 @@ void		 ops_attachments(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_flag(const char *flags, char flag, int on, char *out,
 		    size_t size);
 void		 ops_change(struct store *, sqlite3 *, struct ops_req *,
-		    struct ops_row *, size_t n, const char *folder, int read);
+		    struct ops_row *, size_t n, const char *folder, int read,
+		    int by_hand);
 void		 ops_mark(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_move(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_delete(struct store *, sqlite3 *, struct ops_req *);

@@ -31,6 +31,7 @@
 #include "common/jsonrpc.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config.h"
 #include "filter.h"
 #include "store.h"
 #include "store-int.h"
@@ -245,6 +246,23 @@ ops_folder_ok(const char *s)
 	return 1;
 }
 
+/* Open data_dir to read its entries (the accounts) from the start. */
+static DIR *
+ops_accounts(struct store *st)
+{
+	DIR	*ad;
+	int	 dfd;
+
+	if ((dfd = dup(st->dirfd)) == -1)
+		return NULL;
+	if ((ad = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return NULL;
+	}
+	rewinddir(ad);
+	return ad;
+}
+
 /*
  * Call fn for every folder on disk (a directory ACCOUNT/FOLDER with a
  * name fit for a folder) of every account, or of one; stop at the first
@@ -258,13 +276,8 @@ ops_walk(struct store *st, const char *account,
 	DIR		*ad, *fd;
 	int		 dfd, rc = 0;
 
-	if ((dfd = dup(st->dirfd)) == -1)
+	if ((ad = ops_accounts(st)) == NULL)
 		return 0;
-	if ((ad = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return 0;
-	}
-	rewinddir(ad);
 	while (rc == 0 && (ae = readdir(ad)) != NULL) {
 		if (ae->d_name[0] == '.' || (account != NULL &&
 		    strcmp(account, ae->d_name) != 0) ||
@@ -283,6 +296,32 @@ ops_walk(struct store *st, const char *account,
 	}
 	closedir(ad);
 	return rc;
+}
+
+/*
+ * Is name taken under some account by something that is no directory
+ * (Dovecot's dovecot-uidvalidity, say)? A new folder may not be made there.
+ */
+static int
+ops_taken(struct store *st, const char *name)
+{
+	struct dirent	*ae;
+	struct stat	 sb;
+	DIR		*ad;
+	char		 path[OPS_PATH_MAX];
+	int		 taken = 0;
+
+	if ((ad = ops_accounts(st)) == NULL)
+		return 0;
+	while (!taken && (ae = readdir(ad)) != NULL) {
+		if (ae->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", ae->d_name, name);
+		taken = fstatat(st->dirfd, path, &sb, AT_SYMLINK_NOFOLLOW) ==
+		    0 && !S_ISDIR(sb.st_mode);
+	}
+	closedir(ad);
+	return taken;
 }
 
 /* A folder on disk whose name matches one a user typed. */
@@ -307,11 +346,13 @@ ops_match_cb(const char *account, const char *folder, void *arg)
 /*
  * Resolve a folder name a user typed ("inbox", "INBOX") to the folder's
  * own spelling: a default folder, a folder of the rules, or a Maildir that
- * exists under some account. Fail the request when it is none of those.
+ * exists under some account. When it is none of those, a new folder of
+ * that name with create (mv makes it; a name the configuration would take
+ * for a rule's folder), else fail the request.
  */
 int
 ops_folder(struct store *st, struct ops_req *r, const char *name,
-    char *out, size_t size)
+    char *out, size_t size, int create)
 {
 	struct ops_match m = { name, out, size };
 	const char	**rules;
@@ -341,6 +382,21 @@ ops_folder(struct store *st, struct ops_req *r, const char *name,
 	}
 	if (ops_walk(st, NULL, ops_match_cb, &m) != 0)
 		return 0;
+	if (create && config_component_ok(name) && ops_taken(st, name)) {
+		ops_fail(r, JSONRPC_ERR_DATA, "cannot make folder \"%s\": a "
+		    "file of that name is in the way", name);
+		return -1;
+	}
+	if (create && config_component_ok(name)) {
+		snprintf(out, size, "%s", name);
+		return 0;
+	}
+	if (create) {
+		ops_fail(r, JSONRPC_INVALID_PARAMS, "bad folder name \"%.100s\": "
+		    "a new folder's name has no leading dot or dash and no "
+		    "slash", name);
+		return -1;
+	}
 	ops_fail(r, JSONRPC_ERR_NOT_FOUND, "no folder named \"%s\"", name);
 	return -1;
 }

@@ -155,7 +155,7 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 	folder = json_string_value(json_object_get(p, "folder"));
 	account = json_string_value(json_object_get(p, "account"));
 	if (folder != NULL && ops_folder(st, r, folder, canon,
-	    sizeof canon) != 0)
+	    sizeof canon, 0) != 0)
 		return;
 	snprintf(sql, sizeof sql, "SELECT id, account, folder, from_hdr, "
 	    "subject, coalesce(date, added), size, flags, attachments FROM "
@@ -374,7 +374,10 @@ ops_read_more(json_t *o, const struct mime_msg *msg)
 	json_object_set_new(o, "warnings", warns);
 }
 
-/* read: the decoded message (or where its bytes are, with raw). */
+/*
+ * read: the decoded message (or where its bytes are, with raw), marked
+ * read once answered unless keep_unread.
+ */
 void
 ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 {
@@ -388,7 +391,8 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 			    "message-id" };
 	time_t		 date;
 	size_t		 i;
-	int		 fd;
+	int		 fd, keep = json_is_true(json_object_get(r->params,
+			    "keep_unread"));
 
 	if (ops_row(db, r, json_integer_value(json_object_get(r->params,
 	    "id")), &row) != 0)
@@ -401,7 +405,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		close(fd);
 		/* Where it will be once marked read, before the answer. */
 		seen = row;
-		if (strchr(row.flags, 'S') == NULL) {
+		if (strchr(row.flags, 'S') == NULL && !keep) {
 			seen.real[0] = '\0';
 			snprintf(seen.dir, sizeof seen.dir, "cur");
 			ops_flag(row.flags, 'S', 1, seen.flags,
@@ -436,6 +440,13 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		for (i = 0; i < 5; i++)
 			free(v[i]);
 		store_mime_close(&sm);
+	}
+	/* keep_unread: read it without marking it read. */
+	if (keep) {
+		if (r->result != NULL && json_object_get(r->result, "read"))
+			json_object_set_new(r->result, "read",
+			    json_boolean(strchr(row.flags, 'S') != NULL));
+		return;
 	}
 	if (strchr(row.flags, 'S') == NULL || row.stale)
 		r->mark_id = row.id;

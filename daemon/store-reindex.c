@@ -285,27 +285,31 @@ out:
 /*
  * refilter: apply the rules again to the messages of one folder, or of
  * Inbox and the rules' own folders; move those the rules now file
- * elsewhere.
+ * elsewhere, except those the user filed by hand (mv). With dry_run, move
+ * nothing: the result lists what would move.
  */
 void
 ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	const char	*name = json_string_value(json_object_get(r->params,
 			    "folder"));
+	int		 dry = json_is_true(json_object_get(r->params,
+			    "dry_run"));
 	struct filter	*f = store_filter(st);
 	struct store_info info;
 	struct ops_row	*rows = NULL;
 	const char	**folders;
 	sqlite3_stmt	*s;
+	json_t		*moves = json_array();
 	char		 canon[OPS_NAME_MAX];
 	size_t		 n = 0, i, nf, k;
 	int		 fd, in;
-	long long	 checked = 0;
+	long long	 checked = 0, moved = 0, by_hand = 0;
 
-	if (name != NULL && ops_folder(st, r, name, canon, sizeof canon) != 0)
+	if (name != NULL && ops_folder(st, r, name, canon, sizeof canon, 0) != 0)
 		goto out;
-	if ((s = ops_prepare(db, r, "SELECT id, folder FROM messages ORDER BY "
-	    "id")) == NULL)
+	if ((s = ops_prepare(db, r, "SELECT id, folder, by_hand FROM messages "
+	    "ORDER BY id")) == NULL)
 		goto out;
 	nf = f != NULL ? filter_folders(f, &folders) : 0;
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -317,6 +321,10 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 			in = strcmp(folder, folders[k]) == 0;
 		if (!in)
 			continue;
+		if (sqlite3_column_int(s, 2) != 0) {
+			by_hand++;	/* where the user put it */
+			continue;
+		}
 		rows = xreallocarray(rows, n + 1, sizeof *rows);
 		rows[n++].id = sqlite3_column_int64(s, 0);
 	}
@@ -331,28 +339,35 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 			break;
 		checked++;
 		if (store_digest(fd, rows[i].size, f, &info) == 0) {
-			rows[i].changed = 0;
 			if (strcmp(info.folder, rows[i].folder) != 0) {
 				struct ops_row one = rows[i];
 
-				ops_change(st, db, r, &one, 1, info.folder, -1);
-				json_decref(r->result);
-				r->result = NULL;
-				rows[i].changed = 1;
+				if (!dry) {
+					ops_change(st, db, r, &one, 1,
+					    info.folder, -1, 0);
+					json_decref(r->result);
+					r->result = NULL;
+				}
+				if (r->error == NULL) {
+					json_array_append_new(moves, json_pack(
+					    "{s:I, s:s, s:s, s:s?}", "id",
+					    (json_int_t)rows[i].id,
+					    "from_folder", rows[i].folder,
+					    "to_folder", info.folder,
+					    "subject", info.subject));
+					moved += !dry;
+				}
 			}
 			store_info_free(&info);
 		}
 		close(fd);
 	}
-	if (r->error == NULL) {
-		long long moved = 0;
-
-		for (i = 0; i < n; i++)
-			moved += rows[i].changed;
-		r->result = json_pack("{s:I, s:I}", "checked",
-		    (json_int_t)checked, "moved", (json_int_t)moved);
-	}
+	if (r->error == NULL)
+		r->result = json_pack("{s:I, s:I, s:I, s:b, s:O}", "checked",
+		    (json_int_t)checked, "moved", (json_int_t)moved, "by_hand",
+		    (json_int_t)by_hand, "dry_run", dry, "moves", moves);
 out:
+	json_decref(moves);
 	free(rows);
 	filter_free(f);
 }

@@ -123,6 +123,12 @@ contains "$ERR" "nosuch" "the error names the account"
 expect_rc 64 "send from an unknown account" mailctl send --to a@example.test \
 	--subject s --body b --account nosuch
 contains "$ERR" "nosuch" "the error names the account"
+expect_rc 64 "ls an unknown account" mailctl ls --account nosuch
+contains "$ERR" "nosuch" "ls: the error names the account"
+expect_rc 64 "reindex an unknown account" mailctl reindex nosuch
+contains "$ERR" "nosuch" "reindex: the error names the account"
+expect_rc 0 "ls a known account" mailctl ls --account one --json
+jcheck "ls --account one: an empty list" 'j == []'
 
 # Options anywhere on the line.
 expect_rc 64 "fetch --json ACCOUNT is parsed (unknown account)" mailctl fetch --json nosuch

@@ -41,6 +41,8 @@ offers "mailctl send --b" --bcc --body --body-file
 offers "mailctl queue " list flush cancel
 offers "mailctl help wa" watch
 offers "mailctl mark 3 --" --json --help --read --unread
+offers "mailctl refilter --d" --dry-run
+offers "mailctl read 3 --k" --keep-unread
 
 # Names from the running daemon (none when it does not answer).
 export MAILCTL_SOCKET=$SOCK

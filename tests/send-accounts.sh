@@ -6,7 +6,7 @@
 #   message without From gets bob's; a From of bob's alias picks bob too; a
 #   From no account owns goes out from the default, alice; --account
 #   overrides; bob's sent mail is not filed into Sent (save_sent false),
-#   alice's is.
+#   alice's is; send --to takes RFC 5322 address lists, names kept in To.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 command -v postfix >/dev/null || skip_all "postfix is not installed (tests/servers/install-deps)"
@@ -39,11 +39,12 @@ sendmail_to() {
 	  echo "body of $subject"; } | timeout 60 "$MAILCTL" --socket "$SOCK" \
 		sendmail "$@" carol@mail.test
 }
-# delivered SUBJECT: print the delivered copy's file (waiting up to 20 s).
+# delivered SUBJECT [USER]: print the delivered copy's file in USER's
+# (carol's) Maildir, waiting up to 20 s.
 delivered() {
 	local f
 	for _ in $(seq 200); do
-		f=$(grep -l "^Subject: $1\$" "$(ms_maildir carol)"/new/* 2>/dev/null | head -1)
+		f=$(grep -l "^Subject: $1\$" "$(ms_maildir "${2:-carol}")"/new/* 2>/dev/null | head -1)
 		[ -n "$f" ] && { echo "$f"; return 0; }
 		sleep 0.1
 	done
@@ -89,6 +90,37 @@ check "as bob, as asked" test "$(sasl_logins bob)" -gt "$b0"
 expect_rc 0 "ls Sent --json" mailctl ls Sent --json
 jcheck "alice's Sent holds three (save_sent), bob's none (save_sent false)" \
 	"sorted(m['account'] for m in j) == ['alice']"
+# RFC 5322 address lists on send: names, a quoted comma, two --to, a Bcc
+# with a name; each delivered, the names in To, no Bcc in any header.
+check "send --to 'Carol <carol@…>, \"Bob, B.\" <bob@…>': queued" \
+	mailctl send --account bob --to 'Carol <carol@mail.test>, "Bob, B." <bob@mail.test>' \
+	--to 'team: Ann <carol@mail.test>;' --bcc 'Secret Al <alice@mail.test>' \
+	--subject five --body 'to a list'
+check "it went out" wait_queue_empty
+F=$(delivered five) || F=/nonexistent
+check "carol has it" test -f "$F"
+check "bob has it" delivered five bob
+check "alice (Bcc) has it" delivered five alice
+check "carol got one copy (listed twice, sent once)" \
+	test "$(grep -l "^Subject: five\$" "$(ms_maildir carol)"/new/* | wc -l)" -eq 1
+check "Python's email package reads To as the names and addresses given" \
+	python3 - "$F" <<'PY'
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+got = [(a.display_name, a.addr_spec) for a in m["To"].addresses]
+want = [("Carol", "carol@mail.test"), ("Bob, B.", "bob@mail.test"),
+        ("Ann", "carol@mail.test")]
+print("# To:", m["To"], got)
+sys.exit(0 if got == want and m["Cc"] is None and m["Bcc"] is None else 1)
+PY
+check "the Bcc appears in no header" eval '! sed "/^\$/q" "$F" | grep -qi "alice\|Secret"'
+expect_rc 65 "send --to 'Name a@b' (no angle brackets) is refused" \
+	mailctl send --to 'Name carol@mail.test' --subject x --body y
+contains "$ERR" "to[0]" "the error names the entry"
+expect_rc 65 "send --to 'Team:;' (no address) is refused" \
+	mailctl send --to 'Team:;' --subject x --body y
+contains "$ERR" "no address" "the error says there is no address"
+
 check "no file left in the queue directory" eval '[ -z "$(ls -A "$T/data/queue")" ]'
 expect_rc 0 "the daemon answers" mailctl status
 stop_daemon

@@ -6,8 +6,9 @@
 # MiB, with U+0130 folded; from/subject/body each on its own with a
 # custom rule set, encoded-word subjects and Unicode case folding; rule
 # folders created on first use; refilter after a reload (moved counts,
-# folders not governed by the rules left alone, ids kept); every file in
-# its folder's new/ and nothing left in tmp/.
+# folders not governed by the rules left alone, ids kept), --dry-run, and a
+# message filed by hand (mv) left where it was put; every file in its
+# folder's new/ and nothing left in tmp/.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 
@@ -291,11 +292,13 @@ check "folders still lists the default folders" \
 	tr , '\n' | grep -cxE 'Inbox|Important|Work|Project|Spam|Sent|Trash')" -eq 7
 
 # --- (e): refilter after a reload ---------------------------------------------
-expect_rc 65 "mv to a folder that does not exist fails" \
-	mailctl mv "$(id_of m30)" Archive
-contains "$ERR" "Archive" "the error names the folder"
-check "m30 did not move" test "$(snapshot && folder_of m30)" = Travel
-check "no Archive directory was made" test ! -e "$T/data/alice/Archive"
+check "no Later directory yet" test ! -e "$T/data/alice/Later"
+expect_rc 0 "mv to a folder that does not exist yet makes it" \
+	mailctl mv "$(id_of m30)" Later --json
+check "m30 is in Later" test "$(snapshot && folder_of m30)" = Later
+check "Later is a Maildir (new, cur, tmp)" test -d "$T/data/alice/Later/new" \
+	-a -d "$T/data/alice/Later/cur" -a -d "$T/data/alice/Later/tmp"
+check "no Archive directory yet" test ! -e "$T/data/alice/Archive"
 mkdir -p "$T/data/alice/Archive/new" "$T/data/alice/Archive/cur" \
 	"$T/data/alice/Archive/tmp"
 expect_rc 0 "mv to a user's own Maildir (typed 'archive')" \
@@ -346,6 +349,44 @@ expect_rc 0 "refilter again" mailctl refilter --json
 check "a second refilter moves nothing" test "$(json 'j["moved"]')" = 0
 expect_rc 65 "refilter of an unknown folder fails" mailctl refilter Nowhere
 contains "$ERR" "Nowhere" "the error names the folder"
+
+# --- (e2): refilter --dry-run, and what the user filed by hand --------------------
+expect_folder m05 Greetings "before: the rules filed it"
+expect_rc 0 "mv m05 back to Inbox by hand" mailctl mv "$(id_of m05)" Inbox
+expect_rc 0 "refilter after mv" mailctl refilter --json
+check "refilter leaves m05 where the user put it (by_hand 1, moved 0)" \
+	test "$(json '"%d/%d" % (j["by_hand"], j["moved"])')" = 1/0
+check "m05 is still in Inbox" test "$(snapshot && folder_of m05)" = Inbox
+setrules "$(python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+r[1]["from"] = ["shop@"]
+print(json.dumps(r))' "$rules3")"
+expect_rc 0 "reload: shop@ now files into Greetings" mailctl reload
+snapshot
+before=$LS
+shopping=$(awk '$2 == "Shopping" { print $3 }' <<<"$LS" | sort -n | tr '\n' ' ')
+check "Shopping holds m20 and m28" test "$(folder_of m20)/$(folder_of m28)" = Shopping/Shopping
+files_before=$(stored alice | sort)
+expect_rc 0 "refilter --dry-run" mailctl refilter --dry-run --json
+check "dry run: lists each Shopping message as Shopping -> Greetings" \
+	test "$(json '" ".join(str(m["id"]) for m in sorted(j["moves"], key=lambda m: m["id"]) if (m["from_folder"], m["to_folder"]) == ("Shopping", "Greetings")) + " "')" = "$shopping"
+check "dry run: nothing else listed, nothing moved, m05 left alone" \
+	test "$(json '"%d/%d/%s/%d" % (len(j["moves"]), j["moved"], j["dry_run"], j["by_hand"])')" = "$(wc -w <<<"$shopping")/0/True/1"
+check "dry run: the listing is unchanged" test "$(snapshot && echo "$LS")" = "$before"
+check "dry run: no file moved" test "$(stored alice | sort)" = "$files_before"
+expect_rc 0 "refilter --dry-run, for people" mailctl refilter -n
+contains "$OUT" "would move $(printf '%6d' "$(id_of m20)")  Shopping -> Greetings" "shows id, from and to folders"
+contains "$OUT" "dry run: nothing moved" "says nothing moved"
+contains "$OUT" "1 filed by hand left alone" "says what it left alone"
+check "still nothing moved" test "$(snapshot && folder_of m20)" = Shopping
+expect_rc 0 "refilter" mailctl refilter --json
+check "refilter moves them: moved = the dry run's count" \
+	test "$(json 'j["moved"]')" -eq "$(wc -w <<<"$shopping")"
+snapshot
+expect_folder m20 Greetings "shop@ -> Greetings"
+expect_folder m28 Greetings "shop@ -> Greetings"
+expect_folder m05 Inbox "filed by hand: left in Inbox"
 
 # --- (f): the files themselves ----------------------------------------------------
 snapshot

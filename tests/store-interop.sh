@@ -223,8 +223,9 @@ bad = [f["folder"] for f in json.loads(sys.argv[1]) if not os.path.isdir(os.path
 sys.exit("not directories: %s" % bad if bad else 0)' "$OUT" "$T/data"
 check "doveadm made dovecot-uidvalidity at the account level" \
 	test -f "$T/data/alice/dovecot-uidvalidity"
-expect_rc 65 "mv into Dovecot's file dovecot-uidvalidity: no such folder" \
+expect_rc 65 "mv into Dovecot's file dovecot-uidvalidity: no folder is made over it" \
 	mailctl mv "$(id_of i02)" dovecot-uidvalidity
+contains "$ERR" "in the way" "the error says a file is in the way"
 check "dovecot-uidvalidity is still a plain file" \
 	test -f "$T/data/alice/dovecot-uidvalidity"
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The mailbox commands on a store built straight in the Maildir (no server
 # needed): reindex, ls (filters, limit, offset, unread), read (marks read,
-# --raw), mark, mv, rm (Trash, --purge), folders, attachments --save with
+# --raw, --keep-unread), mark, mv (into a new folder too), rm (Trash, --purge), folders, attachments --save with
 # hostile file names, clear errors for unknown ids and folders, and a flag
 # set by another program picked up by reindex.
 . "$(dirname "$0")/lib.sh"
@@ -88,6 +88,26 @@ OUT=$(mailctl read "$ID3")
 contains "$OUT" "Subject  : message 3" "human read shows headers"
 contains "$OUT" "body 3" "human read shows the body"
 
+# read --keep-unread: shown, not marked read (the file keeps its place).
+ID5=$(mailctl ls --json | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin) if m["subject"] == "message 5"][0])')
+f5_before=$(find "$T/data/alice" -type f -name '*M5P1*')
+OUT=$(mailctl read "$ID5" --keep-unread --json)
+check "read --keep-unread: the body" test "$(json 'j["body"]')" = "body 5"
+check "read --keep-unread: says it is unread" test "$(json 'j["read"]')" = False
+OUT=$(mailctl ls --json)
+check "read --keep-unread left it unread" \
+	test "$(json '[m["read"] for m in j if m["id"] == '"$ID5"'][0]')" = False
+check "its file did not move or change flags" \
+	test "$(find "$T/data/alice" -type f -name '*M5P1*')" = "$f5_before"
+OUT=$(mailctl read "$ID5" --keep-unread)
+contains "$OUT" "body 5" "human read --keep-unread shows the body"
+OUT=$(mailctl read "$ID5" --raw --keep-unread)
+check "read --raw --keep-unread prints the stored bytes" \
+	test "$(cat "$f5_before")" = "$OUT"
+OUT=$(mailctl ls --json)
+check "still unread after --raw --keep-unread" \
+	test "$(json '[m["read"] for m in j if m["id"] == '"$ID5"'][0]')" = False
+
 # mark
 OUT=$(mailctl mark "$ID2" "$ID3" --unread --json)
 check "mark --unread reports 2 changed" test "$(json 'j["changed"]')" = 2
@@ -106,11 +126,32 @@ OUT=$(mailctl ls Work --json)
 check "mv moved both" test "$(json 'sorted(m["id"] for m in j)')" = "[$ID1, $ID2]"
 check "the moved files are in Work" test "$(find "$T/data/alice/Work" -type f | wc -l)" = 2
 check "the read one keeps its flag" test -n "$(ls "$T/data/alice/Work/cur" | grep ':2,S$')"
-OUT=$(mailctl mv "$ID1" NoSuchFolder 2>&1)
-check "mv to an unknown folder fails" test $? -ne 0
-contains "$OUT" 'no folder named "NoSuchFolder"' "the error names the folder"
-expect_rc 65 "mv to an unknown folder exits 65" mailctl mv "$ID1" NoSuchFolder
+# mv into a folder that does not exist yet makes it.
+check "no Receipts folder yet" test ! -e "$T/data/alice/Receipts"
+OUT=$(mailctl mv "$ID1" Receipts --json)
+check "mv into a new folder: moved" test "$(json 'j["changed"]')" = 1
+check "mv into a new folder: its name" test "$(json 'j["folder"]')" = Receipts
+check "the new folder is a Maildir holding the file" \
+	test -d "$T/data/alice/Receipts/tmp" -a -d "$T/data/alice/Receipts/new" \
+	-a "$(find "$T/data/alice/Receipts/cur" -type f | wc -l)" = 1
+OUT=$(mailctl ls Receipts --json)
+check "ls shows it in the new folder" test "$(json '[m["id"] for m in j]')" = "[$ID1]"
+OUT=$(mailctl folders --json)
+check "folders lists the new folder" \
+	test "$(json '[f["total"] for f in j if f["folder"] == "Receipts"]')" = "[1]"
+OUT=$(mailctl mv "$ID1" receipts --json)
+check "mv to it again, case as typed, finds it" test "$(json 'j["folder"]')" = Receipts
+mailctl mv "$ID1" Work >/dev/null
+OUT=$(mailctl ls NoSuchFolder 2>&1)
+contains "$OUT" 'no folder named "NoSuchFolder"' "ls names an unknown folder"
+expect_rc 65 "ls of an unknown folder exits 65 (ls does not create it)" mailctl ls NoSuchFolder
+check "and no folder was made" test ! -e "$T/data/alice/NoSuchFolder"
 expect_rc 64 "a folder name with a slash is refused" mailctl mv "$ID1" ../Work
+expect_rc 64 "a new folder's name with a leading dash is refused" mailctl mv "$ID1" -- -x
+contains "$ERR" "bad folder name" "the error says why"
+expect_rc 64 "a new folder's name with a leading dot is refused" mailctl mv "$ID1" .hidden
+check "no folder made for a refused name" \
+	test ! -e "$T/data/alice/-x" -a ! -e "$T/data/alice/.hidden"
 
 # folders
 OUT=$(mailctl folders --json)
@@ -124,8 +165,18 @@ OUT=$(mailctl rm "$ID3" --json)
 check "rm moves to Trash" test "$(json 'j["changed"]')" = 1
 OUT=$(mailctl ls Trash --json)
 check "the message is in Trash" test "$(json '[m["id"] for m in j]')" = "[$ID3]"
-OUT=$(mailctl rm "$ID3" --json)
-check "rm in Trash removes for good" test "$(json 'j["purged"]')" = "[$ID3]"
+expect_rc 65 "a second rm of a message in Trash is refused" mailctl rm "$ID3"
+contains "$ERR" "in Trash already" "it says the message is in Trash"
+contains "$ERR" "--purge" "and asks for --purge"
+expect_rc 65 "rm of one in Trash and one elsewhere is refused too" \
+	mailctl rm "$ID2" "$ID3"
+OUT=$(mailctl ls --json)
+check "nothing was removed or moved" \
+	test "$(json '" ".join(dict((m["id"], m["folder"]) for m in j)[i] for i in ('"$ID2, $ID3"'))')" = \
+	"Work Trash"
+check "its file is still in Trash" test "$(find "$T/data/alice/Trash" -type f | wc -l)" = 1
+OUT=$(mailctl rm "$ID3" --purge --json)
+check "rm --purge in Trash removes for good" test "$(json 'j["purged"]')" = "[$ID3]"
 check "no file left in Trash" test "$(find "$T/data/alice/Trash" -type f | wc -l)" = 0
 expect_rc 65 "the purged id is unknown now" mailctl read "$ID3"
 OUT=$(mailctl rm "$ID1" --purge --json)

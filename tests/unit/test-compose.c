@@ -664,6 +664,99 @@ test_address_lists(void)
 	}
 }
 
+/* Mailboxes with their display names, as send splits --to and --cc. */
+static void
+test_mailbox_lists(void)
+{
+	static const struct {
+		const char	*value;
+		const char	*want;	/* "name=addr" joined by '|' */
+	} cases[] = {
+		{ "Carol <carol@mail.test>, \"Bob, B.\" <bob@mail.test>",
+		    "Carol=carol@mail.test|Bob, B.=bob@mail.test" },
+		{ "a@b.test, c@d.test", "=a@b.test|=c@d.test" },
+		{ "  \"Last,\t  First\"   <lf@x.test> ", "Last, First=lf@x.test" },
+		{ "\"Say \\\"hi\\\"\" <q@x.test>", "Say \"hi\"=q@x.test" },
+		{ "Ann (the boss) Lee <ann@x.test>", "Ann Lee=ann@x.test" },
+		{ "friends: Ann <ann@x.test>, bo@x.test;, Cy <cy@x.test>",
+		    "Ann=ann@x.test|=bo@x.test|Cy=cy@x.test" },
+		{ "<bare@x.test>", "=bare@x.test" },
+		{ "\"quoted local\"@x.test", "=\"quoted local\"@x.test" },
+		{ "Nobody <>", "" },
+		{ ",,", "" },
+	};
+	struct mime_addr	*mb;
+	char			 joined[512];
+	size_t			 i, j, n;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		mb = compose_mailbox_list(cases[i].value, &n);
+		joined[0] = '\0';
+		for (j = 0; j < n; j++)
+			snprintf(joined + strlen(joined), sizeof joined -
+			    strlen(joined), "%s%s=%s", j > 0 ? "|" : "",
+			    mb[j].name, mb[j].addr);
+		mime_addr_free(mb, n);
+		ok(strcmp(joined, cases[i].want) == 0, "mailbox list \"%s\": "
+		    "%s", cases[i].value, joined);
+	}
+}
+
+/* To and Cc written with their display names: quoted, encoded, folded. */
+static void
+test_named_addresses(void)
+{
+	static const char	*to[] = { "carol@mail.test", "bob@mail.test",
+	    "plain@mail.test", NULL };
+	static const char	*to_names[] = { "Carol", "Bob, B.", NULL };
+	static const char	*cc[] = { "n@mail.test", "x@mail.test", NULL };
+	static const char	*cc_names[] = { "Nguy\xe1\xbb\x85n", "", NULL };
+	static const char	*evil[] = { "Eve\r\nBcc: eve@x.test", NULL };
+	struct compose		 c;
+	struct mime_addr	*a;
+	struct mime_msg		*m;
+	char			*msg, *cause;
+	size_t			 n;
+
+	c = base();
+	c.to = to;
+	c.to_names = to_names;
+	c.cc = cc;
+	c.cc_names = cc_names;
+	msg = compose_ok(&c);
+	ok(strstr(msg, "\nTo: Carol <carol@mail.test>, \"Bob, B.\" "
+	    "<bob@mail.test>, plain@mail.test\n") != NULL,
+	    "To: names as atoms or quoted, an address without one bare");
+	ok(strstr(msg, "\nCc: =?UTF-8?B?Tmd1eeG7hW4=?= <n@mail.test>, "
+	    "x@mail.test\n") != NULL, "Cc: a UTF-8 name as an encoded word");
+	if ((m = mime_parse(msg, strlen(msg), &cause)) == NULL) {
+		ok(0, "the message parses: %s", cause);
+		free(cause);
+	} else {
+		a = mime_addresses(m, "to", &n);
+		ok(n == 3 && strcmp(a[0].name, "Carol") == 0 &&
+		    strcmp(a[1].name, "Bob, B.") == 0 &&
+		    strcmp(a[1].addr, "bob@mail.test") == 0 &&
+		    strcmp(a[2].addr, "plain@mail.test") == 0,
+		    "To reads back as three mailboxes, the names kept");
+		mime_addr_free(a, n);
+		a = mime_addresses(m, "cc", &n);
+		ok(n == 2 && strcmp(a[0].name, "Nguy\xe1\xbb\x85n") == 0,
+		    "Cc's encoded name decodes back");
+		mime_addr_free(a, n);
+		mime_free(m);
+	}
+	free(msg);
+
+	c = base();
+	c.to_names = (const char **)evil;
+	cause = NULL;
+	ok(compose_check(&c, &cause) != 0 && cause != NULL &&
+	    strstr(cause, "To name contains a line break") != NULL,
+	    "a line break in a To name is refused: %s", cause ? cause : "");
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -675,7 +768,9 @@ main(void)
 	test_injection();
 	test_headers();
 	test_bodies();
+	test_named_addresses();
 	test_attachments();
 	test_address_lists();
+	test_mailbox_lists();
 	return tap_done();
 }

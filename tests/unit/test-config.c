@@ -349,6 +349,9 @@ test_load(void)
 	cf = config_load(path, 1, &cause);
 	if (!ok(cf != NULL && cf->naccounts == 1, "the example config is valid"))
 		printf("# %s\n", cause);
+	ok(cf != NULL && cf->desktop_notifications &&
+	    cf->hook_new_mail == NULL, "the example announces new mail once: "
+	    "desktop notifications on, no new_mail hook");
 	config_free(cf);
 	free(cause);
 }
