@@ -58,6 +58,11 @@ PY
 	nw=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["warnings"]))' "$T/read.json")
 	check "message $n: the human view shows its $nw notices" \
 	    test "$(mailctl read "$id" | sed '/^$/q' | grep -c '^Warning  : ')" = "$nw"
+	# A date not understood is shown as written, and said so.
+	if grep -q '"date_raw"' "$T/read.json"; then
+		check "message $n: the human view shows the raw date" \
+		    test "$(mailctl read "$id" | grep -c '^Date     : .* (not understood)$')" = 1
+	fi
 	python3 "$TOOLS/mime_oracle.py" compare "$T/msgs/$n.json" "$T/$n.got" \
 	    >"$T/$n.cmp"
 	while IFS= read -r line; do

@@ -333,6 +333,68 @@ test_html(void)
 	    "\xef\xbf\xbd", 300000, "html: huge numeric references");
 }
 
+/* Check the time mime_date() reads (-1: none). */
+static void
+date(const char *value, long long want, const char *what)
+{
+	time_t	 t = 0;
+	int	 rc = mime_date(value, &t);
+
+	if (!ok(want == -1 ? rc == -1 : (rc == 0 && (long long)t == want),
+	    "date: %s: \"%s\"", what, value))
+		printf("# rc %d, got %lld, want %lld\n", rc, (long long)t, want);
+}
+
+/* Dates: RFC 5322 with its obsolete forms, and what real mail sends. */
+static void
+test_dates(void)
+{
+	/* 2002-04-03 05:56:00 UTC */
+	const long long	 t = 1017813360;
+
+	date("Wed, 03 Apr 2002 05:56:00 +0000", t, "RFC 5322");
+	date("Wed, 3 Apr 2002 07:56:00 +0200 (CEST)", t, "zone and comment");
+	date("Wed, 3 Apr 2002 05:56 +0000", t, "no seconds");
+	date("Wednesday, April 03, 2002 5:56 AM", t,
+	    "long names, month first, 12-hour clock");
+	date("Wednesday, April 03, 2002 5:56 PM", t + 12 * 3600, "PM");
+	date("April 3, 2002 12:56 am", t - 5 * 3600, "12 AM is midnight");
+	date("03 Apr 2002 05:56:00", t, "no zone: UTC");
+	date("Mon Apr  3 05:56:00 2002", t, "asctime");
+	date("2002-04-03T05:56:00Z", t, "ISO 8601 with Z");
+	date("2002-04-03 07:56:00 +0200", t, "ISO 8601, space, zone");
+	date("2002-04-03T07:56:00.250+02:00", t, "ISO 8601, fraction, +hh:mm");
+	date("2002-04-03T00:56-05", t, "ISO 8601, no seconds, -hh");
+	date("Wed, 3 Apr 02 05:56:00 GMT", t, "two-digit year 02 is 2002");
+	date("Sat, 3 Apr 99 05:56:00 GMT", 923118960, "99 is 1999");
+	date("3 Apr 102 05:56:00 UT", t, "three-digit year 102 is 2002");
+	date("3 Apr 2002 00:56:00 EST", t, "EST");
+	date("3 Apr 2002 01:56:00 edt", t, "edt");
+	date("2 apr 2002 22:56:00 PDT", t, "PDT, lowercase month");
+	date("2 APR 2002 21:56:00 pst", t, "pst, uppercase month");
+	date("3 Apr 2002 05:56:00 Z", t, "Z");
+	date("3 Apr 2002 05:56:00 UTC", t, "UTC");
+	date("3 Apr 2002 07:56:00 CEST", t, "CEST");
+	date("3 Apr 2002 05:56:00 A", t, "a military zone: UTC");
+	date("  Wed ,  3   Apr  2002 \t 05:56:00  ( a (nested) comment ) "
+	    "+0000  ", t, "extra spaces and comments");
+	date("3-Apr-2002 05:56:00 -0000", t, "hyphens");
+	date("3 Sept 2002 05:56:00 +0000", 1031032560, "Sept");
+	date("3 Apr 2002", t - (5 * 3600 + 56 * 60), "a date alone: midnight");
+	date("Thu, 31 Dec 1998 23:59:60 +0000", 915148799, "a leap second");
+	date("31 Apr 2002 05:56:00", -1, "31 April");
+	date("3 Apr 2002 24:00:00", -1, "hour 24");
+	date("3 Apr 2002 05:60:00", -1, "minute 60");
+	date("3 Foo 2002 05:56:00", -1, "no month");
+	date("3 Apr 99999 05:56:00", -1, "a five-digit year");
+	date("Apr 2002 05:56:00", -1, "no day");
+	date("3 Apr 2002 05:56:00 +2500", -1, "a zone past 24 hours");
+	date("03/04/2002 05:56", -1, "numbers only: which is the month?");
+	date("next tuesday", -1, "words");
+	date("", -1, "empty");
+	date("3 Apr 2002 5:56:00 1 2 3", -1, "numbers with no place");
+}
+
 /* Check a header read with the message's charset. */
 static void
 hdr(const char *text, const char *name, const char *want, const char *what)
@@ -728,6 +790,7 @@ main(void)
 	test_bodies();
 	test_charsets();
 	test_html();
+	test_dates();
 	test_addresses();
 	test_invisible();
 	test_multipart();
