@@ -12,7 +12,8 @@
  *	3-Apr-2002 5:56:00 +0200 (CEST)		(hyphens, a comment)
  * The date is read as a list of items in any order: a month name, a day
  * name (ignored), day and year numbers, hh:mm[:ss], AM/PM, a zone. What is
- * not one of them, or a number with no place left, makes it unreadable.
+ * not one of them, a number with no place left, or a missing day, month,
+ * year or time makes it unreadable.
  */
 #include "autoconf.h"
 
@@ -269,8 +270,8 @@ mime_date(const char *s, time_t *t)
 	}
 	if (d.day < 1 || d.day > 31 || d.month < 0 || d.year < 0)
 		return -1;
-	if (d.hour == -1)		/* a date alone: its midnight */
-		d.hour = d.min = d.sec = 0;
+	if (d.hour == -1)		/* a date alone is no date-time */
+		return -1;
 	if (d.ampm != 0) {
 		if (d.hour < 1 || d.hour > 12)
 			return -1;
