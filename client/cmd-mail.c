@@ -144,8 +144,13 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		client_print_text(mail_str(r, key), 0, 0);
 		printf("\n");
 	}
-	printf("Date     : %s\n", client_local_time(mail_str(r, "date"), when,
-	    sizeof when));
+	if (mail_str(r, "date") == NULL && mail_str(r, "date_raw") != NULL) {
+		printf("Date     : ");
+		client_print_text(mail_str(r, "date_raw"), 0, 0);
+		printf(" (not understood)\n");
+	} else
+		printf("Date     : %s\n", client_local_time(mail_str(r, "date"),
+		    when, sizeof when));
 	json_array_foreach(json_object_get(r, "attachments"), i, a) {
 		printf("%s %lld. ", i == 0 ? "Attached :" : "          ",
 		    json_integer_value(json_object_get(a, "index")));

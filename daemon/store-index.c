@@ -163,20 +163,18 @@ store_dbopen(const char *path, sqlite3 **db, char **cause)
 }
 
 /*
- * A decoded header value fit for a listing: control characters made
- * spaces, at most 1000 bytes (cut on a character boundary). NULL stays
- * NULL.
+ * A decoded header value fit for a listing: decoded as read shows it (raw
+ * 8-bit text in the message's charset), control characters made spaces,
+ * at most 1000 bytes (cut on a character boundary). NULL when absent.
  */
 static char *
 store_hdr(const struct mime_msg *msg, const char *name)
 {
-	const char	*raw;
 	char		*v;
 	size_t		 i, len;
 
-	if ((raw = mime_header(msg, name)) == NULL)
+	if ((v = mime_header_text(msg, name)) == NULL)
 		return NULL;
-	v = mime_decode_header(raw);
 	len = strlen(v);
 	if (len > 1000) {
 		for (len = 1000; len > 0 && (v[len] & 0xc0) == 0x80; len--)

@@ -386,7 +386,7 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 	struct mime_msg	*msg;
 	json_t		*atts, *o;
 	char		 path[OPS_PATH_MAX];
-	char		*body, *v[5];
+	char		*body, *v[6] = { NULL };
 	const char	*names[] = { "from", "to", "cc", "subject",
 			    "message-id" };
 	time_t		 date;
@@ -421,8 +421,11 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		msg = sm.msg;
 		for (i = 0; i < 5; i++)
 			v[i] = mime_header_text(msg, names[i]);
-		if (mime_date(mime_header(msg, "date"), &date) != 0)
+		if (mime_date(mime_header(msg, "date"), &date) != 0) {
 			date = 0;
+			/* A date not understood is shown as it is written. */
+			v[5] = mime_header_text(msg, "date");
+		}
 		atts = json_array();
 		for (i = 0; i < mime_nattachments(msg); i++)
 			if ((o = ops_attachment(msg, i)) != NULL)
@@ -435,9 +438,12 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 		    "date", jsonrpc_time(date), "message_id", v[4],
 		    "body", body != NULL ? body : "", "attachments", atts,
 		    "size", (json_int_t)row.size, "read", 1);
+		if (v[5] != NULL)
+			json_object_set_new(r->result, "date_raw",
+			    json_string(v[5]));
 		ops_read_more(r->result, msg);
 		free(body);
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < 6; i++)
 			free(v[i]);
 		store_mime_close(&sm);
 	}

@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "daemon/mime.h"
 
@@ -16,6 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mime_addr	*list;
 	char			*cause = NULL, *s, **ids;
 	size_t			 i, len, n;
+	time_t			 t;
 
 	if ((m = mime_parse((const char *)data, size, &cause)) == NULL) {
 		free(cause);
@@ -26,6 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    mime_header(m, "Subject") : "")) != NULL)
 		free(s);
 	free(mime_header_text(m, "From"));
+	(void)mime_date(mime_header(m, "Date"), &t);
 	list = mime_addresses(m, "To", &n);
 	mime_addr_free(list, n);
 	ids = mime_msgids(mime_header(m, "References"), &n);

@@ -23,6 +23,7 @@ OUT=$(mailctl reindex --json)
 check "reindex added the $nmsgs messages" test "$(json 'j["added"]')" = "$nmsgs"
 OUT=$(mailctl ls --json)
 ids=$(json '" ".join(str(m["id"]) for m in j)')
+echo "$OUT" >"$T/ls.json"
 for id in $ids; do
 	OUT=$(mailctl read "$id" --raw --json)
 	n=$(json 'j["path"].rsplit("/", 1)[1].split(".M")[1].split("P")[0]')
@@ -58,6 +59,20 @@ PY
 	nw=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["warnings"]))' "$T/read.json")
 	check "message $n: the human view shows its $nw notices" \
 	    test "$(mailctl read "$id" | sed '/^$/q' | grep -c '^Warning  : ')" = "$nw"
+	# The index decodes From and Subject as read does (raw 8-bit headers
+	# in the message's charset), so ls shows what read shows.
+	check "message $n: ls shows read's From and Subject" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+l = [m for m in json.load(open(sys.argv[2])) if m["id"] == r["id"]][0]
+clean = lambda s: s if s is None else "".join(" " if ord(c) < 32 or c == "\x7f" else c for c in s)
+sys.exit(not (l["from"] == clean(r["from"]) and l["subject"] == clean(r["subject"])))
+' "$T/read.json" "$T/ls.json"
+	# A date not understood is shown as written, and said so.
+	if grep -q '"date_raw"' "$T/read.json"; then
+		check "message $n: the human view shows the raw date" \
+		    test "$(mailctl read "$id" | grep -c '^Date     : .* (not understood)$')" = 1
+	fi
 	python3 "$TOOLS/mime_oracle.py" compare "$T/msgs/$n.json" "$T/$n.got" \
 	    >"$T/$n.cmp"
 	while IFS= read -r line; do

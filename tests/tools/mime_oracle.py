@@ -212,9 +212,15 @@ def oracle(data):
     for key in ("subject", "from", "to", "cc", "message-id"):
         out[key.replace("-", "_")] = (str(msg[key]) if msg[key] is not None
                                       else None)
-    out["date"] = (msg["date"].datetime.astimezone(
-        datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        if msg["date"] is not None else None)
+    # A date without a zone (Python: naive) is read as UTC; one Python
+    # cannot read is null, with the header as written in date_raw.
+    dt = msg["date"].datetime if msg["date"] is not None else None
+    if dt is not None and dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    out["date"] = (dt.astimezone(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ") if dt is not None else None)
+    if msg["date"] is not None and dt is None:
+        out["date_raw"] = str(msg["date"])
     part = msg.get_body(("plain",))
     try:
         out["body"] = (part.get_content().replace("\r\n", "\n") if part
@@ -324,6 +330,36 @@ CASES.append(("envelope", ENVELOPE, {
     "subject": "After the envelope", "from": "Renée <renee@example.test>",
     "to": "you@example.test", "message_id": "<env@example.test>",
     "date": "2024-02-06T09:15:00Z", "body": "The body.\n"}))
+
+
+def dated(value):
+    """A message with the Date header value given."""
+    return (b"Date: " + value.encode() + b"\nFrom: d@example.test\n"
+            b"Subject: date\n\nx\n")
+
+
+# Dates: the forms Python reads too, and those where we do better.
+DATES = [
+    ("rfc", "Wed, 03 Apr 2002 07:56:00 +0200 (CEST)", None),
+    ("long-names", "Wednesday, April 03, 2002 5:56 AM", None),
+    ("no-zone", "03 Apr 2002 05:56:00", None),
+    ("asctime", "Mon Apr  3 05:56:00 2002", None),
+    ("two-digit-year", "Wed, 3 Apr 02 00:56:00 EST", None),
+    ("lower-pdt", "2 apr 2002 22:56 pdt", None),
+    ("spaces", "  Wed ,  3   Apr  2002   05:56:00  (c)  +0000 ",
+     {"date": "2002-04-03T05:56:00Z"}),
+    ("ut", "3 Apr 99 05:56:00 UT", None),
+    ("iso-z", "2002-04-03T05:56:00Z", {"date": "2002-04-03T05:56:00Z"}),
+    ("iso-zone", "2002-04-03 07:56:00 +0200",
+     {"date": "2002-04-03T05:56:00Z"}),
+    ("three-digit-year", "3 Apr 102 05:56:00 +0000",
+     {"date": "2002-04-03T05:56:00Z"}),
+    ("garbage", "sometime last week", None),
+]
+for _name, _value, _better in DATES:
+    if _better is not None:
+        _better = dict(_better, date_raw=None)
+    CASES.append(("date-" + _name, dated(_value), _better))
 
 
 def att_want(name, ctype, data):
@@ -463,6 +499,9 @@ def compare(expected, actual):
         failed += not good
         print("%s %s%s" % ("ok" if good else "not ok", field,
                            "" if good else ": " + why))
+    for key in ("date_raw",):
+        report(key, want.get(key) == got.get(key),
+               "want %r, got %r" % (want.get(key), got.get(key)))
     for key in ("subject", "from", "to", "cc", "message_id", "date",
                 "from_addresses", "to_addresses", "cc_addresses",
                 "body_type", "in_reply_to", "references"):

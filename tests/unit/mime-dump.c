@@ -69,7 +69,10 @@ add_header(json_t *o, const struct mime_msg *m, const char *name,
 	free(v);
 }
 
-/* Add the date as ISO 8601 in UTC (null when absent or not understood). */
+/*
+ * Add the date as ISO 8601 in UTC (null when absent or not understood,
+ * with the value as written in date_raw then).
+ */
 static void
 add_date(json_t *o, const struct mime_msg *m)
 {
@@ -79,6 +82,8 @@ add_date(json_t *o, const struct mime_msg *m)
 
 	if (mime_date(mime_header(m, "date"), &t) != 0) {
 		json_object_set_new(o, "date", json_null());
+		if (mime_header(m, "date") != NULL)
+			add_header(o, m, "date", "date_raw");
 		return;
 	}
 	gmtime_r(&t, &tm);

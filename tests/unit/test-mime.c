@@ -200,8 +200,199 @@ test_bodies(void)
 	    "<script>alert('<p>')</script></head>\n<body><!-- c <p> -->"
 	    "<p>Hello &amp;\n   welcome</p><p>caf&#233; &lt;3&#x21;"
 	    "<br>end &bogus;</p></body></html>\n",
-	    "T\n\nHello & welcome\n\ncaf\xc3\xa9 <3!\nend &bogus;",
+	    "Hello & welcome\n\ncaf\xc3\xa9 <3!\nend &bogus;",
 	    "html only: tags, script, style, entities");
+}
+
+/* Check the text read from an HTML-only message. */
+static void
+html(const char *markup, const char *want, const char *what)
+{
+	char	*text;
+
+	xasprintf(&text, "Content-Type: text/html; charset=utf-8\n\n%s",
+	    markup);
+	body(text, want, what);
+	free(text);
+}
+
+/* Build a string of n copies of unit between head and tail. */
+static char *
+repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t	 hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
+	char	*s = xmalloc(hl + ul * n + tl + 1), *p = s;
+
+	memcpy(p, head, hl);
+	p += hl;
+	for (i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return s;
+}
+
+/* Check the length of the text of an HTML-only message and its start. */
+static void
+html_big(char *markup, const char *start, size_t max, const char *what)
+{
+	struct mime_msg	*m;
+	char		*text, *got;
+
+	xasprintf(&text, "Content-Type: text/html\n\n%s", markup);
+	free(markup);
+	m = parse(text);
+	got = mime_body_text(m);
+	if (!ok(got != NULL && strncmp(got, start, strlen(start)) == 0 &&
+	    strlen(got) <= max, "%s", what))
+		printf("# got %zu bytes: '%.60s'\n", got ? strlen(got) : 0,
+		    got ? got : "(null)");
+	free(got);
+	mime_free(m);
+	free(text);
+}
+
+/* HTML to text: head matter, links, lists, blocks, entities, white space. */
+static void
+test_html(void)
+{
+	html("<html><head><title>Invoice 42</title><meta charset=utf-8>"
+	    "</head><body><p>Dear customer,</p></body></html>",
+	    "Dear customer,", "html: the title is not the first line");
+	html("<head><style type=text/css>\np { color: red }\n</style>"
+	    "<script>var a = '<p>no</p>';</script></head>"
+	    "<body><template><p>hidden</p></template>shown</body>",
+	    "shown", "html: no style, script or template content");
+	html("<p>See <a href=\"https://shop.test/o?id=1&amp;k=2\">your "
+	    "order</a>.</p>", "See your order <https://shop.test/o?id=1&k=2>.",
+	    "html: a link is text <url>, its &amp; decoded");
+	html("<a href=\"https://shop.test/\">https://shop.test/</a> "
+	    "<a href='http://www.shop.test'>www.shop.test</a> "
+	    "<a href=mailto:bob@shop.test>bob@shop.test</a>",
+	    "https://shop.test/ www.shop.test bob@shop.test",
+	    "html: no URL twice when the text is the URL");
+	html("<a href=\"javascript:alert(1)\">Run</a> <a href=\" JaVa"
+	    "script:x\">x</a> <a href=\"data:text/html,<b>\">y</a> "
+	    "<a href=\"#top\">top</a>", "Run x y top",
+	    "html: javascript:, data: and # targets dropped, text kept");
+	html("<a href=\"https://t.test/c\"><img src=\"x.png\"></a>",
+	    "<https://t.test/c>", "html: a link without text is its URL");
+	html("<p>Items:</p><ul><li>one</li><li>two<ol><li>first<li>second"
+	    "</ol></li><li>three</ul><p>After</p>",
+	    "Items:\n\n- one\n- two\n  1. first\n  2. second\n- three\n\n"
+	    "After", "html: lists, numbered in <ol>, nested ones indented");
+	html("<ol start=\"7\"><li><p>seven</p></li><li>eight</li></ol>",
+	    "7. seven\n8. eight", "html: <ol start>, a paragraph in an item");
+	html("<div>one</div><div>two</div>line<br>break<br><br>gap"
+	    "<h2>Head</h2>text<hr>end", "one\ntwo\nline\nbreak\n\ngap\n\n"
+	    "Head\n\ntext\n\nend", "html: blocks, headings and <br>");
+	html("<table><tr><th>Item</th><th>Price</th></tr><tr><td>Tea</td>"
+	    "<td>3</td></tr></table>", "Item Price\nTea 3",
+	    "html: table rows are lines, cells apart");
+	html("<p>Bob wrote:</p><blockquote><p>Hello<br>there</p>"
+	    "</blockquote><p>Hi</p>", "Bob wrote:\n\n> Hello\n> there\n\nHi",
+	    "html: quoted text marked");
+	html("  Lots   of\n\t white \r\n space  <b> bold </b>  here ",
+	    "Lots of white space bold here",
+	    "html: white space collapses as in a browser");
+	html("<pre>\n  x = 1;\n\n  y  =  2;\n</pre>after",
+	    "  x = 1;\n\n  y  =  2;\n\nafter", "html: <pre> kept as it is");
+	html("&lt;&gt;&amp;&quot;&apos; &eacute;&Eacute;&euro;&hellip;"
+	    "&#233;&#xE9;&#X263a;&#128;&#0;&#1114112;&#x41 x&shy;y",
+	    "<>&\"' \xc3\xa9\xc3\x89\xe2\x82\xac\xe2\x80\xa6\xc3\xa9"
+	    "\xc3\xa9\xe2\x98\xba\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd" "A xy",
+	    "html: named and numeric references");
+	html("&bogus; &amp &#; &#x; & x AT&T &Eacute", "&bogus; &amp &#; &#x; "
+	    "& x AT&T &Eacute", "html: what is no reference stays as text");
+	html("a&nbsp;&nbsp;b", "a  b", "html: no-break spaces do not collapse");
+	html("<!DOCTYPE html><!-- a <p> comment --><?xml x?><![if !mso]>"
+	    "a < b, 1<2<!--[if mso]>x<![endif]-->", "a < b, 1<2",
+	    "html: doctype, comments, conditionals; a lone < is text");
+	html("<p>x<script>never closed <p>y", "x",
+	    "html: an unclosed script hides the rest, as in a browser");
+	html("<b title=\"a>b\">x</b> <i title='it''s'>y</i>", "x y",
+	    "html: a > inside a quoted attribute");
+	html("<img alt=\"unclosed>text <b>more</b>", "text more",
+	    "html: an unclosed quote runs to the next >");
+	html("<a href=\"https://a.test/\">one<a href=\"https://b.test/\">"
+	    "two", "one <https://a.test/> two <https://b.test/>",
+	    "html: a link opened in a link closes it; an unclosed one ends");
+	/* Hostile: each would cost quadratic time or memory if read naively. */
+	html_big(repeat("", "<div><blockquote><ol><li>", 200000, "deep"),
+	    "> 1.\n> >   1.", 8000000, "html: 200000 nested lists and quotes");
+	html_big(repeat("<a href=\"", "x", 4000000, "\">text</a>z"),
+	    "textz", 16, "html: a 4 MB link target is dropped");
+	html_big(repeat("", "<a href=\"x", 200000, ""), "", 100,
+	    "html: 200000 tags with unclosed quotes");
+	html_big(repeat("", "<p title='x", 200000, ""), "", 0,
+	    "html: 200000 tags with unclosed single quotes");
+	html_big(repeat("<!--", "<p>", 300000, ""), "", 0,
+	    "html: an unclosed comment");
+	html_big(repeat("a", "<", 1000000, ""), "a<<<", 1000001,
+	    "html: a million lone <");
+	html_big(repeat("", "&#x1111111111111111111", 100000, ""),
+	    "\xef\xbf\xbd", 300000, "html: huge numeric references");
+}
+
+/* Check the time mime_date() reads (-1: none). */
+static void
+date(const char *value, long long want, const char *what)
+{
+	time_t	 t = 0;
+	int	 rc = mime_date(value, &t);
+
+	if (!ok(want == -1 ? rc == -1 : (rc == 0 && (long long)t == want),
+	    "date: %s: \"%s\"", what, value))
+		printf("# rc %d, got %lld, want %lld\n", rc, (long long)t, want);
+}
+
+/* Dates: RFC 5322 with its obsolete forms, and what real mail sends. */
+static void
+test_dates(void)
+{
+	/* 2002-04-03 05:56:00 UTC */
+	const long long	 t = 1017813360;
+
+	date("Wed, 03 Apr 2002 05:56:00 +0000", t, "RFC 5322");
+	date("Wed, 3 Apr 2002 07:56:00 +0200 (CEST)", t, "zone and comment");
+	date("Wed, 3 Apr 2002 05:56 +0000", t, "no seconds");
+	date("Wednesday, April 03, 2002 5:56 AM", t,
+	    "long names, month first, 12-hour clock");
+	date("Wednesday, April 03, 2002 5:56 PM", t + 12 * 3600, "PM");
+	date("April 3, 2002 12:56 am", t - 5 * 3600, "12 AM is midnight");
+	date("03 Apr 2002 05:56:00", t, "no zone: UTC");
+	date("Mon Apr  3 05:56:00 2002", t, "asctime");
+	date("2002-04-03T05:56:00Z", t, "ISO 8601 with Z");
+	date("2002-04-03 07:56:00 +0200", t, "ISO 8601, space, zone");
+	date("2002-04-03T07:56:00.250+02:00", t, "ISO 8601, fraction, +hh:mm");
+	date("2002-04-03T00:56-05", t, "ISO 8601, no seconds, -hh");
+	date("Wed, 3 Apr 02 05:56:00 GMT", t, "two-digit year 02 is 2002");
+	date("Sat, 3 Apr 99 05:56:00 GMT", 923118960, "99 is 1999");
+	date("3 Apr 102 05:56:00 UT", t, "three-digit year 102 is 2002");
+	date("3 Apr 2002 00:56:00 EST", t, "EST");
+	date("3 Apr 2002 01:56:00 edt", t, "edt");
+	date("2 apr 2002 22:56:00 PDT", t, "PDT, lowercase month");
+	date("2 APR 2002 21:56:00 pst", t, "pst, uppercase month");
+	date("3 Apr 2002 05:56:00 Z", t, "Z");
+	date("3 Apr 2002 05:56:00 UTC", t, "UTC");
+	date("3 Apr 2002 07:56:00 CEST", t, "CEST");
+	date("3 Apr 2002 05:56:00 A", t, "a military zone: UTC");
+	date("  Wed ,  3   Apr  2002 \t 05:56:00  ( a (nested) comment ) "
+	    "+0000  ", t, "extra spaces and comments");
+	date("3-Apr-2002 05:56:00 -0000", t, "hyphens");
+	date("3 Sept 2002 05:56:00 +0000", 1031032560, "Sept");
+	date("3 Apr 2002", -1, "a date without a time");
+	date("Thu, 31 Dec 1998 23:59:60 +0000", 915148799, "a leap second");
+	date("31 Apr 2002 05:56:00", -1, "31 April");
+	date("3 Apr 2002 24:00:00", -1, "hour 24");
+	date("3 Apr 2002 05:60:00", -1, "minute 60");
+	date("3 Foo 2002 05:56:00", -1, "no month");
+	date("3 Apr 99999 05:56:00", -1, "a five-digit year");
+	date("Apr 2002 05:56:00", -1, "no day");
+	date("3 Apr 2002 05:56:00 +2500", -1, "a zone past 24 hours");
+	date("03/04/2002 05:56", -1, "numbers only: which is the month?");
+	date("next tuesday", -1, "words");
+	date("", -1, "empty");
+	date("3 Apr 2002 5:56:00 1 2 3", -1, "numbers with no place");
 }
 
 /* Check a header read with the message's charset. */
@@ -344,6 +535,7 @@ test_multipart(void)
 {
 	struct mime_msg	*m;
 	size_t		 len;
+	char		*data;
 
 	m = parse("Content-Type: multipart/mixed; boundary=\"outer\"\n\n"
 	    "preamble\n--outer\n"
@@ -427,9 +619,10 @@ test_multipart(void)
 	mime_free(m);
 
 	m = parse("Content-Type: multipart/mixed; boundary=nope\n\n--x\n\nb\n");
-	ok(mime_nattachments(m) == 1 && mime_attachment_data(m, 0, &len) !=
-	    NULL, "boundary not found: the body is one attachment");
-	free(mime_attachment_data(m, 0, &len));
+	data = mime_attachment_data(m, 0, &len);
+	ok(mime_nattachments(m) == 1 && data != NULL,
+	    "boundary not found: the body is one attachment");
+	free(data);
 	ok(len == 7, "boundary not found: all of it (%zu bytes)", len);
 	warned(m, "boundary \"nope\" of a multipart/mixed part not found",
 	    "boundary not found: announced");
@@ -598,6 +791,8 @@ main(void)
 	test_headers();
 	test_bodies();
 	test_charsets();
+	test_html();
+	test_dates();
 	test_addresses();
 	test_invisible();
 	test_multipart();
