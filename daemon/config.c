@@ -434,7 +434,8 @@ cfg_account(json_t *obj, const char *path, struct config *cf,
 		return cfg_fail(cause, path, "name", "expected a short name "
 		    "without spaces, quotes, slashes or a leading dot");
 	for (i = 0; &cf->accounts[i] != a; i++)
-		if (strcmp(cf->accounts[i].name, a->name) == 0)
+		if (cf->accounts[i].name != NULL &&
+		    strcmp(cf->accounts[i].name, a->name) == 0)
 			return cfg_fail(cause, path, "name", "duplicate account "
 			    "name \"%s\"", a->name);
 	if (cfg_string(obj, path, "email", 1, &a->email, cause) != 0)
@@ -590,68 +591,123 @@ cfg_paths(json_t *root, struct config *cf, char **cause)
 	return 0;
 }
 
-/* Validate a parsed document into cf. */
+/* The errors of a document: every one found, one per line, in order. */
+struct cfg_errors {
+	char	*text;
+	int	 n;
+};
+
+#define CFG_ERRORS_MAX	20	/* listed; more are counted */
+
+/* Note an error (one, taken), if there is one; return whether there was. */
+static int
+cfg_note(struct cfg_errors *e, char *one)
+{
+	char	*joined;
+
+	if (one == NULL)
+		return 0;
+	if (e->n++ >= CFG_ERRORS_MAX)
+		free(one);
+	else if (e->text == NULL)
+		e->text = one;
+	else {
+		xasprintf(&joined, "%s\n%s", e->text, one);
+		free(e->text);
+		free(one);
+		e->text = joined;
+	}
+	return 1;
+}
+
+/*
+ * Validate a parsed document into cf. Every part is checked even after
+ * one failed, so that a person (or --check-config) hears of every error
+ * at once: top-level keys, each account, each filter, hooks, queue.
+ */
 static int
 cfg_document(json_t *root, struct config *cf, char **cause)
 {
 	static const char *const keys[] = { "data_dir", "socket",
 	    "poll_interval", "poll_at_start", "attachment_max_bytes", "accounts", "filters",
 	    "hooks", "desktop_notifications", "queue", NULL };
-	json_t		*accounts, *filters, *hooks, *queue, *e;
+	struct cfg_errors e = { NULL, 0 };
+	json_t		*accounts, *filters, *hooks, *queue, *v;
 	json_error_t	 err;
 	size_t		 i;
-	char		 sub[CFG_PATH_MAX];
+	char		 sub[CFG_PATH_MAX], *one = NULL;
 
 	if (!json_is_object(root))
 		return cfg_fail(cause, "", NULL, "expected a JSON object");
-	if (cfg_keys(root, "", keys, cause) != 0 ||
-	    cfg_paths(root, cf, cause) != 0 ||
-	    cfg_int32(root, "", "poll_interval", 1, 604800, &cf->poll_interval,
-	    cause) != 0 ||
-	    cfg_int(root, "", "attachment_max_bytes", 1, 1LL << 30,
-	    &cf->attachment_max_bytes, cause) != 0 ||
-	    cfg_bool(root, "", "poll_at_start", &cf->poll_at_start,
-	    cause) != 0 ||
-	    cfg_bool(root, "", "desktop_notifications",
-	    &cf->desktop_notifications, cause) != 0)
-		return -1;
+	if (cfg_keys(root, "", keys, &one) != 0)
+		cfg_note(&e, one), one = NULL;
+	if (cfg_paths(root, cf, &one) != 0)
+		cfg_note(&e, one), one = NULL;
+	if (cfg_int32(root, "", "poll_interval", 1, 604800, &cf->poll_interval,
+	    &one) != 0)
+		cfg_note(&e, one), one = NULL;
+	if (cfg_int(root, "", "attachment_max_bytes", 1, 1LL << 30,
+	    &cf->attachment_max_bytes, &one) != 0)
+		cfg_note(&e, one), one = NULL;
+	if (cfg_bool(root, "", "poll_at_start", &cf->poll_at_start,
+	    &one) != 0)
+		cfg_note(&e, one), one = NULL;
+	if (cfg_bool(root, "", "desktop_notifications",
+	    &cf->desktop_notifications, &one) != 0)
+		cfg_note(&e, one), one = NULL;
 
 	accounts = json_object_get(root, "accounts");
-	if (accounts != NULL && !json_is_array(accounts))
-		return cfg_fail(cause, "", "accounts", "expected an array");
+	if (accounts != NULL && !json_is_array(accounts)) {
+		cfg_fail(&one, "", "accounts", "expected an array");
+		cfg_note(&e, one), one = NULL;
+		accounts = NULL;
+	}
 	cf->naccounts = json_array_size(accounts);
 	cf->accounts = xcalloc(cf->naccounts + 1, sizeof *cf->accounts);
-	json_array_foreach(accounts, i, e) {
-		if (cfg_account(e, cfg_path(sub, "", "accounts", i), cf,
-		    &cf->accounts[i], cause) != 0)
-			return -1;
+	json_array_foreach(accounts, i, v) {
+		if (cfg_account(v, cfg_path(sub, "", "accounts", i), cf,
+		    &cf->accounts[i], &one) != 0)
+			cfg_note(&e, one), one = NULL;
 	}
 
 	filters = json_object_get(root, "filters");
 	if (filters == NULL) {
 		filters = json_loads(config_default_filters, 0, &err);
-		if (filters == NULL)
-			return cfg_fail(cause, "", "filters", "built-in default: "
-			    "%s", err.text);
-		json_object_set_new(root, "filters", filters);
+		if (filters == NULL) {
+			cfg_fail(&one, "", "filters", "built-in default: %s",
+			    err.text);
+			cfg_note(&e, one), one = NULL;
+		} else
+			json_object_set_new(root, "filters", filters);
 	}
-	if (!json_is_array(filters))
-		return cfg_fail(cause, "", "filters", "expected an array");
+	if (filters != NULL && !json_is_array(filters)) {
+		cfg_fail(&one, "", "filters", "expected an array");
+		cfg_note(&e, one), one = NULL;
+		filters = NULL;
+	}
 	cf->nfilters = json_array_size(filters);
 	cf->filters = xcalloc(cf->nfilters + 1, sizeof *cf->filters);
-	json_array_foreach(filters, i, e) {
-		if (cfg_filter(e, cfg_path(sub, "", "filters", i),
-		    &cf->filters[i], cause) != 0)
-			return -1;
+	json_array_foreach(filters, i, v) {
+		if (cfg_filter(v, cfg_path(sub, "", "filters", i),
+		    &cf->filters[i], &one) != 0)
+			cfg_note(&e, one), one = NULL;
 	}
 
-	if (cfg_object(root, "", "hooks", &hooks, cause) != 0 ||
-	    (hooks != NULL && cfg_hooks(hooks, cf, cause) != 0))
-		return -1;
-	if (cfg_object(root, "", "queue", &queue, cause) != 0 ||
-	    (queue != NULL && cfg_queue(queue, cf, cause) != 0))
-		return -1;
-	return 0;
+	if (cfg_object(root, "", "hooks", &hooks, &one) != 0 ||
+	    (hooks != NULL && cfg_hooks(hooks, cf, &one) != 0))
+		cfg_note(&e, one), one = NULL;
+	if (cfg_object(root, "", "queue", &queue, &one) != 0 ||
+	    (queue != NULL && cfg_queue(queue, cf, &one) != 0))
+		cfg_note(&e, one), one = NULL;
+	if (e.n == 0)
+		return 0;
+	if (e.n > CFG_ERRORS_MAX) {
+		xasprintf(&one, "... and %d more errors", e.n - CFG_ERRORS_MAX);
+		e.n = 0;	/* listed anyway */
+		cfg_note(&e, one);
+	}
+	*cause = e.text;
+	return -1;
 }
 
 /*
@@ -686,6 +742,24 @@ config_parse(const char *text, size_t len, const char *path, char **cause)
 		return NULL;
 	}
 	return cf;
+}
+
+/* Prefix each line of text with "path: " (new memory). */
+static char *
+cfg_prefix_lines(const char *path, const char *text)
+{
+	char		*out = NULL, *next;
+	const char	*p, *nl;
+
+	for (p = text; p != NULL; p = nl != NULL ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		xasprintf(&next, "%s%s%s: %.*s", out != NULL ? out : "",
+		    out != NULL ? "\n" : "", path, nl != NULL ? (int)(nl - p) :
+		    (int)strlen(p), p);
+		free(out);
+		out = next;
+	}
+	return out;
 }
 
 /* The key path of the first "password" in cf (new memory), or NULL. */
@@ -757,7 +831,7 @@ config_load(const char *path, int must_exist, char **cause)
 	cf = config_parse(text, len, path, &inner);
 	free(text);
 	if (cf == NULL) {
-		xasprintf(cause, "%s: %s", path, inner);
+		*cause = cfg_prefix_lines(path, inner);
 		free(inner);
 		return NULL;
 	}

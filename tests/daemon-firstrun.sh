@@ -31,10 +31,11 @@ chmod 600 "$CFG"
 expect_rc 0 "--check-config on the good file" run "$MAILCTLD" --check-config
 contains "$OUT" "good: 1 account" "it says the file is good"
 check "--check-config made nothing" test ! -e "$H/.local"
-echo '{"accounts": [{"name": "b", "email": "nope"}]}' >"$T/bad.json"
+echo '{"poll_interval": 0, "accounts": [{"name": "b", "email": "nope", "smtp": {"host": "h"}}]}' >"$T/bad.json"
 expect_rc 78 "--check-config on a bad file" run "$MAILCTLD" --check-config \
 	--config "$T/bad.json"
-contains "$ERR" "accounts[0].email" "it names the bad key"
+contains "$ERR" "$T/bad.json: poll_interval: expected" "it names the first bad key"
+contains "$ERR" "$T/bad.json: accounts[0].email: expected" "and the second, on a line of its own"
 
 # The first start, umask 022, no ~/.local at all.
 (umask 022; exec env -u XDG_CONFIG_HOME -u XDG_DATA_HOME HOME="$H" \

@@ -327,6 +327,45 @@ test_valid(void)
 	config_free(cf);
 }
 
+/* Every error of a document is told, one per line, in order. */
+static void
+test_every_error(void)
+{
+	struct config	*cf;
+	char		*t, *cause = NULL, many[8192];
+	size_t		 i, n = 0, lines = 0;
+
+	t = q("{'poll_interval':0,'accounts':[{'name':'a','email':'nope',"
+	    POP3_OK "},{'name':'b','email':'b@b.test','pop3':{'host':'h',"
+	    "'user':'u','password':'p','port':0}}],'filters':[{'folder':"
+	    "'Sent'}],'hooks':5}");
+	cf = config_parse(t, strlen(t), "t.json", &cause);
+	ok(cf == NULL && cause != NULL &&
+	    strncmp(cause, "poll_interval:", 14) == 0 &&
+	    strstr(cause, "\naccounts[0].email: ") != NULL &&
+	    strstr(cause, "\naccounts[1].pop3.port: ") != NULL &&
+	    strstr(cause, "\nfilters[0].folder: ") != NULL &&
+	    strstr(cause, "\nhooks: ") != NULL,
+	    "five errors in five parts are all told, in order: %s",
+	    cause ? cause : "(none)");
+	free(cause);
+	free(t);
+
+	n = snprintf(many, sizeof many, "{\"filters\":[");
+	for (i = 0; i < 30; i++)
+		n += snprintf(many + n, sizeof many - n, "%s{\"folder\":5}",
+		    i ? "," : "");
+	snprintf(many + n, sizeof many - n, "]}");
+	cause = NULL;
+	cf = config_parse(many, strlen(many), "t.json", &cause);
+	for (i = 0; cause != NULL && cause[i] != '\0'; i++)
+		lines += cause[i] == '\n';
+	ok(cf == NULL && cause != NULL && lines == 20 &&
+	    strstr(cause, "... and 10 more errors") != NULL,
+	    "30 errors: 20 listed, then how many more (%zu lines)", lines + 1);
+	free(cause);
+}
+
 static void
 test_load(void)
 {
@@ -362,6 +401,7 @@ main(void)
 	setenv("HOME", "/home/test", 1);
 	unsetenv("XDG_DATA_HOME");
 	test_top_level();
+	test_every_error();
 	test_accounts();
 	test_servers();
 	test_filters_hooks_queue();
