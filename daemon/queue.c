@@ -5,7 +5,10 @@
  * account's next message is on its way while the last one's outcome is
  * recorded, but its final dot only goes once that outcome is durable
  * (queue_resume, smtp_release), so a crash can make at most one message go
- * out twice:
+ * out twice. A sent message's outcome is first recorded alone
+ * ("delivered": one commit), and it is filed into Sent later, in batches
+ * (queue_file_now), so that filing's directory flushes do not stand
+ * between one message and the next. The one message that may go twice:
  * the one whose final dot was sent and whose reply was not yet recorded,
  * the floor SMTP allows. A message that went out is only forgotten here
  * once the store has filed it into Sent.
@@ -37,6 +40,12 @@
 #include "store.h"
 
 #define QUEUE_UPDATE_RETRY	5	/* seconds, after a failed update */
+/*
+ * Sent mail waiting to be filed into Sent: while messages go out it is
+ * filed this many at a time (filing flushes two directories, which must
+ * not stand between each message and the next), else at once.
+ */
+#define QUEUE_FILE_BATCH	32
 
 enum qstate { Q_QUEUED, Q_SENDING, Q_DEFERRED, Q_FAILED, Q_SENT };
 enum qrstate { QR_PENDING, QR_SENT, QR_FAILED };
@@ -78,6 +87,8 @@ struct qitem {
 	size_t			 nrcpts;
 	int			 dirty;		/* outcome not yet stored */
 	int			 storing;	/* in the update in flight */
+	int			 recorded;	/* its last outcome is durable */
+	int			 delivered;	/* Q_SENT recorded; to file */
 	struct qwaits		 waiters;
 };
 TAILQ_HEAD(qitems, qitem);
@@ -258,7 +269,12 @@ queue_item_new(json_t *row)
 	if (it->next_try == 0)
 		it->next_try = it->created;
 	it->attempts = json_integer_value(json_object_get(row, "attempts"));
-	if (state != NULL && strcmp(state, "deferred") == 0)
+	if (state != NULL && strcmp(state, "delivered") == 0) {
+		/* Accepted by the server before a stop: filing is left. */
+		it->state = Q_SENT;
+		it->delivered = it->recorded = 1;
+		it->dirty = 1;
+	} else if (state != NULL && strcmp(state, "deferred") == 0)
 		it->state = Q_DEFERRED;
 	else if (state != NULL && strcmp(state, "failed") == 0)
 		it->state = Q_FAILED;
@@ -576,6 +592,7 @@ queue_sent_cb(struct smtp_session *s, const struct smtp_result *res,
 		if (res->closed && it->state == Q_DEFERRED)
 			queue_fail_due(qa, it, it->last_error, now);
 		qa->recording = it->id;
+		it->recorded = 0;
 	}
 	queue_acct_release(qa);
 	queue_store_outcomes();
@@ -595,6 +612,7 @@ queue_closed_cb(struct smtp_session *s, const struct smtp_result *res,
 		    res->message);
 	smtp_session_free(s);
 	qa->session = NULL;
+	queue_store_outcomes();		/* sent mail may wait to be filed */
 	queue_kick();
 }
 
@@ -762,8 +780,15 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 			it->dirty = 1;
 			continue;
 		}
+		it->recorded = 1;
 		if (it->state != Q_SENT)
 			continue;
+		if (!it->delivered) {
+			/* Its outcome is durable; filing into Sent is next. */
+			it->delivered = 1;
+			it->dirty = 1;
+			continue;
+		}
 		snprintf(key, sizeof key, "%lld", it->id);
 		mid = json_object_get(filed, key);
 		log_info("queue: account=%s msg=%lld sent%s", it->account,
@@ -779,8 +804,9 @@ queue_updated_cb(json_t *result, int code, const char *error, void *arg)
 		evtimer_add(queue_timer, &tv);
 		return;
 	}
-	queue_store_outcomes();
+	/* Sending goes on first: then filing knows whether it may wait. */
 	queue_resume();
+	queue_store_outcomes();
 	queue_kick();
 }
 
@@ -802,7 +828,7 @@ queue_resume(void)
 		if (qa->recording == 0)
 			continue;
 		it = queue_find(qa->recording);
-		if (it != NULL && (it->dirty || it->storing))
+		if (it != NULL && !it->recorded)
 			continue;
 		qa->recording = 0;
 		if (qa->cur != NULL && qa->session != NULL)
@@ -810,6 +836,28 @@ queue_resume(void)
 		else
 			queue_send_next(qa);
 	}
+}
+
+/*
+ * Is it time to file sent mail into Sent? At once when no message is on
+ * its way or waiting for its outcome to be recorded; else once
+ * QUEUE_FILE_BATCH are waiting (the rest go when the sending stops).
+ */
+static int
+queue_file_now(void)
+{
+	struct qacct	*qa;
+	struct qitem	*it;
+	int		 n = 0;
+
+	TAILQ_FOREACH(it, &queue_items, entry)
+		n += it->delivered && it->dirty;
+	if (n >= QUEUE_FILE_BATCH)
+		return 1;
+	TAILQ_FOREACH(qa, &queue_accts, entry)
+		if (qa->cur != NULL || qa->recording != 0)
+			return 0;
+	return 1;
 }
 
 /* Hand every outcome not yet stored to the store (one update at a time). */
@@ -820,14 +868,18 @@ queue_store_outcomes(void)
 	const struct config_account *ca;
 	json_t		*items, *params;
 	const char	*state;
+	int		 file;
 
 	if (queue_updating)
 		return;
+	file = queue_file_now();
 	items = json_array();
 	TAILQ_FOREACH(it, &queue_items, entry) {
-		if (!it->dirty)
+		if (!it->dirty || (it->delivered && !file))
 			continue;
+		/* A sent message is first recorded as delivered, then filed. */
 		state = it->state == Q_SENDING ? "queued" :
+		    it->state == Q_SENT && !it->delivered ? "delivered" :
 		    qstate_names[it->state];
 		ca = config_find_account(queue_config, it->account);
 		json_array_append_new(items, json_pack("{s:I, s:s, s:s, s:s, "

@@ -7,7 +7,9 @@
  *                 file, fsync it and the directory, then insert its row:
  *                 once the row is committed the message is durable, and
  *                 only then does send answer.
- *   queue.update  record attempts. A message that went out is renamed
+ *   queue.update  record attempts ("delivered": accepted by the server,
+ *                 not yet filed, a plain row update). A message that went
+ *                 out (state "sent") is renamed
  *                 into ACCOUNT/Sent/cur (read), its directories flushed,
  *                 then in one transaction it is indexed there and its row
  *                 deleted. A crash in between leaves a row whose file is
