@@ -1,11 +1,16 @@
 /* Default socket, config and data paths from the XDG environment. */
 #include "autoconf.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "paths.h"
 #include "xmalloc.h"
 
@@ -100,4 +105,40 @@ paths_expand_home(const char *path, char **cause)
 	}
 	xasprintf(&out, "%s%s", home, path + 1);
 	return out;
+}
+
+/*
+ * Make dir and its missing parents, each one we create 0700 (nobody else
+ * may even reach what is inside). Return 0, or -1 with *cause, also when
+ * a part of the path exists and is not a directory.
+ */
+int
+paths_mkdirs(const char *dir, char **cause)
+{
+	struct stat	 st;
+	char		*copy, *p, c;
+	int		 rc = 0;
+
+	copy = xstrdup(dir);
+	for (p = copy + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(copy, 0700) == 0)
+			log_debug("created %s", copy);
+		else if (errno != EEXIST) {
+			xasprintf(cause, "cannot create %s: %s", copy,
+			    strerror(errno));
+			rc = -1;
+		} else if (stat(copy, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			xasprintf(cause, "%s is not a directory", copy);
+			rc = -1;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
 }

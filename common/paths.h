@@ -1,7 +1,9 @@
 /*
  * Where mailctl keeps things by default (DESIGN.md "Where things live").
- * Every function returns a newly allocated string, or NULL with *cause set
- * (allocated) when the environment gives no usable answer.
+ * The paths_default_* and paths_expand_home functions return a newly
+ * allocated string, or NULL with *cause set (allocated) when the
+ * environment gives no usable answer; paths_mkdirs makes a directory and
+ * its parents.
  */
 #ifndef MAILCTL_PATHS_H
 #define MAILCTL_PATHS_H
@@ -13,5 +15,6 @@ char	*paths_default_socket(char **cause);
 char	*paths_default_config(char **cause);
 char	*paths_default_data_dir(char **cause);
 char	*paths_expand_home(const char *path, char **cause);
+int	 paths_mkdirs(const char *dir, char **cause);
 
 #endif

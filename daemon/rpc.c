@@ -934,27 +934,6 @@ rpc_listen_fd(struct event_base *base, int fd, char **cause)
 	return 0;
 }
 
-/* Create one directory (0700) unless it exists. */
-static int
-rpc_mkdir(const char *dir, char **cause)
-{
-	struct stat	 st;
-
-	if (mkdir(dir, 0700) == 0) {
-		log_debug("created %s", dir);
-		return 0;
-	}
-	if (errno != EEXIST) {
-		xasprintf(cause, "cannot create %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		xasprintf(cause, "%s is not a directory", dir);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Make sure the socket's directory and its parents exist; directories we
  * create are 0700 so that nobody else can even reach the socket.
@@ -962,22 +941,13 @@ rpc_mkdir(const char *dir, char **cause)
 static int
 rpc_socket_dir(const char *path, char **cause)
 {
-	char	*dir, *p, c;
+	char	*dir, *p;
 	int	 rc = 0;
 
 	dir = xstrdup(path);
 	if ((p = strrchr(dir, '/')) != NULL && p != dir) {
 		*p = '\0';
-		for (p = dir + 1;; p++) {
-			if (*p != '/' && *p != '\0')
-				continue;
-			c = *p;
-			*p = '\0';
-			rc = rpc_mkdir(dir, cause);
-			*p = c;
-			if (rc != 0 || c == '\0')
-				break;
-		}
+		rc = paths_mkdirs(dir, cause);
 	}
 	free(dir);
 	return rc;

@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
+#include "common/paths.h"
 #include "common/xmalloc.h"
 #include "config.h"
 #include "filter.h"
@@ -56,31 +57,6 @@ const char *const store_default_folders[] = {
 	NULL
 };
 
-/* Make dir and its missing parents, 0700 each. */
-static int
-store_mkdirs(const char *dir, char **cause)
-{
-	char	*p, *copy;
-	int	 rc = 0;
-
-	copy = xstrdup(dir);
-	for (p = copy + 1; rc == 0; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
-			xasprintf(cause, "cannot create %s: %s", copy,
-			    strerror(errno));
-			rc = -1;
-		}
-		if (dir[p - copy] == '\0')
-			break;
-		*p = '/';
-	}
-	free(copy);
-	return rc;
-}
-
 /*
  * One daemon per data_dir: take an exclusive flock on data_dir/lock
  * (making data_dir and its parents when missing) and write our pid in it.
@@ -96,7 +72,7 @@ store_lock(const char *data_dir, long *holder, char **cause)
 	int	 fd;
 
 	*holder = 0;
-	if (store_mkdirs(data_dir, cause) != 0)
+	if (paths_mkdirs(data_dir, cause) != 0)
 		return -1;
 	xasprintf(&path, "%s/lock", data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
