@@ -104,23 +104,8 @@ check "drain: the queue empties" eval '[ "$(mc queue --json)" = "[]" ]'
 ms_wait_delivered alice "$N" 60 >/dev/null 2>&1
 sleep 1	# let Postfix finish what it accepted
 
-# count MAILDIR: "MISSING TWICE" over the chaos mail subjects.
-count() {
-	python3 - "$1" "$N" <<'EOF'
-import collections, email, email.policy, glob, sys
-md, n = sys.argv[1], int(sys.argv[2])
-c = collections.Counter()
-for f in glob.glob(md + "/new/*") + glob.glob(md + "/cur/*"):
-    m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
-    s = str(m["Subject"] or "")
-    if s.startswith("chaos mail "):
-        c[int(s.split()[-1])] += 1
-print(sum(1 for i in range(1, n + 1) if c[i] == 0),
-      sum(v - 1 for v in c.values() if v > 1))
-EOF
-}
-read -r dlost dtwice <<<"$(count "$(ms_maildir alice)")"
-read -r slost stwice <<<"$(count "$T/data/alice/Sent")"
+read -r dlost dtwice _ <<<"$(count_subjects "$(ms_maildir alice)" "chaos mail" "$N")"
+read -r slost stwice _ <<<"$(count_subjects "$T/data/alice/Sent" "chaos mail" "$N")"
 check "drain: $dkills kills, none lost ($dlost)" test "$dlost" -eq 0
 check "drain: at most one delivered twice per kill ($dtwice for $dkills)" \
 	test "$dtwice" -le "$dkills"

@@ -157,6 +157,25 @@ pop3_account() {
 # stored ACCOUNT: list the message files of an account (new and cur).
 stored() { find "$T/data/$1" -path '*/new/*' -type f -o -path '*/cur/*' -type f 2>/dev/null; }
 
+# count_subjects MAILDIR PREFIX N: of the mails whose Subject is "PREFIX
+# NUMBER" (NUMBER 1 to N) in MAILDIR's new/ and cur/, print how many numbers
+# are missing, how many copies are extra, and the first missing numbers.
+count_subjects() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import collections, email, email.policy, glob, sys
+md, prefix, n = sys.argv[1], sys.argv[2] + " ", int(sys.argv[3])
+c = collections.Counter()
+for f in glob.glob(md + "/new/*") + glob.glob(md + "/cur/*"):
+    m = email.message_from_binary_file(open(f, "rb"), policy=email.policy.default)
+    s = str(m["Subject"] or "")
+    if s.startswith(prefix):
+        c[int(s.split()[-1])] += 1
+missing = [i for i in range(1, n + 1) if c[i] == 0]
+extra = sum(v - 1 for v in c.values() if v > 1)
+print(len(missing), extra, ",".join(map(str, missing[:10])))
+PY
+}
+
 # sums: sha256 of each file named on stdin, sorted.
 sums() { xargs -r sha256sum | awk '{print $1}' | sort; }
 
