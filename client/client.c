@@ -170,6 +170,41 @@ client_write_all(int fd, const char *buf, size_t len)
 }
 
 /*
+ * Write all of buf, the open descriptor pass (unless -1) going along with
+ * its first byte (SCM_RIGHTS), for the daemon to use in our name.
+ */
+static int
+client_write_fd(int fd, const char *buf, size_t len, int pass)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}		 control;
+	ssize_t		 n;
+
+	if (pass == -1)
+		return client_write_all(fd, buf, len);
+	memset(&msg, 0, sizeof msg);
+	memset(&control, 0, sizeof control);
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof control.buf;
+	CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), &pass, sizeof pass);
+	while ((n = sendmsg(fd, &msg, MSG_NOSIGNAL)) == -1)
+		if (errno != EINTR)
+			return -1;
+	return client_write_all(fd, buf + n, len - n);
+}
+
+/*
  * Read lines until the response with our id arrives; notifications that
  * arrive first are skipped. Return the response or NULL with *status set.
  */
@@ -239,6 +274,14 @@ int
 client_call(struct client_opts *o, const char *method, json_t *params,
     json_t **result)
 {
+	return client_call_fd(o, method, params, -1, result);
+}
+
+/* The same, sending the open descriptor pass along with the request. */
+int
+client_call_fd(struct client_opts *o, const char *method, json_t *params,
+    int pass, json_t **result)
+{
 	json_t		*req, *resp, *err;
 	char		*line;
 	size_t		 len;
@@ -258,7 +301,7 @@ client_call(struct client_opts *o, const char *method, json_t *params,
 	 * When the daemon refuses us (another uid, too many clients) it
 	 * answers and closes at once: a failed write still reads that answer.
 	 */
-	if (client_write_all(fd, line, len) != 0 && errno != EPIPE &&
+	if (client_write_fd(fd, line, len, pass) != 0 && errno != EPIPE &&
 	    errno != ECONNRESET) {
 		fprintf(stderr, "mailctl: write: %s\n", strerror(errno));
 		free(line);

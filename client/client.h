@@ -31,6 +31,8 @@ int	client_connect(struct client_opts *, int *status);
 int	client_write_all(int fd, const char *buf, size_t len);
 int	client_call(struct client_opts *, const char *method, json_t *params,
 	    json_t **result);
+int	client_call_fd(struct client_opts *, const char *method,
+	    json_t *params, int fd, json_t **result);
 int	client_print_json(const json_t *);
 void	client_cmd_usage(const struct client_cmd *, FILE *);
 int	client_parse_common(const struct client_cmd *, struct client_opts *,

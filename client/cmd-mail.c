@@ -49,12 +49,12 @@ mail_ids(const char *cmd, int argc, char **argv)
 
 /* Print the result of a call as JSON, or hand it back; 0 or a status. */
 static int
-mail_call(struct client_opts *o, const char *method, json_t *params,
-    json_t **result)
+mail_call_fd(struct client_opts *o, const char *method, json_t *params,
+    int fd, json_t **result)
 {
 	int	 rc;
 
-	if ((rc = client_call(o, method, params, result)) != 0)
+	if ((rc = client_call_fd(o, method, params, fd, result)) != 0)
 		return rc;
 	if (o->json) {
 		rc = client_print_json(*result);
@@ -63,6 +63,13 @@ mail_call(struct client_opts *o, const char *method, json_t *params,
 		return rc;
 	}
 	return 0;
+}
+
+static int
+mail_call(struct client_opts *o, const char *method, json_t *params,
+    json_t **result)
+{
+	return mail_call_fd(o, method, params, -1, result);
 }
 
 /* Copy a stored message's bytes to stdout. */
@@ -295,6 +302,7 @@ cmd_rm(const struct client_cmd *cmd, struct client_opts *o, int argc,
 /* Options of attachments. */
 struct att_args {
 	json_t	*params;
+	int	 dir;		/* --save's, open; -1: none */
 };
 
 static int
@@ -315,7 +323,13 @@ att_opt(int ch, const char *arg, void *p)
 		json_object_set_new(a->params, "index", json_integer(n));
 		return -1;
 	}
-	if (realpath(arg, path) == NULL) {
+	/*
+	 * The directory goes to the daemon open: it writes through it, so
+	 * --save works wherever we can write, whatever the daemon's sandbox
+	 * lets it see; the path only names it in the answer.
+	 */
+	if (realpath(arg, path) == NULL || (a->dir != -1 && close(a->dir)) ||
+	    (a->dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "mailctl attachments: --save %s: %s\n", arg,
 		    strerror(errno));
 		return EX_CANTCREAT;
@@ -343,6 +357,7 @@ cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
 	char		 size[32];
 
 	a.params = json_object();
+	a.dir = -1;
 	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhs:i:", longs, att_opt,
 	    &a)) != -1 || argc - optind != 1 ||
 	    (id = client_parse_id(cmd->name, "message",
@@ -350,10 +365,15 @@ cmd_attachments(const struct client_cmd *cmd, struct client_opts *o,
 		if (rc == -1)
 			client_cmd_usage(cmd, stderr);
 		json_decref(a.params);
+		if (a.dir != -1)
+			close(a.dir);
 		return rc == -1 ? EX_USAGE : rc;
 	}
 	json_object_set_new(a.params, "id", json_integer(id));
-	if ((rc = mail_call(o, "attachments", a.params, &r)) != 0 || r == NULL)
+	rc = mail_call_fd(o, "attachments", a.params, a.dir, &r);
+	if (a.dir != -1)
+		close(a.dir);
+	if (rc != 0 || r == NULL)
 		return rc;
 	json_array_foreach(r, i, e) {
 		printf("%3lld  ", json_integer_value(json_object_get(e,

@@ -37,11 +37,18 @@ rpc_mail_text_cb(char *text, size_t len, int code, const char *error,
 
 RPC_MAIL_EXEC(folders)
 RPC_MAIL_EXEC(read)
-RPC_MAIL_EXEC(attachments)
 RPC_MAIL_EXEC(mark)
 RPC_MAIL_EXEC(move)
 RPC_MAIL_EXEC(delete)
 RPC_MAIL_EXEC(refilter)
+
+/* attachments: --save's directory may come as a descriptor. */
+static void
+rpc_mail_attachments_exec(struct rpc_call *call, json_t *params)
+{
+	store_request_fd(rpc_call_env(call)->store, "attachments", params,
+	    rpc_call_take_fd(call), rpc_call_answer_cb, call);
+}
 
 /*
  * Answer "not found" for an account the configuration does not name, rather

@@ -1,7 +1,11 @@
 /*
  * The JSON-RPC control socket: listener, clients, framing and dispatch.
  *
- * Every client is a bufferevent. Input is split at "\n"; a line longer than
+ * Every client is a bufferevent for its output and an event of its own for
+ * its input, read with recvmsg so that a request can bring an open
+ * descriptor along (SCM_RIGHTS: attachments --save passes the directory
+ * it saves into, so the daemon can write there even where its sandbox
+ * makes the path read-only). Input is split at "\n"; a line longer than
  * JSONRPC_LINE_MAX gets one error and the connection is closed after it is
  * flushed. Replies are queued on the client's output; when a client does not
  * read and its output passes RPC_OUTPUT_HIGH, reading from it pauses until it
@@ -54,6 +58,8 @@
 #define RPC_TRIM_AFTER		(1024 * 1024)	/* answer bytes, then trim */
 #define RPC_ACCEPT_RETRY	1	/* seconds to pause after EMFILE */
 #define RPC_SUBSCRIBER_MAX	(256 * 1024)	/* unread events, then drop */
+#define RPC_CLIENT_FDS		4	/* descriptors received, not yet taken */
+#define RPC_READ_SIZE		65536
 
 extern const struct rpc_method rpc_status_method;
 extern const struct rpc_method rpc_reload_method;
@@ -98,7 +104,15 @@ static const struct rpc_method *const rpc_methods[] = {
 struct rpc_client {
 	TAILQ_ENTRY(rpc_client)	 entry;
 	unsigned long		 id;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* its output */
+	struct event		*rd;		/* its input */
+	struct evbuffer		*in;
+	size_t			 consumed;	/* input bytes taken off in */
+	size_t			 received;	/* input bytes read */
+	int			 fds[RPC_CLIENT_FDS];	/* received */
+	size_t			 fd_at[RPC_CLIENT_FDS];	/* with byte ... */
+	unsigned		 nfds;
+	int			 line_fd;	/* the line's; -1: none */
 	uid_t			 uid;
 	pid_t			 pid;
 	int			 flags;
@@ -131,6 +145,7 @@ struct rpc_call {
 	struct rpc_batch	*batch;		/* or NULL */
 	json_t			*id;		/* NULL: a notification */
 	const char		*method;	/* borrowed from the table */
+	int			 fd;		/* came with it; -1: none */
 };
 
 static TAILQ_HEAD(, rpc_client) rpc_clients =
@@ -159,6 +174,19 @@ rpc_reconfigure(const struct config *cf)
 static void	rpc_client_read(struct rpc_client *);
 static void	rpc_client_free(struct rpc_client *);
 
+/* Stop or restart reading a client's input. */
+static void
+rpc_client_pause(struct rpc_client *c)
+{
+	event_del(c->rd);
+}
+
+static void
+rpc_client_resume(struct rpc_client *c)
+{
+	event_add(c->rd, NULL);
+}
+
 /* Queue one encoded line on the client's output. */
 static void
 rpc_client_write(struct rpc_client *c, const char *line, size_t len)
@@ -170,7 +198,7 @@ rpc_client_write(struct rpc_client *c, const char *line, size_t len)
 	    !(c->flags & RPC_CLIENT_PAUSED)) {
 		log_debug("client=%lu output backlog, pausing reads", c->id);
 		c->flags |= RPC_CLIENT_PAUSED;
-		bufferevent_disable(c->bev, EV_READ);
+		rpc_client_pause(c);
 	}
 }
 
@@ -203,7 +231,7 @@ static void
 rpc_client_close_after_flush(struct rpc_client *c)
 {
 	c->flags |= RPC_CLIENT_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
+	rpc_client_pause(c);
 	/* Calls in flight will not be answered to a closing client. */
 	rpc_client_maybe_free(c);
 }
@@ -218,6 +246,11 @@ rpc_call_new(struct rpc_client *c, struct rpc_batch *batch, json_t *id)
 	call->client = c;
 	call->batch = batch;
 	call->id = id != NULL ? json_incref(id) : NULL;
+	call->fd = -1;
+	if (batch == NULL) {
+		call->fd = c->line_fd;	/* a batch's members get none */
+		c->line_fd = -1;
+	}
 	TAILQ_INSERT_TAIL(&c->calls, call, entry);
 	return call;
 }
@@ -255,7 +288,7 @@ rpc_batch_free(struct rpc_batch *b)
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 		    RPC_OUTPUT_HIGH && !(c->flags & RPC_CLIENT_PAUSED)) {
 			c->flags |= RPC_CLIENT_PAUSED;
-			bufferevent_disable(c->bev, EV_READ);
+			rpc_client_pause(c);
 		}
 	}
 	if (c != NULL)
@@ -385,6 +418,8 @@ rpc_call_finish_line(struct rpc_call *call, char *line, size_t len,
 	} else if (c != NULL)
 		rpc_client_maybe_free(c);
 	json_decref(call->id);
+	if (call->fd != -1)
+		close(call->fd);
 	free(call);
 }
 
@@ -476,6 +511,19 @@ rpc_call_env(const struct rpc_call *call)
 {
 	(void)call;
 	return &rpc_env;
+}
+
+/*
+ * The descriptor the client sent with this request (SCM_RIGHTS), now the
+ * caller's to close; -1 when none came.
+ */
+int
+rpc_call_take_fd(struct rpc_call *call)
+{
+	int	 fd = call->fd;
+
+	call->fd = -1;
+	return fd;
 }
 
 /* Make the caller's connection receive events from now on. */
@@ -727,16 +775,36 @@ rpc_client_toolong(struct rpc_client *c)
 	err = jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST, msg);
 	rpc_client_send(c, err);
 	json_decref(err);
-	evbuffer_drain(bufferevent_get_input(c->bev),
-	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	rpc_client_close_after_flush(c);
+}
+
+/*
+ * The descriptors that came with the line ending at input byte end: the
+ * first becomes the line's (its call's), any other is closed.
+ */
+static void
+rpc_client_line_fds(struct rpc_client *c, size_t end)
+{
+	unsigned	 i, n = 0;
+
+	for (i = 0; i < c->nfds; i++) {
+		if (c->fd_at[i] > end) {
+			c->fds[n] = c->fds[i];
+			c->fd_at[n++] = c->fd_at[i];
+		} else if (c->line_fd == -1)
+			c->line_fd = c->fds[i];
+		else
+			close(c->fds[i]);
+	}
+	c->nfds = n;
 }
 
 /* Process every complete line in the client's input. */
 static void
 rpc_client_read(struct rpc_client *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = c->in;
 	struct evbuffer_ptr	 eol;
 	unsigned char		*line;
 	size_t			 eol_len;
@@ -753,16 +821,80 @@ rpc_client_read(struct rpc_client *c)
 			return;
 		}
 		line = evbuffer_pullup(in, eol.pos + 1);
+		rpc_client_line_fds(c, c->consumed + eol.pos);
 		rpc_client_line(c, (char *)line, eol.pos);
+		if (c->line_fd != -1) {
+			close(c->line_fd);	/* no call took it */
+			c->line_fd = -1;
+		}
 		evbuffer_drain(in, eol.pos + 1);
+		c->consumed += eol.pos + 1;
 	}
 }
 
-/* Read callback. */
+/*
+ * Read what the client sent, and the descriptors that came with it: the
+ * kernel ties them to the first byte of this read, so they belong to the
+ * line that byte is in.
+ */
 static void
-rpc_client_read_cb(struct bufferevent *bev, void *arg)
+rpc_client_recv_cb(evutil_socket_t fd, short what, void *arg)
 {
-	rpc_client_read(arg);
+	struct rpc_client	*c = arg;
+	struct msghdr		 msg;
+	struct iovec		 iov;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(RPC_CLIENT_FDS * sizeof(int))];
+	}			 control;
+	char			 buf[RPC_READ_SIZE];
+	ssize_t			 n;
+	size_t			 i, nfd;
+	int			 got;
+
+	memset(&msg, 0, sizeof msg);
+	iov.iov_base = buf;
+	iov.iov_len = sizeof buf;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof control.buf;
+	if ((n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("client=%lu connection error: %s", c->id,
+		    strerror(errno));
+		rpc_client_free(c);
+		return;
+	}
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof got);
+			if (c->nfds == RPC_CLIENT_FDS || n == 0) {
+				close(got);
+				continue;
+			}
+			c->fds[c->nfds] = got;
+			c->fd_at[c->nfds++] = c->received;
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		log_warnx("client=%lu sent more than %d descriptors at once; "
+		    "the rest were dropped", c->id, RPC_CLIENT_FDS);
+	if (n == 0) {
+		/* A half-closed client still gets its pending answers. */
+		log_debug("client=%lu end of input", c->id);
+		rpc_client_close_after_flush(c);
+		return;
+	}
+	c->received += n;
+	evbuffer_add(c->in, buf, n);
+	rpc_client_read(c);
 }
 
 /* Write callback: output drained below the low watermark, or to empty. */
@@ -773,28 +905,22 @@ rpc_client_write_cb(struct bufferevent *bev, void *arg)
 
 	if ((c->flags & RPC_CLIENT_PAUSED) && !(c->flags & RPC_CLIENT_CLOSING)) {
 		c->flags &= ~RPC_CLIENT_PAUSED;
-		bufferevent_enable(c->bev, EV_READ);
+		rpc_client_resume(c);
 		rpc_client_read(c);
 	}
 	rpc_client_maybe_free(c);
 }
 
-/* Event callback: end of file or an error. */
+/* Event callback of the output: an error (input is read elsewhere). */
 static void
 rpc_client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct rpc_client	*c = arg;
 
-	if (what & BEV_EVENT_ERROR) {
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
 		log_debug("client=%lu connection error: %s", c->id,
 		    strerror(EVUTIL_SOCKET_ERROR()));
 		rpc_client_free(c);
-		return;
-	}
-	if (what & BEV_EVENT_EOF) {
-		/* A half-closed client still gets its pending answers. */
-		log_debug("client=%lu end of input", c->id);
-		rpc_client_close_after_flush(c);
 	}
 }
 
@@ -813,6 +939,10 @@ rpc_client_free(struct rpc_client *c)
 	TAILQ_REMOVE(&rpc_clients, c, entry);
 	rpc_nclients--;
 	log_debug("client=%lu closed (%zu left)", c->id, rpc_nclients);
+	while (c->nfds > 0)
+		close(c->fds[--c->nfds]);
+	event_free(c->rd);
+	evbuffer_free(c->in);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -843,22 +973,31 @@ rpc_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c = xcalloc(1, sizeof *c);
 	c->id = ++rpc_next_client_id;
 	TAILQ_INIT(&c->calls);
+	c->line_fd = -1;
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	c->rd = event_new(base, fd, EV_READ | EV_PERSIST, rpc_client_recv_cb,
+	    c);
+	c->in = evbuffer_new();
+	if (c->bev == NULL || c->rd == NULL || c->in == NULL) {
 		log_warnx("client=%lu cannot create a bufferevent", c->id);
-		close(fd);
+		if (c->rd != NULL)
+			event_free(c->rd);
+		if (c->in != NULL)
+			evbuffer_free(c->in);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
 		free(c);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&rpc_clients, c, entry);
 	rpc_nclients++;
-	/* Stop reading at the line limit: the rest is refused anyway. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    JSONRPC_LINE_MAX + 64 * 1024);
 	bufferevent_setwatermark(c->bev, EV_WRITE, RPC_OUTPUT_HIGH / 2, 0);
-	bufferevent_setcb(c->bev, rpc_client_read_cb, rpc_client_write_cb,
+	bufferevent_setcb(c->bev, NULL, rpc_client_write_cb,
 	    rpc_client_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_WRITE);
+	rpc_client_resume(c);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
 		log_warn("client=%lu SO_PEERCRED", c->id);

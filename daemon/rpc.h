@@ -71,6 +71,7 @@ void	rpc_call_error(struct rpc_call *, int code, const char *fmt, ...)
 void	rpc_call_answer_cb(json_t *result, int code, const char *error,
 	    void *call);
 const struct rpc_env *rpc_call_env(const struct rpc_call *);
+int	rpc_call_take_fd(struct rpc_call *);
 void	rpc_call_subscribe(struct rpc_call *);
 void	rpc_broadcast(const json_t *msg);
 

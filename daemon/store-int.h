@@ -151,6 +151,7 @@ struct ops_req {
 	store_reply_cb		 cb;
 	void			*arg;
 	long long		 mark_id;	/* read: mark it read next */
+	int			 fd;		/* came with the request, or -1 */
 };
 
 #define OPS_NAME_MAX	256	/* a Maildir file name */

@@ -500,6 +500,8 @@ ops_done(struct store *st, struct store_job *job)
 	else
 		r->cb(r->result, 0, NULL, r->arg);
 	json_decref(r->params);
+	if (r->fd != -1)
+		close(r->fd);
 	free(r->error);
 	free(r);
 }
@@ -509,7 +511,7 @@ ops_done(struct store *st, struct store_job *job)
  * through cb, or text_cb for its JSON text.
  */
 static void
-ops_request(struct store *st, const char *op, json_t *params,
+ops_request(struct store *st, const char *op, json_t *params, int fd,
     store_reply_cb cb, store_text_cb text_cb, void *arg)
 {
 	struct ops_req	*r;
@@ -523,6 +525,7 @@ ops_request(struct store *st, const char *op, json_t *params,
 	r = xcalloc(1, sizeof *r);
 	r->op = &ops_table[i];
 	r->params = params != NULL ? json_incref(params) : json_object();
+	r->fd = fd;
 	r->cb = cb;
 	r->text_cb = text_cb;
 	r->arg = arg;
@@ -534,7 +537,7 @@ void
 store_request_text(struct store *st, const char *op, json_t *params,
     store_text_cb cb, void *arg)
 {
-	ops_request(st, op, params, NULL, cb, arg);
+	ops_request(st, op, params, -1, NULL, cb, arg);
 }
 
 /* Run a mailbox operation; cb answers from the loop. */
@@ -542,5 +545,12 @@ void
 store_request(struct store *st, const char *op, json_t *params,
     store_reply_cb cb, void *arg)
 {
-	ops_request(st, op, params, cb, NULL, arg);
+	ops_request(st, op, params, -1, cb, NULL, arg);
+}
+
+void
+store_request_fd(struct store *st, const char *op, json_t *params, int fd,
+    store_reply_cb cb, void *arg)
+{
+	ops_request(st, op, params, fd, cb, NULL, arg);
 }

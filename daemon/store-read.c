@@ -7,6 +7,8 @@
  */
 #include "autoconf.h"
 
+#include <sys/stat.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -520,6 +522,7 @@ ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
 	json_t		*list, *o;
 	const char	*dir, *fname;
 	char		*data, *name;
+	struct stat	 sb;
 	size_t		 i, len, want;
 	int		 dfd = -1;
 
@@ -533,7 +536,22 @@ ops_attachments(struct store *st, sqlite3 *db, struct ops_req *r)
 		    "directory path");
 		return;
 	}
-	if (dir != NULL && (dfd = open(dir, O_RDONLY | O_DIRECTORY |
+	/*
+	 * A directory the client opened and sent is written through as it
+	 * is: its path may be read-only or hidden in the daemon's sandbox
+	 * (ProtectHome, PrivateTmp), and save then only names it.
+	 */
+	if (r->fd != -1) {
+		if (fstat(r->fd, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+			ops_fail(r, JSONRPC_INVALID_PARAMS, "the descriptor sent "
+			    "with the request is not a directory");
+			return;
+		}
+		dfd = r->fd;
+		r->fd = -1;
+		if (dir == NULL)
+			dir = ".";
+	} else if (dir != NULL && (dfd = open(dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1) {
 		ops_fail(r, JSONRPC_ERR_DATA, "cannot open directory %s: %s",
 		    dir, strerror(errno));

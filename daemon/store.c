@@ -77,7 +77,11 @@ store_lock(const char *data_dir, long *holder, char **cause)
 	xasprintf(&path, "%s/lock", data_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
-		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+		/* The unit's sandbox makes the home read-only but for one. */
+		xasprintf(cause, "cannot open %s: %s%s", path, strerror(errno),
+		    errno == EROFS ? " (a data_dir outside ~/.local/share/"
+		    "mailctl needs ReadWritePaths= in a drop-in of the "
+		    "systemd unit: see the README)" : "");
 		free(path);
 		return -1;
 	}

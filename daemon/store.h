@@ -79,6 +79,9 @@ typedef void (*store_reply_cb)(json_t *result, int code, const char *error,
     void *arg);
 void		 store_request(struct store *, const char *op, json_t *params,
 		    store_reply_cb, void *arg);
+/* The same with a descriptor the client sent (fd, stolen; closed after). */
+void		 store_request_fd(struct store *, const char *op,
+		    json_t *params, int fd, store_reply_cb, void *arg);
 /*
  * The same, for an answer that may be big (list): the result comes as
  * JSON text (text stolen, len bytes), written on the store's thread.

@@ -73,7 +73,8 @@ if command -v systemd-analyze >/dev/null; then
 	check "systemd-analyze security: exposure ${score:-?} (at most 2.0)" \
 		awk -v s="${score:-99}" 'BEGIN { exit !(s <= 2.0) }'
 	for d in NoNewPrivileges ProtectSystem=strict PrivateUsers \
-	    SystemCallFilter MemoryDenyWriteExecute RestrictAddressFamilies; do
+	    SystemCallFilter MemoryDenyWriteExecute RestrictAddressFamilies \
+	    ProtectHome=read-only PrivateTmp=yes; do
 		check "the unit sets $d" grep -q "^$d" "$T/units/mailctld.service"
 	done
 else
