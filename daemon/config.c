@@ -276,7 +276,68 @@ config_component_ok(const char *s)
 	return 1;
 }
 
-/* Parse a pop3 or smtp server object. */
+/*
+ * The local folder of a server folder other than INBOX: its name with the
+ * hierarchy's "/" as "." (new memory), or NULL when no folder can have
+ * that name. INBOX, any case, is filed by the rules instead.
+ */
+char *
+config_imap_local(const char *name)
+{
+	char	*local, *p;
+
+	local = xstrdup(name);
+	for (p = local; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '.';
+	if (!config_component_ok(local)) {
+		free(local);
+		return NULL;
+	}
+	return local;
+}
+
+/* The keys only an imap server has. */
+static int
+cfg_imap(json_t *obj, const char *path, struct config_server *s,
+    char **cause)
+{
+	static const char *const inbox[] = { "INBOX", NULL };
+	char		 sub[CFG_PATH_MAX], *local;
+	size_t		 i, j;
+
+	if (cfg_int32(obj, path, "poll_interval", 1, 604800,
+	    &s->poll_interval, cause) != 0 ||
+	    cfg_bool(obj, path, "keep", &s->keep, cause) != 0 ||
+	    cfg_bool(obj, path, "idle", &s->idle, cause) != 0 ||
+	    cfg_bool(obj, path, "sync_seen", &s->sync_seen, cause) != 0 ||
+	    cfg_bool(obj, path, "delete_on_server", &s->delete_on_server,
+	    cause) != 0 ||
+	    cfg_strings(obj, path, "folders", 1, &s->folders, cause) != 0)
+		return -1;
+	if (s->folders == NULL) {
+		s->folders = xcalloc(2, sizeof *s->folders);
+		s->folders[0] = inbox[0];
+	}
+	for (i = 0; s->folders[i] != NULL; i++) {
+		cfg_path(sub, path, "folders", i);
+		if (strcasecmp(s->folders[i], "INBOX") != 0) {
+			if ((local = config_imap_local(s->folders[i])) == NULL)
+				return cfg_fail(cause, sub, NULL, "a folder name "
+				    "of at most 64 bytes, without a backslash, "
+				    "control characters or a leading dot or "
+				    "dash");
+			free(local);
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(s->folders[i], s->folders[j]) == 0)
+				return cfg_fail(cause, sub, NULL, "\"%s\" is "
+				    "listed twice", s->folders[i]);
+	}
+	return 0;
+}
+
+/* Parse a pop3, imap or smtp server object. */
 static int
 cfg_server(json_t *obj, const char *path, enum config_proto proto,
     const struct config *cf, struct config_server **out, char **cause)
@@ -287,8 +348,14 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	static const char *const smtp_keys[] = { "host", "port", "tls", "user",
 	    "password", "password_command", "auth", "ca_file", "timeout",
 	    NULL };
+	static const char *const imap_keys[] = { "host", "port", "tls", "user",
+	    "password", "password_command", "auth", "ca_file", "timeout",
+	    "poll_interval", "keep", "folders", "idle", "sync_seen",
+	    "delete_on_server", NULL };
 	static const char *const pop3_auth[] = { "auto", "user", "plain",
 	    "apop", NULL };
+	static const char *const imap_auth[] = { "auto", "login", "plain",
+	    "xoauth2", NULL };
 	static const char *const smtp_auth[] = { "auto", "plain", "login",
 	    "xoauth2", "none", NULL };
 	struct config_server	*s;
@@ -307,8 +374,10 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	s->keep = 1;
 	s->connections = 2;
 	s->quick_check = 1;
-	if (cfg_keys(obj, path, proto == CONFIG_POP3 ? pop3_keys : smtp_keys,
-	    cause) != 0)
+	s->idle = 1;
+	s->sync_seen = 1;
+	if (cfg_keys(obj, path, proto == CONFIG_POP3 ? pop3_keys :
+	    proto == CONFIG_IMAP ? imap_keys : smtp_keys, cause) != 0)
 		return -1;
 	if (cfg_string(obj, path, "host", 1, &s->host, cause) != 0)
 		return -1;
@@ -318,8 +387,8 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	if (cfg_string(obj, path, "tls", 0, &tls, cause) != 0)
 		return -1;
 	if (tls == NULL)
-		s->tls = proto == CONFIG_POP3 ? CONFIG_TLS_IMPLICIT :
-		    CONFIG_TLS_STARTTLS;
+		s->tls = proto == CONFIG_SMTP ? CONFIG_TLS_STARTTLS :
+		    CONFIG_TLS_IMPLICIT;
 	else if (strcmp(tls, "implicit") == 0)
 		s->tls = CONFIG_TLS_IMPLICIT;
 	else if (strcmp(tls, "starttls") == 0)
@@ -334,6 +403,8 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	if (port == 0) {
 		if (proto == CONFIG_POP3)
 			port = s->tls == CONFIG_TLS_IMPLICIT ? 995 : 110;
+		else if (proto == CONFIG_IMAP)
+			port = s->tls == CONFIG_TLS_IMPLICIT ? 993 : 143;
 		else
 			port = s->tls == CONFIG_TLS_IMPLICIT ? 465 : 587;
 	}
@@ -351,7 +422,8 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	if (cfg_strings(obj, path, "password_command", 1, &s->password_command,
 	    cause) != 0)
 		return -1;
-	auths = proto == CONFIG_POP3 ? pop3_auth : smtp_auth;
+	auths = proto == CONFIG_POP3 ? pop3_auth : proto == CONFIG_IMAP ?
+	    imap_auth : smtp_auth;
 	if (cfg_string(obj, path, "auth", 0, &s->auth, cause) != 0)
 		return -1;
 	for (i = 0; auths[i] != NULL; i++)
@@ -360,10 +432,11 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	if (auths[i] == NULL)
 		return cfg_fail(cause, path, "auth", proto == CONFIG_POP3 ?
 		    "expected \"auto\", \"user\", \"plain\" or \"apop\"" :
-		    "expected \"auto\", \"plain\", \"login\", \"xoauth2\" or "
+		    proto == CONFIG_IMAP ? "expected \"auto\", \"login\", "
+		    "\"plain\" or \"xoauth2\"" : "expected \"auto\", \"plain\", \"login\", \"xoauth2\" or "
 		    "\"none\"");
 	if (s->password == NULL && s->password_command == NULL &&
-	    (proto == CONFIG_POP3 || strcmp(s->auth, "auto") != 0) &&
+	    (proto != CONFIG_SMTP || strcmp(s->auth, "auto") != 0) &&
 	    strcmp(s->auth, "none") != 0)
 		return cfg_fail(cause, path, NULL, "password or "
 		    "password_command is required");
@@ -398,6 +471,8 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 		    cause) != 0)
 			return -1;
 	}
+	if (proto == CONFIG_IMAP)
+		return cfg_imap(obj, path, s, cause);
 	return 0;
 }
 
@@ -408,6 +483,7 @@ cfg_server_free(struct config_server *s)
 	if (s == NULL)
 		return;
 	free(s->password_command);
+	free(s->folders);
 	free(s->ca_file);
 	free(s);
 }
@@ -418,8 +494,8 @@ cfg_account(json_t *obj, const char *path, struct config *cf,
     struct config_account *a, char **cause)
 {
 	static const char *const keys[] = { "name", "email", "display_name",
-	    "aliases", "default", "save_sent", "pop3", "smtp", NULL };
-	json_t	*pop3, *smtp;
+	    "aliases", "default", "save_sent", "pop3", "imap", "smtp", NULL };
+	json_t	*pop3, *imap, *smtp;
 	char	 sub[CFG_PATH_MAX];
 	size_t	 i;
 
@@ -462,11 +538,18 @@ cfg_account(json_t *obj, const char *path, struct config *cf,
 			    "can be the default (%s is already)",
 			    cf->accounts[i].name);
 	if (cfg_object(obj, path, "pop3", &pop3, cause) != 0 ||
+	    cfg_object(obj, path, "imap", &imap, cause) != 0 ||
 	    cfg_object(obj, path, "smtp", &smtp, cause) != 0)
 		return -1;
-	if (pop3 == NULL && smtp == NULL)
-		return cfg_fail(cause, path, NULL, "expected a \"pop3\" or an "
-		    "\"smtp\" server (or both)");
+	if (pop3 == NULL && imap == NULL && smtp == NULL)
+		return cfg_fail(cause, path, NULL, "expected a \"pop3\" or "
+		    "\"imap\" server, an \"smtp\" server, or both");
+	if (pop3 != NULL && imap != NULL)
+		return cfg_fail(cause, path, "imap", "an account fetches with "
+		    "pop3 or with imap, not both");
+	if (imap != NULL && cfg_server(imap, cfg_path(sub, path, "imap", -1),
+	    CONFIG_IMAP, cf, &a->imap, cause) != 0)
+		return -1;
 	if (pop3 != NULL && cfg_server(pop3, cfg_path(sub, path, "pop3", -1),
 	    CONFIG_POP3, cf, &a->pop3, cause) != 0)
 		return -1;
@@ -775,6 +858,11 @@ cfg_password_key(const struct config *cf)
 			xasprintf(&key, "accounts[%zu].pop3.password", i);
 			return key;
 		}
+		if (cf->accounts[i].imap != NULL &&
+		    cf->accounts[i].imap->password != NULL) {
+			xasprintf(&key, "accounts[%zu].imap.password", i);
+			return key;
+		}
 		if (cf->accounts[i].smtp != NULL &&
 		    cf->accounts[i].smtp->password != NULL) {
 			xasprintf(&key, "accounts[%zu].smtp.password", i);
@@ -857,6 +945,7 @@ config_free(struct config *cf)
 		return;
 	for (i = 0; cf->accounts != NULL && i < cf->naccounts; i++) {
 		cfg_server_free(cf->accounts[i].pop3);
+		cfg_server_free(cf->accounts[i].imap);
 		cfg_server_free(cf->accounts[i].smtp);
 		free(cf->accounts[i].aliases);
 	}
@@ -903,6 +992,17 @@ config_tls_name(enum config_tls tls)
 	}
 }
 
+/* A JSON array of the strings of a NULL-terminated vector. */
+static json_t *
+cfg_json_strings(const char *const *v)
+{
+	json_t	*a = json_array();
+
+	for (; *v != NULL; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
 /* Describe a server for status, without its secret. */
 static json_t *
 cfg_describe_server(const struct config_server *s)
@@ -927,18 +1027,17 @@ cfg_describe_server(const struct config_server *s)
 		json_object_set_new(o, "quick_check",
 		    json_boolean(s->quick_check));
 	}
+	if (s->proto == CONFIG_IMAP) {
+		json_object_set_new(o, "poll_interval",
+		    json_integer(s->poll_interval));
+		json_object_set_new(o, "keep", json_boolean(s->keep));
+		json_object_set_new(o, "folders", cfg_json_strings(s->folders));
+		json_object_set_new(o, "idle", json_boolean(s->idle));
+		json_object_set_new(o, "sync_seen", json_boolean(s->sync_seen));
+		json_object_set_new(o, "delete_on_server",
+		    json_boolean(s->delete_on_server));
+	}
 	return o;
-}
-
-/* A JSON array of the strings of a NULL-terminated vector. */
-static json_t *
-cfg_json_strings(const char *const *v)
-{
-	json_t	*a = json_array();
-
-	for (; *v != NULL; v++)
-		json_array_append_new(a, json_string(*v));
-	return a;
 }
 
 /* Describe the accounts for status: settings, never secrets. */
@@ -961,6 +1060,9 @@ config_describe(const struct config *cf)
 		if (a->pop3 != NULL)
 			json_object_set_new(o, "pop3",
 			    cfg_describe_server(a->pop3));
+		if (a->imap != NULL)
+			json_object_set_new(o, "imap",
+			    cfg_describe_server(a->imap));
 		if (a->smtp != NULL)
 			json_object_set_new(o, "smtp",
 			    cfg_describe_server(a->smtp));

@@ -21,9 +21,10 @@ enum config_tls {
 enum config_proto {
 	CONFIG_POP3,
 	CONFIG_SMTP,
+	CONFIG_IMAP,
 };
 
-/* A POP3 or SMTP server of an account. */
+/* A POP3, IMAP or SMTP server of an account. */
 struct config_server {
 	enum config_proto	 proto;
 	const char		*host;
@@ -35,10 +36,14 @@ struct config_server {
 	const char		*auth;		/* "auto" or a mechanism */
 	char			*ca_file;	/* owned, ~ expanded; or NULL */
 	int			 timeout;	/* seconds per wait */
-	int			 poll_interval;	/* POP3: seconds */
-	int			 keep;		/* POP3: leave mail on server */
+	int			 poll_interval;	/* POP3, IMAP: seconds */
+	int			 keep;		/* POP3, IMAP: leave mail there */
 	int			 connections;	/* POP3: at most, for a big poll */
 	int			 quick_check;	/* POP3: STAT and the last UIDL */
+	const char		**folders;	/* IMAP: server names, ends NULL */
+	int			 idle;		/* IMAP: push with IDLE */
+	int			 sync_seen;	/* IMAP: \Seen both ways */
+	int			 delete_on_server; /* IMAP: rm here deletes there */
 };
 
 struct config_account {
@@ -49,6 +54,7 @@ struct config_account {
 	int			 is_default;	/* sendmail's when none matches */
 	int			 save_sent;	/* file a copy in Sent */
 	struct config_server	*pop3;		/* owned, or NULL */
+	struct config_server	*imap;		/* owned, or NULL (not both) */
 	struct config_server	*smtp;		/* owned, or NULL */
 };
 
@@ -96,5 +102,6 @@ const struct config_account *config_find_account(const struct config *,
 		    const char *name);
 const char	*config_tls_name(enum config_tls);
 int		 config_component_ok(const char *);
+char		*config_imap_local(const char *server_folder);
 
 #endif

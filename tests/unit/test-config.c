@@ -136,7 +136,7 @@ test_accounts(void)
 	bad_account(ACCT("'pop3':5"), "accounts[0].pop3: expected an object");
 	bad_account(ACCT("'smtp':[]"), "accounts[0].smtp: expected an object");
 	bad_account("{'name':'a','email':'a@b.test'}", "accounts[0]: expected "
-	    "a 'pop3' or an 'smtp' server");
+	    "a 'pop3' or 'imap' server, an 'smtp' server, or both");
 	bad_account(ACCT("'aliases':'b@b.test'," POP3_OK), "accounts[0].aliases: "
 	    "expected an array of strings");
 	bad_account(ACCT("'aliases':['b@b.test','bob']," POP3_OK),
@@ -149,6 +149,64 @@ test_accounts(void)
 	    "},{'name':'b','email':'b@b.test','default':true," POP3_OK "}",
 	    "accounts[1].default: only one account can be the default (a is "
 	    "already)");
+}
+
+#define IMAP(x) ACCT("'imap':{'host':'h','user':'u','password':'p'," x "}")
+
+/* The imap block: defaults, each key's errors, pop3 and imap together. */
+static void
+test_imap(void)
+{
+	struct config	*cf;
+	const struct config_server *s;
+	char		*local;
+
+	cf = good("{'accounts':[" ACCT("'imap':{'host':'h','user':'u',"
+	    "'password':'p'}") "," "{'name':'b','email':'b@b.test','imap':{"
+	    "'host':'h','tls':'starttls','user':'u','password':'p',"
+	    "'folders':['INBOX','Lists/dev','Archive'],'idle':false,"
+	    "'keep':false,'sync_seen':false,'delete_on_server':true,"
+	    "'poll_interval':60}}]}");
+	if (cf != NULL) {
+		s = cf->accounts[0].imap;
+		ok(s != NULL && cf->accounts[0].pop3 == NULL, "imap parsed");
+		ok(s->port == 993 && s->tls == CONFIG_TLS_IMPLICIT,
+		    "imap defaults to implicit TLS on 993");
+		ok(s->folders != NULL && strcmp(s->folders[0], "INBOX") == 0 &&
+		    s->folders[1] == NULL, "folders defaults to [INBOX]");
+		ok(s->idle && s->keep && s->sync_seen && !s->delete_on_server,
+		    "idle, keep, sync_seen default true, delete_on_server false");
+		s = cf->accounts[1].imap;
+		ok(s->port == 143 && s->tls == CONFIG_TLS_STARTTLS,
+		    "starttls defaults to 143");
+		ok(strcmp(s->folders[1], "Lists/dev") == 0 && s->folders[3] ==
+		    NULL && !s->idle && !s->keep && !s->sync_seen &&
+		    s->delete_on_server && s->poll_interval == 60,
+		    "every imap key read");
+	}
+	config_free(cf);
+	bad_account(ACCT(POP3_OK ",'imap':{'host':'h','user':'u',"
+	    "'password':'p'}"), "accounts[0].imap: an account fetches with "
+	    "pop3 or with imap, not both");
+	bad_account(IMAP("'quick_check':true"),
+	    "accounts[0].imap.quick_check: unknown key");
+	bad_account(IMAP("'auth':'apop'"), "accounts[0].imap.auth: expected "
+	    "'auto', 'login', 'plain' or 'xoauth2'");
+	bad_account(IMAP("'folders':[]"), "accounts[0].imap.folders: expected "
+	    "a non-empty array");
+	bad_account(IMAP("'folders':['INBOX','.hidden']"),
+	    "accounts[0].imap.folders[1]: a folder name");
+	bad_account(IMAP("'folders':['Work','Work']"),
+	    "accounts[0].imap.folders[1]: 'Work' is listed twice");
+	bad_account(IMAP("'idle':1"), "accounts[0].imap.idle: expected");
+	bad_account(ACCT("'imap':{'host':'h','user':'u'}"),
+	    "accounts[0].imap: password or password_command is required");
+	ok((local = config_imap_local("Lists/dev/2024")) != NULL &&
+	    strcmp(local, "Lists.dev.2024") == 0, "a server folder's local "
+	    "name turns / into .");
+	free(local);
+	ok(config_imap_local("a\\b") == NULL, "a backslash has no local "
+	    "name");
 }
 
 static void
@@ -404,6 +462,7 @@ main(void)
 	test_every_error();
 	test_accounts();
 	test_servers();
+	test_imap();
 	test_filters_hooks_queue();
 	test_valid();
 	test_load();
