@@ -476,7 +476,7 @@ ms__wait_port()
 # is gone (SIGKILL after 10 s). Idempotent.
 ms__stop()
 {
-	local which=$1 pid left
+	local which=$1 pid left orphaned=0
 	ms__need 2>/dev/null || return 0
 	pid=$(ms__master_pid "$which")
 	# Only a PID that is still ours: a stale pid file may name a
@@ -487,6 +487,17 @@ ms__stop()
 	for _ in $(seq 100); do
 		left=$(ms_pids "$which")
 		[ -z "$left" ] && return 0
+		# Dovecot's master exits, but its auth process stays as long
+		# as Postfix's smtpd processes keep their SASL connections
+		# open (up to max_idle, 100 s), and log and stats with it.
+		# A second after the master is gone, those orphans are told
+		# to go too.
+		if [ "$which" != postfix ] && ! ms__running "$which"; then
+			orphaned=$((orphaned + 1))
+			# shellcheck disable=SC2086
+			[ "$orphaned" != 10 ] || kill -TERM $left 2>/dev/null ||
+			    true
+		fi
 		sleep 0.1
 	done
 	echo "mailservers: $which did not stop; killing $left" >&2
