@@ -1,7 +1,8 @@
 #!/bin/bash
 # Self-test of tests/servers/mailservers.sh: start a real Dovecot and a real
 # Postfix on 127.0.0.1 and check them with Python's stdlib clients (poplib,
-# smtplib, ssl), so a later test failure is never the harness's fault.
+# imaplib, smtplib, ssl), so a later test failure is never the harness's
+# fault.
 #
 # Automake test: exit 0 pass, 77 skip (not root, servers not installed),
 # anything else fail. Install the servers with tests/servers/install-deps.
@@ -96,7 +97,8 @@ echo "ok - dovecot pop3=$MS_POP3_PORT pop3s=$MS_POP3S_PORT;" \
 # The Python checks, one function per step: python3 - STEP.
 PY=$MS_DIR/check.py
 cat >"$PY" <<'EOF'
-import email, os, poplib, smtplib, socket, ssl, sys, uuid
+import email, hashlib, imaplib, json, os, poplib, smtplib, socket, ssl, sys
+import time, uuid
 
 E = os.environ
 HOST = "127.0.0.1"
@@ -315,11 +317,226 @@ def smtp_newuser():
     ok("user added while postfix runs: accepted")
 
 
-globals()[sys.argv[1]]()
+# --- IMAP -------------------------------------------------------------------
+
+IMAP_CAPS = ("IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC")
+IMAP_STATE = os.path.join(E["MS_DIR"], "imap-state.json")
+
+
+def injected(name):
+    with open(os.path.join(E["MS_DIR"], "msgs", name), "rb") as f:
+        return f.read()
+
+
+def crlf_to_lf(data):
+    """Dovecot sends CRLF whatever the Maildir holds: compare as LF."""
+    return data.replace(b"\r\n", b"\n")
+
+
+def imap_login(m, user="alice"):
+    """Log in; fail unless CAPABILITY (asked again after login) is full."""
+    m.login(user, "alice-Secret1")
+    caps = m.capability()[1][0].decode().upper().split()
+    missing = [c for c in IMAP_CAPS if c not in caps]
+    if missing:
+        fail("CAPABILITY lacks %s: %s" % (" ".join(missing), " ".join(caps)))
+    return caps
+
+
+def imap_fetch(m, uid, items):
+    """UID FETCH one message: return (response line, literal or None)."""
+    typ, data = m.uid("FETCH", str(uid), "(%s)" % items)
+    if typ != "OK" or not data or data[0] is None:
+        fail("UID FETCH %s %s: %s %r" % (uid, items, typ, data))
+    if isinstance(data[0], tuple):
+        return data[0][0], data[0][1]
+    return data[0], None
+
+
+def imap_body(m, uid):
+    return imap_fetch(m, uid, "BODY.PEEK[]")[1]
+
+
+def imap_uids(m):
+    typ, data = m.uid("SEARCH", "ALL")
+    return [int(u) for u in data[0].split()]
+
+
+def imap_plain():
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    if "STARTTLS" not in m.capabilities:
+        fail("STARTTLS not offered: %r" % (m.capabilities,))
+    if "LOGINDISABLED" in m.capabilities:
+        fail("LOGIN disabled in clear")
+    caps = imap_login(m)
+    n = int(m.select("INBOX")[1][0])
+    for uid, name in enumerate(("m1", "m2", "m3"), 1):
+        got = imap_body(m, uid)
+        if crlf_to_lf(got) != injected(name):
+            fail("UID %d differs from injected %s: %r" % (uid, name, got))
+    m.logout()
+    ok("IMAP plain LOGIN in clear, %d messages, UIDs 1-3 are the injected "
+       "files, byte for byte (CRLF -> LF); %d capabilities include %s"
+       % (n, len(caps), " ".join(IMAP_CAPS)))
+
+
+def imap_starttls():
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    m.starttls(ssl_context=ctx())
+    imap_login(m, "alice@mail.test")
+    n = int(m.select("INBOX", readonly=True)[1][0])
+    m.logout()
+    ok("IMAP STARTTLS, certificate verified for 127.0.0.1, login as "
+       "alice@mail.test, EXISTS=%d" % n)
+
+
+def imaps():
+    m = imaplib.IMAP4_SSL("localhost", port("IMAPS"), ssl_context=ctx(),
+                          timeout=10)
+    imap_login(m)
+    m.logout()
+    ok("IMAPS, certificate verified for localhost")
+
+
+def imap_wrongpass():
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    try:
+        m.login("alice", "not-the-password")
+    except imaplib.IMAP4.error as e:
+        ok("IMAP wrong password refused: %s" % str(e)[:40])
+        return
+    fail("IMAP wrong password accepted")
+
+
+def imap_wrongname():
+    try:
+        imaplib.IMAP4_SSL(HOST, port("IMAPS_WRONG"), ssl_context=ctx(),
+                          timeout=10)
+    except ssl.SSLCertVerificationError:
+        m = imaplib.IMAP4(HOST, port("IMAP_WRONG"), timeout=10)
+        try:
+            m.starttls(ssl_context=ctx())
+        except ssl.SSLCertVerificationError:
+            ok("IMAPS and IMAP STARTTLS with the wrong.test certificate "
+               "refused")
+            return
+    fail("certificate for wrong.test accepted by an IMAP client")
+
+
+def imap_idle():
+    """IDLE, mail through Postfix, time until "* N EXISTS"."""
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    imap_login(m)
+    n0 = int(m.select("INBOX")[1][0])
+    m.send(b"I1 IDLE\r\n")
+    line = m.readline()
+    if not line.startswith(b"+"):
+        fail("IDLE refused: %r" % line)
+    t0 = time.monotonic()
+    submit("SMTP_PLAIN", ["alice@mail.test"], "none")
+    t1, wall1 = time.monotonic(), time.time()
+    while True:
+        line = m.readline()
+        if not line:
+            fail("connection closed while idling")
+        w = line.split()
+        if len(w) == 3 and w[2] == b"EXISTS" and int(w[1]) > n0:
+            break
+        if time.monotonic() - t1 > 10:
+            fail("no EXISTS 10 s after the mail was accepted")
+    t2 = time.monotonic()
+    m.send(b"DONE\r\n")
+    while not line.startswith(b"I1 "):
+        line = m.readline()
+    if not line.startswith(b"I1 OK"):
+        fail("IDLE ended with %r" % line)
+    m.logout()
+    if t2 - t1 > 5:
+        fail("IDLE took %.2f s to report the new mail" % (t2 - t1))
+    # When virtual(8) wrote the file: the rest is Dovecot's (inotify, then
+    # a 500 ms delay that gathers changes before it tells the client).
+    md = os.path.join(E["MS_DIR"], "mail", "alice")
+    wrote = max(os.stat(os.path.join(md, d, f)).st_mtime
+                for d in ("new", "cur") for f in os.listdir(os.path.join(md, d)))
+    ok("IDLE: * %d EXISTS %.0f ms after Postfix accepted the mail (file "
+       "written into the Maildir after %.0f ms; %.0f ms from the SMTP "
+       "connect)" % (n0 + 1, (t2 - t1) * 1000, (wrote - wall1) * 1000,
+                     (t2 - t0) * 1000))
+
+
+def imap_flags(uid, want):
+    """Check that UID uid does (want "yes") or does not have \\Seen."""
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    imap_login(m)
+    m.select("INBOX", readonly=True)
+    line = imap_fetch(m, uid, "FLAGS")[0]
+    m.logout()
+    if (b"\\Seen" in line) != (want == "yes"):
+        fail("UID %s: %r" % (uid, line))
+    ok("FETCH FLAGS of UID %s %s \\Seen: %s"
+       % (uid, "has" if want == "yes" else "lacks", line.decode()))
+
+
+def imap_mailbox_state(m):
+    """Return UIDVALIDITY, then [uid, sha256, seen] in UID order."""
+    m.select("INBOX", readonly=True)
+    uv = int(m.response("UIDVALIDITY")[1][0])
+    rows = []
+    for uid in imap_uids(m):
+        line, body = imap_fetch(m, uid, "FLAGS BODY.PEEK[]")
+        rows.append([uid, hashlib.sha256(body).hexdigest(),
+                     b"\\Seen" in line])
+    return uv, rows
+
+
+def imap_uidvalidity(what, first=None, printed=None):
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    imap_login(m)
+    uv, rows = imap_mailbox_state(m)
+    m.logout()
+    if what == "save":
+        with open(IMAP_STATE, "w") as f:
+            json.dump([uv, rows], f)
+        return
+    with open(IMAP_STATE) as f:
+        uv0, rows0 = json.load(f)
+    if uv == uv0 or uv != int(printed):
+        fail("UIDVALIDITY %d -> %d (ms_uidvalidity_reset said %s)"
+             % (uv0, uv, printed))
+    want = [[int(first) + k] + r[1:] for k, r in enumerate(rows0)]
+    if rows != want:
+        fail("after the reset %r, expected %r" % (rows, want))
+    ok("UIDVALIDITY %d -> %d; the same %d messages (bodies, \\Seen) in the "
+       "same order, UIDs %d-%d before, %d-%d after"
+       % (uv0, uv, len(rows), rows0[0][0], rows0[-1][0], rows[0][0],
+          rows[-1][0]))
+
+
+def imap_folders():
+    m = imaplib.IMAP4(HOST, port("IMAP"), timeout=10)
+    imap_login(m)
+    names = [l.decode().rsplit(' "/" ', 1)[1].strip('"')
+             for l in m.list()[1]]
+    subscribed = [l.decode().rsplit(' "/" ', 1)[1].strip('"')
+                  for l in m.lsub()[1]]
+    for folder, name in (("Archive", "m1"), ("Lists/test", "m2")):
+        if folder not in names:
+            fail("LIST lacks %s: %r" % (folder, names))
+        n = int(m.select('"%s"' % folder, readonly=True)[1][0])
+        if n != 1 or crlf_to_lf(imap_body(m, 1)) != injected(name):
+            fail("%s: %d messages, or UID 1 is not %s" % (folder, n, name))
+    m.logout()
+    if "Archive" not in subscribed:
+        fail("ms_imap_create did not subscribe Archive: %r" % subscribed)
+    ok("folders listed (%s), subscribed (%s), each one's injected message "
+       "fetched byte for byte" % (" ".join(names), " ".join(subscribed)))
+
+
+globals()[sys.argv[1]](*sys.argv[2:])
 EOF
 check()
 {
-	python3 "$PY" "$1"
+	python3 "$PY" "$@"
 }
 
 step "POP3 (Dovecot)"
@@ -332,6 +549,7 @@ check pop3_wrongpass
 step "certificate for another name"
 ms_start_dovecot_wrong
 check pop3_wrongname
+check imap_wrongname
 ms_stop_dovecot_wrong
 check smtp_wrongname
 
@@ -359,3 +577,26 @@ ms_add_user carol 'carol-Secret3'
 check smtp_newuser
 ms_wait_delivered carol 1 20
 echo "ok - delivered to carol"
+
+step "IMAP (Dovecot)"
+check imap_plain
+check imap_starttls
+check imaps
+check imap_wrongpass
+n=$(ms_deliver_count alice)
+check imap_idle
+ms_wait_delivered alice $((n + 1)) 20
+
+step "doveadm, folders, UIDVALIDITY"
+check imap_flags 1 no
+ms_doveadm alice flags add '\Seen' mailbox INBOX uid 1
+ms_doveadm alice fetch 'uid flags' mailbox INBOX uid 1 | grep -q 'Seen' ||
+    { echo "FAIL: ms_doveadm fetch does not show the flag"; exit 1; }
+check imap_flags 1 yes
+ms_imap_create alice Archive
+ms_inject_folder alice Archive "$MSGS/m1"
+ms_inject_folder alice Lists/test "$MSGS/m2"
+check imap_folders
+check imap_uidvalidity save
+uv=$(ms_uidvalidity_reset alice INBOX 100)
+check imap_uidvalidity compare 100 "$uv"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# mailservers.sh — run a REAL Dovecot (POP3) and a REAL Postfix (SMTP
-# submission) on 127.0.0.1 for the integration tests, as root, without
+# mailservers.sh — run a REAL Dovecot (POP3 and IMAP) and a REAL Postfix
+# (SMTP submission) on 127.0.0.1 for the integration tests, as root, without
 # systemd or syslog, entirely from files in one temp directory.
 #
 # Source it; sourcing has no side effects. Install the servers first with
@@ -24,8 +24,9 @@
 #                           (and adds /usr/sbin to PATH if missing).
 #   ms_load DIR             Re-export the MS_* variables of an instance set
 #                           up earlier (e.g. in another shell): DIR/ms.env.
-#   ms_add_user NAME PASS   Dovecot passwd-file user NAME (POP3 login NAME or
-#                           NAME@mail.test) whose home is a Maildir; Postfix
+#   ms_add_user NAME PASS   Dovecot passwd-file user NAME (POP3 and IMAP login
+#                           NAME or NAME@mail.test) whose home is a Maildir
+#                           (its INBOX; folders are Maildir++); Postfix
 #                           delivers NAME@mail.test there. Before or after
 #                           start (after: Postfix is reloaded).
 #   ms_maildir NAME         Print NAME's Maildir path.
@@ -36,8 +37,9 @@
 #                           (at most MS_START_TIMEOUT s, default 15) until
 #                           every port accepts connections. Postfix's AUTH
 #                           needs the main Dovecot running.
-#   ms_start_dovecot_wrong  A second Dovecot on MS_POP3_WRONG_PORT (STLS) and
-#                           MS_POP3S_WRONG_PORT whose certificate is valid
+#   ms_start_dovecot_wrong  A second Dovecot on MS_POP3_WRONG_PORT (STLS),
+#                           MS_POP3S_WRONG_PORT, MS_IMAP_WRONG_PORT (STARTTLS)
+#                           and MS_IMAPS_WRONG_PORT whose certificate is valid
 #                           (signed by MS_CA_FILE) but names only wrong.test.
 #   ms_stop_dovecot, ms_stop_dovecot_wrong, ms_stop_postfix, ms_stop
 #                           Idempotent; wait until every process is gone.
@@ -54,6 +56,31 @@
 #                           as in any Maildir (Dovecot sends CRLF).
 #   ms_inject_dir NAME SRC  Same for every file of SRC, in name order (one
 #                           python3 process: 50,000 messages in seconds).
+#   ms_inject_folder NAME FOLDER FILE...
+#                           ms_inject into IMAP folder FOLDER (not INBOX;
+#                           letters, digits, " _-", "/" between levels) of
+#                           NAME: Maildir++ .FOLDER/new ("Lists/a" is
+#                           .Lists.a), created (unsubscribed) if missing.
+#   ms_imap_create NAME FOLDER
+#                           Create and subscribe IMAP folder FOLDER of NAME
+#                           (doveadm mailbox create -s: Dovecot must run).
+#                           Any name Dovecot takes, "/" between levels.
+#   ms_doveadm NAME ARGS... Run "doveadm ARGS... -u NAME" with the main
+#                           Dovecot's config; it must run (doveadm asks its
+#                           auth process for NAME), e.g. ms_doveadm alice fetch
+#                           'uid flags' mailbox INBOX; ms_doveadm alice flags
+#                           add '\Seen' mailbox INBOX uid 2; ms_doveadm alice
+#                           mailbox status 'uidvalidity uidnext' INBOX.
+#                           doveadm's getopt takes -u from the end: put no
+#                           "--" in ARGS.
+#   ms_uidvalidity_reset NAME [FOLDER [FIRST_UID]]
+#                           Give FOLDER (default INBOX) of NAME a new
+#                           UIDVALIDITY (the old one + 1) with the same
+#                           messages, flags included, renumbered from
+#                           FIRST_UID (default 1) in their old order. Stops
+#                           the main Dovecot if it runs (its IMAP sessions
+#                           are cut, as a server rebuilding a mailbox would)
+#                           and starts it again. Prints the new UIDVALIDITY.
 #   ms_deliver_count NAME   Number of messages in NAME's new/ + cur/.
 #   ms_wait_delivered NAME N TIMEOUT
 #                           Wait up to TIMEOUT s until NAME has >= N messages.
@@ -78,9 +105,18 @@
 #   MS_SMTP_WRONG_PORT, MS_SMTPS_WRONG_PORT
 #                     as MS_SMTP_PORT / MS_SMTPS_PORT but presenting the
 #                     wrong.test certificate
-#   MS_POP3_WRONG_PORT, MS_POP3S_WRONG_PORT
+#   MS_IMAP_PORT      IMAP, plain and STARTTLS (LOGIN allowed in clear, for
+#                     tls "none"); IDLE sees new mail within about 1 s
+#   MS_IMAPS_PORT     IMAPS (implicit TLS)
+#   MS_POP3_WRONG_PORT, MS_POP3S_WRONG_PORT, MS_IMAP_WRONG_PORT,
+#   MS_IMAPS_WRONG_PORT
 #                     used by ms_start_dovecot_wrong
 #   MS_VMAIL_USER     the system user owning the Maildirs
+#
+# IMAP (Dovecot 2.3): IMAP4rev1 with IDLE, UIDPLUS, MOVE, CONDSTORE, QRESYNC,
+# ENABLE, LITERAL+, SPECIAL-USE...; "/" is the hierarchy separator; folders
+# named Sent, Drafts, Trash and Junk get their special-use flag once
+# created. Messages go out with CRLF line ends whatever the Maildir holds.
 #
 # Mail to any domain other than mail.test is never relayed: it lands in
 # the Maildir of user "catchall" (password "catchall"), as do postmaster
@@ -94,7 +130,7 @@ MS_HOST=127.0.0.1
 MS_VMAIL_USER=mailctl-vmail
 MS_START_TIMEOUT=${MS_START_TIMEOUT:-15}
 MS_PORT_NAMES="POP3 POP3S SMTP SMTPS SMTP_PLAIN SMTP_WRONG SMTPS_WRONG
-POP3_WRONG POP3S_WRONG"
+POP3_WRONG POP3S_WRONG IMAP IMAPS IMAP_WRONG IMAPS_WRONG"
 
 # Print an error and fail.
 ms__die()
@@ -476,7 +512,7 @@ ms__wait_port()
 # is gone (SIGKILL after 10 s). Idempotent.
 ms__stop()
 {
-	local which=$1 pid left
+	local which=$1 pid left orphaned=0
 	ms__need 2>/dev/null || return 0
 	pid=$(ms__master_pid "$which")
 	# Only a PID that is still ours: a stale pid file may name a
@@ -487,6 +523,17 @@ ms__stop()
 	for _ in $(seq 100); do
 		left=$(ms_pids "$which")
 		[ -z "$left" ] && return 0
+		# Dovecot's master exits, but its auth process stays as long
+		# as Postfix's smtpd processes keep their SASL connections
+		# open (up to max_idle, 100 s), and log and stats with it.
+		# A second after the master is gone, those orphans are told
+		# to go too.
+		if [ "$which" != postfix ] && ! ms__running "$which"; then
+			orphaned=$((orphaned + 1))
+			# shellcheck disable=SC2086
+			[ "$orphaned" != 10 ] || kill -TERM $left 2>/dev/null ||
+			    true
+		fi
 		sleep 0.1
 	done
 	echo "mailservers: $which did not stop; killing $left" >&2
@@ -527,12 +574,14 @@ ms_cleanup()
 
 # --- Dovecot ----------------------------------------------------------------
 
-# Write a Dovecot config to $1: instance $2, base_dir $3, POP3 port $4,
-# POP3S port $5, certificate $6, key $7, and whether to offer the auth
-# socket for Postfix ($8 = yes|no).
+# Write a Dovecot config to $1: instance $2, base_dir $3, ports
+# MS_POP3$4_PORT, MS_POP3S$4_PORT, MS_IMAP$4_PORT and MS_IMAPS$4_PORT ($4 is
+# "" or "_WRONG"), certificate $5, key $6, and whether to offer the auth
+# socket for Postfix ($7 = yes|no).
 ms__dovecot_conf()
 {
-	local uid
+	local uid pop3=MS_POP3$4_PORT pop3s=MS_POP3S$4_PORT imap=MS_IMAP$4_PORT
+	local imaps=MS_IMAPS$4_PORT
 	uid=$(id -u "$MS_VMAIL_USER")
 	cat >"$1" <<EOF
 # Written by tests/servers/mailservers.sh. Reads nothing from /etc/dovecot.
@@ -544,14 +593,34 @@ state_dir = $3-state
 log_path = $MS_DIR/log/$2.log
 info_log_path = $MS_DIR/log/$2.log
 debug_log_path = $MS_DIR/log/$2.log
-protocols = pop3
+protocols = pop3 imap
 listen = 127.0.0.1
 # Dovecot refuses mail access as root: mail belongs to $MS_VMAIL_USER.
 first_valid_uid = $uid
 last_valid_uid = $uid
 mail_location = maildir:~
+# IMAP folders: "/" separates levels (Maildir++ keeps "Lists/a" in
+# ~/.Lists.a). Special-use folders are announced once they exist; none is
+# created on its own, so a fresh account has INBOX only.
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    special_use = \\Sent
+  }
+  mailbox Drafts {
+    special_use = \\Drafts
+  }
+  mailbox Trash {
+    special_use = \\Trash
+  }
+  mailbox Junk {
+    special_use = \\Junk
+  }
+}
 # On 127.0.0.1 Dovecot treats plaintext logins as secure anyway; say so
-# explicitly so a change of address does not silently change behaviour.
+# explicitly so a change of address does not silently change behaviour
+# (POP3 USER/PASS and IMAP LOGIN in clear, for tls "none").
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_verbose = yes
@@ -567,25 +636,28 @@ userdb {
   args = username_format=%n $MS_DIR/dovecot/users
 }
 ssl = yes
-ssl_cert = <$6
-ssl_key = <$7
+ssl_cert = <$5
+ssl_key = <$6
 protocol pop3 {
   # Keep-on-server polls must not rename files (new/ -> cur/ with flags).
   pop3_no_flag_updates = yes
   # Stable UIDLs from UID + UIDVALIDITY.
   pop3_uidl_format = %08Xu%08Xv
 }
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = $4
-  }
-  inet_listener pop3s {
-    address = 127.0.0.1
-    port = $5
-    ssl = yes
-  }
+protocol imap {
+  # Tests open many sessions of one user at once (default: 10).
+  mail_max_userip_connections = 100
 }
+# IDLE learns of new mail through inotify on new/ and cur/ (Postfix's
+# virtual delivery and ms_inject both rename into new/); this is the
+# fallback poll, 30 s by default; either way Dovecot waits a fixed 500 ms
+# to gather changes before it tells the client. imap_idle_notify_interval
+# (2 min) only paces the "* OK Still here" keepalives.
+mailbox_idle_check_interval = 1 secs
+# pop3 and imap: plain, STLS/STARTTLS offered, USER/PASS and LOGIN allowed
+# in clear; pop3s and imaps: implicit TLS.
+$(ms__login_service pop3 "${!pop3}" "${!pop3s}")
+$(ms__login_service imap "${!imap}" "${!imaps}")
 EOF
 	cat >>"$1" <<EOF
 # ... and never make later logins from 127.0.0.1 wait: after one failed
@@ -598,7 +670,7 @@ service anvil {
   }
 }
 EOF
-	[ "$8" = yes ] || return 0
+	[ "$7" = yes ] || return 0
 	cat >>"$1" <<EOF
 # Postfix's SASL (smtpd_sasl_type = dovecot) talks to this socket.
 service auth {
@@ -611,28 +683,55 @@ service auth {
 EOF
 }
 
-# Start a Dovecot from config $2 as WHICH=$1, wait for ports $3 and $4.
+# Print Dovecot's login service for protocol $1: listeners on 127.0.0.1,
+# port $2 plain and port $3 with TLS.
+ms__login_service()
+{
+	cat <<EOF
+service $1-login {
+  inet_listener $1 {
+    address = 127.0.0.1
+    port = $2
+  }
+  inet_listener $1s {
+    address = 127.0.0.1
+    port = $3
+    ssl = yes
+  }
+}
+EOF
+}
+
+# Start a Dovecot from config $2 as WHICH=$1, wait for its ports
+# MS_*$3_PORT ($3 is "" or "_WRONG").
 ms__dovecot_run()
 {
-	local which=$1 conf=$2 log
+	local which=$1 conf=$2 log v
 	log=$(ms_log "$which-start")
 	ms__running "$which" && return 0
 	# dovecot forks into the background; its stdout/stderr must not be
 	# the caller's, or a test reading our output through a pipe hangs.
 	dovecot -c "$conf" </dev/null >>"$log" 2>&1 ||
 	    { cat "$log" >&2; ms__die "$which failed to start"; return 1; }
-	ms__wait_port "$which" "$3" && ms__wait_port "$which" "$4"
+	for v in POP3 POP3S IMAP IMAPS; do
+		v=MS_$v$3_PORT
+		ms__wait_port "$which" "${!v}" || return 1
+	done
 }
 
-# Start the main Dovecot (POP3 on MS_POP3_PORT and MS_POP3S_PORT).
+# Write the main Dovecot's config (ms_start_dovecot, ms_doveadm).
+ms__dovecot_main_conf()
+{
+	ms__dovecot_conf "$MS_DIR/dovecot/dovecot.conf" dovecot \
+	    "$MS_DIR/dr" "" "$MS_CA_FILE" "$MS_DIR/tls/key.pem" yes
+}
+
+# Start the main Dovecot (POP3 and IMAP).
 ms_start_dovecot()
 {
 	ms__need || return 1
-	ms__dovecot_conf "$MS_DIR/dovecot/dovecot.conf" dovecot \
-	    "$MS_DIR/dr" "$MS_POP3_PORT" "$MS_POP3S_PORT" \
-	    "$MS_CA_FILE" "$MS_DIR/tls/key.pem" yes
-	ms__dovecot_run dovecot "$MS_DIR/dovecot/dovecot.conf" \
-	    "$MS_POP3_PORT" "$MS_POP3S_PORT"
+	ms__dovecot_main_conf || return 1
+	ms__dovecot_run dovecot "$MS_DIR/dovecot/dovecot.conf" ""
 }
 
 # Start the Dovecot with the wrong.test certificate (same users and mail).
@@ -640,10 +739,9 @@ ms_start_dovecot_wrong()
 {
 	ms__need || return 1
 	ms__dovecot_conf "$MS_DIR/dovecot/dovecot-wrong.conf" dovecot-wrong \
-	    "$MS_DIR/dw" "$MS_POP3_WRONG_PORT" "$MS_POP3S_WRONG_PORT" \
-	    "$MS_WRONG_CERT" "$MS_WRONG_KEY" no
+	    "$MS_DIR/dw" _WRONG "$MS_WRONG_CERT" "$MS_WRONG_KEY" no
 	ms__dovecot_run dovecot-wrong "$MS_DIR/dovecot/dovecot-wrong.conf" \
-	    "$MS_POP3_WRONG_PORT" "$MS_POP3S_WRONG_PORT"
+	    _WRONG
 }
 
 # --- Postfix ----------------------------------------------------------------
@@ -824,8 +922,17 @@ ms_wait_delivered()
 	return 1
 }
 
-# Inject files into NAME's Maildir, in the order given (python3, one
-# process for any number of files).
+# Inject files into Maildir $2 of user $1, in the order given (python3,
+# one process for any number of files).
+ms__inject()
+{
+	local name=$1 md=$2
+	shift 2
+	python3 -c "$MS__INJECT_PY" "$md" "$MS_DIR/seq/$name" \
+	    "$(id -u "$MS_VMAIL_USER")" "$(id -g "$MS_VMAIL_USER")" "$@"
+}
+
+# Inject files into NAME's INBOX; see the header.
 ms_inject()
 {
 	local name=$1
@@ -833,9 +940,88 @@ ms_inject()
 	ms__need || return 1
 	[ -d "$(ms_maildir "$name")/new" ] ||
 	    ms__die "ms_inject: no user $name" || return 1
-	python3 -c "$MS__INJECT_PY" "$(ms_maildir "$name")" \
-	    "$MS_DIR/seq/$name" "$(id -u "$MS_VMAIL_USER")" \
-	    "$(id -g "$MS_VMAIL_USER")" "$@"
+	ms__inject "$name" "$(ms_maildir "$name")" "$@"
+}
+
+# Inject files into folder FOLDER of NAME; see the header.
+ms_inject_folder()
+{
+	local name=$1 folder=$2 md d
+	shift 2
+	ms__need || return 1
+	md=$(ms_maildir "$name")
+	[ -d "$md/new" ] || ms__die "ms_inject_folder: no user $name" ||
+	    return 1
+	case $folder in
+	'' | INBOX | /* | */ | *//* | *[!A-Za-z0-9\ _/-]*)
+		ms__die "ms_inject_folder: unsupported folder name '$folder'"
+		return 1 ;;
+	esac
+	# Maildir++: one directory per folder, levels joined with ".".
+	md=$md/.${folder//\//.}
+	for d in "$md" "$md/cur" "$md/new" "$md/tmp"; do
+		[ -d "$d" ] || install -d -m 700 -o "$MS_VMAIL_USER" \
+		    -g "$(id -g "$MS_VMAIL_USER")" "$d" || return 1
+	done
+	[ -f "$md/maildirfolder" ] || install -m 600 -o "$MS_VMAIL_USER" \
+	    -g "$(id -g "$MS_VMAIL_USER")" /dev/null "$md/maildirfolder"
+	ms__inject "$name" "$md" "$@"
+}
+
+# Run doveadm for user NAME with the main Dovecot's config.
+ms_doveadm()
+{
+	local name=$1
+	shift
+	ms__need || return 1
+	ms__running dovecot || ms__die "ms_doveadm: start Dovecot first" \
+	    "(doveadm asks its auth process for the user)" || return 1
+	doveadm -c "$MS_DIR/dovecot/dovecot.conf" "$@" -u "$name"
+}
+
+# Create and subscribe an IMAP folder of NAME.
+ms_imap_create()
+{
+	ms_doveadm "$1" mailbox create -s "$2"
+}
+
+# Give a folder a new UIDVALIDITY, same messages; see the header.
+# Dovecot keeps UIDs in dovecot-uidlist (header "3 V<uidvalidity>
+# N<next uid> G<guid>", then "<uid> :<file name>" lines) and caches them in
+# the dovecot.index* and dovecot.list.index* files. With those gone and a
+# header alone in the uidlist, Dovecot numbers every file from N under the
+# V given, sorted by the time in the file name (the injection order). Only
+# with Dovecot stopped: a running session would write its old view back.
+ms_uidvalidity_reset()
+{
+	local name=$1 folder=${2:-INBOX} first=${3:-1} md old running=
+	ms__need || return 1
+	md=$(ms_maildir "$name")
+	[ "$folder" = INBOX ] || md=$md/.${folder//\//.}
+	[ -d "$md/cur" ] ||
+	    ms__die "ms_uidvalidity_reset: no folder $folder of $name" ||
+	    return 1
+	# A folder Dovecot never opened has no uidlist: open it, so that
+	# the old UIDVALIDITY is known.
+	if [ ! -f "$md/dovecot-uidlist" ] && ms__running dovecot; then
+		ms_doveadm "$name" mailbox status uidvalidity "$folder" \
+		    >/dev/null || return 1
+	fi
+	old=$(sed -n '1s/^3 V\([0-9]*\) .*/\1/p' "$md/dovecot-uidlist" \
+	    2>/dev/null)
+	# No UIDVALIDITY yet: no client can have seen one; take the time.
+	[ -n "$old" ] || old=$(date +%s)
+	if ms__running dovecot; then
+		running=1
+		ms_stop_dovecot
+	fi
+	rm -f "$md/dovecot-uidlist" "$md"/dovecot.index* \
+	    "$md"/dovecot.list.index* "$(ms_maildir "$name")"/dovecot.list.index*
+	printf '3 V%d N%d\n' $((old + 1)) "$first" >"$md/dovecot-uidlist"
+	chown "$MS_VMAIL_USER:" "$md/dovecot-uidlist" &&
+	    chmod 600 "$md/dovecot-uidlist" || return 1
+	[ -z "$running" ] || ms_start_dovecot || return 1
+	echo $((old + 1))
 }
 
 # Inject every file of SRCDIR (sorted by name) into NAME's Maildir.
