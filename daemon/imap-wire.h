@@ -22,6 +22,8 @@
 #define IMAP_ITEMS_MAX		20000	/* items of one response */
 #define IMAP_KEPT_MAX		(1024 * 1024)	/* literal bytes kept in memory,
 						   per response */
+#define IMAP_LINES_MAX		(4 * 1024 * 1024) /* bytes of the lines of
+						   one response */
 
 enum imap_kind {
 	IMAP_ATOM,	/* also numbers, flags (\Seen), BODY[...]<n> */
@@ -33,7 +35,8 @@ enum imap_kind {
 
 struct imap_item {
 	enum imap_kind	 kind;
-	char		*s;		/* NUL-terminated (atoms, strings) */
+	char		*s;		/* NUL-terminated (atoms, strings);
+					   NULL for NIL, lists, streamed */
 	size_t		 len;
 	struct imap_item *child;	/* first item of a list */
 	struct imap_item *next;		/* next item at this depth */
@@ -71,7 +74,8 @@ struct imap_resp {
 	enum imap_status status;
 	char		*code;
 	char		*code_args;
-	char		*text;
+	char		*text;		/* "" when none; NULL but for status
+					   and continuation responses */
 	int		 has_number;
 	uint32_t	 number;
 	struct imap_item *items;
@@ -86,6 +90,7 @@ enum imap_parse_result {
 
 struct imap_parser;
 
+/* NULL when out of memory. */
 struct imap_parser *imap_parser_new(void);
 void	imap_parser_free(struct imap_parser *);
 /* Forget the response being built (after DONE or an error). */
@@ -119,21 +124,33 @@ const struct imap_item *imap_parse_literal_key(const struct imap_parser *);
 int	imap_parse_literal(struct imap_parser *, const char *, size_t);
 int	imap_parse_literal_streamed(struct imap_parser *);
 
-/* After DONE: the response (owned by the parser until reset). */
+/* After DONE: the response (owned by the parser until reset), else NULL. */
 const struct imap_resp *imap_parse_resp(const struct imap_parser *);
 
-/* After ERROR: why, for a log line ("list nesting deeper than 16"). */
+/*
+ * After ERROR: why, for a log line ("list nesting deeper than 16"); NULL
+ * when the parser has not failed.
+ */
 const char *imap_parse_error(const struct imap_parser *);
 
-/* Items: the n-th (0-based) of a list, case-insensitive atom compare. */
-const struct imap_item *imap_item_nth(const struct imap_item *, unsigned n);
+/*
+ * Items: the n-th (0-based) counting from first along next (pass
+ * resp->items, or a list's child), or NULL; whether an item is the atom
+ * given, ignoring case (NULL, strings and NIL are not atoms).
+ */
+const struct imap_item *imap_item_nth(const struct imap_item *first,
+	    unsigned n);
 int	imap_item_is(const struct imap_item *, const char *atom);
-/* An atom that is a number (RFC 9051 number / number64) into *v. */
+/*
+ * An atom that is a number (RFC 9051 number / number64: digits only, no
+ * sign, at most 2^64 - 1) into *v: 0, or -1 for anything else.
+ */
 int	imap_item_number(const struct imap_item *, uint64_t *v);
 
 /*
- * In a FETCH response's list "(KEY value KEY value ...)": the value of
- * KEY (case-insensitive), or NULL.
+ * In a FETCH response's list "(KEY value KEY value ...)" (the IMAP_LIST
+ * item itself): the value of KEY (case-insensitive, the whole atom:
+ * "BODY[]", "BODY[HEADER.FIELDS (FROM)]"), or NULL.
  */
 const struct imap_item *imap_fetch_get(const struct imap_item *list,
 	    const char *key);
@@ -155,24 +172,30 @@ const struct imap_item *imap_fetch_get(const struct imap_item *list,
 #define IMAP_CAP_LITERALPLUS	0x2000	/* LITERAL+ or LITERAL- */
 #define IMAP_CAP_ID		0x4000
 
-/* From the atoms after "CAPABILITY" (items list or code_args text). */
+/*
+ * From the atoms after "CAPABILITY" (items list or code_args text);
+ * unknown words, the word CAPABILITY itself included, count for nothing.
+ */
 unsigned imap_caps_items(const struct imap_item *first);
 unsigned imap_caps_text(const char *);
 
 /*
  * A string for a command argument: written to dst (size bytes) as a quoted
- * string when it can be one ("..." with \" and \\), else the caller must
- * send a literal: returns the length written, 0 when a literal is needed
- * (CR, LF, NUL or 8-bit bytes, or longer than 1000), -1 when dst is too
- * small.
+ * string when it can be one ("..." with \" and \\, NUL-terminated), else
+ * the caller must send a literal: returns the length written, 0 when a
+ * literal is needed (CR, LF, NUL or 8-bit bytes, or longer than 1000), -1
+ * when dst is too small.
  */
 long	imap_quote(char *dst, size_t size, const char *s, size_t len);
 
 /*
  * Mailbox names (RFC 3501 5.1.3, modified UTF-7): UTF-8 to the wire form
  * and back. Return the length written (NUL-terminated), -1 on invalid
- * input (bad UTF-8, bad base64, a shift that is not closed, an encoded
- * printable ASCII, an unpaired surrogate) or dst too small.
+ * input (bad UTF-8, bad base64 or padding bits that are not zero, a shift
+ * that is not closed, an encoded printable ASCII or NUL, an unpaired
+ * surrogate, a raw byte outside 0x20-0x7e on the wire) or dst too small.
+ * A name decoded and encoded again is the same but where two shifts
+ * followed each other ("&AOQ-&APY-" comes back as "&AOQA9g-").
  */
 long	imap_mutf7_encode(char *dst, size_t size, const char *utf8);
 long	imap_mutf7_decode(char *dst, size_t size, const char *wire);
