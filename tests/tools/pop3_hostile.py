@@ -53,68 +53,21 @@ Endless streams go in 64 KiB writes until the client closes.
 """
 import argparse
 import hashlib
-import os
 import random
 import re
-import signal
-import socket
-import struct
-import sys
 import threading
 import time
-import traceback
 from functools import partial
 
-LIFETIME = 300            # seconds before the server stops by itself
-CHUNK = 64 * 1024         # size of each write of an endless stream
-LINE_MAX = 64 * 1024      # longest command line accepted from the client
-HUGE_ENTRIES = 1000000    # entries in the huge-multiline UIDL listing
+import hostile_server as hs
+from hostile_server import CHUNK, FILLER, head_of
 
-HEADERS = ("From: Hostile Sender <sender@hostile.test>\r\n"
-           "To: Test User <user@hostile.test>\r\n"
-           "Subject: Hostile test message %d of %d\r\n"
-           "Message-ID: <uid-%d@hostile.test>\r\n"
-           "Date: Mon, 01 Jan 2024 12:00:%02d +0000\r\n"
-           "\r\n")
-FILLER = "the quick brown fox jumps over the lazy dog 0123456789 "
+HUGE_ENTRIES = 1000000    # entries in the huge-multiline UIDL listing
 
 MAILBOX = []              # raw message bytes; MAILBOX[k] has UIDL uid-(k+1)
 DELETED = set()           # MAILBOX indexes removed by a QUIT
 DELETED_LOCK = threading.Lock()
 LOCKED = set()            # connection numbers logged in (in-use mode)
-LOG = None
-LOG_LOCK = threading.Lock()
-
-
-class Stop(Exception):
-    """Raised by the signal handlers to leave the accept loop."""
-
-
-def head_of(num, total):
-    return HEADERS % (num, total, num, num % 60)
-
-
-def make_message(num, total, size):
-    """Return message num of total: size bytes, CRLF, lines of <= 70."""
-    out = [head_of(num, total)]
-    left = size - len(out[0])
-    k = 0
-    while left > 0:
-        # A line costs its text plus CRLF; never leave 1 byte, which no
-        # line can fill.
-        take = min(72, left)
-        if left - take == 1:
-            take -= 1
-        k += 1
-        if k % 10 == 7 and take == 72:
-            line = "."
-        else:
-            line = "." if k % 10 == 3 else ""
-            line += "line %d of message %d: " % (k, num)
-            line = (line + FILLER * 2)[:take - 2]
-        out.append(line + "\r\n")
-        left -= len(line) + 2
-    return "".join(out).encode("ascii")
 
 
 def stuff(raw):
@@ -133,45 +86,23 @@ def masked(text):
         text = verb + " ********"
     elif verb.upper() in ("APOP", "AUTH") and sep:
         text = verb + " " + arg.split(" ")[0] + " ********"
-    return re.sub(r"[^ -~]", lambda m: "\\x%02x" % ord(m.group()), text)
+    return hs.printable(text)
 
 
-class Session:
+class Session(hs.Conn):
     """One client connection: its socket, input buffer and POP3 state."""
 
     def __init__(self, sock, num, hooks):
-        self.sock = sock
-        self.num = num
+        super().__init__(sock, num)
         self.hooks = hooks
-        self.buf = b""
         self.user = None
         self.msgs = None          # MAILBOX indexes, once logged in
         self.dele = set()         # message numbers marked by DELE
         self.fresh_login = False  # the next command is the first after PASS
-        self.abort = False        # close with a reset rather than a FIN
-
-    def log(self, text):
-        if LOG is not None:
-            with LOG_LOCK:
-                LOG.write("%d %s\n" % (self.num, text))
-                LOG.flush()
 
     def reply(self, first, body=b""):
         self.log("S: " + first)
         self.sock.sendall(first.encode() + b"\r\n" + body)
-
-    def readline(self):
-        """Return one command line without CRLF as str, or None at EOF."""
-        while b"\n" not in self.buf:
-            if len(self.buf) > LINE_MAX:
-                self.log("C: (line over %d bytes, closing)" % LINE_MAX)
-                return None
-            data = self.sock.recv(4096)
-            if not data:
-                return None
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.rstrip(b"\r").decode("latin-1")
 
     def live(self):
         """Return (number, MAILBOX index) of every message not marked."""
@@ -295,10 +226,7 @@ def cmd_quit(s, arg):
 
 
 def endless_line(s, arg):
-    s.log("S: +OK xxx... (endless, no CRLF)")
-    s.sock.sendall(b"+OK ")
-    while True:
-        s.sock.sendall(b"x" * CHUNK)
+    s.endless("+OK ")
 
 
 def garbage(s, arg):
@@ -312,11 +240,7 @@ def garbage(s, arg):
 
 def silence(s, arg):
     s.log("S: (silence)")
-    while True:
-        line = s.readline()
-        if line is None:
-            return False
-        s.log("C: " + masked(line))
+    return s.drain(masked)
 
 
 def close_mid_retr(s, arg, reset=False):
@@ -500,97 +424,23 @@ def serve(s):
 
 
 def handle(sock, num, hooks):
-    """Connection thread: serve, swallow the peer going away, close."""
+    """Connection thread: serve; return whether to close with a reset."""
     s = Session(sock, num, hooks)
-    s.log("OPEN")
     try:
         serve(s)
-    except OSError:
-        pass                    # reset, broken pipe: the client went away
-    except Exception:
-        traceback.print_exc()
     finally:
         with DELETED_LOCK:
             LOCKED.discard(num)
-        try:
-            if s.abort:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                struct.pack("ii", 1, 0))
-            else:
-                # FIN after the data even if unread commands are queued
-                # (a bare close() would then send a reset instead).
-                sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        sock.close()
-        s.log("CLOSED")
-
-
-def on_signal(signum, frame):
-    raise Stop(signum)
+    return s.abort
 
 
 def main():
-    global LOG
     ap = argparse.ArgumentParser(description="Broken POP3 server for tests.")
-    ap.add_argument("--port-file")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--log")
-    ap.add_argument("--messages", type=int, default=3)
-    ap.add_argument("--size", type=int, default=2000)
-    ap.add_argument("--dump", metavar="DIR",
-                    help="write the messages to DIR/uid-K.eml and exit")
+    hs.add_arguments(ap)
     ap.add_argument("mode", choices=sorted(MODES))
     args = ap.parse_args()
-    smallest = len(head_of(args.messages, args.messages)) + 2
-    if args.messages < 0 or args.size < smallest:
-        ap.error("need --messages >= 0 and --size >= %d" % smallest)
-    MAILBOX.extend(make_message(n, args.messages, args.size)
-                   for n in range(1, args.messages + 1))
-    if args.dump:
-        for k, raw in enumerate(MAILBOX):
-            with open(os.path.join(args.dump, "uid-%d.eml" % (k + 1)),
-                      "wb") as f:
-                f.write(raw)
-        return
-    if args.log:
-        LOG = open(args.log, "a")
-
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.replace(args.port_file + ".tmp", args.port_file)
-    else:
-        print(port, flush=True)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
-        signal.signal(sig, on_signal)
-    signal.alarm(LIFETIME)
-    num = 0
-    try:
-        while True:
-            conn, _ = listener.accept()
-            num += 1
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=handle, args=(conn, num, MODES[args.mode]),
-                             daemon=True).start()
-    except Stop as e:
-        if e.args[0] == signal.SIGALRM:
-            print("pop3_hostile: stopping after the %d s safety limit"
-                  % LIFETIME, file=sys.stderr)
-    listener.close()
-    # Connection threads may be blocked in a send forever: leave without
-    # waiting for them, but never in the middle of a log line.
-    LOG_LOCK.acquire()
-    if LOG is not None:
-        LOG.close()
-    os._exit(0)
+    MAILBOX.extend(hs.make_mailbox(ap, args))
+    hs.serve(args, "pop3_hostile", partial(handle, hooks=MODES[args.mode]))
 
 
 if __name__ == "__main__":
