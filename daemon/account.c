@@ -1,9 +1,10 @@
 /*
- * The owner of the fetching sessions: one poll timer per POP3 account, the
- * poll in progress (never two at once), its password (secret.c), results
- * and errors for status. It starts each pop3 session with what it needs,
- * hears back through callbacks, and tells the bus: a stored batch of new
- * mail, the end of a poll.
+ * The owner of the fetching sessions: one poll timer per POP3 or IMAP
+ * account, the poll in progress (never two at once: a pop3 session, or an
+ * imap session syncing every folder), its password (secret.c), results and
+ * errors for status. It starts each session with what it needs, hears back
+ * through callbacks, and tells the bus: a stored batch of new mail, the
+ * end of a poll.
  */
 #include "autoconf.h"
 
@@ -23,6 +24,7 @@
 #include "account.h"
 #include "bus.h"
 #include "config.h"
+#include "imap.h"
 #include "pop3.h"
 #include "secret.h"
 #include "store.h"
@@ -46,13 +48,15 @@ struct account {
 	TAILQ_ENTRY(account)	 entry;
 	char			*name;
 	struct event		*timer;
-	struct pop3_session	*session;	/* poll in progress */
-	struct secret		*secret;	/* the POP3 server's password */
+	struct pop3_session	*session;	/* poll in progress (POP3) */
+	struct imap_session	*sync;		/* or sync (IMAP) */
+	struct secret		*secret;	/* the server's password */
 	int			 asking;	/* for the password, to poll */
 	struct timespec		 started;	/* of the poll in progress */
 	time_t			 next_poll;
 	time_t			 last_poll;	/* end of the last poll */
-	int			 last_error;	/* enum pop3_error */
+	int			 last_ok;
+	const char		*last_kind;	/* static; NULL when ok */
 	char			*last_message;
 	unsigned		 last_new;
 	unsigned		 last_on_server;
@@ -76,14 +80,29 @@ static const struct config	*account_config;	/* main's */
 
 static void	account_poll(struct account *);
 
-/* The account's configuration, or NULL when it has no POP3 server. */
+/* The account's configuration, or NULL when it fetches from no server. */
 static const struct config_account *
 account_conf(struct account *a)
 {
 	const struct config_account *ca;
 
 	ca = config_find_account(account_config, a->name);
-	return ca != NULL && ca->pop3 != NULL ? ca : NULL;
+	return ca != NULL && (ca->pop3 != NULL || ca->imap != NULL) ? ca :
+	    NULL;
+}
+
+/* The server an account fetches from. */
+static const struct config_server *
+account_server(const struct config_account *ca)
+{
+	return ca->pop3 != NULL ? ca->pop3 : ca->imap;
+}
+
+/* Is a poll running (or waiting for its password)? */
+static int
+account_busy(const struct account *a)
+{
+	return a->session != NULL || a->sync != NULL || a->asking;
 }
 
 /* Find a run-time account by name. */
@@ -123,7 +142,7 @@ account_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* A poll ended: record it, tell the waiters, schedule the next. */
 static void
-account_poll_done(struct account *a, const struct pop3_result *r)
+account_poll_done(struct account *a, const struct account_result *r)
 {
 	const struct config_account	*ca = account_conf(a);
 	struct account_waiter		*w;
@@ -135,7 +154,8 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	a->last_seconds = (now.tv_sec - a->started.tv_sec) +
 	    (now.tv_nsec - a->started.tv_nsec) / 1e9;
 	a->last_poll = time(NULL);
-	a->last_error = r->error;
+	a->last_ok = r->ok;
+	a->last_kind = r->error_kind;
 	free(a->last_message);
 	a->last_message = r->message ? xstrdup(r->message) : NULL;
 	a->last_new = r->new;
@@ -144,7 +164,7 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	a->last_bytes = r->bytes;
 	a->total_new += r->new;
 	a->total_bytes += r->bytes;
-	if (r->error == POP3_OK)
+	if (r->ok)
 		log_info("account=%s poll done: %u new, %llu bytes, %u "
 		    "deleted on the server, %.2f s", a->name, r->new,
 		    (unsigned long long)r->bytes, r->deleted, a->last_seconds);
@@ -152,9 +172,9 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	ev.type = BUS_POLL_DONE;
 	ev.account = a->name;
 	ev.nnew = r->new;
-	if (r->error != POP3_OK) {
+	if (!r->ok) {
 		ev.error = r->message ? r->message : "failed";
-		ev.error_kind = pop3_error_name(r->error);
+		ev.error_kind = r->error_kind;
 	}
 	bus_publish(account_bus, &ev);
 	while ((w = TAILQ_FIRST(&a->waiters)) != NULL) {
@@ -164,10 +184,11 @@ account_poll_done(struct account *a, const struct pop3_result *r)
 	}
 	if (a->removed || ca == NULL)
 		return;
-	interval = ca->pop3->poll_interval;
+	interval = account_server(ca)->poll_interval;
 	delay = interval;
-	if (r->error == POP3_ERR_NETWORK || r->error == POP3_ERR_TLS ||
-	    r->error == POP3_ERR_SPACE) {
+	if (!r->ok && (strcmp(r->error_kind, "network") == 0 ||
+	    strcmp(r->error_kind, "tls") == 0 ||
+	    strcmp(r->error_kind, "space") == 0)) {
 		/* Retry sooner after a network failure, backing off. */
 		a->failures++;
 		delay = ACCOUNT_RETRY_MIN << (a->failures < 10 ?
@@ -215,45 +236,90 @@ account_stored_cb(const struct store_new *news, size_t n, void *arg)
  * once more at once, before the poll counts as failed: the password may
  * have been changed, or the token expired, since it was cached.
  */
+/*
+ * A session ended with r. A full disk is temporary (DESIGN.md): say so,
+ * and try sooner. A password the server refused that came from
+ * password_command's cache is asked for again, and the poll tried once
+ * more at once, before the poll counts as failed: the password may have
+ * been changed, or the token expired, since it was cached. Return 1 when
+ * the poll goes on.
+ */
+static int
+account_session_end(struct account *a, struct account_result *r)
+{
+	char	*msg = NULL;
+
+	if (!r->ok && strcmp(r->error_kind, "local") == 0 &&
+	    store_full(account_store)) {
+		r->error_kind = "space";
+		xasprintf(&msg, "no space left on %s: %s",
+		    account_config->data_dir, r->message);
+		r->message = msg;
+	}
+	if (!r->ok && strcmp(r->error_kind, "auth") == 0 && r->new == 0 &&
+	    secret_refused(a->secret)) {
+		account_ask(a);
+		return 1;
+	}
+	account_poll_done(a, r);
+	free(msg);
+	return 0;
+}
+
+/* The POP3 session reports its end. */
 static void
 account_session_cb(struct pop3_session *s, const struct pop3_result *r,
     void *arg)
 {
 	struct account		*a = arg;
-	struct pop3_result	 full;
-	char			*msg = NULL;
+	struct account_result	 ar;
 
 	a->session = NULL;
-	/* A full disk is temporary (DESIGN.md): say so, and try sooner. */
-	if (r->error == POP3_ERR_LOCAL && store_full(account_store)) {
-		full = *r;
-		full.error = POP3_ERR_SPACE;
-		xasprintf(&msg, "no space left on %s: %s",
-		    account_config->data_dir, r->message);
-		full.message = msg;
-		r = &full;
+	memset(&ar, 0, sizeof ar);
+	ar.ok = r->error == POP3_OK;
+	ar.message = r->message;
+	ar.error_kind = ar.ok ? NULL : pop3_error_name(r->error);
+	ar.new = r->new;
+	ar.bytes = r->bytes;
+	ar.on_server = r->on_server;
+	ar.deleted = r->deleted;
+	ar.quick = r->quick;
+	if (!account_session_end(a, &ar)) {
+		a->mark = r->mark;
+		a->quick = r->quick ? a->quick + 1 : 0;
 	}
-	if (r->error == POP3_ERR_AUTH && r->new == 0 &&
-	    secret_refused(a->secret)) {
-		pop3_session_free(s);
-		account_ask(a);
-		return;
-	}
-	a->mark = r->mark;
-	a->quick = r->quick ? a->quick + 1 : 0;
-	account_poll_done(a, r);
 	pop3_session_free(s);
-	free(msg);
+}
+
+/* The IMAP sync reports its end. */
+static void
+account_sync_cb(struct imap_session *s, const struct imap_result *r,
+    void *arg)
+{
+	struct account		*a = arg;
+	struct account_result	 ar;
+
+	a->sync = NULL;
+	memset(&ar, 0, sizeof ar);
+	ar.ok = r->error == IMAP_OK;
+	ar.message = r->message;
+	ar.error_kind = ar.ok ? NULL : imap_error_name(r->error);
+	ar.new = r->new;
+	ar.bytes = r->bytes;
+	ar.on_server = r->on_server;
+	ar.deleted = r->deleted;
+	account_session_end(a, &ar);
+	imap_session_free(s);
 }
 
 /* End a poll that never reached the server. */
 static void
-account_poll_failed(struct account *a, enum pop3_error e, const char *msg)
+account_poll_failed(struct account *a, const char *msg)
 {
-	struct pop3_result	 r;
+	struct account_result	 r;
 
 	memset(&r, 0, sizeof r);
-	r.error = e;
+	r.error_kind = "local";
 	r.message = msg;
 	log_warnx("account=%s poll failed: %s", a->name, msg);
 	account_poll_done(a, &r);
@@ -269,13 +335,19 @@ account_secret_cb(const char *password, const char *error, void *arg)
 
 	a->asking = 0;
 	if (ca == NULL) {
-		account_poll_failed(a, POP3_ERR_LOCAL, "the account has no "
-		    "POP3 server any more");
+		account_poll_failed(a, "the account has no POP3 or IMAP server "
+		    "any more");
 		return;
 	}
 	if (password == NULL) {
-		account_poll_failed(a, POP3_ERR_LOCAL, error != NULL ? error :
-		    "no password: give pop3.password or pop3.password_command");
+		account_poll_failed(a, error != NULL ? error : ca->pop3 != NULL ?
+		    "no password: give pop3.password or pop3.password_command" :
+		    "no password: give imap.password or imap.password_command");
+		return;
+	}
+	if (ca->imap != NULL) {
+		a->sync = imap_session_start(account_base, ca, password,
+		    account_store, account_stored_cb, account_sync_cb, a);
 		return;
 	}
 	if (ca->pop3->quick_check && a->quick < ACCOUNT_QUICK_MAX)
@@ -296,7 +368,7 @@ account_ask(struct account *a)
 static void
 account_poll(struct account *a)
 {
-	if (a->session != NULL || a->asking || account_conf(a) == NULL)
+	if (account_busy(a) || account_conf(a) == NULL)
 		return;
 	evtimer_del(a->timer);
 	a->next_poll = 0;
@@ -307,7 +379,7 @@ account_poll(struct account *a)
 
 /* Create the run-time state of a configured account. */
 static struct account *
-account_new(const char *name)
+account_new(const char *name, const char *proto)
 {
 	struct account	*a;
 	char		*what;
@@ -315,7 +387,7 @@ account_new(const char *name)
 	a = xcalloc(1, sizeof *a);
 	a->name = xstrdup(name);
 	a->timer = evtimer_new(account_base, account_timer_cb, a);
-	xasprintf(&what, "account=%s pop3", name);
+	xasprintf(&what, "account=%s %s", name, proto);
 	a->secret = secret_new(what);
 	free(what);
 	TAILQ_INIT(&a->waiters);
@@ -327,14 +399,16 @@ account_new(const char *name)
 static void
 account_free(struct account *a)
 {
-	struct pop3_result	 r;
+	struct account_result	 r;
 
 	a->removed = 1;
 	memset(&r, 0, sizeof r);
-	r.error = POP3_ERR_LOCAL;
+	r.error_kind = "local";
 	r.message = "the account was removed from the configuration";
 	pop3_session_free(a->session);
 	a->session = NULL;
+	imap_session_free(a->sync);
+	a->sync = NULL;
 	secret_cancel(a->secret);
 	a->asking = 0;
 	if (!TAILQ_EMPTY(&a->waiters))
@@ -351,6 +425,7 @@ account_free(struct account *a)
 void
 account_reconfigure(const struct config *cf)
 {
+	const struct config_server *srv;
 	struct account		*a, *next;
 	size_t			 i;
 
@@ -361,21 +436,22 @@ account_reconfigure(const struct config *cf)
 			account_free(a);
 	}
 	for (i = 0; i < cf->naccounts; i++) {
-		if (cf->accounts[i].pop3 == NULL)
+		if (cf->accounts[i].pop3 == NULL && cf->accounts[i].imap == NULL)
 			continue;
+		srv = account_server(&cf->accounts[i]);
 		if ((a = account_find(cf->accounts[i].name)) != NULL) {
 			/* A new password may have come with the reload. */
-			secret_configure(a->secret, cf->accounts[i].pop3);
-			if (a->session == NULL && a->next_poll > time(NULL) +
-			    cf->accounts[i].pop3->poll_interval)
-				account_schedule(a,
-				    cf->accounts[i].pop3->poll_interval);
+			secret_configure(a->secret, srv);
+			if (!account_busy(a) && a->next_poll > time(NULL) +
+			    srv->poll_interval)
+				account_schedule(a, srv->poll_interval);
 			continue;
 		}
-		a = account_new(cf->accounts[i].name);
-		secret_configure(a->secret, cf->accounts[i].pop3);
+		a = account_new(cf->accounts[i].name, srv->proto == CONFIG_IMAP ?
+		    "imap" : "pop3");
+		secret_configure(a->secret, srv);
 		account_schedule(a, cf->poll_at_start ? ACCOUNT_FIRST_POLL :
-		    cf->accounts[i].pop3->poll_interval);
+		    srv->poll_interval);
 	}
 }
 
@@ -432,21 +508,21 @@ account_status(const char *name)
 	if (a->last_poll != 0) {
 		last = json_pack("{s:o, s:b, s:i, s:I, s:f, s:i, s:b}",
 		    "time", jsonrpc_time(a->last_poll),
-		    "ok", a->last_error == POP3_OK,
+		    "ok", a->last_ok,
 		    "new", (int)a->last_new,
 		    "bytes", (json_int_t)a->last_bytes,
 		    "seconds", a->last_seconds,
 		    "on_server", (int)a->last_on_server,
 		    "listed", a->last_listed);
-		if (a->last_error != POP3_OK) {
+		if (!a->last_ok) {
 			json_object_set_new(last, "error", json_string(
 			    a->last_message ? a->last_message : "failed"));
 			json_object_set_new(last, "error_kind", json_string(
-			    pop3_error_name(a->last_error)));
+			    a->last_kind));
 		}
 	}
 	o = json_pack("{s:b, s:o, s:o, s:I, s:I}",
-	    "polling", a->session != NULL || a->asking,
+	    "polling", account_busy(a),
 	    "last_poll", last,
 	    "next_poll", jsonrpc_time(a->next_poll),
 	    "fetched_messages", (json_int_t)a->total_new,

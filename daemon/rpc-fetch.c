@@ -10,7 +10,6 @@
 #include "common/xmalloc.h"
 #include "account.h"
 #include "config.h"
-#include "pop3.h"
 #include "rpc.h"
 
 struct fetch_wait {
@@ -33,20 +32,20 @@ fetch_release(struct fetch_wait *fw)
 
 /* One account's poll ended. */
 static void
-fetch_done_cb(const char *account, const struct pop3_result *r,
+fetch_done_cb(const char *account, const struct account_result *r,
     double seconds, void *arg)
 {
 	struct fetch_wait	*fw = arg;
 	json_t			*o;
 
 	o = json_pack("{s:s, s:b, s:i, s:I, s:f}", "account", account,
-	    "ok", r->error == POP3_OK, "new", (int)r->new,
+	    "ok", r->ok, "new", (int)r->new,
 	    "bytes", (json_int_t)r->bytes, "seconds", seconds);
-	if (r->error != POP3_OK) {
+	if (!r->ok) {
 		json_object_set_new(o, "error", json_string(r->message ?
 		    r->message : "failed"));
 		json_object_set_new(o, "error_kind",
-		    json_string(pop3_error_name(r->error)));
+		    json_string(r->error_kind));
 	}
 	json_array_append_new(fw->results, o);
 	fw->total += r->new;
@@ -69,9 +68,9 @@ rpc_fetch_exec(struct rpc_call *call, json_t *params)
 			    "named \"%.100s\"", name);
 			return;
 		}
-		if (a->pop3 == NULL) {
+		if (a->pop3 == NULL && a->imap == NULL) {
 			rpc_call_error(call, JSONRPC_ERR_DATA, "account \"%s\" "
-			    "has no pop3 server to fetch from", name);
+			    "has no pop3 or imap server to fetch from", name);
 			return;
 		}
 	}
@@ -81,7 +80,7 @@ rpc_fetch_exec(struct rpc_call *call, json_t *params)
 	fw->pending = 1;	/* held until every poll is started */
 	for (i = 0; i < cf->naccounts; i++) {
 		a = &cf->accounts[i];
-		if (a->pop3 == NULL || (name != NULL &&
+		if ((a->pop3 == NULL && a->imap == NULL) || (name != NULL &&
 		    strcmp(name, a->name) != 0))
 			continue;
 		fw->pending++;

@@ -452,6 +452,17 @@ store_msg_set_uidl(struct store_msg *m, const char *uidl)
 	m->uidl = xstrdup(uidl);
 }
 
+/*
+ * File the message into this folder of its account instead of where the
+ * rules say (an IMAP server folder other than INBOX has a local twin).
+ */
+void
+store_msg_set_folder(struct store_msg *m, const char *folder)
+{
+	free(m->dest);
+	m->dest = xstrdup(folder);
+}
+
 /* Return the bytes written so far. */
 uint64_t
 store_msg_size(const struct store_msg *m)
@@ -681,7 +692,8 @@ store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
 		m = b->msgs[i];
 		/* On failure the headers are unknown: Inbox. */
 		store_digest(m->fd, m->size, f, &m->info);
-		m->dest = xstrdup(m->info.folder);
+		if (m->dest == NULL)
+			m->dest = xstrdup(m->info.folder);
 		m->info.folder = NULL;		/* the filter's, freed below */
 	}
 	filter_free(f);

@@ -57,6 +57,7 @@ char		*store_msg_room(struct store_msg *, size_t *room);
 int		 store_msg_fill(struct store_msg *, size_t);
 int		 store_msg_close(struct store_msg *, char **cause);
 void		 store_msg_set_uidl(struct store_msg *, const char *uidl);
+void		 store_msg_set_folder(struct store_msg *, const char *folder);
 uint64_t	 store_msg_size(const struct store_msg *);
 void		 store_msg_abort(struct store_msg *);
 

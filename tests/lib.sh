@@ -90,7 +90,8 @@ jcheck() {
 
 mailctl() { "$MAILCTL" --socket "$SOCK" "$@"; }
 
-# write_config FILE [ACCOUNTS-JSON]: a config using this test's paths.
+# write_config FILE [ACCOUNTS-JSON [MORE-KEYS]]: a config using this test's
+# paths; MORE-KEYS (',"filters":[...]') goes after the accounts.
 write_config() {
 	install -m 600 /dev/null "$1"	# it may hold a password
 	cat >"$1" <<EOC
@@ -98,7 +99,7 @@ write_config() {
   "data_dir": "$T/data",
   "socket": "$SOCK",
   "poll_at_start": false,
-  "accounts": [${2:-}]
+  "accounts": [${2:-}]${3:-}
 }
 EOC
 }
@@ -151,6 +152,12 @@ use_mail_servers() {
 # pop3_account NAME USER PASSWORD TLS PORT [EXTRA-JSON]: an account object.
 pop3_account() {
 	printf '{"name":"%s","email":"%s@mail.test","pop3":{"host":"127.0.0.1","port":%s,"tls":"%s","ca_file":"%s","user":"%s","password":"%s","poll_interval":3600%s}}' \
+		"$1" "$2" "$5" "$4" "$MS_CA_FILE" "$2" "$3" "${6:-}"
+}
+
+# imap_account NAME USER PASSWORD TLS PORT [EXTRA-JSON]: an account object.
+imap_account() {
+	printf '{"name":"%s","email":"%s@mail.test","imap":{"host":"127.0.0.1","port":%s,"tls":"%s","ca_file":"%s","user":"%s","password":"%s","poll_interval":3600%s}}' \
 		"$1" "$2" "$5" "$4" "$MS_CA_FILE" "$2" "$3" "${6:-}"
 }
 

@@ -1,0 +1,1296 @@
+/*
+ * IMAP sync session (RFC 9051 and RFC 3501, whichever the server speaks;
+ * STARTTLS, SASL-IR RFC 4959, UIDPLUS RFC 4315) as a state machine on a
+ * bufferevent, one command in flight at a time:
+ *
+ *   CONNECT -> GREETING -> CAPABILITY -+-> STARTTLS -> HANDSHAKE -+
+ *                                      |                CAPABILITY_TLS
+ *                                      +---------------------------+
+ *                                                    |
+ *                     LOGIN (LOGIN or AUTHENTICATE) [-> CAPABILITY_AUTH]
+ *                                                    |
+ *        for each folder: SELECT -> LIST (UID FETCH 1:* (UID)) -> FETCH
+ *                  (UID FETCH set (UID FLAGS BODY.PEEK[]), streamed)
+ *                  -> WAIT (commits) [-> STORE \Deleted -> EXPUNGE]
+ *                                                    |
+ *                                          LOGOUT -> DONE
+ *
+ * Responses are read a line at a time (conn_readline) and parsed by
+ * imap-wire.c; a literal a line announces is either kept for the parser
+ * (small: strings) or, when it is a message body (BODY[] in a FETCH),
+ * streamed straight into the store with CRLF turned into LF, never held
+ * whole in memory. The words are pop3.c's: imap_response acts on one
+ * complete response, imap_enter changes state, imap_fail gives every error
+ * a class and a message, imap_close ends the session, imap_report tells
+ * the owner from the loop; a session freed while batches are at the store
+ * is marked dead and reaped when the last one reports.
+ *
+ * Passwords are only sent over TLS, unless the account says tls "none".
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config.h"
+#include "conn.h"
+#include "imap.h"
+#include "imap-wire.h"
+#include "store.h"
+#include "uidset.h"
+
+#define IMAP_LINE_MAX		(64 * 1024)	/* a response line */
+#define IMAP_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
+#define IMAP_READ_BULK		(256 * 1024)	/* one direct read */
+#define IMAP_BULK_PER_CB	16		/* direct reads a callback */
+#define IMAP_BATCH_MSGS		64		/* messages in a commit */
+#define IMAP_BATCH_BYTES	(8 * 1024 * 1024)
+#define IMAP_MSG_MAX		(256ULL * 1024 * 1024)
+#define IMAP_SET_MAX		4000		/* bytes of a UID set */
+#define IMAP_UIDS_MAX		10000000	/* UIDs of one folder */
+
+enum imap_state {
+	IMAP_S_CONNECT,
+	IMAP_S_GREETING,
+	IMAP_S_CAPABILITY,
+	IMAP_S_STARTTLS,
+	IMAP_S_HANDSHAKE,
+	IMAP_S_CAPABILITY_TLS,
+	IMAP_S_LOGIN,
+	IMAP_S_CAPABILITY_AUTH,
+	IMAP_S_SELECT,
+	IMAP_S_LIST,
+	IMAP_S_FETCH,
+	IMAP_S_WAIT,
+	IMAP_S_STORE,
+	IMAP_S_EXPUNGE,
+	IMAP_S_LOGOUT,
+	IMAP_S_DONE,
+	IMAP_S_NSTATES
+};
+
+static const char *const imap_state_names[] = {
+	"CONNECT", "GREETING", "CAPABILITY", "STARTTLS", "HANDSHAKE",
+	"CAPABILITY_TLS", "LOGIN", "CAPABILITY_AUTH", "SELECT", "LIST",
+	"FETCH", "WAIT", "STORE", "EXPUNGE", "LOGOUT", "DONE",
+};
+_Static_assert(sizeof imap_state_names / sizeof imap_state_names[0] ==
+    IMAP_S_NSTATES, "a name for every IMAP state");
+
+/* A list of UIDs, and how far a command has consumed it. */
+struct imap_uids {
+	uint32_t	*v;
+	size_t		 n;
+	size_t		 size;
+	size_t		 next;		/* the first not sent yet */
+};
+
+/* A batch at the store, and the UIDs it holds. */
+struct imap_commit {
+	struct imap_session	*s;
+	size_t			 n;
+	uint32_t		 uid[IMAP_BATCH_MSGS];
+};
+
+struct imap_session {
+	unsigned		 id;		/* session=N in the logs */
+	char			*account;
+	char			*host;
+	int			 port;
+	enum config_tls		 tls;
+	char			*user;
+	char			*password;	/* secret: zeroed on free */
+	char			*auth;
+	char			*ca_file;
+	int			 timeout;
+	int			 keep;
+	char			**folders;	/* server names */
+	size_t			 nfolders;
+	size_t			 folder;	/* the one selected */
+	char			*local;		/* its local twin; NULL: rules */
+	struct store		*store;		/* borrowed */
+	const struct uidset	*seen;		/* borrowed from the store */
+	struct uidset		*taken;		/* fetched in this session */
+
+	struct conn		*conn;
+	struct bufferevent	*bev;		/* borrowed from conn */
+	enum imap_state		 state;
+	unsigned		 caps;
+	int			 caps_known;
+	unsigned		 tagn;
+	char			 tag[16];	/* of the command in flight */
+	struct imap_parser	*parser;
+	char			*line;		/* IMAP_LINE_MAX + 1 bytes */
+	uint64_t		 lit_left;	/* literal bytes still to come */
+	int			 lit_stream;	/* into the store, not kept */
+	char			*lit;		/* a kept literal */
+	size_t			 lit_len;
+	char			*sasl;		/* the answer to "+" */
+	char			 set[IMAP_SET_MAX];	/* STORE's, EXPUNGE's */
+	size_t			 set_uids;	/* UIDs in it */
+
+	uint32_t		 uidvalidity;
+	uint32_t		 exists;
+	struct imap_uids	 want;		/* to download */
+	struct imap_uids	 del;		/* stored, to remove there */
+
+	struct store_msg	*cur;		/* message being received */
+	int			 cr;		/* a CR waits for its LF */
+	struct store_msg	*batch[IMAP_BATCH_MSGS];
+	uint32_t		 batch_uid[IMAP_BATCH_MSGS];
+	size_t			 nbatch;
+	uint64_t		 batch_bytes;
+	unsigned		 commits;	/* batches at the store */
+	int			 dead;		/* freed while in use */
+
+	struct imap_result	 result;
+	char			 message[600];
+	struct event		*report_ev;
+	imap_stored_cb		 stored_cb;
+	imap_done_cb		 cb;
+	void			*arg;
+};
+
+static void	imap_read_cb(struct bufferevent *, void *);
+static void	imap_event_cb(struct bufferevent *, short, void *);
+static void	imap_fail(struct imap_session *, enum imap_error,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+static void	imap_next_folder(struct imap_session *);
+static void	imap_after_fetch(struct imap_session *);
+static int	imap_reap(struct imap_session *);
+
+/* Name an error class (for status and logs). */
+const char *
+imap_error_name(enum imap_error e)
+{
+	static const char *const names[] = { "ok", "network", "tls", "auth",
+	    "protocol", "local", "space" };
+	_Static_assert(sizeof names / sizeof names[0] == IMAP_NERRORS,
+	    "names matches enum imap_error");
+
+	return e < IMAP_NERRORS ? names[e] : "unknown";
+}
+
+/* Take over the connection's bufferevent: callbacks, timeouts, limits. */
+static void
+imap_attach(struct imap_session *s)
+{
+	struct timeval	 tv = { s->timeout, 0 };
+
+	s->bev = conn_bev(s->conn);
+	bufferevent_setcb(s->bev, imap_read_cb, NULL, imap_event_cb, s);
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, IMAP_INPUT_HIGH);
+	bufferevent_set_max_single_read(s->bev, IMAP_INPUT_HIGH / 4);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* Deliver the result from the loop. */
+static void
+imap_report_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_session	*s = arg;
+
+	s->result.message = s->result.error == IMAP_OK ? NULL : s->message;
+	s->cb(s, &s->result, s->arg);
+}
+
+/* Report the end once the session is done and the store has answered. */
+static void
+imap_report(struct imap_session *s)
+{
+	if (s->state == IMAP_S_DONE && s->commits == 0) {
+		store_release(s->store, s->account);
+		event_active(s->report_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/* Change state, logging the transition. */
+static void
+imap_enter(struct imap_session *s, enum imap_state next)
+{
+	log_debug("account=%s session=%u %s -> %s", s->account, s->id,
+	    imap_state_names[s->state], imap_state_names[next]);
+	s->state = next;
+}
+
+static void	imap_commit(struct imap_session *);
+
+/* End the session: commit what is complete, close, report. */
+static void
+imap_close(struct imap_session *s, enum imap_error err)
+{
+	if (s->state == IMAP_S_DONE)
+		return;
+	imap_enter(s, IMAP_S_DONE);
+	store_msg_abort(s->cur);
+	s->cur = NULL;
+	s->result.error = err;
+	/* Messages received in full are kept even when the session fails. */
+	imap_commit(s);
+	if (s->bev != NULL)
+		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	imap_report(s);
+}
+
+/* Every error comes here, with its class and a message; see pop3_fail. */
+static void
+imap_fail(struct imap_session *s, enum imap_error err, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (s->state == IMAP_S_DONE && s->result.error != IMAP_OK)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->message, sizeof s->message, fmt, ap);
+	va_end(ap);
+	log_info("account=%s session=%u failed in %s: %s", s->account, s->id,
+	    imap_state_names[s->state], s->message);
+	if (s->state == IMAP_S_DONE)
+		s->result.error = err;
+	else
+		imap_close(s, err);
+}
+
+/*
+ * Send a command with a new tag (CRLF added). secret: log only its first
+ * word. The tag is kept: the tagged response must carry it.
+ */
+static void
+imap_command(struct imap_session *s, int secret, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	va_list		 ap;
+	char		*cmd;
+	int		 n;
+
+	snprintf(s->tag, sizeof s->tag, "m%u", ++s->tagn);
+	va_start(ap, fmt);
+	n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatalx("out of memory");
+	if (secret)
+		log_debug("account=%s session=%u C: %s %.*s ********",
+		    s->account, s->id, s->tag, (int)strcspn(cmd, " "), cmd);
+	else
+		log_debug("account=%s session=%u C: %s %.200s", s->account,
+		    s->id, s->tag, cmd);
+	evbuffer_add_printf(out, "%s %s\r\n", s->tag, cmd);
+	explicit_bzero(cmd, n);
+	free(cmd);
+}
+
+/* May a secret go over this connection? */
+static int
+imap_secure(struct imap_session *s)
+{
+	return conn_is_tls(s->conn) || s->tls == CONFIG_TLS_NONE;
+}
+
+/* Base64 of a SASL message (new memory; wiped by the caller). */
+static char *
+imap_b64(const char *raw, size_t len)
+{
+	char	*b64;
+
+	b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)raw,
+	    (int)len);
+	return b64;
+}
+
+/* AUTHENTICATE PLAIN (RFC 4616) or XOAUTH2, with SASL-IR when offered. */
+static void
+imap_authenticate(struct imap_session *s, int xoauth2)
+{
+	char	*raw, *b64;
+	int	 len;
+
+	if (xoauth2)
+		len = asprintf(&raw, "user=%s\001auth=Bearer %s\001\001",
+		    s->user, s->password);
+	else
+		len = asprintf(&raw, "%c%s%c%s", 0, s->user, 0, s->password);
+	if (len == -1)
+		fatalx("out of memory");
+	b64 = imap_b64(raw, len);
+	explicit_bzero(raw, len);
+	free(raw);
+	if (s->caps & IMAP_CAP_SASL_IR)
+		imap_command(s, 1, "AUTHENTICATE %s %s", xoauth2 ? "XOAUTH2" :
+		    "PLAIN", b64);
+	else {
+		/* The answer goes after the server's "+". */
+		imap_command(s, 0, "AUTHENTICATE %s", xoauth2 ? "XOAUTH2" :
+		    "PLAIN");
+		s->sasl = b64;
+		b64 = NULL;
+	}
+	if (b64 != NULL) {
+		explicit_bzero(b64, strlen(b64));
+		free(b64);
+	}
+	imap_enter(s, IMAP_S_LOGIN);
+}
+
+/* LOGIN user password, as quoted strings or LITERAL+ literals. */
+static void
+imap_login(struct imap_session *s)
+{
+	char	 user[2100], pass[2100], lit[32];
+	long	 un, pn;
+
+	un = imap_quote(user, sizeof user, s->user, strlen(s->user));
+	pn = imap_quote(pass, sizeof pass, s->password, strlen(s->password));
+	if ((un <= 0 || pn <= 0) && !(s->caps & IMAP_CAP_LITERALPLUS)) {
+		explicit_bzero(pass, sizeof pass);
+		imap_fail(s, IMAP_ERR_AUTH, "the user name or password cannot "
+		    "be sent with LOGIN as a quoted string, and the server "
+		    "offers neither AUTH=PLAIN nor LITERAL+");
+		return;
+	}
+	if (strlen(s->user) + 32 >= sizeof user ||
+	    strlen(s->password) + 32 >= sizeof pass) {
+		explicit_bzero(pass, sizeof pass);
+		imap_fail(s, IMAP_ERR_AUTH, "the user name or password is too "
+		    "long");
+		return;
+	}
+	/* A literal "{n+}" CRLF goes in the command line (LITERAL+). */
+	if (un <= 0) {
+		snprintf(lit, sizeof lit, "{%zu+}\r\n", strlen(s->user));
+		memcpy(user, lit, strlen(lit));
+		memcpy(user + strlen(lit), s->user, strlen(s->user) + 1);
+	}
+	if (pn <= 0) {
+		snprintf(lit, sizeof lit, "{%zu+}\r\n", strlen(s->password));
+		memcpy(pass, lit, strlen(lit));
+		memcpy(pass + strlen(lit), s->password,
+		    strlen(s->password) + 1);
+	}
+	imap_command(s, 1, "LOGIN %s %s", user, pass);
+	explicit_bzero(pass, sizeof pass);
+	imap_enter(s, IMAP_S_LOGIN);
+}
+
+/* After CAPABILITY: STARTTLS if asked for, then log in. */
+static void
+imap_after_caps(struct imap_session *s)
+{
+	const char	*auth = s->auth;
+
+	if (s->tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->conn)) {
+		if (!(s->caps & IMAP_CAP_STARTTLS)) {
+			imap_fail(s, IMAP_ERR_TLS, "%s:%d does not offer "
+			    "STARTTLS (tls is \"starttls\")", s->host, s->port);
+			return;
+		}
+		imap_command(s, 0, "STARTTLS");
+		imap_enter(s, IMAP_S_STARTTLS);
+		return;
+	}
+	if (!imap_secure(s)) {
+		imap_fail(s, IMAP_ERR_TLS, "refusing to send a password over "
+		    "an unencrypted connection");
+		return;
+	}
+	if (strcmp(auth, "auto") == 0)
+		auth = s->caps & IMAP_CAP_AUTH_PLAIN ? "plain" : "login";
+	if (strcmp(auth, "login") == 0 && (s->caps & IMAP_CAP_LOGINDISABLED)) {
+		imap_fail(s, IMAP_ERR_AUTH, "the server does not allow LOGIN "
+		    "here (LOGINDISABLED)");
+		return;
+	}
+	if (strcmp(auth, "plain") == 0)
+		imap_authenticate(s, 0);
+	else if (strcmp(auth, "xoauth2") == 0)
+		imap_authenticate(s, 1);
+	else
+		imap_login(s);
+}
+
+/* TLS is up after STARTTLS: ask CAPABILITY again (RFC 9051 6.2.1). */
+static void
+imap_tls_cb(struct conn *c, const char *error, void *arg)
+{
+	struct imap_session	*s = arg;
+
+	if (error != NULL) {
+		imap_fail(s, IMAP_ERR_TLS, "%s", error);
+		return;
+	}
+	imap_attach(s);
+	s->caps = 0;
+	s->caps_known = 0;
+	imap_enter(s, IMAP_S_CAPABILITY_TLS);
+	imap_command(s, 0, "CAPABILITY");
+}
+
+/* Append a UID to a list (bounded: a server cannot make it grow more). */
+static int
+imap_uids_add(struct imap_uids *u, uint32_t uid)
+{
+	if (u->n == IMAP_UIDS_MAX)
+		return -1;
+	if (u->n == u->size) {
+		u->size = u->size ? u->size * 2 : 256;
+		u->v = xreallocarray(u->v, u->size, sizeof *u->v);
+	}
+	u->v[u->n++] = uid;
+	return 0;
+}
+
+static int
+imap_uid_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The next part of a sorted list as a UID set ("1:5,9,12:14"), at most
+ * IMAP_SET_MAX bytes; 0 when the list is spent.
+ */
+static size_t
+imap_uids_set(struct imap_uids *u, char *set, size_t size)
+{
+	size_t	 len = 0, j;
+	int	 n;
+
+	set[0] = '\0';
+	while (u->next < u->n) {
+		for (j = u->next; j + 1 < u->n && u->v[j + 1] == u->v[j] + 1;
+		    j++)
+			;
+		if (j == u->next)
+			n = snprintf(NULL, 0, "%s%u", len ? "," : "",
+			    u->v[u->next]);
+		else
+			n = snprintf(NULL, 0, "%s%u:%u", len ? "," : "",
+			    u->v[u->next], u->v[j]);
+		if (len + n >= size)
+			break;
+		if (j == u->next)
+			snprintf(set + len, size - len, "%s%u", len ? "," : "",
+			    u->v[u->next]);
+		else
+			snprintf(set + len, size - len, "%s%u:%u", len ? "," :
+			    "", u->v[u->next], u->v[j]);
+		len += n;
+		u->next = j + 1;
+	}
+	return len;
+}
+
+/* The seen key of a UID of the selected folder. */
+static void
+imap_key(const struct imap_session *s, uint32_t uid, char *key, size_t size)
+{
+	snprintf(key, size, "imap:%u:%u:%s", s->uidvalidity, uid,
+	    s->folders[s->folder]);
+}
+
+/* The store reports a batch: count it, remember its UIDs, go on. */
+static void
+imap_committed_cb(int rc, const char *cause, const struct store_new *news,
+    size_t nnews, void *arg)
+{
+	struct imap_commit	*c = arg;
+	struct imap_session	*s = c->s;
+	size_t			 i;
+
+	if (nnews > 0 && !s->dead)
+		s->stored_cb(news, nnews, s->arg);
+	s->commits--;
+	if (s->dead) {
+		free(c);
+		imap_reap(s);
+		return;
+	}
+	if (rc != 0)
+		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+	else {
+		s->result.new += c->n;
+		for (i = 0; i < c->n && !s->keep; i++)
+			imap_uids_add(&s->del, c->uid[i]);
+	}
+	free(c);
+	if (s->state == IMAP_S_DONE)
+		imap_report(s);
+	else if (s->state == IMAP_S_WAIT && s->commits == 0)
+		imap_after_fetch(s);
+}
+
+/* Hand the completed messages of the batch to the store. */
+static void
+imap_commit(struct imap_session *s)
+{
+	struct imap_commit	*c;
+
+	if (s->nbatch == 0)
+		return;
+	c = xcalloc(1, sizeof *c);
+	c->s = s;
+	c->n = s->nbatch;
+	memcpy(c->uid, s->batch_uid, s->nbatch * sizeof *c->uid);
+	s->commits++;
+	store_commit(s->store, s->batch, s->nbatch, imap_committed_cb, c);
+	s->nbatch = 0;
+	s->batch_bytes = 0;
+}
+
+/*
+ * Put message bytes into the current message, CRLF as LF (a CR at the
+ * end of a piece waits for the next). Return -1 when the session failed.
+ */
+static int
+imap_put(struct imap_session *s, const char *p, size_t n)
+{
+	const char	*cr;
+	char		*dst;
+	size_t		 room, k, used;
+
+	while (n > 0 || s->cr) {
+		if ((dst = store_msg_room(s->cur, &room)) == NULL) {
+			imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message "
+			    "to disk: %s", strerror(errno));
+			return -1;
+		}
+		used = 0;
+		if (s->cr) {
+			if (n == 0)
+				return 0;	/* still waiting */
+			if (p[0] != '\n')
+				dst[used++] = '\r';
+			s->cr = 0;
+		}
+		while (n > 0 && used < room) {
+			k = n < room - used ? n : room - used;
+			if ((cr = memchr(p, '\r', k)) != NULL)
+				k = cr - p;
+			memcpy(dst + used, p, k);
+			used += k;
+			p += k;
+			n -= k;
+			if (cr == NULL)
+				continue;
+			/* At the CR: drop it before an LF, keep it else. */
+			p++;
+			n--;
+			if (n == 0)
+				s->cr = 1;
+			else if (p[0] != '\n' && used < room)
+				dst[used++] = '\r';
+			else if (p[0] != '\n') {
+				s->cr = 1;	/* no room: next round */
+				break;
+			}
+		}
+		if (store_msg_fill(s->cur, used) != 0) {
+			imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message "
+			    "to disk: %s", strerror(errno));
+			return -1;
+		}
+		if (store_msg_size(s->cur) > IMAP_MSG_MAX) {
+			imap_fail(s, IMAP_ERR_PROTOCOL, "a message is larger "
+			    "than %llu bytes; giving up",
+			    (unsigned long long)IMAP_MSG_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The message ended on a CR: it is content. */
+static int
+imap_put_cr(struct imap_session *s)
+{
+	char	*dst;
+	size_t	 room;
+
+	s->cr = 0;
+	if ((dst = store_msg_room(s->cur, &room)) == NULL ||
+	    (dst[0] = '\r', store_msg_fill(s->cur, 1)) != 0) {
+		imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message to disk: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Start a message (a BODY[] literal or string is coming). */
+static int
+imap_msg_begin(struct imap_session *s)
+{
+	char	*cause = NULL;
+
+	store_msg_abort(s->cur);
+	s->cr = 0;
+	if ((s->cur = store_msg_new(s->store, s->account, NULL,
+	    &cause)) == NULL) {
+		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* A FETCH response during FETCH: the message it carried is complete. */
+static void
+imap_fetch_msg(struct imap_session *s, const struct imap_item *list)
+{
+	const struct imap_item	*body, *uidv;
+	uint64_t		 uid = 0;
+	char			 key[400], *cause = NULL;
+
+	body = imap_fetch_get(list, "BODY[]");
+	uidv = imap_fetch_get(list, "UID");
+	if (body == NULL)
+		return;		/* flags of another message, say */
+	if (body->kind == IMAP_STRING && s->cur == NULL &&
+	    (imap_msg_begin(s) != 0 || imap_put(s, body->s, body->len) != 0))
+		return;
+	if (s->cur == NULL) {
+		log_warnx("account=%s session=%u a FETCH without a message "
+		    "body (%s)", s->account, s->id, body->kind == IMAP_NIL ?
+		    "NIL" : "not a string");
+		return;
+	}
+	if (s->cr && imap_put_cr(s) != 0)
+		return;
+	if (uidv == NULL || imap_item_number(uidv, &uid) != 0 || uid == 0 ||
+	    uid > UINT32_MAX) {
+		imap_fail(s, IMAP_ERR_PROTOCOL, "a FETCH response without a "
+		    "valid UID");
+		return;
+	}
+	imap_key(s, (uint32_t)uid, key, sizeof key);
+	if (uidset_has(s->seen, key) || uidset_has(s->taken, key)) {
+		store_msg_abort(s->cur);
+		s->cur = NULL;
+		return;
+	}
+	store_msg_set_uidl(s->cur, key);
+	if (s->local != NULL)
+		store_msg_set_folder(s->cur, s->local);
+	uidset_add(s->taken, key);
+	if (store_msg_close(s->cur, &cause) != 0) {
+		s->cur = NULL;
+		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+		free(cause);
+		return;
+	}
+	s->result.bytes += store_msg_size(s->cur);
+	s->batch_bytes += store_msg_size(s->cur);
+	s->batch_uid[s->nbatch] = (uint32_t)uid;
+	s->batch[s->nbatch++] = s->cur;
+	s->cur = NULL;
+	if (s->nbatch == IMAP_BATCH_MSGS || s->batch_bytes >= IMAP_BATCH_BYTES)
+		imap_commit(s);
+}
+
+/* Ask for the next part of the wanted messages, or finish the folder. */
+static void
+imap_fetch_next(struct imap_session *s)
+{
+	char	 set[IMAP_SET_MAX];
+
+	if (imap_uids_set(&s->want, set, sizeof set) > 0) {
+		imap_command(s, 0, "UID FETCH %s (UID FLAGS BODY.PEEK[])", set);
+		imap_enter(s, IMAP_S_FETCH);
+		return;
+	}
+	imap_commit(s);
+	imap_enter(s, IMAP_S_WAIT);
+	if (s->commits == 0)
+		imap_after_fetch(s);
+}
+
+/* Every wanted message is stored: remove them there, or go on. */
+static void
+imap_after_fetch(struct imap_session *s)
+{
+	size_t	 first = s->del.next;
+
+	if (first == 0)
+		qsort(s->del.v, s->del.n, sizeof *s->del.v, imap_uid_cmp);
+	if (s->del.next < s->del.n && imap_uids_set(&s->del, s->set,
+	    sizeof s->set) > 0) {
+		s->set_uids = s->del.next - first;
+		imap_command(s, 0, "UID STORE %s +FLAGS.SILENT (\\Deleted)",
+		    s->set);
+		imap_enter(s, IMAP_S_STORE);
+		return;
+	}
+	s->result.folders++;
+	s->folder++;
+	imap_next_folder(s);
+}
+
+/* Select the next folder, or log out after the last. */
+static void
+imap_next_folder(struct imap_session *s)
+{
+	char	 wire[1024], quoted[2100];
+	const char *name;
+
+	free(s->local);
+	s->local = NULL;
+	s->want.n = s->want.next = 0;
+	s->del.n = s->del.next = 0;
+	s->uidvalidity = s->exists = 0;
+	if (s->folder == s->nfolders) {
+		imap_command(s, 0, "LOGOUT");
+		imap_enter(s, IMAP_S_LOGOUT);
+		return;
+	}
+	name = s->folders[s->folder];
+	if (strcasecmp(name, "INBOX") != 0 &&
+	    (s->local = config_imap_local(name)) == NULL) {
+		imap_fail(s, IMAP_ERR_LOCAL, "no local folder can be named "
+		    "after \"%s\"", name);
+		return;
+	}
+	if (imap_mutf7_encode(wire, sizeof wire, name) < 0 ||
+	    imap_quote(quoted, sizeof quoted, wire, strlen(wire)) <= 0) {
+		imap_fail(s, IMAP_ERR_LOCAL, "the folder name \"%s\" cannot "
+		    "be sent", name);
+		return;
+	}
+	imap_command(s, 0, "SELECT %s", quoted);
+	imap_enter(s, IMAP_S_SELECT);
+}
+
+/* Data of a status response's code: [UIDVALIDITY n], [CAPABILITY ...]. */
+static void
+imap_code(struct imap_session *s, const struct imap_resp *r)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	if (r->code == NULL)
+		return;
+	if (strcmp(r->code, "CAPABILITY") == 0 && r->code_args != NULL) {
+		s->caps = imap_caps_text(r->code_args);
+		s->caps_known = 1;
+	} else if (strcmp(r->code, "UIDVALIDITY") == 0 && r->code_args != NULL) {
+		errno = 0;
+		v = strtoull(r->code_args, &end, 10);
+		if (errno == 0 && *end == '\0' && v > 0 && v <= UINT32_MAX)
+			s->uidvalidity = (uint32_t)v;
+	} else if (strcmp(r->code, "ALERT") == 0)
+		log_warnx("account=%s session=%u the server says: %s",
+		    s->account, s->id, r->text != NULL ? r->text : "");
+}
+
+/* An untagged response. */
+static void
+imap_untagged(struct imap_session *s, const struct imap_resp *r)
+{
+	const struct imap_item	*word, *list;
+	uint64_t		 uid;
+	char			 key[400];
+
+	imap_code(s, r);
+	if (r->status == IMAP_ST_BYE && s->state != IMAP_S_LOGOUT) {
+		imap_fail(s, IMAP_ERR_NETWORK, "the server closed the session: "
+		    "%.200s", r->text != NULL ? r->text : "");
+		return;
+	}
+	if (s->state == IMAP_S_GREETING) {
+		if (r->status != IMAP_ST_OK && r->status != IMAP_ST_PREAUTH) {
+			imap_fail(s, IMAP_ERR_PROTOCOL, "unexpected greeting");
+			return;
+		}
+		if (r->status == IMAP_ST_PREAUTH) {
+			if (s->tls == CONFIG_TLS_STARTTLS &&
+			    !conn_is_tls(s->conn)) {
+				imap_fail(s, IMAP_ERR_TLS, "the server skipped "
+				    "login (PREAUTH) on a connection that is "
+				    "not encrypted yet");
+				return;
+			}
+			imap_next_folder(s);
+			return;
+		}
+		if (s->caps_known) {
+			imap_after_caps(s);
+			return;
+		}
+		imap_command(s, 0, "CAPABILITY");
+		imap_enter(s, IMAP_S_CAPABILITY);
+		return;
+	}
+	if (r->status != IMAP_ST_NONE || (word = r->items) == NULL)
+		return;
+	if (imap_item_is(word, "CAPABILITY")) {
+		s->caps = imap_caps_items(word->next);
+		s->caps_known = 1;
+	} else if (r->has_number && imap_item_is(word, "EXISTS"))
+		s->exists = r->number;
+	else if (r->has_number && imap_item_is(word, "FETCH") &&
+	    (list = word->next) != NULL && list->kind == IMAP_LIST) {
+		if (s->state == IMAP_S_FETCH)
+			imap_fetch_msg(s, list);
+		else if (s->state == IMAP_S_LIST &&
+		    (word = imap_fetch_get(list, "UID")) != NULL &&
+		    imap_item_number(word, &uid) == 0 && uid > 0 &&
+		    uid <= UINT32_MAX) {
+			imap_key(s, (uint32_t)uid, key, sizeof key);
+			if (!uidset_has(s->seen, key) && imap_uids_add(&s->want,
+			    (uint32_t)uid) != 0)
+				imap_fail(s, IMAP_ERR_PROTOCOL, "more than %d "
+				    "messages in one folder", IMAP_UIDS_MAX);
+		}
+	}
+}
+
+/* The tagged response to the command in flight. */
+static void
+imap_tagged(struct imap_session *s, const struct imap_resp *r)
+{
+	char	*cause = NULL;
+
+	imap_code(s, r);
+	if (strcmp(r->tag, s->tag) != 0) {
+		imap_fail(s, IMAP_ERR_PROTOCOL, "a response to a command never "
+		    "sent (tag %.40s)", r->tag);
+		return;
+	}
+	if (r->status != IMAP_ST_OK) {
+		switch (s->state) {
+		case IMAP_S_LOGIN:
+			imap_fail(s, IMAP_ERR_AUTH, "login refused: %.300s",
+			    r->text != NULL ? r->text : "");
+			break;
+		case IMAP_S_STARTTLS:
+			imap_fail(s, IMAP_ERR_TLS, "STARTTLS refused: %.300s",
+			    r->text != NULL ? r->text : "");
+			break;
+		case IMAP_S_SELECT:
+			imap_fail(s, IMAP_ERR_PROTOCOL, "cannot select \"%s\": "
+			    "%.300s", s->folders[s->folder], r->text != NULL ?
+			    r->text : "");
+			break;
+		default:
+			imap_fail(s, IMAP_ERR_PROTOCOL, "the server refused in "
+			    "%s: %.300s", imap_state_names[s->state],
+			    r->text != NULL ? r->text : "");
+		}
+		return;
+	}
+	switch (s->state) {
+	case IMAP_S_CAPABILITY:
+	case IMAP_S_CAPABILITY_TLS:
+		imap_after_caps(s);
+		break;
+	case IMAP_S_STARTTLS:
+		imap_enter(s, IMAP_S_HANDSHAKE);
+		bufferevent_disable(s->bev, EV_READ);
+		conn_starttls(s->conn, imap_tls_cb, s);
+		break;
+	case IMAP_S_LOGIN:
+		if (!s->caps_known) {
+			imap_command(s, 0, "CAPABILITY");
+			imap_enter(s, IMAP_S_CAPABILITY_AUTH);
+			break;
+		}
+		/* FALLTHROUGH */
+	case IMAP_S_CAPABILITY_AUTH:
+		log_debug("account=%s session=%u logged in", s->account, s->id);
+		imap_next_folder(s);
+		break;
+	case IMAP_S_SELECT:
+		if (s->uidvalidity == 0) {
+			imap_fail(s, IMAP_ERR_PROTOCOL, "\"%s\" has no "
+			    "UIDVALIDITY", s->folders[s->folder]);
+			break;
+		}
+		s->result.on_server += s->exists;
+		if (s->exists == 0) {
+			imap_after_fetch(s);
+			break;
+		}
+		imap_command(s, 0, "UID FETCH 1:* (UID)");
+		imap_enter(s, IMAP_S_LIST);
+		break;
+	case IMAP_S_LIST:
+		log_info("account=%s session=%u folder %s: %u messages, %zu "
+		    "new", s->account, s->id, s->folders[s->folder], s->exists,
+		    s->want.n);
+		qsort(s->want.v, s->want.n, sizeof *s->want.v, imap_uid_cmp);
+		if (s->want.n > 0 && store_expect(s->store, s->account,
+		    s->want.n, &cause) != 0) {
+			imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+			free(cause);
+			break;
+		}
+		imap_fetch_next(s);
+		break;
+	case IMAP_S_FETCH:
+		imap_fetch_next(s);
+		break;
+	case IMAP_S_STORE:
+		/* Without UIDPLUS, EXPUNGE takes every \Deleted message. */
+		if (s->caps & IMAP_CAP_UIDPLUS)
+			imap_command(s, 0, "UID EXPUNGE %s", s->set);
+		else
+			imap_command(s, 0, "EXPUNGE");
+		imap_enter(s, IMAP_S_EXPUNGE);
+		break;
+	case IMAP_S_EXPUNGE:
+		s->result.deleted += s->set_uids;
+		imap_after_fetch(s);
+		break;
+	case IMAP_S_LOGOUT:
+		imap_close(s, IMAP_OK);
+		break;
+	default:
+		imap_fail(s, IMAP_ERR_PROTOCOL, "unexpected response in %s",
+		    imap_state_names[s->state]);
+	}
+}
+
+/* A complete response. */
+static void
+imap_response(struct imap_session *s, const struct imap_resp *r)
+{
+	if (r->type == IMAP_UNTAGGED)
+		imap_untagged(s, r);
+	else if (r->type == IMAP_TAGGED)
+		imap_tagged(s, r);
+	else if (s->state == IMAP_S_LOGIN && s->sasl != NULL) {
+		/* AUTHENTICATE without SASL-IR: the answer to "+". */
+		evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n",
+		    s->sasl);
+		explicit_bzero(s->sasl, strlen(s->sasl));
+		free(s->sasl);
+		s->sasl = NULL;
+	} else if (s->state == IMAP_S_LOGIN)
+		/* A challenge after our answer: cancel, see the tagged NO. */
+		evbuffer_add(bufferevent_get_output(s->bev), "*\r\n", 3);
+	else
+		imap_fail(s, IMAP_ERR_PROTOCOL, "an unexpected continuation "
+		    "request in %s", imap_state_names[s->state]);
+}
+
+/*
+ * Take literal bytes from the input: into the store for a message body,
+ * else kept for the parser. Return 1 when the literal is complete, 0 when
+ * more must come, -1 when the session failed.
+ */
+static int
+imap_literal(struct imap_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v[8];
+	size_t			 want, took = 0;
+	int			 i, n;
+
+	want = evbuffer_get_length(in) < s->lit_left ?
+	    evbuffer_get_length(in) : s->lit_left;
+	n = evbuffer_peek(in, want, NULL, v, 8);
+	for (i = 0; i < n && took < want; i++) {
+		if (v[i].iov_len > want - took)
+			v[i].iov_len = want - took;
+		if (s->lit_stream) {
+			if (imap_put(s, v[i].iov_base, v[i].iov_len) != 0)
+				return -1;
+		} else {
+			memcpy(s->lit + s->lit_len, v[i].iov_base,
+			    v[i].iov_len);
+			s->lit_len += v[i].iov_len;
+		}
+		took += v[i].iov_len;
+	}
+	evbuffer_drain(in, took);
+	s->lit_left -= took;
+	if (s->lit_left > 0)
+		return 0;
+	if (s->lit_stream)
+		n = imap_parse_literal_streamed(s->parser);
+	else {
+		n = imap_parse_literal(s->parser, s->lit, s->lit_len);
+		free(s->lit);
+		s->lit = NULL;
+		s->lit_len = 0;
+	}
+	if (n != 0) {
+		imap_fail(s, IMAP_ERR_PROTOCOL, "%s",
+		    imap_parse_error(s->parser));
+		return -1;
+	}
+	return 1;
+}
+
+/* A line announced a literal: decide where it goes. */
+static int
+imap_literal_start(struct imap_session *s)
+{
+	const struct imap_item	*key;
+	uint64_t		 len = imap_parse_literal_len(s->parser);
+
+	key = imap_parse_literal_key(s->parser);
+	s->lit_left = len;
+	s->lit_stream = s->state == IMAP_S_FETCH && key != NULL &&
+	    imap_item_is(key, "BODY[]");
+	if (s->lit_stream) {
+		if (len > IMAP_MSG_MAX) {
+			imap_fail(s, IMAP_ERR_PROTOCOL, "the server announced "
+			    "a message of %llu bytes, more than the limit of "
+			    "%llu", (unsigned long long)len,
+			    (unsigned long long)IMAP_MSG_MAX);
+			return -1;
+		}
+		return imap_msg_begin(s);
+	}
+	if (len > IMAP_KEPT_MAX) {
+		imap_fail(s, IMAP_ERR_PROTOCOL, "the server announced a "
+		    "literal of %llu bytes where no message was asked for",
+		    (unsigned long long)len);
+		return -1;
+	}
+	free(s->lit);
+	s->lit = xmalloc(len + 1);
+	s->lit_len = 0;
+	return 0;
+}
+
+/* Feed one response line to the parser; act on a complete response. */
+static void
+imap_line(struct imap_session *s, const char *line, size_t len)
+{
+	switch (imap_parse_line(s->parser, line, len)) {
+	case IMAP_PARSE_ERROR:
+		imap_fail(s, IMAP_ERR_PROTOCOL, "bad response: %s",
+		    imap_parse_error(s->parser));
+		break;
+	case IMAP_PARSE_LITERAL:
+		imap_literal_start(s);
+		break;
+	case IMAP_PARSE_DONE:
+		imap_response(s, imap_parse_resp(s->parser));
+		imap_parser_reset(s->parser);
+		break;
+	}
+}
+
+static void
+imap_conn_error(struct imap_session *s, int err)
+{
+	imap_fail(s, IMAP_ERR_NETWORK, "connection error in %s: %s",
+	    imap_state_names[s->state], strerror(err));
+}
+
+/* Is the session reading responses (not ended, not in a handshake)? */
+static int
+imap_reading(const struct imap_session *s)
+{
+	return s->state != IMAP_S_DONE && s->state != IMAP_S_HANDSHAKE &&
+	    !s->dead;
+}
+
+/* Read callback: literals, then whole lines. */
+static void
+imap_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct imap_session	*s = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	size_t			 len;
+	int			 n, bulk = 0;
+
+	while (imap_reading(s)) {
+		if (s->lit_left > 0) {
+			if ((n = imap_literal(s, in)) == 1)
+				continue;
+			if (n == -1)
+				break;
+		} else if ((n = conn_readline(in, s->line, IMAP_LINE_MAX,
+		    &len)) == 1) {
+			imap_line(s, s->line, len);
+			continue;
+		} else if (n == -1) {
+			imap_fail(s, IMAP_ERR_PROTOCOL, "the server sent a line "
+			    "longer than %d bytes", IMAP_LINE_MAX);
+			break;
+		} else if (n == -2) {
+			imap_fail(s, IMAP_ERR_PROTOCOL, "the server sent a NUL "
+			    "byte in a response line");
+			break;
+		}
+		/* Out of input: read on in large reads (see pop3.c). */
+		if (bulk++ == IMAP_BULK_PER_CB)
+			break;
+		if ((n = conn_read_more(s->conn, IMAP_READ_BULK)) == -1)
+			imap_conn_error(s, errno);
+		if (n != 1)
+			break;
+	}
+}
+
+/* Event callback: timeouts, errors and end of file end the session. */
+static void
+imap_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct imap_session	*s = arg;
+
+	if (s->state == IMAP_S_DONE)
+		return;
+	if (s->state == IMAP_S_LOGOUT && (what & BEV_EVENT_EOF)) {
+		imap_close(s, IMAP_OK);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		imap_fail(s, IMAP_ERR_NETWORK, "timed out after %d s waiting "
+		    "for the server (in %s)", s->timeout,
+		    imap_state_names[s->state]);
+	else if (what & BEV_EVENT_EOF)
+		imap_fail(s, IMAP_ERR_NETWORK, "the server closed the "
+		    "connection (in %s)", imap_state_names[s->state]);
+	else
+		imap_conn_error(s, EVUTIL_SOCKET_ERROR());
+}
+
+/* Connected (and TLS up when implicit): wait for the greeting. */
+static void
+imap_connected_cb(struct conn *c, const char *error, void *arg)
+{
+	struct imap_session	*s = arg;
+
+	if (error != NULL) {
+		imap_fail(s, strstr(error, "TLS") != NULL ? IMAP_ERR_TLS :
+		    IMAP_ERR_NETWORK, "%s", error);
+		return;
+	}
+	imap_attach(s);
+	imap_enter(s, IMAP_S_GREETING);
+	imap_read_cb(s->bev, s);
+}
+
+/* Start a sync of every folder of account a. */
+struct imap_session *
+imap_session_start(struct event_base *base, const struct config_account *a,
+    const char *password, struct store *store, imap_stored_cb stored_cb,
+    imap_done_cb cb, void *arg)
+{
+	const struct config_server *srv = a->imap;
+	struct imap_session	*s;
+	char			*cause = NULL;
+	size_t			 i;
+
+	s = xcalloc(1, sizeof *s);
+	s->id = conn_session_id();
+	s->account = xstrdup(a->name);
+	s->host = xstrdup(srv->host);
+	s->port = srv->port;
+	s->tls = srv->tls;
+	s->user = xstrdup(srv->user != NULL ? srv->user : "");
+	s->password = xstrdup(password);
+	s->auth = xstrdup(srv->auth);
+	s->ca_file = srv->ca_file ? xstrdup(srv->ca_file) : NULL;
+	s->timeout = srv->timeout;
+	s->keep = srv->keep;
+	for (i = 0; srv->folders[i] != NULL; i++)
+		;
+	s->nfolders = i;
+	s->folders = xcalloc(i, sizeof *s->folders);
+	for (i = 0; i < s->nfolders; i++)
+		s->folders[i] = xstrdup(srv->folders[i]);
+	s->store = store;
+	s->stored_cb = stored_cb;
+	s->cb = cb;
+	s->arg = arg;
+	s->line = xmalloc(IMAP_LINE_MAX + 1);
+	s->parser = imap_parser_new();
+	s->report_ev = event_new(base, -1, 0, imap_report_cb, s);
+	s->taken = uidset_new();
+	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
+	    store_recover(store, s->account, &cause) != 0) {
+		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+		free(cause);
+		return s;
+	}
+	log_debug("account=%s session=%u connecting to %s:%d tls=%s",
+	    s->account, s->id, s->host, s->port, config_tls_name(s->tls));
+	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
+	    s->ca_file, s->timeout, imap_connected_cb, s);
+	return s;
+}
+
+/* Free everything. */
+static void
+imap_destroy(struct imap_session *s)
+{
+	size_t	 i;
+
+	store_msg_abort(s->cur);
+	for (i = 0; i < s->nbatch; i++)
+		store_msg_abort(s->batch[i]);
+	store_release(s->store, s->account);
+	conn_free(s->conn);
+	event_free(s->report_ev);
+	uidset_free(s->taken);
+	imap_parser_free(s->parser);
+	for (i = 0; i < s->nfolders; i++)
+		free(s->folders[i]);
+	free(s->folders);
+	free(s->want.v);
+	free(s->del.v);
+	free(s->lit);
+	if (s->sasl != NULL) {
+		explicit_bzero(s->sasl, strlen(s->sasl));
+		free(s->sasl);
+	}
+	explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
+	free(s->account);
+	free(s->host);
+	free(s->user);
+	free(s->auth);
+	free(s->ca_file);
+	free(s->local);
+	free(s->line);
+	free(s);
+}
+
+/* Free a dead session once nothing uses it; 1 when it is gone. */
+static int
+imap_reap(struct imap_session *s)
+{
+	if (!s->dead || s->commits > 0)
+		return 0;
+	imap_destroy(s);
+	return 1;
+}
+
+/*
+ * Free a session (NULL is fine) at any time; a sync in progress is
+ * abandoned. One with batches at the store is marked dead: its connection
+ * closes now, the owner hears nothing more, and imap_reap frees it.
+ */
+void
+imap_session_free(struct imap_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->commits > 0) {
+		s->dead = 1;
+		conn_free(s->conn);
+		s->conn = NULL;
+		s->bev = NULL;
+		return;
+	}
+	imap_destroy(s);
+}
