@@ -59,6 +59,8 @@
 #define IMAP_MSG_MAX		(256ULL * 1024 * 1024)
 #define IMAP_SET_MAX		4000		/* bytes of a UID set */
 #define IMAP_UIDS_MAX		10000000	/* UIDs of one folder */
+/* Untagged responses to one command, beyond two per message selected. */
+#define IMAP_UNTAGGED_MAX	100000
 
 enum imap_state {
 	IMAP_S_CONNECT,
@@ -130,6 +132,7 @@ struct imap_session {
 	int			 caps_known;
 	unsigned		 tagn;
 	char			 tag[16];	/* of the command in flight */
+	uint64_t		 untagged;	/* responses to it so far */
 	struct imap_parser	*parser;
 	char			*line;		/* IMAP_LINE_MAX + 1 bytes */
 	uint64_t		 lit_left;	/* literal bytes still to come */
@@ -276,6 +279,7 @@ imap_command(struct imap_session *s, int secret, const char *fmt, ...)
 	int		 n;
 
 	snprintf(s->tag, sizeof s->tag, "m%u", ++s->tagn);
+	s->untagged = 0;
 	va_start(ap, fmt);
 	n = vasprintf(&cmd, fmt, ap);
 	va_end(ap);
@@ -804,6 +808,13 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 	uint64_t		 uid;
 	char			 key[400];
 
+	/* A server that floods us never times out: count. */
+	if (++s->untagged > IMAP_UNTAGGED_MAX + 2 * (uint64_t)s->exists) {
+		imap_fail(s, IMAP_ERR_PROTOCOL, "the server sent more than "
+		    "%llu responses to one command", (unsigned long long)
+		    (IMAP_UNTAGGED_MAX + 2 * (uint64_t)s->exists));
+		return;
+	}
 	imap_code(s, r);
 	if (r->status == IMAP_ST_BYE && s->state != IMAP_S_LOGOUT) {
 		imap_fail(s, IMAP_ERR_NETWORK, "the server closed the session: "

@@ -1,0 +1,68 @@
+#!/bin/bash
+# IMAP against a hostile server of our own (tests/tools/imap_hostile.py),
+# in addition to the real Dovecot: a literal that lies about its size
+# either way, a 2 GB literal announced, an endless line, an untagged flood,
+# 10,000 nested parentheses, BYE in the middle of a FETCH, no greeting.
+# Each is a clear error (or a correct sync where the server is merely
+# odd), never a partial file in the store, memory bounded; the daemon
+# keeps answering. The normal mode is the control: its messages arrive
+# byte for byte.
+. "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || skip_all "python3 is not installed"
+
+start_hostile() {
+	local mode=$1 i; shift
+	rm -f "$T/port"
+	python3 "$TOOLS/imap_hostile.py" --port-file "$T/port" --log "$T/hostile.log" "$@" "$mode" \
+		>>"$T/hostile.out" 2>&1 &
+	HOSTILE_PID=$!
+	for i in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	PORT=$(cat "$T/port")
+}
+stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/null; }
+t_at_exit 'stop_hostile'
+
+use_account() {
+	write_config "$T/config.json" "{\"name\":\"$1\",\"email\":\"u@hostile.test\",\"imap\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600}}"
+	kill -HUP "$DAEMON_PID"
+	sleep 0.2
+}
+
+# run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]
+run_mode() {
+	local mode=$1 want=$2 text=$3; shift 3
+	start_hostile "$mode" "$@"
+	use_account "$mode"
+	expect_rc "$want" "$mode: fetch exits $want" mailctl fetch "$mode"
+	contains "$OUT$ERR" "$text" "$mode: says \"$text\""
+	check "$mode: nothing half written in tmp/" \
+		test -z "$(find "$T/data/$mode" -path "$T/data/$mode/*/tmp/*" -type f 2>/dev/null)"
+	check "$mode: the daemon still answers" eval "mailctl status >/dev/null"
+	stop_hostile
+}
+
+write_config "$T/config.json"
+start_daemon "$T/config.json"
+RSS_START=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
+
+# The control: a well-behaved server, its messages byte for byte.
+python3 "$TOOLS/imap_hostile.py" --messages 5 --dump "$T/dump" normal >/dev/null 2>&1
+run_mode normal 0 '"new":5' --messages 5
+want=$(for f in "$T/dump"/*; do tr -d '\r' <"$f" | sha256sum; done | awk '{print $1}' | sort)
+check "normal: the 5 messages byte for byte (CRLF as LF)" \
+	test "$(stored normal | sums)" = "$want"
+
+run_mode lying-literal 1 "closed the connection"
+run_mode lying-literal-more 1 "bad response"
+run_mode huge-literal 1 "more than the limit"
+run_mode endless-line 1 "longer than 65536 bytes"
+run_mode untagged-flood 1 "responses to one command"
+run_mode deep-nesting 1 "nesting"
+run_mode bye-midway 1 "closed the session"
+run_mode slow-greeting 75 "timed out"
+
+RSS_END=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
+check "memory bounded through it all (RSS ${RSS_START} -> ${RSS_END} kB)" \
+	test "$RSS_END" -lt $((RSS_START + 65536 * RSS_SCALE))
+stop_daemon
+check "clean stop" test "$DAEMON_RC" = 0
