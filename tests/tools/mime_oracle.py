@@ -555,6 +555,60 @@ CASES.append(("bidi-name", (
                               b"MZ")]}))
 
 
+# Broken header blocks and fields as the corpus has them (tests/corpus):
+# read as the sender meant, where Python drops or mistakes something.
+CASES.append(("indented-first", (
+    b" From: Ann Example <ann@example.test>\nSubject: indented\n"
+    b"To: you@example.test\n\nbody\n"),
+    # Python drops the line (and mutt takes it all for body).
+    {"from": "Ann Example <ann@example.test>",
+     "from_addresses": [{"name": "Ann Example", "addr": "ann@example.test"}]}))
+CASES.append(("indented-no-header", b"  an indented line\nmore text\n",
+              # Python drops the first line and reads the rest as body.
+              {"body": "  an indented line\nmore text\n"}))
+_ZIP = b"PK\x03\x04 not really a zip"
+CASES.append(("unindented-param", (
+    b"Subject: param\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=u\n\n--u\n"
+    b"Content-Type: text/plain\n\nhello\n--u\n"
+    b"Content-Type: application/zip; x-unix-mode=0600;\n"
+    b"name=\"a.zip\"\nContent-Transfer-Encoding: base64\n\n" +
+    base64.encodebytes(_ZIP) + b"--u--\n"),
+    # Python ends the header at "name=" and decodes the rest as base64.
+    {"attachments": [att_want("a.zip", "application/zip", _ZIP)]}))
+CASES.append(("no-comma", simple(
+    "Cc: Bob One <bob@example.test> \"Two, B.\" <two@example.test>"
+    " <three@example.test> (Three)\nSubject: no comma\n", "x\n"),
+    # Python keeps the first mailbox only (and the field as written).
+    {"cc": "Bob One <bob@example.test> \"Two, B.\" <two@example.test>"
+           " <three@example.test> (Three)",
+     "cc_addresses": [{"name": "Bob One", "addr": "bob@example.test"},
+                      {"name": "Two, B.", "addr": "two@example.test"},
+                      {"name": "", "addr": "three@example.test"}]}))
+CASES.append(("comment-name", simple(
+    "Cc: ann@example.test (Ann =?utf-8?q?M=C3=BCller?=),\n"
+    " Bob <bob@example.test> (not a name)\nSubject: comments\n", "x\n"),
+    # The legacy "addr (Name)" form (RFC 5322 section 3.4): Python drops it.
+    {"cc": "ann@example.test (Ann Müller), Bob <bob@example.test> "
+           "(not a name)",
+     "cc_addresses": [{"name": "Ann Müller", "addr": "ann@example.test"},
+                      {"name": "Bob", "addr": "bob@example.test"}]}))
+CASES.append(("ew-newline", simple(
+    "Subject: =?utf-8?q?one=0Atwo=0D=0AX-Forged:_yes?=\n", "x\n"),
+    {"subject": "one two  X-Forged: yes"}))
+CASES.append(("base64-stray", (
+    b"Subject: stray\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=s\n\n--s\n"
+    b"Content-Type: text/plain\n\nhi\n--s\n"
+    b"Content-Type: application/msword; name=a.doc\n"
+    b"Content-Transfer-Encoding: base64\n\nPGh0*bWw+Cg==\n--s--\n"), None))
+CASES.append(("adjacent-delims", (
+    b"Subject: adjacent\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=d\n\n--d\n--d\n"
+    b"Content-Type: text/x-one\n\nBlah\n--d\n--d\n"
+    b"Content-Type: image/gif; name=g.gif\n\nGIF\n--d--\n"), None))
+
+
 def generate(outdir, count=40):
     rnd = random.Random(4)
     for n in range(count):
