@@ -577,24 +577,28 @@ mime_addr_put(struct mime_buf *b, const char *p, size_t n)
 	}
 }
 
-/* Return text as trimmed, valid UTF-8 (encoded words decoded with ew). */
+/*
+ * Return text as trimmed, valid UTF-8 (encoded words decoded with ew),
+ * white space collapsed again after decoding (a word may hold some).
+ */
 static char *
 mime_addr_text(struct mime_buf *b, const char *fb, int ew)
 {
 	struct mime_buf	 out = { NULL, 0, 0 };
 	char		*s;
-	size_t		 len;
 
-	while (b->len > 0 && b->d[b->len - 1] == ' ')
-		b->d[--b->len] = '\0';
 	if (ew)
 		s = mime_decode_header_cs(b->d ? b->d : "", fb);
 	else {
 		mime_text_guess(&out, b->d ? b->d : "", b->len, fb);
 		s = mime_buf_str(&out);
 	}
-	for (len = strlen(s); len > 0 && s[len - 1] == ' '; len--)
-		s[len - 1] = '\0';
+	mime_addr_clear(b);
+	mime_addr_put(b, s, strlen(s));
+	free(s);
+	while (b->len > 0 && b->d[b->len - 1] == ' ')
+		b->d[--b->len] = '\0';
+	s = xstrdup(b->d != NULL ? b->d : "");
 	mime_addr_clear(b);
 	return s;
 }

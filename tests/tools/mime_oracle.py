@@ -594,8 +594,11 @@ CASES.append(("comment-name", simple(
      "cc_addresses": [{"name": "Ann Müller", "addr": "ann@example.test"},
                       {"name": "Bob", "addr": "bob@example.test"}]}))
 CASES.append(("ew-newline", simple(
-    "Subject: =?utf-8?q?one=0Atwo=0D=0AX-Forged:_yes?=\n", "x\n"),
-    {"subject": "one two  X-Forged: yes"}))
+    "Subject: =?utf-8?q?one=0Atwo=0D=0AX-Forged:_yes?=\n"
+    "Cc: =?utf-8?q?Ann=0A_=0D=0A_Example?= <ann@example.test>\n", "x\n"),
+    {"subject": "one two  X-Forged: yes",
+     # A display name's white space is collapsed after decoding too.
+     "cc_addresses": [{"name": "Ann Example", "addr": "ann@example.test"}]}))
 CASES.append(("base64-stray", (
     b"Subject: stray\nMIME-Version: 1.0\n"
     b"Content-Type: multipart/mixed; boundary=s\n\n--s\n"
