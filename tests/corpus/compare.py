@@ -15,6 +15,11 @@ Every rule gives an exact expected value: none accepts whatever came.
   and Thunderbird read the legacy "addr (Name)" form (RFC 5322 section 3.4
   notes that this is what such comments meant); Python drops it.
 - The null address "<>" is "" (Python writes it "<>").
+- A display name is its words: white space inside its quoted parts is
+  collapsed and trimmed ('"" Angles " Puglisi"' shows "Angles Puglisi").
+- Header text ends at its last printable character: trailing white space
+  is not shown (Python keeps it). Raw 8-bit header text is UTF-8 when it is
+  valid, else in the charset the message declares, else windows-1252.
 - A body with no text/plain part is the text of its text/html part: the
   words are compared, as the layout of that text is ours (EXPECT_HTML).
 - Text labelled ISO-8859-1 or windows-1252 is windows-1252, and text with
@@ -223,18 +228,56 @@ def comment_names(value, addrs):
     return out
 
 
+def header_charset(msg):
+    """The charset raw 8-bit header text is read in when it is not UTF-8:
+    the message's, else its first text part's (mime.c), else none."""
+    for p in msg.walk():
+        cs = p.get_param("charset")
+        if (p is msg or p.get_content_maintype() == "text") and cs:
+            return str(cs).lower()
+    return None
+
+
+def raw_header(raw, key, fb):
+    """A header field as written, its raw 8-bit bytes read as UTF-8 when
+    they are valid, else in the message's charset, else windows-1252
+    (Python makes each such byte U+FFFD)."""
+    for k, v in raw.raw_items():
+        if k.lower() != key:
+            continue
+        if isinstance(v, str) and not v.isascii():
+            data = v.encode("ascii", "surrogateescape")
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            if fb and fb not in W1252 and fb not in ("us-ascii", "ascii"):
+                try:
+                    return data.decode(fb, "replace")
+                except LookupError:
+                    pass
+            return guess(data)
+        return str(v)
+    return None
+
+
 def expect(data, origin):
     """What mailctl should show of a message (see the top of this file)."""
     want = oracle(data)
     msg = email.message_from_bytes(data, policy=email.policy.default)
     raw = email.message_from_bytes(data, policy=email.policy.compat32)
-    for key in ("from", "to", "cc"):
-        if raw[key] is not None:
-            want[key] = one_line(str(email.policy.default.header_factory(
-                "x-" + key, unfold(raw[key]))))
+    fb = header_charset(msg)
+    for key in ("subject", "from", "to", "cc"):
+        value = raw_header(raw, key, fb)
+        if value is None:
+            continue
+        want[key] = one_line(str(email.policy.default.header_factory(
+            "x-" + key, unfold(value)))).rstrip()
+        if key != "subject":
             want[key + "_addresses"] = [
-                dict(a, addr="" if a["addr"] == "<>" else a["addr"])
-                for a in comment_names(raw[key], want[key + "_addresses"])]
+                dict(a, addr="" if a["addr"] == "<>" else a["addr"],
+                     name=" ".join(a["name"].split()))
+                for a in comment_names(value, want[key + "_addresses"])]
     part = msg.get_body(("plain",))
     if part is None:
         part = msg.get_body(("html",))
