@@ -16,7 +16,9 @@ Every rule gives an exact expected value: none accepts whatever came.
   notes that this is what such comments meant); Python drops it.
 - The null address "<>" is "" (Python writes it "<>").
 - A display name is its words: white space inside its quoted parts is
-  collapsed and trimmed ('"" Angles " Puglisi"' shows "Angles Puglisi").
+  collapsed and trimmed ('"" Angles " Puglisi"' shows "Angles Puglisi"),
+  and an encoded word inside a word is decoded ("H=?ISO-8859-1?B?9g==?=hn"
+  is "Höhn"; Python's address parser keeps it, its text parser decodes it).
 - Header text ends at its last printable character: trailing white space
   is not shown (Python keeps it). Raw 8-bit header text is UTF-8 when it is
   valid, else in the charset the message declares, else windows-1252.
@@ -228,6 +230,15 @@ def comment_names(value, addrs):
     return out
 
 
+def words(name):
+    """A display name with the encoded words Python's address parser
+    leaves inside a word ('H=?ISO-8859-1?B?9g==?=hn') decoded, as it
+    decodes them in unstructured text and as Thunderbird shows them."""
+    return re.sub(r"(?<=[^\s])=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=",
+                  lambda m: str(email.policy.default.header_factory(
+                      "x-name", m.group())), name)
+
+
 def header_charset(msg):
     """The charset raw 8-bit header text is read in when it is not UTF-8:
     the message's, else its first text part's (mime.c), else none."""
@@ -276,7 +287,7 @@ def expect(data, origin):
         if key != "subject":
             want[key + "_addresses"] = [
                 dict(a, addr="" if a["addr"] == "<>" else a["addr"],
-                     name=" ".join(a["name"].split()))
+                     name=" ".join(words(a["name"]).split()))
                 for a in comment_names(value, want[key + "_addresses"])]
     part = msg.get_body(("plain",))
     if part is None:

@@ -3,9 +3,9 @@
 # fetched and unpacked here at test time (nothing of them is kept in the
 # repository), read through a daemon with a reindexed store, as a user
 # reads them (`mailctl read --json`), and compared field by field with
-# Python's email package (tests/tools/mime_oracle.py). Prints the agreement
-# and each class of disagreement with its count; fails below CORPUS_MIN
-# percent (default CORPUS_MIN below), then lists every disagreement;
+# Python's email package (tests/tools/mime_oracle.py, tests/corpus/
+# compare.py). Prints the agreement, each class of disagreement with its
+# count and every disagreement; fails below CORPUS_MIN percent (99).
 # tests/corpus/README.md explains each one. `make corpus` runs it.
 #
 # Packages (CORPUS_PACKAGES to change): the test data of Python's email
