@@ -417,7 +417,8 @@ mime_base64_size(const char *s, size_t len)
  * Return 0 when text labelled base64 is plainly not base64: more than one
  * character in twenty (not counting line breaks) outside the alphabet and
  * padding, a space between two characters of a line counting as one. A
- * stray character here and there is decoded around, as before.
+ * stray character here and there, and one alone in a short part, is
+ * decoded around (RFC 2045 section 6.8: they are to be ignored).
  */
 int
 mime_base64_valid(const char *s, size_t len)
@@ -439,7 +440,7 @@ mime_base64_valid(const char *s, size_t len)
 		} else if (c != '=' && mime_b64_value[c] < 0)
 			bad++;
 	}
-	return bad * 20 <= total;
+	return bad <= 1 || bad * 20 <= total;
 }
 
 /*

@@ -6,9 +6,12 @@
  *
  * A line that is not a header ends the header block (as Python's email
  * package does), except an mbox envelope line ("From ..."), which is
- * skipped wherever it is; an encoded word that is broken or names an unknown
- * charset stays as it is. What a message controls is bounded: the number
- * of headers, of parameters and of RFC 2231 sections.
+ * skipped wherever it is, and a parameter line that lost its indentation
+ * after a field ending in ';', which continues it; a first line indented
+ * by mistake is the header it holds. An encoded word that is broken or
+ * names an unknown charset stays as it is; control characters decoded
+ * from one are spaces. What a message controls is bounded: the number of
+ * headers, of parameters and of RFC 2231 sections.
  */
 #include "autoconf.h"
 
@@ -108,6 +111,7 @@ mime_decode_header_cs(const char *raw, const char *fb)
 	struct mime_buf	 word = { NULL, 0, 0 };
 	char		 cs[MIME_CHARSET_MAX], pcs[MIME_CHARSET_MAX];
 	const char	*p = raw, *e, *q, *rs = NULL;
+	size_t		 i;
 	int		 havepend = 0;
 
 	if (raw == NULL)
@@ -150,6 +154,15 @@ mime_decode_header_cs(const char *raw, const char *fb)
 		mime_to_utf8(&out, pcs, pend.d, pend.len, fb);
 	free(word.d);
 	free(pend.d);
+	/*
+	 * A field is one line (RFC 5322 section 2.2): a CR, LF or other
+	 * control character an encoded word decodes to is shown as a space,
+	 * so that it cannot start a line of its own in what is printed.
+	 */
+	for (i = 0; i < out.len; i++)
+		if (((unsigned char)out.d[i] < 0x20 && out.d[i] != '\t') ||
+		    out.d[i] == 0x7f)
+			out.d[i] = ' ';
 	return mime_buf_str(&out);
 }
 
@@ -221,6 +234,17 @@ mime_hdr_end(struct mime_hdr **hdrs, size_t *n, char *name,
 	(*n)++;
 }
 
+/* Return 1 when the value being built ends with ';': more should follow. */
+static int
+mime_hdr_open(const struct mime_buf *val)
+{
+	size_t	 i = val->len;
+
+	while (i > 0 && isspace((unsigned char)val->d[i - 1]))
+		i--;
+	return i > 0 && val->d[i - 1] == ';';
+}
+
 /*
  * Parse the header block at p: return where the body starts. Folded lines
  * are unfolded by removing the line break only (RFC 5322 section 2.2.3).
@@ -231,7 +255,7 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
     size_t *n, size_t *dropped)
 {
 	struct mime_buf	 val = { NULL, 0, 0 };
-	const char	*le, *next, *colon, *ne;
+	const char	*le, *next, *colon, *ne, *s;
 	char		*name = NULL;
 
 	*hdrs = NULL;
@@ -248,13 +272,29 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 			p = next;
 			continue;
 		}
-		colon = memchr(p, ':', le - p);
-		for (ne = colon; ne != NULL && ne > p && (ne[-1] == ' ' ||
+		/* A first line indented by mistake: the header it holds. */
+		for (s = p; name == NULL && *n == 0 && s < le && (*s == ' ' ||
+		    *s == '\t'); s++)
+			;
+		colon = memchr(s, ':', le - s);
+		for (ne = colon; ne != NULL && ne > s && (ne[-1] == ' ' ||
 		    ne[-1] == '\t'); ne--)
 			;
-		if (colon == NULL || ne == p || memchr(p, ' ', ne - p) !=
-		    NULL || memchr(p, '\t', ne - p) != NULL ||
-		    memchr(p, '\0', ne - p) != NULL) {
+		if (colon == NULL || ne == s || memchr(s, ' ', ne - s) !=
+		    NULL || memchr(s, '\t', ne - s) != NULL ||
+		    memchr(s, '\0', ne - s) != NULL) {
+			/*
+			 * A parameter line that lost its indentation after a
+			 * field ending in ';' ("name=x" under Content-Type):
+			 * the continuation it is, or the part would lose its
+			 * name and have its header taken for its content.
+			 */
+			if (name != NULL && mime_hdr_open(&val) &&
+			    memchr(p, '=', le - p) != NULL) {
+				mime_hdr_add(&val, p, le - p);
+				p = next;
+				continue;
+			}
 			/*
 			 * An mbox envelope line ("From addr date") is no
 			 * header, but mail copied between mailboxes carries
@@ -270,7 +310,7 @@ mime_headers(const char *p, const char *end, struct mime_hdr **hdrs,
 		}
 		if (name != NULL)
 			mime_hdr_end(hdrs, n, name, &val, dropped);
-		name = xstrndup(p, ne - p);
+		name = xstrndup(s, ne - s);
 		for (colon++; colon < le && (*colon == ' ' || *colon == '\t');
 		    colon++)
 			;
@@ -537,24 +577,28 @@ mime_addr_put(struct mime_buf *b, const char *p, size_t n)
 	}
 }
 
-/* Return text as trimmed, valid UTF-8 (encoded words decoded with ew). */
+/*
+ * Return text as trimmed, valid UTF-8 (encoded words decoded with ew),
+ * white space collapsed again after decoding (a word may hold some).
+ */
 static char *
 mime_addr_text(struct mime_buf *b, const char *fb, int ew)
 {
 	struct mime_buf	 out = { NULL, 0, 0 };
 	char		*s;
-	size_t		 len;
 
-	while (b->len > 0 && b->d[b->len - 1] == ' ')
-		b->d[--b->len] = '\0';
 	if (ew)
 		s = mime_decode_header_cs(b->d ? b->d : "", fb);
 	else {
 		mime_text_guess(&out, b->d ? b->d : "", b->len, fb);
 		s = mime_buf_str(&out);
 	}
-	for (len = strlen(s); len > 0 && s[len - 1] == ' '; len--)
-		s[len - 1] = '\0';
+	mime_addr_clear(b);
+	mime_addr_put(b, s, strlen(s));
+	free(s);
+	while (b->len > 0 && b->d[b->len - 1] == ' ')
+		b->d[--b->len] = '\0';
+	s = xstrdup(b->d != NULL ? b->d : "");
 	mime_addr_clear(b);
 	return s;
 }
@@ -610,6 +654,17 @@ mime_addr_list(const char *v, const char *fb, size_t *n)
 
 	*n = 0;
 	for (; v != NULL && *v != '\0'; v++) {
+		/*
+		 * "A <a> B <b>": a mailbox goes on after its angle address
+		 * only with comments and white space; anything else starts
+		 * the next one, as if the comma were there (as mutt reads it).
+		 */
+		if (had_angle && !in_angle && !isspace((unsigned char)*v) &&
+		    *v != ',' && *v != ';' && *v != '(') {
+			mime_addr_end(&list, n, &phrase, &angle, &comment,
+			    had_angle, fb);
+			had_angle = 0;
+		}
 		to = in_angle ? &angle : &phrase;
 		if (*v == '"') {
 			/* A quoted string: its content, unescaped. */

@@ -283,7 +283,12 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 			continue;
 		}
 		found = 1;
-		if (start != NULL) {
+		/*
+		 * A delimiter line right after another ("--b\n--b") has no
+		 * part between them: the line break before a delimiter is
+		 * its own, so there is not even an empty one (as Python).
+		 */
+		if (start != NULL && p > start) {
 			pe = p;
 			if (pe > start && pe[-1] == '\n')
 				pe--;
