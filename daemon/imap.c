@@ -133,6 +133,7 @@ struct imap_session {
 	unsigned		 tagn;
 	char			 tag[16];	/* of the command in flight */
 	uint64_t		 untagged;	/* responses to it so far */
+	uint64_t		 untagged_max;	/* ... allowed */
 	struct imap_parser	*parser;
 	char			*line;		/* IMAP_LINE_MAX + 1 bytes */
 	uint64_t		 lit_left;	/* literal bytes still to come */
@@ -145,6 +146,7 @@ struct imap_session {
 
 	uint32_t		 uidvalidity;
 	uint32_t		 exists;
+	uint32_t		 selected;	/* EXISTS when SELECT ended */
 	struct imap_uids	 want;		/* to download */
 	struct imap_uids	 del;		/* stored, to remove there */
 
@@ -280,6 +282,8 @@ imap_command(struct imap_session *s, int secret, const char *fmt, ...)
 
 	snprintf(s->tag, sizeof s->tag, "m%u", ++s->tagn);
 	s->untagged = 0;
+	/* EXISTS as SELECT said: a flood of EXISTS cannot raise it. */
+	s->untagged_max = IMAP_UNTAGGED_MAX + 2 * (uint64_t)s->selected;
 	va_start(ap, fmt);
 	n = vasprintf(&cmd, fmt, ap);
 	va_end(ap);
@@ -755,7 +759,7 @@ imap_next_folder(struct imap_session *s)
 	s->local = NULL;
 	s->want.n = s->want.next = 0;
 	s->del.n = s->del.next = 0;
-	s->uidvalidity = s->exists = 0;
+	s->uidvalidity = s->exists = s->selected = 0;
 	if (s->folder == s->nfolders) {
 		imap_command(s, 0, "LOGOUT");
 		imap_enter(s, IMAP_S_LOGOUT);
@@ -809,10 +813,10 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 	char			 key[400];
 
 	/* A server that floods us never times out: count. */
-	if (++s->untagged > IMAP_UNTAGGED_MAX + 2 * (uint64_t)s->exists) {
+	if (++s->untagged > s->untagged_max) {
 		imap_fail(s, IMAP_ERR_PROTOCOL, "the server sent more than "
-		    "%llu responses to one command", (unsigned long long)
-		    (IMAP_UNTAGGED_MAX + 2 * (uint64_t)s->exists));
+		    "%llu responses to one command",
+		    (unsigned long long)s->untagged_max);
 		return;
 	}
 	imap_code(s, r);
@@ -931,6 +935,7 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 			break;
 		}
 		s->result.on_server += s->exists;
+		s->selected = s->exists;
 		if (s->exists == 0) {
 			imap_after_fetch(s);
 			break;
@@ -1224,6 +1229,7 @@ imap_session_start(struct event_base *base, const struct config_account *a,
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(IMAP_LINE_MAX + 1);
+	s->untagged_max = IMAP_UNTAGGED_MAX;	/* the greeting's */
 	s->parser = imap_parser_new();
 	s->report_ev = event_new(base, -1, 0, imap_report_cb, s);
 	s->taken = uidset_new();

@@ -46,19 +46,20 @@ start_daemon "$T/config.json"
 RSS_START=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
 
 # The control: a well-behaved server, its messages byte for byte.
+mkdir -p "$T/dump"
 python3 "$TOOLS/imap_hostile.py" --messages 5 --dump "$T/dump" normal >/dev/null 2>&1
-run_mode normal 0 '"new":5' --messages 5
+run_mode normal 0 '5 new' --messages 5
 want=$(for f in "$T/dump"/*; do tr -d '\r' <"$f" | sha256sum; done | awk '{print $1}' | sort)
 check "normal: the 5 messages byte for byte (CRLF as LF)" \
 	test "$(stored normal | sums)" = "$want"
 
-run_mode lying-literal 1 "closed the connection"
+run_mode lying-literal 75 "closed the connection"
 run_mode lying-literal-more 1 "bad response"
 run_mode huge-literal 1 "more than the limit"
 run_mode endless-line 1 "longer than 65536 bytes"
 run_mode untagged-flood 1 "responses to one command"
 run_mode deep-nesting 1 "nesting"
-run_mode bye-midway 1 "closed the session"
+run_mode bye-midway 75 "closed the session"
 run_mode slow-greeting 75 "timed out"
 
 RSS_END=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
