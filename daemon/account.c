@@ -476,6 +476,20 @@ account_shutdown(void)
 }
 
 /*
+ * The machine woke up from sleep: connections may be dead and mail has
+ * waited. Every account polls now (one already polling goes on).
+ */
+void
+account_resume(void)
+{
+	struct account	*a;
+
+	log_info("resumed from sleep: polling every account");
+	TAILQ_FOREACH(a, &accounts, entry)
+		account_poll(a);
+}
+
+/*
  * Poll an account now (or join the poll in progress); cb runs when it ends.
  * Return -1 when there is no such POP3 account.
  */
