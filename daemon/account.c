@@ -5,6 +5,13 @@
  * errors for status. It starts each session with what it needs, hears back
  * through callbacks, and tells the bus: a stored batch of new mail, the
  * end of a poll.
+ *
+ * An IMAP account with idle true is watched instead: one imap session per
+ * folder stays in IDLE and syncs its folder at each change. A poll of such
+ * an account (the timer, fetch, a resume) asks each of them to sync now
+ * and ends when each has; one that is down is reconnected at once. One
+ * that fails is reconnected after a backoff with jitter (2 s, then 15 s
+ * doubling to 5 min). A server without IDLE turns the account back to polling.
  */
 #include "autoconf.h"
 
@@ -37,6 +44,22 @@
  * but at the end is seen through at the next full listing.
  */
 #define ACCOUNT_QUICK_MAX	11
+#define ACCOUNT_WATCH_RETRY_MAX	300	/* seconds between reconnects, at most */
+
+struct account;
+
+/* One watched folder of an IMAP account with idle. */
+struct account_watch {
+	struct account		*a;
+	char			*folder;
+	struct imap_session	*s;		/* NULL: down */
+	struct event		*retry;		/* reconnect timer */
+	unsigned		 failures;	/* in a row */
+	unsigned		 reconnects;
+	int			 asked;		/* to sync for a poll */
+	char			*error;		/* the last failure */
+	const char		*error_kind;
+};
 
 struct account_waiter {
 	TAILQ_ENTRY(account_waiter)	 entry;
@@ -69,6 +92,14 @@ struct account {
 	struct pop3_mark	 mark;		/* the last poll's */
 	unsigned		 quick;		/* polls in a row that used it */
 	int			 removed;	/* no longer configured */
+	const char		*via;		/* this poll's: poll, fetch */
+	struct account_watch	*watches;	/* idle: one per folder */
+	size_t			 nwatches;
+	int			 watching;	/* the watches run */
+	int			 no_idle;	/* the server has none: poll */
+	unsigned		 asked;		/* watches to sync for a poll */
+	struct account_result	 sum;		/* their results, summed */
+	char			*sum_error;
 	TAILQ_HEAD(, account_waiter) waiters;
 };
 
@@ -79,6 +110,9 @@ static struct bus		*account_bus;
 static const struct config	*account_config;	/* main's */
 
 static void	account_poll(struct account *);
+static void	account_ask(struct account *);
+static int	account_session_end(struct account *, struct account_result *);
+static void	account_watch_retry_cb(evutil_socket_t, short, void *);
 
 /* The account's configuration, or NULL when it fetches from no server. */
 static const struct config_account *
@@ -102,7 +136,15 @@ account_server(const struct config_account *ca)
 static int
 account_busy(const struct account *a)
 {
-	return a->session != NULL || a->sync != NULL || a->asking;
+	return a->session != NULL || a->sync != NULL || a->asking ||
+	    a->asked > 0;
+}
+
+/* Is the account watched with IDLE (rather than polled)? */
+static int
+account_watched(const struct account *a, const struct config_account *ca)
+{
+	return ca != NULL && ca->imap != NULL && ca->imap->idle && !a->no_idle;
 }
 
 /* Find a run-time account by name. */
@@ -172,6 +214,7 @@ account_poll_done(struct account *a, const struct account_result *r)
 	ev.type = BUS_POLL_DONE;
 	ev.account = a->name;
 	ev.nnew = r->new;
+	ev.via = a->via;
 	if (!r->ok) {
 		ev.error = r->message ? r->message : "failed";
 		ev.error_kind = r->error_kind;
@@ -202,11 +245,35 @@ account_poll_done(struct account *a, const struct account_result *r)
 
 static void	account_ask(struct account *);
 
+static void	account_publish_new(struct account *, const struct store_new *,
+		    size_t, const char *via);
+
 /* The session stored a batch: tell the bus. */
 static void
 account_stored_cb(const struct store_new *news, size_t n, void *arg)
 {
 	struct account	*a = arg;
+
+	account_publish_new(a, news, n, a->via);
+}
+
+/* A watching session stored a batch: pushed, or asked for. */
+static void
+account_watch_stored_cb(const struct store_new *news, size_t n, void *arg)
+{
+	struct account_watch	*w = arg;
+	struct imap_watch_info	 info;
+
+	imap_session_info(w->s, &info);
+	account_publish_new(w->a, news, n, info.round_pushed ? "idle" :
+	    w->asked ? w->a->via : "poll");
+}
+
+/* Publish a batch of new mail. */
+static void
+account_publish_new(struct account *a, const struct store_new *news,
+    size_t n, const char *via)
+{
 	struct bus_mail	*mail;
 	struct bus_event ev;
 	size_t		 i;
@@ -226,6 +293,7 @@ account_stored_cb(const struct store_new *news, size_t n, void *arg)
 	ev.account = a->name;
 	ev.mail = mail;
 	ev.nmail = n;
+	ev.via = via;
 	bus_publish(account_bus, &ev);
 	free(mail);
 }
@@ -312,6 +380,212 @@ account_sync_cb(struct imap_session *s, const struct imap_result *r,
 	imap_session_free(s);
 }
 
+/* The account's watches: one per server folder, down at first. */
+static void
+account_watches_make(struct account *a, const struct config_account *ca)
+{
+	size_t	 i, n;
+
+	if (a->nwatches > 0)
+		return;
+	for (n = 0; ca->imap->folders[n] != NULL; n++)
+		;
+	a->watches = xcalloc(n, sizeof *a->watches);
+	a->nwatches = n;
+	for (i = 0; i < n; i++) {
+		a->watches[i].a = a;
+		a->watches[i].folder = xstrdup(ca->imap->folders[i]);
+		a->watches[i].retry = evtimer_new(account_base,
+		    account_watch_retry_cb, &a->watches[i]);
+	}
+}
+
+/* Stop and forget every watch (reload, resume, removal, no IDLE). */
+static void
+account_watches_free(struct account *a)
+{
+	size_t	 i;
+
+	for (i = 0; i < a->nwatches; i++) {
+		imap_session_free(a->watches[i].s);
+		event_free(a->watches[i].retry);
+		free(a->watches[i].folder);
+		free(a->watches[i].error);
+	}
+	free(a->watches);
+	a->watches = NULL;
+	a->nwatches = 0;
+	a->asked = 0;
+	a->watching = 0;
+}
+
+/* A watch answered the poll's request (a round, or its end). */
+static void
+account_watch_answered(struct account_watch *w, const struct imap_result *r)
+{
+	struct account	*a = w->a;
+
+	if (!w->asked)
+		return;
+	w->asked = 0;
+	a->sum.new += r->new;
+	a->sum.bytes += r->bytes;
+	a->sum.on_server += r->on_server;
+	a->sum.deleted += r->deleted;
+	if (r->error != IMAP_OK && a->sum.ok) {
+		a->sum.ok = 0;
+		a->sum.error_kind = imap_error_name(r->error);
+		free(a->sum_error);
+		xasprintf(&a->sum_error, "%s: %s", w->folder, r->message ?
+		    r->message : "failed");
+		a->sum.message = a->sum_error;
+	}
+	if (--a->asked == 0)
+		account_session_end(a, &a->sum);
+}
+
+/* A watching session synced its folder. */
+static void
+account_watch_round_cb(struct imap_session *s, const struct imap_result *r,
+    void *arg)
+{
+	struct account_watch	*w = arg;
+
+	w->failures = 0;
+	free(w->error);
+	w->error = NULL;
+	log_debug("account=%s folder=%s synced: %u new%s", w->a->name,
+	    w->folder, r->new, r->pushed ? " (pushed)" : "");
+	account_watch_answered(w, r);
+}
+
+/*
+ * Reconnect a watch later: 2 s after the first failure (a server that
+ * restarts), then 15 s doubling to 5 min, with a quarter of jitter.
+ */
+static void
+account_watch_later(struct account_watch *w)
+{
+	struct timeval	 tv;
+	int		 delay;
+
+	w->failures++;
+	delay = w->failures == 1 ? 2 : ACCOUNT_RETRY_MIN <<
+	    (w->failures < 7 ? w->failures - 2 : 5);
+	if (delay > ACCOUNT_WATCH_RETRY_MAX)
+		delay = ACCOUNT_WATCH_RETRY_MAX;
+	tv.tv_sec = delay + random() % (delay / 4 + 1);
+	tv.tv_usec = random() % 1000000;
+	evtimer_add(w->retry, &tv);
+	log_info("account=%s folder=%s reconnecting in %lld s", w->a->name,
+	    w->folder, (long long)tv.tv_sec);
+}
+
+/* A watching session ended: a failure, or a server without IDLE. */
+static void
+account_watch_done_cb(struct imap_session *s, const struct imap_result *r,
+    void *arg)
+{
+	struct account_watch	*w = arg;
+	struct account		*a = w->a;
+
+	w->s = NULL;
+	imap_session_free(s);
+	if (r->error == IMAP_OK && r->no_idle) {
+		account_watch_answered(w, r);
+		a->no_idle = 1;		/* poll from now on */
+		account_watches_free(a);
+		/* A poll in progress ends as a sync session. */
+		if (!TAILQ_EMPTY(&a->waiters) && !a->asking)
+			account_ask(a);
+		return;
+	}
+	free(w->error);
+	w->error = xstrdup(r->message ? r->message : "ended");
+	w->error_kind = imap_error_name(r->error);
+	account_watch_answered(w, r);
+	if (r->error == IMAP_ERR_AUTH && secret_refused(a->secret) &&
+	    !a->asking) {
+		account_ask(a);
+		return;
+	}
+	account_watch_later(w);
+}
+
+/* The retry timer of a watch. */
+static void
+account_watch_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct account_watch	*w = arg;
+
+	if (!w->a->asking)
+		account_ask(w->a);
+}
+
+/*
+ * Start the watches that are down, with the password in hand: those a
+ * poll asked for, and those whose retry time came.
+ */
+static void
+account_watches_start(struct account *a, const struct config_account *ca,
+    const char *password)
+{
+	struct account_watch	*w;
+	struct imap_result	 r;
+	char			*cause = NULL;
+	size_t			 i;
+
+	account_watches_make(a, ca);
+	/* What a crash left in tmp/, while no session of it writes there. */
+	if (!a->watching && store_recover(account_store, a->name,
+	    &cause) != 0) {
+		memset(&r, 0, sizeof r);
+		r.error = IMAP_ERR_LOCAL;
+		r.message = cause;
+		for (i = 0; i < a->nwatches; i++)
+			account_watch_answered(&a->watches[i], &r);
+		free(cause);
+		return;
+	}
+	a->watching = 1;
+	for (i = 0; i < a->nwatches; i++) {
+		w = &a->watches[i];
+		if (w->s != NULL || (!w->asked && evtimer_pending(w->retry,
+		    NULL)))
+			continue;
+		evtimer_del(w->retry);
+		if (w->error != NULL)
+			w->reconnects++;
+		w->s = imap_session_watch(account_base, ca, password, w->folder,
+		    account_store, account_watch_stored_cb,
+		    account_watch_round_cb, account_watch_done_cb, w);
+	}
+}
+
+/* A poll of a watched account: each watch syncs now. */
+static void
+account_watches_poll(struct account *a, const struct config_account *ca)
+{
+	size_t	 i;
+	int	 down = 0;
+
+	account_watches_make(a, ca);
+	memset(&a->sum, 0, sizeof a->sum);
+	a->sum.ok = 1;
+	for (i = 0; i < a->nwatches; i++) {
+		a->watches[i].asked = 1;
+		a->asked++;
+	}
+	for (i = 0; i < a->nwatches; i++) {
+		if (a->watches[i].s != NULL)
+			imap_session_sync_now(a->watches[i].s);
+		else
+			down = 1;
+	}
+	if (down && !a->asking)
+		account_ask(a);
+}
+
 /* End a poll that never reached the server. */
 static void
 account_poll_failed(struct account *a, const char *msg)
@@ -345,6 +619,10 @@ account_secret_cb(const char *password, const char *error, void *arg)
 		    "no password: give imap.password or imap.password_command");
 		return;
 	}
+	if (account_watched(a, ca)) {
+		account_watches_start(a, ca, password);
+		return;
+	}
 	if (ca->imap != NULL) {
 		a->sync = imap_session_start(account_base, ca, password,
 		    account_store, account_stored_cb, account_sync_cb, a);
@@ -368,12 +646,19 @@ account_ask(struct account *a)
 static void
 account_poll(struct account *a)
 {
-	if (account_busy(a) || account_conf(a) == NULL)
+	const struct config_account *ca = account_conf(a);
+
+	if (account_busy(a) || ca == NULL)
 		return;
 	evtimer_del(a->timer);
 	a->next_poll = 0;
+	a->via = TAILQ_EMPTY(&a->waiters) ? "poll" : "fetch";
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
 	log_debug("account=%s poll starts", a->name);
+	if (account_watched(a, ca)) {
+		account_watches_poll(a, ca);
+		return;
+	}
 	account_ask(a);
 }
 
@@ -409,6 +694,7 @@ account_free(struct account *a)
 	a->session = NULL;
 	imap_session_free(a->sync);
 	a->sync = NULL;
+	account_watches_free(a);
 	secret_cancel(a->secret);
 	a->asking = 0;
 	if (!TAILQ_EMPTY(&a->waiters))
@@ -417,6 +703,7 @@ account_free(struct account *a)
 	event_free(a->timer);
 	secret_free(a->secret);
 	free(a->last_message);
+	free(a->sum_error);
 	free(a->name);
 	free(a);
 }
@@ -442,6 +729,12 @@ account_reconfigure(const struct config *cf)
 		if ((a = account_find(cf->accounts[i].name)) != NULL) {
 			/* A new password may have come with the reload. */
 			secret_configure(a->secret, srv);
+			/* Folders or idle may have changed: watch anew. */
+			if (a->nwatches > 0 && a->asked == 0) {
+				account_watches_free(a);
+				a->no_idle = 0;
+				account_poll(a);
+			}
 			if (!account_busy(a) && a->next_poll > time(NULL) +
 			    srv->poll_interval)
 				account_schedule(a, srv->poll_interval);
@@ -485,8 +778,12 @@ account_resume(void)
 	struct account	*a;
 
 	log_info("resumed from sleep: polling every account");
-	TAILQ_FOREACH(a, &accounts, entry)
+	TAILQ_FOREACH(a, &accounts, entry) {
+		/* Their connections slept too: open them anew. */
+		if (a->nwatches > 0 && a->asked == 0)
+			account_watches_free(a);
 		account_poll(a);
+	}
 }
 
 /*
@@ -507,6 +804,42 @@ account_poll_now(const char *name, account_wait_cb cb, void *arg)
 	TAILQ_INSERT_TAIL(&a->waiters, w, entry);
 	account_poll(a);
 	return 0;
+}
+
+/* Each watched folder: IDLE state, last sync, reconnects, last error. */
+static json_t *
+account_watch_status(const struct account *a)
+{
+	struct imap_watch_info	 info;
+	const struct account_watch *w;
+	json_t			*arr = json_array(), *o;
+	size_t			 i;
+
+	for (i = 0; i < a->nwatches; i++) {
+		w = &a->watches[i];
+		memset(&info, 0, sizeof info);
+		if (w->s != NULL)
+			imap_session_info(w->s, &info);
+		o = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:i, s:i}",
+		    "folder", w->folder,
+		    "state", w->s == NULL ? "down" : info.idling ? "idle" :
+		    "syncing",
+		    "idling", info.idling,
+		    "idling_since", jsonrpc_time(info.idling_since),
+		    "last_renewal", jsonrpc_time(info.last_renewal),
+		    "last_sync", jsonrpc_time(info.last_sync),
+		    "reconnects", (int)w->reconnects,
+		    "syncs", (int)info.rounds);
+		json_object_set_new(o, "uidvalidity", info.uidvalidity ?
+		    json_integer(info.uidvalidity) : json_null());
+		if (w->error != NULL) {
+			json_object_set_new(o, "error", json_string(w->error));
+			json_object_set_new(o, "error_kind",
+			    json_string(w->error_kind));
+		}
+		json_array_append_new(arr, o);
+	}
+	return arr;
 }
 
 /* The poll state of an account for status, or NULL when it has none. */
@@ -536,10 +869,13 @@ account_status(const char *name)
 		}
 	}
 	o = json_pack("{s:b, s:o, s:o, s:I, s:I}",
-	    "polling", account_busy(a),
+	    "polling", a->session != NULL || a->sync != NULL || a->asking ||
+	    a->asked > 0,
 	    "last_poll", last,
 	    "next_poll", jsonrpc_time(a->next_poll),
 	    "fetched_messages", (json_int_t)a->total_new,
 	    "fetched_bytes", (json_int_t)a->total_bytes);
+	if (a->nwatches > 0)
+		json_object_set_new(o, "watch", account_watch_status(a));
 	return o;
 }

@@ -186,6 +186,7 @@ bus_item_new(const struct bus_event *ev)
 	it->ev.account = bus_item_str(it, ev->account, &cap);
 	it->ev.error = bus_item_str(it, ev->error, &cap);
 	it->ev.error_kind = bus_item_str(it, ev->error_kind, &cap);
+	it->ev.via = bus_item_str(it, ev->via, &cap);
 	it->ev.subject = bus_item_str(it, ev->subject, &cap);
 	it->ev.reply = bus_item_str(it, ev->reply, &cap);
 	it->ev.failed_reply = bus_item_str(it, ev->failed_reply, &cap);
@@ -293,6 +294,9 @@ bus_event_json(const struct bus_event *ev)
 			    (json_int_t)m->id, "account", ev->account,
 			    "folder", m->folder, "from", m->from ? m->from :
 			    "", "subject", m->subject ? m->subject : "");
+			if (ev->via != NULL)
+				json_object_set_new(p, "via",
+				    json_string(ev->via));
 			json_array_append_new(out, bus_json_wrap(ev, type, p));
 		}
 		return out;
@@ -303,6 +307,8 @@ bus_event_json(const struct bus_event *ev)
 		p = json_pack("{s:s, s:s, s:s}", "account", ev->account,
 		    "error", ev->error, "error_kind", ev->error_kind ?
 		    ev->error_kind : "local");
+		if (ev->via != NULL)
+			json_object_set_new(p, "via", json_string(ev->via));
 		break;
 	case BUS_SENT:
 		p = json_pack("{s:I, s:s, s:o, s:o, s:s}", "id",

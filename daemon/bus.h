@@ -56,6 +56,8 @@ struct bus_event {
 	/* BUS_NEW_MAIL */
 	const struct bus_mail	*mail;
 	size_t			 nmail;
+	/* BUS_NEW_MAIL, BUS_POLL_DONE: "idle" (pushed), "poll" or "fetch" */
+	const char		*via;
 
 	/* BUS_POLL_DONE; error is NULL when the poll went well */
 	const char		*error;

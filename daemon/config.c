@@ -310,6 +310,8 @@ cfg_imap(json_t *obj, const char *path, struct config_server *s,
 	    &s->poll_interval, cause) != 0 ||
 	    cfg_bool(obj, path, "keep", &s->keep, cause) != 0 ||
 	    cfg_bool(obj, path, "idle", &s->idle, cause) != 0 ||
+	    cfg_int32(obj, path, "idle_renew", 2, 1740, &s->idle_renew,
+	    cause) != 0 ||
 	    cfg_bool(obj, path, "sync_seen", &s->sync_seen, cause) != 0 ||
 	    cfg_bool(obj, path, "delete_on_server", &s->delete_on_server,
 	    cause) != 0 ||
@@ -350,8 +352,8 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	    NULL };
 	static const char *const imap_keys[] = { "host", "port", "tls", "user",
 	    "password", "password_command", "auth", "ca_file", "timeout",
-	    "poll_interval", "keep", "folders", "idle", "sync_seen",
-	    "delete_on_server", NULL };
+	    "poll_interval", "keep", "folders", "idle", "idle_renew",
+	    "sync_seen", "delete_on_server", NULL };
 	static const char *const pop3_auth[] = { "auto", "user", "plain",
 	    "apop", NULL };
 	static const char *const imap_auth[] = { "auto", "login", "plain",
@@ -375,6 +377,7 @@ cfg_server(json_t *obj, const char *path, enum config_proto proto,
 	s->connections = 2;
 	s->quick_check = 1;
 	s->idle = 1;
+	s->idle_renew = 300;
 	s->sync_seen = 1;
 	if (cfg_keys(obj, path, proto == CONFIG_POP3 ? pop3_keys :
 	    proto == CONFIG_IMAP ? imap_keys : smtp_keys, cause) != 0)
@@ -1033,6 +1036,8 @@ cfg_describe_server(const struct config_server *s)
 		json_object_set_new(o, "keep", json_boolean(s->keep));
 		json_object_set_new(o, "folders", cfg_json_strings(s->folders));
 		json_object_set_new(o, "idle", json_boolean(s->idle));
+		json_object_set_new(o, "idle_renew",
+		    json_integer(s->idle_renew));
 		json_object_set_new(o, "sync_seen", json_boolean(s->sync_seen));
 		json_object_set_new(o, "delete_on_server",
 		    json_boolean(s->delete_on_server));

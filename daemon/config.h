@@ -42,6 +42,7 @@ struct config_server {
 	int			 quick_check;	/* POP3: STAT and the last UIDL */
 	const char		**folders;	/* IMAP: server names, ends NULL */
 	int			 idle;		/* IMAP: push with IDLE */
+	int			 idle_renew;	/* IMAP: seconds between renewals */
 	int			 sync_seen;	/* IMAP: \Seen both ways */
 	int			 delete_on_server; /* IMAP: rm here deletes there */
 };

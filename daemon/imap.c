@@ -77,6 +77,8 @@ enum imap_state {
 	IMAP_S_WAIT,
 	IMAP_S_STORE,
 	IMAP_S_EXPUNGE,
+	IMAP_S_IDLE,
+	IMAP_S_IDLE_DONE,
 	IMAP_S_LOGOUT,
 	IMAP_S_DONE,
 	IMAP_S_NSTATES
@@ -85,7 +87,8 @@ enum imap_state {
 static const char *const imap_state_names[] = {
 	"CONNECT", "GREETING", "CAPABILITY", "STARTTLS", "HANDSHAKE",
 	"CAPABILITY_TLS", "LOGIN", "CAPABILITY_AUTH", "SELECT", "LIST",
-	"FETCH", "WAIT", "STORE", "EXPUNGE", "LOGOUT", "DONE",
+	"FETCH", "WAIT", "STORE", "EXPUNGE", "IDLE", "IDLE_DONE", "LOGOUT",
+	"DONE",
 };
 _Static_assert(sizeof imap_state_names / sizeof imap_state_names[0] ==
     IMAP_S_NSTATES, "a name for every IMAP state");
@@ -159,6 +162,19 @@ struct imap_session {
 	unsigned		 commits;	/* batches at the store */
 	int			 dead;		/* freed while in use */
 
+	/* A watching session (one folder, IDLE between syncs). */
+	int			 watch;
+	int			 idle_renew;	/* seconds */
+	struct event		*renew_ev;
+	struct event		*reap_ev;	/* freed in a callback */
+	uint32_t		 next_uid;	/* above every UID seen */
+	int			 again;		/* sync once more after this */
+	int			 pushed;	/* this round: EXISTS began it */
+	int			 done_sent;	/* DONE went, its OK to come */
+	int			 in_cb;		/* in the owner's round_cb */
+	struct imap_watch_info	 info;
+	imap_done_cb		 round_cb;
+
 	struct imap_result	 result;
 	char			 message[600];
 	struct event		*report_ev;
@@ -173,7 +189,10 @@ static void	imap_fail(struct imap_session *, enum imap_error,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
 static void	imap_next_folder(struct imap_session *);
 static void	imap_after_fetch(struct imap_session *);
+static void	imap_round_end(struct imap_session *);
+static void	imap_idle_enter(struct imap_session *);
 static int	imap_reap(struct imap_session *);
+static void	imap_reap_cb(evutil_socket_t, short, void *);
 
 /* Name an error class (for status and logs). */
 const char *
@@ -239,6 +258,8 @@ imap_close(struct imap_session *s, enum imap_error err)
 	if (s->state == IMAP_S_DONE)
 		return;
 	imap_enter(s, IMAP_S_DONE);
+	evtimer_del(s->renew_ev);
+	s->info.idling = 0;
 	store_msg_abort(s->cur);
 	s->cur = NULL;
 	s->result.error = err;
@@ -685,6 +706,8 @@ imap_fetch_msg(struct imap_session *s, const struct imap_item *list)
 		    "valid UID");
 		return;
 	}
+	if (uid >= s->next_uid)
+		s->next_uid = (uint32_t)uid + 1;
 	imap_key(s, (uint32_t)uid, key, sizeof key);
 	if (uidset_has(s->seen, key) || uidset_has(s->taken, key)) {
 		store_msg_abort(s->cur);
@@ -744,8 +767,107 @@ imap_after_fetch(struct imap_session *s)
 		return;
 	}
 	s->result.folders++;
+	if (s->watch) {
+		imap_round_end(s);
+		return;
+	}
 	s->folder++;
 	imap_next_folder(s);
+}
+
+/* Read and write timeouts: the account's, or none for reading (IDLE). */
+static void
+imap_timeouts(struct imap_session *s, int reading)
+{
+	struct timeval	 tv = { s->timeout, 0 };
+
+	if (s->bev != NULL)
+		bufferevent_set_timeouts(s->bev, reading ? &tv : NULL, &tv);
+}
+
+/* End the IDLE: the tagged OK comes back within the timeout, or else. */
+static void
+imap_idle_done(struct imap_session *s)
+{
+	if (s->done_sent)
+		return;
+	evtimer_del(s->renew_ev);
+	imap_timeouts(s, 1);
+	log_debug("account=%s session=%u C: DONE", s->account, s->id);
+	evbuffer_add(bufferevent_get_output(s->bev), "DONE\r\n", 6);
+	s->done_sent = 1;
+	imap_enter(s, IMAP_S_IDLE_DONE);
+}
+
+/* Time to renew the IDLE (and to see that the connection lives). */
+static void
+imap_renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_session	*s = arg;
+
+	if (s->state == IMAP_S_IDLE && s->info.idling)
+		imap_idle_done(s);
+}
+
+static void
+imap_renew_arm(struct imap_session *s)
+{
+	struct timeval	 tv = { s->idle_renew, 0 };
+
+	evtimer_add(s->renew_ev, &tv);
+}
+
+/* Wait in IDLE for news, or (no IDLE) end after the first round. */
+static void
+imap_idle_enter(struct imap_session *s)
+{
+	if (!(s->caps & IMAP_CAP_IDLE)) {
+		log_info("account=%s session=%u the server does not offer "
+		    "IDLE: polling instead", s->account, s->id);
+		s->result.no_idle = 1;
+		imap_command(s, 0, "LOGOUT");
+		imap_enter(s, IMAP_S_LOGOUT);
+		return;
+	}
+	s->again = s->pushed = 0;
+	imap_command(s, 0, "IDLE");
+	imap_enter(s, IMAP_S_IDLE);
+}
+
+/* Sync the watched folder again: whatever came above the last UID. */
+static void
+imap_round_start(struct imap_session *s)
+{
+	s->again = 0;
+	memset(&s->result, 0, sizeof s->result);
+	s->result.pushed = s->info.round_pushed = s->pushed;
+	s->want.n = s->want.next = 0;
+	s->del.n = s->del.next = 0;
+	/* "n:*" also names the last message when n is past it: skipped
+	 * below as seen. */
+	imap_command(s, 0, "UID FETCH %u:* (UID FLAGS BODY.PEEK[])",
+	    s->next_uid > 0 ? s->next_uid : 1);
+	imap_enter(s, IMAP_S_FETCH);
+}
+
+/* A watching session's round ended: tell the owner, then idle. */
+static void
+imap_round_end(struct imap_session *s)
+{
+	s->result.on_server = s->exists;
+	s->info.last_sync = time(NULL);
+	s->info.rounds++;
+	s->info.uidvalidity = s->uidvalidity;
+	s->in_cb = 1;
+	s->round_cb(s, &s->result, s->arg);
+	s->in_cb = 0;
+	if (s->dead || s->state == IMAP_S_DONE)
+		return;		/* freed in the callback: reaped from the loop */
+	if (s->again) {
+		s->pushed = 0;
+		imap_round_start(s);
+	} else
+		imap_idle_enter(s);
 }
 
 /* Select the next folder, or log out after the last. */
@@ -854,8 +976,20 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 	if (imap_item_is(word, "CAPABILITY")) {
 		s->caps = imap_caps_items(word->next);
 		s->caps_known = 1;
-	} else if (r->has_number && imap_item_is(word, "EXISTS"))
+	} else if (r->has_number && imap_item_is(word, "EXISTS")) {
+		/* New mail while idling: end the IDLE, sync. */
+		if (r->number > s->exists && (s->state == IMAP_S_IDLE ||
+		    s->state == IMAP_S_IDLE_DONE)) {
+			s->again = s->pushed = 1;
+			if (s->info.idling)
+				imap_idle_done(s);
+		} else if (r->number > s->exists &&
+		    s->state >= IMAP_S_LIST && s->state <= IMAP_S_EXPUNGE)
+			s->again = 1;
 		s->exists = r->number;
+	} else if (r->has_number && imap_item_is(word, "EXPUNGE") &&
+	    s->exists > 0)
+		s->exists--;
 	else if (r->has_number && imap_item_is(word, "FETCH") &&
 	    (list = word->next) != NULL && list->kind == IMAP_LIST) {
 		if (s->state == IMAP_S_FETCH)
@@ -864,6 +998,8 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 		    (word = imap_fetch_get(list, "UID")) != NULL &&
 		    imap_item_number(word, &uid) == 0 && uid > 0 &&
 		    uid <= UINT32_MAX) {
+			if (uid >= s->next_uid)
+				s->next_uid = (uint32_t)uid + 1;
 			imap_key(s, (uint32_t)uid, key, sizeof key);
 			if (!uidset_has(s->seen, key) && imap_uids_add(&s->want,
 			    (uint32_t)uid) != 0)
@@ -971,6 +1107,17 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		s->result.deleted += s->set_uids;
 		imap_after_fetch(s);
 		break;
+	case IMAP_S_IDLE:
+	case IMAP_S_IDLE_DONE:
+		/* DONE answered: the connection lives. */
+		s->info.idling = 0;
+		s->info.last_renewal = time(NULL);
+		s->done_sent = 0;
+		if (s->again)
+			imap_round_start(s);
+		else
+			imap_idle_enter(s);
+		break;
 	case IMAP_S_LOGOUT:
 		imap_close(s, IMAP_OK);
 		break;
@@ -988,7 +1135,16 @@ imap_response(struct imap_session *s, const struct imap_resp *r)
 		imap_untagged(s, r);
 	else if (r->type == IMAP_TAGGED)
 		imap_tagged(s, r);
-	else if (s->state == IMAP_S_LOGIN && s->sasl != NULL) {
+	else if (s->state == IMAP_S_IDLE) {
+		/* Idling: a wait as long as the server likes, until DONE. */
+		s->info.idling = 1;
+		if (s->info.idling_since == 0)
+			s->info.idling_since = time(NULL);
+		imap_timeouts(s, 0);
+		imap_renew_arm(s);
+		if (s->again)
+			imap_idle_done(s);
+	} else if (s->state == IMAP_S_LOGIN && s->sasl != NULL) {
 		/* AUTHENTICATE without SASL-IR: the answer to "+". */
 		evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n",
 		    s->sasl);
@@ -1088,6 +1244,10 @@ imap_literal_start(struct imap_session *s)
 static void
 imap_line(struct imap_session *s, const char *line, size_t len)
 {
+	char	 shown[120];
+
+	conn_printable(shown, sizeof shown, line, len);
+	log_debug("account=%s session=%u S: %s", s->account, s->id, shown);
 	switch (imap_parse_line(s->parser, line, len)) {
 	case IMAP_PARSE_ERROR:
 		imap_fail(s, IMAP_ERR_PROTOCOL, "bad response: %s",
@@ -1195,15 +1355,14 @@ imap_connected_cb(struct conn *c, const char *error, void *arg)
 	imap_read_cb(s->bev, s);
 }
 
-/* Start a sync of every folder of account a. */
-struct imap_session *
-imap_session_start(struct event_base *base, const struct config_account *a,
-    const char *password, struct store *store, imap_stored_cb stored_cb,
-    imap_done_cb cb, void *arg)
+/* A session for account a, its folders given, not connected yet. */
+static struct imap_session *
+imap_session_new(struct event_base *base, const struct config_account *a,
+    const char *password, const char *const *folders, struct store *store,
+    imap_stored_cb stored_cb, imap_done_cb cb, void *arg)
 {
 	const struct config_server *srv = a->imap;
 	struct imap_session	*s;
-	char			*cause = NULL;
 	size_t			 i;
 
 	s = xcalloc(1, sizeof *s);
@@ -1218,12 +1377,13 @@ imap_session_start(struct event_base *base, const struct config_account *a,
 	s->ca_file = srv->ca_file ? xstrdup(srv->ca_file) : NULL;
 	s->timeout = srv->timeout;
 	s->keep = srv->keep;
-	for (i = 0; srv->folders[i] != NULL; i++)
+	s->idle_renew = srv->idle_renew;
+	for (i = 0; folders[i] != NULL; i++)
 		;
 	s->nfolders = i;
 	s->folders = xcalloc(i, sizeof *s->folders);
 	for (i = 0; i < s->nfolders; i++)
-		s->folders[i] = xstrdup(srv->folders[i]);
+		s->folders[i] = xstrdup(folders[i]);
 	s->store = store;
 	s->stored_cb = stored_cb;
 	s->cb = cb;
@@ -1232,18 +1392,92 @@ imap_session_start(struct event_base *base, const struct config_account *a,
 	s->untagged_max = IMAP_UNTAGGED_MAX;	/* the greeting's */
 	s->parser = imap_parser_new();
 	s->report_ev = event_new(base, -1, 0, imap_report_cb, s);
+	s->renew_ev = evtimer_new(base, imap_renew_cb, s);
+	s->reap_ev = event_new(base, -1, 0, imap_reap_cb, s);
 	s->taken = uidset_new();
-	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
-	    store_recover(store, s->account, &cause) != 0) {
+	return s;
+}
+
+/* Connect, once the store's view of the account is in hand. */
+static void
+imap_connect(struct imap_session *s)
+{
+	char	*cause = NULL;
+
+	if ((s->seen = store_seen(s->store, s->account, &cause)) == NULL) {
 		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 		free(cause);
-		return s;
+		return;
 	}
 	log_debug("account=%s session=%u connecting to %s:%d tls=%s",
 	    s->account, s->id, s->host, s->port, config_tls_name(s->tls));
 	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
 	    s->ca_file, s->timeout, imap_connected_cb, s);
+}
+
+/*
+ * Start a sync of every folder of account a. It repairs what a crash
+ * left in the account's tmp/ first: no other session of the account may
+ * be running (the owner's rule).
+ */
+struct imap_session *
+imap_session_start(struct event_base *base, const struct config_account *a,
+    const char *password, struct store *store, imap_stored_cb stored_cb,
+    imap_done_cb cb, void *arg)
+{
+	struct imap_session	*s;
+	char			*cause = NULL;
+
+	s = imap_session_new(base, a, password, a->imap->folders, store,
+	    stored_cb, cb, arg);
+	if (store_recover(store, s->account, &cause) != 0) {
+		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+		free(cause);
+		return s;
+	}
+	imap_connect(s);
 	return s;
+}
+
+/*
+ * Watch one folder of account a: sync it, then IDLE and sync again at
+ * each change, reporting each round through round_cb, until freed or
+ * failed (done_cb). The owner runs store_recover before it starts the
+ * account's watching sessions (several run at once, one per folder).
+ */
+struct imap_session *
+imap_session_watch(struct event_base *base, const struct config_account *a,
+    const char *password, const char *folder, struct store *store,
+    imap_stored_cb stored_cb, imap_done_cb round_cb, imap_done_cb done_cb,
+    void *arg)
+{
+	struct imap_session	*s;
+	const char		*folders[2] = { folder, NULL };
+
+	s = imap_session_new(base, a, password, folders, store, stored_cb,
+	    done_cb, arg);
+	s->watch = 1;
+	s->round_cb = round_cb;
+	imap_connect(s);
+	return s;
+}
+
+/* Sync a watching session's folder now (or once more after this round). */
+void
+imap_session_sync_now(struct imap_session *s)
+{
+	if (s->state == IMAP_S_DONE || s->dead)
+		return;
+	s->again = 1;
+	if (s->state == IMAP_S_IDLE && s->info.idling)
+		imap_idle_done(s);
+}
+
+/* What a watching session is doing. */
+void
+imap_session_info(const struct imap_session *s, struct imap_watch_info *info)
+{
+	*info = s->info;
 }
 
 /* Free everything. */
@@ -1258,6 +1492,8 @@ imap_destroy(struct imap_session *s)
 	store_release(s->store, s->account);
 	conn_free(s->conn);
 	event_free(s->report_ev);
+	event_free(s->renew_ev);
+	event_free(s->reap_ev);
 	uidset_free(s->taken);
 	imap_parser_free(s->parser);
 	for (i = 0; i < s->nfolders; i++)
@@ -1282,11 +1518,17 @@ imap_destroy(struct imap_session *s)
 	free(s);
 }
 
+static void
+imap_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	imap_reap(arg);
+}
+
 /* Free a dead session once nothing uses it; 1 when it is gone. */
 static int
 imap_reap(struct imap_session *s)
 {
-	if (!s->dead || s->commits > 0)
+	if (!s->dead || s->commits > 0 || s->in_cb)
 		return 0;
 	imap_destroy(s);
 	return 1;
@@ -1302,7 +1544,9 @@ imap_session_free(struct imap_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->commits > 0) {
+	if (s->commits > 0 || s->in_cb) {
+		if (s->in_cb)
+			event_active(s->reap_ev, EV_TIMEOUT, 1);
 		s->dead = 1;
 		conn_free(s->conn);
 		s->conn = NULL;

@@ -28,13 +28,14 @@ ms_start_dovecot >/dev/null
 ms_start_dovecot_wrong >/dev/null
 check "dovecot holds 200 messages for alice" test "$(ms_deliver_count alice)" -ge 200
 
-ACCTS="$(imap_account imaps alice alice-Pw1 implicit "$MS_IMAPS_PORT"),
-$(imap_account starttls alice alice-Pw1 starttls "$MS_IMAP_PORT"),
-$(imap_account plain alice alice-Pw1 none "$MS_IMAP_PORT"),
-$(imap_account lists alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"folders":["INBOX","Lists/dev"]'),
-$(imap_account drain bob bob-Pw2 implicit "$MS_IMAPS_PORT" ',"keep":false,"folders":["INBOX","Archive"]'),
-$(imap_account badpw alice wrong implicit "$MS_IMAPS_PORT"),
-$(imap_account wrongcert alice alice-Pw1 implicit "$MS_IMAPS_WRONG_PORT")"
+NOIDLE=',"idle":false'	# polled: fetch syncs (imap-idle.sh tests the push)
+ACCTS="$(imap_account imaps alice alice-Pw1 implicit "$MS_IMAPS_PORT" "$NOIDLE"),
+$(imap_account starttls alice alice-Pw1 starttls "$MS_IMAP_PORT" "$NOIDLE"),
+$(imap_account plain alice alice-Pw1 none "$MS_IMAP_PORT" "$NOIDLE"),
+$(imap_account lists alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"folders":["INBOX","Lists/dev"]'"$NOIDLE"),
+$(imap_account drain bob bob-Pw2 implicit "$MS_IMAPS_PORT" ',"keep":false,"folders":["INBOX","Archive"]'"$NOIDLE"),
+$(imap_account badpw alice wrong implicit "$MS_IMAPS_PORT" "$NOIDLE"),
+$(imap_account wrongcert alice alice-Pw1 implicit "$MS_IMAPS_WRONG_PORT" "$NOIDLE")"
 write_config "$T/config.json" "$ACCTS" \
 	',"filters":[{"folder":"Work","subject":["list mail 2"]}]'
 start_daemon "$T/config.json"

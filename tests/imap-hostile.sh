@@ -2,7 +2,8 @@
 # IMAP against a hostile server of our own (tests/tools/imap_hostile.py),
 # in addition to the real Dovecot: a literal that lies about its size
 # either way, a 2 GB literal announced, an endless line, an untagged flood,
-# 10,000 nested parentheses, BYE in the middle of a FETCH, no greeting.
+# 10,000 nested parentheses, BYE in the middle of a FETCH, no greeting,
+# an IDLE whose DONE is never answered.
 # Each is a clear error (or a correct sync where the server is merely
 # odd), never a partial file in the store, memory bounded; the daemon
 # keeps answering. The normal mode is the control: its messages arrive
@@ -23,7 +24,7 @@ stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/nul
 t_at_exit 'stop_hostile'
 
 use_account() {
-	write_config "$T/config.json" "{\"name\":\"$1\",\"email\":\"u@hostile.test\",\"imap\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600}}"
+	write_config "$T/config.json" "{\"name\":\"$1\",\"email\":\"u@hostile.test\",\"imap\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600${2:-,\"idle\":false}}}"
 	kill -HUP "$DAEMON_PID"
 	sleep 0.2
 }
@@ -61,6 +62,17 @@ run_mode untagged-flood 1 "responses to one command"
 run_mode deep-nesting 1 "nesting"
 run_mode bye-midway 75 "closed the session"
 run_mode slow-greeting 75 "timed out"
+
+# IDLE whose DONE is never answered: the renewal finds it out.
+start_hostile no-done
+use_account no-done ',"idle":true,"idle_renew":2'
+expect_rc 0 "no-done: the first sync works" mailctl fetch no-done
+sleep 6
+OUT=$(mailctl status --json)
+jcheck "no-done: the unanswered DONE is a network error in status" \
+	'j["accounts"][0]["poll"]["watch"][0]["error_kind"] == "network"'
+contains "$(cat "$T/daemon.log")" "failed in IDLE_DONE: timed out" "no-done: logged"
+stop_hostile
 
 RSS_END=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
 check "memory bounded through it all (RSS ${RSS_START} -> ${RSS_END} kB)" \

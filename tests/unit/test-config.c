@@ -174,7 +174,8 @@ test_imap(void)
 		    "imap defaults to implicit TLS on 993");
 		ok(s->folders != NULL && strcmp(s->folders[0], "INBOX") == 0 &&
 		    s->folders[1] == NULL, "folders defaults to [INBOX]");
-		ok(s->idle && s->keep && s->sync_seen && !s->delete_on_server,
+		ok(s->idle && s->keep && s->sync_seen && !s->delete_on_server &&
+		    s->idle_renew == 300,
 		    "idle, keep, sync_seen default true, delete_on_server false");
 		s = cf->accounts[1].imap;
 		ok(s->port == 143 && s->tls == CONFIG_TLS_STARTTLS,
@@ -199,6 +200,8 @@ test_imap(void)
 	bad_account(IMAP("'folders':['Work','Work']"),
 	    "accounts[0].imap.folders[1]: 'Work' is listed twice");
 	bad_account(IMAP("'idle':1"), "accounts[0].imap.idle: expected");
+	bad_account(IMAP("'idle_renew':1800"), "accounts[0].imap.idle_renew: "
+	    "expected an integer 2");
 	bad_account(ACCT("'imap':{'host':'h','user':'u'}"),
 	    "accounts[0].imap: password or password_command is required");
 	ok((local = config_imap_local("Lists/dev/2024")) != NULL &&

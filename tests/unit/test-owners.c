@@ -44,7 +44,8 @@ static int	 nevents[BUS_NTYPES];
 static char	 poll_kind[32], deferred_rcpt[64], ran[8];
 
 /* What a waiter was told. */
-static int	 poll_done, poll_error;
+static int	 poll_done;
+static char	 poll_error[32];
 static int	 add_done, add_code;
 static char	 add_error[256];
 
@@ -63,14 +64,15 @@ heard_cb(const struct bus_event *ev, void *arg)
 }
 
 static void
-polled_cb(const char *account, const struct pop3_result *r, double secs,
+polled_cb(const char *account, const struct account_result *r, double secs,
     void *arg)
 {
 	(void)account;
 	(void)secs;
 	(void)arg;
 	poll_done = 1;
-	poll_error = r->error;
+	snprintf(poll_error, sizeof poll_error, "%s", r->ok ? "ok" :
+	    r->error_kind);
 	event_base_loopbreak(base);
 }
 
@@ -175,8 +177,8 @@ main(void)
 		fclose(f);
 	}
 	ok(strcmp(ran, "x") == 0, "password_command ran for the poll");
-	ok(poll_done && poll_error == POP3_ERR_NETWORK,
-	    "the fetch waiter hears a network error (%d)", poll_error);
+	ok(poll_done && strcmp(poll_error, "network") == 0,
+	    "the fetch waiter hears a network error (%s)", poll_error);
 	ok(nevents[BUS_POLL_DONE] == 1 && strcmp(poll_kind, "network") == 0,
 	    "the bus hears the poll's end, with error_kind network (%s)",
 	    poll_kind);

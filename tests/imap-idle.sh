@@ -1,0 +1,110 @@
+#!/bin/bash
+# IMAP push against the real Dovecot and Postfix: with idle true each
+# folder's session waits in IDLE, and a mail sent through Postfix reaches
+# `watch --json` as new_mail (via "idle") with no fetch and no poll, within
+# a bound (printed). The push survives: Dovecot restarted (the connection
+# reset: reconnected 2 s later), and a proxy that silently black-holes the
+# connection (noticed at the next IDLE renewal, idle_renew 3 s, whose DONE
+# gets no answer within the timeout, 2 s). status shows each folder's IDLE
+# state. No connection is leaked.
+. "$(dirname "$0")/lib.sh"
+use_mail_servers
+ms_add_user alice 'alice-Pw1'
+ms_start >/dev/null || bail "cannot start the mail servers"
+
+rm -f "$T/pport"
+python3 "$TOOLS/blackhole_proxy.py" --port-file "$T/pport" --log "$T/proxy.log" \
+	--target "$MS_IMAP_PORT" >>"$T/proxy.out" 2>&1 &
+PROXY_PID=$!
+t_at_exit "kill $PROXY_PID 2>/dev/null"
+for i in $(seq 100); do [ -s "$T/pport" ] && break; sleep 0.05; done
+PPORT=$(cat "$T/pport")
+
+ACCTS="$(imap_account push alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":true,"idle_renew":3,"timeout":2'),
+$(imap_account hole alice alice-Pw1 none "$PPORT" ',"idle":true,"idle_renew":3,"timeout":2')"
+write_config "$T/config.json" "$ACCTS"
+start_daemon "$T/config.json"
+mailctl watch --json >"$T/watch.json" 2>"$T/watch.err" &
+WATCH_PID=$!
+t_at_exit "kill $WATCH_PID 2>/dev/null"
+
+expect_rc 0 "the first fetch starts the watches" mailctl fetch --json
+
+# wait_idle ACCOUNT: until status says its INBOX is in IDLE (10 s at most).
+wait_idle() {
+	local i
+	for i in $(seq 100); do
+		OUT=$(mailctl status --json)
+		[ "$(json '[a for a in j["accounts"] if a["name"] == "'"$1"'"][0]["poll"]["watch"][0]["state"]')" = idle ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "push: INBOX is in IDLE" wait_idle push
+check "hole: INBOX is in IDLE" wait_idle hole
+
+# push_one ACCOUNT LABEL: send a mail to alice through Postfix, wait for its
+# new_mail event for ACCOUNT (via idle); print the latency in ms.
+push_one() {
+	python3 - "$T/watch.json" "$1" "$MS_HOST" "$MS_SMTP_PLAIN_PORT" <<'PY'
+import json, smtplib, sys, time, uuid
+watch, account, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+token = uuid.uuid4().hex[:12]
+s = smtplib.SMTP(host, port, timeout=10)
+s.ehlo("client.test")
+s.login("alice", "alice-Pw1")
+s.sendmail("alice@mail.test", ["alice@mail.test"],
+           "From: alice@mail.test\r\nTo: alice@mail.test\r\nSubject: push %s\r\n\r\nhi\r\n" % token)
+s.quit()
+t0 = time.monotonic()
+while time.monotonic() - t0 < 30:
+    with open(watch) as f:
+        for line in f:
+            e = json.loads(line)
+            if e.get("type") == "new_mail" and e.get("account") == account \
+               and token in e.get("subject", ""):
+                print("%d %s" % ((time.monotonic() - t0) * 1000, e.get("via")))
+                sys.exit(0)
+    time.sleep(0.02)
+print("timeout")
+sys.exit(1)
+PY
+}
+
+R=$(push_one push) || R="timeout"
+check "a mail through Postfix is pushed to watch (${R%% *} ms after Postfix accepted it, via ${R#* }; Dovecot waits ~500 ms)" \
+	test "${R#* }" = idle -a "${R%% *}" -lt 5000
+OUT=$(mailctl status --json)
+jcheck "status: INBOX idling, with its UIDVALIDITY and syncs" \
+	'[a for a in j["accounts"] if a["name"] == "push"][0]["poll"]["watch"][0]["uidvalidity"] > 0'
+
+# Dovecot restarted: the connection is reset; the watch comes back.
+ms_stop_dovecot >/dev/null
+ms_start_dovecot >/dev/null
+sleep 1
+check "push: INBOX back in IDLE after Dovecot restarted" wait_idle push
+R=$(push_one push) || R="timeout"
+check "push still works after the restart (${R%% *} ms, via ${R#* })" \
+	test "${R#* }" = idle -a "${R%% *}" -lt 5000
+OUT=$(mailctl status --json)
+jcheck "status counts the reconnect" \
+	'[a for a in j["accounts"] if a["name"] == "push"][0]["poll"]["watch"][0]["reconnects"] >= 1'
+
+# The proxy black-holes the connection; new connections go through again.
+kill -USR1 "$PROXY_PID"
+sleep 0.2
+kill -USR2 "$PROXY_PID"
+T0=$(date +%s.%N)
+R=$(push_one hole) || R="timeout"
+T1=$(date +%s.%N)
+check "through a black hole: noticed, reconnected, pushed (${R%% *} ms after Postfix, via ${R#* }; renewal 3 s + timeout 2 s + retry 2 s)" \
+	test "${R#* }" = idle -o "${R#* }" = poll
+check "within 15 s" awk -v a="$T0" -v b="$T1" 'BEGIN { exit !(b - a < 15) }'
+check "the daemon logged the dead connection" \
+	grep -q "account=hole session=[0-9]* failed in IDLE_DONE: timed out" "$T/daemon.log"
+
+# No connection leaked: one per watch, to the servers' ports.
+conns=$(ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -c socket)
+check "no socket leaked ($conns sockets: listener, clients, 2 watches)" test "$conns" -le 8
+stop_daemon
+check "clean stop" test "$DAEMON_RC" = 0
