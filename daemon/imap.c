@@ -1001,8 +1001,13 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 			if (uid >= s->next_uid)
 				s->next_uid = (uint32_t)uid + 1;
 			imap_key(s, (uint32_t)uid, key, sizeof key);
-			if (!uidset_has(s->seen, key) && imap_uids_add(&s->want,
-			    (uint32_t)uid) != 0)
+			/*
+			 * Stored before: with keep false it goes now (a crash
+			 * came between the store and the expunge).
+			 */
+			if (uidset_has(s->seen, key) ? !s->keep &&
+			    imap_uids_add(&s->del, (uint32_t)uid) != 0 :
+			    imap_uids_add(&s->want, (uint32_t)uid) != 0)
 				imap_fail(s, IMAP_ERR_PROTOCOL, "more than %d "
 				    "messages in one folder", IMAP_UIDS_MAX);
 		}

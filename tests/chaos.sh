@@ -6,6 +6,8 @@
 #          killed CHAOS_KILLS times at random moments of its polls; at the
 #          end every message is stored exactly once and the server is empty
 #          (none lost, none stored twice, none deleted before it was stored);
+#   imap   the same for an IMAP mailbox (keep=false) synced while the
+#          daemon is killed;
 #   drain  an outbox of mails is sent while the daemon is killed
 #          CHAOS_KILLS times at random moments of the drain; at the end the
 #          recipient has every mail, at most one delivered twice per kill,
@@ -24,15 +26,18 @@ echo "# kills=$KILLS messages=$N seed=${CHAOS_SEED:-$$}"
 
 ms_add_user alice 'alice-Pw1'
 ms_add_user bob 'bob-Pw2'
+ms_add_user carol 'carol-Pw3'
 python3 "$TOOLS/gen_messages.py" "$N" "$T/src" --big 10 --big-size 300000 \
 	--prefix chaos
 ms_inject_dir alice "$T/src" >/dev/null
+ms_inject_dir carol "$T/src" >/dev/null
 ms_start >/dev/null || bail "cannot start dovecot and postfix"
 
 POP=$(pop3_account alice alice alice-Pw1 none "$MS_POP3_PORT" ', "keep": false')
 SMTP=$(printf '{"host":"127.0.0.1","port":%s,"tls":"starttls","ca_file":"%s","user":"bob","password":"bob-Pw2","timeout":20}' \
 	"$MS_SMTP_PORT" "$MS_CA_FILE")
-write_config "$T/config.json" "${POP%\}}, \"smtp\": $SMTP}"
+IMAP=$(imap_account carol carol carol-Pw3 none "$MS_IMAP_PORT" ', "keep": false, "idle": false')
+write_config "$T/config.json" "${POP%\}}, \"smtp\": $SMTP}, $IMAP"
 python3 - "$T/config.json" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
@@ -76,6 +81,35 @@ check "fetch: $N stored ($stored_n)" test "$stored_n" -eq "$N"
 left=$(find "$T/data/alice" -path "$T/data/alice/*/tmp/*" -type f)
 [ -n "$left" ] && ls -l $left | sed 's/^/# tmp: /'
 check "fetch: nothing left in tmp/" test -z "$left"
+stop_daemon
+
+# --- imap --------------------------------------------------------------
+# The same against IMAP: carol's mailbox synced with keep=false, killed
+# during the sync; the UIDs stored but not yet expunged go at the next.
+ikills=0
+for k in $(seq "$KILLS"); do
+	[ "$(ms_deliver_count carol)" -eq 0 ] && break
+	start_daemon "$T/config.json"
+	"$MAILCTL" --socket "$SOCK" fetch carol >/dev/null 2>&1 &
+	kill_at $((RANDOM % 150))
+	wait
+	ikills=$((ikills + 1))
+done
+start_daemon "$T/config.json"
+for _ in $(seq 20); do
+	mc fetch carol --json >"$T/out" 2>/dev/null
+	[ "$(ms_deliver_count carol)" -eq 0 ] && break
+done
+istored=$(stored carol | wc -l)
+itwice=$(stored carol | xargs -r grep -h '^Message-ID:' | sort | uniq -d | wc -l)
+ilost=$(comm -23 <(find "$T/src" -type f | sums | sort -u) \
+	<(stored carol | sums | sort -u) | wc -l)
+check "imap: $ikills kills, the server is emptied" test "$(ms_deliver_count carol)" -eq 0
+check "imap: none lost ($ilost)" test "$ilost" -eq 0
+check "imap: none stored twice ($itwice)" test "$itwice" -eq 0
+check "imap: $N stored ($istored)" test "$istored" -eq "$N"
+left=$(find "$T/data/carol" -path "$T/data/carol/*/tmp/*" -type f)
+check "imap: nothing left in tmp/" test -z "$left"
 
 # --- drain -------------------------------------------------------------
 ms_stop_postfix >/dev/null
@@ -117,4 +151,5 @@ check "clean stop" test "$DAEMON_RC" -eq 0
 
 printf '# %-6s %6s %9s %6s %6s %8s\n' path kills messages lost twice resends
 printf '# %-6s %6s %9s %6s %6s %8s\n' fetch "$fkills" "$N" "$lost" "$twice" -
+printf '# %-6s %6s %9s %6s %6s %8s\n' imap "$ikills" "$N" "$ilost" "$itwice" -
 printf '# %-6s %6s %9s %6s %6s %8s\n' drain "$dkills" "$N" "$dlost" 0 "$dtwice"
