@@ -7,7 +7,8 @@
  * connection: dbus_loop_free() and closing the bus, which it may do from
  * inside the callback.
  *
- * Used by desktop.c (the session bus); the sd_bus stays the owner's.
+ * Borrowed by desktop.c (the session bus) and logind.c (the system bus);
+ * the sd_bus stays theirs.
  */
 #ifndef MAILCTL_DBUS_LOOP_H
 #define MAILCTL_DBUS_LOOP_H
