@@ -16,10 +16,8 @@
  * not wait for the peer; authentication and Hello then go through the loop
  * like everything else.
  *
- * sd-bus runs on our loop: one event on its descriptor for what
- * sd_bus_get_events() asks, one timer for sd_bus_get_timeout(), and
- * sd_bus_process() until it has nothing left; then both are armed again.
- * Only asynchronous calls are made, each with a DESKTOP_CALL_TIMEOUT.
+ * sd-bus runs on our loop (dbus-loop.c). Only asynchronous calls are
+ * made, each with a DESKTOP_CALL_TIMEOUT.
  *
  * A server may render markup in the body (capability "body-markup"): a
  * stranger's subject must not bring its own tags, links or images. So each
@@ -34,12 +32,10 @@
 
 #include <sys/queue.h>
 
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <systemd/sd-bus.h>
@@ -49,13 +45,13 @@
 #include "common/xmalloc.h"
 #include "bus.h"
 #include "config.h"
+#include "dbus-loop.h"
 #include "desktop.h"
 
 #define DESKTOP_FIELD_MAX	200	/* bytes of a sender or a subject */
 #define DESKTOP_LIST		5	/* messages listed in a summary */
 #define DESKTOP_MAX_CALLS	16	/* notifications waiting or in flight */
 #define DESKTOP_CALL_TIMEOUT	(5 * 1000000ULL)	/* microseconds */
-#define DESKTOP_PROCESS_MAX	64	/* sd_bus_process() runs per wake-up */
 
 #define DESKTOP_DEST		"org.freedesktop.Notifications"
 #define DESKTOP_PATH		"/org/freedesktop/Notifications"
@@ -89,8 +85,7 @@ static const struct config	*desktop_config;	/* main's */
 static struct bus		*desktop_events;
 static struct bus_sub		*desktop_sub;
 static sd_bus			*desktop_dbus;	/* NULL: not connected */
-static struct event		*desktop_io;	/* on the bus's descriptor */
-static struct event		*desktop_timer;	/* sd_bus_get_timeout() */
+static struct dbus_loop		*desktop_loop;	/* drives desktop_dbus */
 static unsigned			 desktop_inflight;	/* Notify calls */
 static int			 desktop_asking;	/* GetCapabilities sent */
 static int			 desktop_answered;	/* ... and answered */
@@ -277,9 +272,8 @@ desktop_disconnect(const char *what, int r)
 {
 	log_info("desktop notifications: %s: %s; connecting again with the "
 	    "next new mail", what, strerror(-r));
-	event_free(desktop_io);
-	event_free(desktop_timer);
-	desktop_io = desktop_timer = NULL;
+	dbus_loop_free(desktop_loop);
+	desktop_loop = NULL;
 	/* Calls in flight are freed with their (floating) slots. */
 	desktop_dbus = sd_bus_close_unref(desktop_dbus);
 	desktop_inflight = 0;
@@ -288,82 +282,29 @@ desktop_disconnect(const char *what, int r)
 	desktop_drop_notes("no connection");
 }
 
-/* Let sd-bus read, write, time out and dispatch; then wait again. */
-static void
-desktop_process(void)
-{
-	struct timeval	 soon = { 0, 0 };
-	int		 i, r;
-
-	for (i = 0; i < DESKTOP_PROCESS_MAX; i++) {
-		if ((r = sd_bus_process(desktop_dbus, NULL)) < 0) {
-			desktop_disconnect("session bus connection lost", r);
-			return;
-		}
-		if (r == 0)
-			break;
-	}
-	desktop_send();
-	if (desktop_dbus == NULL)
-		return;
-	desktop_arm();
-	if (i == DESKTOP_PROCESS_MAX) {
-		/* Work left, maybe read already: on the next loop pass. */
-		evtimer_del(desktop_timer);
-		evtimer_add(desktop_timer, &soon);
-	}
-}
-
-/* The bus's descriptor is ready. */
-static void
-desktop_io_cb(evutil_socket_t fd, short what, void *arg)
-{
-	desktop_process();
-}
-
-/* A bus timeout expired (or sd-bus has queued work). */
-static void
-desktop_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	desktop_process();
-}
-
-/*
- * Wait for what sd-bus asks: readiness of its descriptor and its next
- * timeout (absolute, CLOCK_MONOTONIC).
- */
+/* Wait for what sd-bus asks. */
 static void
 desktop_arm(void)
 {
-	struct timespec	 now;
-	struct timeval	 tv;
-	uint64_t	 until, nowus;
-	short		 what = 0;
-	int		 events;
+	int	 r;
 
-	if ((events = sd_bus_get_events(desktop_dbus)) < 0) {
-		desktop_disconnect("session bus connection lost", events);
+	if ((r = dbus_loop_arm(desktop_loop)) < 0)
+		desktop_disconnect("session bus connection lost", r);
+}
+
+/* The bus is ready: let sd-bus work, send what waits, wait again. */
+static void
+desktop_ready_cb(void *arg)
+{
+	int	 r;
+
+	if ((r = dbus_loop_process(desktop_loop)) < 0) {
+		desktop_disconnect("session bus connection lost", r);
 		return;
 	}
-	if (events & POLLIN)
-		what |= EV_READ;
-	if (events & POLLOUT)
-		what |= EV_WRITE;
-	event_del(desktop_io);
-	event_assign(desktop_io, desktop_base, sd_bus_get_fd(desktop_dbus),
-	    what, desktop_io_cb, NULL);
-	if (what != 0)
-		event_add(desktop_io, NULL);
-
-	evtimer_del(desktop_timer);
-	if (sd_bus_get_timeout(desktop_dbus, &until) < 0 || until == UINT64_MAX)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	nowus = (uint64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-	until = until > nowus ? until - nowus : 0;
-	tv.tv_sec = until / 1000000;
-	tv.tv_usec = until % 1000000;
-	evtimer_add(desktop_timer, &tv);
+	desktop_send();
+	if (desktop_dbus != NULL)
+		desktop_arm();
 }
 
 /* Connect to the session bus unless connected. Return 0, or -1. */
@@ -371,7 +312,7 @@ static int
 desktop_connect(void)
 {
 	const char	*address = NULL;
-	int		 r, fd;
+	int		 r;
 
 	if (desktop_dbus != NULL)
 		return 0;
@@ -387,17 +328,15 @@ desktop_connect(void)
 	}
 	r = sd_bus_set_method_call_timeout(desktop_dbus, DESKTOP_CALL_TIMEOUT);
 	if (r >= 0)
-		r = fd = sd_bus_get_fd(desktop_dbus);
+		r = sd_bus_get_fd(desktop_dbus);
 	if (r < 0) {
 		log_info("desktop notifications: session bus: %s",
 		    strerror(-r));
 		desktop_dbus = sd_bus_close_unref(desktop_dbus);
 		return -1;
 	}
-	desktop_io = event_new(desktop_base, fd, 0, desktop_io_cb, NULL);
-	desktop_timer = evtimer_new(desktop_base, desktop_timer_cb, NULL);
-	if (desktop_io == NULL || desktop_timer == NULL)
-		fatalx("out of memory");
+	desktop_loop = dbus_loop_new(desktop_base, desktop_dbus,
+	    desktop_ready_cb, NULL);
 	sd_bus_get_address(desktop_dbus, &address);
 	if (desktop_absent)
 		log_info("desktop notifications: session bus found at \"%s\"",
@@ -647,9 +586,8 @@ desktop_shutdown(void)
 	}
 	desktop_drop_notes("stopping");
 	if (desktop_dbus != NULL) {
-		event_free(desktop_io);
-		event_free(desktop_timer);
-		desktop_io = desktop_timer = NULL;
+		dbus_loop_free(desktop_loop);
+		desktop_loop = NULL;
 		if (sd_bus_is_ready(desktop_dbus) > 0)
 			desktop_dbus = sd_bus_flush_close_unref(desktop_dbus);
 		else

@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "desktop.h"
 #include "hook.h"
+#include "logind.h"
 #include "proc.h"
 #include "queue.h"
 #include "rpc.h"
@@ -134,6 +135,23 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * The machine is about to sleep (sleeping 1) or awake again (0), says
+ * logind. The one place that decides what sleep means to the daemon:
+ * before it, nothing yet (the IMAP IDLE work will close its connections
+ * here); after it, every account polls, as its timer slept too.
+ */
+static void
+main_sleep_cb(int sleeping, void *arg)
+{
+	(void)arg;
+	if (sleeping) {
+		log_info("going to sleep");
+		return;
+	}
+	account_resume();
+}
+
 /* Tell the systemd watchdog that the loop is alive. */
 static void
 main_watchdog_cb(evutil_socket_t fd, short what, void *arg)
@@ -192,6 +210,7 @@ main_cleanup(struct event **sigs)
 {
 	int	 i;
 
+	logind_shutdown();
 	rpc_shutdown();
 	account_shutdown();
 	queue_shutdown();
@@ -368,6 +387,7 @@ main(int argc, char **argv)
 	main_watchdog_start();
 	account_init(main_base, main_store, main_bus, main_config);
 	queue_init(main_base, main_store, main_bus, main_config);
+	logind_init(main_base, main_sleep_cb, NULL);
 	log_info("mailctld %s ready: pid=%d config=%s socket=%s accounts=%zu",
 	    PACKAGE_VERSION, (int)getpid(),
 	    main_config->path ? main_config->path : "(defaults)",

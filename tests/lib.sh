@@ -16,9 +16,11 @@ RSS_SCALE=1
 ldd "$MAILCTLD" 2>/dev/null | grep -q libasan && RSS_SCALE=8
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mctl.XXXXXX")
-# mailctld notifies the desktop on the session bus: no test may reach the
-# user's own. A test that wants a bus starts one and sets this itself.
+# mailctld notifies the desktop on the session bus and hears logind on
+# the system bus: no test may reach the user's or the machine's own. A test
+# that wants a bus starts one (dbus_start) and sets these itself.
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-session-bus"
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/no-system-bus"
 SOCK=$T/run/mailctl/mailctld.sock
 DAEMON_PID=
 t_failed=0
@@ -132,6 +134,55 @@ stop_daemon() {
 	kill -"$sig" "$DAEMON_PID"
 	wait "$DAEMON_PID" && DAEMON_RC=0 || DAEMON_RC=$?
 	DAEMON_PID=
+}
+
+# count_reaches COMMAND N SECONDS: wait (at most SECONDS) until the number
+# COMMAND prints (evaluated) is N or more.
+count_reaches() {
+	local i
+	for i in $(seq $(($3 * 20))); do
+		[ "$(eval "$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# count_stays COMMAND N: the number COMMAND prints is N, and still N a
+# second later.
+count_stays() {
+	local i
+	for i in $(seq 10); do
+		[ "$(eval "$1")" -eq "$2" ] || return 1
+		sleep 0.1
+	done
+}
+
+# dbus_start PATH: a private D-Bus bus listening at PATH (no systemd, no
+# X, no service activation; anyone may own any name and send anything),
+# stopped at exit. Sets BUS_PID; returns once it listens.
+dbus_start() {
+	local path=$1 i
+	cat >"$path.conf" <<EOC
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$path</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOC
+	: >"$path.addr"
+	dbus-daemon --config-file="$path.conf" --nofork --print-address \
+		>"$path.addr" 2>>"$T/bus.log" &
+	BUS_PID=$!
+	t_at_exit "kill $BUS_PID 2>/dev/null"
+	for i in $(seq 100); do [ -s "$path.addr" ] && return 0; sleep 0.05; done
+	return 1
 }
 
 # Count the daemon's open descriptors.

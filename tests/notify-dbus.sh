@@ -31,27 +31,7 @@ mail() {
 # writing to NOTES. Sets BUS_PID and REC_PID.
 start_bus() {
 	local path=$1 notes=$2 i; shift 2
-	cat >"$T/bus.conf" <<EOC
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$path</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOC
-	: >"$T/bus.addr"
-	dbus-daemon --config-file="$T/bus.conf" --nofork --print-address \
-		>"$T/bus.addr" 2>>"$T/bus.log" &
-	BUS_PID=$!
-	t_at_exit "kill $BUS_PID 2>/dev/null"
-	for i in $(seq 100); do [ -s "$T/bus.addr" ] && break; sleep 0.05; done
-	[ -s "$T/bus.addr" ] || return 1
+	dbus_start "$path" || return 1
 	: >"$T/recorder.out"
 	DBUS_SESSION_BUS_ADDRESS=unix:path=$path "$RECORDER" "$@" "$notes" \
 		>"$T/recorder.out" 2>>"$T/recorder.log" &
@@ -75,23 +55,10 @@ stop_bus() {
 count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
 # wait_count NOTES N: wait (at most 10 s) until N notifications are there.
-wait_count() {
-	local i
-	for i in $(seq 200); do
-		[ "$(count "$1")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+wait_count() { count_reaches "count $1" "$2" 10; }
 
 # stays NOTES N: the count is N and still N a second later.
-stays() {
-	local i
-	for i in $(seq 10); do
-		[ "$(count "$1")" -eq "$2" ] || return 1
-		sleep 0.1
-	done
-}
+stays() { count_stays "count $1" "$2"; }
 
 # note NOTES N: put notification N (from 1) in $OUT for jcheck.
 note() { OUT=$(sed -n "$2p" "$1"); }
