@@ -328,7 +328,7 @@ imap_drop_stale(sqlite3 *db, struct imap_job *j)
 	const char	*folder;
 	long long	*ids = NULL;
 	uint32_t	 v, uid;
-	size_t		 n = 0, i;
+	size_t		 n = 0, size = 0, i;
 	int		 rc;
 
 	if (sqlite3_prepare_v2(db, "SELECT id, key FROM imap_flag_queue WHERE "
@@ -342,7 +342,10 @@ imap_drop_stale(sqlite3 *db, struct imap_job *j)
 		    &uid, &folder) != 0 || strcmp(folder, j->folder) != 0 ||
 		    v == j->state.uidvalidity)
 			continue;
-		ids = xreallocarray(ids, n + 1, sizeof *ids);
+		if (n == size) {
+			size = size == 0 ? 64 : size * 2;
+			ids = xreallocarray(ids, size, sizeof *ids);
+		}
 		ids[n++] = sqlite3_column_int64(s, 0);
 	}
 	sqlite3_finalize(s);
@@ -445,7 +448,7 @@ store_imap_pending(struct store *st, const char *account, const char *folder,
 {
 	struct imap_scan	 sc;
 	struct store_imap_flag	*f = NULL;
-	size_t			 nf = 0;
+	size_t			 nf = 0, size = 0;
 	int			 rc;
 
 	*out = NULL;
@@ -456,7 +459,10 @@ store_imap_pending(struct store *st, const char *account, const char *folder,
 	    cause) != 0)
 		return -1;
 	while ((rc = imap_scan_next(st, &sc, cause)) == 1) {
-		f = xreallocarray(f, nf + 1, sizeof *f);
+		if (nf == size) {
+			size = size == 0 ? 64 : size * 2;
+			f = xreallocarray(f, size, sizeof *f);
+		}
 		f[nf].id = sqlite3_column_int64(sc.s, 1);
 		f[nf].uid = sc.uid;
 		f[nf++].seen = sqlite3_column_int(sc.s, 2) != 0;
@@ -594,7 +600,7 @@ imap_apply_run(struct store *st, sqlite3 *db, struct store_job *job)
 	const unsigned char	*flags;
 	long long		 ids[IMAP_CHUNK];
 	char			 key[IMAP_KEY_MAX];
-	size_t			 i, n = 0, k;
+	size_t			 i, n = 0, size = 0, k;
 	int			 rc = SQLITE_DONE, seen, has;
 
 	if (sqlite3_prepare_v2(db, "SELECT id, flags FROM messages WHERE "
@@ -615,7 +621,10 @@ imap_apply_run(struct store *st, sqlite3 *db, struct store_job *job)
 			    'S') != NULL;
 			if (has == (j->changes[i].seen != 0))
 				continue;
-			todo = xreallocarray(todo, n + 1, sizeof *todo);
+			if (n == size) {
+				size = size == 0 ? 64 : size * 2;
+				todo = xreallocarray(todo, size, sizeof *todo);
+			}
 			todo[n].id = sqlite3_column_int64(s, 0);
 			todo[n++].seen = !has;
 		}

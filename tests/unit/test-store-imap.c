@@ -9,8 +9,9 @@
  * file and updating the index, skipping a key with a queued change; the
  * known UIDs sorted; a new UIDVALIDITY dropping stale rows; the flag and
  * its queue row in one transaction (a refused write of either leaves
- * neither); apply_seen from a commit's callback, and past a message whose
- * file is gone; an index of version 5 upgraded. And a timing, printed: store_imap_known over 50,000 rows.
+ * neither); apply_seen from a commit's callback, past a message whose
+ * file is gone, and over more messages than one transaction takes; an
+ * index of version 5 upgraded. And a timing, printed: store_imap_known over 50,000 rows.
  */
 #include "autoconf.h"
 
@@ -155,6 +156,38 @@ deliver(const char *account, const char *key, int apply, struct wait *w)
 	store_commit(st, &m, 1, commit_cb, w);
 	wait_for(w, &w->done);
 	return w->rc == 0 ? w->id : -1;
+}
+
+/* Deliver n messages imap:3:1:Archive and on in one commit: 0 or -1. */
+static int
+deliver_many(const char *account, size_t n)
+{
+	struct store_msg	**m;
+	struct wait		  w;
+	char			 *cause = NULL, *room, key[64];
+	size_t			  len = strlen(msg), i, room_n;
+
+	memset(&w, 0, sizeof w);
+	m = calloc(n, sizeof *m);
+	for (i = 0; i < n; i++) {
+		if ((m[i] = store_msg_new(st, account, NULL, &cause)) == NULL) {
+			printf("# store_msg_new: %s\n", cause);
+			return -1;
+		}
+		snprintf(key, sizeof key, "imap:3:%zu:Archive", i + 1);
+		store_msg_set_uidl(m[i], key);
+		room = store_msg_room(m[i], &room_n);
+		memcpy(room, msg, len);
+		if (store_msg_fill(m[i], len) != 0 ||
+		    store_msg_close(m[i], &cause) != 0) {
+			printf("# store_msg_close: %s\n", cause);
+			return -1;
+		}
+	}
+	store_commit(st, m, n, commit_cb, &w);
+	wait_for(&w, &w.done);
+	free(m);
+	return w.rc;
 }
 
 /* A store_request answer. */
@@ -456,7 +489,7 @@ main(void)
 {
 	struct store_imap_folder f;
 	struct store_imap_flag	*fl;
-	struct store_imap_seen	 c[8];
+	struct store_imap_seen	 c[8], many[300];
 	struct config		*cf;
 	struct wait		 w;
 	struct stat		 sb;
@@ -674,6 +707,22 @@ main(void)
 	ok(rc == 0 && changed == 1 && where(n31, "cur", "S"), "apply_seen "
 	    "skips a message it cannot change and changes the rest (%zu)",
 	    changed);
+
+	/* More than one transaction's worth (IMAP_CHUNK) at once. */
+	ok(deliver_many("im", 300) == 0, "300 messages of Archive delivered in "
+	    "one commit");
+	for (n = 0; n < 300; n++) {
+		many[n].uid = n + 1;
+		many[n].seen = 1;
+	}
+	rc = apply("Archive", 3, many, 300, &changed);
+	ok(rc == 0 && changed == 300 && q("SELECT count(*) FROM messages "
+	    "WHERE uidl LIKE 'imap:3:%%:Archive' AND flags = 'S' AND dir = "
+	    "'cur'") == 300, "apply_seen of 300: all read (%zu)", changed);
+	rc = store_imap_known(st, "im", "Archive", 3, &u, &n, &cause);
+	ok(rc == 0 && n == 300 && u[0] == 1 && u[299] == 300,
+	    "known Archive/3: 1 to 300");
+	free(u);
 
 	timing();
 
