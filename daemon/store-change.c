@@ -219,8 +219,9 @@ ops_by_hand(sqlite3 *db, struct ops_req *r, long long id)
 /*
  * Apply one change to each row: with folder NULL the message stays where
  * it is; with by_hand, each row is recorded as filed by the user (mv),
- * in the same transaction. Renames first, then one transaction, then the
- * directories are flushed.
+ * in the same transaction; with r->push_seen, the read state is queued
+ * for the IMAP server in it too (store-imap.c). Renames first, then one
+ * transaction, then the directories are flushed.
  */
 void
 ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
@@ -266,6 +267,9 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 			json_array_append_new(ids, json_integer(rows[i].id));
 		if (by_hand && r->error == NULL)
 			ops_by_hand(db, r, rows[i].id);
+		/* In this transaction: a crash keeps both or neither. */
+		if (r->push_seen && read != -1 && r->error == NULL)
+			store_imap_queue(st, db, r, &rows[i], read);
 	}
 	if (r->error != NULL || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
@@ -284,7 +288,10 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		json_decref(ids);
 }
 
-/* mark: set or clear the read (S) flag. */
+/*
+ * mark: set or clear the read (S) flag, and queue the read state for the
+ * IMAP server of an account that syncs it.
+ */
 void
 ops_mark(struct store *st, sqlite3 *db, struct ops_req *r)
 {
@@ -293,6 +300,7 @@ ops_mark(struct store *st, sqlite3 *db, struct ops_req *r)
 
 	if ((rows = ops_rows(db, r, &n)) == NULL)
 		return;
+	r->push_seen = 1;
 	ops_change(st, db, r, rows, n, NULL,
 	    json_is_true(json_object_get(r->params, "read")), 0);
 	free(rows);

@@ -33,7 +33,7 @@
  * changes, so it finds the message again after another program moved it
  * between new/ and cur/ or changed its flags. Version 2 added the decoded
  * header fields, dir, flags and the attachment count; version 3 an index
- * by file.
+ * by file; 4 the outbox, 5 by_hand, 6 the IMAP state.
  */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -95,6 +95,32 @@ static const char store_schema_v5[] =
     "PRAGMA user_version = 5;"
     "COMMIT;";
 
+/*
+ * Version 6: IMAP state for keeping \Seen in step with the server
+ * (store-imap.c). imap_folders: what the last sync of a server folder
+ * learnt. imap_flag_queue: read states changed here and not yet pushed,
+ * one row per message (key is its seen key, "imap:V:U:FOLDER"), written in
+ * the transaction that changes the flag; AUTOINCREMENT so that the id of
+ * a row replaced by a newer change is never reused (the session deletes
+ * what the server acknowledged by id). messages_uidl finds a message by
+ * its key.
+ */
+static const char store_schema_v6[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS imap_folders ("
+    "  account TEXT NOT NULL, folder TEXT NOT NULL,"
+    "  uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL DEFAULT 0,"
+    "  highestmodseq INTEGER NOT NULL DEFAULT 0,"
+    "  synced INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (account, folder)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS imap_flag_queue ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, key TEXT NOT NULL, seen INTEGER NOT NULL,"
+    "  added INTEGER NOT NULL, UNIQUE (account, key));"
+    "CREATE INDEX IF NOT EXISTS messages_uidl ON messages (account, uidl);"
+    "PRAGMA user_version = 6;"
+    "COMMIT;";
+
 /* Describe the last SQLite error of a connection. */
 void
 store_dberr(sqlite3 *db, const char *what, char **cause)
@@ -135,7 +161,9 @@ store_migrate(sqlite3 *db, char **cause)
 	    store_schema_v3, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 4 && sqlite3_exec(db, store_schema_v4, NULL, NULL,
 	    NULL) != SQLITE_OK) || (version < 5 && sqlite3_exec(db,
-	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK)) {
+	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (version < 6 && sqlite3_exec(db, store_schema_v6, NULL, NULL,
+	    NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;

@@ -3,8 +3,9 @@
  * configure, folders, seen UIDLs), store-index.c (the SQLite index),
  * store-deliver.c (delivery and recovery), store-thread.c (the threads),
  * store-ops.c with store-read.c, store-change.c and store-reindex.c (the
- * mailbox operations behind list, read, mark, move, ...) and store-queue.c
- * (the outbox). Nothing else includes this.
+ * mailbox operations behind list, read, mark, move, ...), store-queue.c
+ * (the outbox) and store-imap.c (IMAP folder state and the \Seen sync).
+ * Nothing else includes this.
  *
  * Threads: the loop hands jobs to three threads and gets them back through
  * one eventfd. The writer runs everything that changes the store (delivery
@@ -102,6 +103,9 @@ struct store {
 	unsigned long	 counter;
 	char		 host[128];
 	struct filter	*filter;	/* under lock */
+	char		**sync_seen;	/* under lock: accounts whose imap
+					 * has sync_seen (store-imap.c) */
+	size_t		 nsync_seen;
 
 	struct store_thread writer;
 	struct store_thread reader;
@@ -151,6 +155,8 @@ struct ops_req {
 	store_reply_cb		 cb;
 	void			*arg;
 	long long		 mark_id;	/* read: mark it read next */
+	int			 push_seen;	/* mark: queue the read state
+						 * for the IMAP server */
 	int			 fd;		/* came with the request, or -1 */
 };
 
@@ -215,6 +221,11 @@ void		 ops_queue_add(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_load(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_update(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_queue_cancel(struct store *, sqlite3 *, struct ops_req *);
+
+/* The IMAP \Seen queue and the accounts that sync it (store-imap.c). */
+void		 store_imap_configure(struct store *, const struct config *);
+int		 store_imap_queue(struct store *, sqlite3 *, struct ops_req *,
+		    const struct ops_row *, int seen);
 
 /* store.c: the folders every account has from the start. */
 extern const char *const store_default_folders[];

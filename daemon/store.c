@@ -13,7 +13,8 @@
  *   store-thread.c   the worker threads and the eventfd back to the loop;
  *   store-ops.c      the mailbox operations (store_request), with
  *                    store-read.c, store-change.c and store-reindex.c;
- *   store-queue.c    the outbox.
+ *   store-queue.c    the outbox;
+ *   store-imap.c     IMAP folder state and the \Seen sync.
  */
 #include "autoconf.h"
 
@@ -227,6 +228,8 @@ store_close(struct store *st)
 	sqlite3_close(st->writer.db);
 	sqlite3_close(st->reader.db);
 	filter_free(st->filter);
+	if (st->threads)
+		store_imap_configure(st, NULL);
 	if (st->dirfd != -1)
 		close(st->dirfd);
 	free(st->data_dir);
@@ -385,7 +388,8 @@ store_mkjob_done(struct store *st, struct store_job *job)
 
 /*
  * Take a configuration (at start and on every reload): its filing rules
- * from now on, and every account's default folders made. At start (now
+ * and the accounts that sync \Seen with IMAP from now on, and every
+ * account's default folders made. At start (now
  * set) the folders are made before returning, so the first listing shows
  * them; on a reload the writer makes them.
  */
@@ -401,6 +405,7 @@ store_configure(struct store *st, const struct config *cf, int now)
 	st->filter = filter_new(cf->filters, cf->nfilters);
 	pthread_mutex_unlock(&st->lock);
 	filter_free(old);
+	store_imap_configure(st, cf);
 
 	mk = xcalloc(1, sizeof *mk);
 	mk->job.run = store_mkjob_run;
