@@ -73,7 +73,7 @@ def fmt_mib(kb):
 
 def print_header(rate, width):
     """The head of the tools table; the rate column is titled rate."""
-    print("%-10s %9s %9s %9s %*s %11s  %s" % (
+    print("%-12s %9s %9s %9s %*s %11s  %s" % (
         "tool", "median s", "min s", "max s", width, rate, "peak RSS",
         "runs"))
 
@@ -82,12 +82,12 @@ def print_tool(tool, s, rate, mark=""):
     """The row of tool (summary s) in the tools table; rate is the rate
     column, already formatted, and mark follows the name."""
     if s["status"] == "not working":
-        print("%-10s not working: %s" % (tool, s.get("reason", "")))
+        print("%-12s not working: %s" % (tool, s.get("reason", "")))
         return
     if s["status"] == "not run":
-        print("%-10s not run" % tool)
+        print("%-12s not run" % tool)
         return
-    print("%-10s %s %s %s %s %s  %d/%d ok%s" % (
+    print("%-12s %s %s %s %s %s  %d/%d ok%s" % (
         tool + mark, fmt_s(s.get("median_s")), fmt_s(s.get("min_s")),
         fmt_s(s.get("max_s")), rate, fmt_mib(s["peak_rss_kb"]),
         s["ok_runs"], s["reps"],

@@ -1,16 +1,17 @@
 # shellcheck shell=bash disable=SC2034  # (globals set for the drivers)
 # lib.sh — helpers shared by the benchmark drivers (pop3-fetch.sh,
-# store.sh, smtp-send.sh). Source it after setting HERE (this directory)
-# and BENCH_NAME (the prefix of the driver's messages):
+# imap-sync.sh, store.sh, smtp-send.sh; the first two also source
+# fetchlib.sh). Source it after setting HERE (this directory) and
+# BENCH_NAME (the prefix of the driver's messages):
 #
 #	BENCH_NAME=pop3-fetch
 #	. "$HERE/lib.sh"
 #
 # Sourcing defines functions, and sets MC_STOP_S and MC_TERMS (see
-# mc_stop). Some functions use the driver's globals: TIMEOUT (timed), RUN
-# and KEEP (trash, cleanup), MSD (cleanup), MAILCTL and MC_PID (the mc_*
-# helpers), R_STATUS, R_NOTE, ANY_FAILED and BROKEN (run_failed,
-# mc_wait_up).
+# mc_stop), MC_PIDS, MC_DIR and MC_PID (see mc_drop). Some functions use
+# the driver's globals: TIMEOUT (timed), RUN and KEEP (trash, cleanup),
+# MSD (cleanup), MAILCTL (the mc_* helpers), R_STATUS, R_NOTE,
+# ANY_FAILED and BROKEN (run_failed, mc_wait_up).
 
 # Print the header comment of the driver (its usage) and exit with $1
 # (default 0).
@@ -289,10 +290,28 @@ mc_stop()
 	MC_PID=
 }
 
-# Stop every mailctld still running: here the one in MC_PID (a driver
-# that keeps several redefines this).
+# A driver that keeps several daemons running (one per tool and TLS mode,
+# in fetchlib.sh's noop scenario) records each in MC_PIDS, by its
+# directory, and selects one by setting MC_DIR and MC_PID.
+declare -A MC_PIDS
+MC_DIR= MC_PID=
+
+# Stop the mailctld in use (mc_stop) and forget it (MC_PIDS).
+mc_drop()
+{
+	[ -n "$MC_PID" ] || return 0
+	mc_stop
+	unset 'MC_PIDS[$MC_DIR]'
+}
+
+# Stop every mailctld still running: those of MC_PIDS, then MC_PID.
 mc_stop_all()
 {
+	local d
+	for d in "${!MC_PIDS[@]}"; do
+		MC_DIR=$d MC_PID=${MC_PIDS[$d]}
+		mc_drop
+	done
 	mc_stop
 }
 

@@ -21,53 +21,18 @@ Prints one JSON line: {"messages": retrieved, "bytes": bytes received
 any protocol error.
 """
 
-import argparse
 import json
-import os
-import socket
-import ssl
-import sys
 
-RECV = 256 * 1024
+from rawlib import Conn, ProtoError, arg_parser, run, write_state
 
 
-class Pop3Error(Exception):
-    pass
-
-
-class Conn:
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = bytearray()
-        self.received = 0
-        # recv_into one fixed buffer: recv(n) would allocate (mmap) and
-        # free an n-byte object per call, which costs more than the data.
-        self.chunk = memoryview(bytearray(RECV))
-
-    def fill(self):
-        n = self.sock.recv_into(self.chunk, RECV)
-        if not n:
-            raise Pop3Error("connection closed by the server")
-        self.received += n
-        self.buf += self.chunk[:n]
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def line(self):
-        """One response line, without CRLF."""
-        while True:
-            e = self.buf.find(b"\r\n")
-            if e >= 0:
-                line = bytes(self.buf[:e])
-                del self.buf[:e + 2]
-                return line
-            self.fill()
+class Pop3Conn(Conn):
+    """A POP3 connection: +OK lines and multiline bodies."""
 
     def ok(self, what):
         line = self.line()
         if not line.startswith(b"+OK"):
-            raise Pop3Error("%s: %s" % (what, line.decode("utf-8", "replace")))
+            raise ProtoError("%s: %s" % (what, line.decode("utf-8", "replace")))
         return line
 
     def multiline(self):
@@ -111,7 +76,7 @@ def retr_pipelined(conn, numbers, window):
                 if e < 0:
                     break
                 if not buf.startswith(b"+OK", p):
-                    raise Pop3Error("RETR: %s" % bytes(buf[p:e]).decode(
+                    raise ProtoError("RETR: %s" % bytes(buf[p:e]).decode(
                         "utf-8", "replace"))
                 p = e           # the terminator may reuse this CRLF
                 in_body = True
@@ -133,23 +98,12 @@ def retr_pipelined(conn, numbers, window):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--user", required=True)
-    ap.add_argument("--password", required=True)
-    ap.add_argument("--tls", action="store_true")
-    ap.add_argument("--ca-file")
+    ap = arg_parser(__doc__)
     ap.add_argument("--window", type=int, default=256)
     ap.add_argument("--seen-file")
     a = ap.parse_args()
 
-    sock = socket.create_connection((a.host, a.port), timeout=120)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if a.tls:
-        ctx = ssl.create_default_context(cafile=a.ca_file)
-        sock = ctx.wrap_socket(sock, server_hostname=a.host)
-    conn = Conn(sock)
+    conn = Pop3Conn(a.host, a.port, a.tls, a.ca_file)
     conn.ok("greeting")
     conn.send(b"USER %s\r\n" % a.user.encode())
     conn.ok("USER")
@@ -174,21 +128,15 @@ def main():
     got = retr_pipelined(conn, wanted, max(a.window, 2)) if wanted else 0
     conn.send(b"QUIT\r\n")
     conn.ok("QUIT")
-    sock.close()
+    conn.close()
 
     if a.seen_file is not None and (got or len(seen) != len(uidls)):
-        tmp = a.seen_file + ".tmp"
-        with open(tmp, "wb") as fp:
-            fp.write(b"\n".join(uid for _, uid in uidls) + b"\n")
-        os.replace(tmp, a.seen_file)
+        write_state(a.seen_file,
+                    b"\n".join(uid for _, uid in uidls) + b"\n")
     print(json.dumps({"messages": got, "bytes": conn.received,
                       "stat": stat}))
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (OSError, Pop3Error, ValueError, IndexError) as e:
-        print("raw-pop3: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run(main, "raw-pop3")
