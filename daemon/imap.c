@@ -57,6 +57,12 @@
 #define IMAP_BATCH_MSGS		64		/* messages in a commit */
 #define IMAP_BATCH_BYTES	(8 * 1024 * 1024)
 #define IMAP_MSG_MAX		(256ULL * 1024 * 1024)
+/*
+ * Batches at the store at once: reading pauses beyond, as each message of
+ * a batch holds a descriptor until its commit (a fast server outruns the
+ * disk, and a 50,000-message sync ran out of descriptors without this).
+ */
+#define IMAP_MAX_COMMITS	16
 #define IMAP_SET_MAX		4000		/* bytes of a UID set */
 #define IMAP_UIDS_MAX		10000000	/* UIDs of one folder */
 /* Untagged responses to one command, beyond two per message selected. */
@@ -71,12 +77,14 @@ enum imap_state {
 	IMAP_S_CAPABILITY_TLS,
 	IMAP_S_LOGIN,
 	IMAP_S_CAPABILITY_AUTH,
+	IMAP_S_ENABLE,
 	IMAP_S_SELECT,
 	IMAP_S_LIST,
 	IMAP_S_FETCH,
 	IMAP_S_WAIT,
 	IMAP_S_STORE,
 	IMAP_S_EXPUNGE,
+	IMAP_S_PUSH,
 	IMAP_S_IDLE,
 	IMAP_S_IDLE_DONE,
 	IMAP_S_LOGOUT,
@@ -86,9 +94,9 @@ enum imap_state {
 
 static const char *const imap_state_names[] = {
 	"CONNECT", "GREETING", "CAPABILITY", "STARTTLS", "HANDSHAKE",
-	"CAPABILITY_TLS", "LOGIN", "CAPABILITY_AUTH", "SELECT", "LIST",
-	"FETCH", "WAIT", "STORE", "EXPUNGE", "IDLE", "IDLE_DONE", "LOGOUT",
-	"DONE",
+	"CAPABILITY_TLS", "LOGIN", "CAPABILITY_AUTH", "ENABLE", "SELECT",
+	"LIST", "FETCH", "WAIT", "STORE", "EXPUNGE", "PUSH", "IDLE",
+	"IDLE_DONE", "LOGOUT", "DONE",
 };
 _Static_assert(sizeof imap_state_names / sizeof imap_state_names[0] ==
     IMAP_S_NSTATES, "a name for every IMAP state");
@@ -149,6 +157,17 @@ struct imap_session {
 
 	uint32_t		 uidvalidity;
 	uint32_t		 exists;
+	uint32_t		 uidnext;	/* SELECT's [UIDNEXT] */
+	uint64_t		 modseq;	/* SELECT's [HIGHESTMODSEQ] */
+	int			 sync_seen;
+	int			 qresync;	/* enabled: flag news carry UIDs */
+	struct imap_uids	 push_on;	/* \Seen to set there */
+	struct imap_uids	 push_off;	/* ... to clear */
+	long long		*push_ids;	/* their queue rows */
+	size_t			 npush;
+	struct store_imap_seen	*pull;		/* read state there */
+	size_t			 npull;
+	size_t			 pullsize;
 	uint32_t		 selected;	/* EXISTS when SELECT ended */
 	struct imap_uids	 want;		/* to download */
 	struct imap_uids	 del;		/* stored, to remove there */
@@ -172,6 +191,8 @@ struct imap_session {
 	int			 pushed;	/* this round: EXISTS began it */
 	int			 done_sent;	/* DONE went, its OK to come */
 	int			 in_cb;		/* in the owner's round_cb */
+	int			 in_read;	/* in imap_read_cb */
+	int			 paused;	/* reading waits for commits */
 	struct imap_watch_info	 info;
 	imap_done_cb		 round_cb;
 
@@ -190,6 +211,15 @@ static void	imap_fail(struct imap_session *, enum imap_error,
 static void	imap_next_folder(struct imap_session *);
 static void	imap_after_fetch(struct imap_session *);
 static void	imap_round_end(struct imap_session *);
+static void	imap_push_start(struct imap_session *);
+static void	imap_push_next(struct imap_session *);
+static void	imap_folder_end(struct imap_session *);
+static void	imap_list(struct imap_session *);
+static void	imap_pull_add(struct imap_session *, uint32_t,
+		    const struct imap_item *);
+static void	imap_flag_news(struct imap_session *, const struct imap_item *);
+static void	imap_pull_apply(struct imap_session *);
+static void	imap_state_save(struct imap_session *);
 static void	imap_idle_enter(struct imap_session *);
 static int	imap_reap(struct imap_session *);
 static void	imap_reap_cb(evutil_socket_t, short, void *);
@@ -561,6 +591,11 @@ imap_committed_cb(int rc, const char *cause, const struct store_new *news,
 		imap_report(s);
 	else if (s->state == IMAP_S_WAIT && s->commits == 0)
 		imap_after_fetch(s);
+	else if (s->paused && s->commits < IMAP_MAX_COMMITS / 2) {
+		s->paused = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		imap_read_cb(s->bev, s);	/* what waited in the input */
+	}
 }
 
 /* Hand the completed messages of the batch to the store. */
@@ -579,6 +614,11 @@ imap_commit(struct imap_session *s)
 	store_commit(s->store, s->batch, s->nbatch, imap_committed_cb, c);
 	s->nbatch = 0;
 	s->batch_bytes = 0;
+	if (s->commits >= IMAP_MAX_COMMITS && !s->paused && s->bev != NULL &&
+	    s->state != IMAP_S_DONE) {
+		s->paused = 1;
+		bufferevent_disable(s->bev, EV_READ);
+	}
 }
 
 /*
@@ -726,6 +766,8 @@ imap_fetch_msg(struct imap_session *s, const struct imap_item *list)
 	}
 	s->result.bytes += store_msg_size(s->cur);
 	s->batch_bytes += store_msg_size(s->cur);
+	if (s->sync_seen)
+		imap_pull_add(s, (uint32_t)uid, list);
 	s->batch_uid[s->nbatch] = (uint32_t)uid;
 	s->batch[s->nbatch++] = s->cur;
 	s->cur = NULL;
@@ -766,6 +808,15 @@ imap_after_fetch(struct imap_session *s)
 		imap_enter(s, IMAP_S_STORE);
 		return;
 	}
+	imap_push_start(s);
+}
+
+/* The folder is done: its read states and its state to the store. */
+static void
+imap_folder_end(struct imap_session *s)
+{
+	imap_pull_apply(s);
+	imap_state_save(s);
 	s->result.folders++;
 	if (s->watch) {
 		imap_round_end(s);
@@ -870,6 +921,225 @@ imap_round_end(struct imap_session *s)
 		imap_idle_enter(s);
 }
 
+/*
+ * List the selected folder's UIDs (with their flags when read state is
+ * kept in step), or skip it: with keep true and the folder's state from
+ * the last full sync, an unchanged UIDNEXT means nothing new, and with
+ * CONDSTORE only what changed since the last HIGHESTMODSEQ is asked for.
+ */
+static void
+imap_list(struct imap_session *s)
+{
+	struct store_imap_folder st;
+	char			*cause = NULL;
+	int			 known;
+
+	if (store_imap_folder_get(s->store, s->account, s->folders[s->folder],
+	    &st, &cause) != 0) {
+		log_warnx("account=%s session=%u %s", s->account, s->id,
+		    cause);
+		free(cause);
+		memset(&st, 0, sizeof st);
+	}
+	known = s->keep && st.uidvalidity == s->uidvalidity && st.uidnext > 0;
+	if (s->next_uid < st.uidnext && known)
+		s->next_uid = st.uidnext;
+	if (s->exists == 0 || (known && st.uidnext == s->uidnext &&
+	    (!s->sync_seen || (st.highestmodseq > 0 &&
+	    st.highestmodseq == s->modseq)))) {
+		log_debug("account=%s session=%u %s unchanged since the last "
+		    "sync", s->account, s->id, s->folders[s->folder]);
+		imap_after_fetch(s);
+		return;
+	}
+	if (known && s->sync_seen && st.highestmodseq > 0 && s->modseq > 0)
+		imap_command(s, 0, "UID FETCH 1:* (UID FLAGS) (CHANGEDSINCE "
+		    "%llu)", (unsigned long long)st.highestmodseq);
+	else if (known && !s->sync_seen)
+		imap_command(s, 0, "UID FETCH %u:* (UID)", st.uidnext);
+	else
+		imap_command(s, 0, "UID FETCH 1:* (UID%s)", s->sync_seen ?
+		    " FLAGS" : "");
+	imap_enter(s, IMAP_S_LIST);
+}
+
+/* Note a message's read state on the server, from its FLAGS. */
+static void
+imap_pull_add(struct imap_session *s, uint32_t uid,
+    const struct imap_item *list)
+{
+	const struct imap_item	*flags, *f;
+	int			 seen = 0;
+
+	if ((flags = imap_fetch_get(list, "FLAGS")) == NULL ||
+	    flags->kind != IMAP_LIST || s->npull == IMAP_UIDS_MAX)
+		return;
+	for (f = flags->child; f != NULL; f = f->next)
+		if (imap_item_is(f, "\\Seen"))
+			seen = 1;
+	if (s->npull == s->pullsize) {
+		s->pullsize = s->pullsize ? 2 * s->pullsize : 256;
+		s->pull = xreallocarray(s->pull, s->pullsize,
+		    sizeof *s->pull);
+	}
+	s->pull[s->npull].uid = uid;
+	s->pull[s->npull++].seen = seen;
+}
+
+/* What the store did with read states from the server. */
+struct imap_apply {
+	char	*account;
+	size_t	 changed;
+	struct store_imap_seen *pull;
+};
+
+static void
+imap_apply_cb(int rc, const char *cause, void *arg)
+{
+	struct imap_apply	*ap = arg;
+
+	if (rc != 0)
+		log_warnx("account=%s cannot apply read states from the "
+		    "server: %s", ap->account, cause);
+	else if (ap->changed > 0)
+		log_info("account=%s %zu messages read or unread elsewhere",
+		    ap->account, ap->changed);
+	free(ap->account);
+	free(ap->pull);
+	free(ap);
+}
+
+/* Hand the read states gathered to the store (after the commits). */
+static void
+imap_pull_apply(struct imap_session *s)
+{
+	struct imap_apply	*ap;
+
+	if (s->npull == 0)
+		return;
+	ap = xcalloc(1, sizeof *ap);
+	ap->account = xstrdup(s->account);
+	ap->pull = s->pull;
+	store_imap_apply_seen(s->store, s->account, s->folders[s->folder],
+	    s->uidvalidity, ap->pull, s->npull, &ap->changed, imap_apply_cb,
+	    ap);
+	s->pull = NULL;
+	s->npull = s->pullsize = 0;
+}
+
+/* A flag change the server told while idling (QRESYNC: with its UID). */
+static void
+imap_flag_news(struct imap_session *s, const struct imap_item *list)
+{
+	const struct imap_item	*u;
+	uint64_t		 uid;
+
+	if ((u = imap_fetch_get(list, "UID")) == NULL ||
+	    imap_item_number(u, &uid) != 0 || uid == 0 || uid > UINT32_MAX) {
+		s->again = 1;	/* no UID: a sync finds out */
+		if (s->info.idling)
+			imap_idle_done(s);
+		return;
+	}
+	imap_pull_add(s, (uint32_t)uid, list);
+	imap_pull_apply(s);
+}
+
+/* The folder's state, for the next sync to compare (best effort). */
+static void
+imap_state_log_cb(int rc, const char *cause, void *arg)
+{
+	if (rc != 0)
+		log_warnx("account=%s cannot record an IMAP folder's state: "
+		    "%s", (char *)arg, cause);
+	free(arg);
+}
+
+static void
+imap_state_save(struct imap_session *s)
+{
+	struct store_imap_folder st;
+
+	if (s->uidvalidity == 0 || s->state == IMAP_S_DONE)
+		return;
+	memset(&st, 0, sizeof st);
+	st.uidvalidity = s->uidvalidity;
+	st.uidnext = s->uidnext;
+	st.highestmodseq = s->modseq;
+	st.synced = time(NULL);
+	store_imap_folder_put(s->store, s->account, s->folders[s->folder],
+	    &st, imap_state_log_cb, xstrdup(s->account));
+}
+
+/* Push the read states changed here since the last sync. */
+static void
+imap_push_start(struct imap_session *s)
+{
+	struct store_imap_flag	*f;
+	size_t			 i, n;
+	char			*cause = NULL;
+
+	s->push_on.n = s->push_on.next = s->push_off.n = s->push_off.next = 0;
+	s->npush = 0;
+	if (!s->sync_seen) {
+		imap_folder_end(s);
+		return;
+	}
+	if (store_imap_pending(s->store, s->account, s->folders[s->folder],
+	    s->uidvalidity, &f, &n, &cause) != 0) {
+		log_warnx("account=%s session=%u %s", s->account, s->id,
+		    cause);
+		free(cause);
+		imap_folder_end(s);
+		return;
+	}
+	free(s->push_ids);
+	s->push_ids = n > 0 ? xcalloc(n, sizeof *s->push_ids) : NULL;
+	for (i = 0; i < n; i++) {
+		imap_uids_add(f[i].seen ? &s->push_on : &s->push_off,
+		    f[i].uid);
+		s->push_ids[s->npush++] = f[i].id;
+	}
+	store_imap_pending_free(f);
+	imap_push_next(s);
+}
+
+static void
+imap_push_done_cb(int rc, const char *cause, void *arg)
+{
+	if (rc != 0)
+		log_warnx("account=%s cannot clear pushed read states: %s",
+		    (char *)arg, cause);
+	free(arg);
+}
+
+/* The next STORE of the push, or the end of it. */
+static void
+imap_push_next(struct imap_session *s)
+{
+	struct imap_uids	*u;
+	char			 set[IMAP_SET_MAX];
+	int			 on;
+
+	for (on = 1; on >= 0; on--) {
+		u = on ? &s->push_on : &s->push_off;
+		if (imap_uids_set(u, set, sizeof set) > 0) {
+			imap_command(s, 0, "UID STORE %s %cFLAGS.SILENT "
+			    "(\\Seen)", set, on ? '+' : '-');
+			imap_enter(s, IMAP_S_PUSH);
+			return;
+		}
+	}
+	if (s->npush > 0) {
+		log_info("account=%s session=%u %zu read states pushed to %s",
+		    s->account, s->id, s->npush, s->folders[s->folder]);
+		store_imap_pending_done(s->store, s->push_ids, s->npush,
+		    imap_push_done_cb, xstrdup(s->account));
+		s->npush = 0;
+	}
+	imap_folder_end(s);
+}
+
 /* Select the next folder, or log out after the last. */
 static void
 imap_next_folder(struct imap_session *s)
@@ -881,7 +1151,9 @@ imap_next_folder(struct imap_session *s)
 	s->local = NULL;
 	s->want.n = s->want.next = 0;
 	s->del.n = s->del.next = 0;
-	s->uidvalidity = s->exists = s->selected = 0;
+	s->uidvalidity = s->exists = s->selected = s->uidnext = 0;
+	s->modseq = 0;
+	s->npull = 0;
 	if (s->folder == s->nfolders) {
 		imap_command(s, 0, "LOGOUT");
 		imap_enter(s, IMAP_S_LOGOUT);
@@ -900,7 +1172,8 @@ imap_next_folder(struct imap_session *s)
 		    "be sent", name);
 		return;
 	}
-	imap_command(s, 0, "SELECT %s", quoted);
+	imap_command(s, 0, "SELECT %s%s", quoted, s->sync_seen && !s->qresync &&
+	    (s->caps & IMAP_CAP_CONDSTORE) ? " (CONDSTORE)" : "");
 	imap_enter(s, IMAP_S_SELECT);
 }
 
@@ -921,6 +1194,17 @@ imap_code(struct imap_session *s, const struct imap_resp *r)
 		v = strtoull(r->code_args, &end, 10);
 		if (errno == 0 && *end == '\0' && v > 0 && v <= UINT32_MAX)
 			s->uidvalidity = (uint32_t)v;
+	} else if (strcmp(r->code, "UIDNEXT") == 0 && r->code_args != NULL) {
+		errno = 0;
+		v = strtoull(r->code_args, &end, 10);
+		if (errno == 0 && *end == '\0' && v <= UINT32_MAX)
+			s->uidnext = (uint32_t)v;
+	} else if (strcmp(r->code, "HIGHESTMODSEQ") == 0 &&
+	    r->code_args != NULL) {
+		errno = 0;
+		v = strtoull(r->code_args, &end, 10);
+		if (errno == 0 && *end == '\0')
+			s->modseq = v;
 	} else if (strcmp(r->code, "ALERT") == 0)
 		log_warnx("account=%s session=%u the server says: %s",
 		    s->account, s->id, r->text != NULL ? r->text : "");
@@ -994,6 +1278,9 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 	    (list = word->next) != NULL && list->kind == IMAP_LIST) {
 		if (s->state == IMAP_S_FETCH)
 			imap_fetch_msg(s, list);
+		else if ((s->state == IMAP_S_IDLE || s->state ==
+		    IMAP_S_IDLE_DONE) && s->sync_seen)
+			imap_flag_news(s, list);
 		else if (s->state == IMAP_S_LIST &&
 		    (word = imap_fetch_get(list, "UID")) != NULL &&
 		    imap_item_number(word, &uid) == 0 && uid > 0 &&
@@ -1001,6 +1288,8 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 			if (uid >= s->next_uid)
 				s->next_uid = (uint32_t)uid + 1;
 			imap_key(s, (uint32_t)uid, key, sizeof key);
+			if (s->sync_seen && uidset_has(s->seen, key))
+				imap_pull_add(s, (uint32_t)uid, list);
 			/*
 			 * Stored before: with keep false it goes now (a crash
 			 * came between the store and the expunge).
@@ -1036,6 +1325,9 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 			imap_fail(s, IMAP_ERR_TLS, "STARTTLS refused: %.300s",
 			    r->text != NULL ? r->text : "");
 			break;
+		case IMAP_S_ENABLE:
+			imap_next_folder(s);
+			break;
 		case IMAP_S_SELECT:
 			imap_fail(s, IMAP_ERR_PROTOCOL, "cannot select \"%s\": "
 			    "%.300s", s->folders[s->folder], r->text != NULL ?
@@ -1067,6 +1359,16 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		/* FALLTHROUGH */
 	case IMAP_S_CAPABILITY_AUTH:
 		log_debug("account=%s session=%u logged in", s->account, s->id);
+		/* QRESYNC: flag changes told while idling carry their UID. */
+		if (s->sync_seen && (s->caps & IMAP_CAP_QRESYNC)) {
+			imap_command(s, 0, "ENABLE QRESYNC");
+			imap_enter(s, IMAP_S_ENABLE);
+			break;
+		}
+		imap_next_folder(s);
+		break;
+	case IMAP_S_ENABLE:
+		s->qresync = 1;
 		imap_next_folder(s);
 		break;
 	case IMAP_S_SELECT:
@@ -1077,12 +1379,7 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		}
 		s->result.on_server += s->exists;
 		s->selected = s->exists;
-		if (s->exists == 0) {
-			imap_after_fetch(s);
-			break;
-		}
-		imap_command(s, 0, "UID FETCH 1:* (UID)");
-		imap_enter(s, IMAP_S_LIST);
+		imap_list(s);
 		break;
 	case IMAP_S_LIST:
 		log_info("account=%s session=%u folder %s: %u messages, %zu "
@@ -1111,6 +1408,9 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 	case IMAP_S_EXPUNGE:
 		s->result.deleted += s->set_uids;
 		imap_after_fetch(s);
+		break;
+	case IMAP_S_PUSH:
+		imap_push_next(s);
 		break;
 	case IMAP_S_IDLE:
 	case IMAP_S_IDLE_DONE:
@@ -1280,7 +1580,7 @@ static int
 imap_reading(const struct imap_session *s)
 {
 	return s->state != IMAP_S_DONE && s->state != IMAP_S_HANDSHAKE &&
-	    !s->dead;
+	    !s->dead && !s->paused;
 }
 
 /* Read callback: literals, then whole lines. */
@@ -1292,6 +1592,15 @@ imap_read_cb(struct bufferevent *bev, void *arg)
 	size_t			 len;
 	int			 n, bulk = 0;
 
+	/*
+	 * Draining the input lets the TLS filter decrypt more at once, and
+	 * it calls us again from inside: the outer call reads on, so the
+	 * inner returns (else the stack grows by a frame cycle per record
+	 * of a big transfer, until it overflows).
+	 */
+	if (s->in_read)
+		return;
+	s->in_read = 1;
 	while (imap_reading(s)) {
 		if (s->lit_left > 0) {
 			if ((n = imap_literal(s, in)) == 1)
@@ -1319,6 +1628,7 @@ imap_read_cb(struct bufferevent *bev, void *arg)
 		if (n != 1)
 			break;
 	}
+	s->in_read = 0;
 }
 
 /* Event callback: timeouts, errors and end of file end the session. */
@@ -1383,6 +1693,7 @@ imap_session_new(struct event_base *base, const struct config_account *a,
 	s->timeout = srv->timeout;
 	s->keep = srv->keep;
 	s->idle_renew = srv->idle_renew;
+	s->sync_seen = srv->sync_seen;
 	for (i = 0; folders[i] != NULL; i++)
 		;
 	s->nfolders = i;
@@ -1506,6 +1817,10 @@ imap_destroy(struct imap_session *s)
 	free(s->folders);
 	free(s->want.v);
 	free(s->del.v);
+	free(s->push_on.v);
+	free(s->push_off.v);
+	free(s->push_ids);
+	free(s->pull);
 	free(s->lit);
 	if (s->sasl != NULL) {
 		explicit_bzero(s->sasl, strlen(s->sasl));
