@@ -769,6 +769,30 @@ account_shutdown(void)
 }
 
 /*
+ * The machine goes to sleep: close the IDLE connections (a server or NAT
+ * may drop them meanwhile, and a silent dead one would wait for its next
+ * renewal); account_resume opens them anew. Their retries wait too.
+ */
+void
+account_sleep(void)
+{
+	struct account	*a;
+	size_t		 i;
+
+	TAILQ_FOREACH(a, &accounts, entry) {
+		if (a->nwatches == 0 || a->asked > 0)
+			continue;
+		log_info("account=%s closing its IDLE connections for the "
+		    "sleep", a->name);
+		for (i = 0; i < a->nwatches; i++) {
+			imap_session_free(a->watches[i].s);
+			a->watches[i].s = NULL;
+			evtimer_del(a->watches[i].retry);
+		}
+	}
+}
+
+/*
  * The machine woke up from sleep: connections may be dead and mail has
  * waited. Every account polls now (one already polling goes on).
  */

@@ -40,6 +40,7 @@ void	 account_reconfigure(const struct config *);
 void	 account_shutdown(void);
 int	 account_poll_now(const char *name, account_wait_cb, void *arg);
 void	 account_resume(void);
+void	 account_sleep(void);
 json_t	*account_status(const char *name);
 
 #endif

@@ -147,6 +147,7 @@ main_sleep_cb(int sleeping, void *arg)
 	(void)arg;
 	if (sleeping) {
 		log_info("going to sleep");
+		account_sleep();
 		return;
 	}
 	account_resume();

@@ -5,8 +5,10 @@
 # a bound (printed). The push survives: Dovecot restarted (the connection
 # reset: reconnected 2 s later), and a proxy that silently black-holes the
 # connection (noticed at the next IDLE renewal, idle_renew 3 s, whose DONE
-# gets no answer within the timeout, 2 s). status shows each folder's IDLE
-# state. No connection is leaked.
+# gets no answer within the timeout, 2 s), and a PrepareForSleep(true) and
+# (false) pair from a fake logind on a private system bus (the connections
+# closed, then opened anew). status shows each folder's IDLE state. No
+# connection is leaked.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 ms_add_user alice 'alice-Pw1'
@@ -23,6 +25,10 @@ PPORT=$(cat "$T/pport")
 ACCTS="$(imap_account push alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":true,"idle_renew":3,"timeout":2'),
 $(imap_account hole alice alice-Pw1 none "$PPORT" ',"idle":true,"idle_renew":3,"timeout":2')"
 write_config "$T/config.json" "$ACCTS"
+# A private system bus with a fake logind, for the sleep at the end.
+mkdir -p "$T/sys"
+dbus_start "$T/sys/bus" || bail "the private system bus did not start"
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/sys/bus
 start_daemon "$T/config.json"
 mailctl watch --json >"$T/watch.json" 2>"$T/watch.err" &
 WATCH_PID=$!
@@ -102,6 +108,19 @@ check "through a black hole: noticed, reconnected, pushed (${R%% *} ms after Pos
 check "within 15 s" awk -v a="$T0" -v b="$T1" 'BEGIN { exit !(b - a < 15) }'
 check "the daemon logged the dead connection" \
 	grep -q "account=hole session=[0-9]* failed in IDLE_DONE: timed out" "$T/daemon.log"
+
+# A sleep closes the IDLE connections; the wake-up opens them anew and
+# syncs at once; push works again.
+"$top_builddir/tests/tools/logind-fake" true
+for i in $(seq 50); do grep -q "account=push closing its IDLE connections for the sleep" "$T/daemon.log" && break; sleep 0.1; done
+OUT=$(mailctl status --json)
+jcheck "asleep: the watches are closed" \
+	'[a for a in j["accounts"] if a["name"] == "push"][0]["poll"]["watch"][0]["state"] == "down"'
+"$top_builddir/tests/tools/logind-fake" false
+check "awake: INBOX back in IDLE" wait_idle push
+R=$(push_one push) || R="timeout"
+check "push works after the wake-up (${R%% *} ms, via ${R#* })" \
+	test "${R#* }" = idle -a "${R%% *}" -lt 5000
 
 # No connection leaked: one per watch, to the servers' ports.
 conns=$(ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -c socket)
