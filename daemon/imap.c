@@ -109,6 +109,12 @@ struct imap_uids {
 	size_t		 next;		/* the first not sent yet */
 };
 
+/* A message listed after a UIDVALIDITY change, and its Message-ID. */
+struct imap_remap {
+	uint32_t	 uid;
+	char		*mid;		/* normalized: without <> */
+};
+
 /* A batch at the store, and the UIDs it holds. */
 struct imap_commit {
 	struct imap_session	*s;
@@ -165,6 +171,10 @@ struct imap_session {
 	struct imap_uids	 push_off;	/* ... to clear */
 	long long		*push_ids;	/* their queue rows */
 	size_t			 npush;
+	uint32_t		 remap_from;	/* the folder's old UIDVALIDITY */
+	struct imap_remap	*remap;		/* listed: UID, Message-ID */
+	size_t			 nremap;
+	size_t			 remapsize;
 	struct store_imap_seen	*pull;		/* read state there */
 	size_t			 npull;
 	size_t			 pullsize;
@@ -220,6 +230,10 @@ static void	imap_pull_add(struct imap_session *, uint32_t,
 static void	imap_flag_news(struct imap_session *, const struct imap_item *);
 static void	imap_pull_apply(struct imap_session *);
 static void	imap_state_save(struct imap_session *);
+static void	imap_remap_clear(struct imap_session *);
+static void	imap_remap_add(struct imap_session *, uint32_t,
+		    const struct imap_item *);
+static void	imap_remap_match(struct imap_session *);
 static void	imap_idle_enter(struct imap_session *);
 static int	imap_reap(struct imap_session *);
 static void	imap_reap_cb(evutil_socket_t, short, void *);
@@ -921,6 +935,162 @@ imap_round_end(struct imap_session *s)
 		imap_idle_enter(s);
 }
 
+/* Forget the Message-IDs listed. */
+static void
+imap_remap_clear(struct imap_session *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nremap; i++)
+		free(s->remap[i].mid);
+	s->nremap = 0;
+	s->remap_from = 0;
+}
+
+/*
+ * A Message-ID as found in a header field ("Message-ID: <a@b>", folded
+ * or not) or in the index ("<a@b>"): the part between < and >, or the
+ * trimmed text (new memory), or NULL when empty.
+ */
+static char *
+imap_mid_norm(const char *p, size_t len)
+{
+	const char	*e = p + len, *lt, *gt;
+
+	while (p < e && strchr(" \t\r\n", *p) != NULL)
+		p++;
+	while (e > p && strchr(" \t\r\n", e[-1]) != NULL)
+		e--;
+	if ((lt = memchr(p, '<', e - p)) != NULL &&
+	    (gt = memchr(lt, '>', e - lt)) != NULL) {
+		p = lt + 1;
+		e = gt;
+	}
+	return e > p ? xstrndup(p, e - p) : NULL;
+}
+
+/* Note a listed message's Message-ID, from its header literal. */
+static void
+imap_remap_add(struct imap_session *s, uint32_t uid,
+    const struct imap_item *list)
+{
+	const struct imap_item	*k;
+	const char		*p, *colon;
+	char			*mid;
+
+	for (k = list->child; k != NULL && k->next != NULL; k = k->next->next)
+		if (k->kind == IMAP_ATOM &&
+		    strncasecmp(k->s, "BODY[HEADER.FIELDS", 18) == 0)
+			break;
+	if (k == NULL || k->next == NULL || k->next->kind != IMAP_STRING ||
+	    s->nremap == IMAP_UIDS_MAX)
+		return;
+	p = k->next->s;
+	if ((colon = memchr(p, ':', k->next->len)) == NULL ||
+	    strncasecmp(p, "message-id", 10) != 0)
+		return;
+	colon++;
+	if ((mid = imap_mid_norm(colon, k->next->len - (colon - p))) == NULL)
+		return;
+	if (s->nremap == s->remapsize) {
+		s->remapsize = s->remapsize ? 2 * s->remapsize : 256;
+		s->remap = xreallocarray(s->remap, s->remapsize,
+		    sizeof *s->remap);
+	}
+	s->remap[s->nremap].uid = uid;
+	s->remap[s->nremap++].mid = mid;
+}
+
+static int
+imap_remap_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct imap_remap *)a)->mid,
+	    ((const struct imap_remap *)b)->mid);
+}
+
+static void
+imap_rekey_cb(int rc, const char *cause, void *arg)
+{
+	if (rc != 0)
+		log_warnx("account=%s cannot record messages under the new "
+		    "UIDVALIDITY: %s", (char *)arg, cause);
+	free(arg);
+}
+
+/*
+ * Match the messages listed under the new UIDVALIDITY with those stored
+ * under the old one by Message-ID, when it is unique on both sides: the
+ * matched are recorded under their new UIDs (ahead of the downloads, on
+ * the store's writer) and not downloaded; the rest are.
+ */
+static void
+imap_remap_match(struct imap_session *s)
+{
+	struct store_imap_old	*old;
+	struct store_imap_rekey	*pairs;
+	struct imap_remap	*o, key, *hit;
+	struct uidset		*matched;
+	size_t			 nold, nold0, i, j, npairs = 0;
+	char			*cause = NULL, k[32];
+
+	if (store_imap_old(s->store, s->account, s->folders[s->folder],
+	    s->remap_from, &old, &nold0, &cause) != 0) {
+		log_warnx("account=%s session=%u %s", s->account, s->id, cause);
+		free(cause);
+		return;
+	}
+	o = xcalloc(nold0 + 1, sizeof *o);
+	for (i = j = 0; i < nold0; i++)
+		if ((o[j].mid = imap_mid_norm(old[i].message_id,
+		    strlen(old[i].message_id))) != NULL)
+			o[j++].uid = old[i].uid;
+	nold = j;
+	store_imap_old_free(old, nold0);
+	qsort(o, nold, sizeof *o, imap_remap_cmp);
+	qsort(s->remap, s->nremap, sizeof *s->remap, imap_remap_cmp);
+	pairs = xcalloc(s->nremap + 1, sizeof *pairs);
+	matched = uidset_new();
+	for (i = 0; i < s->nremap; i++) {
+		/* Unique among the listed ... */
+		if ((i > 0 && strcmp(s->remap[i - 1].mid, s->remap[i].mid) ==
+		    0) || (i + 1 < s->nremap && strcmp(s->remap[i + 1].mid,
+		    s->remap[i].mid) == 0))
+			continue;
+		key.mid = s->remap[i].mid;
+		if ((hit = bsearch(&key, o, nold, sizeof *o,
+		    imap_remap_cmp)) == NULL)
+			continue;
+		/* ... and among the stored. */
+		if ((hit > o && strcmp(hit[-1].mid, key.mid) == 0) ||
+		    (hit + 1 < o + nold && strcmp(hit[1].mid, key.mid) == 0))
+			continue;
+		pairs[npairs].old_uid = hit->uid;
+		pairs[npairs++].new_uid = s->remap[i].uid;
+		snprintf(k, sizeof k, "%u", s->remap[i].uid);
+		uidset_add(matched, k);
+	}
+	/* What matched is not downloaded. */
+	for (i = j = 0; i < s->want.n; i++) {
+		snprintf(k, sizeof k, "%u", s->want.v[i]);
+		if (!uidset_has(matched, k))
+			s->want.v[j++] = s->want.v[i];
+	}
+	s->want.n = j;
+	log_info("account=%s session=%u %s: %zu messages found again by "
+	    "Message-ID, %zu to download", s->account, s->id,
+	    s->folders[s->folder], npairs, s->want.n);
+	if (npairs > 0)
+		store_imap_rekey(s->store, s->account, s->folders[s->folder],
+		    s->remap_from, s->uidvalidity, pairs, npairs, imap_rekey_cb,
+		    xstrdup(s->account));
+	for (i = 0; i < nold; i++)
+		free(o[i].mid);
+	free(o);
+	free(pairs);
+	uidset_free(matched);
+	imap_remap_clear(s);
+}
+
 /*
  * List the selected folder's UIDs (with their flags when read state is
  * kept in step), or skip it: with keep true and the folder's state from
@@ -942,6 +1112,21 @@ imap_list(struct imap_session *s)
 		memset(&st, 0, sizeof st);
 	}
 	known = s->keep && st.uidvalidity == s->uidvalidity && st.uidnext > 0;
+	/*
+	 * The server renumbered the folder (a new UIDVALIDITY): what was
+	 * stored is found again by Message-ID, not downloaded again.
+	 */
+	if (st.uidvalidity != 0 && st.uidvalidity != s->uidvalidity &&
+	    s->exists > 0) {
+		log_info("account=%s session=%u %s has a new UIDVALIDITY (%u, "
+		    "was %u): matching by Message-ID", s->account, s->id,
+		    s->folders[s->folder], s->uidvalidity, st.uidvalidity);
+		s->remap_from = st.uidvalidity;
+		imap_command(s, 0, "UID FETCH 1:* (UID%s BODY.PEEK[HEADER.FIELDS "
+		    "(MESSAGE-ID)])", s->sync_seen ? " FLAGS" : "");
+		imap_enter(s, IMAP_S_LIST);
+		return;
+	}
 	if (s->next_uid < st.uidnext && known)
 		s->next_uid = st.uidnext;
 	if (s->exists == 0 || (known && st.uidnext == s->uidnext &&
@@ -1154,6 +1339,7 @@ imap_next_folder(struct imap_session *s)
 	s->uidvalidity = s->exists = s->selected = s->uidnext = 0;
 	s->modseq = 0;
 	s->npull = 0;
+	imap_remap_clear(s);
 	if (s->folder == s->nfolders) {
 		imap_command(s, 0, "LOGOUT");
 		imap_enter(s, IMAP_S_LOGOUT);
@@ -1294,6 +1480,8 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 			 * Stored before: with keep false it goes now (a crash
 			 * came between the store and the expunge).
 			 */
+			if (s->remap_from != 0 && !uidset_has(s->seen, key))
+				imap_remap_add(s, (uint32_t)uid, list);
 			if (uidset_has(s->seen, key) ? !s->keep &&
 			    imap_uids_add(&s->del, (uint32_t)uid) != 0 :
 			    imap_uids_add(&s->want, (uint32_t)uid) != 0)
@@ -1385,6 +1573,8 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		log_info("account=%s session=%u folder %s: %u messages, %zu "
 		    "new", s->account, s->id, s->folders[s->folder], s->exists,
 		    s->want.n);
+		if (s->remap_from != 0)
+			imap_remap_match(s);
 		qsort(s->want.v, s->want.n, sizeof *s->want.v, imap_uid_cmp);
 		if (s->want.n > 0 && store_expect(s->store, s->account,
 		    s->want.n, &cause) != 0) {
@@ -1821,6 +2011,8 @@ imap_destroy(struct imap_session *s)
 	free(s->push_off.v);
 	free(s->push_ids);
 	free(s->pull);
+	imap_remap_clear(s);
+	free(s->remap);
 	free(s->lit);
 	if (s->sasl != NULL) {
 		explicit_bzero(s->sasl, strlen(s->sasl));

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "store.h"
 #include "store-int.h"
+#include "uidset.h"
 
 #define IMAP_KEY_MAX	1100	/* "imap:V:U:" and a folder name */
 #define IMAP_CHUNK	128	/* messages apply_seen changes in one go */
@@ -57,6 +58,8 @@ struct imap_job {
 	struct store_imap_folder state;		/* folder_put */
 	long long		*ids;		/* pending_done */
 	struct store_imap_seen	*changes;	/* apply_seen */
+	struct store_imap_rekey	*rekeys;	/* rekey */
+	uint32_t		 oldv, newv;
 	size_t			 n;
 	size_t			 changed;
 	size_t			*changedp;	/* the caller's, or NULL */
@@ -285,7 +288,19 @@ imap_job_done(struct store *st, struct store_job *job)
 {
 	struct imap_job	*j = (struct imap_job *)job;
 
-	(void)st;
+	struct uidset	*u;
+	char		 key[IMAP_KEY_MAX];
+	size_t		 i;
+
+	/* Rekeyed: the new keys are seen from now on. */
+	if (j->rekeys != NULL && j->rc == 0 &&
+	    (u = store_seen_cached(st, j->account)) != NULL)
+		for (i = 0; i < j->n; i++) {
+			snprintf(key, sizeof key, "imap:%u:%u:%s", j->newv,
+			    j->rekeys[i].new_uid, j->folder);
+			uidset_add(u, key);
+		}
+	free(j->rekeys);
 	if (j->changedp != NULL)
 		*j->changedp = j->changed;
 	if (j->cb != NULL)
@@ -739,4 +754,120 @@ store_imap_known(struct store *st, const char *account, const char *folder,
 	*uids = u;
 	*n = j;
 	return 0;
+}
+
+/*
+ * The messages stored of a folder under its old UIDVALIDITY that have a
+ * Message-ID: after the server renumbered the folder, they are matched by
+ * it rather than downloaded again (on the loop; free with
+ * store_imap_old_free).
+ */
+int
+store_imap_old(struct store *st, const char *account, const char *folder,
+    uint32_t v, struct store_imap_old **out, size_t *n, char **cause)
+{
+	struct imap_scan	 sc;
+	struct store_imap_old	*o = NULL;
+	size_t			 size = 0;
+	const char		*mid;
+	int			 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (imap_scan_start(st, &sc, "SELECT uidl, message_id FROM messages "
+	    "WHERE account = ? AND uidl >= ? AND uidl < ?", account, folder,
+	    v, "read of stored IMAP messages", cause) != 0)
+		return -1;
+	while ((rc = imap_scan_next(st, &sc, cause)) == 1) {
+		if ((mid = (const char *)sqlite3_column_text(sc.s, 1)) == NULL ||
+		    *mid == '\0')
+			continue;
+		if (*n == size) {
+			size = size ? 2 * size : 256;
+			o = xreallocarray(o, size, sizeof *o);
+		}
+		o[*n].uid = sc.uid;
+		o[(*n)++].message_id = xstrdup(mid);
+	}
+	if (rc != 0) {
+		store_imap_old_free(o, *n);
+		*n = 0;
+		return -1;
+	}
+	*out = o;
+	return 0;
+}
+
+void
+store_imap_old_free(struct store_imap_old *o, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(o[i].message_id);
+	free(o);
+}
+
+/* On the writer: move messages from their old keys to their new ones. */
+static void
+imap_rekey_run(struct store *st, sqlite3 *db, struct store_job *job)
+{
+	struct imap_job	*j = (struct imap_job *)job;
+	sqlite3_stmt	*up = NULL, *ins = NULL;
+	char		 oldk[IMAP_KEY_MAX], newk[IMAP_KEY_MAX];
+	size_t		 i;
+
+	(void)st;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		imap_job_dberr(j, db, "rekey of IMAP messages");
+		return;
+	}
+	if (sqlite3_prepare_v2(db, "UPDATE messages SET uidl = ? WHERE "
+	    "account = ? AND uidl = ?", -1, &up, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO seen (account, uidl, "
+	    "added) VALUES (?, ?, ?)", -1, &ins, NULL) != SQLITE_OK)
+		imap_job_dberr(j, db, "rekey of IMAP messages");
+	for (i = 0; j->rc == 0 && i < j->n; i++) {
+		snprintf(oldk, sizeof oldk, "imap:%u:%u:%s", j->oldv,
+		    j->rekeys[i].old_uid, j->folder);
+		snprintf(newk, sizeof newk, "imap:%u:%u:%s", j->newv,
+		    j->rekeys[i].new_uid, j->folder);
+		sqlite3_bind_text(up, 1, newk, -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 2, j->account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 3, oldk, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 1, j->account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, newk, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 3, (sqlite3_int64)time(NULL));
+		if (sqlite3_step(up) != SQLITE_DONE ||
+		    sqlite3_step(ins) != SQLITE_DONE)
+			imap_job_dberr(j, db, "rekey of IMAP messages");
+		sqlite3_reset(up);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(up);
+	sqlite3_finalize(ins);
+	if (sqlite3_exec(db, j->rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		imap_job_dberr(j, db, "rekey of IMAP messages");
+}
+
+/*
+ * After a UIDVALIDITY change: record n messages matched on the server
+ * under their new UIDs (seen keys and index rows), on the writer, ahead of
+ * the downloads that follow; the seen set knows the new keys once cb runs.
+ */
+void
+store_imap_rekey(struct store *st, const char *account, const char *folder,
+    uint32_t oldv, uint32_t newv, const struct store_imap_rekey *rekeys,
+    size_t n, store_done_cb cb, void *arg)
+{
+	struct imap_job	*j;
+
+	j = imap_job_new(imap_rekey_run, account, folder, cb, arg);
+	j->oldv = oldv;
+	j->newv = newv;
+	j->rekeys = xreallocarray(NULL, n > 0 ? n : 1, sizeof *j->rekeys);
+	memcpy(j->rekeys, rekeys, n * sizeof *rekeys);
+	j->n = n;
+	imap_job_submit(st, j);
 }

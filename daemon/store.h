@@ -189,6 +189,24 @@ void		 store_imap_apply_seen(struct store *, const char *account,
  * ascending, into *uids (*n; free() it; NULL when none): 0, or -1 with
  * cause.
  */
+/* A message stored under a folder's old UIDVALIDITY (store_imap_old). */
+struct store_imap_old {
+	uint32_t	 uid;
+	char		*message_id;
+};
+/* A message matched on the server under a new UID (store_imap_rekey). */
+struct store_imap_rekey {
+	uint32_t	 old_uid;
+	uint32_t	 new_uid;
+};
+int		 store_imap_old(struct store *, const char *account,
+		    const char *folder, uint32_t uidvalidity,
+		    struct store_imap_old **out, size_t *n, char **cause);
+void		 store_imap_old_free(struct store_imap_old *, size_t);
+void		 store_imap_rekey(struct store *, const char *account,
+		    const char *folder, uint32_t oldv, uint32_t newv,
+		    const struct store_imap_rekey *, size_t n, store_done_cb,
+		    void *arg);
 int		 store_imap_known(struct store *, const char *account,
 		    const char *folder, uint32_t uidvalidity, uint32_t **uids,
 		    size_t *n, char **cause);
