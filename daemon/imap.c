@@ -169,6 +169,9 @@ struct imap_session {
 	int			 qresync;	/* enabled: flag news carry UIDs */
 	struct imap_uids	 push_on;	/* \Seen to set there */
 	struct imap_uids	 push_off;	/* ... to clear */
+	struct imap_uids	 push_del;	/* removed here: remove there */
+	int			 expunging;	/* push_del: UID EXPUNGE next */
+	int			 delete_there;	/* delete_on_server */
 	long long		*push_ids;	/* their queue rows */
 	size_t			 npush;
 	uint32_t		 remap_from;	/* the folder's old UIDVALIDITY */
@@ -1265,8 +1268,10 @@ imap_push_start(struct imap_session *s)
 	char			*cause = NULL;
 
 	s->push_on.n = s->push_on.next = s->push_off.n = s->push_off.next = 0;
+	s->push_del.n = s->push_del.next = 0;
+	s->expunging = 0;
 	s->npush = 0;
-	if (!s->sync_seen) {
+	if (!s->sync_seen && !s->delete_there) {
 		imap_folder_end(s);
 		return;
 	}
@@ -1281,8 +1286,8 @@ imap_push_start(struct imap_session *s)
 	free(s->push_ids);
 	s->push_ids = n > 0 ? xcalloc(n, sizeof *s->push_ids) : NULL;
 	for (i = 0; i < n; i++) {
-		imap_uids_add(f[i].seen ? &s->push_on : &s->push_off,
-		    f[i].uid);
+		imap_uids_add(f[i].seen == STORE_IMAP_DELETE ? &s->push_del :
+		    f[i].seen ? &s->push_on : &s->push_off, f[i].uid);
 		s->push_ids[s->npush++] = f[i].id;
 	}
 	store_imap_pending_free(f);
@@ -1315,8 +1320,28 @@ imap_push_next(struct imap_session *s)
 			return;
 		}
 	}
+	/*
+	 * Removed here (delete_on_server): \Deleted, then UID EXPUNGE of
+	 * just those; without UIDPLUS they stay flagged for the server or
+	 * another client to expunge (a plain EXPUNGE would take more).
+	 */
+	if (s->expunging) {
+		s->expunging = 0;
+		if (s->caps & IMAP_CAP_UIDPLUS) {
+			imap_command(s, 0, "UID EXPUNGE %s", s->set);
+			imap_enter(s, IMAP_S_PUSH);
+			return;
+		}
+	}
+	if (imap_uids_set(&s->push_del, s->set, sizeof s->set) > 0) {
+		imap_command(s, 0, "UID STORE %s +FLAGS.SILENT (\\Deleted)",
+		    s->set);
+		s->expunging = 1;
+		imap_enter(s, IMAP_S_PUSH);
+		return;
+	}
 	if (s->npush > 0) {
-		log_info("account=%s session=%u %zu read states pushed to %s",
+		log_info("account=%s session=%u %zu changes pushed to %s",
 		    s->account, s->id, s->npush, s->folders[s->folder]);
 		store_imap_pending_done(s->store, s->push_ids, s->npush,
 		    imap_push_done_cb, xstrdup(s->account));
@@ -1884,6 +1909,7 @@ imap_session_new(struct event_base *base, const struct config_account *a,
 	s->keep = srv->keep;
 	s->idle_renew = srv->idle_renew;
 	s->sync_seen = srv->sync_seen;
+	s->delete_there = srv->delete_on_server;
 	for (i = 0; folders[i] != NULL; i++)
 		;
 	s->nfolders = i;
@@ -2009,6 +2035,7 @@ imap_destroy(struct imap_session *s)
 	free(s->del.v);
 	free(s->push_on.v);
 	free(s->push_off.v);
+	free(s->push_del.v);
 	free(s->push_ids);
 	free(s->pull);
 	imap_remap_clear(s);

@@ -270,6 +270,9 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		/* In this transaction: a crash keeps both or neither. */
 		if (r->push_seen && read != -1 && r->error == NULL)
 			store_imap_queue(st, db, r, &rows[i], read);
+		if (r->push_delete && r->error == NULL)
+			store_imap_queue(st, db, r, &rows[i],
+			    STORE_IMAP_DELETE);
 	}
 	if (r->error != NULL || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
@@ -378,6 +381,10 @@ ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
 		for (i = 0; i < n; i++) {
 			if (rows[i].size != -1)
 				continue;
+			/* Queued before its row goes, in one transaction. */
+			if (r->error == NULL)
+				store_imap_queue(st, db, r, &rows[i],
+				    STORE_IMAP_DELETE);
 			sqlite3_bind_int64(s, 1, rows[i].id);
 			if (sqlite3_step(s) != SQLITE_DONE)
 				ops_fail_db(r, db);
@@ -395,6 +402,7 @@ ops_delete(struct store *st, sqlite3 *db, struct ops_req *r)
 			rows[j++] = rows[i];
 	n = j;
 	if (r->error == NULL && n > 0) {
+		r->push_delete = 1;
 		ops_change(st, db, r, rows, n, "Trash", -1, 0);
 		if (r->result != NULL)
 			json_object_set_new(r->result, "purged", purged);

@@ -33,6 +33,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,41 +167,75 @@ imap_scan_next(struct store *st, struct imap_scan *sc, char **cause)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Keep the accounts whose imap block syncs \Seen (cf NULL: none). */
+/* The names of cf's accounts whose imap block says so (by offset). */
+static char **
+imap_accounts(const struct config *cf, size_t offset, size_t *n)
+{
+	char	**names = NULL;
+	size_t	  i;
+
+	*n = 0;
+	for (i = 0; cf != NULL && i < cf->naccounts; i++) {
+		if (cf->accounts[i].imap == NULL ||
+		    !*(const int *)((const char *)cf->accounts[i].imap +
+		    offset))
+			continue;
+		names = xreallocarray(names, *n + 1, sizeof *names);
+		names[(*n)++] = xstrdup(cf->accounts[i].name);
+	}
+	return names;
+}
+
+static void
+imap_names_free(char **v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Keep the accounts whose imap block syncs \Seen, and those that delete
+ * on the server (cf NULL: none).
+ */
 void
 store_imap_configure(struct store *st, const struct config *cf)
 {
-	char	**names = NULL, **old;
-	size_t	  i, n = 0, nold;
+	char	**seen, **del, **oseen, **odel;
+	size_t	  nseen, ndel, noseen, nodel;
 
-	for (i = 0; cf != NULL && i < cf->naccounts; i++) {
-		if (cf->accounts[i].imap == NULL ||
-		    !cf->accounts[i].imap->sync_seen)
-			continue;
-		names = xreallocarray(names, n + 1, sizeof *names);
-		names[n++] = xstrdup(cf->accounts[i].name);
-	}
+	seen = imap_accounts(cf, offsetof(struct config_server, sync_seen),
+	    &nseen);
+	del = imap_accounts(cf, offsetof(struct config_server,
+	    delete_on_server), &ndel);
 	pthread_mutex_lock(&st->lock);
-	old = st->sync_seen;
-	nold = st->nsync_seen;
-	st->sync_seen = names;
-	st->nsync_seen = n;
+	oseen = st->sync_seen;
+	noseen = st->nsync_seen;
+	odel = st->delete_there;
+	nodel = st->ndelete_there;
+	st->sync_seen = seen;
+	st->nsync_seen = nseen;
+	st->delete_there = del;
+	st->ndelete_there = ndel;
 	pthread_mutex_unlock(&st->lock);
-	for (i = 0; i < nold; i++)
-		free(old[i]);
-	free(old);
+	imap_names_free(oseen, noseen);
+	imap_names_free(odel, nodel);
 }
 
-/* Does account sync \Seen with its IMAP server? */
+/* Is account in the list (sync_seen, or delete_on_server)? */
 static int
-store_imap_syncs(struct store *st, const char *account)
+store_imap_listed(struct store *st, const char *account, int deleting)
 {
-	size_t	 i;
+	size_t	 i, n;
 	int	 yes = 0;
 
 	pthread_mutex_lock(&st->lock);
-	for (i = 0; i < st->nsync_seen && !yes; i++)
-		yes = strcmp(st->sync_seen[i], account) == 0;
+	n = deleting ? st->ndelete_there : st->nsync_seen;
+	for (i = 0; i < n && !yes; i++)
+		yes = strcmp((deleting ? st->delete_there : st->sync_seen)[i],
+		    account) == 0;
 	pthread_mutex_unlock(&st->lock);
 	return yes;
 }
@@ -218,13 +253,14 @@ store_imap_queue(struct store *st, sqlite3 *db, struct ops_req *r,
 	sqlite3_stmt	*s;
 	int		 rc;
 
-	if (!store_imap_syncs(st, row->account))
+	if (!store_imap_listed(st, row->account, seen == STORE_IMAP_DELETE))
 		return 0;
 	if ((s = ops_prepare(db, r, "INSERT OR REPLACE INTO imap_flag_queue "
 	    "(account, key, seen, added) SELECT account, uidl, ?, ? FROM "
 	    "messages WHERE id = ? AND substr(uidl, 1, 5) = 'imap:'")) == NULL)
 		return -1;
-	sqlite3_bind_int(s, 1, seen != 0);
+	sqlite3_bind_int(s, 1, seen == STORE_IMAP_DELETE ? STORE_IMAP_DELETE :
+	    seen != 0);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int64(s, 3, row->id);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
@@ -480,7 +516,7 @@ store_imap_pending(struct store *st, const char *account, const char *folder,
 		}
 		f[nf].id = sqlite3_column_int64(sc.s, 1);
 		f[nf].uid = sc.uid;
-		f[nf++].seen = sqlite3_column_int(sc.s, 2) != 0;
+		f[nf++].seen = sqlite3_column_int(sc.s, 2);
 	}
 	if (rc != 0) {
 		free(f);

@@ -106,6 +106,9 @@ struct store {
 	char		**sync_seen;	/* under lock: accounts whose imap
 					 * has sync_seen (store-imap.c) */
 	size_t		 nsync_seen;
+	char		**delete_there;	/* under lock: accounts whose imap
+					 * has delete_on_server */
+	size_t		 ndelete_there;
 
 	struct store_thread writer;
 	struct store_thread reader;
@@ -155,6 +158,8 @@ struct ops_req {
 	store_reply_cb		 cb;
 	void			*arg;
 	long long		 mark_id;	/* read: mark it read next */
+	int			 push_delete;	/* delete: queue the removal
+						   for the IMAP server */
 	int			 push_seen;	/* mark: queue the read state
 						 * for the IMAP server */
 	int			 fd;		/* came with the request, or -1 */

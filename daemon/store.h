@@ -126,8 +126,10 @@ struct store_imap_folder {
 struct store_imap_flag {
 	long long	 id;		/* for store_imap_pending_done */
 	uint32_t	 uid;
-	int		 seen;		/* 1: set \Seen, 0: clear it */
+	int		 seen;		/* 1: set \Seen, 0: clear it,
+					   STORE_IMAP_DELETE: remove it */
 };
+#define STORE_IMAP_DELETE	2	/* rm here, delete_on_server */
 
 /* A message's read state on the server (store_imap_apply_seen). */
 struct store_imap_seen {

@@ -4,7 +4,8 @@
 # becomes read here; unread here clears it there; a read while the server
 # is down is pushed once it is back (never lost); while idling, a flag set
 # elsewhere is applied within a second or so (QRESYNC); an unchanged folder
-# is not listed again.
+# is not listed again; with delete_on_server, rm here removes it there
+# (and without, it does not).
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 ms_add_user alice 'alice-Pw1'
@@ -14,10 +15,13 @@ for i in 1 2 3 4 5; do
 		"$i" "$i" "$i" "$i" >"$T/src/$i.eml"
 done
 ms_inject_dir alice "$T/src" >/dev/null
+ms_add_user bob 'bob-Pw2'
+ms_inject_dir bob "$T/src" >/dev/null
 ms_start_dovecot >/dev/null || bail "cannot start dovecot"
 
 ACCTS="$(imap_account polled alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":false'),
-$(imap_account watched alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":true')"
+$(imap_account watched alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":true'),
+$(imap_account deleter bob bob-Pw2 implicit "$MS_IMAPS_PORT" ',"idle":false,"delete_on_server":true')"
 write_config "$T/config.json" "$ACCTS"
 start_daemon "$T/config.json"
 
@@ -79,5 +83,22 @@ for i in $(seq 100); do
 	sleep 0.05
 done
 check "watched: \\Seen set elsewhere while idling is read here (${ok_by:-never} ms)" test -n "$ok_by"
+# delete_on_server: rm here (to Trash, or --purge) removes it there; the
+# polled account (delete_on_server false) left its messages alone.
+expect_rc 0 "the deleting account's first sync" mailctl fetch deleter
+on_bob() { ms_doveadm bob search mailbox INBOX HEADER Subject "seen test $1" | grep -q .; }
+mailctl rm "$(msg_id deleter 1)" >/dev/null
+mailctl rm --purge "$(msg_id deleter 2)" >/dev/null
+check "before the sync both are still there" eval 'on_bob 1 && on_bob 2'
+expect_rc 0 "a sync" mailctl fetch deleter
+check "rm here -> removed there" eval '! on_bob 1'
+check "rm --purge here -> removed there" eval '! on_bob 2'
+check "the others stay there" eval 'on_bob 3 && on_bob 4 && on_bob 5'
+expect_rc 0 "another sync" mailctl fetch deleter --json
+check "nothing comes back" test "$(json 'j["accounts"][0]["new"]')" -eq 0
+mailctl rm "$(msg_id polled 5)" >/dev/null
+expect_rc 0 "a sync of the account without delete_on_server" mailctl fetch polled
+check "its rm left the server alone" \
+	eval 'ms_doveadm alice search mailbox INBOX HEADER Subject "seen test 5" | grep -q .'
 stop_daemon
 check "clean stop" test "$DAEMON_RC" = 0
