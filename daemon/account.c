@@ -748,6 +748,23 @@ account_reconfigure(const struct config *cf)
 	}
 }
 
+/*
+ * A change made here (read, unread, rm) waits in the store's queue for
+ * the account's IMAP server: sync now, so it reaches the server (and the
+ * user's other devices) at once rather than at the next poll.
+ */
+static void
+account_queued_cb(const char *name, void *arg)
+{
+	struct account	*a;
+
+	if ((a = account_find(name)) != NULL) {
+		log_debug("account=%s a change waits for the server: syncing",
+		    name);
+		account_poll(a);
+	}
+}
+
 /* Start the accounts of cf: polls on base, into st, told on bus. */
 void
 account_init(struct event_base *base, struct store *st, struct bus *bus,
@@ -756,6 +773,7 @@ account_init(struct event_base *base, struct store *st, struct bus *bus,
 	account_base = base;
 	account_store = st;
 	account_bus = bus;
+	store_on_queued(st, account_queued_cb, NULL);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	account_reconfigure(cf);
 }

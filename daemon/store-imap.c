@@ -266,8 +266,22 @@ store_imap_queue(struct store *st, sqlite3 *db, struct ops_req *r,
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		ops_fail_db(r, db);
+	else if (sqlite3_changes(db) > 0 && r->queued == NULL)
+		r->queued = xstrdup(row->account);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/*
+ * Be told (on the loop) when a change made here was queued for an
+ * account's IMAP server, so its owner can sync soon.
+ */
+void
+store_on_queued(struct store *st, void (*cb)(const char *account, void *),
+    void *arg)
+{
+	st->queued_cb = cb;
+	st->queued_arg = arg;
 }
 
 /* Read what the store knows of a server folder (on the loop). */

@@ -109,6 +109,8 @@ struct store {
 	char		**delete_there;	/* under lock: accounts whose imap
 					 * has delete_on_server */
 	size_t		 ndelete_there;
+	void		(*queued_cb)(const char *, void *);	/* loop */
+	void		*queued_arg;
 
 	struct store_thread writer;
 	struct store_thread reader;
@@ -158,6 +160,8 @@ struct ops_req {
 	store_reply_cb		 cb;
 	void			*arg;
 	long long		 mark_id;	/* read: mark it read next */
+	char			*queued;	/* the account a change was
+						   queued for, or NULL */
 	int			 push_delete;	/* delete: queue the removal
 						   for the IMAP server */
 	int			 push_seen;	/* mark: queue the read state

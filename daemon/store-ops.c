@@ -502,6 +502,10 @@ ops_done(struct store *st, struct store_job *job)
 	json_decref(r->params);
 	if (r->fd != -1)
 		close(r->fd);
+	/* A change waits for an IMAP server: its owner may push it now. */
+	if (r->queued != NULL && r->error == NULL && st->queued_cb != NULL)
+		st->queued_cb(r->queued, st->queued_arg);
+	free(r->queued);
 	free(r->error);
 	free(r);
 }

@@ -205,6 +205,8 @@ int		 store_imap_old(struct store *, const char *account,
 		    const char *folder, uint32_t uidvalidity,
 		    struct store_imap_old **out, size_t *n, char **cause);
 void		 store_imap_old_free(struct store_imap_old *, size_t);
+void		 store_on_queued(struct store *, void (*)(const char *account,
+		    void *), void *arg);
 void		 store_imap_rekey(struct store *, const char *account,
 		    const char *folder, uint32_t oldv, uint32_t newv,
 		    const struct store_imap_rekey *, size_t n, store_done_cb,
