@@ -26,6 +26,35 @@ status_server(const char *proto, json_t *s)
 	    user != NULL ? " user=" : "", user != NULL ? user : "");
 }
 
+/* Each watched IMAP folder: in IDLE since when, or down and why. */
+static void
+status_watch(json_t *watch)
+{
+	json_t		*w;
+	size_t		 i;
+	char		 buf[64];
+	const char	*state;
+
+	json_array_foreach(watch, i, w) {
+		state = json_string_value(json_object_get(w, "state"));
+		printf("    %s: ", json_string_value(json_object_get(w,
+		    "folder")));
+		if (strcmp(state, "idle") == 0)
+			printf("idle since %s", client_local_time(
+			    json_string_value(json_object_get(w,
+			    "idling_since")), buf, sizeof buf));
+		else
+			printf("%s", state);
+		printf(", %lld syncs, %lld reconnects",
+		    json_integer_value(json_object_get(w, "syncs")),
+		    json_integer_value(json_object_get(w, "reconnects")));
+		if (json_object_get(w, "error") != NULL)
+			printf(" (last error: %s)", json_string_value(
+			    json_object_get(w, "error")));
+		printf("\n");
+	}
+}
+
 /* Print the poll state of an account. */
 static void
 status_poll(json_t *p, json_t *store)
@@ -55,6 +84,7 @@ status_poll(json_t *p, json_t *store)
 	else
 		printf("    next poll %s\n", client_local_time(json_string_value(
 		    json_object_get(p, "next_poll")), buf, sizeof buf));
+	status_watch(json_object_get(p, "watch"));
 	if (store != NULL)
 		printf("    stored %lld messages, %lld bytes\n",
 		    json_integer_value(json_object_get(store, "messages")),
@@ -88,6 +118,7 @@ status_print(json_t *r)
 		    json_string_value(json_object_get(a, "name")),
 		    json_string_value(json_object_get(a, "email")));
 		status_server("pop3", json_object_get(a, "pop3"));
+		status_server("imap", json_object_get(a, "imap"));
 		status_server("smtp", json_object_get(a, "smtp"));
 		status_poll(json_object_get(a, "poll"),
 		    json_object_get(a, "store"));

@@ -48,6 +48,9 @@ wait_idle() {
 }
 check "push: INBOX is in IDLE" wait_idle push
 check "hole: INBOX is in IDLE" wait_idle hole
+OUT=$(mailctl status)
+contains "$OUT" "imap  127.0.0.1:$MS_IMAPS_PORT tls=implicit user=alice" "status names the imap server"
+contains "$OUT" "INBOX: idle since" "status shows the folder in IDLE"
 
 # push_one ACCOUNT LABEL: send a mail to alice through Postfix, wait for its
 # new_mail event for ACCOUNT (via idle); print the latency in ms.
