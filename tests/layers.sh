@@ -23,7 +23,7 @@ floor() {
 	autoconf) echo 0 ;;
 	config | uidset | mime | mime-* | filter | compose | compose-* | *-wire | bus) echo 1 ;;
 	conn | tls | proc | secret | store | store-* | dbus-loop | logind) echo 2 ;;
-	pop3 | pop3-* | smtp | smtp-* | imap) echo 3 ;;
+	pop3 | pop3-* | smtp | smtp-* | imap | imap-*) echo 3 ;;
 	account | queue) echo 4 ;;
 	hook | desktop | rpc | rpc-*) echo 5 ;;
 	main) echo 6 ;;
@@ -64,7 +64,7 @@ ok "$([ -z "$up" ]; echo $?)" "no file includes a module from a floor above it"
 
 # Sessions are leaves.
 leaf=$(includes | while read -r f h; do
-	case ${f%.[ch]} in pop3 | pop3-* | smtp | smtp-* | imap) ;; *) continue ;; esac
+	case ${f%.[ch]} in pop3 | pop3-* | smtp | smtp-* | imap | imap-*) ;; *) continue ;; esac
 	case $h in main | account | queue | bus | desktop | hook | rpc | rpc-*)
 		echo "$f includes $h.h" ;;
 	esac
