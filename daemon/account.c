@@ -884,11 +884,41 @@ account_watch_status(const struct account *a)
 	return arr;
 }
 
+/* What the last full sync of each server folder found. */
+static json_t *
+account_folders_status(const struct account *a,
+    const struct config_account *ca)
+{
+	struct store_imap_folder st;
+	json_t			*arr = json_array();
+	char			*cause = NULL;
+	size_t			 i;
+
+	for (i = 0; ca->imap->folders[i] != NULL; i++) {
+		if (store_imap_folder_get(account_store, a->name,
+		    ca->imap->folders[i], &st, &cause) != 0) {
+			log_warnx("account=%s %s", a->name, cause);
+			free(cause);
+			cause = NULL;
+			memset(&st, 0, sizeof st);
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:o, s:o}",
+		    "folder", ca->imap->folders[i],
+		    "uidvalidity", st.uidvalidity ? json_integer(st.uidvalidity) :
+		    json_null(),
+		    "uidnext", st.uidnext ? json_integer(st.uidnext) :
+		    json_null(),
+		    "last_sync", jsonrpc_time((time_t)st.synced)));
+	}
+	return arr;
+}
+
 /* The poll state of an account for status, or NULL when it has none. */
 json_t *
 account_status(const char *name)
 {
 	struct account	*a;
+	const struct config_account *ca;
 	json_t		*o, *last;
 
 	if ((a = account_find(name)) == NULL)
@@ -919,5 +949,8 @@ account_status(const char *name)
 	    "fetched_bytes", (json_int_t)a->total_bytes);
 	if (a->nwatches > 0)
 		json_object_set_new(o, "watch", account_watch_status(a));
+	if ((ca = account_conf(a)) != NULL && ca->imap != NULL)
+		json_object_set_new(o, "folders", account_folders_status(a,
+		    ca));
 	return o;
 }

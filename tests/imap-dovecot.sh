@@ -96,6 +96,8 @@ jcheck "a certificate for another name is a tls error" \
 OUT=$(mailctl status --json)
 jcheck "status describes the imap account" \
 	'[a for a in j["accounts"] if a["name"] == "lists"][0]["imap"]["folders"] == ["INBOX", "Lists/dev"]'
+jcheck "status shows each folder's UIDVALIDITY and last sync" \
+	'all(f["uidvalidity"] and f["last_sync"] for f in [a for a in j["accounts"] if a["name"] == "lists"][0]["poll"]["folders"])'
 jcheck "status shows its last sync" \
 	'[a for a in j["accounts"] if a["name"] == "imaps"][0]["poll"]["last_poll"]["ok"]'
 stop_daemon

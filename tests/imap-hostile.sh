@@ -74,6 +74,18 @@ jcheck "no-done: the unanswered DONE is a network error in status" \
 contains "$(cat "$T/daemon.log")" "failed in IDLE_DONE: timed out" "no-done: logged"
 stop_hostile
 
+# A server without IDLE: the watched account falls back to polling.
+start_hostile normal --no-idle --messages 3
+use_account no-idle ',"idle":true'
+expect_rc 0 "no IDLE: the first fetch syncs" mailctl fetch no-idle --json
+jcheck "no IDLE: its 3 messages" 'j["accounts"][0]["new"] == 3'
+contains "$(cat "$T/daemon.log")" "does not offer IDLE: polling instead" "no IDLE: logged"
+expect_rc 0 "no IDLE: the next fetch is a plain sync" mailctl fetch no-idle --json
+jcheck "no IDLE: nothing new" 'j["accounts"][0]["new"] == 0'
+OUT=$(mailctl status --json)
+jcheck "no IDLE: no watch in status" '"watch" not in j["accounts"][0]["poll"]'
+stop_hostile
+
 RSS_END=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
 check "memory bounded through it all (RSS ${RSS_START} -> ${RSS_END} kB)" \
 	test "$RSS_END" -lt $((RSS_START + 65536 * RSS_SCALE))

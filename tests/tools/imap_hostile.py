@@ -563,8 +563,13 @@ def main():
     ap.add_argument("--uidvalidity", type=int, default=1700000000)
     ap.add_argument("--depth", type=int, default=10000,
                     help="nesting of the deep-nesting BODYSTRUCTURE")
+    ap.add_argument("--no-idle", action="store_true",
+                    help="leave IDLE out of the capabilities")
     ap.add_argument("mode", choices=MODES)
     args = ap.parse_args()
+    if args.no_idle:
+        global CAPS
+        CAPS = CAPS.replace(" IDLE", "")
     MAILBOX.extend([k, raw, set()] for k, raw in
                    enumerate(hs.make_mailbox(ap, args), 1))
     hs.serve(args, "imap_hostile", partial(handle, mode=args.mode,
