@@ -150,7 +150,7 @@ imap_commit(struct imap_session *s)
 	c = xcalloc(1, sizeof *c);
 	c->s = s;
 	c->n = s->nbatch;
-	memcpy(c->uid, s->batch_uid, s->nbatch * sizeof *c->uid);
+	memcpy(c->uid, s->batch_uid, s->nbatch * sizeof *c->uid); /* n > 0 */
 	s->commits++;
 	store_commit(s->store, s->batch, s->nbatch, imap_committed_cb, c);
 	s->nbatch = 0;
@@ -340,7 +340,9 @@ imap_after_fetch(struct imap_session *s)
 	size_t	 first = s->del.next;
 
 	if (first == 0)
-		qsort(s->del.v, s->del.n, sizeof *s->del.v, imap_uid_cmp);
+		if (s->del.n > 1)
+			qsort(s->del.v, s->del.n, sizeof *s->del.v,
+			    imap_uid_cmp);
 	if (s->del.next < s->del.n && imap_uids_set(&s->del, s->set,
 	    sizeof s->set) > 0) {
 		s->set_uids = s->del.next - first;
@@ -573,8 +575,11 @@ imap_remap_match(struct imap_session *s)
 			o[j++].uid = old[i].uid;
 	nold = j;
 	store_imap_old_free(old, nold0);
-	qsort(o, nold, sizeof *o, imap_remap_cmp);
-	qsort(s->remap, s->nremap, sizeof *s->remap, imap_remap_cmp);
+	/* (qsort and bsearch want a pointer even for nothing: none NULL.) */
+	if (nold > 1)
+		qsort(o, nold, sizeof *o, imap_remap_cmp);
+	if (s->nremap > 1)
+		qsort(s->remap, s->nremap, sizeof *s->remap, imap_remap_cmp);
 	pairs = xcalloc(s->nremap + 1, sizeof *pairs);
 	matched = uidset_new();
 	for (i = 0; i < s->nremap; i++) {

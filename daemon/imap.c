@@ -550,7 +550,9 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		    s->want.n);
 		if (s->remap_from != 0)
 			imap_remap_match(s);
-		qsort(s->want.v, s->want.n, sizeof *s->want.v, imap_uid_cmp);
+		if (s->want.n > 1)
+			qsort(s->want.v, s->want.n, sizeof *s->want.v,
+			    imap_uid_cmp);
 		if (s->want.n > 0 && store_expect(s->store, s->account,
 		    s->want.n, &cause) != 0) {
 			imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
