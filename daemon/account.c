@@ -489,8 +489,8 @@ account_watch_done_cb(struct imap_session *s, const struct imap_result *r,
 	struct account_watch	*w = arg;
 	struct account		*a = w->a;
 
+	/* r lives in s: s is freed last. */
 	w->s = NULL;
-	imap_session_free(s);
 	if (r->error == IMAP_OK && r->no_idle) {
 		account_watch_answered(w, r);
 		a->no_idle = 1;		/* poll from now on */
@@ -498,6 +498,7 @@ account_watch_done_cb(struct imap_session *s, const struct imap_result *r,
 		/* A poll in progress ends as a sync session. */
 		if (!TAILQ_EMPTY(&a->waiters) && !a->asking)
 			account_ask(a);
+		imap_session_free(s);
 		return;
 	}
 	free(w->error);
@@ -505,11 +506,11 @@ account_watch_done_cb(struct imap_session *s, const struct imap_result *r,
 	w->error_kind = imap_error_name(r->error);
 	account_watch_answered(w, r);
 	if (r->error == IMAP_ERR_AUTH && secret_refused(a->secret) &&
-	    !a->asking) {
+	    !a->asking)
 		account_ask(a);
-		return;
-	}
-	account_watch_later(w);
+	else
+		account_watch_later(w);
+	imap_session_free(s);
 }
 
 /* The retry timer of a watch. */
