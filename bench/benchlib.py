@@ -9,6 +9,8 @@ directory first on sys.path).
 import argparse
 import json
 import statistics
+import subprocess
+import time
 
 MIB = 1024 * 1024
 
@@ -176,3 +178,42 @@ def write_json(out, path):
             json.dump(out, fp, indent=1)
             fp.write("\n")
         print("numbers written to %s" % path)
+
+
+def clients(mc):
+    """The daemon's count of connected clients (this query included); mc
+    is the mailctl command line up to the sub-command."""
+    p = subprocess.run(mc + ["status", "--json"], capture_output=True)
+    if p.returncode != 0:
+        return None
+    return json.loads(p.stdout).get("clients")
+
+
+def watch_start(mc, timeout=10):
+    """Start `mailctl watch --json` (mc: the mailctl command line up to
+    the sub-command) and wait until the daemon counts it among its clients:
+    then it is subscribed. Returns the process (stdout a pipe), or None
+    when it did not subscribe within timeout seconds."""
+    c0 = clients(mc)
+    watch = subprocess.Popen(mc + ["watch", "--json"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while c0 is not None and (clients(mc) or 0) < c0 + 1:
+        if time.monotonic() > deadline or watch.poll() is not None:
+            watch.kill()
+            watch.wait()
+            return None
+        time.sleep(0.01)
+    return watch
+
+
+def proc_status_kb(pid, field):
+    """Field (VmRSS, VmHWM, ...) of /proc/PID/status in KiB, or None."""
+    try:
+        with open("/proc/%d/status" % pid) as fp:
+            for line in fp:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None

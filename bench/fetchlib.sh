@@ -27,6 +27,17 @@
 # and sets TOOL_CMD[X]=COMMAND for each tool that needs a program
 # installed. Then it calls fetch_opts "$@" and, once its own checks are
 # done, fetch_main.
+#
+# A driver may add scenarios of its own, which do not run the tools in
+# turn: it lists them in DRIVER_SCENARIOS, its extra options (parse_opts
+# specs) in DRIVER_OPTS, and defines for each such scenario S:
+#
+#   scenario_opts_S          set MESSAGES, TOTAL_MB, MIN_BYTES, MAX_BYTES,
+#                            ATTACH and REPS (when not given) for S, check
+#                            its own options
+#   prepare_S CORPUS         users and mailboxes, before Dovecot starts
+#   run_S MODE               the whole of S in TLS mode MODE: it writes
+#                            the rows of RESULTS itself (report.py knows S)
 
 WORK=/var/tmp/mailctl-bench
 USER_NAME=bench     # the Dovecot user whose INBOX is the mailbox
@@ -34,7 +45,7 @@ USER_PASS=bench-pw-7
 SCENARIO=fetch
 MESSAGES=
 TOTAL_MB=
-REPS=3
+REPS=
 TLS=both
 ONLY=
 BUILD=$TOP
@@ -53,7 +64,8 @@ fetch_opts()
 {
 	parse_opts "--scenario:SCENARIO --messages:MESSAGES --total-mb:TOTAL_MB
 	    --reps:REPS --tls:TLS --only:ONLY --build:BUILD --base:BASE
-	    --json:JSON_OUT --timeout:TIMEOUT --keep:KEEP=1" "$@"
+	    --json:JSON_OUT --timeout:TIMEOUT --keep:KEEP=1
+	    ${DRIVER_OPTS:-}" "$@"
 
 	case $SCENARIO in
 	fetch)
@@ -61,10 +73,7 @@ fetch_opts()
 		MIN_BYTES=2048 MAX_BYTES=1048576 ATTACH=0.4 ;;
 	noop)
 		: "${MESSAGES:=50000}"
-		is_uint "$MESSAGES" ||
-		    die "--messages: expected a positive integer"
-		: "${TOTAL_MB:=$(awk -v n="$MESSAGES" 'BEGIN { printf "%.2f", n * 1536 / 1048576 }')}"
-		MIN_BYTES=1024 MAX_BYTES=2048 ATTACH=0 ;;
+		small_mailbox ;;
 	bigmsg)
 		: "${MESSAGES:=1}" "${TOTAL_MB:=100}"
 		[ "$MESSAGES" = 1 ] ||
@@ -72,8 +81,13 @@ fetch_opts()
 		is_num "$TOTAL_MB" || die "--total-mb: expected a number"
 		MIN_BYTES=$(awk -v m="$TOTAL_MB" 'BEGIN { printf "%d", m * 1048576 }')
 		MAX_BYTES=$MIN_BYTES ATTACH=1 ;;
-	*) die "--scenario: expected fetch, noop or bigmsg" ;;
+	*)
+		case " ${DRIVER_SCENARIOS:-} " in
+		*" $SCENARIO "*) "scenario_opts_$SCENARIO" ;;
+		*) die "--scenario: expected one of fetch, noop, bigmsg${DRIVER_SCENARIOS:+, ${DRIVER_SCENARIOS// /, }}" ;;
+		esac ;;
 	esac
+	: "${REPS:=3}"
 	is_uint "$MESSAGES" && [ "$MESSAGES" -ge 1 ] ||
 	    die "--messages: expected a positive integer"
 	is_num "$TOTAL_MB" || die "--total-mb: expected a number"
@@ -104,6 +118,15 @@ fetch_opts()
 	case :$PATH: in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 	command -v dovecot >/dev/null && command -v python3 >/dev/null ||
 	    die "Dovecot or python3 missing: run bash bench/install-deps"
+}
+
+# The sizes of a mailbox of MESSAGES small messages: 1-2 KiB, no
+# attachment, TOTAL_MB (unless given) what that comes to.
+small_mailbox()
+{
+	is_uint "$MESSAGES" || die "--messages: expected a positive integer"
+	: "${TOTAL_MB:=$(awk -v n="$MESSAGES" 'BEGIN { printf "%.2f", n * 1536 / 1048576 }')}"
+	MIN_BYTES=1024 MAX_BYTES=2048 ATTACH=0
 }
 
 # --- state of the run -------------------------------------------------------
@@ -216,11 +239,18 @@ run_fetchmail()
 }
 
 # Start mailctld for DIR and MODE; wait until `mailctl status` answers.
-# On failure set R_NOTE and fail.
+# On failure set R_NOTE and fail. Its accounts are the users MC_USERS
+# (default USER_NAME, all with the password USER_PASS), each named after
+# its user.
 mc_start()
 {
-	local dir=$1 mode=$2 extra=
+	local dir=$1 mode=$2 extra= accounts= sep= u
 	[ -z "${MC_NORULES:-}" ] || extra=' "filters": [],'
+	for u in ${MC_USERS:-$USER_NAME}; do
+		accounts+="$sep    {\"name\": \"$u\", \"email\": \"$u@$MS_DOMAIN\",
+	      $(USER_NAME=$u mc_server_json "$dir" "$mode")}"
+		sep=$',\n'
+	done
 	if [ ! -x "$MAILCTLD" ] || [ ! -x "$MAILCTL" ]; then
 		R_NOTE="not built: no $MAILCTLD or $MAILCTL (use --build DIR)"
 		return 1
@@ -231,11 +261,7 @@ mc_start()
 	  "socket": "$dir/s.sock",
 	  "poll_interval": 86400,$extra
 	  "accounts": [
-	    {
-	      "name": "bench",
-	      "email": "$USER_NAME@$MS_DOMAIN",
-	      $(mc_server_json "$dir" "$mode")
-	    }
+	$accounts
 	  ]
 	}
 	EOF
@@ -318,6 +344,27 @@ tool_base()
 
 # --- one run ----------------------------------------------------------------
 
+# Append the result of one run (R_STATUS, R_SECS, R_COUNT, R_RSS, R_NOTE)
+# of tool $2 in TLS mode $1, phase $3, repetition $4 to RESULTS.
+result_row()
+{
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
+	    "$R_STATUS" "$R_SECS" "$R_COUNT" "$R_RSS" \
+	    "$(printf '%s' "$R_NOTE" | tr '\t\n' '  ')" >>"$RESULTS"
+}
+
+# Keep what a run in directory $1 said (out, err, mailctld.log) under
+# $RUN/logs, named $2.* (see --keep).
+keep_logs()
+{
+	local f
+	mkdir -p "$RUN/logs"
+	for f in out err mailctld.log; do
+		[ -s "$1/$f" ] && cp "$1/$f" "$RUN/logs/$2.$f"
+	done
+	return 0
+}
+
 # run_one MODE TOOL PHASE REP: wipe (fetch, bigmsg) the tool's state, sync,
 # run it, record the result line, print a progress line.
 run_one()
@@ -340,9 +387,7 @@ run_one()
 	if [ "$phase" = warm ] && [ "$R_STATUS" = failed ]; then
 		R_STATUS=broken R_NOTE="first download (warm-up) failed: $R_NOTE"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$tool" \
-	    "$phase" "$rep" "$R_STATUS" "$R_SECS" "$R_COUNT" "$R_RSS" \
-	    "$(printf '%s' "$R_NOTE" | tr '\t\n' '  ')" >>"$RESULTS"
+	result_row "$mode" "$tool" "$phase" "$rep"
 	case $R_STATUS in
 	ok)
 		log "$(printf '%-18s %-12s %8.3f s  %6s msgs  %s' "$label" "$tool" \
@@ -355,11 +400,7 @@ run_one()
 	# Keep what the tool said (see --keep); the fetched mail is not needed
 	# any more (except in noop, where the local state is what the next
 	# download compares with).
-	mkdir -p "$RUN/logs"
-	for f in out err mailctld.log; do
-		[ -s "$dir/$f" ] &&
-		    cp "$dir/$f" "$RUN/logs/$mode-$tool-$phase$rep.$f"
-	done
+	keep_logs "$dir" "$mode-$tool-$phase$rep"
 	if [ "$SCENARIO" != noop ]; then
 		trash "$dir"
 	fi
@@ -404,6 +445,9 @@ fetch_main()
 	ms_setup "$MSD" >/dev/null || die "ms_setup failed"
 	ms_add_user "$USER_NAME" "$USER_PASS" || die "ms_add_user failed"
 	ms_inject_dir "$USER_NAME" "$corpus" || die "injection failed"
+	if declare -F "prepare_$SCENARIO" >/dev/null; then
+		"prepare_$SCENARIO" "$corpus" || die "$SCENARIO: setup failed"
+	fi
 	ms_start_dovecot || die "Dovecot did not start"
 
 	{
@@ -424,6 +468,11 @@ fetch_main()
 
 	for mode in $MODES; do
 		say "--- $mode ($(port_of "$mode")) ---"
+		if declare -F "run_$SCENARIO" >/dev/null; then
+			"run_$SCENARIO" "$mode"
+			mc_stop_all
+			continue
+		fi
 		if [ "$SCENARIO" = noop ]; then
 			# Every tool sees every message once, not timed.
 			for tool in $TOOLS; do

@@ -4,10 +4,11 @@
 # in the same run.
 #
 # Usage (as root; bash bench/install-deps first):
-#   bash bench/imap-sync.sh [--scenario fetch|noop|bigmsg]
+#   bash bench/imap-sync.sh [--scenario fetch|noop|bigmsg|push|idle10]
 #        [--messages N] [--total-mb M] [--reps R] [--tls none|implicit|both]
 #        [--only TOOL,...] [--build DIR] [--base DIR] [--json FILE]
-#        [--timeout S] [--keep]
+#        [--timeout S] [--keep] [--mails N] [--interval S] [--accounts A]
+#        [--window S]
 #
 # Scenarios (see bench/README.md):
 #   fetch   (default) N=5000 messages of 2 KiB..1 MiB, ~200 MiB in all (the
@@ -17,6 +18,19 @@
 #           once (not timed), then the timed syncs find nothing new.
 #   bigmsg  one message of M=100 MiB; time and peak RSS (mailctld's is the
 #           daemon's VmHWM).
+#   push    push latency: --mails N=100 mails sent through Postfix one at a
+#           time (--interval 0.6 s after the previous one was seen) to the
+#           user whose INBOX (N=20 small messages) both mailctld (idle
+#           true, `mailctl watch --json`) and the floor (floor: an imaplib
+#           client in IDLE, a second login) watch at once; latency from
+#           the return of sendmail() to new_mail / EXISTS
+#           (bench/push-latency.py). mbsync has no push. --reps batches.
+#   idle10  --accounts A=10 IMAP accounts (A users, N=20 small messages
+#           each) watched by one mailctld (idle true): once every INBOX is
+#           in IDLE, the daemon's VmRSS and its CPU ticks over --window
+#           S=60 s, with idle_renew at its default (300 s: no renewal in
+#           the window), then again with "idle_renew": 10.
+#           Only mailctld runs; no --base in push and idle10.
 # Tools: raw (bench/raw-imap.py: LOGIN, EXAMINE, one UID FETCH 1:*
 # BODY.PEEK[], everything read and thrown away: the floor), mbsync (isync,
 # Sync Pull into a Maildir, its default FSync), getmail6 (Maildir
@@ -55,8 +69,15 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 PROTO=imap
-KNOWN_TOOLS="raw rawlist mbsync getmail6 fetchmail offlineimap3 mailctld norules base"
+KNOWN_TOOLS="raw rawlist mbsync getmail6 fetchmail offlineimap3 mailctld norules base floor"
 LAST_PREFIX=imap-
+# push and idle10 (see below): their own options.
+DRIVER_SCENARIOS="push idle10"
+DRIVER_OPTS="--mails:MAILS --interval:INTERVAL --accounts:ACCOUNTS --window:WINDOW"
+MAILS=100
+INTERVAL=0.6
+ACCOUNTS=10
+WINDOW=60
 
 BENCH_NAME=imap-sync
 # shellcheck source=bench/lib.sh
@@ -71,8 +92,33 @@ default_tools()
 {
 	case $SCENARIO in
 	noop) echo "raw rawlist mbsync mailctld" ;;
+	push) echo "floor mailctld" ;;
+	idle10) echo "mailctld" ;;
 	*) echo "raw mbsync getmail6 fetchmail offlineimap3 mailctld" ;;
 	esac
+}
+
+# push and idle10: a mailbox of small messages, one batch or window pair
+# by default.
+scenario_opts_push()
+{
+	: "${MESSAGES:=20}" "${REPS:=1}"
+	small_mailbox
+	[ -z "$BASE" ] || die "--base: not for the $SCENARIO scenario"
+	is_uint "$MAILS" && [ "$MAILS" -ge 1 ] ||
+	    die "--mails: expected a positive integer"
+	is_num "$INTERVAL" || die "--interval: expected seconds"
+}
+
+scenario_opts_idle10()
+{
+	scenario_opts_push
+	is_uint "$ACCOUNTS" && [ "$ACCOUNTS" -ge 1 ] ||
+	    die "--accounts: expected a positive integer"
+	is_uint "$WINDOW" && [ "$WINDOW" -ge 1 ] ||
+	    die "--window: expected seconds"
+	# The users: USER_NAME, then USER_NAME2, USER_NAME3, ...
+	IDLE_USERS="$USER_NAME $(seq -f "$USER_NAME%g" 2 "$ACCOUNTS" | paste -sd' ')"
 }
 
 fetch_opts "$@"
@@ -80,6 +126,13 @@ case " $TOOLS " in
 *" rawlist "*) [ "$SCENARIO" = noop ] ||
 	die "--only: rawlist is only for the noop scenario" ;;
 esac
+for t in $TOOLS; do
+	case $SCENARIO:$t in
+	push:floor | push:mailctld | idle10:mailctld) ;;
+	push:* | idle10:*) die "--only: $t does not run in $SCENARIO" ;;
+	*:floor) die "--only: floor is only for the push scenario" ;;
+	esac
+done
 # fetchmail remembers what it fetched over IMAP by setting \Seen on the
 # server. In noop it keeps those flags (see tool_fetchmail), so it makes
 # its first sync before any other tool's: the others then find the same
@@ -96,12 +149,13 @@ port_of()
 }
 
 # mailctld's "imap" server: INBOX, kept on the server; no IDLE, so that
-# a sync is all the daemon does.
+# a sync is all the daemon does, unless MC_IDLE says otherwise (push,
+# idle10: true, and what follows it in the block, as "idle_renew").
 mc_server_json()
 {
-	printf '"imap": {"host": "%s", "port": %s, "tls": "%s", "ca_file": "%s", "user": "%s", "password": "%s", "keep": true, "idle": false}' \
+	printf '"imap": {"host": "%s", "port": %s, "tls": "%s", "ca_file": "%s", "user": "%s", "password": "%s", "keep": true, "idle": %s}' \
 	    "$MS_HOST" "$(port_of "$2")" "$2" "$MS_CA_FILE" "$USER_NAME" \
-	    "$USER_PASS"
+	    "$USER_PASS" "${MC_IDLE:-false}"
 }
 
 # The raw client's arguments for TLS mode $1.
@@ -125,6 +179,11 @@ fetch_meta()
 	printf 'getmail6\t%s\n' "$(getmail --version 2>/dev/null | head -n 1)"
 	printf 'offlineimap3\t%s\n' "$(offlineimap --version 2>/dev/null | head -n 1)"
 	printf 'imap_port\t%s\nimaps_port\t%s\n' "$MS_IMAP_PORT" "$MS_IMAPS_PORT"
+	case $SCENARIO in
+	push) printf 'mails\t%s\ninterval_s\t%s\n' "$MAILS" "$INTERVAL" ;;
+	idle10) printf 'accounts\t%s\nwindow_s\t%s\nclk_tck\t%s\n' \
+	    "$ACCOUNTS" "$WINDOW" "$(getconf CLK_TCK)" ;;
+	esac
 }
 
 # --- the tools (see fetchlib.sh for the contract) ---------------------------
@@ -285,6 +344,153 @@ tool_offlineimap3()
 	R_SECS=$T_SECS R_RSS=$T_RSS
 	R_COUNT=$(count_msgs "$dir/maildir")
 	judge_store "$dir/err"
+}
+
+# --- push and idle10 ---------------------------------------------------------
+
+# "IDLE RENEWED RECONNECTS" of the daemon on socket $1: how many of its
+# folder watches are in IDLE, have renewed their IDLE at least once, and
+# the reconnects of all of them (`mailctl status --json`).
+mc_watches()
+{
+	"$MAILCTL" --socket "$1" status --json 2>/dev/null | python3 -c '
+import json, sys
+w = [w for a in json.load(sys.stdin)["accounts"]
+     for w in (a.get("poll") or {}).get("watch") or []]
+print(sum(x["state"] == "idle" for x in w),
+      sum(x.get("last_renewal") is not None for x in w),
+      sum(x.get("reconnects", 0) for x in w))' 2>/dev/null || echo 0 0 0
+}
+
+# Wait (at most 30 s) until $2 folder watches of the daemon on socket $1
+# are in IDLE; otherwise set R_NOTE and fail.
+mc_wait_idle()
+{
+	local n
+	for _ in $(seq 300); do
+		read -r n _ <<<"$(mc_watches "$1")"
+		[ "$n" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	R_NOTE="$n of $2 watches in IDLE after 30 s"
+	return 1
+}
+
+# Start mailctld for DIR and MODE on the users MC_USERS with IDLE, the
+# rest of its imap block MC_IDLE; its first fetch starts the watches; wait
+# until all are in IDLE. On failure set R_STATUS broken and R_NOTE.
+mc_start_idle()
+{
+	local dir=$1 mode=$2 users=${MC_USERS:-$USER_NAME}
+	R_STATUS=broken
+	MC_IDLE="true${MC_IDLE:-}" mc_start "$dir" "$mode" || return 1
+	if ! "$MAILCTL" --socket "$dir/s.sock" fetch --json >"$dir/fetch.out" \
+	    2>"$dir/err"; then
+		R_NOTE="fetch: $(first_line "$dir/err")"
+		return 1
+	fi
+	mc_wait_idle "$dir/s.sock" "$(echo "$users" | wc -w)" || return 1
+	R_STATUS=ok
+}
+
+# push in TLS mode $1: for each repetition, mailctld (a fresh data_dir) and
+# the floor watch the INBOX while push-latency.py sends the mails and
+# writes one result line per mail and watcher.
+run_push()
+{
+	local mode=$1 dir=$RUN/$1-push rep args
+	ms_start_postfix >/dev/null || die "Postfix did not start"
+	for rep in $(seq "$REPS"); do
+		trash "$dir"
+		mkdir -p "$dir"
+		raw_args "$mode"
+		args=("${RAW_ARGS[@]}")
+		case " $TOOLS " in *" floor "*) ;; *) args+=(--no-floor) ;; esac
+		case " $TOOLS " in
+		*" mailctld "*)
+			if ! mc_start_idle "$dir" "$mode"; then
+				result_row "$mode" mailctld rep "$rep"
+				run_failed "[$mode push $rep/$REPS]" mailctld "$mode mailctld"
+				mc_drop
+				keep_logs "$dir" "$mode-push$rep"
+				continue
+			fi
+			args+=(--mailctl "$MAILCTL" --socket "$dir/s.sock"
+			    --account "$USER_NAME" --daemon-pid "$MC_PID") ;;
+		esac
+		python3 "$HERE/push-latency.py" "${args[@]}" \
+		    --smtp-port "$MS_SMTP_PLAIN_PORT" --mails "$MAILS" \
+		    --interval "$INTERVAL" --results "$RESULTS" --mode "$mode" \
+		    --rep "$rep" >"$dir/out" 2>"$dir/err" ||
+		    { ANY_FAILED=1; log "[$mode push $rep/$REPS] FAILED: $(first_line "$dir/err")"; }
+		log "[$mode push $rep/$REPS] $(first_line "$dir/out")"
+		mc_drop
+		keep_logs "$dir" "$mode-push$rep"
+	done
+}
+
+# Users and mailboxes of idle10: the users after USER_NAME, each with the
+# corpus $1 in its INBOX.
+prepare_idle10()
+{
+	local u
+	for u in ${IDLE_USERS#"$USER_NAME"}; do
+		ms_add_user "$u" "$USER_PASS" && ms_inject_dir "$u" "$1" || return 1
+	done
+}
+
+# idle10 in TLS mode $1: each repetition, one window with idle_renew at its
+# default, one with 10 s.
+run_idle10()
+{
+	local mode=$1 rep renew
+	for rep in $(seq "$REPS"); do
+		for renew in 300 10; do
+			idle_window "$mode" "$rep" "$renew"
+		done
+	done
+}
+
+# One window: mailctld watching every user's INBOX (idle_renew $3; 300 is
+# left out, the default), all in IDLE; its VmRSS, then its CPU ticks over
+# WINDOW seconds. The result line: seconds = CPU seconds in the window,
+# count = watches still in IDLE at its end, rss_kb = VmRSS at its start,
+# note = "ticks= wall_s= rss_end_kb= hwm_kb= renewed= reconnects=
+# [run_ms=]" (run_ms: see mc_cpu_ms).
+idle_window()
+{
+	local mode=$1 rep=$2 renew=$3 dir=$RUN/$1-renew$3 extra='' c0 c1 t0 t1 m0 m1
+	local rss idle renewed reconnects
+	trash "$dir"
+	mkdir -p "$dir"
+	R_SECS='' R_COUNT='' R_RSS='' R_NOTE=''
+	[ "$renew" = 300 ] || extra=", \"idle_renew\": $renew"
+	if MC_USERS=$IDLE_USERS MC_IDLE=$extra mc_start_idle "$dir" "$mode"; then
+		R_RSS=$(mc_status_kb VmRSS)
+		c0=$(mc_cpu_ticks) m0=$(mc_cpu_ms) t0=$(date +%s.%N)
+		sleep "$WINDOW"
+		c1=$(mc_cpu_ticks) m1=$(mc_cpu_ms) t1=$(date +%s.%N)
+		rss=$(mc_status_kb VmRSS)
+		read -r idle renewed reconnects <<<"$(mc_watches "$dir/s.sock")"
+		R_COUNT=$idle
+		R_SECS=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+		    'BEGIN { printf "%.3f", t / hz }')
+		R_NOTE="ticks=$((c1 - c0)) wall_s=$(awk -v a="$t0" -v b="$t1" \
+		    'BEGIN { printf "%.3f", b - a }') rss_end_kb=$rss hwm_kb=$(mc_hwm) renewed=$renewed reconnects=$reconnects"
+		[ -z "$m0" ] || [ -z "$m1" ] || R_NOTE+=" run_ms=$(awk -v a="$m0" \
+		    -v b="$m1" 'BEGIN { printf "%.3f", b - a }')"
+		if [ "$idle" != "$ACCOUNTS" ]; then
+			R_STATUS=failed
+			R_NOTE="$idle of $ACCOUNTS watches in IDLE at the end; $R_NOTE"
+		fi
+	fi
+	mc_drop
+	result_row "$mode" mailctld "renew$renew" "$rep"
+	case $R_STATUS in
+	ok) log "[$mode idle_renew $renew $rep/$REPS] VmRSS $R_RSS KiB, $R_NOTE" ;;
+	*) run_failed "[$mode idle_renew $renew $rep/$REPS]" mailctld "$mode renew$renew" ;;
+	esac
+	keep_logs "$dir" "$mode-renew$renew-$rep"
 }
 
 fetch_main

@@ -337,8 +337,33 @@ mc_wait_up()
 	return 1
 }
 
+# Field $1 (VmRSS, VmHWM, ...) of /proc/$MC_PID/status, in KiB.
+mc_status_kb()
+{
+	awk -v f="$1:" '$1 == f { print $2 }' "/proc/$MC_PID/status" 2>/dev/null
+}
+
 # The peak RSS of mailctld $MC_PID so far (KiB).
 mc_hwm()
 {
-	awk '/^VmHWM:/ { print $2 }' "/proc/$MC_PID/status" 2>/dev/null
+	mc_status_kb VmHWM
+}
+
+# The CPU time mailctld $MC_PID has used so far, user and system, all its
+# threads: utime + stime of /proc/PID/stat, in clock ticks (getconf
+# CLK_TCK). The name, field 2, has no space in it ("(mailctld)").
+mc_cpu_ticks()
+{
+	awk '{ print $14 + $15 }' "/proc/$MC_PID/stat" 2>/dev/null
+}
+
+# The run time of mailctld $MC_PID's threads so far, in ms to the
+# microsecond (the sum of se.sum_exec_runtime of /proc/PID/task/*/sched):
+# finer than the ticks, but only where the kernel has CONFIG_SCHED_DEBUG,
+# and without threads that have ended. Empty when there is none.
+mc_cpu_ms()
+{
+	cat "/proc/$MC_PID"/task/*/sched 2>/dev/null | awk '
+	    $1 == "se.sum_exec_runtime" { s += $3; n++ }
+	    END { if (n) printf "%.3f", s }'
 }

@@ -34,24 +34,7 @@ import subprocess
 import sys
 import time
 
-
-def vmrss(pid):
-    try:
-        with open("/proc/%d/status" % pid) as fp:
-            for line in fp:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def clients(mc):
-    """The daemon's count of connected clients (this query included)."""
-    p = subprocess.run(mc + ["status", "--json"], capture_output=True)
-    if p.returncode != 0:
-        return None
-    return json.loads(p.stdout).get("clients")
+from benchlib import proc_status_kb, watch_start
 
 
 def main():
@@ -82,15 +65,9 @@ def main():
     if len(queued) != a.mails:
         return fail("%d mails queued, expected %d" % (len(queued), a.mails))
 
-    # Subscribe, and wait until the daemon counts the watcher.
-    c0 = clients(mc)
-    watch = subprocess.Popen(mc + ["watch", "--json"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while c0 is not None and (clients(mc) or 0) < c0 + 1:
-        if time.monotonic() > deadline or watch.poll() is not None:
-            return fail("mailctl watch did not subscribe")
-        time.sleep(0.01)
+    watch = watch_start(mc)
+    if watch is None:
+        return fail("mailctl watch did not subscribe")
 
     t0 = time.monotonic()
     # Options go before the sub-command: `queue flush --json` is refused
@@ -136,7 +113,7 @@ def main():
         if half is None and len(sent) >= a.mails / 2:
             half = now - t0
         if a.pid:
-            r = vmrss(a.pid)
+            r = proc_status_kb(a.pid, "VmRSS")
             if r is not None and (peak_rss is None or r > peak_rss):
                 peak_rss = r
     res["seconds"] = round(now - t0, 6)
