@@ -1,6 +1,7 @@
 #!/bin/bash
 # IMAP syncing against a real Dovecot over IMAPS, STARTTLS and plain
-# IMAP: 200 messages (some with multi-MB bodies, 8-bit headers) stored
+# IMAP: 200 messages (some with multi-MB bodies, two with raw 8-bit
+# header bytes) stored
 # once each and byte-identical to the server's copies; a second sync
 # fetches nothing; one new message is fetched alone; a second server folder
 # lands in its local twin ("Lists/dev" as Lists.dev) while INBOX is filed
@@ -13,6 +14,21 @@ use_mail_servers
 ms_add_user alice 'alice-Pw1'
 ms_add_user bob 'bob-Pw2'
 python3 "$TOOLS/gen_messages.py" 200 "$T/src" --big 4
+# Raw 8-bit header bytes in two of them (UTF-8, and Latin-1): stored as
+# they are, byte for byte.
+python3 - "$T/src" <<'PY'
+import os, sys
+d = sys.argv[1]
+names = sorted(os.listdir(d))
+for name, subj in ((names[2], "caf\u00e9 \u00fcn\u00efcode".encode()),
+                   (names[4], b"caf\xe9 latin-1")):
+    p = os.path.join(d, name)
+    data = open(p, "rb").read()
+    head, sep, body = data.partition(b"\n\n")
+    lines = [b"Subject: " + subj if l.startswith(b"Subject:") else l
+             for l in head.split(b"\n")]
+    open(p, "wb").write(b"\n".join(lines) + sep + body)
+PY
 python3 "$TOOLS/gen_messages.py" 5 "$T/src-bob" --prefix bob --big 0
 ms_inject_dir alice "$T/src" >/dev/null
 ms_inject_dir bob "$T/src-bob" >/dev/null
@@ -50,6 +66,8 @@ for a in imaps starttls plain; do
 	check "$a: nothing left in tmp/" \
 		test -z "$(find "$T/data/$a" -path "$T/data/$a/*/tmp/*" -type f)"
 done
+eightbit=$(stored imaps | xargs grep -l -a -F "$(printf 'caf\xe9 latin-1')" | wc -l)
+check "the raw Latin-1 header byte came through as it is ($eightbit file)" test "$eightbit" -eq 1
 check "the big bodies came through (4 files over 2 MB)" \
 	test "$(find "$T/data/imaps" -type f -size +2M | wc -l)" -eq 4
 check "STARTTLS was used" \
