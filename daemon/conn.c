@@ -462,6 +462,26 @@ conn_readline(struct evbuffer *in, char *buf, size_t max, size_t *len)
 }
 
 /*
+ * What an event of a session's connection (what: BEV_EVENT_*, err: the
+ * socket's errno) means, for the session's one error line; state names
+ * where the session was, timeout the seconds it waited.
+ */
+void
+conn_event_text(char *dst, size_t size, short what, int err, int timeout,
+    const char *state)
+{
+	if (what & BEV_EVENT_TIMEOUT)
+		snprintf(dst, size, "timed out after %d s waiting for the server "
+		    "(in %s)", timeout, state);
+	else if (what & BEV_EVENT_EOF)
+		snprintf(dst, size, "the server closed the connection (in %s)",
+		    state);
+	else
+		snprintf(dst, size, "connection error in %s: %s", state,
+		    err != 0 ? strerror(err) : "connection lost");
+}
+
+/*
  * Copy a peer's text for a log line or a message: printable ASCII only
  * (any other byte becomes '?'), at most 200 bytes, NUL-terminated within
  * size.

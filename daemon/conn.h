@@ -10,7 +10,8 @@
  *
  * What the sessions above share besides the connection: the one bounded
  * line reader for their replies (conn_readline), the copy of a peer's
- * text fit for a log line (conn_printable), and the numbers that name
+ * text fit for a log line (conn_printable), what a failed connection's
+ * event means (conn_event_text), and the numbers that name
  * sessions in the logs (conn_session_id: "session=N", one counter for
  * every protocol).
  */
@@ -36,6 +37,8 @@ int		 conn_readline(struct evbuffer *, char *buf, size_t max,
 		    size_t *len);
 void		 conn_printable(char *dst, size_t size, const char *src,
 		    size_t len);
+void		 conn_event_text(char *dst, size_t size, short what, int err,
+		    int timeout, const char *state);
 unsigned	 conn_session_id(void);
 void		 conn_free(struct conn *);
 void		 conn_init(struct event_base *);

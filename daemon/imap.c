@@ -738,8 +738,11 @@ imap_line(struct imap_session *s, const char *line, size_t len)
 static void
 imap_conn_error(struct imap_session *s, int err)
 {
-	imap_fail(s, IMAP_ERR_NETWORK, "connection error in %s: %s",
-	    imap_state_names[s->state], strerror(err));
+	char	 msg[300];
+
+	conn_event_text(msg, sizeof msg, BEV_EVENT_ERROR, err, s->timeout,
+	    imap_state_names[s->state]);
+	imap_fail(s, IMAP_ERR_NETWORK, "%s", msg);
 }
 
 /* Is the session reading responses (not ended, not in a handshake)? */
@@ -803,6 +806,7 @@ static void
 imap_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct imap_session	*s = arg;
+	char			 msg[300];
 
 	if (s->state == IMAP_S_DONE)
 		return;
@@ -810,15 +814,9 @@ imap_event_cb(struct bufferevent *bev, short what, void *arg)
 		imap_close(s, IMAP_OK);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
-		imap_fail(s, IMAP_ERR_NETWORK, "timed out after %d s waiting "
-		    "for the server (in %s)", s->timeout,
-		    imap_state_names[s->state]);
-	else if (what & BEV_EVENT_EOF)
-		imap_fail(s, IMAP_ERR_NETWORK, "the server closed the "
-		    "connection (in %s)", imap_state_names[s->state]);
-	else
-		imap_conn_error(s, EVUTIL_SOCKET_ERROR());
+	conn_event_text(msg, sizeof msg, what, EVUTIL_SOCKET_ERROR(),
+	    s->timeout, imap_state_names[s->state]);
+	imap_fail(s, IMAP_ERR_NETWORK, "%s", msg);
 }
 
 /* Connected (and TLS up when implicit): wait for the greeting. */

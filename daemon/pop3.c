@@ -547,8 +547,11 @@ pop3_read_listing(struct pop3_session *s, struct evbuffer *in)
 static void
 pop3_conn_error(struct pop3_session *s, int err)
 {
-	pop3_fail(s, POP3_ERR_NETWORK, "connection error in %s: %s",
-	    pop3_state_names[s->state], strerror(err));
+	char	 msg[300];
+
+	conn_event_text(msg, sizeof msg, BEV_EVENT_ERROR, err, s->timeout,
+	    pop3_state_names[s->state]);
+	pop3_fail(s, POP3_ERR_NETWORK, "%s", msg);
 }
 
 /* Is the session reading replies (not ended, not in a TLS handshake)? */
@@ -618,6 +621,7 @@ static void
 pop3_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct pop3_session	*s = arg;
+	char			 msg[300];
 
 	/* After the end, what the connection does is of no interest. */
 	if (s->state == POP3_DONE)
@@ -626,15 +630,9 @@ pop3_event_cb(struct bufferevent *bev, short what, void *arg)
 		pop3_close(s, POP3_OK);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
-		pop3_fail(s, POP3_ERR_NETWORK, "timed out after %d s waiting "
-		    "for the server (in %s)", s->timeout,
-		    pop3_state_names[s->state]);
-	else if (what & BEV_EVENT_EOF)
-		pop3_fail(s, POP3_ERR_NETWORK, "the server closed the "
-		    "connection (in %s)", pop3_state_names[s->state]);
-	else
-		pop3_conn_error(s, EVUTIL_SOCKET_ERROR());
+	conn_event_text(msg, sizeof msg, what, EVUTIL_SOCKET_ERROR(),
+	    s->timeout, pop3_state_names[s->state]);
+	pop3_fail(s, POP3_ERR_NETWORK, "%s", msg);
 }
 
 /* Connected (and TLS up when implicit): wait for the greeting. */

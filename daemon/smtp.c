@@ -666,27 +666,21 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "timed out after %d s "
 		    "sending to the server (in %s)", s->timeout,
 		    smtp_state_names[s->state]);
-	else if (what & BEV_EVENT_TIMEOUT)
-		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "timed out after %d s "
-		    "waiting for the server (in %s)", wait,
-		    smtp_state_names[s->state]);
 	else if ((what & BEV_EVENT_EOF) && s->state == SMTP_IDLE)
 		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "the server closed the "
 		    "idle connection");
-	else if (what & BEV_EVENT_EOF)
-		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "the server closed the "
-		    "connection (in %s)", smtp_state_names[s->state]);
-	else if ((e = bufferevent_get_openssl_error(bev)) != 0) {
+	else if (!(what & (BEV_EVENT_TIMEOUT | BEV_EVENT_EOF)) &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
 		ERR_error_string_n(e, err, sizeof err);
 		while (bufferevent_get_openssl_error(bev) != 0)
 			;
 		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "TLS error in %s: %s",
 		    smtp_state_names[s->state], err);
-	} else
-		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "connection error in %s: "
-		    "%s", smtp_state_names[s->state],
-		    EVUTIL_SOCKET_ERROR() ? strerror(EVUTIL_SOCKET_ERROR()) :
-		    "connection lost");
+	} else {
+		conn_event_text(err, sizeof err, what, EVUTIL_SOCKET_ERROR(),
+		    wait, smtp_state_names[s->state]);
+		smtp_fail(s, SMTP_ERR_NETWORK, 1, 0, "%s", err);
+	}
 }
 
 /* --- Public API ---------------------------------------------------- */
