@@ -25,13 +25,24 @@
  * later, each failure doubling the wait up to LOGIND_RETRY_MAX. A
  * connection that lived LOGIND_STABLE seconds starts the count afresh.
  * Back, it says so at info level too.
+ *
+ * A delay inhibitor lock (logind's Inhibit("sleep", ..., "delay")) lets
+ * the owner close its connections before the machine sleeps: taken once
+ * the match is in place and again after each wake-up, released (its file
+ * descriptor closed) right after cb(1) returned. logind waits for it at
+ * most InhibitDelayMaxSec (5 s by default). Asking for it is a method call
+ * answered through the loop; a refusal (no logind, a policy that says no)
+ * is logged at debug level and the daemon works the same, only its
+ * connections are dropped by the sleep rather than closed before it.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-bus.h>
@@ -58,6 +69,8 @@ static int			 logind_delay = LOGIND_RETRY_FIRST;
 static int			 logind_absent;	/* "no system bus" logged */
 static int			 logind_broken;	/* errno: the match failed */
 static time_t			 logind_since;	/* match in place; 0: not */
+static int			 logind_lock = -1; /* the delay lock's fd */
+static int			 logind_asleep;	/* between (true) and (false) */
 
 static void	logind_connect(void);
 
@@ -69,6 +82,64 @@ logind_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+/* Let the machine sleep: close the delay lock, if there is one. */
+static void
+logind_release(void)
+{
+	if (logind_lock == -1)
+		return;
+	close(logind_lock);
+	logind_lock = -1;
+	log_debug("logind: delay lock released");
+}
+
+/* Inhibit answered: keep the lock's file descriptor, or say why not. */
+static int
+logind_inhibit_cb(sd_bus_message *m, void *arg, sd_bus_error *ret_error)
+{
+	const sd_bus_error	*e;
+	int			 fd, r;
+
+	(void)arg;
+	if ((e = sd_bus_message_get_error(m)) != NULL) {
+		log_debug("logind: no delay lock: %s: \"%s\"", e->name,
+		    e->message ? e->message : "");
+		return 0;
+	}
+	if ((r = sd_bus_message_read(m, "h", &fd)) < 0) {
+		log_debug("logind: Inhibit answered without a file "
+		    "descriptor: %s", strerror(-r));
+		return 0;
+	}
+	/* The message owns fd; keep a copy of our own. */
+	logind_release();
+	if ((logind_lock = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		log_debug("logind: delay lock: %s", strerror(errno));
+		return 0;
+	}
+	log_debug("logind: delay lock taken");
+	/* Asleep already (the answer came after PrepareForSleep(true)). */
+	if (logind_asleep)
+		logind_release();
+	return 0;
+}
+
+/* Ask logind for a delay lock on sleep; the answer comes by the loop. */
+static void
+logind_inhibit(void)
+{
+	int	 r;
+
+	if (logind_dbus == NULL || logind_lock != -1)
+		return;
+	r = sd_bus_call_method_async(logind_dbus, NULL, LOGIND_NAME,
+	    LOGIND_PATH, LOGIND_IFACE, "Inhibit", logind_inhibit_cb, NULL,
+	    "ssss", "sleep", "mailctld",
+	    "Close the mail connections before sleeping", "delay");
+	if (r < 0)
+		log_debug("logind: Inhibit: %s", strerror(-r));
 }
 
 /* Try to connect again in a while, waiting longer each time. */
@@ -99,6 +170,7 @@ logind_disconnect(const char *what, int r)
 	else
 		log_debug("logind: %s: %s", what, strerror(-r));
 	logind_absent = 1;
+	logind_release();
 	dbus_loop_free(logind_loop);
 	logind_loop = NULL;
 	logind_dbus = sd_bus_close_unref(logind_dbus);
@@ -149,7 +221,12 @@ logind_signal_cb(sd_bus_message *m, void *arg, sd_bus_error *ret_error)
 		return 0;
 	}
 	log_debug("logind: PrepareForSleep(%s)", sleeping ? "true" : "false");
+	logind_asleep = sleeping != 0;
 	logind_sleep_cb(sleeping != 0, logind_arg);
+	if (sleeping)
+		logind_release();
+	else
+		logind_inhibit();
 	return 0;
 }
 
@@ -178,6 +255,7 @@ logind_match_cb(sd_bus_message *m, void *arg, sd_bus_error *ret_error)
 		    "\"%s\"", address ? address : "?");
 	logind_absent = 0;
 	logind_since = logind_now();
+	logind_inhibit();
 	return 0;
 }
 
@@ -252,5 +330,6 @@ logind_shutdown(void)
 	logind_loop = NULL;
 	logind_dbus = sd_bus_close_unref(logind_dbus);
 	logind_since = 0;
-	logind_absent = logind_broken = 0;
+	logind_absent = logind_broken = logind_asleep = 0;
+	logind_release();
 }

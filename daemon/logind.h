@@ -9,6 +9,10 @@
  * tries again in the background (1 s, doubling up to 5 min); the daemon
  * works the same, only a wake-up is not noticed.
  *
+ * While connected it holds a logind delay lock on sleep, given back right
+ * after cb(1) returned and taken anew after cb(0): cb(1) is the owner's
+ * chance to close its connections before the machine sleeps.
+ *
  * cb runs from the loop; it must not call logind_shutdown().
  */
 #ifndef MAILCTL_LOGIND_H

@@ -138,8 +138,9 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 /*
  * The machine is about to sleep (sleeping 1) or awake again (0), says
  * logind. The one place that decides what sleep means to the daemon:
- * before it, nothing yet (the IMAP IDLE work will close its connections
- * here); after it, every account polls, as its timer slept too.
+ * before it, the IDLE connections close (logind waits for that, as the
+ * daemon holds a delay lock until this returns); after it, every account
+ * polls, as its timer slept too.
  */
 static void
 main_sleep_cb(int sleeping, void *arg)

@@ -5,8 +5,9 @@
 # the same signal from a stranger, who does not own org.freedesktop.login1,
 # changes nothing; with no system bus the daemon serves and says so once;
 # a bus that goes away is noticed, and one that comes back at the same
-# address is used again within the backoff (1 s, 2 s, ...). Each latency is
-# printed.
+# address is used again within the backoff (1 s, 2 s, ...); a logind that
+# serves Inhibit gets a delay lock, given back before the sleep and taken
+# anew after it. Each latency is printed.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
 command -v dbus-daemon >/dev/null || skip_all "dbus-daemon is not installed"
@@ -87,6 +88,42 @@ expect_rc 0 "status answers" mailctl status
 check "no warning or error" eval '! grep -q "^<[0-4]>" "$T/daemon.log"'
 stop_daemon
 check "clean stop" test "$DAEMON_RC" -eq 0
+
+# --- a delay lock from a logind that serves Inhibit --------------------------
+# The fake owns logind's name, answers Inhibit with a pipe and says when
+# its holder closed it: the daemon takes a delay lock, gives it back once
+# it is ready for the sleep, and takes a new one after the wake-up.
+mkfifo "$T/fake.in"
+"$FAKE" serve <"$T/fake.in" >"$T/fake.out" 2>"$T/fake.err" &
+FAKE_PID=$!
+exec 7>"$T/fake.in"
+t_at_exit "kill $FAKE_PID 2>/dev/null"
+# fake_said PATTERN: lines of the serving fake matching PATTERN.
+fake_said() { grep -c -- "$1" "$T/fake.out" || true; }
+check "the serving fake logind owns the name" count_reaches "fake_said '^ready$'" 1 5
+: >"$T/daemon.log"
+start_daemon "$T/config.json"
+check "the daemon takes a delay lock on sleep" \
+	count_reaches "fake_said '^inhibit sleep mailctld delay$'" 1 5
+check "and keeps it" count_stays "fake_said '^released'" 0
+echo true >&7
+check "PrepareForSleep(true) is logged" count_reaches "logged '^<6>going to sleep$'" 1 5
+check "the lock is given back for the sleep" \
+	count_reaches "fake_said '^released mailctld$'" 1 5
+check "after the daemon got ready for it" eval \
+	"grep -n 'going to sleep\|delay lock released' \"\$T/daemon.log\" | tail -2 | grep -q 'delay lock released'"
+echo false >&7
+check "the wake-up is logged" count_reaches "logged '^<6>resumed from sleep'" 1 5
+check "a new lock is taken after the wake-up" \
+	count_reaches "fake_said '^inhibit sleep mailctld delay$'" 2 5
+check "one lock held at a time" count_stays "fake_said '^released mailctld$'" 1
+stop_daemon
+check "clean stop" test "$DAEMON_RC" -eq 0
+check "the lock goes with the daemon" \
+	count_reaches "fake_said '^released mailctld$'" 2 5
+check "the fake saw no error" test ! -s "$T/fake.err"
+exec 7>&-
+kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
 
 # --- no system bus at all ----------------------------------------------------
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent
