@@ -236,6 +236,7 @@ store_maker(void *arg)
 		fd = store_make_file(st, f->tmpfd, name, sizeof name);
 		pthread_mutex_lock(&st->lock);
 		f->making--;
+		pthread_cond_broadcast(&st->made);
 		if (fd == -1) {
 			/* The loop creates its own and reports the error. */
 			f->expect = 0;
@@ -330,6 +331,16 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	pthread_mutex_lock(&st->lock);
 	if (f->expect > 0)
 		f->expect--;
+	/*
+	 * The pool is empty but a maker is on it: wait for its file rather
+	 * than make one here. Creations in one directory run one at a time
+	 * anyway (the kernel locks the directory), so one made here would not
+	 * come sooner; the maker would only spin on the lock meanwhile,
+	 * taking a CPU from the loop and the server. The wait is at most the
+	 * creation the loop would have made itself.
+	 */
+	while (f->npool == 0 && f->making > 0 && !st->stopping)
+		pthread_cond_wait(&st->made, &st->lock);
 	if (f->npool > 0) {
 		f->npool--;
 		m->fd = f->pool_fd[f->npool];

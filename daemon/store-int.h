@@ -121,6 +121,7 @@ struct store {
 	int		 threads;	/* lock and threads set up */
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 make_wake;	/* a pool wants files */
+	pthread_cond_t	 made;		/* a maker put a file in a pool */
 	struct store_jobs done;		/* under lock */
 	int		 stopping;	/* under lock */
 	int		 efd;		/* threads -> loop: jobs done */
