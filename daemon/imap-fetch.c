@@ -103,39 +103,29 @@ imap_key(const struct imap_session *s, uint32_t uid, char *key, size_t size)
 	    s->folders[s->folder]);
 }
 
-/* The store reports a batch: count it, remember its UIDs, go on. */
-static void
-imap_committed_cb(int rc, const char *cause, const struct store_new *news,
-    size_t nnews, void *arg)
+/* The store committed a batch (session.c): count it, go on. */
+void
+imap_committed(void *arg, int rc, const char *cause, const uint32_t *uid,
+    size_t n)
 {
-	struct imap_commit	*c = arg;
-	struct imap_session	*s = c->s;
+	struct imap_session	*s = arg;
 	size_t			 i;
 
-	if (nnews > 0 && !s->dead)
-		s->stored_cb(news, nnews, s->arg);
-	s->commits--;
-	if (s->dead) {
-		free(c);
-		imap_reap(s);
-		return;
-	}
 	if (rc != 0)
 		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 	else {
-		s->result.new += c->n;
-		for (i = 0; i < c->n && !s->keep; i++)
-			imap_uids_add(&s->del, c->uid[i]);
+		s->result.new += n;
+		for (i = 0; i < n && !s->c.keep; i++)
+			imap_uids_add(&s->del, uid[i]);
 	}
-	free(c);
 	if (s->state == IMAP_S_DONE)
 		imap_report(s);
-	else if (s->state == IMAP_S_WAIT && s->commits == 0)
+	else if (s->state == IMAP_S_WAIT && s->c.commits == 0)
 		imap_after_fetch(s);
-	else if (s->paused && s->commits < IMAP_MAX_COMMITS / 2) {
+	else if (s->paused && s->c.commits < IMAP_MAX_COMMITS / 2) {
 		s->paused = 0;
-		bufferevent_enable(s->bev, EV_READ);
-		imap_read_cb(s->bev, s);	/* what waited in the input */
+		bufferevent_enable(s->c.bev, EV_READ);
+		imap_read_cb(s->c.bev, s);	/* what waited in the input */
 	}
 }
 
@@ -143,22 +133,12 @@ imap_committed_cb(int rc, const char *cause, const struct store_new *news,
 void
 imap_commit(struct imap_session *s)
 {
-	struct imap_commit	*c;
-
-	if (s->nbatch == 0)
-		return;
-	c = xcalloc(1, sizeof *c);
-	c->s = s;
-	c->n = s->nbatch;
-	memcpy(c->uid, s->batch_uid, s->nbatch * sizeof *c->uid); /* n > 0 */
-	s->commits++;
-	store_commit(s->store, s->batch, s->nbatch, imap_committed_cb, c);
-	s->nbatch = 0;
-	s->batch_bytes = 0;
-	if (s->commits >= IMAP_MAX_COMMITS && !s->paused && s->bev != NULL &&
+	session_commit(&s->c);
+	if (s->c.commits >= IMAP_MAX_COMMITS && !s->paused &&
+	    s->c.bev != NULL &&
 	    s->state != IMAP_S_DONE) {
 		s->paused = 1;
-		bufferevent_disable(s->bev, EV_READ);
+		bufferevent_disable(s->c.bev, EV_READ);
 	}
 }
 
@@ -174,7 +154,7 @@ imap_put(struct imap_session *s, const char *p, size_t n)
 	size_t		 room, k, used;
 
 	while (n > 0 || s->cr) {
-		if ((dst = store_msg_room(s->cur, &room)) == NULL) {
+		if ((dst = store_msg_room(s->c.cur, &room)) == NULL) {
 			imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message "
 			    "to disk: %s", strerror(errno));
 			return -1;
@@ -209,12 +189,12 @@ imap_put(struct imap_session *s, const char *p, size_t n)
 				break;
 			}
 		}
-		if (store_msg_fill(s->cur, used) != 0) {
+		if (store_msg_fill(s->c.cur, used) != 0) {
 			imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message "
 			    "to disk: %s", strerror(errno));
 			return -1;
 		}
-		if (store_msg_size(s->cur) > IMAP_MSG_MAX) {
+		if (store_msg_size(s->c.cur) > IMAP_MSG_MAX) {
 			imap_fail(s, IMAP_ERR_PROTOCOL, "a message is larger "
 			    "than %llu bytes; giving up",
 			    (unsigned long long)IMAP_MSG_MAX);
@@ -232,8 +212,8 @@ imap_put_cr(struct imap_session *s)
 	size_t	 room;
 
 	s->cr = 0;
-	if ((dst = store_msg_room(s->cur, &room)) == NULL ||
-	    (dst[0] = '\r', store_msg_fill(s->cur, 1)) != 0) {
+	if ((dst = store_msg_room(s->c.cur, &room)) == NULL ||
+	    (dst[0] = '\r', store_msg_fill(s->c.cur, 1)) != 0) {
 		imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message to disk: "
 		    "%s", strerror(errno));
 		return -1;
@@ -247,9 +227,9 @@ imap_msg_begin(struct imap_session *s)
 {
 	char	*cause = NULL;
 
-	store_msg_abort(s->cur);
+	store_msg_abort(s->c.cur);
 	s->cr = 0;
-	if ((s->cur = store_msg_new(s->store, s->account, NULL,
+	if ((s->c.cur = store_msg_new(s->c.store, s->c.account, NULL,
 	    &cause)) == NULL) {
 		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 		free(cause);
@@ -270,12 +250,12 @@ imap_fetch_msg(struct imap_session *s, const struct imap_item *list)
 	uidv = imap_fetch_get(list, "UID");
 	if (body == NULL)
 		return;		/* flags of another message, say */
-	if (body->kind == IMAP_STRING && s->cur == NULL &&
+	if (body->kind == IMAP_STRING && s->c.cur == NULL &&
 	    (imap_msg_begin(s) != 0 || imap_put(s, body->s, body->len) != 0))
 		return;
-	if (s->cur == NULL) {
+	if (s->c.cur == NULL) {
 		log_warnx("account=%s session=%u a FETCH without a message "
-		    "body (%s)", s->account, s->id, body->kind == IMAP_NIL ?
+		    "body (%s)", s->c.account, s->c.id, body->kind == IMAP_NIL ?
 		    "NIL" : "not a string");
 		return;
 	}
@@ -290,29 +270,25 @@ imap_fetch_msg(struct imap_session *s, const struct imap_item *list)
 	if (uid >= s->next_uid)
 		s->next_uid = (uint32_t)uid + 1;
 	imap_key(s, (uint32_t)uid, key, sizeof key);
-	if (uidset_has(s->seen, key) || uidset_has(s->taken, key)) {
-		store_msg_abort(s->cur);
-		s->cur = NULL;
+	if (uidset_has(s->c.seen, key) || uidset_has(s->c.taken, key)) {
+		store_msg_abort(s->c.cur);
+		s->c.cur = NULL;
 		return;
 	}
-	store_msg_set_uidl(s->cur, key);
+	store_msg_set_uidl(s->c.cur, key);
 	if (s->local != NULL)
-		store_msg_set_folder(s->cur, s->local);
-	uidset_add(s->taken, key);
-	if (store_msg_close(s->cur, &cause) != 0) {
-		s->cur = NULL;
+		store_msg_set_folder(s->c.cur, s->local);
+	uidset_add(s->c.taken, key);
+	if (store_msg_close(s->c.cur, &cause) != 0) {
+		s->c.cur = NULL;
 		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return;
 	}
-	s->result.bytes += store_msg_size(s->cur);
-	s->batch_bytes += store_msg_size(s->cur);
+	s->result.bytes += store_msg_size(s->c.cur);
 	if (s->sync_seen)
 		imap_pull_add(s, (uint32_t)uid, list);
-	s->batch_uid[s->nbatch] = (uint32_t)uid;
-	s->batch[s->nbatch++] = s->cur;
-	s->cur = NULL;
-	if (s->nbatch == IMAP_BATCH_MSGS || s->batch_bytes >= IMAP_BATCH_BYTES)
+	if (session_add(&s->c, (uint32_t)uid))
 		imap_commit(s);
 }
 
@@ -329,7 +305,7 @@ imap_fetch_next(struct imap_session *s)
 	}
 	imap_commit(s);
 	imap_enter(s, IMAP_S_WAIT);
-	if (s->commits == 0)
+	if (s->c.commits == 0)
 		imap_after_fetch(s);
 }
 
@@ -373,10 +349,10 @@ imap_folder_end(struct imap_session *s)
 void
 imap_timeouts(struct imap_session *s, int reading)
 {
-	struct timeval	 tv = { s->timeout, 0 };
+	struct timeval	 tv = { s->c.timeout, 0 };
 
-	if (s->bev != NULL)
-		bufferevent_set_timeouts(s->bev, reading ? &tv : NULL, &tv);
+	if (s->c.bev != NULL)
+		bufferevent_set_timeouts(s->c.bev, reading ? &tv : NULL, &tv);
 }
 
 /* End the IDLE: the tagged OK comes back within the timeout, or else. */
@@ -387,8 +363,8 @@ imap_idle_done(struct imap_session *s)
 		return;
 	evtimer_del(s->renew_ev);
 	imap_timeouts(s, 1);
-	log_debug("account=%s session=%u C: DONE", s->account, s->id);
-	evbuffer_add(bufferevent_get_output(s->bev), "DONE\r\n", 6);
+	log_debug("account=%s session=%u C: DONE", s->c.account, s->c.id);
+	evbuffer_add(bufferevent_get_output(s->c.bev), "DONE\r\n", 6);
 	s->done_sent = 1;
 	imap_enter(s, IMAP_S_IDLE_DONE);
 }
@@ -417,7 +393,7 @@ imap_idle_enter(struct imap_session *s)
 {
 	if (!(s->caps & IMAP_CAP_IDLE)) {
 		log_info("account=%s session=%u the server does not offer "
-		    "IDLE: polling instead", s->account, s->id);
+		    "IDLE: polling instead", s->c.account, s->c.id);
 		s->result.no_idle = 1;
 		imap_command(s, 0, "LOGOUT");
 		imap_enter(s, IMAP_S_LOGOUT);
@@ -455,7 +431,7 @@ imap_round_end(struct imap_session *s)
 	s->in_cb = 1;
 	s->round_cb(s, &s->result, s->arg);
 	s->in_cb = 0;
-	if (s->dead || s->state == IMAP_S_DONE)
+	if (s->c.dead || s->state == IMAP_S_DONE)
 		return;		/* freed in the callback: reaped from the loop */
 	if (s->again) {
 		s->pushed = 0;
@@ -562,9 +538,10 @@ imap_remap_match(struct imap_session *s)
 	size_t			 nold, nold0, i, j, npairs = 0;
 	char			*cause = NULL, k[32];
 
-	if (store_imap_old(s->store, s->account, s->folders[s->folder],
+	if (store_imap_old(s->c.store, s->c.account, s->folders[s->folder],
 	    s->remap_from, &old, &nold0, &cause) != 0) {
-		log_warnx("account=%s session=%u %s", s->account, s->id, cause);
+		log_warnx("account=%s session=%u %s", s->c.account, s->c.id,
+		    cause);
 		free(cause);
 		return;
 	}
@@ -609,12 +586,13 @@ imap_remap_match(struct imap_session *s)
 	}
 	s->want.n = j;
 	log_info("account=%s session=%u %s: %zu messages found again by "
-	    "Message-ID, %zu to download", s->account, s->id,
+	    "Message-ID, %zu to download", s->c.account, s->c.id,
 	    s->folders[s->folder], npairs, s->want.n);
 	if (npairs > 0)
-		store_imap_rekey(s->store, s->account, s->folders[s->folder],
+		store_imap_rekey(s->c.store, s->c.account,
+		    s->folders[s->folder],
 		    s->remap_from, s->uidvalidity, pairs, npairs, imap_rekey_cb,
-		    xstrdup(s->account));
+		    xstrdup(s->c.account));
 	for (i = 0; i < nold; i++)
 		free(o[i].mid);
 	free(o);
@@ -636,14 +614,14 @@ imap_list(struct imap_session *s)
 	char			*cause = NULL;
 	int			 known;
 
-	if (store_imap_folder_get(s->store, s->account, s->folders[s->folder],
-	    &st, &cause) != 0) {
-		log_warnx("account=%s session=%u %s", s->account, s->id,
+	if (store_imap_folder_get(s->c.store, s->c.account,
+	    s->folders[s->folder], &st, &cause) != 0) {
+		log_warnx("account=%s session=%u %s", s->c.account, s->c.id,
 		    cause);
 		free(cause);
 		memset(&st, 0, sizeof st);
 	}
-	known = s->keep && st.uidvalidity == s->uidvalidity && st.uidnext > 0;
+	known = s->c.keep && st.uidvalidity == s->uidvalidity && st.uidnext > 0;
 	/*
 	 * The server renumbered the folder (a new UIDVALIDITY): what was
 	 * stored is found again by Message-ID, not downloaded again.
@@ -651,10 +629,11 @@ imap_list(struct imap_session *s)
 	if (st.uidvalidity != 0 && st.uidvalidity != s->uidvalidity &&
 	    s->exists > 0) {
 		log_info("account=%s session=%u %s has a new UIDVALIDITY (%u, "
-		    "was %u): matching by Message-ID", s->account, s->id,
+		    "was %u): matching by Message-ID", s->c.account, s->c.id,
 		    s->folders[s->folder], s->uidvalidity, st.uidvalidity);
 		s->remap_from = st.uidvalidity;
-		imap_command(s, 0, "UID FETCH 1:* (UID%s BODY.PEEK[HEADER.FIELDS "
+		imap_command(s, 0,
+		    "UID FETCH 1:* (UID%s BODY.PEEK[HEADER.FIELDS "
 		    "(MESSAGE-ID)])", s->sync_seen ? " FLAGS" : "");
 		imap_enter(s, IMAP_S_LIST);
 		return;
@@ -665,7 +644,7 @@ imap_list(struct imap_session *s)
 	    (!s->sync_seen || (st.highestmodseq > 0 &&
 	    st.highestmodseq == s->modseq)))) {
 		log_debug("account=%s session=%u %s unchanged since the last "
-		    "sync", s->account, s->id, s->folders[s->folder]);
+		    "sync", s->c.account, s->c.id, s->folders[s->folder]);
 		imap_after_fetch(s);
 		return;
 	}
@@ -735,9 +714,9 @@ imap_pull_apply(struct imap_session *s)
 	if (s->npull == 0)
 		return;
 	ap = xcalloc(1, sizeof *ap);
-	ap->account = xstrdup(s->account);
+	ap->account = xstrdup(s->c.account);
 	ap->pull = s->pull;
-	store_imap_apply_seen(s->store, s->account, s->folders[s->folder],
+	store_imap_apply_seen(s->c.store, s->c.account, s->folders[s->folder],
 	    s->uidvalidity, ap->pull, s->npull, &ap->changed, imap_apply_cb,
 	    ap);
 	s->pull = NULL;
@@ -784,8 +763,8 @@ imap_state_save(struct imap_session *s)
 	st.uidnext = s->uidnext;
 	st.highestmodseq = s->modseq;
 	st.synced = time(NULL);
-	store_imap_folder_put(s->store, s->account, s->folders[s->folder],
-	    &st, imap_state_log_cb, xstrdup(s->account));
+	store_imap_folder_put(s->c.store, s->c.account, s->folders[s->folder],
+	    &st, imap_state_log_cb, xstrdup(s->c.account));
 }
 
 /* Push the read states changed here since the last sync. */
@@ -804,9 +783,9 @@ imap_push_start(struct imap_session *s)
 		imap_folder_end(s);
 		return;
 	}
-	if (store_imap_pending(s->store, s->account, s->folders[s->folder],
+	if (store_imap_pending(s->c.store, s->c.account, s->folders[s->folder],
 	    s->uidvalidity, &f, &n, &cause) != 0) {
-		log_warnx("account=%s session=%u %s", s->account, s->id,
+		log_warnx("account=%s session=%u %s", s->c.account, s->c.id,
 		    cause);
 		free(cause);
 		imap_folder_end(s);
@@ -871,9 +850,9 @@ imap_push_next(struct imap_session *s)
 	}
 	if (s->npush > 0) {
 		log_info("account=%s session=%u %zu changes pushed to %s",
-		    s->account, s->id, s->npush, s->folders[s->folder]);
-		store_imap_pending_done(s->store, s->push_ids, s->npush,
-		    imap_push_done_cb, xstrdup(s->account));
+		    s->c.account, s->c.id, s->npush, s->folders[s->folder]);
+		store_imap_pending_done(s->c.store, s->push_ids, s->npush,
+		    imap_push_done_cb, xstrdup(s->c.account));
 		s->npush = 0;
 	}
 	imap_folder_end(s);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "imap.h"
 #include "imap-wire.h"
+#include "session.h"
 #include "store.h"
 
 struct bufferevent;
@@ -29,8 +30,6 @@ struct uidset;
 #define IMAP_INPUT_HIGH		(1024 * 1024)	/* stop reading beyond */
 #define IMAP_READ_BULK		(256 * 1024)	/* one direct read */
 #define IMAP_BULK_PER_CB	16		/* direct reads a callback */
-#define IMAP_BATCH_MSGS		64		/* messages in a commit */
-#define IMAP_BATCH_BYTES	(8 * 1024 * 1024)
 #define IMAP_MSG_MAX		(256ULL * 1024 * 1024)
 /*
  * Batches at the store at once: reading pauses beyond, as each message of
@@ -82,35 +81,13 @@ struct imap_remap {
 	char		*mid;		/* normalized: without <> */
 };
 
-/* A batch at the store, and the UIDs it holds. */
-struct imap_commit {
-	struct imap_session	*s;
-	size_t			 n;
-	uint32_t		 uid[IMAP_BATCH_MSGS];
-};
-
 struct imap_session {
-	unsigned		 id;		/* session=N in the logs */
-	char			*account;
-	char			*host;
-	int			 port;
-	enum config_tls		 tls;
-	char			*user;
-	char			*password;	/* secret: zeroed on free */
-	char			*auth;
-	char			*ca_file;
-	int			 timeout;
-	int			 keep;
+	struct session		 c;		/* server, connection, batches */
 	char			**folders;	/* server names */
 	size_t			 nfolders;
 	size_t			 folder;	/* the one selected */
 	char			*local;		/* its local twin; NULL: rules */
-	struct store		*store;		/* borrowed */
-	const struct uidset	*seen;		/* borrowed from the store */
-	struct uidset		*taken;		/* fetched in this session */
 
-	struct conn		*conn;
-	struct bufferevent	*bev;		/* borrowed from conn */
 	enum imap_state		 state;
 	unsigned		 caps;
 	int			 caps_known;
@@ -152,14 +129,7 @@ struct imap_session {
 	struct imap_uids	 want;		/* to download */
 	struct imap_uids	 del;		/* stored, to remove there */
 
-	struct store_msg	*cur;		/* message being received */
 	int			 cr;		/* a CR waits for its LF */
-	struct store_msg	*batch[IMAP_BATCH_MSGS];
-	uint32_t		 batch_uid[IMAP_BATCH_MSGS];
-	size_t			 nbatch;
-	uint64_t		 batch_bytes;
-	unsigned		 commits;	/* batches at the store */
-	int			 dead;		/* freed while in use */
 
 	/* A watching session (one folder, IDLE between syncs). */
 	int			 watch;
@@ -177,9 +147,6 @@ struct imap_session {
 	imap_done_cb		 round_cb;
 
 	struct imap_result	 result;
-	char			 message[600];
-	struct event		*report_ev;
-	imap_stored_cb		 stored_cb;
 	imap_done_cb		 cb;
 	void			*arg;
 };
@@ -201,6 +168,7 @@ int	imap_uid_cmp(const void *a, const void *b);
 void	imap_key(const struct imap_session *s, uint32_t uid, char *key,
 	    size_t size);
 void	imap_commit(struct imap_session *s);
+void	imap_committed(void *, int, const char *, const uint32_t *, size_t);
 int	imap_put(struct imap_session *s, const char *p, size_t n);
 int	imap_msg_begin(struct imap_session *s);
 void	imap_fetch_msg(struct imap_session *s, const struct imap_item *list);

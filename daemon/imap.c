@@ -50,6 +50,7 @@
 #include "conn.h"
 #include "imap.h"
 #include "imap-int.h"
+#include "session.h"
 #include "imap-wire.h"
 #include "store.h"
 #include "uidset.h"
@@ -65,31 +66,19 @@ _Static_assert(sizeof imap_state_names / sizeof imap_state_names[0] ==
 
 static void	imap_event_cb(struct bufferevent *, short, void *);
 static void	imap_reap_cb(evutil_socket_t, short, void *);
+static int	imap_reap_owner(void *);
+
+static const struct session_ops imap_ops = {
+	imap_committed, imap_reap_owner
+};
 
 /* Name an error class (for status and logs). */
 const char *
 imap_error_name(enum imap_error e)
 {
-	static const char *const names[] = { "ok", "network", "tls", "auth",
-	    "protocol", "local", "space" };
-	_Static_assert(sizeof names / sizeof names[0] == IMAP_NERRORS,
-	    "names matches enum imap_error");
+	_Static_assert(IMAP_NERRORS == 7, "the classes of session.c");
 
-	return e < IMAP_NERRORS ? names[e] : "unknown";
-}
-
-/* Take over the connection's bufferevent: callbacks, timeouts, limits. */
-static void
-imap_attach(struct imap_session *s)
-{
-	struct timeval	 tv = { s->timeout, 0 };
-
-	s->bev = conn_bev(s->conn);
-	bufferevent_setcb(s->bev, imap_read_cb, NULL, imap_event_cb, s);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, IMAP_INPUT_HIGH);
-	bufferevent_set_max_single_read(s->bev, IMAP_INPUT_HIGH / 4);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return session_error_name(e);
 }
 
 /* Deliver the result from the loop. */
@@ -98,7 +87,7 @@ imap_report_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct imap_session	*s = arg;
 
-	s->result.message = s->result.error == IMAP_OK ? NULL : s->message;
+	s->result.message = s->result.error == IMAP_OK ? NULL : s->c.message;
 	s->cb(s, &s->result, s->arg);
 }
 
@@ -106,9 +95,9 @@ imap_report_cb(evutil_socket_t fd, short what, void *arg)
 void
 imap_report(struct imap_session *s)
 {
-	if (s->state == IMAP_S_DONE && s->commits == 0) {
-		store_release(s->store, s->account);
-		event_active(s->report_ev, EV_TIMEOUT, 1);
+	if (s->state == IMAP_S_DONE && s->c.commits == 0) {
+		store_release(s->c.store, s->c.account);
+		event_active(s->c.report_ev, EV_TIMEOUT, 1);
 	}
 }
 
@@ -116,7 +105,7 @@ imap_report(struct imap_session *s)
 void
 imap_enter(struct imap_session *s, enum imap_state next)
 {
-	log_debug("account=%s session=%u %s -> %s", s->account, s->id,
+	log_debug("account=%s session=%u %s -> %s", s->c.account, s->c.id,
 	    imap_state_names[s->state], imap_state_names[next]);
 	s->state = next;
 }
@@ -131,13 +120,13 @@ imap_close(struct imap_session *s, enum imap_error err)
 	imap_enter(s, IMAP_S_DONE);
 	evtimer_del(s->renew_ev);
 	s->info.idling = 0;
-	store_msg_abort(s->cur);
-	s->cur = NULL;
+	store_msg_abort(s->c.cur);
+	s->c.cur = NULL;
 	s->result.error = err;
 	/* Messages received in full are kept even when the session fails. */
 	imap_commit(s);
-	if (s->bev != NULL)
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (s->c.bev != NULL)
+		bufferevent_disable(s->c.bev, EV_READ | EV_WRITE);
 	imap_report(s);
 }
 
@@ -150,10 +139,10 @@ imap_fail(struct imap_session *s, enum imap_error err, const char *fmt, ...)
 	if (s->state == IMAP_S_DONE && s->result.error != IMAP_OK)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(s->message, sizeof s->message, fmt, ap);
+	vsnprintf(s->c.message, sizeof s->c.message, fmt, ap);
 	va_end(ap);
-	log_info("account=%s session=%u failed in %s: %s", s->account, s->id,
-	    imap_state_names[s->state], s->message);
+	log_info("account=%s session=%u failed in %s: %s", s->c.account,
+	    s->c.id, imap_state_names[s->state], s->c.message);
 	if (s->state == IMAP_S_DONE)
 		s->result.error = err;
 	else
@@ -167,7 +156,7 @@ imap_fail(struct imap_session *s, enum imap_error err, const char *fmt, ...)
 void
 imap_command(struct imap_session *s, int secret, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	struct evbuffer	*out = bufferevent_get_output(s->c.bev);
 	va_list		 ap;
 	char		*cmd;
 	int		 n;
@@ -183,10 +172,10 @@ imap_command(struct imap_session *s, int secret, const char *fmt, ...)
 		fatalx("out of memory");
 	if (secret)
 		log_debug("account=%s session=%u C: %s %.*s ********",
-		    s->account, s->id, s->tag, (int)strcspn(cmd, " "), cmd);
+		    s->c.account, s->c.id, s->tag, (int)strcspn(cmd, " "), cmd);
 	else
-		log_debug("account=%s session=%u C: %s %.200s", s->account,
-		    s->id, s->tag, cmd);
+		log_debug("account=%s session=%u C: %s %.200s", s->c.account,
+		    s->c.id, s->tag, cmd);
 	evbuffer_add_printf(out, "%s %s\r\n", s->tag, cmd);
 	explicit_bzero(cmd, n);
 	free(cmd);
@@ -196,7 +185,7 @@ imap_command(struct imap_session *s, int secret, const char *fmt, ...)
 static int
 imap_secure(struct imap_session *s)
 {
-	return conn_is_tls(s->conn) || s->tls == CONFIG_TLS_NONE;
+	return conn_is_tls(s->c.conn) || s->c.tls == CONFIG_TLS_NONE;
 }
 
 /* Base64 of a SASL message (new memory; wiped by the caller). */
@@ -220,9 +209,10 @@ imap_authenticate(struct imap_session *s, int xoauth2)
 
 	if (xoauth2)
 		len = asprintf(&raw, "user=%s\001auth=Bearer %s\001\001",
-		    s->user, s->password);
+		    s->c.user, s->c.password);
 	else
-		len = asprintf(&raw, "%c%s%c%s", 0, s->user, 0, s->password);
+		len = asprintf(&raw, "%c%s%c%s", 0, s->c.user, 0,
+		    s->c.password);
 	if (len == -1)
 		fatalx("out of memory");
 	b64 = imap_b64(raw, len);
@@ -252,8 +242,9 @@ imap_login(struct imap_session *s)
 	char	 user[2100], pass[2100], lit[32];
 	long	 un, pn;
 
-	un = imap_quote(user, sizeof user, s->user, strlen(s->user));
-	pn = imap_quote(pass, sizeof pass, s->password, strlen(s->password));
+	un = imap_quote(user, sizeof user, s->c.user, strlen(s->c.user));
+	pn = imap_quote(pass, sizeof pass, s->c.password,
+	    strlen(s->c.password));
 	if ((un <= 0 || pn <= 0) && !(s->caps & IMAP_CAP_LITERALPLUS)) {
 		explicit_bzero(pass, sizeof pass);
 		imap_fail(s, IMAP_ERR_AUTH, "the user name or password cannot "
@@ -261,8 +252,8 @@ imap_login(struct imap_session *s)
 		    "offers neither AUTH=PLAIN nor LITERAL+");
 		return;
 	}
-	if (strlen(s->user) + 32 >= sizeof user ||
-	    strlen(s->password) + 32 >= sizeof pass) {
+	if (strlen(s->c.user) + 32 >= sizeof user ||
+	    strlen(s->c.password) + 32 >= sizeof pass) {
 		explicit_bzero(pass, sizeof pass);
 		imap_fail(s, IMAP_ERR_AUTH, "the user name or password is too "
 		    "long");
@@ -270,15 +261,15 @@ imap_login(struct imap_session *s)
 	}
 	/* A literal "{n+}" CRLF goes in the command line (LITERAL+). */
 	if (un <= 0) {
-		snprintf(lit, sizeof lit, "{%zu+}\r\n", strlen(s->user));
+		snprintf(lit, sizeof lit, "{%zu+}\r\n", strlen(s->c.user));
 		memcpy(user, lit, strlen(lit));
-		memcpy(user + strlen(lit), s->user, strlen(s->user) + 1);
+		memcpy(user + strlen(lit), s->c.user, strlen(s->c.user) + 1);
 	}
 	if (pn <= 0) {
-		snprintf(lit, sizeof lit, "{%zu+}\r\n", strlen(s->password));
+		snprintf(lit, sizeof lit, "{%zu+}\r\n", strlen(s->c.password));
 		memcpy(pass, lit, strlen(lit));
-		memcpy(pass + strlen(lit), s->password,
-		    strlen(s->password) + 1);
+		memcpy(pass + strlen(lit), s->c.password,
+		    strlen(s->c.password) + 1);
 	}
 	imap_command(s, 1, "LOGIN %s %s", user, pass);
 	explicit_bzero(pass, sizeof pass);
@@ -289,12 +280,13 @@ imap_login(struct imap_session *s)
 static void
 imap_after_caps(struct imap_session *s)
 {
-	const char	*auth = s->auth;
+	const char	*auth = s->c.auth;
 
-	if (s->tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->conn)) {
+	if (s->c.tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->c.conn)) {
 		if (!(s->caps & IMAP_CAP_STARTTLS)) {
 			imap_fail(s, IMAP_ERR_TLS, "%s:%d does not offer "
-			    "STARTTLS (tls is \"starttls\")", s->host, s->port);
+			    "STARTTLS (tls is \"starttls\")", s->c.host,
+			        s->c.port);
 			return;
 		}
 		imap_command(s, 0, "STARTTLS");
@@ -331,7 +323,7 @@ imap_tls_cb(struct conn *c, const char *error, void *arg)
 		imap_fail(s, IMAP_ERR_TLS, "%s", error);
 		return;
 	}
-	imap_attach(s);
+	session_attach(&s->c, imap_read_cb, imap_event_cb, IMAP_INPUT_HIGH);
 	s->caps = 0;
 	s->caps_known = 0;
 	imap_enter(s, IMAP_S_CAPABILITY_TLS);
@@ -350,7 +342,8 @@ imap_code(struct imap_session *s, const struct imap_resp *r)
 	if (strcmp(r->code, "CAPABILITY") == 0 && r->code_args != NULL) {
 		s->caps = imap_caps_text(r->code_args);
 		s->caps_known = 1;
-	} else if (strcmp(r->code, "UIDVALIDITY") == 0 && r->code_args != NULL) {
+	} else if (strcmp(r->code, "UIDVALIDITY") == 0 &&
+	    r->code_args != NULL) {
 		errno = 0;
 		v = strtoull(r->code_args, &end, 10);
 		if (errno == 0 && *end == '\0' && v > 0 && v <= UINT32_MAX)
@@ -368,7 +361,7 @@ imap_code(struct imap_session *s, const struct imap_resp *r)
 			s->modseq = v;
 	} else if (strcmp(r->code, "ALERT") == 0)
 		log_warnx("account=%s session=%u the server says: %s",
-		    s->account, s->id, r->text != NULL ? r->text : "");
+		    s->c.account, s->c.id, r->text != NULL ? r->text : "");
 }
 
 /* An untagged response. */
@@ -398,8 +391,8 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 			return;
 		}
 		if (r->status == IMAP_ST_PREAUTH) {
-			if (s->tls == CONFIG_TLS_STARTTLS &&
-			    !conn_is_tls(s->conn)) {
+			if (s->c.tls == CONFIG_TLS_STARTTLS &&
+			    !conn_is_tls(s->c.conn)) {
 				imap_fail(s, IMAP_ERR_TLS, "the server skipped "
 				    "login (PREAUTH) on a connection that is "
 				    "not encrypted yet");
@@ -449,15 +442,15 @@ imap_untagged(struct imap_session *s, const struct imap_resp *r)
 			if (uid >= s->next_uid)
 				s->next_uid = (uint32_t)uid + 1;
 			imap_key(s, (uint32_t)uid, key, sizeof key);
-			if (s->sync_seen && uidset_has(s->seen, key))
+			if (s->sync_seen && uidset_has(s->c.seen, key))
 				imap_pull_add(s, (uint32_t)uid, list);
 			/*
 			 * Stored before: with keep false it goes now (a crash
 			 * came between the store and the expunge).
 			 */
-			if (s->remap_from != 0 && !uidset_has(s->seen, key))
+			if (s->remap_from != 0 && !uidset_has(s->c.seen, key))
 				imap_remap_add(s, (uint32_t)uid, list);
-			if (uidset_has(s->seen, key) ? !s->keep &&
+			if (uidset_has(s->c.seen, key) ? !s->c.keep &&
 			    imap_uids_add(&s->del, (uint32_t)uid) != 0 :
 			    imap_uids_add(&s->want, (uint32_t)uid) != 0)
 				imap_fail(s, IMAP_ERR_PROTOCOL, "more than %d "
@@ -510,8 +503,8 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		break;
 	case IMAP_S_STARTTLS:
 		imap_enter(s, IMAP_S_HANDSHAKE);
-		bufferevent_disable(s->bev, EV_READ);
-		conn_starttls(s->conn, imap_tls_cb, s);
+		bufferevent_disable(s->c.bev, EV_READ);
+		conn_starttls(s->c.conn, imap_tls_cb, s);
 		break;
 	case IMAP_S_LOGIN:
 		if (!s->caps_known) {
@@ -521,7 +514,8 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		}
 		/* FALLTHROUGH */
 	case IMAP_S_CAPABILITY_AUTH:
-		log_debug("account=%s session=%u logged in", s->account, s->id);
+		log_debug("account=%s session=%u logged in", s->c.account,
+		    s->c.id);
 		/* QRESYNC: flag changes told while idling carry their UID. */
 		if (s->sync_seen && (s->caps & IMAP_CAP_QRESYNC)) {
 			imap_command(s, 0, "ENABLE QRESYNC");
@@ -546,14 +540,15 @@ imap_tagged(struct imap_session *s, const struct imap_resp *r)
 		break;
 	case IMAP_S_LIST:
 		log_info("account=%s session=%u folder %s: %u messages, %zu "
-		    "new", s->account, s->id, s->folders[s->folder], s->exists,
+		    "new", s->c.account, s->c.id, s->folders[s->folder],
+		        s->exists,
 		    s->want.n);
 		if (s->remap_from != 0)
 			imap_remap_match(s);
 		if (s->want.n > 1)
 			qsort(s->want.v, s->want.n, sizeof *s->want.v,
 			    imap_uid_cmp);
-		if (s->want.n > 0 && store_expect(s->store, s->account,
+		if (s->want.n > 0 && store_expect(s->c.store, s->c.account,
 		    s->want.n, &cause) != 0) {
 			imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 			free(cause);
@@ -618,14 +613,14 @@ imap_response(struct imap_session *s, const struct imap_resp *r)
 			imap_idle_done(s);
 	} else if (s->state == IMAP_S_LOGIN && s->sasl != NULL) {
 		/* AUTHENTICATE without SASL-IR: the answer to "+". */
-		evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n",
+		evbuffer_add_printf(bufferevent_get_output(s->c.bev), "%s\r\n",
 		    s->sasl);
 		explicit_bzero(s->sasl, strlen(s->sasl));
 		free(s->sasl);
 		s->sasl = NULL;
 	} else if (s->state == IMAP_S_LOGIN)
 		/* A challenge after our answer: cancel, see the tagged NO. */
-		evbuffer_add(bufferevent_get_output(s->bev), "*\r\n", 3);
+		evbuffer_add(bufferevent_get_output(s->c.bev), "*\r\n", 3);
 	else
 		imap_fail(s, IMAP_ERR_PROTOCOL, "an unexpected continuation "
 		    "request in %s", imap_state_names[s->state]);
@@ -719,7 +714,7 @@ imap_line(struct imap_session *s, const char *line, size_t len)
 	char	 shown[120];
 
 	conn_printable(shown, sizeof shown, line, len);
-	log_debug("account=%s session=%u S: %s", s->account, s->id, shown);
+	log_debug("account=%s session=%u S: %s", s->c.account, s->c.id, shown);
 	switch (imap_parse_line(s->parser, line, len)) {
 	case IMAP_PARSE_ERROR:
 		imap_fail(s, IMAP_ERR_PROTOCOL, "bad response: %s",
@@ -740,7 +735,7 @@ imap_conn_error(struct imap_session *s, int err)
 {
 	char	 msg[300];
 
-	conn_event_text(msg, sizeof msg, BEV_EVENT_ERROR, err, s->timeout,
+	conn_event_text(msg, sizeof msg, BEV_EVENT_ERROR, err, s->c.timeout,
 	    imap_state_names[s->state]);
 	imap_fail(s, IMAP_ERR_NETWORK, "%s", msg);
 }
@@ -750,7 +745,7 @@ static int
 imap_reading(const struct imap_session *s)
 {
 	return s->state != IMAP_S_DONE && s->state != IMAP_S_HANDSHAKE &&
-	    !s->dead && !s->paused;
+	    !s->c.dead && !s->paused;
 }
 
 /* Read callback: literals, then whole lines. */
@@ -782,7 +777,8 @@ imap_read_cb(struct bufferevent *bev, void *arg)
 			imap_line(s, s->line, len);
 			continue;
 		} else if (n == -1) {
-			imap_fail(s, IMAP_ERR_PROTOCOL, "the server sent a line "
+			imap_fail(s, IMAP_ERR_PROTOCOL,
+			    "the server sent a line "
 			    "longer than %d bytes", IMAP_LINE_MAX);
 			break;
 		} else if (n == -2) {
@@ -793,7 +789,7 @@ imap_read_cb(struct bufferevent *bev, void *arg)
 		/* Out of input: read on in large reads (see pop3.c). */
 		if (bulk++ == IMAP_BULK_PER_CB)
 			break;
-		if ((n = conn_read_more(s->conn, IMAP_READ_BULK)) == -1)
+		if ((n = conn_read_more(s->c.conn, IMAP_READ_BULK)) == -1)
 			imap_conn_error(s, errno);
 		if (n != 1)
 			break;
@@ -815,7 +811,7 @@ imap_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	conn_event_text(msg, sizeof msg, what, EVUTIL_SOCKET_ERROR(),
-	    s->timeout, imap_state_names[s->state]);
+	    s->c.timeout, imap_state_names[s->state]);
 	imap_fail(s, IMAP_ERR_NETWORK, "%s", msg);
 }
 
@@ -830,9 +826,9 @@ imap_connected_cb(struct conn *c, const char *error, void *arg)
 		    IMAP_ERR_NETWORK, "%s", error);
 		return;
 	}
-	imap_attach(s);
+	session_attach(&s->c, imap_read_cb, imap_event_cb, IMAP_INPUT_HIGH);
 	imap_enter(s, IMAP_S_GREETING);
-	imap_read_cb(s->bev, s);
+	imap_read_cb(s->c.bev, s);
 }
 
 /* A session for account a, its folders given, not connected yet. */
@@ -846,17 +842,8 @@ imap_session_new(struct event_base *base, const struct config_account *a,
 	size_t			 i;
 
 	s = xcalloc(1, sizeof *s);
-	s->id = conn_session_id();
-	s->account = xstrdup(a->name);
-	s->host = xstrdup(srv->host);
-	s->port = srv->port;
-	s->tls = srv->tls;
-	s->user = xstrdup(srv->user != NULL ? srv->user : "");
-	s->password = xstrdup(password);
-	s->auth = xstrdup(srv->auth);
-	s->ca_file = srv->ca_file ? xstrdup(srv->ca_file) : NULL;
-	s->timeout = srv->timeout;
-	s->keep = srv->keep;
+	session_init(&s->c, base, a->name, srv, password, store, &imap_ops,
+	    imap_report_cb, s);
 	s->idle_renew = srv->idle_renew;
 	s->sync_seen = srv->sync_seen;
 	s->delete_there = srv->delete_on_server;
@@ -866,17 +853,15 @@ imap_session_new(struct event_base *base, const struct config_account *a,
 	s->folders = xcalloc(i, sizeof *s->folders);
 	for (i = 0; i < s->nfolders; i++)
 		s->folders[i] = xstrdup(folders[i]);
-	s->store = store;
-	s->stored_cb = stored_cb;
+	s->c.stored_cb = stored_cb;
+	s->c.stored_arg = arg;
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(IMAP_LINE_MAX + 1);
 	s->untagged_max = IMAP_UNTAGGED_MAX;	/* the greeting's */
 	s->parser = imap_parser_new();
-	s->report_ev = event_new(base, -1, 0, imap_report_cb, s);
 	s->renew_ev = evtimer_new(base, imap_renew_cb, s);
 	s->reap_ev = event_new(base, -1, 0, imap_reap_cb, s);
-	s->taken = uidset_new();
 	return s;
 }
 
@@ -886,15 +871,13 @@ imap_connect(struct imap_session *s)
 {
 	char	*cause = NULL;
 
-	if ((s->seen = store_seen(s->store, s->account, &cause)) == NULL) {
+	if ((s->c.seen = store_seen(s->c.store, s->c.account,
+	    &cause)) == NULL) {
 		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return;
 	}
-	log_debug("account=%s session=%u connecting to %s:%d tls=%s",
-	    s->account, s->id, s->host, s->port, config_tls_name(s->tls));
-	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
-	    s->ca_file, s->timeout, imap_connected_cb, s);
+	session_connect(&s->c, imap_connected_cb);
 }
 
 /*
@@ -912,7 +895,7 @@ imap_session_start(struct event_base *base, const struct config_account *a,
 
 	s = imap_session_new(base, a, password, a->imap->folders, store,
 	    stored_cb, cb, arg);
-	if (store_recover(store, s->account, &cause) != 0) {
+	if (store_recover(store, s->c.account, &cause) != 0) {
 		imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return s;
@@ -948,7 +931,7 @@ imap_session_watch(struct event_base *base, const struct config_account *a,
 void
 imap_session_sync_now(struct imap_session *s)
 {
-	if (s->state == IMAP_S_DONE || s->dead)
+	if (s->state == IMAP_S_DONE || s->c.dead)
 		return;
 	s->again = 1;
 	if (s->state == IMAP_S_IDLE && s->info.idling)
@@ -968,15 +951,9 @@ imap_destroy(struct imap_session *s)
 {
 	size_t	 i;
 
-	store_msg_abort(s->cur);
-	for (i = 0; i < s->nbatch; i++)
-		store_msg_abort(s->batch[i]);
-	store_release(s->store, s->account);
-	conn_free(s->conn);
-	event_free(s->report_ev);
+	store_release(s->c.store, s->c.account);
 	event_free(s->renew_ev);
 	event_free(s->reap_ev);
-	uidset_free(s->taken);
 	imap_parser_free(s->parser);
 	for (i = 0; i < s->nfolders; i++)
 		free(s->folders[i]);
@@ -995,13 +972,7 @@ imap_destroy(struct imap_session *s)
 		explicit_bzero(s->sasl, strlen(s->sasl));
 		free(s->sasl);
 	}
-	explicit_bzero(s->password, strlen(s->password));
-	free(s->password);
-	free(s->account);
-	free(s->host);
-	free(s->user);
-	free(s->auth);
-	free(s->ca_file);
+	session_clear(&s->c);
 	free(s->local);
 	free(s->line);
 	free(s);
@@ -1017,10 +988,17 @@ imap_reap_cb(evutil_socket_t fd, short what, void *arg)
 int
 imap_reap(struct imap_session *s)
 {
-	if (!s->dead || s->commits > 0 || s->in_cb)
+	if (!s->c.dead || s->c.commits > 0 || s->in_cb)
 		return 0;
 	imap_destroy(s);
 	return 1;
+}
+
+/* imap_reap for session.c. */
+static int
+imap_reap_owner(void *s)
+{
+	return imap_reap(s);
 }
 
 /*
@@ -1033,13 +1011,10 @@ imap_session_free(struct imap_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->commits > 0 || s->in_cb) {
+	if (s->c.commits > 0 || s->in_cb) {
 		if (s->in_cb)
 			event_active(s->reap_ev, EV_TIMEOUT, 1);
-		s->dead = 1;
-		conn_free(s->conn);
-		s->conn = NULL;
-		s->bev = NULL;
+		session_kill(&s->c);
 		return;
 	}
 	imap_destroy(s);

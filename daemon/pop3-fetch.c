@@ -63,7 +63,6 @@
 #include "store.h"
 #include "uidset.h"
 
-#define POP3_BATCH_BYTES	(8 * 1024 * 1024)
 /*
  * Batches at the store at once: past that, no new RETR goes out until
  * one is committed, so a slow disk bounds the open files and memory.
@@ -76,18 +75,11 @@
 static void	pop3_helper_start(struct pop3_session *);
 static int	pop3_body_more(struct pop3_body *, void *);
 
-/* A batch handed to the store, and what to do once it is durable. */
-struct pop3_commit {
-	struct pop3_session	*s;
-	unsigned		 n;
-	unsigned		 num[POP3_BATCH_MSGS];
-};
-
 /* Where the session logs in, as a mark records it: "user@host:port". */
 void
 pop3_where(const struct pop3_session *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s@%s:%d", s->user, s->host, s->port);
+	snprintf(buf, size, "%s@%s:%d", s->c.user, s->c.host, s->c.port);
 }
 
 /* Grow the message table to hold number num. */
@@ -139,7 +131,7 @@ pop3_listing_line(struct pop3_session *s, char *line, int uidl)
 		free(m->uidl);
 		m->uidl = NULL;
 		/* Most of a big mailbox is seen: keep no copy of those. */
-		if (!(m->seen = uidset_has(s->seen, arg)))
+		if (!(m->seen = uidset_has(s->c.seen, arg)))
 			m->uidl = xstrdup(arg);
 	} else {
 		/* LIST only numbers the messages; its sizes are not used. */
@@ -156,7 +148,7 @@ pop3_quick_done(struct pop3_session *s)
 {
 	log_info("account=%s session=%u %u messages on the server, none new "
 	    "(the count and the last UIDL are as the last poll left them)",
-	    s->account, s->id, s->stat_count);
+	    s->c.account, s->c.id, s->stat_count);
 	s->result.on_server = s->stat_count;
 	s->result.quick = 1;
 	s->result.mark = s->mark;
@@ -253,28 +245,29 @@ pop3_plan(struct pop3_session *s)
 			m->want = 1;
 		else if (m->seen) {
 			seen++;
-			m->dele = !s->keep;
+			m->dele = !s->c.keep;
 		} else if (m->uidl == NULL)
 			continue;	/* listed by LIST only: skip it */
-		else if (!uidset_has(s->taken, m->uidl)) {
+		else if (!uidset_has(s->c.taken, m->uidl)) {
 			/* A UIDL listed twice is fetched once. */
 			m->want = 1;
-			uidset_add(s->taken, m->uidl);
+			uidset_add(s->c.taken, m->uidl);
 		}
 		want += m->want;
 	}
 	log_info("account=%s session=%u %u messages on the server, %u new, %u "
-	    "seen", s->account, s->id, s->result.on_server, want, seen);
+	    "seen", s->c.account, s->c.id, s->result.on_server, want, seen);
 	/* Handled in full once the poll ends well: the next may check. */
 	if (!s->no_uidl && s->result.on_server == s->nmsgs &&
-	    (s->keep || s->nmsgs == 0)) {
+	    (s->c.keep || s->nmsgs == 0)) {
 		s->result.mark.valid = 1;
 		pop3_where(s, s->result.mark.where,
 		    sizeof s->result.mark.where);
 		s->result.mark.count = s->nmsgs;
 		memcpy(s->result.mark.uidl, s->last_uidl, sizeof s->last_uidl);
 	}
-	if (want > 0 && store_expect(s->store, s->account, want, &cause) != 0) {
+	if (want > 0 && store_expect(s->c.store, s->c.account, want,
+	    &cause) != 0) {
 		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return;
@@ -287,63 +280,29 @@ pop3_plan(struct pop3_session *s)
 	pop3_pump(s);
 }
 
-/* The store reports a batch: count it, queue its DELEs, go on. */
-static void
-pop3_committed_cb(int rc, const char *cause, const struct store_new *news,
-    size_t nnews, void *arg)
+/* The store committed a batch (session.c): count it, queue its DELEs. */
+void
+pop3_committed(void *arg, int rc, const char *cause, const uint32_t *num,
+    size_t n)
 {
-	struct pop3_commit	*c = arg;
-	struct pop3_session	*s = c->s;
-	unsigned		 i;
+	struct pop3_session	*s = arg;
+	size_t			 i;
 
-	/* Once freed, the owner hears nothing more: it may be gone. */
-	if (nnews > 0 && !s->dead)
-		s->stored_cb(news, nnews, s->stored_arg);
-	else if (nnews > 0)
-		log_info("account=%s session=%u %zu messages stored after the "
-		    "poll was abandoned", s->account, s->id, nnews);
-	s->commits--;
-	if (s->dead) {
-		free(c);
-		pop3_reap(s);
-		return;
-	}
 	if (rc != 0)
 		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 	else {
-		s->result.new += c->n;
-		log_debug("account=%s session=%u committed %u messages",
-		    s->account, s->id, c->n);
+		s->result.new += n;
 		/* Numbers in a batch go down on the second connection. */
-		for (i = 0; i < c->n && !s->keep; i++) {
-			s->msgs[c->num[i] - 1].dele = 1;
-			if (s->next_dele > c->num[i] - 1)
-				s->next_dele = c->num[i] - 1;
+		for (i = 0; i < n && !s->c.keep; i++) {
+			s->msgs[num[i] - 1].dele = 1;
+			if (s->next_dele > num[i] - 1)
+				s->next_dele = num[i] - 1;
 		}
 	}
-	free(c);
 	if (s->state == POP3_DONE)
 		pop3_report(s);
 	else
 		pop3_pump(s);
-}
-
-/* Hand the completed messages of the batch to the store. */
-void
-pop3_commit(struct pop3_session *s)
-{
-	struct pop3_commit	*c;
-
-	if (s->nbatch == 0)
-		return;
-	c = xcalloc(1, sizeof *c);
-	c->s = s;
-	c->n = s->nbatch;
-	memcpy(c->num, s->batch_num, s->nbatch * sizeof *c->num);
-	s->commits++;
-	store_commit(s->store, s->batch, s->nbatch, pop3_committed_cb, c);
-	s->nbatch = 0;
-	s->batch_bytes = 0;
 }
 
 /* Start receiving message num. */
@@ -354,9 +313,9 @@ pop3_retr_begin(struct pop3_session *s, unsigned num)
 
 	s->cur_num = num;
 	pop3_body_init(&s->body, pop3_body_more, s);
-	s->cur = store_msg_new(s->store, s->account, s->msgs[num - 1].uidl,
-	    &cause);
-	if (s->cur == NULL) {
+	s->c.cur = store_msg_new(s->c.store, s->c.account, s->msgs[num
+	    - 1].uidl, &cause);
+	if (s->c.cur == NULL) {
 		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return;
@@ -391,11 +350,11 @@ pop3_put_done(struct pop3_session *s)
 		return 0;
 	if (s->cur_hash != NULL)
 		EVP_DigestUpdate(s->cur_hash, p, n);
-	if (store_msg_fill(s->cur, n) != 0) {
+	if (store_msg_fill(s->c.cur, n) != 0) {
 		pop3_disk_error(s);
 		return -1;
 	}
-	if (store_msg_size(s->cur) > POP3_MSG_MAX) {
+	if (store_msg_size(s->c.cur) > POP3_MSG_MAX) {
 		pop3_fail(s, POP3_ERR_PROTOCOL, "message %u is larger than "
 		    "%llu bytes; giving up", s->cur_num,
 		    (unsigned long long)POP3_MSG_MAX);
@@ -416,7 +375,7 @@ pop3_body_more(struct pop3_body *b, void *arg)
 
 	if (b->dst != NULL && pop3_put_done(s) != 0)
 		return -1;
-	if ((b->dst = store_msg_room(s->cur, &b->room)) == NULL) {
+	if ((b->dst = store_msg_room(s->c.cur, &b->room)) == NULL) {
 		pop3_disk_error(s);
 		return -1;
 	}
@@ -440,29 +399,25 @@ pop3_retr_end(struct pop3_session *s)
 		memcpy(uid, "sha256:", 7);
 		for (i = 0; i < mdlen && i < 32; i++)
 			snprintf(uid + 7 + 2 * i, 3, "%02x", md[i]);
-		if (uidset_has(s->seen, uid) || uidset_has(s->taken, uid)) {
-			store_msg_abort(s->cur);
-			s->cur = NULL;
-			m->dele = !s->keep;
+		if (uidset_has(s->c.seen, uid) || uidset_has(s->c.taken, uid)) {
+			store_msg_abort(s->c.cur);
+			s->c.cur = NULL;
+			m->dele = !s->c.keep;
 			return;
 		}
-		store_msg_set_uidl(s->cur, uid);
-		uidset_add(s->taken, uid);
+		store_msg_set_uidl(s->c.cur, uid);
+		uidset_add(s->c.taken, uid);
 		free(m->uidl);
 		m->uidl = xstrdup(uid);
 	}
-	if (store_msg_close(s->cur, &cause) != 0) {
+	if (store_msg_close(s->c.cur, &cause) != 0) {
 		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return;
 	}
-	s->result.bytes += store_msg_size(s->cur);
-	s->batch_bytes += store_msg_size(s->cur);
-	s->batch_num[s->nbatch] = s->cur_num;
-	s->batch[s->nbatch++] = s->cur;
-	s->cur = NULL;
-	if (s->nbatch == POP3_BATCH_MSGS || s->batch_bytes >= POP3_BATCH_BYTES)
-		pop3_commit(s);
+	s->result.bytes += store_msg_size(s->c.cur);
+	if (session_add(&s->c, s->cur_num))
+		session_commit(&s->c);
 }
 
 /*
@@ -490,7 +445,7 @@ pop3_retr_parse(struct pop3_session *s, const char *p, size_t len, int *end)
 int
 pop3_retr_data(struct pop3_session *s)
 {
-	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer		*in = bufferevent_get_input(s->c.bev);
 	struct evbuffer_iovec	 v[16];
 	int			 n, i, end = 0;
 	size_t			 used, total = 0;
@@ -581,8 +536,8 @@ pop3_pump(struct pop3_session *s)
 			s->fifo_len++;
 			continue;
 		}
-		if (s->commits >= POP3_MAX_COMMITS)
-			return;		/* pop3_committed_cb pumps again */
+		if (s->c.commits >= POP3_MAX_COMMITS)
+			return;		/* pop3_committed pumps again */
 		if ((num = s->second ? pop3_take(s) : pop3_next(s)) != 0) {
 			c->kind = CMD_RETR;
 			c->num = num;
@@ -592,12 +547,12 @@ pop3_pump(struct pop3_session *s)
 		}
 		break;
 	}
-	if (s->state != POP3_TRANSFER || s->fifo_len > 0 || s->cur != NULL)
+	if (s->state != POP3_TRANSFER || s->fifo_len > 0 || s->c.cur != NULL)
 		return;
 	/* Every RETR answered: commit the rest, which may queue DELEs. */
-	pop3_commit(s);
-	if (s->commits > 0)
-		return;		/* pop3_committed_cb pumps again */
+	session_commit(&s->c);
+	if (s->c.commits > 0)
+		return;		/* pop3_committed pumps again */
 	for (; s->next_dele < s->nmsgs; s->next_dele++)
 		if (s->msgs[s->next_dele].dele)
 			break;
@@ -622,7 +577,7 @@ pop3_transfer_response(struct pop3_session *s, int okay, const char *q)
 			s->result.deleted++;
 		else
 			log_warnx("account=%s session=%u msg=%u DELE refused: "
-			    "\"%s\"", s->account, s->id, c.num, q);
+			    "\"%s\"", s->c.account, s->c.id, c.num, q);
 		pop3_pump(s);
 		return;
 	}
@@ -658,20 +613,20 @@ pop3_give_back(struct pop3_session *h, enum pop3_error err)
 			n++;
 		}
 	}
-	if (h->cur != NULL) {
+	if (h->c.cur != NULL) {
 		pop3_return(l, h->cur_num);
 		n++;
 	}
 	if (n == 0)
 		return;
 	log_info("account=%s session=%u %u messages go back to the first "
-	    "connection", h->account, h->id, n);
+	    "connection", h->c.account, h->c.id, n);
 	if (l->state == POP3_TRANSFER)
 		pop3_pump(l);
 	else if (l->result.error == POP3_OK) {
-		snprintf(l->message, sizeof l->message, "the second "
+		snprintf(l->c.message, sizeof l->c.message, "the second "
 		    "connection failed (%.400s); %u messages are left for the "
-		    "next poll", h->message, n);
+		    "next poll", h->c.message, n);
 		l->result.error = err;
 	}
 }
@@ -687,7 +642,7 @@ pop3_helper_done(struct pop3_session *h, const struct pop3_result *r,
 	l->result.bytes += r->bytes;
 	l->result.deleted += r->deleted;
 	log_info("account=%s session=%u done: %u messages, %llu bytes%s%s",
-	    h->account, h->id, r->new, (unsigned long long)r->bytes,
+	    h->c.account, h->c.id, r->new, (unsigned long long)r->bytes,
 	    r->error == POP3_OK ? "" : "; it ended early: ",
 	    r->error == POP3_OK ? "" : r->message);
 	l->helper = NULL;
@@ -703,25 +658,25 @@ pop3_helper_start(struct pop3_session *l)
 	struct pop3_session	*h;
 
 	memset(&srv, 0, sizeof srv);
-	srv.host = l->host;
-	srv.port = l->port;
-	srv.tls = l->tls;
-	srv.user = l->user;
-	srv.auth = l->auth;
-	srv.ca_file = l->ca_file;
-	srv.timeout = l->timeout;
-	srv.keep = l->keep;
+	srv.host = l->c.host;
+	srv.port = l->c.port;
+	srv.tls = l->c.tls;
+	srv.user = l->c.user;
+	srv.auth = l->c.auth;
+	srv.ca_file = l->c.ca_file;
+	srv.timeout = l->c.timeout;
+	srv.keep = l->c.keep;
 	srv.connections = 1;
-	h = pop3_session_new(event_get_base(l->report_ev), l->account, &srv,
-	    l->password, l->store, pop3_helper_done, l);
-	h->stored_cb = l->stored_cb;
-	h->stored_arg = l->stored_arg;
+	h = pop3_session_new(event_get_base(l->c.report_ev), l->c.account, &srv,
+	    l->c.password, l->c.store, pop3_helper_done, l);
+	h->c.stored_cb = l->c.stored_cb;
+	h->c.stored_arg = l->c.stored_arg;
 	h->second = 1;
 	h->lead = l;
-	h->seen = l->seen;
+	h->c.seen = l->c.seen;
 	l->helper = h;
 	l->back = l->nmsgs;
 	log_info("account=%s session=%u opening a second connection to share "
-	    "the work of session=%u", h->account, h->id, l->id);
+	    "the work of session=%u", h->c.account, h->c.id, l->c.id);
 	pop3_connect(h);
 }

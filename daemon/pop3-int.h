@@ -17,9 +17,9 @@
 #include "config.h"
 #include "pop3.h"
 #include "pop3-wire.h"
+#include "session.h"
 
 #define POP3_WINDOW		32		/* pipelined commands */
-#define POP3_BATCH_MSGS		64		/* messages in a commit */
 
 enum pop3_state {
 	POP3_CONNECT,
@@ -58,29 +58,14 @@ struct pop3_cmd {
 };
 
 struct pop3_session {
-	unsigned		 id;		/* session=N in the logs */
-	char			*account;
-	char			*host;
-	int			 port;
-	enum config_tls		 tls;
-	char			*user;
-	char			*password;	/* secret: zeroed on free */
-	char			*auth;
-	char			*ca_file;
-	int			 timeout;
-	int			 keep;
+	struct session		 c;		/* server, connection, batches */
 	int			 connections;	/* allowed for a big poll */
-	struct store		*store;		/* borrowed */
-	const struct uidset	*seen;		/* borrowed from the store */
-	struct uidset		*taken;		/* fetched in this session */
 
 	int			 second;	/* the second connection */
 	struct pop3_session	*lead;		/* second: the first one */
 	struct pop3_session	*helper;	/* lead: the second one */
 	unsigned		 back;		/* lead: second takes below */
 
-	struct conn		*conn;
-	struct bufferevent	*bev;		/* borrowed from conn */
 	enum pop3_state		 state;
 	int			 multi;		/* inside a multi-line reply */
 	unsigned		 caps;
@@ -101,24 +86,13 @@ struct pop3_session {
 	size_t			 fifo_head;
 	size_t			 fifo_len;
 
-	struct store_msg	*cur;		/* message being received */
 	unsigned		 cur_num;
 	struct pop3_body	 body;		/* decodes into cur's buffer */
 	char			*dst0;		/* the first not counted in */
 	EVP_MD_CTX		*cur_hash;	/* without UIDL */
-	struct store_msg	*batch[POP3_BATCH_MSGS];
-	unsigned		 batch_num[POP3_BATCH_MSGS];
-	size_t			 nbatch;
-	uint64_t		 batch_bytes;
-	unsigned		 commits;	/* batches at the store */
-	int			 dead;		/* freed while in use */
 
 	char			*line;		/* POP3_LINE_MAX + 1 bytes */
 	struct pop3_result	 result;
-	char			 message[600];
-	struct event		*report_ev;
-	pop3_stored_cb		 stored_cb;	/* the owner's, for both */
-	void			*stored_arg;
 	pop3_done_cb		 cb;
 	void			*arg;
 };
@@ -148,7 +122,8 @@ void		 pop3_transfer_response(struct pop3_session *, int okay,
 		    const char *q);
 int		 pop3_retr_data(struct pop3_session *);
 void		 pop3_pump(struct pop3_session *);
-void		 pop3_commit(struct pop3_session *);
+void		 pop3_committed(void *, int, const char *, const uint32_t *,
+		    size_t);
 void		 pop3_give_back(struct pop3_session *, enum pop3_error);
 
 #endif

@@ -56,6 +56,7 @@
 #include "conn.h"
 #include "pop3.h"
 #include "pop3-int.h"
+#include "session.h"
 #include "pop3-wire.h"
 #include "store.h"
 #include "uidset.h"
@@ -75,32 +76,17 @@ _Static_assert(sizeof pop3_state_names / sizeof pop3_state_names[0] ==
 
 static void	pop3_read_cb(struct bufferevent *, void *);
 static void	pop3_event_cb(struct bufferevent *, short, void *);
-
-/* Take over the connection's bufferevent: callbacks, timeouts, limits. */
-static void
-pop3_attach(struct pop3_session *s)
-{
-	struct timeval	 tv = { s->timeout, 0 };
-
-	s->bev = conn_bev(s->conn);
-	bufferevent_setcb(s->bev, pop3_read_cb, NULL, pop3_event_cb, s);
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3_INPUT_HIGH);
-	/* libevent reads 4 KiB at a time unless told otherwise. */
-	bufferevent_set_max_single_read(s->bev, POP3_INPUT_HIGH / 4);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-}
+static void	pop3_connected_cb(struct conn *, const char *, void *);
+static int	pop3_reap_owner(void *);
+static void	pop3_report_cb(evutil_socket_t, short, void *);
 
 /* Name an error class (for status and logs). */
 const char *
 pop3_error_name(enum pop3_error e)
 {
-	static const char *const names[] = { "ok", "network", "tls", "auth",
-	    "protocol", "local", "space" };
-	_Static_assert(sizeof names / sizeof names[0] == POP3_NERRORS,
-	    "names matches enum pop3_error");
+	_Static_assert(POP3_NERRORS == 7, "the classes of session.c");
 
-	return e < POP3_NERRORS ? names[e] : "unknown";
+	return session_error_name(e);
 }
 
 /* Deliver the result from the loop. */
@@ -109,7 +95,7 @@ pop3_report_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pop3_session	*s = arg;
 
-	s->result.message = s->result.error == POP3_OK ? NULL : s->message;
+	s->result.message = s->result.error == POP3_OK ? NULL : s->c.message;
 	if (s->result.error != POP3_OK)
 		s->result.mark.valid = 0;
 	s->cb(s, &s->result, s->arg);
@@ -119,10 +105,10 @@ pop3_report_cb(evutil_socket_t fd, short what, void *arg)
 void
 pop3_report(struct pop3_session *s)
 {
-	if (s->state == POP3_DONE && s->commits == 0 && s->helper == NULL) {
+	if (s->state == POP3_DONE && s->c.commits == 0 && s->helper == NULL) {
 		if (!s->second)
-			store_release(s->store, s->account);
-		event_active(s->report_ev, EV_TIMEOUT, 1);
+			store_release(s->c.store, s->c.account);
+		event_active(s->c.report_ev, EV_TIMEOUT, 1);
 	}
 }
 
@@ -137,14 +123,14 @@ pop3_close(struct pop3_session *s, enum pop3_error err)
 		pop3_give_back(s, err);
 	s->body.dst = s->dst0 = NULL;
 	s->body.room = 0;
-	store_msg_abort(s->cur);
-	s->cur = NULL;
+	store_msg_abort(s->c.cur);
+	s->c.cur = NULL;
 	s->result.error = err;
 	/* Messages received in full are kept even when the session fails. */
-	pop3_commit(s);
+	session_commit(&s->c);
 	/* The connection is closed when the caller frees the session. */
-	if (s->bev != NULL)
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (s->c.bev != NULL)
+		bufferevent_disable(s->c.bev, EV_READ | EV_WRITE);
 	pop3_report(s);
 }
 
@@ -162,10 +148,10 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 	if (s->state == POP3_DONE && s->result.error != POP3_OK)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(s->message, sizeof s->message, fmt, ap);
+	vsnprintf(s->c.message, sizeof s->c.message, fmt, ap);
 	va_end(ap);
-	log_info("account=%s session=%u failed in %s: %s", s->account, s->id,
-	    pop3_state_names[s->state], s->message);
+	log_info("account=%s session=%u failed in %s: %s", s->c.account,
+	    s->c.id, pop3_state_names[s->state], s->c.message);
 	if (s->state == POP3_DONE)
 		s->result.error = err;
 	else
@@ -176,7 +162,7 @@ pop3_fail(struct pop3_session *s, enum pop3_error err, const char *fmt, ...)
 void
 pop3_enter(struct pop3_session *s, enum pop3_state next)
 {
-	log_debug("account=%s session=%u %s -> %s", s->account, s->id,
+	log_debug("account=%s session=%u %s -> %s", s->c.account, s->c.id,
 	    pop3_state_names[s->state], pop3_state_names[next]);
 	s->state = next;
 }
@@ -185,7 +171,7 @@ pop3_enter(struct pop3_session *s, enum pop3_state next)
 void
 pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 {
-	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	struct evbuffer	*out = bufferevent_get_output(s->c.bev);
 	va_list		 ap;
 	char		 cmd[1024];
 
@@ -194,9 +180,9 @@ pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 	va_end(ap);
 	if (secret)
 		log_debug("account=%s session=%u C: %.4s ********",
-		    s->account, s->id, cmd);
+		    s->c.account, s->c.id, cmd);
 	else
-		log_debug("account=%s session=%u C: %s", s->account, s->id,
+		log_debug("account=%s session=%u C: %s", s->c.account, s->c.id,
 		    cmd);
 	evbuffer_add_printf(out, "%s\r\n", cmd);
 	explicit_bzero(cmd, sizeof cmd);
@@ -206,22 +192,22 @@ pop3_send(struct pop3_session *s, int secret, const char *fmt, ...)
 static int
 pop3_secure(struct pop3_session *s)
 {
-	return conn_is_tls(s->conn) || s->tls == CONFIG_TLS_NONE;
+	return conn_is_tls(s->c.conn) || s->c.tls == CONFIG_TLS_NONE;
 }
 
 /* Send AUTH PLAIN with its initial response (RFC 5034, RFC 4616). */
 static void
 pop3_auth_plain(struct pop3_session *s)
 {
-	size_t		 ulen = strlen(s->user), plen = strlen(s->password);
+	size_t		 ulen = strlen(s->c.user), plen = strlen(s->c.password);
 	size_t		 rawlen = ulen + plen + 2;
 	unsigned char	*raw, *b64;
 
 	raw = xmalloc(rawlen);
 	raw[0] = '\0';
-	memcpy(raw + 1, s->user, ulen);
+	memcpy(raw + 1, s->c.user, ulen);
 	raw[1 + ulen] = '\0';
-	memcpy(raw + 2 + ulen, s->password, plen);
+	memcpy(raw + 2 + ulen, s->c.password, plen);
 	b64 = xmalloc(4 * ((rawlen + 2) / 3) + 1);
 	EVP_EncodeBlock(b64, raw, (int)rawlen);
 	pop3_send(s, 1, "AUTH PLAIN %s", b64);
@@ -243,12 +229,12 @@ pop3_apop(struct pop3_session *s)
 
 	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
 	EVP_DigestUpdate(ctx, s->apop_ts, strlen(s->apop_ts));
-	EVP_DigestUpdate(ctx, s->password, strlen(s->password));
+	EVP_DigestUpdate(ctx, s->c.password, strlen(s->c.password));
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	for (i = 0; i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	pop3_send(s, 1, "APOP %s %s", s->user, hex);
+	pop3_send(s, 1, "APOP %s %s", s->c.user, hex);
 	explicit_bzero(hex, sizeof hex);
 	pop3_enter(s, POP3_APOP);
 }
@@ -257,12 +243,12 @@ pop3_apop(struct pop3_session *s)
 static void
 pop3_after_capa(struct pop3_session *s)
 {
-	const char	*auth = s->auth;
+	const char	*auth = s->c.auth;
 
-	if (s->tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->conn)) {
+	if (s->c.tls == CONFIG_TLS_STARTTLS && !conn_is_tls(s->c.conn)) {
 		if ((s->caps & POP3_CAP_KNOWN) && !(s->caps & POP3_CAP_STLS)) {
 			pop3_fail(s, POP3_ERR_TLS, "%s:%d does not offer STLS "
-			    "(tls is \"starttls\")", s->host, s->port);
+			    "(tls is \"starttls\")", s->c.host, s->c.port);
 			return;
 		}
 		pop3_send(s, 0, "STLS");
@@ -293,7 +279,7 @@ pop3_after_capa(struct pop3_session *s)
 		}
 		pop3_apop(s);
 	} else {
-		pop3_send(s, 0, "USER %s", s->user);
+		pop3_send(s, 0, "USER %s", s->c.user);
 		pop3_enter(s, POP3_USER);
 	}
 }
@@ -308,7 +294,7 @@ pop3_tls_cb(struct conn *c, const char *error, void *arg)
 		pop3_fail(s, POP3_ERR_TLS, "%s", error);
 		return;
 	}
-	pop3_attach(s);
+	session_attach(&s->c, pop3_read_cb, pop3_event_cb, POP3_INPUT_HIGH);
 	s->caps = 0;
 	pop3_enter(s, POP3_CAPA_TLS);
 	pop3_send(s, 0, "CAPA");
@@ -394,7 +380,7 @@ pop3_response(struct pop3_session *s, char *line, size_t len)
 		return;
 	}
 	conn_printable(q, sizeof q, line, len);
-	log_debug("account=%s session=%u S: \"%s\"", s->account, s->id, q);
+	log_debug("account=%s session=%u S: \"%s\"", s->c.account, s->c.id, q);
 	switch (s->state) {
 	case POP3_GREETING:
 		if (!okay) {
@@ -421,8 +407,8 @@ pop3_response(struct pop3_session *s, char *line, size_t len)
 			return;
 		}
 		pop3_enter(s, POP3_HANDSHAKE);
-		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
-		conn_starttls(s->conn, pop3_tls_cb, s);
+		bufferevent_setcb(s->c.bev, NULL, NULL, NULL, NULL);
+		conn_starttls(s->c.conn, pop3_tls_cb, s);
 		break;
 	case POP3_USER:
 		if (!okay) {
@@ -430,7 +416,7 @@ pop3_response(struct pop3_session *s, char *line, size_t len)
 			    "\"%s\"", q);
 			return;
 		}
-		pop3_send(s, 1, "PASS %s", s->password);
+		pop3_send(s, 1, "PASS %s", s->c.password);
 		pop3_enter(s, POP3_PASS);
 		break;
 	case POP3_PASS:
@@ -459,7 +445,8 @@ pop3_response(struct pop3_session *s, char *line, size_t len)
 			return;
 		}
 		log_info("account=%s session=%u the server has no UIDL; "
-		    "identifying messages by their content", s->account, s->id);
+		    "identifying messages by their content", s->c.account,
+		        s->c.id);
 		s->no_uidl = 1;
 		pop3_multi_end(s);
 		break;
@@ -549,7 +536,7 @@ pop3_conn_error(struct pop3_session *s, int err)
 {
 	char	 msg[300];
 
-	conn_event_text(msg, sizeof msg, BEV_EVENT_ERROR, err, s->timeout,
+	conn_event_text(msg, sizeof msg, BEV_EVENT_ERROR, err, s->c.timeout,
 	    pop3_state_names[s->state]);
 	pop3_fail(s, POP3_ERR_NETWORK, "%s", msg);
 }
@@ -571,7 +558,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 	int			 n, bulk = 0;
 
 	while (pop3_reading(s)) {
-		if (s->cur != NULL) {
+		if (s->c.cur != NULL) {
 			n = pop3_retr_data(s);
 			if (n == 1) {
 				pop3_pump(s);
@@ -609,7 +596,7 @@ pop3_read_cb(struct bufferevent *bev, void *arg)
 		 */
 		if (!pop3_reading(s) || bulk++ == POP3_BULK_PER_CB)
 			break;
-		if ((n = conn_read_more(s->conn, POP3_READ_BULK)) == -1)
+		if ((n = conn_read_more(s->c.conn, POP3_READ_BULK)) == -1)
 			pop3_conn_error(s, errno);
 		if (n != 1)
 			break;
@@ -631,7 +618,7 @@ pop3_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	conn_event_text(msg, sizeof msg, what, EVUTIL_SOCKET_ERROR(),
-	    s->timeout, pop3_state_names[s->state]);
+	    s->c.timeout, pop3_state_names[s->state]);
 	pop3_fail(s, POP3_ERR_NETWORK, "%s", msg);
 }
 
@@ -646,10 +633,14 @@ pop3_connected_cb(struct conn *c, const char *error, void *arg)
 		    POP3_ERR_NETWORK, "%s", error);
 		return;
 	}
-	pop3_attach(s);
+	session_attach(&s->c, pop3_read_cb, pop3_event_cb, POP3_INPUT_HIGH);
 	pop3_enter(s, POP3_GREETING);
-	pop3_read_cb(s->bev, s);
+	pop3_read_cb(s->c.bev, s);
 }
+
+static const struct session_ops pop3_ops = {
+	pop3_committed, pop3_reap_owner
+};
 
 /* A session for the account's server srv, not connected yet. */
 struct pop3_session *
@@ -660,24 +651,12 @@ pop3_session_new(struct event_base *base, const char *account,
 	struct pop3_session	*s;
 
 	s = xcalloc(1, sizeof *s);
-	s->id = conn_session_id();
-	s->account = xstrdup(account);
-	s->host = xstrdup(srv->host);
-	s->port = srv->port;
-	s->tls = srv->tls;
-	s->user = xstrdup(srv->user);
-	s->password = xstrdup(password);
-	s->auth = xstrdup(srv->auth);
-	s->ca_file = srv->ca_file ? xstrdup(srv->ca_file) : NULL;
-	s->timeout = srv->timeout;
-	s->keep = srv->keep;
+	session_init(&s->c, base, account, srv, password, store, &pop3_ops,
+	    pop3_report_cb, s);
 	s->connections = srv->connections;
-	s->store = store;
 	s->cb = cb;
 	s->arg = arg;
 	s->line = xmalloc(POP3_LINE_MAX + 1);
-	s->report_ev = event_new(base, -1, 0, pop3_report_cb, s);
-	s->taken = uidset_new();
 	return s;
 }
 
@@ -685,10 +664,7 @@ pop3_session_new(struct event_base *base, const char *account,
 void
 pop3_connect(struct pop3_session *s)
 {
-	log_debug("account=%s session=%u connecting to %s:%d tls=%s",
-	    s->account, s->id, s->host, s->port, config_tls_name(s->tls));
-	s->conn = conn_connect(s->host, s->port, s->tls == CONFIG_TLS_IMPLICIT,
-	    s->ca_file, s->timeout, pop3_connected_cb, s);
+	session_connect(&s->c, pop3_connected_cb);
 }
 
 /*
@@ -704,8 +680,8 @@ pop3_session_start(struct event_base *base, const struct config_account *a,
 	char			*cause = NULL, where[sizeof mark->where];
 
 	s = pop3_session_new(base, a->name, a->pop3, password, store, cb, arg);
-	s->stored_cb = stored_cb;
-	s->stored_arg = arg;
+	s->c.stored_cb = stored_cb;
+	s->c.stored_arg = arg;
 	pop3_where(s, where, sizeof where);
 	/*
 	 * A mark taken at another server or login means nothing here; nor
@@ -713,10 +689,10 @@ pop3_session_start(struct event_base *base, const struct config_account *a,
 	 * said keep=true when it was taken): seen messages are to go.
 	 */
 	if (mark != NULL && mark->valid && strcmp(mark->where, where) == 0 &&
-	    (s->keep || mark->count == 0))
+	    (s->c.keep || mark->count == 0))
 		s->mark = *mark;
-	if ((s->seen = store_seen(store, s->account, &cause)) == NULL ||
-	    store_recover(store, s->account, &cause) != 0) {
+	if ((s->c.seen = store_seen(store, s->c.account, &cause)) == NULL ||
+	    store_recover(store, s->c.account, &cause) != 0) {
 		pop3_fail(s, POP3_ERR_LOCAL, "%s", cause);
 		free(cause);
 		return s;
@@ -729,7 +705,7 @@ pop3_session_start(struct event_base *base, const struct config_account *a,
 static int
 pop3_in_use(const struct pop3_session *s)
 {
-	return s->commits > 0;
+	return s->c.commits > 0;
 }
 
 /* Free everything. */
@@ -738,26 +714,14 @@ pop3_destroy(struct pop3_session *s)
 {
 	size_t	 i;
 
-	store_msg_abort(s->cur);
-	for (i = 0; i < s->nbatch; i++)
-		store_msg_abort(s->batch[i]);
 	if (!s->second)
-		store_release(s->store, s->account);
+		store_release(s->c.store, s->c.account);
 	if (s->cur_hash != NULL)
 		EVP_MD_CTX_free(s->cur_hash);
-	conn_free(s->conn);
-	event_free(s->report_ev);
-	uidset_free(s->taken);
 	for (i = 0; i < s->nmsgs; i++)
 		free(s->msgs[i].uidl);
 	free(s->msgs);
-	explicit_bzero(s->password, strlen(s->password));
-	free(s->password);
-	free(s->account);
-	free(s->host);
-	free(s->user);
-	free(s->auth);
-	free(s->ca_file);
+	session_clear(&s->c);
 	free(s->apop_ts);
 	free(s->line);
 	free(s);
@@ -770,10 +734,17 @@ pop3_destroy(struct pop3_session *s)
 int
 pop3_reap(struct pop3_session *s)
 {
-	if (!s->dead || pop3_in_use(s))
+	if (!s->c.dead || pop3_in_use(s))
 		return 0;
 	pop3_destroy(s);
 	return 1;
+}
+
+/* pop3_reap for session.c. */
+static int
+pop3_reap_owner(void *s)
+{
+	return pop3_reap(s);
 }
 
 /*
@@ -792,10 +763,7 @@ pop3_session_free(struct pop3_session *s)
 		s->helper = NULL;
 	}
 	if (pop3_in_use(s)) {
-		s->dead = 1;
-		conn_free(s->conn);
-		s->conn = NULL;
-		s->bev = NULL;
+		session_kill(&s->c);
 		return;
 	}
 	pop3_destroy(s);

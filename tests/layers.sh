@@ -23,7 +23,7 @@ floor() {
 	autoconf) echo 0 ;;
 	config | uidset | mime | mime-* | filter | compose | compose-* | *-wire | bus) echo 1 ;;
 	conn | tls | proc | secret | store | store-* | dbus-loop | logind) echo 2 ;;
-	pop3 | pop3-* | smtp | smtp-* | imap | imap-*) echo 3 ;;
+	session | pop3 | pop3-* | smtp | smtp-* | imap | imap-*) echo 3 ;;
 	account | queue) echo 4 ;;
 	hook | desktop | rpc | rpc-*) echo 5 ;;
 	main) echo 6 ;;
