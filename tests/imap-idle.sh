@@ -14,13 +14,9 @@ use_mail_servers
 ms_add_user alice 'alice-Pw1'
 ms_start >/dev/null || bail "cannot start the mail servers"
 
-rm -f "$T/pport"
-python3 "$TOOLS/blackhole_proxy.py" --port-file "$T/pport" --log "$T/proxy.log" \
-	--target "$MS_IMAP_PORT" >>"$T/proxy.out" 2>&1 &
-PROXY_PID=$!
+tool_start blackhole_proxy.py --log "$T/proxy.log" --target "$MS_IMAP_PORT"
+PROXY_PID=$TOOL_PID PPORT=$TOOL_PORT
 t_at_exit "kill $PROXY_PID 2>/dev/null"
-for i in $(seq 100); do [ -s "$T/pport" ] && break; sleep 0.05; done
-PPORT=$(cat "$T/pport")
 
 ACCTS="$(imap_account push alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":true,"idle_renew":3,"timeout":2'),
 $(imap_account hole alice alice-Pw1 none "$PPORT" ',"idle":true,"idle_renew":3,"timeout":2')"
@@ -128,5 +124,4 @@ check "push works after the wake-up (${R%% *} ms, via ${R#* })" \
 # No connection leaked: one per watch, to the servers' ports.
 conns=$(ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -c socket)
 check "no socket leaked ($conns sockets: listener, clients, 2 watches)" test "$conns" -le 8
-stop_daemon
-check "clean stop" test "$DAEMON_RC" = 0
+stop_clean

@@ -136,6 +136,44 @@ stop_daemon() {
 	DAEMON_PID=
 }
 
+# stop_clean [DESCRIPTION]: stop the daemon (SIGTERM); check that it exits 0.
+stop_clean() {
+	stop_daemon
+	check "${1:-clean stop}" test "$DAEMON_RC" -eq 0
+}
+
+# kill_daemon: SIGKILL the daemon and reap it.
+kill_daemon() {
+	kill -KILL "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+
+# commits: how many group commits the store made, by the daemon's log.
+commits() { grep -c 'store commit of' "$T/daemon.log" 2>/dev/null || true; }
+
+# crash_fetch ACCOUNT WHEN MS [CONFIG]: start the daemon (with CONFIG,
+# default $T/config.json), fetch ACCOUNT in the background, and SIGKILL
+# the daemon MS milliseconds after WHEN: "start" (at once) or "commit"
+# (once it has committed messages to the store; 5 s at most). Return once
+# the fetch has ended.
+crash_fetch() {
+	local before i fetch
+	before=$(commits)
+	start_daemon "${4:-$T/config.json}"
+	"$MAILCTL" --socket "$SOCK" fetch "$1" >/dev/null 2>&1 &
+	fetch=$!
+	if [ "$2" = commit ]; then
+		for i in $(seq 200); do
+			[ "$(commits)" -gt "$before" ] && break
+			sleep 0.025
+		done
+	fi
+	sleep "$(printf '%d.%03d' $(($3 / 1000)) $(($3 % 1000)))"
+	kill_daemon
+	wait "$fetch"
+}
+
 # count_reaches COMMAND N SECONDS: wait (at most SECONDS) until the number
 # COMMAND prints (evaluated) is N or more.
 count_reaches() {
@@ -185,6 +223,24 @@ EOC
 	return 1
 }
 
+# tool_start TOOL [ARGS...]: run tests/tools/TOOL, a server or proxy of
+# ours (the options of hostile_server.py: it writes its port to
+# --port-file), in the background, its output in $T/tools.out; set
+# TOOL_PID and, once it listens (5 s at most), TOOL_PORT. The caller
+# stops it.
+tool_start() {
+	local tool=$1 i; shift
+	rm -f "$T/tool.port"
+	python3 "$TOOLS/$tool" --port-file "$T/tool.port" "$@" >>"$T/tools.out" 2>&1 &
+	TOOL_PID=$!
+	for i in $(seq 100); do [ -s "$T/tool.port" ] && break; sleep 0.05; done
+	TOOL_PORT=$(cat "$T/tool.port" 2>/dev/null)
+}
+
+# daemon_kb FIELD: the daemon's FIELD (VmRSS, VmHWM) of /proc/PID/status,
+# in kB.
+daemon_kb() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$DAEMON_PID/status"; }
+
 # Count the daemon's open descriptors.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
 
@@ -232,6 +288,12 @@ missing = [i for i in range(1, n + 1) if c[i] == 0]
 extra = sum(v - 1 for v in c.values() if v > 1)
 print(len(missing), extra, ",".join(map(str, missing[:10])))
 PY
+}
+
+# tmp_empty ACCOUNT: nothing is left in the tmp/ of any of ACCOUNT's
+# folders (a message half written, or written and never moved).
+tmp_empty() {
+	test -z "$(find "$T/data/$1" -path "$T/data/$1/*/tmp/*" -type f 2>/dev/null)"
 }
 
 # sums: sha256 of each file named on stdin, sorted.
