@@ -169,6 +169,11 @@ for i in $(seq "$N"); do
 		--body "mail $i of $N" >/dev/null 2>&1 || fails=$((fails + 1))
 done
 check "drain: $N mails queued" test "$fails" -eq 0
+# Restarted, the daemon loads the outbox again: the first queue list it
+# answers waits for that (the kills below count on it).
+stop_daemon
+start_asking "$T/config.json" queue --json
+jcheck "drain: the first queue list after a restart has the $N mails" "len(j) == $N"
 ms_start_postfix >/dev/null || bail "cannot restart postfix"
 dkills=0
 for k in $(seq "$KILLS"); do

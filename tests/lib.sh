@@ -128,6 +128,21 @@ start_daemon() {
 	wait_ready || bail "mailctld did not become ready"
 }
 
+# start_asking CONFIG ARGS...: start mailctld and send it "mailctl ARGS"
+# from the first moment it answers at all (5 s at most), not once it is
+# ready; the output in OUT. Returns once the daemon is ready.
+start_asking() {
+	local cfg=$1 i; shift
+	chmod 600 "$cfg"
+	"$MAILCTLD" --config "$cfg" --verbose >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for i in $(seq 500); do
+		OUT=$("$MAILCTL" --socket "$SOCK" "$@" 2>/dev/null) && break
+		sleep 0.01
+	done
+	wait_ready || bail "mailctld did not become ready"
+}
+
 # stop_daemon [SIGNAL]: stop it and wait; sets DAEMON_RC.
 stop_daemon() {
 	local sig=${1:-TERM}
@@ -150,7 +165,11 @@ kill_daemon() {
 }
 
 # commits: how many group commits the store made, by the daemon's log.
-commits() { grep -c 'store commit of' "$T/daemon.log" 2>/dev/null || true; }
+commits() {
+	local n
+	n=$(grep -c 'store commit of' "$T/daemon.log" 2>/dev/null)
+	echo "${n:-0}"
+}
 
 # crash_fetch ACCOUNT WHEN MS [CONFIG]: start the daemon (with CONFIG,
 # default $T/config.json), fetch ACCOUNT in the background, and SIGKILL
