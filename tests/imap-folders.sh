@@ -6,7 +6,8 @@
 # holds mail saved by doveadm. Every message lands in the local folder of
 # the same UTF-8 name ("/" as "."), byte for byte; status --json names the
 # folders in UTF-8; a second sync fetches nothing; a new message comes
-# alone; and a folder watched in IDLE gets its new mail by push.
+# alone; \Seen goes both ways; and a folder watched in IDLE gets its new
+# mail by push.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 ms_add_user alice 'alice-Pw1'
@@ -105,6 +106,24 @@ save "A&B" "$T/more.eml"
 expect_rc 0 "a sync after one new message in A&B" mailctl fetch intl --json
 check "exactly 1 new" test "$(json 'j["accounts"][0]["new"]')" -eq 1
 check "it is in A&B, byte for byte" holds "$T/data/intl/A&B" "$T/more.eml"
+
+# Read state under such names: a message read here gets \Seen in Работа
+# on the server; one given \Seen by doveadm in Entwürfe is read here after
+# the next sync.
+OUT=$(mailctl ls "Работа" --account intl --json)
+mailctl read "$(json '[m["id"] for m in j if m["subject"] == "f1 message 2"][0]')" >/dev/null
+seen_there() {
+	ms_doveadm alice search mailbox "$1" SEEN HEADER Subject "$2" | grep -q .
+}
+for _ in $(seq 100); do seen_there "Работа" "f1 message 2" && break; sleep 0.1; done
+check "read here -> \\Seen in Работа on the server" seen_there "Работа" "f1 message 2"
+check "and on no other message there" \
+	test "$(ms_doveadm alice search mailbox "Работа" SEEN | wc -l)" -eq 1
+ms_doveadm alice flags add '\Seen' mailbox "Entwürfe" HEADER Subject "f0 message 3"
+expect_rc 0 "a sync after a \\Seen set in Entwürfe elsewhere" mailctl fetch intl --json
+OUT=$(mailctl ls "Entwürfe" --account intl --json)
+jcheck "it is read here, the others not" \
+	'sorted((m["subject"], m["read"]) for m in j) == [("f0 message 1", False), ("f0 message 2", False), ("f0 message 3", True)]'
 
 # IDLE on two such folders: each has its own connection; a message saved
 # into one is pushed, with no fetch and no poll.
