@@ -315,6 +315,18 @@ tmp_empty() {
 	test -z "$(find "$T/data/$1" -path "$T/data/$1/*/tmp/*" -type f 2>/dev/null)"
 }
 
+# fetch_all ACCOUNT N SUMS [NOTE]: fetch ACCOUNT: it exits 0 with N new,
+# N files in the store, byte-identical to the server's copies (SUMS, as
+# sums prints them; NOTE says how they compare), nothing left in tmp/.
+fetch_all() {
+	expect_rc 0 "fetch $1" mailctl fetch "$1" --json
+	check "$1: $2 new" test "$(json 'j["accounts"][0]["new"]')" -eq "$2"
+	check "$1: $2 files in the store" test "$(stored "$1" | wc -l)" -eq "$2"
+	check "$1: files byte-identical to the server's${4:+ ($4)}" \
+		test "$(stored "$1" | sums)" = "$3"
+	check "$1: nothing left in tmp/" tmp_empty "$1"
+}
+
 # sums: sha256 of each file named on stdin, sorted.
 sums() { xargs -r sha256sum | awk '{print $1}' | sort; }
 
