@@ -82,6 +82,8 @@ for i in 0 1 2 3; do
 	d=$T/data/intl/${LOCAL[$i]}
 	check "${FOLDERS[$i]}: its 3 messages in ${LOCAL[$i]}, byte for byte" \
 		test "$(find "$d/new" "$d/cur" -type f 2>/dev/null | sums)" = "$(find "$T/src$i" -type f | sums)"
+	check "${FOLDERS[$i]}: selected as \"${WIRE[$i]}\"" \
+		eval 'grep -F " SELECT \"${WIRE[$i]}\"" "$T/daemon.log" | grep -q "account=intl session=[0-9]* C: "'
 done
 check "nothing left in tmp/" \
 	test -z "$(find "$T/data/intl" -path "$T/data/intl/*/tmp/*" -type f)"
