@@ -6,8 +6,8 @@
 # holds mail saved by doveadm. Every message lands in the local folder of
 # the same UTF-8 name ("/" as "."), byte for byte; status --json names the
 # folders in UTF-8; a second sync fetches nothing; a new message comes
-# alone; \Seen goes both ways; and a folder watched in IDLE gets its new
-# mail by push.
+# alone; a folder the server lacks is a clear error naming it; \Seen goes
+# both ways; and a folder watched in IDLE gets its new mail by push.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 ms_add_user alice 'alice-Pw1'
@@ -73,7 +73,8 @@ holds() {
 flist=$(printf '"%s",' INBOX "${FOLDERS[@]}")
 write_config "$T/config.json" \
 	"$(imap_account intl alice alice-Pw1 implicit "$MS_IMAPS_PORT" ",\"folders\":[${flist%,}],\"idle\":false"),
-$(imap_account push alice alice-Pw1 none "$MS_IMAP_PORT" ',"folders":["Работа","日本語/子"],"idle":true,"timeout":5')"
+$(imap_account push alice alice-Pw1 none "$MS_IMAP_PORT" ',"folders":["Работа","日本語/子"],"idle":true,"timeout":5'),
+$(imap_account missing alice alice-Pw1 none "$MS_IMAP_PORT" ',"folders":["A&B","Gibt’s nicht ü"],"idle":false')"
 start_daemon "$T/config.json"
 
 expect_rc 0 "fetch the account" mailctl fetch intl --json
@@ -108,6 +109,13 @@ save "A&B" "$T/more.eml"
 expect_rc 0 "a sync after one new message in A&B" mailctl fetch intl --json
 check "exactly 1 new" test "$(json 'j["accounts"][0]["new"]')" -eq 1
 check "it is in A&B, byte for byte" holds "$T/data/intl/A&B" "$T/more.eml"
+
+# A folder the server does not have: a clear error naming it in UTF-8;
+# the folder before it was synced.
+expect_rc 1 "fetch an account listing a folder the server lacks" mailctl fetch missing --json
+jcheck "a protocol error naming the folder in UTF-8" \
+	'j["accounts"][0]["error_kind"] == "protocol" and "cannot select \"Gibt’s nicht ü\"" in j["accounts"][0]["error"]'
+check "A&B, before it, was synced (4 messages)" test "$(stored missing | wc -l)" -eq 4
 
 # Read state under such names: a message read here gets \Seen in Работа
 # on the server; one given \Seen by doveadm in Entwürfe is read here after
