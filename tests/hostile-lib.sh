@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Driving a hostile server of our own (tests/tools/*_hostile.py) against
 # the daemon: sourced after lib.sh by pop3-hostile.sh and imap-hostile.sh.
 #
