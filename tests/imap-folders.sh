@@ -1,8 +1,9 @@
 #!/bin/bash
 # Folders whose names are not ASCII, against the real Dovecot: an account
-# lists "Entwürfe", "Работа", "日本語/子" and "A&B" in UTF-8; on the wire
-# they are modified UTF-7 (RFC 3501 5.1.3), as Dovecot's own LIST shows.
-# Three were made by doveadm, one by an IMAP CREATE of its wire name; each
+# lists "Entwürfe", "Работа", "日本語/子", "A&B" and 'Ärger "quoted"' in
+# UTF-8; on the wire they are modified UTF-7 (RFC 3501 5.1.3), as
+# Dovecot's own LIST shows, the last a quoted string with escapes. Four
+# were made by doveadm, one by an IMAP CREATE of its wire name; each
 # holds mail saved by doveadm. Every message lands in the local folder of
 # the same UTF-8 name ("/" as "."), byte for byte; status --json names the
 # folders in UTF-8; a second sync fetches nothing; a new message comes
@@ -14,9 +15,9 @@ ms_add_user alice 'alice-Pw1'
 ms_start_dovecot >/dev/null || bail "cannot start dovecot"
 
 # Each folder: its UTF-8 name, its wire name, its local folder.
-FOLDERS=("Entwürfe" "Работа" "日本語/子" "A&B")
-WIRE=("Entw&APw-rfe" "&BCAEMAQxBD4EQgQw-" "&ZeVnLIqe-/&W1A-" "A&-B")
-LOCAL=("Entwürfe" "Работа" "日本語.子" "A&B")
+FOLDERS=("Entwürfe" "Работа" "日本語/子" "A&B" 'Ärger "quoted"')
+WIRE=("Entw&APw-rfe" "&BCAEMAQxBD4EQgQw-" "&ZeVnLIqe-/&W1A-" "A&-B" '&AMQ-rger "quoted"')
+LOCAL=("Entwürfe" "Работа" "日本語.子" "A&B" 'Ärger "quoted"')
 
 # imap_py CODE: run Python with an imaplib connection "c" logged in as
 # alice over plain IMAP.
@@ -30,7 +31,7 @@ c.logout()
 PY
 }
 
-for i in 0 1 2; do
+for i in 0 1 2 4; do
 	ms_imap_create alice "${FOLDERS[$i]}" || bail "cannot create ${FOLDERS[$i]}"
 done
 imap_py <<'PY' || bail "cannot CREATE A&-B"
@@ -40,10 +41,16 @@ PY
 # Dovecot's LIST is the oracle for the wire names (parent "日本語" too).
 imap_py >"$T/list" <<'PY'
 typ, data = c.list()
-for line in data:
-    print(line.decode("ascii").rsplit(' "/" ', 1)[1].strip('"'))
+for item in data:
+    if isinstance(item, tuple):         # the name as a literal
+        print(item[1].decode("ascii"))
+    elif item and b' "/" ' in item:
+        name = item.decode("ascii").split(' "/" ', 1)[1]
+        if name.startswith('"'):
+            name = name[1:-1].replace('\\"', '"').replace('\\\\', '\\')
+        print(name)
 PY
-for i in 0 1 2 3; do
+for i in "${!FOLDERS[@]}"; do
 	check "Dovecot lists \"${FOLDERS[$i]}\" as ${WIRE[$i]}" grep -qxF "${WIRE[$i]}" "$T/list"
 done
 
@@ -54,7 +61,7 @@ save() {
 		ms_doveadm alice save -m "$f" <"$m" || return 1
 	done
 }
-for i in 0 1 2 3; do
+for i in "${!FOLDERS[@]}"; do
 	python3 "$TOOLS/gen_messages.py" 3 "$T/src$i" --prefix "f$i" \
 		--big $((i == 1)) --big-size 300000
 	save "${FOLDERS[$i]}" "$T/src$i"/* || bail "cannot save into ${FOLDERS[$i]}"
@@ -63,28 +70,29 @@ done
 python3 "$TOOLS/gen_messages.py" 1 "$T/inbox" --prefix inbox --big 0
 save INBOX "$T/inbox"/*
 check "doveadm holds 3 messages in each folder" \
-	test "$(for f in "${FOLDERS[@]}"; do ms_doveadm alice search mailbox "$f" all | wc -l; done | tr '\n' ' ')" = "3 3 3 3 "
+	test "$(for f in "${FOLDERS[@]}"; do ms_doveadm alice search mailbox "$f" all | wc -l; done | tr '\n' ' ')" = "3 3 3 3 3 "
 
 # holds MAILDIR FILE: MAILDIR's new/ or cur/ has a copy of FILE.
 holds() {
 	find "$1/new" "$1/cur" -type f | sums | grep -qx "$(echo "$2" | sums)"
 }
 
-flist=$(printf '"%s",' INBOX "${FOLDERS[@]}")
+flist=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:], ensure_ascii=False))' INBOX "${FOLDERS[@]}")
 write_config "$T/config.json" \
-	"$(imap_account intl alice alice-Pw1 implicit "$MS_IMAPS_PORT" ",\"folders\":[${flist%,}],\"idle\":false"),
+	"$(imap_account intl alice alice-Pw1 implicit "$MS_IMAPS_PORT" ",\"folders\":$flist,\"idle\":false"),
 $(imap_account push alice alice-Pw1 none "$MS_IMAP_PORT" ',"folders":["Работа","日本語/子"],"idle":true,"timeout":5'),
 $(imap_account missing alice alice-Pw1 none "$MS_IMAP_PORT" ',"folders":["A&B","Gibt’s nicht ü"],"idle":false')"
 start_daemon "$T/config.json"
 
 expect_rc 0 "fetch the account" mailctl fetch intl --json
-check "13 new (3 in each folder, 1 in INBOX)" test "$(json 'j["accounts"][0]["new"]')" -eq 13
-for i in 0 1 2 3; do
+check "16 new (3 in each folder, 1 in INBOX)" test "$(json 'j["accounts"][0]["new"]')" -eq 16
+for i in "${!FOLDERS[@]}"; do
 	d=$T/data/intl/${LOCAL[$i]}
 	check "${FOLDERS[$i]}: its 3 messages in ${LOCAL[$i]}, byte for byte" \
 		test "$(find "$d/new" "$d/cur" -type f 2>/dev/null | sums)" = "$(find "$T/src$i" -type f | sums)"
-	check "${FOLDERS[$i]}: selected as \"${WIRE[$i]}\"" \
-		eval 'grep -F " SELECT \"${WIRE[$i]}\"" "$T/daemon.log" | grep -q "account=intl session=[0-9]* C: "'
+	q=${WIRE[$i]//\"/\\\"}	# quoted as in a command
+	check "${FOLDERS[$i]}: selected as \"$q\"" \
+		eval 'grep -F " SELECT \"$q\"" "$T/daemon.log" | grep -q "account=intl session=[0-9]* C: "'
 done
 check "nothing left in tmp/" \
 	test -z "$(find "$T/data/intl" -path "$T/data/intl/*/tmp/*" -type f)"
@@ -93,14 +101,14 @@ OUT=$(mailctl ls "日本語.子" --account intl --json)
 jcheck "ls 日本語.子 lists its messages" \
 	'sorted(m["subject"] for m in j) == ["f2 message 1", "f2 message 2", "f2 message 3"]'
 OUT=$(mailctl folders --json)
-jcheck "folders lists the four in UTF-8" \
-	'{"Entwürfe", "Работа", "日本語.子", "A&B"} <= {f["folder"] for f in j if f["account"] == "intl"}'
+jcheck "folders lists the five in UTF-8" \
+	'{"Entwürfe", "Работа", "日本語.子", "A&B", "Ärger \"quoted\""} <= {f["folder"] for f in j if f["account"] == "intl"}'
 
 OUT=$(mailctl status --json)
 jcheck "status --json: the imap block's folders in UTF-8" \
-	'[a for a in j["accounts"] if a["name"] == "intl"][0]["imap"]["folders"] == ["INBOX", "Entwürfe", "Работа", "日本語/子", "A&B"]'
+	'[a for a in j["accounts"] if a["name"] == "intl"][0]["imap"]["folders"] == ["INBOX", "Entwürfe", "Работа", "日本語/子", "A&B", "Ärger \"quoted\""]'
 jcheck "status --json: each folder synced under its UTF-8 name, with its UIDVALIDITY" \
-	'[(f["folder"], f["uidvalidity"] > 0, f["uidnext"]) for f in [a for a in j["accounts"] if a["name"] == "intl"][0]["poll"]["folders"]] == [("INBOX", True, 2), ("Entwürfe", True, 4), ("Работа", True, 4), ("日本語/子", True, 4), ("A&B", True, 4)]'
+	'[(f["folder"], f["uidvalidity"] > 0, f["uidnext"]) for f in [a for a in j["accounts"] if a["name"] == "intl"][0]["poll"]["folders"]] == [("INBOX", True, 2), ("Entwürfe", True, 4), ("Работа", True, 4), ("日本語/子", True, 4), ("A&B", True, 4), ("Ärger \"quoted\"", True, 4)]'
 
 expect_rc 0 "a second sync" mailctl fetch intl --json
 check "the second sync fetches nothing" test "$(json 'j["accounts"][0]["new"]')" -eq 0

@@ -327,8 +327,8 @@ fetch_all() {
 	check "$1: nothing left in tmp/" tmp_empty "$1"
 }
 
-# sums: sha256 of each file named on stdin, sorted.
-sums() { xargs -r sha256sum | awk '{print $1}' | sort; }
+# sums: sha256 of each file named on stdin (one a line), sorted.
+sums() { xargs -r -d '\n' sha256sum | awk '{print $1}' | sort; }
 
 # pop3_second ACCOUNT: the session id (session=N in the daemon log) of the
 # account's last second POP3 connection; pop3_lead ACCOUNT: that of the
