@@ -118,6 +118,8 @@ static struct qitems	 queue_items = TAILQ_HEAD_INITIALIZER(queue_items);
 static struct qaccts	 queue_accts = TAILQ_HEAD_INITIALIZER(queue_accts);
 static struct event	*queue_timer;
 static int		 queue_loaded;
+/* queue.list calls that came before the outbox was loaded. */
+static struct qwaits	 queue_listers = TAILQ_HEAD_INITIALIZER(queue_listers);
 /*
  * queue_shutdown ran: the store may still answer what was in flight as it
  * closes; those answers change nothing here any more.
@@ -126,6 +128,7 @@ static int		 queue_stopped;
 static int		 queue_updating;	/* a queue.update in flight */
 
 static void	queue_kick(void);
+static json_t	*queue_list_json(void);
 static void	queue_resume(void);
 
 /* The SMTP server of an account in the configuration, or NULL. */
@@ -286,16 +289,17 @@ queue_item_new(json_t *row)
 }
 
 /*
- * Answer every waiter of a message: with result (stolen) when not NULL,
- * else with an error of that code.
+ * Answer every wait of ws with result (stolen) or, when it is NULL, the
+ * error.
  */
 static void
-queue_answer(struct qitem *it, json_t *result, int code, const char *error)
+queue_answer_waits(struct qwaits *ws, json_t *result, int code,
+    const char *error)
 {
 	struct qwait	*w;
 
-	while ((w = TAILQ_FIRST(&it->waiters)) != NULL) {
-		TAILQ_REMOVE(&it->waiters, w, entry);
+	while ((w = TAILQ_FIRST(ws)) != NULL) {
+		TAILQ_REMOVE(ws, w, entry);
 		if (result != NULL)
 			w->cb(json_incref(result), 0, NULL, w->arg);
 		else
@@ -304,6 +308,16 @@ queue_answer(struct qitem *it, json_t *result, int code, const char *error)
 		free(w);
 	}
 	json_decref(result);
+}
+
+/*
+ * Answer every waiter of a message: with result (stolen) when not NULL,
+ * else with an error of that code.
+ */
+static void
+queue_answer(struct qitem *it, json_t *result, int code, const char *error)
+{
+	queue_answer_waits(&it->waiters, result, code, error);
 }
 
 /* Forget a message. */
@@ -918,6 +932,8 @@ queue_loaded_cb(json_t *result, int code, const char *error, void *arg)
 	}
 	if (error != NULL) {
 		log_warnx("queue: cannot load the outbox: %s", error);
+		queue_answer_waits(&queue_listers, NULL, JSONRPC_ERR_FAILED,
+		    "the outbox could not be loaded");
 		json_decref(result);
 		return;
 	}
@@ -925,6 +941,7 @@ queue_loaded_cb(json_t *result, int code, const char *error, void *arg)
 		queue_item_new(row);
 	json_decref(result);
 	queue_loaded = 1;
+	queue_answer_waits(&queue_listers, queue_list_json(), 0, NULL);
 	if (!TAILQ_EMPTY(&queue_items))
 		log_info("queue: %zu message%s in the outbox", i,
 		    i == 1 ? "" : "s");
@@ -975,6 +992,8 @@ queue_shutdown(void)
 	}
 	while (!TAILQ_EMPTY(&queue_items))
 		queue_item_free(TAILQ_FIRST(&queue_items));
+	queue_answer_waits(&queue_listers, NULL, JSONRPC_ERR_FAILED,
+	    "the daemon is stopping");
 	if (queue_timer != NULL)
 		event_free(queue_timer);
 	queue_timer = NULL;
@@ -1055,9 +1074,9 @@ queue_add(json_t *params, int wait, queue_reply_cb cb, void *arg)
 	store_request(queue_store, "queue.add", params, queue_added_cb, q);
 }
 
-/* Every message in the outbox. */
-json_t *
-queue_list(void)
+/* Every message in the outbox, as JSON. */
+static json_t *
+queue_list_json(void)
 {
 	struct qitem	*it;
 	json_t		*a = json_array();
@@ -1065,6 +1084,30 @@ queue_list(void)
 	TAILQ_FOREACH(it, &queue_items, entry)
 		json_array_append_new(a, queue_item_json(it));
 	return a;
+}
+
+/*
+ * Every message in the outbox, to cb (result stolen). Until the store has
+ * loaded the outbox at a start, the list is not known: the answer waits
+ * for the load, never saying the outbox is empty when it is not.
+ */
+void
+queue_list(queue_reply_cb cb, void *arg)
+{
+	struct qwait	*w;
+
+	if (queue_loaded) {
+		cb(queue_list_json(), 0, NULL, arg);
+		return;
+	}
+	if (queue_stopped) {
+		cb(NULL, JSONRPC_ERR_FAILED, "the daemon is stopping", arg);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->cb = cb;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&queue_listers, w, entry);
 }
 
 /* Retry every waiting message now; return how many. */

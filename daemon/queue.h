@@ -22,9 +22,9 @@ struct event_base;
 struct store;
 
 /*
- * An answer to queue_add or queue_cancel: result (stolen) when error is
- * NULL, else a JSON-RPC error code and message. Runs once, from the loop
- * or before the call returns.
+ * An answer to queue_add, queue_list or queue_cancel: result (stolen) when
+ * error is NULL, else a JSON-RPC error code and message. Runs once, from
+ * the loop or before the call returns.
  */
 typedef void (*queue_reply_cb)(json_t *result, int code, const char *error,
     void *arg);
@@ -34,7 +34,7 @@ void	 queue_init(struct event_base *, struct store *, struct bus *,
 void	 queue_reconfigure(const struct config *);
 void	 queue_shutdown(void);
 void	 queue_add(json_t *params, int wait, queue_reply_cb, void *arg);
-json_t	*queue_list(void);
+void	 queue_list(queue_reply_cb, void *arg);
 int	 queue_flush(void);
 void	 queue_cancel(long long id, queue_reply_cb, void *arg);
 json_t	*queue_status(void);

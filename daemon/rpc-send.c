@@ -300,7 +300,7 @@ static void
 queue_list_exec(struct rpc_call *call, json_t *params)
 {
 	(void)params;
-	rpc_call_reply(call, queue_list());
+	queue_list(rpc_call_answer_cb, call);
 }
 
 const struct rpc_method rpc_queue_list_method = {

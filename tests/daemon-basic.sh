@@ -125,7 +125,7 @@ expect_rc 69 "mailctl after the stop" mailctl status
 
 # SIGINT stops too, and a stale socket left by a killed daemon is reused.
 start_daemon "$CFG"
-kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+kill_daemon
 check "a killed daemon leaves its socket" test -S "$SOCK"
 start_daemon "$CFG"
 ok "a new daemon starts over a stale socket"

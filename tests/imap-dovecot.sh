@@ -58,13 +58,7 @@ start_daemon "$T/config.json"
 
 src_sums=$(find "$T/src" -type f | sums)
 for a in imaps starttls plain; do
-	expect_rc 0 "fetch $a" mailctl fetch "$a" --json
-	check "$a: 200 new" test "$(json 'j["accounts"][0]["new"]')" -eq 200
-	check "$a: 200 files in the store" test "$(stored $a | wc -l)" -eq 200
-	check "$a: files byte-identical to the server's" \
-		test "$(stored $a | sums)" = "$src_sums"
-	check "$a: nothing left in tmp/" \
-		test -z "$(find "$T/data/$a" -path "$T/data/$a/*/tmp/*" -type f)"
+	fetch_all "$a" 200 "$src_sums"
 done
 eightbit=$(stored imaps | xargs grep -l -a -F "$(printf 'caf\xe9 latin-1')" | wc -l)
 check "the raw Latin-1 header byte came through as it is ($eightbit file)" test "$eightbit" -eq 1
@@ -118,5 +112,4 @@ jcheck "status shows each folder's UIDVALIDITY and last sync" \
 	'all(f["uidvalidity"] and f["last_sync"] for f in [a for a in j["accounts"] if a["name"] == "lists"][0]["poll"]["folders"])'
 jcheck "status shows its last sync" \
 	'[a for a in j["accounts"] if a["name"] == "imaps"][0]["poll"]["last_poll"]["ok"]'
-stop_daemon
-check "clean stop" test "$DAEMON_RC" = 0
+stop_clean

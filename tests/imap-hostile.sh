@@ -10,47 +10,16 @@
 # byte for byte.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
-
-start_hostile() {
-	local mode=$1 i; shift
-	rm -f "$T/port"
-	python3 "$TOOLS/imap_hostile.py" --port-file "$T/port" --log "$T/hostile.log" "$@" "$mode" \
-		>>"$T/hostile.out" 2>&1 &
-	HOSTILE_PID=$!
-	for i in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-	PORT=$(cat "$T/port")
-}
-stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/null; }
-t_at_exit 'stop_hostile'
-
-use_account() {
-	write_config "$T/config.json" "{\"name\":\"$1\",\"email\":\"u@hostile.test\",\"imap\":{\"host\":\"127.0.0.1\",\"port\":$PORT,\"tls\":\"none\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600${2:-,\"idle\":false}}}"
-	kill -HUP "$DAEMON_PID"
-	sleep 0.2
-}
-
-# run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]
-run_mode() {
-	local mode=$1 want=$2 text=$3; shift 3
-	start_hostile "$mode" "$@"
-	use_account "$mode"
-	expect_rc "$want" "$mode: fetch exits $want" mailctl fetch "$mode"
-	contains "$OUT$ERR" "$text" "$mode: says \"$text\""
-	check "$mode: nothing half written in tmp/" \
-		test -z "$(find "$T/data/$mode" -path "$T/data/$mode/*/tmp/*" -type f 2>/dev/null)"
-	check "$mode: the daemon still answers" eval "mailctl status >/dev/null"
-	stop_hostile
-}
+HOSTILE_PROTO=imap HOSTILE_KEYS=',"idle":false'
+. "$(dirname "$0")/hostile-lib.sh"
 
 write_config "$T/config.json"
 start_daemon "$T/config.json"
-RSS_START=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
+RSS_START=$(daemon_kb VmRSS)
 
 # The control: a well-behaved server, its messages byte for byte.
-mkdir -p "$T/dump"
-python3 "$TOOLS/imap_hostile.py" --messages 5 --dump "$T/dump" normal >/dev/null 2>&1
+want=$(dump_lf "$T/dump" --messages 5 normal)
 run_mode normal 0 '5 new' --messages 5
-want=$(for f in "$T/dump"/*; do tr -d '\r' <"$f" | sha256sum; done | awk '{print $1}' | sort)
 check "normal: the 5 messages byte for byte (CRLF as LF)" \
 	test "$(stored normal | sums)" = "$want"
 
@@ -72,7 +41,7 @@ OUT=$(mailctl status --json)
 jcheck "no-done: the unanswered DONE is a network error in status" \
 	'j["accounts"][0]["poll"]["watch"][0]["error_kind"] == "network"'
 contains "$(cat "$T/daemon.log")" "failed in IDLE_DONE: timed out" "no-done: logged"
-stop_hostile
+hostile_stop
 
 # A server without IDLE: the watched account falls back to polling.
 start_hostile normal --no-idle --messages 3
@@ -84,10 +53,9 @@ expect_rc 0 "no IDLE: the next fetch is a plain sync" mailctl fetch no-idle --js
 jcheck "no IDLE: nothing new" 'j["accounts"][0]["new"] == 0'
 OUT=$(mailctl status --json)
 jcheck "no IDLE: no watch in status" '"watch" not in j["accounts"][0]["poll"]'
-stop_hostile
+hostile_stop
 
-RSS_END=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
+RSS_END=$(daemon_kb VmRSS)
 check "memory bounded through it all (RSS ${RSS_START} -> ${RSS_END} kB)" \
 	test "$RSS_END" -lt $((RSS_START + 65536 * RSS_SCALE))
-stop_daemon
-check "clean stop" test "$DAEMON_RC" = 0
+stop_clean

@@ -14,13 +14,9 @@ use_mail_servers
 ms_add_user alice 'alice-Pw1'
 ms_start >/dev/null || bail "cannot start the mail servers"
 
-rm -f "$T/pport"
-python3 "$TOOLS/blackhole_proxy.py" --port-file "$T/pport" --log "$T/proxy.log" \
-	--target "$MS_IMAP_PORT" >>"$T/proxy.out" 2>&1 &
-PROXY_PID=$!
+tool_start blackhole_proxy.py --log "$T/proxy.log" --target "$MS_IMAP_PORT"
+PROXY_PID=$TOOL_PID PPORT=$TOOL_PORT
 t_at_exit "kill $PROXY_PID 2>/dev/null"
-for i in $(seq 100); do [ -s "$T/pport" ] && break; sleep 0.05; done
-PPORT=$(cat "$T/pport")
 
 ACCTS="$(imap_account push alice alice-Pw1 implicit "$MS_IMAPS_PORT" ',"idle":true,"idle_renew":3,"timeout":2'),
 $(imap_account hole alice alice-Pw1 none "$PPORT" ',"idle":true,"idle_renew":3,"timeout":2')"
@@ -80,9 +76,16 @@ sys.exit(1)
 PY
 }
 
-R=$(push_one push) || R="timeout"
-check "a mail through Postfix is pushed to watch (${R%% *} ms after Postfix accepted it, via ${R#* }; Dovecot waits ~500 ms)" \
-	test "${R#* }" = idle -a "${R%% *}" -lt 5000
+# pushed ACCOUNT TEXT: push_one ACCOUNT, and check that the mail came by
+# IDLE within 5 s.
+pushed() {
+	local r
+	r=$(push_one "$1") || r="timeout"
+	check "$2 (${r%% *} ms after Postfix accepted it, via ${r#* })" \
+		test "${r#* }" = idle -a "${r%% *}" -lt 5000
+}
+
+pushed push "a mail through Postfix is pushed to watch (Dovecot waits ~500 ms)"
 OUT=$(mailctl status --json)
 jcheck "status: INBOX idling, with its UIDVALIDITY and syncs" \
 	'[a for a in j["accounts"] if a["name"] == "push"][0]["poll"]["watch"][0]["uidvalidity"] > 0'
@@ -92,9 +95,7 @@ ms_stop_dovecot >/dev/null
 ms_start_dovecot >/dev/null
 sleep 1
 check "push: INBOX back in IDLE after Dovecot restarted" wait_idle push
-R=$(push_one push) || R="timeout"
-check "push still works after the restart (${R%% *} ms, via ${R#* })" \
-	test "${R#* }" = idle -a "${R%% *}" -lt 5000
+pushed push "push still works after the restart"
 OUT=$(mailctl status --json)
 jcheck "status counts the reconnect" \
 	'[a for a in j["accounts"] if a["name"] == "push"][0]["poll"]["watch"][0]["reconnects"] >= 1'
@@ -121,12 +122,9 @@ jcheck "asleep: the watches are closed" \
 	'[a for a in j["accounts"] if a["name"] == "push"][0]["poll"]["watch"][0]["state"] == "down"'
 "$top_builddir/tests/tools/logind-fake" false
 check "awake: INBOX back in IDLE" wait_idle push
-R=$(push_one push) || R="timeout"
-check "push works after the wake-up (${R%% *} ms, via ${R#* })" \
-	test "${R#* }" = idle -a "${R%% *}" -lt 5000
+pushed push "push works after the wake-up"
 
 # No connection leaked: one per watch, to the servers' ports.
 conns=$(ls -l "/proc/$DAEMON_PID/fd" 2>/dev/null | grep -c socket)
 check "no socket leaked ($conns sockets: listener, clients, 2 watches)" test "$conns" -le 8
-stop_daemon
-check "clean stop" test "$DAEMON_RC" = 0
+stop_clean

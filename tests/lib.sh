@@ -128,12 +128,69 @@ start_daemon() {
 	wait_ready || bail "mailctld did not become ready"
 }
 
+# start_asking CONFIG ARGS...: start mailctld and send it "mailctl ARGS"
+# from the first moment it answers at all (5 s at most), not once it is
+# ready; the output in OUT. Returns once the daemon is ready.
+start_asking() {
+	local cfg=$1 i; shift
+	chmod 600 "$cfg"
+	"$MAILCTLD" --config "$cfg" --verbose >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for i in $(seq 500); do
+		OUT=$("$MAILCTL" --socket "$SOCK" "$@" 2>/dev/null) && break
+		sleep 0.01
+	done
+	wait_ready || bail "mailctld did not become ready"
+}
+
 # stop_daemon [SIGNAL]: stop it and wait; sets DAEMON_RC.
 stop_daemon() {
 	local sig=${1:-TERM}
 	kill -"$sig" "$DAEMON_PID"
 	wait "$DAEMON_PID" && DAEMON_RC=0 || DAEMON_RC=$?
 	DAEMON_PID=
+}
+
+# stop_clean [DESCRIPTION]: stop the daemon (SIGTERM); check that it exits 0.
+stop_clean() {
+	stop_daemon
+	check "${1:-clean stop}" test "$DAEMON_RC" -eq 0
+}
+
+# kill_daemon: SIGKILL the daemon and reap it.
+kill_daemon() {
+	kill -KILL "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+
+# commits: how many group commits the store made, by the daemon's log.
+commits() {
+	local n
+	n=$(grep -c 'store commit of' "$T/daemon.log" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# crash_fetch ACCOUNT WHEN MS [CONFIG]: start the daemon (with CONFIG,
+# default $T/config.json), fetch ACCOUNT in the background, and SIGKILL
+# the daemon MS milliseconds after WHEN: "start" (at once) or "commit"
+# (once it has committed messages to the store; 5 s at most). Return once
+# the fetch has ended.
+crash_fetch() {
+	local before i fetch
+	before=$(commits)
+	start_daemon "${4:-$T/config.json}"
+	"$MAILCTL" --socket "$SOCK" fetch "$1" >/dev/null 2>&1 &
+	fetch=$!
+	if [ "$2" = commit ]; then
+		for i in $(seq 200); do
+			[ "$(commits)" -gt "$before" ] && break
+			sleep 0.025
+		done
+	fi
+	sleep "$(printf '%d.%03d' $(($3 / 1000)) $(($3 % 1000)))"
+	kill_daemon
+	wait "$fetch"
 }
 
 # count_reaches COMMAND N SECONDS: wait (at most SECONDS) until the number
@@ -185,6 +242,24 @@ EOC
 	return 1
 }
 
+# tool_start TOOL [ARGS...]: run tests/tools/TOOL, a server or proxy of
+# ours (the options of hostile_server.py: it writes its port to
+# --port-file), in the background, its output in $T/tools.out; set
+# TOOL_PID and, once it listens (5 s at most), TOOL_PORT. The caller
+# stops it.
+tool_start() {
+	local tool=$1 i; shift
+	rm -f "$T/tool.port"
+	python3 "$TOOLS/$tool" --port-file "$T/tool.port" "$@" >>"$T/tools.out" 2>&1 &
+	TOOL_PID=$!
+	for i in $(seq 100); do [ -s "$T/tool.port" ] && break; sleep 0.05; done
+	TOOL_PORT=$(cat "$T/tool.port" 2>/dev/null)
+}
+
+# daemon_kb FIELD: the daemon's FIELD (VmRSS, VmHWM) of /proc/PID/status,
+# in kB.
+daemon_kb() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$DAEMON_PID/status"; }
+
 # Count the daemon's open descriptors.
 fd_count() { ls "/proc/$1/fd" | wc -l; }
 
@@ -234,8 +309,26 @@ print(len(missing), extra, ",".join(map(str, missing[:10])))
 PY
 }
 
-# sums: sha256 of each file named on stdin, sorted.
-sums() { xargs -r sha256sum | awk '{print $1}' | sort; }
+# tmp_empty ACCOUNT: nothing is left in the tmp/ of any of ACCOUNT's
+# folders (a message half written, or written and never moved).
+tmp_empty() {
+	test -z "$(find "$T/data/$1" -path "$T/data/$1/*/tmp/*" -type f 2>/dev/null)"
+}
+
+# fetch_all ACCOUNT N SUMS [NOTE]: fetch ACCOUNT: it exits 0 with N new,
+# N files in the store, byte-identical to the server's copies (SUMS, as
+# sums prints them; NOTE says how they compare), nothing left in tmp/.
+fetch_all() {
+	expect_rc 0 "fetch $1" mailctl fetch "$1" --json
+	check "$1: $2 new" test "$(json 'j["accounts"][0]["new"]')" -eq "$2"
+	check "$1: $2 files in the store" test "$(stored "$1" | wc -l)" -eq "$2"
+	check "$1: files byte-identical to the server's${4:+ ($4)}" \
+		test "$(stored "$1" | sums)" = "$3"
+	check "$1: nothing left in tmp/" tmp_empty "$1"
+}
+
+# sums: sha256 of each file named on stdin (one a line), sorted.
+sums() { xargs -r -d '\n' sha256sum | awk '{print $1}' | sort; }
 
 # pop3_second ACCOUNT: the session id (session=N in the daemon log) of the
 # account's last second POP3 connection; pop3_lead ACCOUNT: that of the

@@ -40,12 +40,7 @@ start_daemon "$T/config.json"
 
 src_sums=$(find "$T/src" -type f | sums)
 for a in plain stls pop3s; do
-	expect_rc 0 "fetch $a" mailctl fetch "$a" --json
-	check "$a: 200 new" test "$(json 'j["accounts"][0]["new"]')" -eq 200
-	check "$a: 200 files in the store" test "$(stored $a | wc -l)" -eq 200
-	check "$a: files byte-identical to the server's (CRLF -> LF)" \
-		test "$(stored $a | sums)" = "$src_sums"
-	check "$a: nothing left in tmp/" test -z "$(find "$T/data/$a" -path "$T/data/$a/*/tmp/*" -type f)"
+	fetch_all "$a" 200 "$src_sums" "CRLF -> LF"
 done
 check "the big attachments came through (4 files over 2 MB)" \
 	test "$(find "$T/data/pop3s" -type f -size +2M | wc -l)" -eq 4
@@ -129,5 +124,4 @@ check "status: broken account shows its error" \
 check "status: store counts" test "$(json '[a for a in j["accounts"] if a["name"]=="stls"][0]["store"]["messages"]')" -eq 202
 expect_rc 0 "human status" mailctl status
 contains "$OUT" "0 new, 5 on the server" "human status: a poll's new and on-server counts"
-stop_daemon
-check "clean stop" test "$DAEMON_RC" -eq 0
+stop_clean

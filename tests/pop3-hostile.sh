@@ -7,55 +7,16 @@
 # bounded; the daemon keeps answering.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
-
-# start_hostile MODE [ARGS...]: run the server, set PORT.
-start_hostile() {
-	local mode=$1 i; shift
-	rm -f "$T/port"
-	python3 "$TOOLS/pop3_hostile.py" --port-file "$T/port" --log "$T/hostile.log" "$@" "$mode" \
-		>>"$T/hostile.out" 2>&1 &
-	HOSTILE_PID=$!
-	for i in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-	PORT=$(cat "$T/port")
-}
-stop_hostile() { kill "$HOSTILE_PID" 2>/dev/null; wait "$HOSTILE_PID" 2>/dev/null; }
-t_at_exit 'stop_hostile'
-
-# use_account NAME [POP3-KEYS]: reload the daemon with the one account NAME
-# at the hostile server ($HOST, default 127.0.0.1; $PORT), tls "none" (or
-# $TLS), plus POP3-KEYS (',"key":value...').
-use_account() {
-	write_config "$T/config.json" "{\"name\":\"$1\",\"email\":\"u@hostile.test\",\"pop3\":{\"host\":\"${HOST:-127.0.0.1}\",\"port\":$PORT,\"tls\":\"${TLS:-none}\",\"user\":\"u\",\"password\":\"secret-pw\",\"timeout\":2,\"poll_interval\":3600${2:-}}}"
-	kill -HUP "$DAEMON_PID"
-	sleep 0.2
-}
-
-# Each mode gets its own account (and Maildir) and its own daemon config.
-# run_mode MODE EXPECT-RC TEXT [SERVER-ARGS...]; $HOST: where it listens,
-# $NAME: the account name (default: the mode).
-run_mode() {
-	local mode=$1 want=$2 text=$3; shift 3
-	start_hostile "$mode" --host "${HOST:-127.0.0.1}" "$@"
-	mode=${NAME:-$mode}
-	use_account "$mode"
-	expect_rc "$want" "$mode: fetch exits $want" mailctl fetch "$mode"
-	contains "$OUT$ERR" "$text" "$mode: says \"$text\""
-	check "$mode: nothing half written in tmp/" \
-		test -z "$(find "$T/data/$mode" -path "$T/data/$mode/*/tmp/*" -type f 2>/dev/null)"
-	check "$mode: the daemon still answers" eval "mailctl status >/dev/null"
-	stop_hostile
-}
+HOSTILE_PROTO=pop3
+. "$(dirname "$0")/hostile-lib.sh"
 
 write_config "$T/config.json"
 start_daemon "$T/config.json"
 
 # Odd but valid servers: a correct fetch.
 run_mode good 0 "good: 3 new"
-mkdir -p "$T/expect"
-python3 "$TOOLS/pop3_hostile.py" --messages 3 --dump "$T/expect" good
-for f in "$T"/expect/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
 check "good: stored messages equal the server's (CRLF -> LF, unstuffed)" \
-	test "$(stored good | sums)" = "$(ls "$T"/expect/*.lf | sums)"
+	test "$(stored good | sums)" = "$(dump_lf "$T/expect" --messages 3 good)"
 run_mode nocapa 0 "nocapa: 3 new"
 run_mode apop 0 "apop: 3 new"
 check "apop: logged in with APOP" grep -q "account=apop session=[0-9]* C: APOP" "$T/daemon.log"
@@ -70,7 +31,7 @@ use_account nouidl
 expect_rc 0 "nouidl: second poll" mailctl fetch nouidl
 contains "$OUT" "nouidl: 0 new" "nouidl: content hashes drop what is already stored"
 check "nouidl: still 3 messages stored" test "$(stored nouidl | wc -l)" -eq 3
-stop_hostile
+hostile_stop
 # tls starttls against a server without STLS: no password may go out.
 start_hostile good
 TLS=starttls use_account nostls
@@ -78,16 +39,14 @@ TLS=starttls use_account nostls
 expect_rc 1 "nostls: fetch fails" mailctl fetch nostls
 contains "$ERR" "does not offer STLS" "nostls: says the server does not offer STLS"
 check "nostls: no USER or PASS went out" eval '! grep -q "C: \(USER\|PASS\)" "$T/hostile.log"'
-stop_hostile
+hostile_stop
 # A poll that handled the whole mailbox leaves a mark (the count and the
 # last UIDL): up to 11 polls in a row then check only that (STAT and
 # "UIDL n", pipelined when the server allows) before the next lists the
 # mailbox again. A server that files new mail in the middle, in place of a
 # message gone meanwhile, keeps both: that mail waits for the full listing,
 # or comes at once with "quick_check": false.
-mkdir -p "$T/expect-mid"
-python3 "$TOOLS/pop3_hostile.py" --messages 4 --dump "$T/expect-mid" good
-for f in "$T"/expect-mid/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
+want_mid=$(dump_lf "$T/expect-mid" --messages 4 good)
 start_hostile middle-new --messages 4
 use_account quick
 : >"$T/hostile.log"
@@ -106,7 +65,7 @@ check "quick: with STAT and UIDL 3 pipelined" \
 check "quick: two full listings in 13 polls" \
 	test "$(grep -c '^[0-9]* C: UIDL$' "$T/hostile.log")" -eq 2
 check "quick: each message once, as the server has it" \
-	test "$(stored quick | sums)" = "$(ls "$T"/expect-mid/*.lf | sums)"
+	test "$(stored quick | sums)" = "$want_mid"
 # The same account told keep=false: the mark of a full mailbox is no use,
 # the seen messages are to be deleted.
 use_account quick ',"keep":false'
@@ -114,15 +73,15 @@ use_account quick ',"keep":false'
 expect_rc 0 "quick: a poll with keep=false" mailctl fetch quick
 check "quick: it listed the mailbox and deleted the 3 messages there" \
 	test "$(grep -c '^[0-9]* C: UIDL$' "$T/hostile.log"):$(grep -c '^[0-9]* C: DELE' "$T/hostile.log")" = 1:3
-stop_hostile
+hostile_stop
 start_hostile middle-new --messages 4
 use_account full ',"quick_check":false'
 expect_rc 0 "full: first poll" mailctl fetch full
 expect_rc 0 "full: second poll" mailctl fetch full
 contains "$OUT" "full: 1 new" "full: without quick_check the second poll finds the new one"
 check "full: each message once, as the server has it" \
-	test "$(stored full | sums)" = "$(ls "$T"/expect-mid/*.lf | sums)"
-stop_hostile
+	test "$(stored full | sums)" = "$want_mid"
+hostile_stop
 # Without PIPELINING (no CAPA), "UIDL n" waits for STAT's answer.
 start_hostile nocapa
 use_account nocapa
@@ -132,7 +91,7 @@ expect_rc 0 "nocapa: a poll that checks the mark" mailctl fetch nocapa
 check "nocapa: STAT, its answer, then UIDL 3" \
 	test "$(grep -A2 'C: STAT$' "$T/hostile.log" | cut -d' ' -f2- | tr '\n' '|')" = "C: STAT|S: +OK 3 6000|C: UIDL 3|"
 contains "$OUT" "nocapa: 0 new" "nocapa: nothing new"
-stop_hostile
+hostile_stop
 run_mode slow-drip 0 "slow-drip: 3 new" --messages 3 --size 1500
 run_mode list-lies 0 "list-lies: 2 new" --messages 2 --size 5000000
 check "list-lies: the 5 MB messages are whole" test "$(find "$T/data/list-lies" -type f -size +4M | wc -l)" -eq 2
@@ -142,14 +101,12 @@ run_mode list-lies-small 0 "list-lies-small: 3 new"
 # locks the maildrop refuses the second login; one whose second connection
 # dies mid-message gets that connection's share fetched by the first.
 # Either way every message is stored once, whole.
-mkdir -p "$T/expect200"
-python3 "$TOOLS/pop3_hostile.py" --messages 200 --size 1000 --dump "$T/expect200" good
-for f in "$T"/expect200/*.eml; do sed 's/\r$//' "$f" >"$f.lf"; done
+want200=$(dump_lf "$T/expect200" --messages 200 --size 1000 good)
 run_mode in-use 0 "in-use: 200 new" --messages 200 --size 1000
 check "in-use: the second login was refused, the first went on alone" \
 	grep -q "account=in-use session=$(pop3_second in-use) failed in PASS: login failed: \"-ERR \\[IN-USE\\]" "$T/daemon.log"
 check "in-use: each message once, as the server has it" \
-	test "$(stored in-use | sums)" = "$(ls "$T"/expect200/*.lf | sums)"
+	test "$(stored in-use | sums)" = "$want200"
 run_mode second-dies 0 "second-dies: 200 new" --messages 200 --size 1000
 # Closed by the server: seen as the end of the stream, or as an error (a
 # broken pipe, a reset) when RETRs still going out meet the closed socket.
@@ -158,7 +115,7 @@ check "second-dies: the second connection fetched some, then died" \
 check "second-dies: what it had asked for went back to the first" \
 	grep -q "account=second-dies session=$(pop3_second second-dies) [0-9]* messages go back to the first connection" "$T/daemon.log"
 check "second-dies: each message once, as the server has it" \
-	test "$(stored second-dies | sums)" = "$(ls "$T"/expect200/*.lf | sums)"
+	test "$(stored second-dies | sums)" = "$want200"
 
 # Broken servers: a clear error.
 run_mode endless-greeting 1 "line longer than 8192 bytes"
@@ -176,8 +133,7 @@ run_mode never-ending 1 "larger than 268435456 bytes"
 check "never-ending: nothing stored" test "$(stored never-ending | wc -l)" -eq 0
 run_mode huge-multiline 1 "more than 500000 messages"
 
-hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$DAEMON_PID/status")
+hwm=$(($(daemon_kb VmHWM) / 1024))
 check "peak memory ${hwm} MB stayed under $((96 * RSS_SCALE)) MB" test "$hwm" -lt $((96 * RSS_SCALE))
 check "no password in the log" eval '! grep -q secret-pw "$T/daemon.log"'
-stop_daemon
-check "clean stop after all that" test "$DAEMON_RC" -eq 0
+stop_clean "clean stop after all that"

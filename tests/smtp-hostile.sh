@@ -13,15 +13,10 @@ SEND=$top_builddir/tests/tools/smtp-send
 
 # start_hostile MODE: run the server, set PORT; its log is $T/MODE.log.
 start_hostile() {
-	local i
-	rm -f "$T/port"
 	rm -rf "$T/spool-$1"
 	: >"$T/$1.log"
-	python3 "$TOOLS/smtp_hostile.py" --port-file "$T/port" --log "$T/$1.log" \
-		--spool "$T/spool-$1" "$1" >>"$T/hostile.out" 2>&1 &
-	HOSTILE_PID=$!
-	for i in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-	PORT=$(cat "$T/port")
+	tool_start smtp_hostile.py --log "$T/$1.log" --spool "$T/spool-$1" "$1"
+	HOSTILE_PID=$TOOL_PID PORT=$TOOL_PORT
 }
 stop_hostile() {
 	[ -n "${HOSTILE_PID:-}" ] || return 0

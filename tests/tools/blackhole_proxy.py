@@ -3,12 +3,15 @@
 connection: nothing is closed, nothing arrives any more.
 
 usage: blackhole_proxy.py [--port-file FILE] [--log FILE] [--host ADDR]
-                          [--target-host ADDR] --target PORT
+                          [--target-host ADDR] [--rate BYTES] --target PORT
 
 Listens on --host (127.0.0.1), ephemeral port, written to --port-file via
 FILE.tmp and a rename (printed without --port-file); forwards each
 connection to --target-host (127.0.0.1):--target, both ways, a FIN passed
-on as a FIN, until SIGTERM/SIGINT or 300 s.
+on as a FIN, until SIGTERM/SIGINT or 300 s. With --rate, what the target
+sends reaches the client at no more than BYTES a second on each
+connection (a slow link: a sync that lasts long enough to be interrupted
+in its middle).
 
 Control, by signal to the proxy's PID:
   SIGUSR1  black hole: every open connection stops forwarding in both
@@ -29,6 +32,7 @@ import argparse
 import signal
 import socket
 import threading
+import time
 from functools import partial
 
 import hostile_server as hs
@@ -45,11 +49,14 @@ def park(num, holed):
         threading.Event().wait()
 
 
-def pump(src, dst, num, holed):
-    """Copy src to dst until EOF (passed on as a FIN) or the black hole."""
+def pump(src, dst, num, holed, rate=0):
+    """Copy src to dst until EOF (passed on as a FIN) or the black hole,
+    at most rate bytes a second when rate is not 0."""
+    start, sent = time.monotonic(), 0
+    size = min(65536, max(1024, rate // 50)) if rate else 65536
     while True:
         park(num, holed)
-        data = src.recv(65536)
+        data = src.recv(size)
         park(num, holed)
         if not data:
             try:
@@ -57,17 +64,25 @@ def pump(src, dst, num, holed):
             except OSError:
                 pass
             return
+        if rate:
+            sent += len(data)
+            ahead = sent / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+            elif ahead < -0.1:
+                # Idle a while: no more than 0.1 s of credit, no burst.
+                start += -0.1 - ahead
         dst.sendall(data)
 
 
-def pump_quietly(src, dst, num, holed):
+def pump_quietly(src, dst, num, holed, rate=0):
     try:
-        pump(src, dst, num, holed)
+        pump(src, dst, num, holed, rate)
     except OSError:
         pass
 
 
-def proxy(sock, num, target):
+def proxy(sock, num, target, rate):
     """Connection thread: forward sock <-> target both ways."""
     holed = threading.Event()
     with LIVE_LOCK:
@@ -79,7 +94,8 @@ def proxy(sock, num, target):
     try:
         hs.log(num, "CONNECTED")
         back = threading.Thread(target=pump_quietly,
-                                args=(up, sock, num, holed), daemon=True)
+                                args=(up, sock, num, holed, rate),
+                                daemon=True)
         back.start()
         pump_quietly(sock, up, num, holed)
         back.join()
@@ -109,11 +125,14 @@ def main():
     hs.add_arguments(ap, messages=False)
     ap.add_argument("--target-host", default="127.0.0.1")
     ap.add_argument("--target", type=int, required=True)
+    ap.add_argument("--rate", type=int, default=0, metavar="BYTES",
+                    help="bytes a second from the target to the client")
     args = ap.parse_args()
     signal.signal(signal.SIGUSR1, on_usr1)
     signal.signal(signal.SIGUSR2, on_usr2)
     hs.serve(args, "blackhole_proxy",
-             partial(proxy, target=(args.target_host, args.target)))
+             partial(proxy, target=(args.target_host, args.target),
+                     rate=args.rate))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Plumbing shared by the test servers pop3_hostile.py, imap_hostile.py and
-blackhole_proxy.py: the command-line options they have in common, the
+"""Plumbing shared by the test servers pop3_hostile.py, imap_hostile.py,
+smtp_hostile.py and blackhole_proxy.py: the command-line options they have in common, the
 deterministic test messages, the connection log, reading lines with a
 limit, closing with a FIN or a reset, and the accept loop (a thread per
 connection, the port file, SIGTERM/SIGINT and a safety lifetime).

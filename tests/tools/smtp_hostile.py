@@ -57,29 +57,15 @@ import argparse
 import base64
 import itertools
 import os
-import signal
-import socket
-import sys
-import threading
 import time
 
-LIFETIME = 300
+import hostile_server as hs
+
 CHUNK = 64 * 1024
 LINE_MAX = 64 * 1024
 HUGE_LINES = 1000000
 
-LOG = None
-LOG_LOCK = threading.Lock()
-COUNTER = itertools.count(1)
 MSG_COUNTER = itertools.count(1)
-
-
-def log(conn, text):
-    if LOG is None:
-        return
-    with LOG_LOCK:
-        LOG.write("%d %s\n" % (conn, text))
-        LOG.flush()
 
 
 def masked(line):
@@ -96,11 +82,11 @@ class Closed(Exception):
 
 
 class Session:
-    def __init__(self, sock, mode, spool):
+    def __init__(self, sock, num, mode, spool):
         self.sock = sock
         self.mode = mode
         self.spool = spool
-        self.n = next(COUNTER)
+        self.n = num
         self.buf = b""
         self.secret_next = False
         self.accepted = 0
@@ -111,7 +97,7 @@ class Session:
     def send(self, text):
         eol = "\n" if self.mode == "lf-only" else "\r\n"
         data = "".join(l + eol for l in text.split("\n")).encode()
-        log(self.n, "S: " + text.split("\n")[0][:200])
+        hs.log(self.n, "S: " + text.split("\n")[0][:200])
         if self.mode == "slow-drip":
             for i in range(len(data)):
                 self.sock.sendall(data[i:i + 1])
@@ -171,7 +157,7 @@ class Session:
             else:
                 self.send("334 ")
                 resp = self.readline()
-                log(self.n, "C: ********")
+                hs.log(self.n, "C: ********")
             try:
                 _, user, pw = base64.b64decode(resp).split(b"\0")
             except Exception:
@@ -181,10 +167,10 @@ class Session:
         elif mech == "LOGIN":
             self.send("334 VXNlcm5hbWU6")
             user = base64.b64decode(self.readline())
-            log(self.n, "C: ********")
+            hs.log(self.n, "C: ********")
             self.send("334 UGFzc3dvcmQ6")
             pw = base64.b64decode(self.readline())
-            log(self.n, "C: ********")
+            hs.log(self.n, "C: ********")
             ok = pw == b"secret-pw"
         elif mech == "XOAUTH2":
             raw = base64.b64decode(args[1]) if len(args) > 1 else b""
@@ -197,11 +183,11 @@ class Session:
                 self.send("334 " + base64.b64encode(
                     b'{"status":"401","schemes":"bearer"}').decode())
                 empty = self.readline()
-                log(self.n, "XOAUTH2-ANSWER %r" % empty)
+                hs.log(self.n, "XOAUTH2-ANSWER %r" % empty)
         else:
             self.send("504 5.5.4 unrecognized mechanism")
             return
-        log(self.n, "AUTH-%s %s %s" % ("OK" if ok else "FAIL", mech,
+        hs.log(self.n, "AUTH-%s %s %s" % ("OK" if ok else "FAIL", mech,
                                       user.decode("ascii", "replace")))
         if ok:
             self.send("235 2.7.0 Authentication successful")
@@ -237,7 +223,7 @@ class Session:
                 line = line[1:]
             lines.append(line + b"\n")
         if bare_lf:
-            log(self.n, "BARE-LF")
+            hs.log(self.n, "BARE-LF")
         body = b"".join(lines)
         name = "none"
         if self.spool:
@@ -245,7 +231,7 @@ class Session:
                                 next(MSG_COUNTER))
             with open(name, "wb") as f:
                 f.write(body)
-        log(self.n, "MESSAGE %s %d" % (name, len(body)))
+        hs.log(self.n, "MESSAGE %s %d" % (name, len(body)))
         if self.mode == "data-554":
             self.send("554 5.7.1 Message rejected as spam")
         elif self.mode == "data-451":
@@ -332,7 +318,8 @@ class Session:
             self.send("502 5.5.2 Error: command not recognized")
 
     def run(self):
-        log(self.n, "OPEN")
+        """Serve the connection; hs.guarded logs OPEN and CLOSED and
+        closes it."""
         try:
             if self.mode == "silence":
                 self.linger()
@@ -351,71 +338,29 @@ class Session:
             early = self.mode in ("nopipelining", "noext")
             while True:
                 line = self.readline()
-                log(self.n, "C: " + masked(line))
+                hs.log(self.n, "C: " + masked(line))
                 if early and self.buf:
-                    log(self.n, "EARLY " + masked(line))
+                    hs.log(self.n, "EARLY " + masked(line))
                 if self.mode == "greeting-554" and \
                         line.upper() != "QUIT":
                     self.send("503 5.5.1 no service")
                     continue
                 self.command(line)
-        except (Closed, ConnectionError, OSError):
+        except Closed:
             pass
-        finally:
-            log(self.n, "CLOSED")
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-
-
-class Stop(Exception):
-    pass
 
 
 def main():
-    global LOG
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port-file")
-    ap.add_argument("--log")
+    hs.add_arguments(ap, messages=False)
     ap.add_argument("--spool")
-    ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("mode")
     a = ap.parse_args()
-    if a.log:
-        LOG = open(a.log, "a")
     if a.spool:
         os.makedirs(a.spool, exist_ok=True)
-
-    def stop(*_):
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGALRM, stop)
-    signal.alarm(LIFETIME)
-    family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
-    srv = socket.socket(family, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((a.host, 0))
-    srv.listen(16)
-    port = srv.getsockname()[1]
-    if a.port_file:
-        with open(a.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.rename(a.port_file + ".tmp", a.port_file)
-    else:
-        print(port, flush=True)
-    try:
-        while True:
-            sock, _ = srv.accept()
-            t = threading.Thread(target=Session(sock, a.mode, a.spool).run,
-                                 daemon=True)
-            t.start()
-    except Stop:
-        pass
-    return 0
+    hs.serve(a, "smtp_hostile",
+             lambda sock, num: Session(sock, num, a.mode, a.spool).run())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

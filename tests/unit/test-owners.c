@@ -6,7 +6,8 @@
  * network error (password_command run first), reported to the fetch
  * waiter, to the bus (BUS_POLL_DONE) and in account_status; a queued
  * message is durable, then deferred: the waiter hears a temporary
- * failure, the bus BUS_DEFERRED with its recipient, queue_list shows it;
+ * failure, the bus BUS_DEFERRED with its recipient, queue_list shows it
+ * (and, asked before the outbox is loaded, waits for the load);
  * and both stop while the store still records the outcome (the queue once
  * crashed on that answer, arriving after queue_shutdown).
  */
@@ -76,6 +77,21 @@ polled_cb(const char *account, const struct account_result *r, double secs,
 	event_base_loopbreak(base);
 }
 
+/* queue_list's answer: kept in list (or NULL), list_done set. */
+static json_t	*list;
+static int	 list_done;
+
+static void
+listed_cb(json_t *result, int code, const char *error, void *arg)
+{
+	(void)code;
+	(void)error;
+	(void)arg;
+	list_done = 1;
+	list = result;
+	event_base_loopbreak(base);
+}
+
 static void
 added_cb(json_t *result, int code, const char *error, void *arg)
 {
@@ -125,7 +141,7 @@ main(void)
 	struct config	*cf;
 	struct store	*st;
 	struct bus	*bus;
-	json_t		*params, *list, *last, *status;
+	json_t		*params, *last, *status;
 	char		 path[512], *cause = NULL;
 	FILE		*f;
 	int		 port;
@@ -195,6 +211,13 @@ main(void)
 	    "hello\n", f);
 	fclose(f);
 	queue_init(base, st, bus, cf);
+	queue_list(listed_cb, NULL);
+	ok(!list_done, "queue_list before the outbox is loaded waits");
+	run_until(&list_done);
+	ok(list != NULL && json_array_size(list) == 0,
+	    "and answers once it is (empty here)");
+	json_decref(list);
+	list_done = 0;
 	params = json_pack("{s:s, s:s, s:[s], s:s, s:b}", "account", "a",
 	    "sender", "a@example.test", "rcpts", "b@example.test", "raw",
 	    path, "extract", 0);
@@ -209,8 +232,8 @@ main(void)
 	    "the bus hears the deferral, with its recipient");
 	ok(nevents[BUS_SENT] == 0 && nevents[BUS_SEND_FAILED] == 0,
 	    "nothing sent, nothing failed for good");
-	list = queue_list();
-	ok(json_array_size(list) == 1 && strcmp(json_string_value(
+	queue_list(listed_cb, NULL);
+	ok(list_done && json_array_size(list) == 1 && strcmp(json_string_value(
 	    json_object_get(json_array_get(list, 0), "state")),
 	    "deferred") == 0, "queue_list shows the message deferred");
 	json_decref(list);
