@@ -256,6 +256,7 @@ reply_add_rcpts(json_t *to, json_t *from, json_t *skip, json_t *not)
 {
 	json_t		*v;
 	const char	*a;
+	char		*name, *p;
 	size_t		 i;
 
 	json_array_foreach(from, i, v) {
@@ -264,7 +265,15 @@ reply_add_rcpts(json_t *to, json_t *from, json_t *skip, json_t *not)
 		    reply_addr_in(a, to) || (not != NULL &&
 		    reply_addr_in(a, not)))
 			continue;
-		json_array_append(to, v);
+		/* A name goes into our header: one line, no controls. */
+		name = xstrdup(json_string_value(json_object_get(v, "name")) ?
+		    json_string_value(json_object_get(v, "name")) : "");
+		for (p = name; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
+		json_array_append_new(to, json_pack("{s:s, s:s}", "name", name,
+		    "addr", a));
+		free(name);
 	}
 }
 
