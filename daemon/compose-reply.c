@@ -21,6 +21,7 @@
 
 #include "common/xmalloc.h"
 #include "compose.h"
+#include "mime.h"
 
 #define REPLY_REFS_MAX		20	/* ids kept in References */
 #define REPLY_REFS_BYTES	900	/* their length, with spaces */
@@ -227,6 +228,22 @@ compose_reply_references(json_t *refs, const char *msgid)
 	}
 	free(ids);
 	return reply_str(&b);
+}
+
+/* The mailboxes of a top-level address field as [{name, addr}]. */
+json_t *
+compose_reply_mailboxes(const struct mime_msg *msg, const char *field)
+{
+	struct mime_addr	*list;
+	json_t			*a = json_array();
+	size_t			 i, n;
+
+	list = mime_addresses(msg, field, &n);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name",
+		    list[i].name, "addr", list[i].addr));
+	mime_addr_free(list, n);
+	return a;
 }
 
 /* Does the addr-spec a (case-insensitively) equal one of list? */

@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 struct mime_addr;
+struct mime_msg;
 
 #define COMPOSE_ADDR_MAX	254	/* RFC 5321 4.5.3.1.3, less the <> */
 #define COMPOSE_LOCAL_MAX	64	/* RFC 5321 4.5.3.1.1 */
@@ -86,6 +87,7 @@ void	compose_json_free(struct compose *);
 /* compose-reply.c: what a reply or forward takes from the original. */
 char	*compose_reply_subject(const char *, int fwd);
 char	*compose_reply_references(json_t *refs, const char *msgid);
+json_t	*compose_reply_mailboxes(const struct mime_msg *, const char *field);
 json_t	*compose_reply_rcpts(json_t *orig, json_t *own, int all);
 char	*compose_reply_unflow(const char *, int delsp);
 char	*compose_reply_quote(const char *attribution, const char *text,

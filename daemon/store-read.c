@@ -21,6 +21,7 @@
 #include "common/jsonrpc.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "compose.h"
 #include "mime.h"
 #include "store.h"
 #include "store-int.h"
@@ -332,16 +333,7 @@ ops_attachment(const struct mime_msg *msg, size_t i)
 json_t *
 ops_addresses(const struct mime_msg *msg, const char *field)
 {
-	struct mime_addr	*list;
-	json_t			*a = json_array();
-	size_t			 i, n;
-
-	list = mime_addresses(msg, field, &n);
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "name",
-		    list[i].name, "addr", list[i].addr));
-	mime_addr_free(list, n);
-	return a;
+	return compose_reply_mailboxes(msg, field);
 }
 
 /* The message ids of a top-level field, as an array of "<id>". */

@@ -21,22 +21,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* The mailboxes of a field as [{name, addr}]. */
-static json_t *
-addrs(const struct mime_msg *m, const char *field)
-{
-	struct mime_addr	*list;
-	json_t			*a = json_array();
-	size_t			 i, n;
-
-	list = mime_addresses(m, field, &n);
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "name",
-		    list[i].name, "addr", list[i].addr));
-	mime_addr_free(list, n);
-	return a;
-}
-
 /*
  * Compose a message of subject, references and body with parts, to the
  * mailboxes of rcpts ([{name, addr}]) whose address is good (a bad one
@@ -108,8 +92,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	orig = json_pack("{s:o, s:o, s:o, s:o}", "reply_to",
-	    addrs(m, "reply-to"), "from", addrs(m, "from"), "to",
-	    addrs(m, "to"), "cc", addrs(m, "cc"));
+	    compose_reply_mailboxes(m, "reply-to"), "from",
+	    compose_reply_mailboxes(m, "from"), "to",
+	    compose_reply_mailboxes(m, "to"), "cc",
+	    compose_reply_mailboxes(m, "cc"));
 	own = json_pack("[s]", "me@example.test");
 	rcpts = compose_reply_rcpts(orig, own, 1);
 	refs = json_array();
