@@ -61,7 +61,7 @@ Message-ID: <orig2@mail.test>
 MIME-Version: 1.0
 Content-Type: text/html; charset=utf-8
 
-<html><body><p>Die <b>Sitzung</b> ist verschoben.</p></body></html>
+<html><body><p>Die <b>Sitzung</b> ist verschoben.</p><p>Grüße</p></body></html>
 """)
 m = email.message.EmailMessage(policy=email.policy.SMTP)
 m["From"] = "Dave <dave@mail.test>"
@@ -168,7 +168,7 @@ COLUMNS=120 expect_rc 0 "ls for people" mc ls
 check "ls shows r for a replied message" grep -qE "^ *$ID1 r " <<<"$OUT"
 
 # --- reply --all -------------------------------------------------------------------
-expect_rc 0 "reply --all --wait: sent" mc reply "$ID1" --all --body "To all." --wait --json
+expect_rc 0 "reply --all --wait: sent" mc reply "$ID1" --all --body "To all." --attach "$T/att/notes.txt" --wait --json
 jcheck "reply --all: bob, carol, dave, each once; none of ours" 'sorted(r["address"] for r in j["recipients"]) == ["bob@mail.test", "carol@mail.test", "dave@mail.test"]'
 for u in bob carol dave; do
 	F=$(arrived "$u" "Re: plan" 2)
@@ -179,6 +179,7 @@ F=$($CHECK find "$(ms_maildir carol)" "Re: plan")
 check "reply --all: To is the sender" test "$(hdr "$F" To)" = "Bob <bob@mail.test>"
 check "reply --all: Cc the others, without our address and alias" test "$(hdr "$F" Cc)" = "carol@mail.test, dave@mail.test"
 check "no defects in the reply to all" $CHECK defects "$F"
+check "reply --attach: the file goes along, byte for byte" test "$($CHECK attachments "$F")" = "notes.txt $(sha256sum <"$T/att/notes.txt" | cut -d' ' -f1)"
 
 # --- Reply-To, an HTML-only original, a localized prefix -----------------------
 expect_rc 0 "reply to an HTML-only mail with Reply-To" mc reply "$ID2" --body "Gut." --wait
@@ -235,6 +236,15 @@ norm = lambda b: b.replace(b"\r\n", b"\n").rstrip(b"\n")
 sys.exit(0 if norm(inner) == norm(orig) else 1)
 EOF
 check "the original is marked passed (P)" grep -q P <<<"$(flags "$ID3")"
+
+# --- forward of an 8-bit original: message/rfc822 in 8bit ---------------------
+expect_rc 0 "forward an 8-bit original --wait" mc forward "$ID2" --to erin@mail.test --body "8bit" --wait
+F=$(arrived erin "Fwd: AW: Sitzung" 1)
+check "erin got it once" test "$(wc -l <<<"$F")" -eq 1
+check "no defects in the 8-bit forward" $CHECK defects "$F"
+check "the part is 8bit" grep -q "^Content-Transfer-Encoding: 8bit" "$F"
+check "its UTF-8 text arrived as it was" grep -q "Grüße" "$F"
+check "AW: stays after Fwd:" test "$(hdr "$F" Subject)" = "Fwd: AW: Sitzung"
 
 # --- forward --inline ------------------------------------------------------------
 expect_rc 0 "forward --inline --wait: sent" mc forward "$ID3" --inline --to erin@mail.test --body "See below." --wait
