@@ -83,26 +83,6 @@ static const char *const reply_fwd[] = {
 	"\xe8\xbd\xac\xe5\x8f\x91", NULL
 };
 
-static size_t	reply_prefix_end(const char *);
-
-/*
- * The length of a prefix of list at s ("Re:", "RE :", "Re[2]:", "AW:",
- * "回复：") with the blanks after it, or 0.
- */
-static size_t
-reply_prefix_len(const char *s, const char *const *list)
-{
-	size_t	 i, n;
-
-	for (i = 0; list[i] != NULL; i++) {
-		n = strlen(list[i]);
-		if (strncasecmp(s, list[i], n) == 0 &&
-		    (n = reply_prefix_end(s + n)) > 0)
-			return n + strlen(list[i]);
-	}
-	return 0;
-}
-
 /*
  * After the word of a prefix at p: the length of its count, colon and
  * blanks, or 0 when it is no prefix.
@@ -132,6 +112,24 @@ reply_prefix_end(const char *s)
 		return 0;
 	p += strspn(p, " \t");
 	return p - s;
+}
+
+/*
+ * The length of a prefix of list at s ("Re:", "RE :", "Re[2]:", "AW:",
+ * "回复：") with the blanks after it, or 0.
+ */
+static size_t
+reply_prefix_len(const char *s, const char *const *list)
+{
+	size_t	 i, n;
+
+	for (i = 0; list[i] != NULL; i++) {
+		n = strlen(list[i]);
+		if (strncasecmp(s, list[i], n) == 0 &&
+		    (n = reply_prefix_end(s + n)) > 0)
+			return n + strlen(list[i]);
+	}
+	return 0;
 }
 
 /*

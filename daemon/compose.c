@@ -634,6 +634,17 @@ compose_b64_line(struct compose_out *o, const unsigned char *p, size_t n)
 	compose_put(o, line, len);
 }
 
+/* Write n bytes as base64 lines. */
+static void
+compose_b64_lines(struct compose_out *o, const unsigned char *p, size_t n)
+{
+	size_t	 off;
+
+	for (off = 0; off < n; off += COMPOSE_B64_IN)
+		compose_b64_line(o, p + off, n - off < COMPOSE_B64_IN ?
+		    n - off : COMPOSE_B64_IN);
+}
+
 /*
  * Stream a file into the message as base64. The buffer holds a whole number
  * of 57-byte input lines, so only the last read can leave a short line.
@@ -643,7 +654,7 @@ compose_b64_file(struct compose_out *o, int fd, const char *path,
     long long max, char **cause)
 {
 	unsigned char	*buf = xmalloc(COMPOSE_READ_SIZE);
-	size_t		 have, off;
+	size_t		 have;
 	long long	 total = 0;
 	ssize_t		 n = 1;
 
@@ -670,9 +681,7 @@ compose_b64_file(struct compose_out *o, int fd, const char *path,
 			free(buf);
 			return -1;
 		}
-		for (off = 0; off < have; off += COMPOSE_B64_IN)
-			compose_b64_line(o, buf + off, have - off <
-			    COMPOSE_B64_IN ? have - off : COMPOSE_B64_IN);
+		compose_b64_lines(o, buf, have);
 	}
 	free(buf);
 	return 0;
@@ -830,10 +839,7 @@ compose_part(struct compose_out *o, const struct compose_part *p)
 	if (p->filename != NULL)
 		compose_param(o, "filename", p->filename, 0);
 	compose_puts(o, "\nContent-Transfer-Encoding: base64\n\n");
-	for (off = 0; off < p->len; off += COMPOSE_B64_IN)
-		compose_b64_line(o, (const unsigned char *)p->data + off,
-		    p->len - off < COMPOSE_B64_IN ? p->len - off :
-		    COMPOSE_B64_IN);
+	compose_b64_lines(o, (const unsigned char *)p->data, p->len);
 }
 
 /* Does the boundary line b occur in the body or a part written as is? */
