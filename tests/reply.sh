@@ -262,6 +262,16 @@ expect_rc 65 "forward without recipients" mc forward "$ID3" --body x
 expect_rc 0 "ls --json after the forwards" mc ls --json
 jcheck "ls --json: forwarded true" "[m['forwarded'] for m in j if m['id'] == $ID3] == [True]"
 
+# --- --wait while Postfix is down: deferred, as send ----------------------------
+ms_stop_postfix >/dev/null
+expect_rc 75 "forward --wait while Postfix is down: deferred (EX_TEMPFAIL)" \
+	mc forward "$ID4" --to erin@mail.test --body "while down" --wait
+contains "$ERR" "deferred, still queued as" "says it stays queued"
+check "the original is marked passed already (queued)" grep -q P <<<"$(flags "$ID4")"
+ms_start_postfix >/dev/null || bail "cannot restart postfix"
+expect_rc 0 "queue flush once Postfix is back" mc queue flush
+check "the deferred forward arrives" test "$(arrived erin "Fwd: RE: Re[2]: long thread" 1 | wc -l)" -eq 1
+
 # --- mark --flag / --unflag ----------------------------------------------------------
 expect_rc 0 "mark --flag" mc mark "$ID2" --flag
 contains "$OUT" "1 marked flagged" "mark --flag says so"
