@@ -121,3 +121,5 @@ check "no draft left" test "$(drafts)" -eq 0
 expect_rc 0 "reply without a terminal reads stdin" mailctl reply "$ID" <<<"from a pipe"
 check "three queued" test "$(queued)" -eq 3
 check "the daemon still answers" mailctl status
+stop_daemon
+check "clean stop (no leak in the sanitizer build)" test "$DAEMON_RC" = 0

@@ -286,3 +286,5 @@ expect_rc 0 "ls --json" mc ls --json
 jcheck "ls --json: flagged false, replied kept" "[(m['flagged'], m['replied']) for m in j if m['id'] == $ID2] == [(False, True)]"
 expect_rc 64 "mark without a flag option" mc mark "$ID2"
 check "the daemon still answers" mc status
+stop_daemon
+check "clean stop (no leak in the sanitizer build)" test "$DAEMON_RC" = 0
