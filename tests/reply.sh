@@ -261,6 +261,9 @@ contains "$B" "Here is the report, and my notes." "the original text"
 expect_rc 65 "forward without recipients" mc forward "$ID3" --body x
 expect_rc 0 "ls --json after the forwards" mc ls --json
 jcheck "ls --json: forwarded true" "[m['forwarded'] for m in j if m['id'] == $ID3] == [True]"
+expect_rc 0 "mark the forwarded one read" mc mark "$ID3" --read
+COLUMNS=120 expect_rc 0 "ls for people" mc ls
+check "ls shows f for a forwarded message" grep -qE "^ *$ID3 f " <<<"$OUT"
 
 # --- --wait while Postfix is down: deferred, as send ----------------------------
 ms_stop_postfix >/dev/null
