@@ -270,7 +270,7 @@ send_go(struct client_opts *o, const char *cmd, const char *method,
 
 	if ((rc = send_body(o, cmd, method, a, &draft)) != 0) {
 		json_decref(a->params);
-		return rc;
+		return client_usage_if_unknown(o, rc);
 	}
 	if ((rc = client_call(o, method, a->params, &r)) != 0) {
 		if (draft != NULL)

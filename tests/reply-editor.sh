@@ -111,6 +111,9 @@ contains "$OUT" "line 2: expected To:, Cc:, Bcc: or Subject:" "names the line"
 check "the draft is kept" test "$(drafts)" -eq 1
 rm -f "$T"/data/drafts/*
 
+EDITOR=true etty 64 "the editor's draft of a message that does not exist" $MC reply 999999
+contains "$OUT" "no message with id 999999" "says so, before any editor"
+
 # --- send and VISUAL ------------------------------------------------------------------
 ED_MODE=send VISUAL="python3 $T/ed.py" EDITOR=false etty 0 "send in the editor (VISUAL before EDITOR)" $MC send
 check "two queued" test "$(queued)" -eq 2
