@@ -268,15 +268,21 @@ send_go(struct client_opts *o, const char *cmd, const char *method,
 	size_t	 i;
 	int	 rc, status = 0;
 
+	/*
+	 * Not found: send's account is a usage error (64); the message a
+	 * reply or forward names is bad data (65), as for read and mark.
+	 */
 	if ((rc = send_body(o, cmd, method, a, &draft)) != 0) {
 		json_decref(a->params);
-		return client_usage_if_unknown(o, rc);
+		return strcmp(method, "send") == 0 ?
+		    client_usage_if_unknown(o, rc) : rc;
 	}
 	if ((rc = client_call(o, method, a->params, &r)) != 0) {
 		if (draft != NULL)
 			draft_kept(cmd, draft);
 		free(draft);
-		return client_usage_if_unknown(o, rc);
+		return strcmp(method, "send") == 0 ?
+		    client_usage_if_unknown(o, rc) : rc;
 	}
 	draft_sent(draft);
 	free(draft);

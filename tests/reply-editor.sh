@@ -10,14 +10,28 @@
 # outbox's SMTP server is down, so what was queued stays to be looked at.
 . "$(dirname "$0")/lib.sh"
 
-write_config "$T/config.json" '{"name":"home","email":"me@example.test","display_name":"Me","smtp":{"host":"127.0.0.1","port":1,"tls":"none","auth":"none"}}'
+write_config "$T/config.json" '{"name":"home","email":"me@example.test","display_name":"Me","smtp":{"host":"127.0.0.1","port":1,"tls":"none","auth":"none"}},
+{"name":"fetchonly","email":"fo@example.test","pop3":{"host":"127.0.0.1","port":1,"tls":"none","user":"fo","password":"x","poll_interval":86400}}'
 start_daemon "$T/config.json"
 INBOX=$T/data/home/Inbox
 mkdir -p "$INBOX/new" "$INBOX/cur" "$INBOX/tmp"
 printf 'From: Bob <bob@example.test>\nTo: me@example.test\nSubject: hello\nMessage-ID: <h1@example.test>\nDate: Mon, 1 Jun 2026 10:00:00 +0000\n\noriginal text\n' \
 	>"$INBOX/new/2001.M1P1.host"
+FO=$T/data/fetchonly/Inbox
+mkdir -p "$FO/new" "$FO/cur" "$FO/tmp"
+printf 'From: x@example.test\nTo: fo@example.test\nSubject: to the other\nMessage-ID: <fo1@example.test>\n\nhi\n' \
+	>"$FO/new/2002.M1P1.host"
 expect_rc 0 "reindex" mailctl reindex
-ID=$(mailctl ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+ID=$(mailctl ls --account home --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+FOID=$(mailctl ls --account fetchonly --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+
+# --- refused before anything is queued ----------------------------------------------
+expect_rc 65 "reply to a mail of an account without SMTP" mailctl reply "$FOID" --body x
+contains "$ERR" "fetchonly, which message $FOID came to, has no SMTP server" "says which account and why"
+expect_rc 65 "mark --flag of a message that does not exist" mailctl mark 999999 --flag
+expect_rc 65 "forward to a malformed address" mailctl forward "$ID" --to 'bad@@example.test' --body x
+contains "$ERR" "to[0]" "names the entry"
+check "nothing queued" test "$(mailctl queue --json)" = "[]"
 
 # The test editor: ED_MODE says what it does to the draft ($1).
 cat >"$T/ed.py" <<'EOF'
@@ -88,7 +102,7 @@ check "Bcc is not in the header" test -z "$(grep -i '^bcc' <<<"$Q")"
 contains "$(mailctl queue --json)" "hidden@example.test" "the Bcc added in the draft is a recipient"
 contains "$Q" "In-Reply-To: <h1@example.test>" "In-Reply-To set"
 expect_rc 0 "ls --json" mailctl ls --json
-jcheck "the original is marked replied" "j[0]['replied']"
+jcheck "the original is marked replied" "[m['replied'] for m in j if m['id'] == $ID] == [True]"
 
 # --- aborted drafts ---------------------------------------------------------------------
 ED_MODE=empty EDITOR="python3 $T/ed.py" etty 1 "an emptied draft: nothing sent" $MC reply "$ID"
@@ -111,7 +125,7 @@ contains "$OUT" "line 2: expected To:, Cc:, Bcc: or Subject:" "names the line"
 check "the draft is kept" test "$(drafts)" -eq 1
 rm -f "$T"/data/drafts/*
 
-EDITOR=true etty 64 "the editor's draft of a message that does not exist" $MC reply 999999
+EDITOR=true etty 65 "the editor's draft of a message that does not exist" $MC reply 999999
 contains "$OUT" "no message with id 999999" "says so, before any editor"
 
 # --- send and VISUAL ------------------------------------------------------------------

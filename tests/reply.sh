@@ -211,7 +211,7 @@ expect_rc 1 "reply --wait to a refused address: exit 1, as send" mc reply "$ID5"
 contains "$OUT$ERR" "550" "the server's reply is shown"
 expect_rc 0 "reply without --wait: queued" mc reply "$ID6" --body "later" --json
 jcheck "reply without --wait answers queued" 'j["state"] == "queued" and j["recipients"] == 1'
-expect_rc 64 "reply to a message that does not exist" mc reply 999999 --body x
+expect_rc 65 "reply to a message that does not exist" mc reply 999999 --body x
 contains "$ERR" "no message with id 999999" "says which"
 
 # --- forward, attached -------------------------------------------------------------
