@@ -159,7 +159,7 @@ ls_layout(json_t *list, int width, struct ls_layout *l)
 		l->account = ls_widest(list, "account", LS_NAME_MAX);
 	l->folder = ls_widest(list, "folder", LS_NAME_MAX);
 	/* id, flags, [account], folder, date, from, subject, size. */
-	rest = width - (l->id + 1 + 2 + 1 + (l->account ? l->account + 2 : 0) +
+	rest = width - (l->id + 1 + 3 + 1 + (l->account ? l->account + 2 : 0) +
 	    l->folder + 2 + LS_DATE_WIDTH + 2 + 2 + 2 + LS_SIZE_WIDTH);
 	if (rest < 20)
 		rest = 20;	/* too narrow: let the line wrap */
@@ -173,6 +173,13 @@ ls_layout(json_t *list, int width, struct ls_layout *l)
 		l->subject = 12;	/* "(no subject)" */
 }
 
+/* Does a message have a Maildir flag? */
+static int
+ls_flag(const char *flags, char flag)
+{
+	return flags != NULL && strchr(flags, flag) != NULL;
+}
+
 /* Print one message line. */
 static void
 ls_print(json_t *m, const struct ls_layout *l)
@@ -180,11 +187,12 @@ ls_print(json_t *m, const struct ls_layout *l)
 	const char	*flags = ls_str(m, "flags"), *subject;
 	char		 when[64], size[32], sender[512];
 
-	printf("%*lld %c%c ", l->id, json_integer_value(json_object_get(m,
-	    "id")), json_is_true(json_object_get(m, "read")) ? (flags !=
-	    NULL && strchr(flags, 'R') != NULL ? 'r' : ' ') : 'N',
-	    json_integer_value(json_object_get(m, "attachments")) > 0 ?
-	    '@' : ' ');
+	/* As mutt: N unread, else r replied, f forwarded; F flagged. */
+	printf("%*lld %c%c%c ", l->id, json_integer_value(json_object_get(m,
+	    "id")), !json_is_true(json_object_get(m, "read")) ? 'N' :
+	    ls_flag(flags, 'R') ? 'r' : ls_flag(flags, 'P') ? 'f' : ' ',
+	    ls_flag(flags, 'F') ? 'F' : ' ', json_integer_value(
+	    json_object_get(m, "attachments")) > 0 ? '@' : ' ');
 	if (l->account > 0) {
 		client_print_text(ls_str(m, "account"), l->account, 0);
 		printf("  ");

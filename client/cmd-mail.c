@@ -182,11 +182,17 @@ cmd_read(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	return 0;
 }
 
-/* Options of mark: --read or --unread. */
+/* Options of mark: --read or --unread, --flag or --unflag. */
 static int
 mark_opt(int ch, const char *arg, void *p)
 {
-	*(int *)p = ch == 'r';
+	json_t	*flags = p;
+
+	(void)arg;
+	if (ch == 'r' || ch == 'u')
+		json_object_set_new(flags, "read", json_boolean(ch == 'r'));
+	else
+		json_object_set_new(flags, "flagged", json_boolean(ch == 'f'));
 	return -1;
 }
 
@@ -199,27 +205,41 @@ cmd_mark(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ "help", no_argument, NULL, 'h' },
 		{ "read", no_argument, NULL, 'r' },
 		{ "unread", no_argument, NULL, 'u' },
+		{ "flag", no_argument, NULL, 'f' },
+		{ "unflag", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
-	json_t	*ids, *r;
-	int	 rc, read = -1;
+	json_t		*ids, *r, *flags = json_object();
+	int		 rc, read, flagged;
 
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhru", longs, mark_opt,
-	    &read)) != -1)
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhrufF", longs,
+	    mark_opt, flags)) != -1) {
+		json_decref(flags);
 		return rc;
-	if (read == -1 || optind == argc) {
-		fprintf(stderr, "mailctl mark: expected message ids and --read "
-		    "or --unread\n");
+	}
+	if (json_object_size(flags) == 0 || optind == argc) {
+		fprintf(stderr, "mailctl mark: expected message ids and --read, "
+		    "--unread, --flag or --unflag\n");
 		client_cmd_usage(cmd, stderr);
+		json_decref(flags);
 		return EX_USAGE;
 	}
-	if ((ids = mail_ids(cmd->name, argc, argv)) == NULL)
+	if ((ids = mail_ids(cmd->name, argc, argv)) == NULL) {
+		json_decref(flags);
 		return EX_USAGE;
-	if ((rc = mail_call(o, "mark", json_pack("{s:o, s:b}", "ids", ids,
-	    "read", read), &r)) != 0 || r == NULL)
+	}
+	/* -1: not asked, else the state asked for (the params go). */
+	read = json_object_get(flags, "read") == NULL ? -1 :
+	    json_is_true(json_object_get(flags, "read"));
+	flagged = json_object_get(flags, "flagged") == NULL ? -1 :
+	    json_is_true(json_object_get(flags, "flagged"));
+	json_object_set_new(flags, "ids", ids);
+	if ((rc = mail_call(o, "mark", flags, &r)) != 0 || r == NULL)
 		return rc;
-	printf("%lld marked %s\n", json_integer_value(json_object_get(r,
-	    "changed")), read ? "read" : "unread");
+	printf("%lld marked%s%s%s\n", json_integer_value(json_object_get(r,
+	    "changed")), read == -1 ? "" : read ? " read" : " unread",
+	    read != -1 && flagged != -1 ? " and" : "", flagged == -1 ? "" :
+	    flagged ? " flagged" : " unflagged");
 	json_decref(r);
 	return 0;
 }

@@ -20,12 +20,16 @@
 #include "common/jsonrpc.h"
 #include "client.h"
 #include "cmds.h"
+#include "draft.h"
 
 struct send_args {
 	json_t		*params;
 	const char	*body_file;
 	int		 have_body;
 };
+
+static int	send_go(struct client_opts *, const char *, const char *,
+		    struct send_args *);
 
 /* Read all of f into a JSON string (it must be UTF-8 text). */
 static json_t *
@@ -135,6 +139,12 @@ send_opt(int ch, const char *arg, void *p)
 	case 'w':
 		json_object_set_new(a->params, "wait", json_true());
 		return -1;
+	case 'l':
+		json_object_set_new(a->params, "all", json_true());
+		return -1;
+	case 'i':
+		json_object_set_new(a->params, "inline", json_true());
+		return -1;
 	}
 	return EX_USAGE;
 }
@@ -180,10 +190,7 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct send_args	 a;
-	json_t			*body, *r, *failed = NULL, *x;
-	FILE			*f;
-	size_t			 i;
-	int			 rc, status = 0;
+	int			 rc;
 
 	memset(&a, 0, sizeof a);
 	a.params = json_object();
@@ -200,7 +207,8 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	}
 	if (json_object_get(a.params, "to") == NULL &&
 	    json_object_get(a.params, "cc") == NULL &&
-	    json_object_get(a.params, "bcc") == NULL) {
+	    json_object_get(a.params, "bcc") == NULL &&
+	    (a.have_body != 0 || !isatty(STDIN_FILENO))) {
 		/* Said before the body is read; 65, as the daemon would. */
 		fprintf(stderr, "mailctl send: no recipients (--to, --cc or "
 		    "--bcc)\n");
@@ -208,34 +216,76 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		json_decref(a.params);
 		return EX_DATAERR;
 	}
-	if (a.have_body > 1) {
-		fprintf(stderr, "mailctl send: give the body once: --body, "
-		    "--body-file or stdin\n");
-		json_decref(a.params);
+	return send_go(o, "send", "send", &a);
+}
+
+/*
+ * The body: from --body, --body-file or stdin, or, with none of them and
+ * a terminal on stdin, written in the editor (draft.h). 0, or a status.
+ */
+static int
+send_body(struct client_opts *o, const char *cmd, const char *method,
+    struct send_args *a, char **draft)
+{
+	json_t	*body;
+	FILE	*f;
+
+	*draft = NULL;
+	if (a->have_body > 1) {
+		fprintf(stderr, "mailctl %s: give the body once: --body, "
+		    "--body-file or stdin\n", cmd);
 		return EX_USAGE;
 	}
-	if (a.have_body == 0 || a.body_file != NULL) {
-		if (a.body_file == NULL && isatty(STDIN_FILENO))
-			fprintf(stderr, "mailctl send: reading the body from "
-			    "the terminal; end it with Ctrl-D\n");
-		f = a.body_file != NULL ? fopen(a.body_file, "r") : stdin;
-		if (f == NULL) {
-			fprintf(stderr, "mailctl send: %s: %s\n", a.body_file,
-			    strerror(errno));
-			json_decref(a.params);
-			return EX_NOINPUT;
-		}
-		body = send_read_body(f, a.body_file ? a.body_file : "stdin");
-		if (f != stdin)
-			fclose(f);
-		if (body == NULL) {
-			json_decref(a.params);
-			return EX_DATAERR;
-		}
-		json_object_set_new(a.params, "body", body);
+	if (a->have_body == 1 && a->body_file == NULL)
+		return 0;
+	if (a->body_file == NULL && isatty(STDIN_FILENO))
+		return draft_edit(o, cmd, method, a->params, draft);
+	f = a->body_file != NULL ? fopen(a->body_file, "r") : stdin;
+	if (f == NULL) {
+		fprintf(stderr, "mailctl %s: %s: %s\n", cmd, a->body_file,
+		    strerror(errno));
+		return EX_NOINPUT;
 	}
-	if ((rc = client_call(o, "send", a.params, &r)) != 0)
-		return client_usage_if_unknown(o, rc);
+	body = send_read_body(f, a->body_file ? a->body_file : "stdin");
+	if (f != stdin)
+		fclose(f);
+	if (body == NULL)
+		return EX_DATAERR;
+	json_object_set_new(a->params, "body", body);
+	return 0;
+}
+
+/*
+ * Get the body, queue the message with method and print the answer:
+ * 0, 1 when some recipients were refused for good, or a status.
+ */
+static int
+send_go(struct client_opts *o, const char *cmd, const char *method,
+    struct send_args *a)
+{
+	json_t	*r, *failed = NULL, *x;
+	char	*draft;
+	size_t	 i;
+	int	 rc, status = 0;
+
+	/*
+	 * Not found: send's account is a usage error (64); the message a
+	 * reply or forward names is bad data (65), as for read and mark.
+	 */
+	if ((rc = send_body(o, cmd, method, a, &draft)) != 0) {
+		json_decref(a->params);
+		return strcmp(method, "send") == 0 ?
+		    client_usage_if_unknown(o, rc) : rc;
+	}
+	if ((rc = client_call(o, method, a->params, &r)) != 0) {
+		if (draft != NULL)
+			draft_kept(cmd, draft);
+		free(draft);
+		return strcmp(method, "send") == 0 ?
+		    client_usage_if_unknown(o, rc) : rc;
+	}
+	draft_sent(draft);
+	free(draft);
 	json_array_foreach(json_object_get(r, "recipients"), i, x) {
 		if (strcmp(json_string_value(json_object_get(x, "state")),
 		    "failed") == 0)
@@ -260,6 +310,76 @@ cmd_send(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		    "" : "s");
 	json_decref(r);
 	return status;
+}
+
+/*
+ * mailctl reply ID [--all] and mailctl forward ID --to ADDR...: the
+ * daemon composes from the stored original; the body comes as for send.
+ */
+static int
+send_reply(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv, int forward)
+{
+	static const struct option longs[] = {
+		{ "all", no_argument, NULL, 'l' },
+		{ "inline", no_argument, NULL, 'i' },
+		{ "to", required_argument, NULL, 't' },
+		{ "cc", required_argument, NULL, 'c' },
+		{ "bcc", required_argument, NULL, 'b' },
+		{ "body", required_argument, NULL, 'B' },
+		{ "body-file", required_argument, NULL, 'F' },
+		{ "attach", required_argument, NULL, 'a' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct send_args	 a;
+	long long		 id;
+	int			 rc;
+
+	memset(&a, 0, sizeof a);
+	a.params = json_object();
+	if ((rc = client_parse_opts(cmd, o, argc, argv, forward ?
+	    "t:c:b:B:F:a:iwjh" : "lB:F:a:wjh", longs, send_opt, &a)) != -1) {
+		json_decref(a.params);
+		return rc;
+	}
+	if (argc - optind != 1) {
+		client_cmd_usage(cmd, stderr);
+		json_decref(a.params);
+		return EX_USAGE;
+	}
+	if ((id = client_parse_id(cmd->name, "message", argv[optind])) == -1) {
+		json_decref(a.params);
+		return EX_USAGE;
+	}
+	json_object_set_new(a.params, "id", json_integer(id));
+	if (forward && json_object_get(a.params, "to") == NULL &&
+	    json_object_get(a.params, "cc") == NULL &&
+	    json_object_get(a.params, "bcc") == NULL &&
+	    (a.have_body != 0 || !isatty(STDIN_FILENO))) {
+		fprintf(stderr, "mailctl forward: no recipients (--to, --cc or "
+		    "--bcc)\n");
+		client_cmd_usage(cmd, stderr);
+		json_decref(a.params);
+		return EX_DATAERR;
+	}
+	return send_go(o, cmd->name, cmd->name, &a);
+}
+
+int
+cmd_reply(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	return send_reply(cmd, o, argc, argv, 0);
+}
+
+int
+cmd_forward(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	return send_reply(cmd, o, argc, argv, 1);
 }
 
 /* Print the outbox for people. */

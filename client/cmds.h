@@ -23,5 +23,7 @@ CMD_DECL(cmd_refilter);
 CMD_DECL(cmd_send);
 CMD_DECL(cmd_queue);
 CMD_DECL(cmd_sendmail);
+CMD_DECL(cmd_reply);
+CMD_DECL(cmd_forward);
 
 #endif

@@ -30,8 +30,8 @@ static const struct client_cmd client_cmds[] = {
 	{ "read", "ID [--raw] [--keep-unread] [--json]",
 	    "Show a message decoded (--raw: its stored bytes); marks it read "
 	    "(--keep-unread: leaves it as it was).", cmd_read },
-	{ "mark", "ID... --read|--unread [--json]",
-	    "Mark messages read or unread.", cmd_mark },
+	{ "mark", "ID... --read|--unread|--flag|--unflag [--json]",
+	    "Mark messages read or unread, flagged or not.", cmd_mark },
 	{ "mv", "ID... FOLDER [--json]",
 	    "Move messages into another folder.", cmd_mv },
 	{ "rm", "ID... [--purge] [--json]",
@@ -46,6 +46,16 @@ static const struct client_cmd client_cmds[] = {
 	    "[--account NAME] [--wait] [--json]",
 	    "Queue a mail (body from --body, --body-file or stdin); --wait "
 	    "for the server's verdict.", cmd_send },
+	{ "reply", "ID [--all] [--body TEXT | --body-file FILE] "
+	    "[--attach FILE...] [--wait] [--json]",
+	    "Answer a message from the account it came to (--all: its other "
+	    "recipients too), the original quoted; with no body and a terminal, "
+	    "in $VISUAL or $EDITOR.", cmd_reply },
+	{ "forward", "ID --to ADDR... [--cc ADDR...] [--bcc ADDR...] "
+	    "[--body TEXT | --body-file FILE] [--inline] [--attach FILE...] "
+	    "[--wait] [--json]",
+	    "Forward a message, attached as it is (--inline: its text in the "
+	    "body and its attachments again).", cmd_forward },
 	{ "queue", "[list | flush | cancel ID] [--json]",
 	    "Show the outbox, retry everything waiting now, or cancel a "
 	    "message.", cmd_queue },

@@ -337,6 +337,38 @@ compose_check_list(const char *field, const char **list, const char **names,
 }
 
 /* Check everything that can be checked before writing. */
+/* Is s a msg-id we write: "<...>", printable ASCII, no space, short? */
+int
+compose_msgid_ok(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n < 3 || n > COMPOSE_MSGID_MAX || s[0] != '<' || s[n - 1] != '>')
+		return 0;
+	for (i = 1; i < n - 1; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '<' || s[i] == '>')
+			return 0;
+	return 1;
+}
+
+/* Check a list of msg-ids with single spaces between them (or NULL). */
+static int
+compose_check_ids(const char *field, const char *s, char **cause)
+{
+	size_t	 n;
+
+	while (s != NULL) {
+		n = strcspn(s, " ");
+		if (!compose_msgid_ok(s, n)) {
+			xasprintf(cause, "%s: \"%.*s\" is not a message id",
+			    field, n > 100 ? 100 : (int)n, s);
+			return -1;
+		}
+		s = s[n] == ' ' ? s + n + 1 : NULL;
+	}
+	return 0;
+}
+
 int
 compose_check(const struct compose *c, char **cause)
 {
@@ -355,6 +387,9 @@ compose_check(const struct compose *c, char **cause)
 		return -1;
 	if (c->user_agent != NULL && compose_check_text("user agent",
 	    c->user_agent, 1, cause) != 0)
+		return -1;
+	if (compose_check_ids("In-Reply-To", c->in_reply_to, cause) != 0 ||
+	    compose_check_ids("References", c->references, cause) != 0)
 		return -1;
 	if (c->body != NULL &&
 	    (bad = compose_utf8_bad(c->body, c->body_len)) != c->body_len) {

@@ -61,6 +61,7 @@ struct compose_out {
 	size_t		 len;
 	size_t		 col;		/* column of the next byte */
 	int		 error;		/* errno of a failed write */
+	int		 eightbit;	/* a part went as 8bit */
 };
 
 /* Media types by file name extension; anything else is octet-stream. */
@@ -633,6 +634,17 @@ compose_b64_line(struct compose_out *o, const unsigned char *p, size_t n)
 	compose_put(o, line, len);
 }
 
+/* Write n bytes as base64 lines. */
+static void
+compose_b64_lines(struct compose_out *o, const unsigned char *p, size_t n)
+{
+	size_t	 off;
+
+	for (off = 0; off < n; off += COMPOSE_B64_IN)
+		compose_b64_line(o, p + off, n - off < COMPOSE_B64_IN ?
+		    n - off : COMPOSE_B64_IN);
+}
+
 /*
  * Stream a file into the message as base64. The buffer holds a whole number
  * of 57-byte input lines, so only the last read can leave a short line.
@@ -642,7 +654,7 @@ compose_b64_file(struct compose_out *o, int fd, const char *path,
     long long max, char **cause)
 {
 	unsigned char	*buf = xmalloc(COMPOSE_READ_SIZE);
-	size_t		 have, off;
+	size_t		 have;
 	long long	 total = 0;
 	ssize_t		 n = 1;
 
@@ -669,9 +681,7 @@ compose_b64_file(struct compose_out *o, int fd, const char *path,
 			free(buf);
 			return -1;
 		}
-		for (off = 0; off < have; off += COMPOSE_B64_IN)
-			compose_b64_line(o, buf + off, have - off <
-			    COMPOSE_B64_IN ? have - off : COMPOSE_B64_IN);
+		compose_b64_lines(o, buf, have);
 	}
 	free(buf);
 	return 0;
@@ -763,6 +773,91 @@ compose_write_from(int fd, const char *name, const char *addr, char **cause)
 	return rc;
 }
 
+/* Write a field of msg-ids (checked), folded between them. */
+static void
+compose_ids(struct compose_out *o, const char *field, const char *ids)
+{
+	size_t	 n;
+
+	compose_hdr(o, field);
+	for (;;) {
+		n = strcspn(ids, " ");
+		compose_sep(o, n);
+		compose_put(o, ids, n);
+		if (ids[n] == '\0')
+			break;
+		ids += n + 1;
+	}
+	compose_put(o, "\n", 1);
+}
+
+/* Return 1 when s is a media type we write as it is ("type/subtype"). */
+static int
+compose_type_ok(const char *s)
+{
+	size_t	 n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789"
+	    "!#$&^_.+-");
+
+	return (n > 0 && n < 64 && s[n] == '/' && s[n + 1] != '\0' &&
+	    strspn(s + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789"
+	    "!#$&^_.+-") == strlen(s + n + 1) && strlen(s + n + 1) < 64);
+}
+
+/*
+ * Write a part of another message: a message/rfc822 one as it is, with
+ * a final line end (7bit or 8bit, as RFC 2046 5.2.1 wants), anything
+ * else in base64 under its type and file name.
+ */
+static void
+compose_part(struct compose_out *o, const struct compose_part *p)
+{
+	const char	*type = p->type != NULL && compose_type_ok(p->type) ?
+			    p->type : "application/octet-stream";
+	size_t		 off;
+	int		 eight = 0;
+
+	if (strcmp(type, "message/rfc822") == 0) {
+		for (off = 0; off < p->len && !eight; off++)
+			eight = (unsigned char)p->data[off] >= 0x80;
+		compose_puts(o, "Content-Type: message/rfc822\n"
+		    "Content-Disposition: inline\nContent-Transfer-Encoding: ");
+		compose_puts(o, eight ? "8bit\n\n" : "7bit\n\n");
+		if (eight)
+			o->eightbit = 1;
+		compose_put(o, p->data, p->len);
+		if (p->len == 0 || p->data[p->len - 1] != '\n')
+			compose_put(o, "\n", 1);
+		return;
+	}
+	compose_hdr(o, "Content-Type");
+	compose_token(o, type, strlen(type), p->filename != NULL);
+	if (p->filename != NULL)
+		compose_param(o, "name", p->filename, 0);
+	compose_put(o, "\n", 1);
+	compose_hdr(o, "Content-Disposition");
+	compose_token(o, "attachment", 10, p->filename != NULL);
+	if (p->filename != NULL)
+		compose_param(o, "filename", p->filename, 0);
+	compose_puts(o, "\nContent-Transfer-Encoding: base64\n\n");
+	compose_b64_lines(o, (const unsigned char *)p->data, p->len);
+}
+
+/* Does the boundary line b occur in the body or a part written as is? */
+static int
+compose_boundary_taken(const struct compose *c, const char *body,
+    size_t len, const char *b)
+{
+	size_t	 i;
+
+	if (memmem(body, len, b, strlen(b)) != NULL)
+		return 1;
+	for (i = 0; i < c->nparts; i++)
+		if (memmem(c->parts[i].data, c->parts[i].len, b,
+		    strlen(b)) != NULL)
+			return 1;
+	return 0;
+}
+
 /* Write the header fields every message has, From to User-Agent. */
 static void
 compose_header(struct compose_out *o, const struct compose *c,
@@ -786,7 +881,12 @@ compose_header(struct compose_out *o, const struct compose *c,
 	}
 	compose_puts(o, "Message-ID: ");
 	compose_puts(o, msgid);
-	compose_puts(o, "\nMIME-Version: 1.0\n");
+	compose_put(o, "\n", 1);
+	if (c->in_reply_to != NULL)
+		compose_ids(o, "In-Reply-To", c->in_reply_to);
+	if (c->references != NULL)
+		compose_ids(o, "References", c->references);
+	compose_puts(o, "MIME-Version: 1.0\n");
 	if (c->user_agent != NULL && *c->user_agent != '\0') {
 		compose_hdr(o, "User-Agent");
 		compose_text(o, c->user_agent);
@@ -830,7 +930,7 @@ compose_write(const struct compose *c, int fd, char **message_id,
 	o = xcalloc(1, sizeof *o);
 	o->fd = fd;
 	compose_header(o, c, msgid);
-	if (c->attach == NULL || c->attach[0] == NULL)
+	if ((c->attach == NULL || c->attach[0] == NULL) && c->nparts == 0)
 		compose_body(o, body, len);
 	else {
 		do {
@@ -841,8 +941,7 @@ compose_write(const struct compose *c, int fd, char **message_id,
 			}
 			snprintf(boundary, sizeof boundary, "\n--%s%s",
 			    COMPOSE_BOUNDARY, hex);
-		} while (memmem(body, len, boundary + 1,
-		    strlen(boundary + 1)) != NULL);
+		} while (compose_boundary_taken(c, body, len, boundary + 1));
 		compose_puts(o, "Content-Type: multipart/mixed;\n boundary=\""
 		    COMPOSE_BOUNDARY);
 		compose_puts(o, hex);
@@ -851,11 +950,17 @@ compose_write(const struct compose *c, int fd, char **message_id,
 		compose_puts(o, boundary);
 		compose_puts(o, "\n");
 		compose_body(o, body, len);
-		for (i = 0; c->attach[i] != NULL && rc == 0; i++) {
+		for (i = 0; c->attach != NULL && c->attach[i] != NULL &&
+		    rc == 0; i++) {
 			compose_puts(o, boundary);
 			compose_puts(o, "\n");
 			rc = compose_attachment(o, c->attach[i],
 			    c->attachment_max, cause);
+		}
+		for (i = 0; i < c->nparts && rc == 0; i++) {
+			compose_puts(o, boundary);
+			compose_puts(o, "\n");
+			compose_part(o, &c->parts[i]);
 		}
 		compose_puts(o, boundary);
 		compose_puts(o, "--\n");
@@ -868,6 +973,8 @@ compose_write(const struct compose *c, int fd, char **message_id,
 	}
 out:
 	err = o->error;
+	if (c->eightbit != NULL && o->eightbit)
+		*c->eightbit = 1;
 	free(hex);
 	free(o);
 	if (rc == 0)
@@ -909,7 +1016,8 @@ compose_json_names(json_t *addrs, json_t *names)
 /*
  * Fill c from a message's JSON form (what send checks and the queue then
  * writes): from_name, from_addr, to, to_names, cc, cc_names, subject,
- * body, attach, attachment_max. The strings are borrowed from o; compose_json_free
+ * body, attach, attachment_max, in_reply_to, references. Parts of another
+ * message (a forward) are the caller's to add. The strings are borrowed from o; compose_json_free
  * releases the arrays.
  */
 void
@@ -933,6 +1041,8 @@ compose_from_json(struct compose *c, json_t *o)
 	c->attachment_max = json_integer_value(json_object_get(o,
 	    "attachment_max"));
 	c->user_agent = "mailctl/" PACKAGE_VERSION;
+	c->in_reply_to = json_string_value(json_object_get(o, "in_reply_to"));
+	c->references = json_string_value(json_object_get(o, "references"));
 }
 
 /* Release what compose_from_json allocated. */

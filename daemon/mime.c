@@ -50,6 +50,7 @@ struct mime_part {
 	const char	*body;		/* borrowed from mime_msg.buf */
 	size_t		 bodylen;
 	int		 asis;		/* labelled base64, is not: as it is */
+	int		 flowed;	/* MIME_FLOWED, MIME_DELSP */
 };
 
 struct mime_msg {
@@ -407,6 +408,25 @@ mime_strip_invisible(char *s)
 	return s;
 }
 
+/* The format=flowed parameters of a Content-Type (RFC 3676 4.1, 4.2). */
+static int
+mime_flowed(const char *ct)
+{
+	char	*format, *delsp;
+	int	 f = 0;
+
+	if ((format = mime_param(ct, "format")) != NULL &&
+	    strcasecmp(format, "flowed") == 0) {
+		f = MIME_FLOWED;
+		if ((delsp = mime_param(ct, "delsp")) != NULL &&
+		    strcasecmp(delsp, "yes") == 0)
+			f |= MIME_DELSP;
+		free(delsp);
+	}
+	free(format);
+	return f;
+}
+
 /* Parse one entity; multiparts recurse, leaves are recorded. */
 static void
 mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
@@ -446,6 +466,7 @@ mime_entity(struct mime_msg *m, const char *p, const char *end, int depth,
 	pt->charset = mime_param(ct, "charset");
 	if (pt->charset != NULL)
 		mime_lower(pt->charset);
+	pt->flowed = mime_flowed(ct);
 	pt->cte = mime_token(mime_hdr_get(h, nh, "content-transfer-encoding"));
 	mime_check_cte(m, pt);
 	cd = mime_hdr_get(h, nh, "content-disposition");
@@ -663,6 +684,14 @@ const char *
 mime_body_type(const struct mime_msg *m)
 {
 	return m->text >= 0 ? m->parts[m->text].type : NULL;
+}
+
+/* Return how the body text is flowed: 0, or MIME_FLOWED | MIME_DELSP. */
+int
+mime_body_flowed(const struct mime_msg *m)
+{
+	return m->text >= 0 && strcmp(m->parts[m->text].type, "text/plain") ==
+	    0 ? m->parts[m->text].flowed : 0;
 }
 
 /*

@@ -30,6 +30,9 @@
 
 #define MIME_DROP	0x1	/* mime_parse_inplace: buf maps a file */
 
+#define MIME_FLOWED	0x1	/* mime_body_flowed: format=flowed */
+#define MIME_DELSP	0x2	/* and delsp=yes */
+
 struct mime_msg;
 
 struct mime_attachment {
@@ -55,6 +58,7 @@ void		 mime_addr_free(struct mime_addr *, size_t);
 char		**mime_msgids(const char *, size_t *);
 const char	*mime_body_type(const struct mime_msg *);
 char		*mime_body_text(const struct mime_msg *);
+int		 mime_body_flowed(const struct mime_msg *);
 char		*mime_body_prefix(const struct mime_msg *, size_t);
 size_t		 mime_body_search(const struct mime_msg *, size_t,
 		    const char **, char **);

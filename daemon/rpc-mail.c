@@ -117,6 +117,21 @@ rpc_mail_check_ids(json_t *params, char **cause)
 	return 0;
 }
 
+/* mark: the ids, and at least one flag to set or clear. */
+static int
+rpc_mail_check_mark(json_t *params, char **cause)
+{
+	if (json_object_get(params, "read") == NULL &&
+	    json_object_get(params, "flagged") == NULL &&
+	    json_object_get(params, "replied") == NULL &&
+	    json_object_get(params, "forwarded") == NULL) {
+		*cause = xstrdup("expected at least one of read, flagged, "
+		    "replied, forwarded");
+		return -1;
+	}
+	return rpc_mail_check_ids(params, cause);
+}
+
 static const struct rpc_param rpc_list_params[] = {
 	{ "folder", RPC_STRING, 0 },
 	{ "account", RPC_STRING, 0 },
@@ -139,7 +154,10 @@ static const struct rpc_param rpc_attachments_params[] = {
 };
 static const struct rpc_param rpc_mark_params[] = {
 	{ "ids", RPC_INTEGERS, 1 },
-	{ "read", RPC_BOOLEAN, 1 },
+	{ "read", RPC_BOOLEAN, 0 },
+	{ "flagged", RPC_BOOLEAN, 0 },
+	{ "replied", RPC_BOOLEAN, 0 },
+	{ "forwarded", RPC_BOOLEAN, 0 },
 	{ NULL, 0, 0 }
 };
 static const struct rpc_param rpc_move_params[] = {
@@ -176,7 +194,7 @@ const struct rpc_method rpc_attachments_method = {
 	rpc_mail_attachments_exec
 };
 const struct rpc_method rpc_mark_method = {
-	"mark", rpc_mark_params, rpc_mail_check_ids, rpc_mail_mark_exec
+	"mark", rpc_mark_params, rpc_mail_check_mark, rpc_mail_mark_exec
 };
 const struct rpc_method rpc_move_method = {
 	"move", rpc_move_params, rpc_mail_check_ids, rpc_mail_move_exec

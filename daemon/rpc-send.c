@@ -54,8 +54,8 @@ send_account(struct rpc_call *call, const char *name)
  * display name ("" for none) to names (the header). Return -1 (the call
  * answered) on a bad one.
  */
-static int
-send_rcpts(struct rpc_call *call, json_t *params, const char *key,
+int
+rpc_send_rcpts(struct rpc_call *call, json_t *params, const char *key,
     json_t *rcpts, json_t *addrs, json_t *names)
 {
 	struct mime_addr	*mb;
@@ -104,8 +104,8 @@ send_rcpts(struct rpc_call *call, json_t *params, const char *key,
  * cc, cc_names as send_rcpts split them), checked; NULL when it cannot be
  * sent (the call answered).
  */
-static json_t *
-send_compose(struct rpc_call *call, const struct config_account *ca,
+json_t *
+rpc_send_compose(struct rpc_call *call, const struct config_account *ca,
     json_t *params, json_t *hdr)
 {
 	struct compose	 c;
@@ -236,14 +236,22 @@ send_exec(struct rpc_call *call, json_t *params)
 	if ((ca = send_account(call, json_string_value(json_object_get(params,
 	    "account")))) == NULL)
 		return;
+	if (json_is_true(json_object_get(params, "draft"))) {
+		rpc_reply_draft(call, json_object_get(params, "to"),
+		    json_object_get(params, "cc"), json_object_get(params,
+		    "bcc"), json_string_value(json_object_get(params,
+		    "subject")), json_string_value(json_object_get(params,
+		    "body")));
+		return;
+	}
 	rcpts = json_array();
 	hdr = json_pack("{s:[], s:[], s:[], s:[]}", "to", "to_names", "cc",
 	    "cc_names");
-	if (send_rcpts(call, params, "to", rcpts, json_object_get(hdr, "to"),
+	if (rpc_send_rcpts(call, params, "to", rcpts, json_object_get(hdr, "to"),
 	    json_object_get(hdr, "to_names")) != 0 ||
-	    send_rcpts(call, params, "cc", rcpts, json_object_get(hdr, "cc"),
+	    rpc_send_rcpts(call, params, "cc", rcpts, json_object_get(hdr, "cc"),
 	    json_object_get(hdr, "cc_names")) != 0 ||
-	    send_rcpts(call, params, "bcc", rcpts, NULL, NULL) != 0) {
+	    rpc_send_rcpts(call, params, "bcc", rcpts, NULL, NULL) != 0) {
 		json_decref(rcpts);
 		json_decref(hdr);
 		return;
@@ -262,7 +270,7 @@ send_exec(struct rpc_call *call, json_t *params)
 		json_decref(hdr);
 		return;
 	}
-	compose = send_compose(call, ca, params, hdr);
+	compose = rpc_send_compose(call, ca, params, hdr);
 	json_decref(hdr);
 	if (compose == NULL) {
 		json_decref(rcpts);
@@ -288,6 +296,7 @@ static const struct rpc_param send_params[] = {
 	{ "raw",	RPC_STRING,	0 },	/* sendmail: a whole message */
 	{ "extract",	RPC_BOOLEAN,	0 },	/* its recipients too (-t) */
 	{ "from",	RPC_STRING,	0 },	/* its envelope sender (-f) */
+	{ "draft",	RPC_BOOLEAN,	0 },	/* answer it, queue nothing */
 	{ NULL,		0,		0 }
 };
 

@@ -75,6 +75,16 @@ int	rpc_call_take_fd(struct rpc_call *);
 void	rpc_call_subscribe(struct rpc_call *);
 void	rpc_broadcast(const json_t *msg);
 
+/* rpc-send.c, for rpc-reply.c: recipients and the message checked. */
+struct config_account;
+int	rpc_send_rcpts(struct rpc_call *, json_t *params, const char *key,
+	    json_t *rcpts, json_t *addrs, json_t *names);
+json_t	*rpc_send_compose(struct rpc_call *, const struct config_account *,
+	    json_t *params, json_t *hdr);
+/* rpc-reply.c, for rpc-send.c: a draft for mailctl's editor. */
+void	rpc_reply_draft(struct rpc_call *, json_t *to, json_t *cc,
+	    json_t *bcc, const char *subject, const char *body);
+
 void	rpc_events_init(struct bus *);
 void	rpc_events_shutdown(void);
 

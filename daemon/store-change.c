@@ -198,6 +198,19 @@ ops_flag(const char *flags, char flag, int on, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* Is the integer id in the array ids? */
+static int
+ops_id_in(json_t *ids, json_t *id)
+{
+	json_t	*v;
+	size_t	 i;
+
+	json_array_foreach(ids, i, v)
+		if (json_integer_value(v) == json_integer_value(id))
+			return 1;
+	return 0;
+}
+
 /* Record that the user filed a message by hand (refilter leaves it). */
 static int
 ops_by_hand(sqlite3 *db, struct ops_req *r, long long id)
@@ -218,14 +231,16 @@ ops_by_hand(sqlite3 *db, struct ops_req *r, long long id)
 
 /*
  * Apply one change to each row: with folder NULL the message stays where
- * it is; with by_hand, each row is recorded as filed by the user (mv),
- * in the same transaction; with r->push_seen, the read state is queued
- * for the IMAP server in it too (store-imap.c). Renames first, then one
- * transaction, then the directories are flushed.
+ * it is; with flag, that Maildir flag is set (on) or cleared, and the
+ * message goes to cur/; with by_hand, each row is recorded as filed by the
+ * user (mv), in the same transaction; with r->push_seen, a read state (S)
+ * is queued for the IMAP server in it too (store-imap.c). Renames first,
+ * then one transaction, then the directories are flushed.
  */
 void
-ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
-    struct ops_row *rows, size_t n, const char *folder, int read, int by_hand)
+ops_change_flag(struct store *st, sqlite3 *db, struct ops_req *r,
+    struct ops_row *rows, size_t n, const char *folder, char flag, int on,
+    int by_hand)
 {
 	struct ops_dirs	 dirs = { NULL, 0 };
 	char		 flags[OPS_FLAGS_MAX], path[OPS_PATH_MAX], **was;
@@ -239,13 +254,13 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		ops_path(&rows[i], path, sizeof path);
 		if (faccessat(st->dirfd, path, F_OK, 0) != 0 && errno == ENOENT)
 			ops_search(st, &rows[i]);
-		if (read != -1)
-			ops_flag(rows[i].flags, 'S', read, flags, sizeof flags);
+		if (flag != 0)
+			ops_flag(rows[i].flags, flag, on, flags, sizeof flags);
 		else
 			snprintf(flags, sizeof flags, "%s", rows[i].flags);
 		/* A message a reader has seen belongs in cur/. */
 		if ((folder == NULL || strcmp(folder, rows[i].folder) == 0) &&
-		    strcmp(flags, rows[i].flags) == 0 && (read == -1 ||
+		    strcmp(flags, rows[i].flags) == 0 && (flag == 0 ||
 		    strcmp(rows[i].dir, "cur") == 0)) {
 			/* In place already; the index may still lag. */
 			rows[i].changed = rows[i].stale;
@@ -253,7 +268,7 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		}
 		ops_path(&rows[i], path, sizeof path);
 		if (ops_relocate(st, r, &rows[i], folder != NULL ? folder :
-		    rows[i].folder, read != -1 ? "cur" : rows[i].dir, flags,
+		    rows[i].folder, flag != 0 ? "cur" : rows[i].dir, flags,
 		    &dirs) != 0)
 			break;
 		was[i] = xstrdup(path);
@@ -268,8 +283,8 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		if (by_hand && r->error == NULL)
 			ops_by_hand(db, r, rows[i].id);
 		/* In this transaction: a crash keeps both or neither. */
-		if (r->push_seen && read != -1 && r->error == NULL)
-			store_imap_queue(st, db, r, &rows[i], read);
+		if (r->push_seen && flag == 'S' && r->error == NULL)
+			store_imap_queue(st, db, r, &rows[i], on);
 		if (r->push_delete && r->error == NULL)
 			store_imap_queue(st, db, r, &rows[i],
 			    STORE_IMAP_DELETE);
@@ -291,21 +306,63 @@ ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
 		json_decref(ids);
 }
 
+/* The same, for the read flag: read 1 or 0 sets or clears S, -1 none. */
+void
+ops_change(struct store *st, sqlite3 *db, struct ops_req *r,
+    struct ops_row *rows, size_t n, const char *folder, int read, int by_hand)
+{
+	ops_change_flag(st, db, r, rows, n, folder, read != -1 ? 'S' : 0,
+	    read, by_hand);
+}
+
+/* The flags mark sets or clears, by its params' names (Maildir letters). */
+static const struct {
+	const char	*param;
+	char		 flag;
+} ops_mark_flags[] = {
+	{ "read", 'S' }, { "flagged", 'F' }, { "replied", 'R' },
+	{ "forwarded", 'P' },
+};
+
 /*
- * mark: set or clear the read (S) flag, and queue the read state for the
- * IMAP server of an account that syncs it.
+ * mark: set or clear the read (S), flagged (F), replied (R) or forwarded
+ * (P) flags, and queue the read state for the IMAP server of an account
+ * that syncs it. One change per flag; changed counts the messages changed.
  */
 void
 ops_mark(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	struct ops_row	*rows;
-	size_t		 n;
+	json_t		*v, *ids = json_array(), *id;
+	json_int_t	 changed = 0;
+	size_t		 n, i, j;
 
-	if ((rows = ops_rows(db, r, &n)) == NULL)
+	if ((rows = ops_rows(db, r, &n)) == NULL) {
+		json_decref(ids);
 		return;
+	}
 	r->push_seen = 1;
-	ops_change(st, db, r, rows, n, NULL,
-	    json_is_true(json_object_get(r->params, "read")), 0);
+	for (i = 0; i < sizeof ops_mark_flags / sizeof ops_mark_flags[0] && r->error == NULL; i++) {
+		if ((v = json_object_get(r->params,
+		    ops_mark_flags[i].param)) == NULL)
+			continue;
+		json_decref(r->result);
+		r->result = NULL;
+		ops_change_flag(st, db, r, rows, n, NULL,
+		    ops_mark_flags[i].flag, json_is_true(v), 0);
+		if (r->result == NULL)
+			break;
+		changed += json_integer_value(json_object_get(r->result,
+		    "changed"));
+		json_array_foreach(json_object_get(r->result, "ids"), j, id)
+			if (!ops_id_in(ids, id))
+				json_array_append(ids, id);
+	}
+	if (r->result != NULL) {
+		json_object_set_new(r->result, "changed", json_integer(changed));
+		json_object_set_new(r->result, "ids", ids);
+	} else
+		json_decref(ids);
 	free(rows);
 }
 

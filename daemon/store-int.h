@@ -38,8 +38,10 @@
  */
 #define STORE_MAKERS	1
 
+struct compose_part;
 struct event;
 struct event_base;
+struct mime_msg;
 struct filter;
 struct store;
 struct store_folder;
@@ -211,6 +213,8 @@ void		 ops_list(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_folders(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_read(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_attachments(struct store *, sqlite3 *, struct ops_req *);
+json_t		*ops_addresses(const struct mime_msg *, const char *field);
+json_t		*ops_msgids(const struct mime_msg *, const char *field);
 
 /* Mark, move, delete (store-change.c). */
 void		 ops_flag(const char *flags, char flag, int on, char *out,
@@ -218,6 +222,9 @@ void		 ops_flag(const char *flags, char flag, int on, char *out,
 void		 ops_change(struct store *, sqlite3 *, struct ops_req *,
 		    struct ops_row *, size_t n, const char *folder, int read,
 		    int by_hand);
+void		 ops_change_flag(struct store *, sqlite3 *, struct ops_req *,
+		    struct ops_row *, size_t n, const char *folder, char flag,
+		    int on, int by_hand);
 void		 ops_mark(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_move(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_delete(struct store *, sqlite3 *, struct ops_req *);
@@ -225,6 +232,21 @@ void		 ops_delete(struct store *, sqlite3 *, struct ops_req *);
 /* Reindex, refilter (store-reindex.c). */
 void		 ops_reindex(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_refilter(struct store *, sqlite3 *, struct ops_req *);
+
+/* Replies and forwards (store-reply.c). */
+struct store_reply_parts {
+	struct compose_part	*parts;		/* for struct compose */
+	size_t			 n;
+	char			**data;		/* attachments decoded */
+	char			*buf;		/* the original, as it is */
+	struct store_mime	 sm;		/* parsed, when parsed */
+	int			 parsed;
+};
+void		 ops_reply_source(struct store *, sqlite3 *, struct ops_req *);
+int		 store_reply_parts(struct store *, sqlite3 *, struct ops_req *,
+		    json_t *compose, struct store_reply_parts *);
+void		 store_reply_parts_free(struct store_reply_parts *);
+void		 store_reply_mark(struct store *, sqlite3 *, json_t *mark);
 
 /* The outbox's operations (store-queue.c). */
 void		 ops_queue_add(struct store *, sqlite3 *, struct ops_req *);

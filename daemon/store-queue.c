@@ -79,16 +79,28 @@ sq_eightbit(const char *buf, size_t len)
 	return 0;
 }
 
-/* Write the composed message of params' "compose" object into fd. */
+/*
+ * Write the composed message of params' "compose" object into fd, with
+ * the parts of the original it forwards; *eightbit set when one went as
+ * 8bit. -1 with *cause, or with the request failed (the original gone).
+ */
 static int
-sq_compose(json_t *o, int fd, char **message_id, char **cause)
+sq_compose(struct store *st, sqlite3 *db, struct ops_req *r, json_t *o,
+    int fd, int *eightbit, char **message_id, char **cause)
 {
-	struct compose	 c;
-	int		 rc;
+	struct compose			c;
+	struct store_reply_parts	fp;
+	int				rc;
 
+	if (store_reply_parts(st, db, r, o, &fp) != 0)
+		return -1;
 	compose_from_json(&c, o);
+	c.parts = fp.parts;
+	c.nparts = fp.n;
+	c.eightbit = eightbit;
 	rc = compose_write(&c, fd, message_id, cause);
 	compose_json_free(&c);
+	store_reply_parts_free(&fp);
 	return rc;
 }
 
@@ -367,7 +379,8 @@ sq_copy(const char *path, struct sq_out *out, json_t *p, char **message_id,
 }
 
 /*
- * queue.add: {account, sender, rcpts: [..], subject?, compose: {..}} or
+ * queue.add: {account, sender, rcpts: [..], subject?, compose: {..},
+ * mark?: {id, flag}} or
  * {choose: [{name, email, display_name?, aliases?, default?}], sender?,
  * rcpts, raw: PATH, extract?} -> {id, file, message_id, size, eightbit,
  * created, rcpts, account, sender}. With raw the account is chosen among
@@ -383,6 +396,7 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	struct sq_out	 out = { -1, 0 };
 	sqlite3_stmt	*s = NULL;
 	time_t		 now = time(NULL);
+	long long	 qid;
 	int		 dfd, fd, rc = -1;
 
 	if ((dfd = sq_dir(st, r)) == -1)
@@ -396,7 +410,8 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	compose = json_object_get(p, "compose");
 	raw = json_string_value(json_object_get(p, "raw"));
 	if (compose != NULL)
-		rc = sq_compose(compose, fd, &mid, &cause);
+		rc = sq_compose(st, db, r, compose, fd, &out.eightbit, &mid,
+		    &cause);
 	else if (raw != NULL && (rc = sq_copy(raw, &out, p, &mid,
 	    &cause)) == 0) {
 		if (json_array_size(json_object_get(p, "rcpts")) == 0) {
@@ -413,6 +428,7 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 	}
 	close(fd);
 	if (rc != 0) {
+		/* (Failed already when the original of a forward is gone.) */
 		ops_fail(r, JSONRPC_ERR_DATA, "%s", cause != NULL ? cause :
 		    "nothing to queue");
 		goto fail;
@@ -439,8 +455,13 @@ ops_queue_add(struct store *st, sqlite3 *db, struct ops_req *r)
 		ops_fail_db(r, db);
 		goto fail;
 	}
+	qid = sqlite3_last_insert_rowid(db);
+	sqlite3_finalize(s);
+	s = NULL;
+	/* Queued: the original of a reply or forward is marked so. */
+	store_reply_mark(st, db, json_object_get(p, "mark"));
 	r->result = json_pack("{s:I, s:s, s:s?, s:I, s:i, s:I, s:O, s:O, "
-	    "s:O}", "id", (json_int_t)sqlite3_last_insert_rowid(db), "file",
+	    "s:O}", "id", (json_int_t)qid, "file",
 	    name, "message_id", mid, "size", (json_int_t)sb.st_size,
 	    "eightbit", out.eightbit, "created", (json_int_t)now, "rcpts",
 	    json_object_get(p, "rcpts"), "account", json_object_get(p,

@@ -21,6 +21,7 @@
 #include "common/jsonrpc.h"
 #include "common/utf8.h"
 #include "common/xmalloc.h"
+#include "compose.h"
 #include "mime.h"
 #include "store.h"
 #include "store-int.h"
@@ -106,6 +107,13 @@ ops_text_string(struct ops_text *t, const char *s)
 	t->len = o - t->buf;
 }
 
+/* A Maildir flag's state as JSON text. */
+static const char *
+ops_has(const char *flags, char flag)
+{
+	return flags != NULL && strchr(flags, flag) != NULL ? "true" : "false";
+}
+
 /* Append a list entry from a row of ops_list's query. */
 static void
 ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
@@ -133,9 +141,10 @@ ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 		snprintf(num, sizeof num, ",\"date\":null");
 	ops_text_raw(t, num);
 	snprintf(num, sizeof num, ",\"size\":%lld,\"read\":%s,"
+	    "\"flagged\":%s,\"replied\":%s,\"forwarded\":%s,"
 	    "\"attachments\":%lld,\"flags\":",
-	    (long long)sqlite3_column_int64(s, 6), flags != NULL &&
-	    strchr(flags, 'S') != NULL ? "true" : "false",
+	    (long long)sqlite3_column_int64(s, 6), ops_has(flags, 'S'),
+	    ops_has(flags, 'F'), ops_has(flags, 'R'), ops_has(flags, 'P'),
 	    (long long)sqlite3_column_int64(s, 8));
 	ops_text_raw(t, num);
 	ops_text_string(t, flags != NULL ? flags : "");
@@ -321,23 +330,14 @@ ops_attachment(const struct mime_msg *msg, size_t i)
 }
 
 /* A top-level address list field as [{name, addr}]. */
-static json_t *
+json_t *
 ops_addresses(const struct mime_msg *msg, const char *field)
 {
-	struct mime_addr	*list;
-	json_t			*a = json_array();
-	size_t			 i, n;
-
-	list = mime_addresses(msg, field, &n);
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "name",
-		    list[i].name, "addr", list[i].addr));
-	mime_addr_free(list, n);
-	return a;
+	return compose_reply_mailboxes(msg, field);
 }
 
 /* The message ids of a top-level field, as an array of "<id>". */
-static json_t *
+json_t *
 ops_msgids(const struct mime_msg *msg, const char *field)
 {
 	json_t	*a = json_array();

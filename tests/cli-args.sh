@@ -5,8 +5,8 @@
 # in the sanitizer build too, where a leak or an overflow is a failure.
 . "$(dirname "$0")/lib.sh"
 
-CMDS="status fetch ls read mark mv rm attachments send queue sendmail folders
-reindex refilter reload watch"
+CMDS="status fetch ls read mark mv rm attachments send reply forward queue
+sendmail folders reindex refilter reload watch"
 
 # No crash, no sanitizer report: exit below 128 and a quiet stderr.
 clean() {
@@ -54,7 +54,7 @@ done
 
 # Every command with no arguments.
 declare -A noargs=([status]=0 [fetch]=75 [ls]=0 [read]=64 [mark]=64 [mv]=64
-	[rm]=64 [attachments]=64 [send]=65 [queue]=0 [sendmail]=65 [folders]=0
+	[rm]=64 [attachments]=64 [send]=65 [reply]=64 [forward]=64 [queue]=0 [sendmail]=65 [folders]=0
 	[reindex]=0 [refilter]=0 [reload]=0)
 for c in $CMDS; do
 	[ "$c" = watch ] && continue
@@ -98,6 +98,13 @@ read with two ids|read 1 2
 read id 0|read 0
 mark without --read or --unread|mark 1
 mark with a bad id|mark x --read
+mark --flag without an id|mark --flag
+reply with a bad id|reply x
+reply with two ids|reply 1 2
+reply --inline (forward's)|reply 1 --inline
+forward without an id|forward --to a@example.test
+forward with a bad id|forward x --to a@example.test
+forward --all (reply's)|forward 1 --all --to a@example.test
 mv without a folder|mv 1
 mv with a bad id|mv x Work
 rm with a bad id|rm 1 x

@@ -51,21 +51,21 @@ for cols in 100 80 72; do
 done
 COLUMNS=100 expect_rc 0 "ls, two accounts" mailctl ls
 check "an account column when there are several accounts" \
-	grep -qE '^ *[0-9]+ N  work +Inbox .* bob@example.test ' <<<"$OUT"
-check "unread flag N" grep -qE '^ *[0-9]+ N  .* short ' <<<"$OUT"
-check "attachment flag @" grep -qE '^ *[0-9]+ N@ .* carol@example.test ' <<<"$OUT"
+	grep -qE '^ *[0-9]+ N   work +Inbox .* bob@example.test ' <<<"$OUT"
+check "unread flag N" grep -qE '^ *[0-9]+ N   .* short ' <<<"$OUT"
+check "attachment flag @" grep -qE '^ *[0-9]+ N @ .* carol@example.test ' <<<"$OUT"
 check "a long sender is shown by its name, not cut mid-address" \
 	grep -qE '  Alice Nguyễn  ' <<<"$OUT"
 check "a quoted name loses its quotes" grep -qE '  Last, First  ' <<<"$OUT"
 check "a cut subject ends with an ellipsis" grep -q 'A fairly long.*…' <<<"$OUT"
 check "no line cut in the middle of a character" python3 -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$OUT"
 COLUMNS=100 expect_rc 0 "ls --account home" mailctl ls --account home
-check "no account column for one account" grep -qE '^ *[0-9]+ N  Inbox ' <<<"$OUT"
+check "no account column for one account" grep -qE '^ *[0-9]+ N   Inbox ' <<<"$OUT"
 expect_rc 0 "ls --json" mailctl ls --json
 id=$(json '[m["id"] for m in j if m["from"] == "carol@example.test"][0]')
 expect_rc 0 "read marks a message read" mailctl read "$id"
 COLUMNS=100 expect_rc 0 "ls after read" mailctl ls
-check "a read message has no unread flag" grep -qE '^ *[0-9]+  @ .* carol@example.test ' <<<"$OUT"
+check "a read message has no unread flag" grep -qE '^ *[0-9]+   @ .* carol@example.test ' <<<"$OUT"
 expect_rc 0 "ls --json is untouched by the layout" mailctl ls --json
 jcheck "ls --json: every message" 'len(j) == 4 and j[-1]["from"].startswith("Alice")'
 

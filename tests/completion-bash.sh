@@ -33,14 +33,16 @@ offers() {
 check "the completion registers for mailctl" \
 	bash --norc --noprofile -c ". $FW && . $COMP && complete -p mailctl >/dev/null"
 offers "mailctl l" ls
-offers "mailctl re" read reindex refilter reload
+offers "mailctl re" read reindex refilter reload reply
 offers "mailctl --s" --socket
 offers "mailctl ls --n" --no-pager
 offers "mailctl ls --un" --unread
 offers "mailctl send --b" --bcc --body --body-file
 offers "mailctl queue " list flush cancel
 offers "mailctl help wa" watch
-offers "mailctl mark 3 --" --json --help --read --unread
+offers "mailctl mark 3 --" --json --help --read --unread --flag --unflag
+offers "mailctl reply 3 --a" --all --attach
+offers "mailctl forward 3 --i" --inline
 offers "mailctl refilter --d" --dry-run
 offers "mailctl read 3 --k" --keep-unread
 

@@ -70,7 +70,7 @@ OUT=$(mailctl ls inbox --json)
 check "folder names ignore case" test "$(json 'len(j)')" = 6
 OUT=$(mailctl ls)
 contains "$OUT" "message 3" "human listing shows a subject"
-contains "$OUT" " N  Inbox" "human listing marks unread"
+contains "$OUT" " N   Inbox" "human listing marks unread"
 
 # read: decoded, marks read; --raw: the stored bytes.
 OUT=$(mailctl read "$ID2" --json)

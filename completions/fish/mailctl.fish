@@ -9,7 +9,7 @@ function __mailctl_names
     end
 end
 
-set -l cmds status fetch ls read mark mv rm attachments send queue sendmail folders reindex refilter reload watch help
+set -l cmds status fetch ls read mark mv rm attachments send reply forward queue sendmail folders reindex refilter reload watch help
 complete -c mailctl -f
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s s -l socket -r -F -d "the daemon's socket"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s c -l config -r -F -d "the configuration to read the socket from"
@@ -20,11 +20,13 @@ complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a status -d "sho
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a fetch -d "poll now and wait"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a ls -d "list messages"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a read -d "show a message"
-complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a mark -d "mark read or unread"
+complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a mark -d "mark read or unread, flagged or not"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a mv -d "move messages"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a rm -d "move to Trash, or remove"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a attachments -d "list or save attachments"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a send -d "queue a mail"
+complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a reply -d "answer a message"
+complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a forward -d "forward a message"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a queue -d "the outbox"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a sendmail -d "queue a message from stdin"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a folders -d "list folders"
@@ -34,7 +36,7 @@ complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a reload -d "rer
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a watch -d "print events"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a help -d "usage of a command"
 
-complete -c mailctl -n "__fish_seen_subcommand_from status fetch ls read mark mv rm attachments send queue folders reindex refilter reload watch" -l json -d "print JSON"
+complete -c mailctl -n "__fish_seen_subcommand_from status fetch ls read mark mv rm attachments send reply forward queue folders reindex refilter reload watch" -l json -d "print JSON"
 complete -c mailctl -n "__fish_seen_subcommand_from fetch reindex" -a "(__mailctl_names accounts)"
 complete -c mailctl -n "__fish_seen_subcommand_from ls refilter mv" -a "(__mailctl_names folders)"
 complete -c mailctl -n "__fish_seen_subcommand_from ls" -l unread -d "only unread"
@@ -46,6 +48,17 @@ complete -c mailctl -n "__fish_seen_subcommand_from read" -l raw -d "stored byte
 complete -c mailctl -n "__fish_seen_subcommand_from read" -s k -l keep-unread -d "do not mark it read"
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l read -d "mark read"
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l unread -d "mark unread"
+complete -c mailctl -n "__fish_seen_subcommand_from mark" -l flag -d "flag"
+complete -c mailctl -n "__fish_seen_subcommand_from mark" -l unflag -d "unflag"
+complete -c mailctl -n "__fish_seen_subcommand_from reply" -l all -d "answer everyone"
+complete -c mailctl -n "__fish_seen_subcommand_from forward" -l inline -d "the text in the body"
+complete -c mailctl -n "__fish_seen_subcommand_from forward" -l to -x -d "recipient"
+complete -c mailctl -n "__fish_seen_subcommand_from forward" -l cc -x -d "copy to"
+complete -c mailctl -n "__fish_seen_subcommand_from forward" -l bcc -x -d "blind copy to"
+complete -c mailctl -n "__fish_seen_subcommand_from reply forward" -l body -x -d "the text"
+complete -c mailctl -n "__fish_seen_subcommand_from reply forward" -l body-file -r -F -d "the text from FILE"
+complete -c mailctl -n "__fish_seen_subcommand_from reply forward" -l attach -r -F -d "attach FILE"
+complete -c mailctl -n "__fish_seen_subcommand_from reply forward" -l wait -d "wait for the verdict"
 complete -c mailctl -n "__fish_seen_subcommand_from rm" -l purge -d "remove for good"
 complete -c mailctl -n "__fish_seen_subcommand_from refilter" -s n -l dry-run -d "show what would move"
 complete -c mailctl -n "__fish_seen_subcommand_from attachments" -l save -x -a "(__fish_complete_directories)" -d "save into DIR"
