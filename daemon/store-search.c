@@ -1,0 +1,490 @@
+/*
+ * The full-text search index (schema version 7, store-index.c): what it
+ * keeps of a message, filling it at delivery and reindex, building it in
+ * the background for a store older than the index, and the search
+ * operation itself.
+ *
+ * Layout. search_text holds the text of each message (decoded From, To,
+ * Cc with names and addresses, Subject, the body text read shows, at most
+ * STORE_SEARCH_BODY_MAX bytes of it, and the attachments' file names),
+ * under a key that follows date order: the date in seconds times 2^20
+ * plus the low bits of the message id (probing upwards on a collision).
+ * The FTS5 table search indexes it as external content, rowid = key, so
+ * "newest first" is FTS5's own index order: ORDER BY rowid DESC LIMIT n
+ * reads n hits, never sorts them all, and dates are rowid ranges. The
+ * message row points at its text by messages.search_key. What changes
+ * (folder, flags, attachment count) stays on the message row and is
+ * joined: move and mark never touch the index. A trigger on the message
+ * row removes its text and index entries (FTS5's 'delete' with the
+ * stored values, so always exact) in the transaction that deletes the row
+ * or gives it a new key.
+ *
+ * Threads: the text is extracted on the digester (delivery) or the writer
+ * (reindex, the background build) and written by the writer in the
+ * message row's transaction; searches run on the reader.
+ */
+#include "autoconf.h"
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/jsonrpc.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "mime.h"
+#include "query.h"
+#include "store.h"
+#include "store-int.h"
+
+#define STORE_SEARCH_BODY_MAX	(1024 * 1024)	/* body bytes indexed */
+#define STORE_SEARCH_BATCH	256	/* messages per background commit */
+#define STORE_SEARCH_SNIPPET	16	/* words around a hit */
+#define STORE_SEARCH_MARK_OPEN	"["	/* before a hit in a snippet */
+#define STORE_SEARCH_MARK_CLOSE	"]"	/* after it */
+
+/* The columns of search_text and search, in order. */
+enum {
+	SEARCH_FROM, SEARCH_TO, SEARCH_CC, SEARCH_SUBJECT, SEARCH_BODY,
+	SEARCH_NAMES, SEARCH_NCOLS
+};
+
+/* What the index keeps of a message's text (UTF-8, CJK spaced). */
+struct store_text {
+	char	*col[SEARCH_NCOLS];
+	size_t	 len[SEARCH_NCOLS];
+};
+
+/* The writer's statements for adding text (prepared on first use). */
+struct store_search {
+	sqlite3		*db;
+	sqlite3_stmt	*ins_text;
+	sqlite3_stmt	*ins_fts;
+	sqlite3_stmt	*set_key;
+};
+
+/* Keep text (len bytes) in a column, CJK characters spaced out. */
+static void
+store_text_set(struct store_text *t, int col, char *text, size_t len)
+{
+	char	*spaced;
+	size_t	 n;
+
+	if (text == NULL) {
+		text = xstrdup("");
+		len = 0;
+	}
+	if ((spaced = query_cjk_spaced(text, len, &n)) != NULL) {
+		free(text);
+		text = spaced;
+		len = n;
+	}
+	t->col[col] = text;
+	t->len[col] = len;
+}
+
+/* Read a header's decoded text for the index. */
+static void
+store_text_header(struct store_text *t, int col, const struct mime_msg *msg,
+    const char *name)
+{
+	char	*v = mime_header_text(msg, name);
+
+	store_text_set(t, col, v, v != NULL ? strlen(v) : 0);
+}
+
+/*
+ * Take what the search index keeps of a parsed message: its headers'
+ * text, the body text (the first STORE_SEARCH_BODY_MAX bytes, cut on a
+ * character boundary) and the attachments' names, one a line.
+ */
+struct store_text *
+store_search_text(const struct mime_msg *msg)
+{
+	struct store_text	*t = xcalloc(1, sizeof *t);
+	struct mime_attachment	 a;
+	const char		*body;
+	char			*copy, *names = NULL;
+	size_t			 n, i, len = 0;
+
+	store_text_header(t, SEARCH_FROM, msg, "from");
+	store_text_header(t, SEARCH_TO, msg, "to");
+	store_text_header(t, SEARCH_CC, msg, "cc");
+	store_text_header(t, SEARCH_SUBJECT, msg, "subject");
+	n = mime_body_search(msg, STORE_SEARCH_BODY_MAX, &body, &copy);
+	if (n >= STORE_SEARCH_BODY_MAX) {
+		n = STORE_SEARCH_BODY_MAX;
+		while (n > 0 && ((unsigned char)body[n] & 0xc0) == 0x80)
+			n--;
+	}
+	store_text_set(t, SEARCH_BODY, xstrndup(body, n), n);
+	free(copy);
+	for (i = 0; i < mime_nattachments(msg); i++) {
+		if (mime_attachment(msg, i, &a) != 0 || a.filename == NULL)
+			continue;
+		n = strlen(a.filename);
+		if (len + n + 2 > 64 * 1024)
+			break;
+		names = xreallocarray(names, 1, len + n + 2);
+		memcpy(names + len, a.filename, n);
+		len += n;
+		names[len++] = '\n';
+		names[len] = '\0';
+	}
+	store_text_set(t, SEARCH_NAMES, names, len);
+	return t;
+}
+
+/* Free what store_search_text took (NULL is fine). */
+void
+store_text_free(struct store_text *t)
+{
+	int	 i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < SEARCH_NCOLS; i++)
+		free(t->col[i]);
+	free(t);
+}
+
+/* Free the writer's statements (NULL is fine). */
+void
+store_search_free(struct store_search *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->ins_text);
+	sqlite3_finalize(s->ins_fts);
+	sqlite3_finalize(s->set_key);
+	free(s);
+}
+
+/* The writer's statements, prepared on first use. */
+static struct store_search *
+store_search_stmts(struct store *st, sqlite3 *db, char **cause)
+{
+	struct store_search	*s = st->search;
+
+	if (s != NULL && s->db == db)
+		return s;
+	store_search_free(s);
+	st->search = s = xcalloc(1, sizeof *s);
+	s->db = db;
+	if (store_prepare(db, "INSERT OR IGNORE INTO search_text (key, "
+	    "from_text, to_text, cc_text, subject, body, names) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?)", &s->ins_text, cause) != 0 ||
+	    store_prepare(db, "INSERT INTO search (rowid, from_text, to_text, "
+	    "cc_text, subject, body, names) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    &s->ins_fts, cause) != 0 ||
+	    store_prepare(db, "UPDATE messages SET search_key = ? WHERE id = ?",
+	    &s->set_key, cause) != 0) {
+		store_search_free(s);
+		st->search = NULL;
+		return NULL;
+	}
+	return s;
+}
+
+/* Bind the text's columns from parameter 2 on. */
+static void
+store_search_bind(sqlite3_stmt *s, const struct store_text *t)
+{
+	int	 i;
+
+	for (i = 0; i < SEARCH_NCOLS; i++)
+		sqlite3_bind_text(s, i + 2, t->col[i], (int)t->len[i],
+		    SQLITE_STATIC);
+}
+
+/*
+ * Index the text of message id (dated date) on the writer, inside the
+ * caller's transaction. A message indexed before gets a new key, and the
+ * trigger removes its old entries. Return -1 with cause on failure.
+ */
+int
+store_search_add(struct store *st, sqlite3 *db, long long id, time_t date,
+    const struct store_text *t, char **cause)
+{
+	struct store_search	*s;
+	long long		 key, secs = date;
+	int			 probes;
+
+	if (t == NULL)
+		return 0;
+	if ((s = store_search_stmts(st, db, cause)) == NULL)
+		return -1;
+	if (secs < 0)
+		secs = 0;
+	if (secs > (1LL << 42))
+		secs = 1LL << 42;
+	key = (secs << QUERY_KEY_SHIFT) | (id & ((1LL << QUERY_KEY_SHIFT) - 1));
+	store_search_bind(s->ins_text, t);
+	for (probes = 0; probes < 1000; probes++, key++) {
+		sqlite3_bind_int64(s->ins_text, 1, key);
+		if (sqlite3_step(s->ins_text) != SQLITE_DONE) {
+			sqlite3_reset(s->ins_text);
+			store_dberr(db, "search write", cause);
+			return -1;
+		}
+		sqlite3_reset(s->ins_text);
+		if (sqlite3_changes(db) == 1)
+			break;
+	}
+	sqlite3_clear_bindings(s->ins_text);
+	if (probes == 1000) {
+		xasprintf(cause, "index search write: no free key near the date "
+		    "of message %lld", id);
+		return -1;
+	}
+	sqlite3_bind_int64(s->ins_fts, 1, key);
+	store_search_bind(s->ins_fts, t);
+	sqlite3_bind_int64(s->set_key, 1, key);
+	sqlite3_bind_int64(s->set_key, 2, id);
+	if (sqlite3_step(s->ins_fts) != SQLITE_DONE ||
+	    sqlite3_step(s->set_key) != SQLITE_DONE) {
+		store_dberr(db, "search write", cause);
+		sqlite3_reset(s->ins_fts);
+		sqlite3_reset(s->set_key);
+		return -1;
+	}
+	sqlite3_reset(s->ins_fts);
+	sqlite3_reset(s->set_key);
+	sqlite3_clear_bindings(s->ins_fts);
+	return 0;
+}
+
+/* The background build of the index of a store older than it. */
+struct store_search_build {
+	struct store_job job;		/* first */
+	long long	 after;		/* the last message id done */
+	long long	 indexed;
+	int		 finished;
+};
+
+/*
+ * On the writer: index the next STORE_SEARCH_BATCH messages without
+ * search text, in one transaction, and queue the job again behind
+ * whatever else the writer has to do (so mark, move, delivery go on).
+ * Messages whose file cannot be read are skipped; reindex finds them.
+ */
+static void
+store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
+{
+	struct store_search_build *b = (struct store_search_build *)job;
+	struct ops_req		 r;
+	struct ops_row		 row;
+	struct store_info	 info;
+	struct stat		 sb;
+	sqlite3_stmt		*s = NULL;
+	char			*cause = NULL;
+	size_t			 n = 0;
+	int			 fd;
+
+	memset(&r, 0, sizeof r);
+	if (store_stopping(st) || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL,
+	    NULL, NULL) != SQLITE_OK)
+		return;
+	if (store_prepare(db, "SELECT id FROM messages WHERE search_key IS "
+	    "NULL AND id > ? ORDER BY id LIMIT ?", &s, &cause) != 0)
+		goto out;
+	sqlite3_bind_int64(s, 1, b->after);
+	sqlite3_bind_int(s, 2, STORE_SEARCH_BATCH);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		b->after = sqlite3_column_int64(s, 0);
+		n++;
+		if (ops_row(db, &r, b->after, &row) != 0 ||
+		    (fd = ops_open(st, &r, &row)) == -1) {
+			free(r.error);
+			r.error = NULL;
+			continue;
+		}
+		if (fstat(fd, &sb) == 0 && store_digest(fd, sb.st_size, NULL,
+		    &info, 1) == 0) {
+			if (store_search_add(st, db, b->after, info.date,
+			    info.text, &cause) != 0) {
+				store_info_free(&info);
+				close(fd);
+				goto out;
+			}
+			b->indexed++;
+			store_info_free(&info);
+		}
+		close(fd);
+	}
+	if (n == 0 && sqlite3_exec(db, "DELETE FROM search_build", NULL, NULL,
+	    NULL) == SQLITE_OK)
+		b->finished = 1;
+out:
+	sqlite3_finalize(s);
+	if (cause != NULL || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		log_warnx("search index build: %s", cause != NULL ? cause :
+		    sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		free(cause);
+		return;
+	}
+	if (!b->finished && !store_stopping(st))
+		job->next = &st->writer;
+}
+
+/* On the loop: the build ended (or the daemon is stopping). */
+static void
+store_search_build_done(struct store *st, struct store_job *job)
+{
+	struct store_search_build *b = (struct store_search_build *)job;
+
+	(void)st;
+	if (b->finished)
+		log_info("search index built: %lld messages indexed",
+		    b->indexed);
+	free(b);
+}
+
+/*
+ * At open: when the index still has to be built (a store from before
+ * version 7; search_build has a row), build it in the background.
+ */
+void
+store_search_start(struct store *st)
+{
+	struct store_search_build *b;
+	sqlite3_stmt		*s;
+	int			 pending = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM search_build LIMIT 1",
+	    -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		pending = 1;
+	sqlite3_finalize(s);
+	if (!pending)
+		return;
+	log_info("building the search index in the background");
+	b = xcalloc(1, sizeof *b);
+	b->job.run = store_search_build_run;
+	b->job.done = store_search_build_done;
+	store_submit(st, &st->writer, &b->job);
+}
+
+/*
+ * Append a snippet as a JSON string, its runs of white space made one
+ * space (a snippet is one line).
+ */
+static void
+store_search_snippet(struct ops_text *t, const char *s)
+{
+	char	*one, *o;
+	int	 space = 0;
+
+	if (s == NULL) {
+		ops_text_raw(t, "null");
+		return;
+	}
+	one = o = xmalloc(strlen(s) + 1);
+	for (; *s != '\0'; s++) {
+		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t') {
+			space = 1;
+			continue;
+		}
+		if (space && o > one)
+			*o++ = ' ';
+		space = 0;
+		*o++ = *s;
+	}
+	*o = '\0';
+	ops_text_string(t, one);
+	free(one);
+}
+
+/*
+ * search: the messages a query (query.h) matches, newest first, as list
+ * gives them plus a snippet: the body around the best hit, the words
+ * found between STORE_SEARCH_MARK_OPEN and _CLOSE; or the start of the
+ * body when the query has no text term.
+ */
+void
+ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
+{
+	json_t		*p = r->params;
+	struct query	*q;
+	struct query_sql qs;
+	struct ops_text	 text = { NULL, 0, 0 };
+	sqlite3_stmt	*s;
+	char		*sql, *cause = NULL;
+	size_t		 i, rows = 0;
+	int		 rc, n = 0;
+
+	(void)st;
+	if ((q = query_parse(json_string_value(json_object_get(p, "query")),
+	    &cause)) == NULL) {
+		ops_fail(r, JSONRPC_ERR_DATA, "search: %s", cause);
+		free(cause);
+		return;
+	}
+	/* Dates narrow the index scan when the index drives. */
+	query_compile(q, "search.rowid", &qs);
+	if (qs.match == NULL) {
+		query_sql_free(&qs);
+		query_compile(q, "m.search_key", &qs);
+	}
+	query_free(q);
+	if (qs.match != NULL)
+		xasprintf(&sql, "SELECT m.id, m.account, m.folder, m.from_hdr, "
+		    "m.subject, coalesce(m.date, m.added), m.size, m.flags, "
+		    "m.attachments, snippet(search, %d, '%s', '%s', '...', %d) "
+		    "FROM search CROSS JOIN messages m ON m.search_key = "
+		    "search.rowid WHERE search MATCH ? AND (%s) ORDER BY "
+		    "search.rowid DESC LIMIT ? OFFSET ?", SEARCH_BODY,
+		    STORE_SEARCH_MARK_OPEN, STORE_SEARCH_MARK_CLOSE,
+		    STORE_SEARCH_SNIPPET, qs.where);
+	else
+		xasprintf(&sql, "SELECT m.id, m.account, m.folder, m.from_hdr, "
+		    "m.subject, coalesce(m.date, m.added), m.size, m.flags, "
+		    "m.attachments, (SELECT substr(body, 1, 200) FROM "
+		    "search_text WHERE key = m.search_key) FROM messages m "
+		    "WHERE %s ORDER BY m.search_key DESC LIMIT ? OFFSET ?",
+		    qs.where);
+	s = ops_prepare(db, r, sql);
+	free(sql);
+	if (s == NULL) {
+		query_sql_free(&qs);
+		return;
+	}
+	if (qs.match != NULL)
+		sqlite3_bind_text(s, ++n, qs.match, -1, SQLITE_STATIC);
+	for (i = 0; i < qs.nbinds; i++, n++) {
+		if (qs.binds[i].text != NULL)
+			sqlite3_bind_text(s, n + 1, qs.binds[i].text, -1,
+			    SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(s, n + 1, qs.binds[i].num);
+	}
+	sqlite3_bind_int64(s, ++n, json_object_get(p, "limit") != NULL ?
+	    json_integer_value(json_object_get(p, "limit")) : -1);
+	sqlite3_bind_int64(s, ++n, json_integer_value(json_object_get(p,
+	    "offset")));
+	ops_text_raw(&text, "[");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (rows++ > 0)
+			ops_text_raw(&text, ",");
+		ops_text_entry(&text, s);
+		ops_text_raw(&text, ",\"snippet\":");
+		store_search_snippet(&text, (const char *)sqlite3_column_text(s,
+		    9));
+		ops_text_raw(&text, "}");
+	}
+	ops_text_raw(&text, "]");
+	if (rc != SQLITE_DONE) {
+		ops_fail_db(r, db);
+		free(text.buf);
+	} else {
+		r->text = text.buf;
+		r->textlen = text.len;
+	}
+	sqlite3_finalize(s);
+	query_sql_free(&qs);
+}
