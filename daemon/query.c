@@ -319,7 +319,8 @@ query_term(struct query_lex *lx, const char *field, size_t fn, const char *v,
 	if (fn == 0 || strcmp(name, "from") == 0 || strcmp(name, "to") == 0 ||
 	    strcmp(name, "cc") == 0 || strcmp(name, "subject") == 0 ||
 	    strcmp(name, "body") == 0) {
-		if (!quoted && query_empty_word(v, vn)) {
+		if ((!quoted && query_empty_word(v, vn)) ||
+		    (quoted && vn == 0 && fn == 0)) {
 			query_fail(lx, off, rawlen, "nothing to search for in");
 			return NULL;
 		}
@@ -637,6 +638,10 @@ query_parse(const char *text, char **cause)
 		return NULL;
 	}
 	q = query_or(&lx);
+	if (q != NULL && lx.error != NULL) {
+		query_free(q);
+		q = NULL;
+	}
 	if (q != NULL && lx.tok != T_END) {
 		query_free(q);
 		q = NULL;
@@ -800,15 +805,17 @@ query_fts_term(struct query_buf *b, const struct query *q)
 static void	query_fts(struct query_buf *, const struct query *);
 
 /*
- * Append an AND of the FTS5-able kids (positive ones joined by AND, then
- * each negated one after NOT), skipping the kids skip says to.
+ * Append an AND of FTS5-able kids: the positive ones joined by AND, then
+ * each negated one after NOT (FTS5's NOT is binary).
  */
 static void
 query_fts_and(struct query_buf *b, struct query *const *kids, size_t n)
 {
-	size_t	 i, pos = 0;
+	size_t	 i, pos = 0, neg = 0;
 
-	query_puts(b, "(");
+	for (i = 0; i < n; i++)
+		neg += kids[i]->kind == Q_NOT;
+	query_puts(b, neg > 0 ? "((" : "(");
 	for (i = 0; i < n; i++) {
 		if (kids[i]->kind == Q_NOT)
 			continue;
@@ -823,6 +830,8 @@ query_fts_and(struct query_buf *b, struct query *const *kids, size_t n)
 		query_puts(b, " NOT ");
 		query_fts(b, kids[i]->kids[0]);
 	}
+	if (neg > 0)
+		query_puts(b, ")");
 }
 
 /* Append an FTS5-able subtree as an FTS5 expression. */
@@ -845,9 +854,7 @@ query_fts(struct query_buf *b, const struct query *q)
 		query_puts(b, ")");
 		break;
 	case Q_AND:
-		query_puts(b, "(");
 		query_fts_and(b, q->kids, q->nkids);
-		query_puts(b, ")");
 		break;
 	default:
 		break;

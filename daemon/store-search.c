@@ -370,15 +370,33 @@ store_search_start(struct store *st)
 	store_submit(st, &st->writer, &b->job);
 }
 
+/* Is the character at p (UTF-8) one the index spaced out (CJK)? */
+static int
+store_search_cjk(const char *p)
+{
+	size_t	 n;
+	char	*spaced;
+
+	if ((unsigned char)*p < 0xe2)
+		return 0;
+	for (n = 1; n < 4 && ((unsigned char)p[n] & 0xc0) == 0x80; n++)
+		;
+	spaced = query_cjk_spaced(p, n, &n);
+	free(spaced);
+	return spaced != NULL;
+}
+
 /*
- * Append a snippet as a JSON string, its runs of white space made one
- * space (a snippet is one line).
+ * Append a snippet as a JSON string: its runs of white space made one
+ * space (a snippet is one line), and the spaces the index put between CJK
+ * characters taken out again (a hit's marks may stand between them).
  */
 static void
 store_search_snippet(struct ops_text *t, const char *s)
 {
-	char	*one, *o;
-	int	 space = 0;
+	const char	*prev = NULL, *next;
+	char		*one, *o;
+	int		 space = 0;
 
 	if (s == NULL) {
 		ops_text_raw(t, "null");
@@ -390,9 +408,19 @@ store_search_snippet(struct ops_text *t, const char *s)
 			space = 1;
 			continue;
 		}
-		if (space && o > one)
-			*o++ = ' ';
+		if (space && o > one) {
+			for (next = s; *next == STORE_SEARCH_MARK_OPEN[0] ||
+			    *next == STORE_SEARCH_MARK_CLOSE[0]; next++)
+				;
+			if (prev == NULL || !store_search_cjk(prev) ||
+			    !store_search_cjk(next))
+				*o++ = ' ';
+		}
 		space = 0;
+		if (((unsigned char)*s & 0xc0) != 0x80 &&
+		    *s != STORE_SEARCH_MARK_OPEN[0] &&
+		    *s != STORE_SEARCH_MARK_CLOSE[0])
+			prev = s;
 		*o++ = *s;
 	}
 	*o = '\0';
