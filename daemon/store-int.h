@@ -216,6 +216,7 @@ struct ops_text {
 	size_t	 len;
 	size_t	 size;
 };
+char		*ops_text_room(struct ops_text *, size_t);
 void		 ops_text_raw(struct ops_text *, const char *);
 void		 ops_text_string(struct ops_text *, const char *);
 void		 ops_text_entry(struct ops_text *, sqlite3_stmt *);
@@ -283,6 +284,7 @@ int		 store_search_add(struct store *, sqlite3 *, long long id,
 		    time_t date, const struct store_text *, char **cause);
 void		 store_search_free(struct store_search *);
 void		 store_search_start(struct store *);
+int		 store_search_init(sqlite3 *, char **cause);
 void		 ops_query(struct store *, sqlite3 *, struct ops_req *);
 
 /* store-deliver.c */

@@ -33,7 +33,7 @@
  */
 
 /* Make room for n more bytes. */
-static char *
+char *
 ops_text_room(struct ops_text *t, size_t n)
 {
 	if (t->len + n > t->size) {

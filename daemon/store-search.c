@@ -428,6 +428,168 @@ store_search_snippet(struct ops_text *t, const char *s)
 	free(one);
 }
 
+/* A snippet being cut out of a column (store_search_snippet_fn). */
+struct store_snip {
+	int	 start;			/* the window's first token */
+	int	 next;			/* tokens seen */
+	int	 n;			/* tokens of the window seen */
+	int	 more;			/* text goes on after the window */
+	int	 from[STORE_SEARCH_SNIPPET];	/* their bytes */
+	int	 to[STORE_SEARCH_SNIPPET];
+};
+
+/* xTokenize's callback: keep the byte offsets of the window's tokens. */
+static int
+store_search_snip_token(void *arg, int tflags, const char *token, int len,
+    int from, int to)
+{
+	struct store_snip	*sn = arg;
+	int			 i;
+
+	(void)token;
+	(void)len;
+	if (tflags & FTS5_TOKEN_COLOCATED)
+		return SQLITE_OK;
+	i = sn->next++;
+	if (i < sn->start)
+		return SQLITE_OK;
+	if (i >= sn->start + STORE_SEARCH_SNIPPET) {
+		sn->more = 1;
+		return SQLITE_DONE;	/* enough: stop reading the text */
+	}
+	sn->from[sn->n] = from;
+	sn->to[sn->n++] = to;
+	return SQLITE_OK;
+}
+
+/* Append at most 64 bytes of the text between two tokens. */
+static void
+store_search_snip_gap(struct ops_text *t, const char *text, int from, int to)
+{
+	int	 n = to - from;
+
+	if (n > 64) {
+		for (n = 64; n > 0 && ((unsigned char)text[from + n] & 0xc0) ==
+		    0x80; n--)
+			;
+	}
+	memcpy(ops_text_room(t, n), text + from, n);
+	t->len += n;
+}
+
+/*
+ * The FTS5 function mailctl_snippet(search): STORE_SEARCH_SNIPPET words
+ * of the body from just before its first hit, each hit between the marks;
+ * the body's first words when it has none. FTS5's own snippet() scores
+ * every hit against every other, which took minutes for one message with
+ * a hundred thousand hits; this reads the hits of each phrase up to the
+ * window and tokenizes the text only up to its end: bounded by the window,
+ * not by the message.
+ */
+static void
+store_search_snippet_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
+    sqlite3_context *ctx, int nval, sqlite3_value **val)
+{
+	struct store_snip	 sn;
+	struct ops_text		 t = { NULL, 0, 0 };
+	Fts5PhraseIter		 it;
+	const char		*text;
+	char			 hit[STORE_SEARCH_SNIPPET];
+	int			 np, i, k, col, off, size, first = -1, len;
+
+	(void)nval;
+	(void)val;
+	np = api->xPhraseCount(fts);
+	for (i = 0; i < np; i++) {
+		if (api->xPhraseFirst(fts, i, &it, &col, &off) != SQLITE_OK)
+			continue;
+		for (; col >= 0 && col <= SEARCH_BODY; api->xPhraseNext(fts,
+		    &it, &col, &off)) {
+			if (col == SEARCH_BODY) {
+				if (first == -1 || off < first)
+					first = off;
+				break;
+			}
+		}
+	}
+	memset(&sn, 0, sizeof sn);
+	memset(hit, 0, sizeof hit);
+	sn.start = first > 3 ? first - 3 : 0;
+	for (i = 0; first != -1 && i < np; i++) {
+		size = api->xPhraseSize(fts, i);
+		if (api->xPhraseFirst(fts, i, &it, &col, &off) != SQLITE_OK)
+			continue;
+		for (; col >= 0 && col <= SEARCH_BODY; api->xPhraseNext(fts,
+		    &it, &col, &off)) {
+			if (col < SEARCH_BODY)
+				continue;
+			if (off >= sn.start + STORE_SEARCH_SNIPPET)
+				break;
+			for (k = off; k < off + size; k++)
+				if (k >= sn.start && k < sn.start +
+				    STORE_SEARCH_SNIPPET)
+					hit[k - sn.start] = 1;
+		}
+	}
+	if (api->xColumnText(fts, SEARCH_BODY, &text, &len) != SQLITE_OK ||
+	    text == NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	i = api->xTokenize(fts, text, len, &sn, store_search_snip_token);
+	if (i != SQLITE_OK && i != SQLITE_DONE) {
+		sqlite3_result_error_code(ctx, i);
+		return;
+	}
+	if (sn.start > 0)
+		ops_text_raw(&t, "... ");
+	for (i = 0; i < sn.n; i++) {
+		if (i > 0)
+			store_search_snip_gap(&t, text, sn.to[i - 1],
+			    sn.from[i]);
+		if (hit[i] && (i == 0 || !hit[i - 1]))
+			ops_text_raw(&t, STORE_SEARCH_MARK_OPEN);
+		store_search_snip_gap(&t, text, sn.from[i], sn.to[i]);
+		if (hit[i] && (i == sn.n - 1 || !hit[i + 1]))
+			ops_text_raw(&t, STORE_SEARCH_MARK_CLOSE);
+	}
+	if (sn.more)
+		ops_text_raw(&t, " ...");
+	else if (sn.n > 0)
+		store_search_snip_gap(&t, text, sn.to[sn.n - 1], len);
+	if (t.buf == NULL)
+		sqlite3_result_text(ctx, "", 0, SQLITE_STATIC);
+	else
+		sqlite3_result_text(ctx, t.buf, (int)t.len, free);
+}
+
+/*
+ * Give a connection the search's own FTS5 function, mailctl_snippet
+ * (on the reader, which runs searches). Return -1 with cause.
+ */
+int
+store_search_init(sqlite3 *db, char **cause)
+{
+	fts5_api	*api = NULL;
+	sqlite3_stmt	*s;
+
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		store_dberr(db, "full-text search (FTS5)", cause);
+		return -1;
+	}
+	sqlite3_bind_pointer(s, 1, &api, "fts5_api_ptr", NULL);
+	sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (api == NULL || api->xCreateFunction(api, "mailctl_snippet", NULL,
+	    store_search_snippet_fn, NULL) != SQLITE_OK) {
+		xasprintf(cause, "index: SQLite has no full-text search "
+		    "(FTS5)");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * search: the messages a query (query.h) matches, newest first, as list
  * gives them plus a snippet: the body around the best hit, the words
@@ -463,12 +625,10 @@ ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
 	if (qs.match != NULL)
 		xasprintf(&sql, "SELECT m.id, m.account, m.folder, m.from_hdr, "
 		    "m.subject, coalesce(m.date, m.added), m.size, m.flags, "
-		    "m.attachments, snippet(search, %d, '%s', '%s', '...', %d) "
-		    "FROM search CROSS JOIN messages m ON m.search_key = "
-		    "search.rowid WHERE search MATCH ? AND (%s) ORDER BY "
-		    "search.rowid DESC LIMIT ? OFFSET ?", SEARCH_BODY,
-		    STORE_SEARCH_MARK_OPEN, STORE_SEARCH_MARK_CLOSE,
-		    STORE_SEARCH_SNIPPET, qs.where);
+		    "m.attachments, mailctl_snippet(search) FROM search CROSS "
+		    "JOIN messages m ON m.search_key = search.rowid WHERE "
+		    "search MATCH ? AND (%s) ORDER BY search.rowid DESC LIMIT ? "
+		    "OFFSET ?", qs.where);
 	else
 		xasprintf(&sql, "SELECT m.id, m.account, m.folder, m.from_hdr, "
 		    "m.subject, coalesce(m.date, m.added), m.size, m.flags, "

@@ -171,7 +171,8 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	if (store_dbopen(path, &st->db, cause) != 0 ||
 	    store_migrate(st->db, cause) != 0 ||
 	    store_dbopen(path, &st->writer.db, cause) != 0 ||
-	    store_dbopen(path, &st->reader.db, cause) != 0) {
+	    store_dbopen(path, &st->reader.db, cause) != 0 ||
+	    store_search_init(st->reader.db, cause) != 0) {
 		free(path);
 		store_close(st);
 		return NULL;

@@ -72,6 +72,11 @@ jcheck "--limit=N, and -- before a negated word" 'len(j) == 3'
 OUT=$(mailctl search zeppelin OR quokka --limit 2 --no-pager)
 contains "$OUT" "zeppelin" "the human view shows the snippet"
 check "the human view has two lines per hit" test "$(printf '%s\n' "$OUT" | wc -l)" -eq 4
+# A message with a hundred thousand hits: its snippet is cut at once.
+expect_rc 0 "a body of 160,000 hits answers within 5 s" timeout 5 "$MAILCTL" --socket "$SOCK" search --json filler
+jcheck "its snippet is short and marked" 'len(j) == 1 and len(j[0]["snippet"]) < 300 and "[filler]" in j[0]["snippet"]'
+OUT=$(mailctl search --json -- '"café" -zeppelin')
+jcheck "snippets of accented words mark them" 'all("[" in h["snippet"] for h in j if "cafe" in h["snippet"].lower().replace("é", "e"))'
 OUT=$(mailctl search nosuchwordanywhere)
 contains "$OUT" "no messages" "no hits: no messages"
 
