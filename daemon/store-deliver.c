@@ -522,9 +522,6 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 			goto fail;
 		sqlite3_reset(st->ins_msg);
 		news[i].id = sqlite3_last_insert_rowid(db);
-		if (store_search_add(st, db, news[i].id, info->date,
-		    info->text, cause) != 0)
-			goto fail_search;
 		news[i].folder = xstrdup(m->dest);
 		news[i].notify = info->notify;
 		news[i].from = info->from;
@@ -545,7 +542,6 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 		return 0;
 fail:
 	store_dberr(db, "write", cause);
-fail_search:
 	sqlite3_reset(st->ins_msg);
 	sqlite3_reset(st->ins_seen);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -695,7 +691,7 @@ store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
 	for (i = 0; i < b->n; i++) {
 		m = b->msgs[i];
 		/* On failure the headers are unknown: Inbox. */
-		store_digest(m->fd, m->size, f, &m->info, 1);
+		store_digest(m->fd, m->size, f, &m->info, 0);
 		if (m->dest == NULL)
 			m->dest = xstrdup(m->info.folder);
 		m->info.folder = NULL;		/* the filter's, freed below */
@@ -790,6 +786,8 @@ store_batch_done(struct store *st, struct store_job *job)
 		next = b->merged;
 		store_batch_report(st, b);
 	}
+	/* Their text goes into the search index behind them. */
+	store_search_kick(st, 0);
 }
 
 /*

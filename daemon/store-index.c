@@ -128,9 +128,9 @@ static const char store_schema_v6[] =
  * (messages.search_key); search is the FTS5 index over it (external
  * content: deletes pass the stored values, so they are exact). The
  * triggers remove a message's text and index entries when its row goes or
- * gets a new key, in the same transaction. search_build holds a row while
- * messages stored before this version wait for their text (built in the
- * background: store_search_start).
+ * gets a new key, in the same transaction. A message without a key yet
+ * (delivered a moment ago, or stored before this version) gets its text
+ * from the background build (store_search_kick).
  */
 static const char store_schema_v7[] =
     "BEGIN IMMEDIATE;"
@@ -160,8 +160,6 @@ static const char store_schema_v7[] =
     "  old.search_key;"
     "  DELETE FROM search_text WHERE key = old.search_key;"
     "  END;"
-    "CREATE TABLE IF NOT EXISTS search_build (pending INTEGER);"
-    "INSERT INTO search_build SELECT 1 WHERE EXISTS (SELECT 1 FROM messages);"
     "PRAGMA user_version = 7;"
     "COMMIT;";
 

@@ -119,7 +119,7 @@ struct store {
 	struct store_thread writer;
 	struct store_thread reader;
 	struct store_thread digester;	/* no database */
-	struct store_search *search;	/* the writer's (store-search.c) */
+	struct store_search *search;	/* store-search.c's */
 	int		 queuefd;	/* data_dir/queue, writer's; or -1 */
 	pthread_t	 makers[STORE_MAKERS];
 	int		 nmakers;
@@ -284,6 +284,7 @@ int		 store_search_add(struct store *, sqlite3 *, long long id,
 		    time_t date, const struct store_text *, char **cause);
 void		 store_search_free(struct store_search *);
 void		 store_search_start(struct store *);
+void		 store_search_kick(struct store *, int startup);
 int		 store_search_init(sqlite3 *, char **cause);
 void		 ops_query(struct store *, sqlite3 *, struct ops_req *);
 

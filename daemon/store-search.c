@@ -29,6 +29,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,12 +60,19 @@ struct store_text {
 	size_t	 len[SEARCH_NCOLS];
 };
 
-/* The writer's statements for adding text (prepared on first use). */
+/*
+ * The search index's state: the writer's statements for adding text
+ * (prepared on first use), and the background build.
+ */
 struct store_search {
 	sqlite3		*db;
 	sqlite3_stmt	*ins_text;
 	sqlite3_stmt	*ins_fts;
 	sqlite3_stmt	*set_key;
+	long long	 after;		/* writer: the last id the build saw */
+	int		 building;	/* loop: a build is queued or running */
+	int		 again;		/* loop: more was stored meanwhile */
+	int		 startup;	/* loop: the build started at open */
 };
 
 /* Keep text (len bytes) in a column, CJK characters spaced out. */
@@ -170,11 +178,13 @@ store_search_stmts(struct store *st, sqlite3 *db, char **cause)
 {
 	struct store_search	*s = st->search;
 
-	if (s != NULL && s->db == db)
+	if (s->db == db)
 		return s;
-	store_search_free(s);
-	st->search = s = xcalloc(1, sizeof *s);
-	s->db = db;
+	sqlite3_finalize(s->ins_text);
+	sqlite3_finalize(s->ins_fts);
+	sqlite3_finalize(s->set_key);
+	s->ins_text = s->ins_fts = s->set_key = NULL;
+	s->db = NULL;
 	if (store_prepare(db, "INSERT OR IGNORE INTO search_text (key, "
 	    "from_text, to_text, cc_text, subject, body, names) VALUES "
 	    "(?, ?, ?, ?, ?, ?, ?)", &s->ins_text, cause) != 0 ||
@@ -182,11 +192,9 @@ store_search_stmts(struct store *st, sqlite3 *db, char **cause)
 	    "cc_text, subject, body, names) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	    &s->ins_fts, cause) != 0 ||
 	    store_prepare(db, "UPDATE messages SET search_key = ? WHERE id = ?",
-	    &s->set_key, cause) != 0) {
-		store_search_free(s);
-		st->search = NULL;
+	    &s->set_key, cause) != 0)
 		return NULL;
-	}
+	s->db = db;
 	return s;
 }
 
@@ -258,55 +266,78 @@ store_search_add(struct store *st, sqlite3 *db, long long id, time_t date,
 	return 0;
 }
 
-/* The background build of the index of a store older than it. */
+/*
+ * The background build: messages without search text (delivered a moment
+ * ago, or stored before the search index existed) get it here, on the
+ * writer, a slice at a time: at most STORE_SEARCH_BATCH messages or
+ * STORE_SEARCH_SLICE_MS of work in one transaction, then the job queues
+ * again behind whatever else the writer has to do. Delivery thus commits
+ * and reports its batches as fast as without the index (indexing them in
+ * the delivery transaction made a 5,000-message POP3 first poll of 200
+ * MiB several times slower: bench/README.md), and a search finds a new
+ * message a slice or two after its poll.
+ */
+#define STORE_SEARCH_BATCH	256
+#define STORE_SEARCH_SLICE_MS	50
+
 struct store_search_build {
 	struct store_job job;		/* first */
-	long long	 after;		/* the last message id done */
 	long long	 indexed;
 	int		 finished;
 };
 
-/*
- * On the writer: index the next STORE_SEARCH_BATCH messages without
- * search text, in one transaction, and queue the job again behind
- * whatever else the writer has to do (so mark, move, delivery go on).
- * Messages whose file cannot be read are skipped; reindex finds them.
- */
+/* Milliseconds since t0. */
+static double
+store_search_ms(const struct timespec *t0)
+{
+	struct timespec	 t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* On the writer: index one slice; queue again while there is more. */
 static void
 store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 {
 	struct store_search_build *b = (struct store_search_build *)job;
+	struct store_search	*ss = st->search;
 	struct ops_req		 r;
 	struct ops_row		 row;
 	struct store_info	 info;
+	struct timespec		 t0;
 	struct stat		 sb;
 	sqlite3_stmt		*s = NULL;
 	char			*cause = NULL;
+	long long		 id;
 	size_t			 n = 0;
 	int			 fd;
 
 	memset(&r, 0, sizeof r);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (store_stopping(st) || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL,
 	    NULL, NULL) != SQLITE_OK)
 		return;
 	if (store_prepare(db, "SELECT id FROM messages WHERE search_key IS "
 	    "NULL AND id > ? ORDER BY id LIMIT ?", &s, &cause) != 0)
 		goto out;
-	sqlite3_bind_int64(s, 1, b->after);
+	sqlite3_bind_int64(s, 1, ss->after);
 	sqlite3_bind_int(s, 2, STORE_SEARCH_BATCH);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		b->after = sqlite3_column_int64(s, 0);
+		id = sqlite3_column_int64(s, 0);
 		n++;
-		if (ops_row(db, &r, b->after, &row) != 0 ||
+		if (ops_row(db, &r, id, &row) != 0 ||
 		    (fd = ops_open(st, &r, &row)) == -1) {
+			/* Gone or moved away: reindex will tell. */
 			free(r.error);
 			r.error = NULL;
+			ss->after = id;
 			continue;
 		}
 		if (fstat(fd, &sb) == 0 && store_digest(fd, sb.st_size, NULL,
 		    &info, 1) == 0) {
-			if (store_search_add(st, db, b->after, info.date,
-			    info.text, &cause) != 0) {
+			if (store_search_add(st, db, id, info.date, info.text,
+			    &cause) != 0) {
 				store_info_free(&info);
 				close(fd);
 				goto out;
@@ -315,9 +346,11 @@ store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 			store_info_free(&info);
 		}
 		close(fd);
+		ss->after = id;
+		if (store_search_ms(&t0) > STORE_SEARCH_SLICE_MS)
+			break;
 	}
-	if (n == 0 && sqlite3_exec(db, "DELETE FROM search_build", NULL, NULL,
-	    NULL) == SQLITE_OK)
+	if (n == 0)
 		b->finished = 1;
 out:
 	sqlite3_finalize(s);
@@ -333,41 +366,78 @@ out:
 		job->next = &st->writer;
 }
 
-/* On the loop: the build ended (or the daemon is stopping). */
+static void	store_search_build_done(struct store *, struct store_job *);
+
+/* Queue a build on the writer. */
+static void
+store_search_submit(struct store *st)
+{
+	struct store_search_build *b;
+
+	b = xcalloc(1, sizeof *b);
+	b->job.run = store_search_build_run;
+	b->job.done = store_search_build_done;
+	st->search->building = 1;
+	st->search->again = 0;
+	store_submit(st, &st->writer, &b->job);
+}
+
+/* On the loop: a build ended (or the daemon is stopping). */
 static void
 store_search_build_done(struct store *st, struct store_job *job)
 {
 	struct store_search_build *b = (struct store_search_build *)job;
+	struct store_search	*ss = st->search;
 
-	(void)st;
-	if (b->finished)
+	if (b->finished && ss->startup)
 		log_info("search index built: %lld messages indexed",
 		    b->indexed);
+	else
+		log_debug("search index: %lld messages indexed", b->indexed);
+	ss->building = 0;
+	ss->startup = 0;
+	if (ss->again && b->finished && !store_stopping(st))
+		store_search_submit(st);
 	free(b);
 }
 
 /*
- * At open: when the index still has to be built (a store from before
- * version 7; search_build has a row), build it in the background.
+ * On the loop: messages were stored without their search text (a
+ * delivery; startup: the index was opened); index them in the
+ * background, now or after the build in progress.
+ */
+void
+store_search_kick(struct store *st, int startup)
+{
+	if (st->search->building) {
+		st->search->again = 1;
+		return;
+	}
+	st->search->startup = startup;
+	store_search_submit(st);
+}
+
+/*
+ * At open: when messages lack search text (a store from before the
+ * search index, or deliveries a stop cut short), build it in the
+ * background.
  */
 void
 store_search_start(struct store *st)
 {
-	struct store_search_build *b;
-	sqlite3_stmt		*s;
-	int			 pending = 0;
+	sqlite3_stmt	*s;
+	int		 pending = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM search_build LIMIT 1",
-	    -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+	st->search = xcalloc(1, sizeof *st->search);
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM messages WHERE "
+	    "search_key IS NULL LIMIT 1", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
 		pending = 1;
 	sqlite3_finalize(s);
 	if (!pending)
 		return;
 	log_info("building the search index in the background");
-	b = xcalloc(1, sizeof *b);
-	b->job.run = store_search_build_run;
-	b->job.done = store_search_build_done;
-	store_submit(st, &st->writer, &b->job);
+	store_search_kick(st, 1);
 }
 
 /* Is the character at p (UTF-8) one the index spaced out (CJK)? */

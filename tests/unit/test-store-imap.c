@@ -731,7 +731,7 @@ main(void)
 	sql("DROP TABLE imap_folders; DROP TABLE imap_flag_queue; "
 	    "DROP INDEX messages_uidl; DROP TRIGGER messages_search_gone; "
 	    "DROP TRIGGER messages_search_rekey; DROP TABLE search; "
-	    "DROP TABLE search_text; DROP TABLE search_build; "
+	    "DROP TABLE search_text; "
 	    "DROP INDEX messages_search_key; "
 	    "ALTER TABLE messages DROP COLUMN search_key; "
 	    "PRAGMA user_version = 5");
