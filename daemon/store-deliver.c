@@ -786,8 +786,8 @@ store_batch_done(struct store *st, struct store_job *job)
 		next = b->merged;
 		store_batch_report(st, b);
 	}
-	/* Their text goes into the search index behind them. */
-	store_search_kick(st, 0);
+	/* Their text goes into the search index once deliveries pause. */
+	store_search_delivered(st);
 }
 
 /*

@@ -283,8 +283,9 @@ void		 store_text_free(struct store_text *);
 int		 store_search_add(struct store *, sqlite3 *, long long id,
 		    time_t date, const struct store_text *, char **cause);
 void		 store_search_free(struct store_search *);
-void		 store_search_start(struct store *);
+void		 store_search_start(struct store *, struct event_base *);
 void		 store_search_kick(struct store *, int startup);
+void		 store_search_delivered(struct store *);
 int		 store_search_init(sqlite3 *, char **cause);
 void		 ops_query(struct store *, sqlite3 *, struct ops_req *);
 

@@ -34,6 +34,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "common/jsonrpc.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -73,6 +75,7 @@ struct store_search {
 	int		 building;	/* loop: a build is queued or running */
 	int		 again;		/* loop: more was stored meanwhile */
 	int		 startup;	/* loop: the build started at open */
+	struct event	*quiet;		/* loop: deliveries paused a while */
 };
 
 /* Keep text (len bytes) in a column, CJK characters spaced out. */
@@ -166,6 +169,8 @@ store_search_free(struct store_search *s)
 {
 	if (s == NULL)
 		return;
+	if (s->quiet != NULL)
+		event_free(s->quiet);
 	sqlite3_finalize(s->ins_text);
 	sqlite3_finalize(s->ins_fts);
 	sqlite3_finalize(s->set_key);
@@ -271,14 +276,17 @@ store_search_add(struct store *st, sqlite3 *db, long long id, time_t date,
  * ago, or stored before the search index existed) get it here, on the
  * writer, a slice at a time: at most STORE_SEARCH_BATCH messages or
  * STORE_SEARCH_SLICE_MS of work in one transaction, then the job queues
- * again behind whatever else the writer has to do. Delivery thus commits
- * and reports its batches as fast as without the index (indexing them in
+ * again behind whatever else the writer has to do; a slice ends early
+ * when a delivery batch is waiting. A delivery starts the build once
+ * deliveries paused for STORE_SEARCH_QUIET_MS, so a poll's batches are
+ * committed and reported as fast as without the index (indexing them in
  * the delivery transaction made a 5,000-message POP3 first poll of 200
  * MiB several times slower: bench/README.md), and a search finds a new
- * message a slice or two after its poll.
+ * message a moment after its poll (or its IDLE round) ends.
  */
 #define STORE_SEARCH_BATCH	256
 #define STORE_SEARCH_SLICE_MS	50
+#define STORE_SEARCH_QUIET_MS	300
 
 struct store_search_build {
 	struct store_job job;		/* first */
@@ -294,6 +302,19 @@ store_search_ms(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Is a delivery batch waiting for the digester or the writer? */
+static int
+store_search_busy(struct store *st)
+{
+	int	 busy;
+
+	pthread_mutex_lock(&st->lock);
+	busy = !TAILQ_EMPTY(&st->digester.todo) ||
+	    !TAILQ_EMPTY(&st->writer.todo);
+	pthread_mutex_unlock(&st->lock);
+	return busy;
 }
 
 /* On the writer: index one slice; queue again while there is more. */
@@ -347,7 +368,8 @@ store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 		}
 		close(fd);
 		ss->after = id;
-		if (store_search_ms(&t0) > STORE_SEARCH_SLICE_MS)
+		if (store_search_ms(&t0) > STORE_SEARCH_SLICE_MS ||
+		    store_search_busy(st))
 			break;
 	}
 	if (n == 0)
@@ -402,9 +424,9 @@ store_search_build_done(struct store *st, struct store_job *job)
 }
 
 /*
- * On the loop: messages were stored without their search text (a
- * delivery; startup: the index was opened); index them in the
- * background, now or after the build in progress.
+ * On the loop: messages were stored without their search text (startup:
+ * the index was opened); index them in the background, now or after the
+ * build in progress.
  */
 void
 store_search_kick(struct store *st, int startup)
@@ -417,18 +439,44 @@ store_search_kick(struct store *st, int startup)
 	store_search_submit(st);
 }
 
+/* Deliveries paused: index what they stored. */
+static void
+store_search_quiet_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	store_search_kick(arg, 0);
+}
+
+/*
+ * On the loop: a delivery batch was stored; index it once deliveries
+ * pause for STORE_SEARCH_QUIET_MS (each batch pushes that back).
+ */
+void
+store_search_delivered(struct store *st)
+{
+	struct timeval	 tv = { 0, STORE_SEARCH_QUIET_MS * 1000 };
+
+	if (st->search->quiet != NULL)
+		evtimer_add(st->search->quiet, &tv);
+	else
+		store_search_kick(st, 0);
+}
+
 /*
  * At open: when messages lack search text (a store from before the
  * search index, or deliveries a stop cut short), build it in the
  * background.
  */
 void
-store_search_start(struct store *st)
+store_search_start(struct store *st, struct event_base *base)
 {
 	sqlite3_stmt	*s;
 	int		 pending = 0;
 
 	st->search = xcalloc(1, sizeof *st->search);
+	if (base != NULL)
+		st->search->quiet = evtimer_new(base, store_search_quiet_cb, st);
 	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM messages WHERE "
 	    "search_key IS NULL LIMIT 1", -1, &s, NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)

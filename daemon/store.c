@@ -196,7 +196,7 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 		store_close(st);
 		return NULL;
 	}
-	store_search_start(st);
+	store_search_start(st, base);
 	return st;
 }
 
