@@ -85,6 +85,12 @@ expect_rc 0 "a body of 160,000 hits answers within 5 s" timeout 5 "$MAILCTL" --s
 jcheck "its snippet is short and marked" 'len(j) == 1 and len(j[0]["snippet"]) < 300 and j[0]["snippet"].startswith("[filler filler")'
 OUT=$(mailctl search --json -- '"café" -zeppelin')
 jcheck "snippets of accented words mark them" 'all("[" in h["snippet"] for h in j if "cafe" in h["snippet"].lower().replace("é", "e"))'
+OUT=$(mailctl search --json --limit 20 東京)
+jcheck "a CJK word is marked in its snippet, its characters together again" \
+	'all("[東京" in h["snippet"] or "東京" not in h["snippet"].replace("[", "").replace("]", "") for h in j) and any("[東京]" in h["snippet"] for h in j) and not any("東 京" in h["snippet"] for h in j)'
+OUT=$(mailctl search --json --limit 5 is:flagged)
+jcheck "without a word the snippet is the start of the body" \
+	'len(j) == 5 and all(isinstance(h["snippet"], str) and len(h["snippet"]) > 0 and "[" not in h["snippet"] for h in j)'
 OUT=$(mailctl search nosuchwordanywhere)
 contains "$OUT" "no messages" "no hits: no messages"
 
