@@ -461,6 +461,12 @@ client_text_next(const char *s, mbstate_t *ps, wchar_t *wc, int *w, int *bad)
 	*bad = 0;
 	if (s == NULL || *s == '\0')
 		return 0;
+	/* Printable ASCII, most of any listing: no need to ask the locale. */
+	if (*s >= 0x20 && *s < 0x7f) {
+		*wc = (wchar_t)*s;
+		*w = 1;
+		return 1;
+	}
 	n = mbrtowc(wc, s, MB_CUR_MAX, ps);
 	if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
 		memset(ps, 0, sizeof *ps);

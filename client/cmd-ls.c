@@ -2,6 +2,8 @@
  * mailctl ls: the message list for people, one line per message, fitted to
  * the terminal's width, through a pager when it is longer than the screen.
  * Text from messages is printed with control characters replaced.
+ * mailctl search prints its hits the same way, each with its snippet
+ * below it.
  */
 #include "autoconf.h"
 
@@ -328,4 +330,157 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 	ls_pager_end(pager);
 	json_decref(r);
 	return 0;
+}
+
+/*
+ * Print a search hit's snippet, indented, cut to width columns; on a
+ * terminal the words found ("[" ... "]" in the snippet) are bold.
+ */
+static void
+search_snippet(const char *snippet, int indent, int width, int bold)
+{
+	char	*copy, *p, *open, *close;
+	int	 left = width - indent;
+
+	if (snippet == NULL || *snippet == '\0' || left < 10)
+		return;
+	printf("%*s", indent, "");
+	copy = xstrdup(snippet);
+	for (p = copy; *p != '\0' && left > 0;) {
+		open = bold ? strchr(p, '[') : NULL;
+		close = open != NULL ? strchr(open, ']') : NULL;
+		if (close == NULL) {
+			client_print_text(p, left, 0);
+			break;
+		}
+		*open = *close = '\0';
+		client_print_text(p, left, 0);
+		left -= client_text_width(p);
+		if (left <= 0)
+			break;
+		printf("\033[1m");
+		client_print_text(open + 1, left, 0);
+		printf("\033[0m");
+		left -= client_text_width(open + 1);
+		p = close + 1;
+	}
+	printf("\n");
+	free(copy);
+}
+
+/*
+ * mailctl search QUERY...: the words are the query (joined by spaces), so
+ * "-term" is a negated term, not an option; only --limit, --offset,
+ * --json, --no-pager and --help are options, and "--" ends them.
+ */
+int
+cmd_search(const struct client_cmd *cmd, struct client_opts *o, int argc,
+    char **argv)
+{
+	struct ls_args	 a;
+	struct ls_layout l;
+	json_t		*r, *m;
+	char		*query = NULL, *arg, *end;
+	size_t		 i, len = 0, n;
+	long long	 v;
+	pid_t		 pager;
+	int		 k, rc, words = 0, bold;
+
+	memset(&a, 0, sizeof a);
+	a.params = json_object();
+	for (k = 1; k < argc; k++) {
+		arg = argv[k];
+		if (!words && strcmp(arg, "--") == 0) {
+			words = 1;
+			continue;
+		}
+		if (!words && (strcmp(arg, "--json") == 0 ||
+		    strcmp(arg, "--no-pager") == 0)) {
+			if (arg[2] == 'j')
+				o->json = 1;
+			else
+				a.no_pager = 1;
+			continue;
+		}
+		if (!words && (strcmp(arg, "--help") == 0 ||
+		    strcmp(arg, "-h") == 0)) {
+			client_cmd_usage(cmd, stdout);
+			rc = 0;
+			goto out;
+		}
+		if (!words && (strncmp(arg, "--limit", 7) == 0 ||
+		    strncmp(arg, "--offset", 8) == 0)) {
+			n = arg[2] == 'l' ? 7 : 8;
+			if (arg[n] == '=')
+				arg += n + 1;
+			else if (arg[n] == '\0' && k + 1 < argc)
+				arg = argv[++k];
+			else {
+				client_cmd_usage(cmd, stderr);
+				rc = EX_USAGE;
+				goto out;
+			}
+			v = strtoll(arg, &end, 10);
+			if (*arg == '\0' || *end != '\0' || v < 0) {
+				fprintf(stderr, "mailctl search: --%s: expected "
+				    "a number >= 0\n", n == 7 ? "limit" :
+				    "offset");
+				rc = EX_USAGE;
+				goto out;
+			}
+			json_object_set_new(a.params, n == 7 ? "limit" :
+			    "offset", json_integer(v));
+			continue;
+		}
+		if (!words && strncmp(arg, "--", 2) == 0 && arg[2] != '\0') {
+			fprintf(stderr, "mailctl search: unknown option %s "
+			    "(use -- before a query word that starts with "
+			    "--)\n", arg);
+			client_cmd_usage(cmd, stderr);
+			rc = EX_USAGE;
+			goto out;
+		}
+		n = strlen(arg);
+		query = xreallocarray(query, 1, len + n + 2);
+		if (len > 0)
+			query[len++] = ' ';
+		memcpy(query + len, arg, n + 1);
+		len += n;
+	}
+	if (query == NULL) {
+		fprintf(stderr, "mailctl search: expected a query\n");
+		client_cmd_usage(cmd, stderr);
+		rc = EX_USAGE;
+		goto out;
+	}
+	json_object_set_new(a.params, "query", json_string(query));
+	if ((rc = client_call(o, "search", a.params, &r)) != 0)
+		goto done;
+	if (o->json) {
+		rc = client_print_json(r);
+		json_decref(r);
+		goto done;
+	}
+	if (json_array_size(r) == 0) {
+		printf("no messages\n");
+		json_decref(r);
+		goto done;
+	}
+	ls_layout(r, client_term_width(), &l);
+	bold = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	pager = a.no_pager ? 0 : ls_pager_start(2 * json_array_size(r));
+	json_array_foreach(r, i, m) {
+		ls_print(m, &l);
+		search_snippet(ls_str(m, "snippet"), l.id + 4,
+		    client_term_width(), bold);
+	}
+	ls_pager_end(pager);
+	json_decref(r);
+done:
+	free(query);
+	return rc;
+out:
+	free(query);
+	json_decref(a.params);
+	return rc;
 }

@@ -12,6 +12,7 @@ CMD_DECL(cmd_reload);
 CMD_DECL(cmd_fetch);
 CMD_DECL(cmd_watch);
 CMD_DECL(cmd_ls);
+CMD_DECL(cmd_search);
 CMD_DECL(cmd_read);
 CMD_DECL(cmd_mark);
 CMD_DECL(cmd_mv);

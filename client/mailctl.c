@@ -27,6 +27,9 @@ static const struct client_cmd client_cmds[] = {
 	{ "ls", "[FOLDER] [--unread] [--account NAME] [--limit N] "
 	    "[--offset N] [--no-pager] [--json]",
 	    "List messages, newest first (every folder, or one).", cmd_ls },
+	{ "search", "QUERY... [--limit N] [--offset N] [--no-pager] [--json]",
+	    "Find messages by words and terms (from:, subject:, is:unread, "
+	    "date:..., OR, -term), newest first.", cmd_search },
 	{ "read", "ID [--raw] [--keep-unread] [--json]",
 	    "Show a message decoded (--raw: its stored bytes); marks it read "
 	    "(--keep-unread: leaves it as it was).", cmd_read },

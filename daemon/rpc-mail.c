@@ -1,6 +1,6 @@
 /*
  * The mailbox methods: list, folders, read, attachments, mark, move,
- * delete, reindex, refilter. Each hands its checked params to the store,
+ * delete, reindex, refilter, search. Each hands its checked params to the store,
  * which runs it on a store thread and answers through rpc_call_answer_cb.
  */
 #include "autoconf.h"
@@ -207,4 +207,35 @@ const struct rpc_method rpc_reindex_method = {
 };
 const struct rpc_method rpc_refilter_method = {
 	"refilter", rpc_refilter_params, NULL, rpc_mail_refilter_exec
+};
+
+/* search: the query is parsed on the reader; its answer comes as text. */
+static void
+rpc_mail_search_exec(struct rpc_call *call, json_t *params)
+{
+	store_request_text(rpc_call_env(call)->store, "search", params,
+	    rpc_mail_text_cb, call);
+}
+
+/* limit and offset are counts. */
+static int
+rpc_mail_check_search(json_t *params, char **cause)
+{
+	if (json_integer_value(json_object_get(params, "limit")) < 0 ||
+	    json_integer_value(json_object_get(params, "offset")) < 0) {
+		*cause = xstrdup("limit, offset: expected an integer >= 0");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct rpc_param rpc_search_params[] = {
+	{ "query", RPC_STRING, 1 },
+	{ "limit", RPC_INTEGER, 0 },
+	{ "offset", RPC_INTEGER, 0 },
+	{ NULL, 0, 0 }
+};
+const struct rpc_method rpc_search_method = {
+	"search", rpc_search_params, rpc_mail_check_search,
+	rpc_mail_search_exec
 };

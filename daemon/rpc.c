@@ -74,6 +74,7 @@ extern const struct rpc_method rpc_move_method;
 extern const struct rpc_method rpc_delete_method;
 extern const struct rpc_method rpc_reindex_method;
 extern const struct rpc_method rpc_refilter_method;
+extern const struct rpc_method rpc_search_method;
 extern const struct rpc_method rpc_send_method;
 extern const struct rpc_method rpc_queue_list_method;
 extern const struct rpc_method rpc_queue_flush_method;
@@ -96,6 +97,7 @@ static const struct rpc_method *const rpc_methods[] = {
 	&rpc_delete_method,
 	&rpc_reindex_method,
 	&rpc_refilter_method,
+	&rpc_search_method,
 	&rpc_send_method,
 	&rpc_queue_list_method,
 	&rpc_queue_flush_method,

@@ -702,7 +702,7 @@ store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
 	for (i = 0; i < b->n; i++) {
 		m = b->msgs[i];
 		/* On failure the headers are unknown: Inbox. */
-		store_digest(m->fd, m->size, f, &m->info);
+		store_digest(m->fd, m->size, f, &m->info, 0);
 		if (m->dest == NULL)
 			m->dest = xstrdup(m->info.folder);
 		m->info.folder = NULL;		/* the filter's, freed below */
@@ -797,6 +797,8 @@ store_batch_done(struct store *st, struct store_job *job)
 		next = b->merged;
 		store_batch_report(st, b);
 	}
+	/* Their text goes into the search index once deliveries pause. */
+	store_search_delivered(st);
 }
 
 /*

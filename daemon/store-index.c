@@ -33,7 +33,8 @@
  * changes, so it finds the message again after another program moved it
  * between new/ and cur/ or changed its flags. Version 2 added the decoded
  * header fields, dir, flags and the attachment count; version 3 an index
- * by file; 4 the outbox, 5 by_hand, 6 the IMAP state.
+ * by file; 4 the outbox, 5 by_hand, 6 the IMAP state, 7 the search
+ * index.
  */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -121,6 +122,47 @@ static const char store_schema_v6[] =
     "PRAGMA user_version = 6;"
     "COMMIT;";
 
+/*
+ * Version 7: the full-text search index (store-search.c explains the
+ * layout). search_text keeps each message's text under its search key
+ * (messages.search_key); search is the FTS5 index over it (external
+ * content: deletes pass the stored values, so they are exact). The
+ * triggers remove a message's text and index entries when its row goes or
+ * gets a new key, in the same transaction. A message without a key yet
+ * (delivered a moment ago, or stored before this version) gets its text
+ * from the background build (store_search_kick).
+ */
+static const char store_schema_v7[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS search_text ("
+    "  key INTEGER PRIMARY KEY, from_text TEXT, to_text TEXT, cc_text TEXT,"
+    "  subject TEXT, body TEXT, names TEXT);"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (from_text, "
+    "  to_text, cc_text, subject, body, names, content='search_text',"
+    "  content_rowid='key', tokenize='unicode61 remove_diacritics 2');"
+    "ALTER TABLE messages ADD COLUMN search_key INTEGER;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_search_key ON messages "
+    "  (search_key);"
+    "CREATE TRIGGER IF NOT EXISTS messages_search_gone AFTER DELETE ON "
+    "  messages WHEN old.search_key IS NOT NULL BEGIN"
+    "  INSERT INTO search (search, rowid, from_text, to_text, cc_text, "
+    "  subject, body, names) SELECT 'delete', key, from_text, to_text, "
+    "  cc_text, subject, body, names FROM search_text WHERE key = "
+    "  old.search_key;"
+    "  DELETE FROM search_text WHERE key = old.search_key;"
+    "  END;"
+    "CREATE TRIGGER IF NOT EXISTS messages_search_rekey AFTER UPDATE OF "
+    "  search_key ON messages WHEN old.search_key IS NOT NULL AND "
+    "  old.search_key IS NOT new.search_key BEGIN"
+    "  INSERT INTO search (search, rowid, from_text, to_text, cc_text, "
+    "  subject, body, names) SELECT 'delete', key, from_text, to_text, "
+    "  cc_text, subject, body, names FROM search_text WHERE key = "
+    "  old.search_key;"
+    "  DELETE FROM search_text WHERE key = old.search_key;"
+    "  END;"
+    "PRAGMA user_version = 7;"
+    "COMMIT;";
+
 /* Describe the last SQLite error of a connection. */
 void
 store_dberr(sqlite3 *db, const char *what, char **cause)
@@ -163,7 +205,8 @@ store_migrate(sqlite3 *db, char **cause)
 	    NULL) != SQLITE_OK) || (version < 5 && sqlite3_exec(db,
 	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 6 && sqlite3_exec(db, store_schema_v6, NULL, NULL,
-	    NULL) != SQLITE_OK)) {
+	    NULL) != SQLITE_OK) || (version < 7 && sqlite3_exec(db,
+	    store_schema_v7, NULL, NULL, NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -288,13 +331,14 @@ store_mime_close(struct store_mime *sm)
 
 /*
  * Read what the index keeps of the message in fd (size bytes): the header
- * fields, the attachment count, and the folder the rules choose (f may be
- * NULL: Inbox). A message over MIME_MAX_SIZE is judged by its first
- * MIME_MAX_SIZE bytes. Runs on a store thread.
+ * fields, the attachment count, the folder the rules choose (f may be
+ * NULL: Inbox) and, with text, what the search index keeps. A message
+ * over MIME_MAX_SIZE is judged by its first MIME_MAX_SIZE bytes. Runs on
+ * a store thread.
  */
 int
 store_digest(int fd, size_t size, const struct filter *f,
-    struct store_info *info)
+    struct store_info *info, int text)
 {
 	struct store_mime	 sm;
 	struct mime_msg		*msg;
@@ -317,6 +361,8 @@ store_digest(int fd, size_t size, const struct filter *f,
 	info->message_id = store_hdr(msg, "message-id");
 	mime_date(mime_header(msg, "date"), &info->date);
 	info->attachments = mime_nattachments(msg);
+	if (text)
+		info->text = store_search_text(msg);
 	info->folder = filter_folder(f, info->from, info->subject, msg,
 	    &info->notify);
 	store_mime_close(&sm);
@@ -349,6 +395,7 @@ store_info_free(struct store_info *info)
 	free(info->cc);
 	free(info->subject);
 	free(info->message_id);
+	store_text_free(info->text);
 	memset(info, 0, sizeof *info);
 }
 

@@ -45,7 +45,10 @@ struct mime_msg;
 struct filter;
 struct store;
 struct store_folder;
+struct store_search;
+struct store_text;
 struct uidset;
+struct mime_msg;
 
 /*
  * Work for a store thread: run there, then done on the loop; or, when run
@@ -86,6 +89,7 @@ struct store_info {
 	long		 attachments;
 	const char	*folder;	/* borrowed from the filter */
 	int		 notify;
+	struct store_text *text;	/* for the search index, or NULL */
 };
 
 struct store {
@@ -117,6 +121,7 @@ struct store {
 	struct store_thread writer;
 	struct store_thread reader;
 	struct store_thread digester;	/* no database */
+	struct store_search *search;	/* store-search.c's */
 	int		 queuefd;	/* data_dir/queue, writer's; or -1 */
 	pthread_t	 makers[STORE_MAKERS];
 	int		 nmakers;
@@ -208,6 +213,17 @@ int		 ops_walk(struct store *, const char *account,
 int		 ops_folder(struct store *, struct ops_req *, const char *name,
 		    char *out, size_t size, int create);
 
+/* A listing written as JSON text (store-read.c). */
+struct ops_text {
+	char	*buf;
+	size_t	 len;
+	size_t	 size;
+};
+char		*ops_text_room(struct ops_text *, size_t);
+void		 ops_text_raw(struct ops_text *, const char *);
+void		 ops_text_string(struct ops_text *, const char *);
+void		 ops_text_entry(struct ops_text *, sqlite3_stmt *);
+
 /* The operations that only read (store-read.c). */
 void		 ops_list(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_folders(struct store *, sqlite3 *, struct ops_req *);
@@ -278,11 +294,23 @@ int		 store_mime_open(int fd, size_t size, struct store_mime *,
 		    char **cause);
 void		 store_mime_close(struct store_mime *);
 int		 store_digest(int fd, size_t size, const struct filter *,
-		    struct store_info *);
+		    struct store_info *, int text);
 void		 store_info_free(struct store_info *);
 void		 store_bind_info(sqlite3_stmt *, int, const struct store_info *);
 int		 store_flags_parse(const char *name, char *base, size_t size,
 		    char *flags, size_t fsize);
+
+/* The search index (store-search.c). */
+struct store_text *store_search_text(const struct mime_msg *);
+void		 store_text_free(struct store_text *);
+int		 store_search_add(struct store *, sqlite3 *, long long id,
+		    time_t date, const struct store_text *, char **cause);
+void		 store_search_free(struct store_search *);
+void		 store_search_start(struct store *, struct event_base *);
+void		 store_search_kick(struct store *, int startup);
+void		 store_search_delivered(struct store *);
+int		 store_search_init(sqlite3 *, char **cause);
+void		 ops_query(struct store *, sqlite3 *, struct ops_req *);
 
 /* store-deliver.c */
 int		 store_make_file(struct store *, int dirfd, char *name,

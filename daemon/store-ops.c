@@ -416,6 +416,7 @@ static const struct ops_op ops_table[] = {
 	{ "queue.update", 1, ops_queue_update },
 	{ "queue.cancel", 1, ops_queue_cancel },
 	{ "reply.source", 0, ops_reply_source },
+	{ "search",	 0, ops_query },
 };
 
 /* On a store thread: run the operation. */

@@ -562,7 +562,7 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 	struct store_info	 info;
 	struct stat		 sb;
 	sqlite3_stmt		*s;
-	char			 path[SQ_NAME_MAX * 3];
+	char			 path[SQ_NAME_MAX * 3], *cause = NULL;
 	long long		 id = -1;
 	int			 fd;
 
@@ -575,7 +575,7 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 			close(fd);
 		return -1;
 	}
-	if (store_digest(fd, sb.st_size, NULL, &info) != 0)
+	if (store_digest(fd, sb.st_size, NULL, &info, 1) != 0)
 		memset(&info, 0, sizeof info);
 	close(fd);
 	if ((s = ops_prepare(db, r, "INSERT INTO messages (account, folder, "
@@ -595,6 +595,12 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 	else
 		ops_fail_db(r, db);
 	sqlite3_finalize(s);
+	if (id != -1 && store_search_add(st, db, id, info.date, info.text,
+	    &cause) != 0) {
+		ops_fail(r, JSONRPC_ERR_FAILED, "%s", cause);
+		free(cause);
+		id = -1;
+	}
 	store_info_free(&info);
 	if (id != -1 && sq_delete_row(db, r, qid) != 0)
 		id = -1;

@@ -27,19 +27,14 @@
 #include "store-int.h"
 
 /*
- * A listing written as JSON text (store_request_text): with 50,000
- * messages, building them as objects and encoding them took the loop
- * over a second; this writes each row straight into one buffer on the
- * reader thread.
+ * A listing is written as JSON text (store_request_text, struct ops_text):
+ * with 50,000 messages, building them as objects and encoding them took
+ * the loop over a second; this writes each row straight into one buffer
+ * on the reader thread.
  */
-struct ops_text {
-	char	*buf;
-	size_t	 len;
-	size_t	 size;
-};
 
 /* Make room for n more bytes. */
-static char *
+char *
 ops_text_room(struct ops_text *t, size_t n)
 {
 	if (t->len + n > t->size) {
@@ -52,7 +47,7 @@ ops_text_room(struct ops_text *t, size_t n)
 }
 
 /* Append a C string as it is. */
-static void
+void
 ops_text_raw(struct ops_text *t, const char *s)
 {
 	size_t	 n = strlen(s);
@@ -65,7 +60,7 @@ ops_text_raw(struct ops_text *t, const char *s)
  * Append s as a JSON string (null for NULL): quotes, backslashes and
  * control characters escaped, bytes that are not UTF-8 as U+FFFD.
  */
-static void
+void
 ops_text_string(struct ops_text *t, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)s;
@@ -114,8 +109,11 @@ ops_has(const char *flags, char flag)
 	return flags != NULL && strchr(flags, flag) != NULL ? "true" : "false";
 }
 
-/* Append a list entry from a row of ops_list's query. */
-static void
+/*
+ * Append a list entry from a row of ops_list's query (or a search's), the
+ * object left open for more members.
+ */
+void
 ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 {
 	const char	*flags = (const char *)sqlite3_column_text(s, 7);
@@ -148,7 +146,6 @@ ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 	    (long long)sqlite3_column_int64(s, 8));
 	ops_text_raw(t, num);
 	ops_text_string(t, flags != NULL ? flags : "");
-	ops_text_raw(t, "}");
 }
 
 /* list: messages, newest first, by folder, account, unread (as text). */
@@ -190,6 +187,7 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 		if (rows++ > 0)
 			ops_text_raw(&text, ",");
 		ops_text_entry(&text, s);
+		ops_text_raw(&text, "}");
 	}
 	ops_text_raw(&text, "]");
 	if (rc != SQLITE_DONE) {

@@ -134,14 +134,14 @@ ops_digest_row(struct store *st, sqlite3_stmt *up, struct ops_row *row,
 {
 	struct store_info	 info;
 	struct stat		 sb;
-	char			 path[OPS_PATH_MAX];
+	char			 path[OPS_PATH_MAX], *cause = NULL;
 	int			 fd, rc;
 
 	ops_path(row, path, sizeof path);
 	if ((fd = openat(st->dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fstat(fd, &sb) != 0 || store_digest(fd, sb.st_size, NULL,
-	    &info) != 0) {
+	    &info, 1) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -158,6 +158,14 @@ ops_digest_row(struct store *st, sqlite3_stmt *up, struct ops_row *row,
 		sqlite3_bind_int64(up, 15, id);
 	rc = sqlite3_step(up) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(up);
+	/* Its search text, in the same transaction. */
+	if (rc == 0 && store_search_add(st, sqlite3_db_handle(up), id != 0 ?
+	    id : sqlite3_last_insert_rowid(sqlite3_db_handle(up)), info.date,
+	    info.text, &cause) != 0) {
+		log_warnx("reindex: %s", cause);
+		free(cause);
+		rc = -1;
+	}
 	store_info_free(&info);
 	return rc;
 }
@@ -238,7 +246,7 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	if ((sel = ops_prepare(db, r, "SELECT d.account, d.folder, d.dir, "
 	    "d.base, d.flags, m.id FROM disk d LEFT JOIN messages m ON "
 	    "m.account = d.account AND m.file = d.base WHERE m.id IS NULL OR "
-	    "m.date IS NULL")) == NULL ||
+	    "m.date IS NULL OR m.search_key IS NULL")) == NULL ||
 	    (up = ops_prepare(db, r, "INSERT INTO messages (from_hdr, subject, "
 	    "to_hdr, cc_hdr, date, message_id, attachments, size, added, "
 	    "account, folder, file, dir, flags) VALUES (?, ?, ?, ?, ?, ?, ?, "
@@ -338,7 +346,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 		    (fd = ops_open(st, r, &rows[i])) == -1)
 			break;
 		checked++;
-		if (store_digest(fd, rows[i].size, f, &info) == 0) {
+		if (store_digest(fd, rows[i].size, f, &info, 0) == 0) {
 			if (strcmp(info.folder, rows[i].folder) != 0) {
 				struct ops_row one = rows[i];
 

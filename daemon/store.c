@@ -171,7 +171,8 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	if (store_dbopen(path, &st->db, cause) != 0 ||
 	    store_migrate(st->db, cause) != 0 ||
 	    store_dbopen(path, &st->writer.db, cause) != 0 ||
-	    store_dbopen(path, &st->reader.db, cause) != 0) {
+	    store_dbopen(path, &st->reader.db, cause) != 0 ||
+	    store_search_init(st->reader.db, cause) != 0) {
 		free(path);
 		store_close(st);
 		return NULL;
@@ -195,6 +196,7 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 		store_close(st);
 		return NULL;
 	}
+	store_search_start(st, base);
 	return st;
 }
 
@@ -224,6 +226,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->sel_seen);
 	sqlite3_finalize(st->sel_tmp);
+	store_search_free(st->search);
 	sqlite3_close(st->db);
 	sqlite3_close(st->writer.db);
 	sqlite3_close(st->reader.db);

@@ -45,6 +45,9 @@ offers "mailctl reply 3 --a" --all --attach
 offers "mailctl forward 3 --i" --inline
 offers "mailctl refilter --d" --dry-run
 offers "mailctl read 3 --k" --keep-unread
+offers "mailctl sea" search
+offers "mailctl search cafe --l" --limit
+offers "mailctl search su" subject:
 
 # Names from the running daemon (none when it does not answer).
 export MAILCTL_SOCKET=$SOCK

@@ -9,7 +9,7 @@ function __mailctl_names
     end
 end
 
-set -l cmds status fetch ls read mark mv rm attachments send reply forward queue sendmail folders reindex refilter reload watch help
+set -l cmds status fetch ls search read mark mv rm attachments send reply forward queue sendmail folders reindex refilter reload watch help
 complete -c mailctl -f
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s s -l socket -r -F -d "the daemon's socket"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s c -l config -r -F -d "the configuration to read the socket from"
@@ -19,6 +19,7 @@ complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s V -l version -
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a status -d "show the daemon, accounts, polls, queue"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a fetch -d "poll now and wait"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a ls -d "list messages"
+complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a search -d "find messages"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a read -d "show a message"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a mark -d "mark read or unread, flagged or not"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a mv -d "move messages"
@@ -36,14 +37,15 @@ complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a reload -d "rer
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a watch -d "print events"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a help -d "usage of a command"
 
-complete -c mailctl -n "__fish_seen_subcommand_from status fetch ls read mark mv rm attachments send reply forward queue folders reindex refilter reload watch" -l json -d "print JSON"
+complete -c mailctl -n "__fish_seen_subcommand_from status fetch ls search read mark mv rm attachments send reply forward queue folders reindex refilter reload watch" -l json -d "print JSON"
 complete -c mailctl -n "__fish_seen_subcommand_from fetch reindex" -a "(__mailctl_names accounts)"
 complete -c mailctl -n "__fish_seen_subcommand_from ls refilter mv" -a "(__mailctl_names folders)"
 complete -c mailctl -n "__fish_seen_subcommand_from ls" -l unread -d "only unread"
 complete -c mailctl -n "__fish_seen_subcommand_from ls send" -l account -x -a "(__mailctl_names accounts)" -d "account"
-complete -c mailctl -n "__fish_seen_subcommand_from ls" -l limit -x -d "at most N"
-complete -c mailctl -n "__fish_seen_subcommand_from ls" -l offset -x -d "skip N"
-complete -c mailctl -n "__fish_seen_subcommand_from ls" -l no-pager -d "never page"
+complete -c mailctl -n "__fish_seen_subcommand_from ls search" -l limit -x -d "at most N"
+complete -c mailctl -n "__fish_seen_subcommand_from ls search" -l offset -x -d "skip N"
+complete -c mailctl -n "__fish_seen_subcommand_from ls search" -l no-pager -d "never page"
+complete -c mailctl -n "__fish_seen_subcommand_from search" -x -a "from: to: cc: subject: body: folder: account: is:unread is:read is:flagged is:replied is:forwarded has:attachment date: before: after: OR NOT" -d "query term"
 complete -c mailctl -n "__fish_seen_subcommand_from read" -l raw -d "stored bytes"
 complete -c mailctl -n "__fish_seen_subcommand_from read" -s k -l keep-unread -d "do not mark it read"
 complete -c mailctl -n "__fish_seen_subcommand_from mark" -l read -d "mark read"
