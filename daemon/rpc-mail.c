@@ -1,6 +1,6 @@
 /*
  * The mailbox methods: list, folders, read, attachments, mark, move,
- * delete, reindex, refilter. Each hands its checked params to the store,
+ * delete, reindex, refilter, thread. Each hands its checked params to the store,
  * which runs it on a store thread and answers through rpc_call_answer_cb.
  */
 #include "autoconf.h"
@@ -77,6 +77,14 @@ rpc_mail_list_exec(struct rpc_call *call, json_t *params)
 		    rpc_mail_text_cb, call);
 }
 
+/* thread: one conversation, as text like list. */
+static void
+rpc_mail_thread_exec(struct rpc_call *call, json_t *params)
+{
+	store_request_text(rpc_call_env(call)->store, "thread", params,
+	    rpc_mail_text_cb, call);
+}
+
 static void
 rpc_mail_reindex_exec(struct rpc_call *call, json_t *params)
 {
@@ -123,6 +131,11 @@ static const struct rpc_param rpc_list_params[] = {
 	{ "unread", RPC_BOOLEAN, 0 },
 	{ "limit", RPC_INTEGER, 0 },
 	{ "offset", RPC_INTEGER, 0 },
+	{ "threads", RPC_BOOLEAN, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_thread_params[] = {
+	{ "id", RPC_INTEGER, 1 },
 	{ NULL, 0, 0 }
 };
 static const struct rpc_param rpc_read_params[] = {
@@ -189,4 +202,7 @@ const struct rpc_method rpc_reindex_method = {
 };
 const struct rpc_method rpc_refilter_method = {
 	"refilter", rpc_refilter_params, NULL, rpc_mail_refilter_exec
+};
+const struct rpc_method rpc_thread_method = {
+	"thread", rpc_thread_params, rpc_mail_check_id, rpc_mail_thread_exec
 };

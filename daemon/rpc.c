@@ -78,6 +78,7 @@ extern const struct rpc_method rpc_send_method;
 extern const struct rpc_method rpc_queue_list_method;
 extern const struct rpc_method rpc_queue_flush_method;
 extern const struct rpc_method rpc_queue_cancel_method;
+extern const struct rpc_method rpc_thread_method;
 
 /* The dispatch table: one line per method. */
 static const struct rpc_method *const rpc_methods[] = {
@@ -98,6 +99,7 @@ static const struct rpc_method *const rpc_methods[] = {
 	&rpc_queue_list_method,
 	&rpc_queue_flush_method,
 	&rpc_queue_cancel_method,
+	&rpc_thread_method,
 	NULL
 };
 

@@ -24,6 +24,7 @@
 #include "common/xmalloc.h"
 #include "filter.h"
 #include "mime.h"
+#include "mime-thread.h"
 #include "store.h"
 #include "store-int.h"
 
@@ -33,7 +34,7 @@
  * changes, so it finds the message again after another program moved it
  * between new/ and cur/ or changed its flags. Version 2 added the decoded
  * header fields, dir, flags and the attachment count; version 3 an index
- * by file; 4 the outbox, 5 by_hand, 6 the IMAP state.
+ * by file; 4 the outbox, 5 by_hand, 6 the IMAP state, 8 conversations.
  */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -121,6 +122,31 @@ static const char store_schema_v6[] =
     "PRAGMA user_version = 6;"
     "COMMIT;";
 
+/*
+ * Version 8: conversations (store-conversation.c). messages.thread is the
+ * conversation's id, thread_key the message's own id ("<...>", or "#ID"
+ * for one without a Message-ID), thread_subject its subject's key and
+ * thread_reply whether that subject was a reply's (the subject fallback
+ * looks them up). thread_nodes: every id seen, of a message stored or
+ * only named by another's References (a placeholder), with its parent's
+ * id and its conversation. Rows from before are threaded by a background
+ * job on the writer (store_conversation_fill), thread NULL until then.
+ */
+static const char store_schema_v8[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE messages ADD COLUMN thread INTEGER;"
+    "ALTER TABLE messages ADD COLUMN thread_key TEXT;"
+    "ALTER TABLE messages ADD COLUMN thread_subject TEXT;"
+    "ALTER TABLE messages ADD COLUMN thread_reply INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX messages_thread ON messages (thread);"
+    "CREATE INDEX messages_thread_subject ON messages (thread_subject, date);"
+    "CREATE TABLE IF NOT EXISTS thread_nodes ("
+    "  msgid TEXT PRIMARY KEY, parent TEXT, thread INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS thread_nodes_thread ON thread_nodes (thread);"
+    "PRAGMA user_version = 8;"
+    "COMMIT;";
+
 /* Describe the last SQLite error of a connection. */
 void
 store_dberr(sqlite3 *db, const char *what, char **cause)
@@ -163,7 +189,8 @@ store_migrate(sqlite3 *db, char **cause)
 	    NULL) != SQLITE_OK) || (version < 5 && sqlite3_exec(db,
 	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 6 && sqlite3_exec(db, store_schema_v6, NULL, NULL,
-	    NULL) != SQLITE_OK)) {
+	    NULL) != SQLITE_OK) || (version < 8 && sqlite3_exec(db,
+	    store_schema_v8, NULL, NULL, NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -317,6 +344,7 @@ store_digest(int fd, size_t size, const struct filter *f,
 	info->message_id = store_hdr(msg, "message-id");
 	mime_date(mime_header(msg, "date"), &info->date);
 	info->attachments = mime_nattachments(msg);
+	store_conversation_info(msg, info);
 	info->folder = filter_folder(f, info->from, info->subject, msg,
 	    &info->notify);
 	store_mime_close(&sm);
@@ -349,6 +377,9 @@ store_info_free(struct store_info *info)
 	free(info->cc);
 	free(info->subject);
 	free(info->message_id);
+	free(info->thread_id);
+	mime_thread_refs_free(info->thread_refs, info->nthread_refs);
+	free(info->thread_subject);
 	memset(info, 0, sizeof *info);
 }
 

@@ -415,6 +415,7 @@ static const struct ops_op ops_table[] = {
 	{ "queue.load",	 1, ops_queue_load },
 	{ "queue.update", 1, ops_queue_update },
 	{ "queue.cancel", 1, ops_queue_cancel },
+	{ "thread",	 0, ops_thread },
 };
 
 /* On a store thread: run the operation. */

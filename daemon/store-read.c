@@ -25,18 +25,6 @@
 #include "store.h"
 #include "store-int.h"
 
-/*
- * A listing written as JSON text (store_request_text): with 50,000
- * messages, building them as objects and encoding them took the loop
- * over a second; this writes each row straight into one buffer on the
- * reader thread.
- */
-struct ops_text {
-	char	*buf;
-	size_t	 len;
-	size_t	 size;
-};
-
 /* Make room for n more bytes. */
 static char *
 ops_text_room(struct ops_text *t, size_t n)
@@ -51,7 +39,7 @@ ops_text_room(struct ops_text *t, size_t n)
 }
 
 /* Append a C string as it is. */
-static void
+void
 ops_text_raw(struct ops_text *t, const char *s)
 {
 	size_t	 n = strlen(s);
@@ -106,8 +94,11 @@ ops_text_string(struct ops_text *t, const char *s)
 	t->len = o - t->buf;
 }
 
-/* Append a list entry from a row of ops_list's query. */
-static void
+/*
+ * Append a list entry from a row of ops_list's query (OPS_LIST_COLUMNS),
+ * without its closing brace: the caller may add fields.
+ */
+void
 ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 {
 	const char	*flags = (const char *)sqlite3_column_text(s, 7);
@@ -139,33 +130,53 @@ ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 	    (long long)sqlite3_column_int64(s, 8));
 	ops_text_raw(t, num);
 	ops_text_string(t, flags != NULL ? flags : "");
-	ops_text_raw(t, "}");
+	if (sqlite3_column_type(s, 9) == SQLITE_NULL)
+		ops_text_raw(t, ",\"thread\":null");
+	else {
+		snprintf(num, sizeof num, ",\"thread\":%lld",
+		    (long long)sqlite3_column_int64(s, 9));
+		ops_text_raw(t, num);
+	}
 }
 
-/* list: messages, newest first, by folder, account, unread (as text). */
+/*
+ * list: messages, newest first, by folder, account, unread (as text).
+ * With threads, one entry per conversation instead: its newest message
+ * among those chosen, with count and unread (of those chosen), newest
+ * conversation first.
+ */
 void
 ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	json_t		*p = r->params;
 	const char	*folder, *account;
-	char		 canon[OPS_NAME_MAX], sql[512];
+	char		 canon[OPS_NAME_MAX], sql[1024], where[128], num[64];
 	struct ops_text	 text = { NULL, 0, 0 };
 	sqlite3_stmt	*s;
 	size_t		 rows = 0;
-	int		 rc, n = 0;
+	int		 rc, n = 0, threads;
 
 	folder = json_string_value(json_object_get(p, "folder"));
 	account = json_string_value(json_object_get(p, "account"));
+	threads = json_is_true(json_object_get(p, "threads"));
 	if (folder != NULL && ops_folder(st, r, folder, canon,
 	    sizeof canon, 0) != 0)
 		return;
-	snprintf(sql, sizeof sql, "SELECT id, account, folder, from_hdr, "
-	    "subject, coalesce(date, added), size, flags, attachments FROM "
-	    "messages WHERE 1%s%s%s ORDER BY id DESC LIMIT ? OFFSET ?",
+	snprintf(where, sizeof where, "1%s%s%s",
 	    folder != NULL ? " AND folder = ?" : "",
 	    account != NULL ? " AND account = ?" : "",
 	    json_is_true(json_object_get(p, "unread")) ?
 	    " AND instr(flags, 'S') = 0" : "");
+	if (threads)
+		snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS ", g.n, "
+		    "g.unread FROM (SELECT max(id) AS top, count(*) AS n, "
+		    "sum(instr(flags, 'S') = 0) AS unread FROM messages WHERE "
+		    "%s GROUP BY coalesce(thread, -id)) g JOIN messages m ON "
+		    "m.id = g.top ORDER BY g.top DESC LIMIT ? OFFSET ?", where);
+	else
+		snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS " FROM "
+		    "messages m WHERE %s ORDER BY id DESC LIMIT ? OFFSET ?",
+		    where);
 	if ((s = ops_prepare(db, r, sql)) == NULL)
 		return;
 	if (folder != NULL)
@@ -181,6 +192,13 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 		if (rows++ > 0)
 			ops_text_raw(&text, ",");
 		ops_text_entry(&text, s);
+		if (threads) {
+			snprintf(num, sizeof num, ",\"count\":%lld,"
+			    "\"unread\":%lld", (long long)sqlite3_column_int64(
+			    s, 10), (long long)sqlite3_column_int64(s, 11));
+			ops_text_raw(&text, num);
+		}
+		ops_text_raw(&text, "}");
 	}
 	ops_text_raw(&text, "]");
 	if (rc != SQLITE_DONE) {
@@ -376,6 +394,23 @@ ops_read_more(json_t *o, const struct mime_msg *msg)
 	json_object_set_new(o, "warnings", warns);
 }
 
+/* The conversation a message belongs to (null until it is known). */
+static json_t *
+ops_thread_of(sqlite3 *db, long long id)
+{
+	sqlite3_stmt	*s;
+	json_t		*v = json_null();
+
+	if (sqlite3_prepare_v2(db, "SELECT thread FROM messages WHERE id = ? "
+	    "AND thread IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
+		return v;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = json_integer(sqlite3_column_int64(s, 0));
+	sqlite3_finalize(s);
+	return v;
+}
+
 /*
  * read: the decoded message (or where its bytes are, with raw), marked
  * read once answered unless keep_unread.
@@ -444,6 +479,8 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 			json_object_set_new(r->result, "date_raw",
 			    json_string(v[5]));
 		ops_read_more(r->result, msg);
+		json_object_set_new(r->result, "thread", ops_thread_of(db,
+		    row.id));
 		free(body);
 		for (i = 0; i < 6; i++)
 			free(v[i]);

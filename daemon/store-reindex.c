@@ -176,8 +176,8 @@ ops_stopping(struct ops_req *r, const char *what)
  * unique base name, so a message another program moved or flagged keeps
  * its id; a file the index lacks is read and added; a row whose file is
  * gone is dropped; rows from before the header fields were kept are
- * filled in. It is one transaction: stopped half-way, the index is as it
- * was before.
+ * filled in; then every message is threaded again (store-conversation.c).
+ * It is one transaction: stopped half-way, the index is as it was before.
  */
 void
 ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
@@ -185,12 +185,13 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	const char	*account = json_string_value(json_object_get(r->params,
 			    "account"));
 	sqlite3_stmt	*ins = NULL, *sc = NULL, *sel = NULL, *up = NULL;
-	sqlite3_stmt	*fill = NULL;
+	sqlite3_stmt	*fill = NULL, *all = NULL;
 	struct ops_scan	 scan;
 	struct dirent	*ae;
 	struct ops_row	 row;
 	DIR		*ad;
 	long long	 added = 0, removed = 0, updated = 0, filled = 0;
+	long long	 threaded = 0;
 	size_t		 nsel = 0;	/* rows of sel read */
 	int		 dfd;
 
@@ -267,11 +268,26 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 		    sqlite3_column_int64(sel, 5)) == 0)
 			filled++;
 	}
+	/* Every conversation again, in the order the messages came. */
+	if (ops_exec(db, r, "UPDATE messages SET thread = NULL; DELETE FROM "
+	    "thread_nodes") != 0 || (all = ops_prepare(db, r, "SELECT id, "
+	    "account, folder, dir, file, flags, coalesce(date, added) FROM "
+	    "messages ORDER BY id")) == NULL)
+		goto out;
+	switch (store_conversation_redo(st, db, all, &threaded)) {
+	case -1:
+		ops_fail_db(r, db);
+		goto out;
+	case 1:
+		ops_stopping(r, "reindex");
+		goto out;
+	}
 	if (ops_exec(db, r, "COMMIT") != 0)
 		goto out;
-	r->result = json_pack("{s:I, s:I, s:I, s:I}", "added",
+	r->result = json_pack("{s:I, s:I, s:I, s:I, s:I}", "added",
 	    (json_int_t)added, "removed", (json_int_t)removed, "updated",
-	    (json_int_t)updated, "refreshed", (json_int_t)filled);
+	    (json_int_t)updated, "refreshed", (json_int_t)filled, "threaded",
+	    (json_int_t)threaded);
 out:
 	if (r->error != NULL)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -280,6 +296,7 @@ out:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(up);
 	sqlite3_finalize(fill);
+	sqlite3_finalize(all);
 }
 
 /*

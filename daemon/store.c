@@ -195,6 +195,8 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 		store_close(st);
 		return NULL;
 	}
+	/* Conversations for what an older mailctld stored. */
+	store_conversation_fill(st);
 	return st;
 }
 
@@ -224,6 +226,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->sel_seen);
 	sqlite3_finalize(st->sel_tmp);
+	store_conversation_free(st->conv);
 	sqlite3_close(st->db);
 	sqlite3_close(st->writer.db);
 	sqlite3_close(st->reader.db);
