@@ -43,6 +43,9 @@ offers "mailctl help wa" watch
 offers "mailctl mark 3 --" --json --help --read --unread
 offers "mailctl refilter --d" --dry-run
 offers "mailctl read 3 --k" --keep-unread
+offers "mailctl th" thread
+offers "mailctl ls --th" --threads
+offers "mailctl thread 3 --" --json --help --no-pager
 
 # Names from the running daemon (none when it does not answer).
 export MAILCTL_SOCKET=$SOCK
