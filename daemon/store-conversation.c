@@ -646,7 +646,8 @@ ops_thread(struct store *st, sqlite3 *db, struct ops_req *r)
 	sqlite3_stmt		*s = NULL;
 	size_t			 n = 0, nnodes = 0, i, rows = 0;
 	long long		 thread = -1;
-	char			 num[96];
+	char			 num[96], sql[512];
+	const char		*which;
 	int			 rc = SQLITE_DONE;
 
 	(void)st;
@@ -665,9 +666,11 @@ ops_thread(struct store *st, sqlite3 *db, struct ops_req *r)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		thread = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	if ((s = ops_prepare(db, r, "SELECT id, coalesce(thread_key, '') FROM "
-	    "messages WHERE coalesce(thread, -id) = ?1 ORDER BY id LIMIT "
-	    "?2")) == NULL)
+	/* By the index on thread; an unthreaded message is alone. */
+	which = thread > 0 ? "thread = ?1" : "id = -?1";
+	snprintf(sql, sizeof sql, "SELECT id, coalesce(thread_key, '') FROM "
+	    "messages WHERE %s ORDER BY id LIMIT ?2", which);
+	if ((s = ops_prepare(db, r, sql)) == NULL)
 		goto out;
 	sqlite3_bind_int64(s, 1, thread);
 	sqlite3_bind_int64(s, 2, STORE_CONV_MAX);
@@ -696,9 +699,9 @@ ops_thread(struct store *st, sqlite3 *db, struct ops_req *r)
 		goto fail;
 	qsort(nodes, nnodes, sizeof *nodes, store_conv_node_cmp);
 	store_conv_place(msgs, n, nodes, nnodes);
-	if ((s = ops_prepare(db, r, "SELECT " OPS_LIST_COLUMNS " FROM messages "
-	    "m WHERE coalesce(thread, -id) = ?1 ORDER BY coalesce(date, added), "
-	    "id LIMIT ?2")) == NULL)
+	snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS " FROM messages "
+	    "m WHERE %s ORDER BY coalesce(date, added), id LIMIT ?2", which);
+	if ((s = ops_prepare(db, r, sql)) == NULL)
 		goto out;
 	sqlite3_bind_int64(s, 1, thread);
 	sqlite3_bind_int64(s, 2, STORE_CONV_MAX);
@@ -737,4 +740,134 @@ out:
 		free(nodes[i].parent);
 	}
 	free(nodes);
+}
+
+/* A set of conversation ids (open addressing; 0 is never one). */
+struct store_conv_set {
+	long long	*v;
+	size_t		 size;		/* a power of two */
+	size_t		 n;
+};
+
+/* Add t; return 0 when it was there already. */
+static int
+store_conv_set_add(struct store_conv_set *set, long long t)
+{
+	struct store_conv_set	 big;
+	size_t			 i, h;
+
+	if (2 * (set->n + 1) > set->size) {
+		big.size = set->size == 0 ? 256 : 2 * set->size;
+		big.v = xcalloc(big.size, sizeof *big.v);
+		big.n = 0;
+		for (i = 0; i < set->size; i++)
+			if (set->v[i] != 0)
+				store_conv_set_add(&big, set->v[i]);
+		free(set->v);
+		*set = big;
+	}
+	h = (size_t)((unsigned long long)t * 0x9e3779b97f4a7c15ULL) &
+	    (set->size - 1);
+	while (set->v[h] != 0) {
+		if (set->v[h] == t)
+			return 0;
+		h = (h + 1) & (set->size - 1);
+	}
+	set->v[h] = t;
+	set->n++;
+	return 1;
+}
+
+/* Bind the filters of a listing from 1 on; return the next index. */
+static int
+store_conv_bind(sqlite3_stmt *s, const char *folder, const char *account)
+{
+	int	 n = 0;
+
+	if (folder != NULL)
+		sqlite3_bind_text(s, ++n, folder, -1, SQLITE_STATIC);
+	if (account != NULL)
+		sqlite3_bind_text(s, ++n, account, -1, SQLITE_STATIC);
+	return n + 1;
+}
+
+/*
+ * list with threads (ops_list chose the messages: where, with folder and
+ * account to bind): walk the chosen messages newest first, and for each
+ * conversation met the first time, its newest chosen message with the
+ * number of chosen messages and of those unread. A short listing reads
+ * a few rows and a few small conversations, not the whole index.
+ */
+void
+ops_list_threads(sqlite3 *db, struct ops_req *r, const char *where,
+    const char *folder, const char *account)
+{
+	struct store_conv_set	 seen = { NULL, 0, 0 };
+	struct ops_text		 text = { NULL, 0, 0 };
+	sqlite3_stmt		*walk = NULL, *one[2] = { NULL, NULL }, *s;
+	json_t			*p = r->params;
+	long long		 limit = -1, offset, t, skipped = 0, rows = 0;
+	char			 sql[1024], num[96];
+	int			 rc, i, k;
+
+	if (json_object_get(p, "limit") != NULL)
+		limit = json_integer_value(json_object_get(p, "limit"));
+	offset = json_integer_value(json_object_get(p, "offset"));
+	snprintf(sql, sizeof sql, "SELECT coalesce(thread, -id) FROM messages "
+	    "WHERE %s ORDER BY id DESC", where);
+	if ((walk = ops_prepare(db, r, sql)) == NULL)
+		return;
+	for (i = 0; i < 2; i++) {
+		snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS ", g.n, "
+		    "g.unread FROM (SELECT max(id) AS top, count(*) AS n, "
+		    "sum(instr(flags, 'S') = 0) AS unread FROM messages WHERE %s "
+		    "AND %s) g JOIN messages m ON m.id = g.top", where,
+		    i == 0 ? "thread = ?" : "id = ?");
+		if ((one[i] = ops_prepare(db, r, sql)) == NULL)
+			goto out;
+	}
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	store_conv_bind(walk, folder, account);
+	ops_text_raw(&text, "[");
+	while (limit != 0 && (rc = sqlite3_step(walk)) == SQLITE_ROW) {
+		t = sqlite3_column_int64(walk, 0);
+		if (!store_conv_set_add(&seen, t) || skipped++ < offset)
+			continue;
+		s = one[t < 0];
+		k = store_conv_bind(s, folder, account);
+		sqlite3_bind_int64(s, k, t < 0 ? -t : t);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (rows++ > 0)
+				ops_text_raw(&text, ",");
+			ops_text_entry(&text, s);
+			snprintf(num, sizeof num, ",\"count\":%lld,\"unread\":"
+			    "%lld}", (long long)sqlite3_column_int64(s, 10),
+			    (long long)sqlite3_column_int64(s, 11));
+			ops_text_raw(&text, num);
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW)
+			break;
+		if (limit > 0 && rows == limit) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	ops_text_raw(&text, "]");
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (limit == 0 || rc == SQLITE_DONE) {
+		r->text = text.buf;
+		r->textlen = text.len;
+		text.buf = NULL;
+		goto out;
+	}
+fail:
+	ops_fail_db(r, db);
+out:
+	free(text.buf);
+	free(seen.v);
+	sqlite3_finalize(walk);
+	sqlite3_finalize(one[0]);
+	sqlite3_finalize(one[1]);
 }

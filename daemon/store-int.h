@@ -305,6 +305,8 @@ int		 store_conversation_redo(struct store *, sqlite3 *,
 void		 store_conversation_fill(struct store *);
 void		 store_conversation_free(struct store_conv *);
 void		 ops_thread(struct store *, sqlite3 *, struct ops_req *);
+void		 ops_list_threads(sqlite3 *, struct ops_req *, const char *where,
+		    const char *folder, const char *account);
 
 /* store-thread.c */
 int		 store_threads_start(struct store *, struct event_base *,

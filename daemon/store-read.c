@@ -141,16 +141,14 @@ ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 
 /*
  * list: messages, newest first, by folder, account, unread (as text).
- * With threads, one entry per conversation instead: its newest message
- * among those chosen, with count and unread (of those chosen), newest
- * conversation first.
+ * With threads, one entry per conversation instead (ops_list_threads).
  */
 void
 ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	json_t		*p = r->params;
 	const char	*folder, *account;
-	char		 canon[OPS_NAME_MAX], sql[1024], where[128], num[64];
+	char		 canon[OPS_NAME_MAX], sql[1024], where[128];
 	struct ops_text	 text = { NULL, 0, 0 };
 	sqlite3_stmt	*s;
 	size_t		 rows = 0;
@@ -167,16 +165,13 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 	    account != NULL ? " AND account = ?" : "",
 	    json_is_true(json_object_get(p, "unread")) ?
 	    " AND instr(flags, 'S') = 0" : "");
-	if (threads)
-		snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS ", g.n, "
-		    "g.unread FROM (SELECT max(id) AS top, count(*) AS n, "
-		    "sum(instr(flags, 'S') = 0) AS unread FROM messages WHERE "
-		    "%s GROUP BY coalesce(thread, -id)) g JOIN messages m ON "
-		    "m.id = g.top ORDER BY g.top DESC LIMIT ? OFFSET ?", where);
-	else
-		snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS " FROM "
-		    "messages m WHERE %s ORDER BY id DESC LIMIT ? OFFSET ?",
-		    where);
+	if (threads) {
+		ops_list_threads(db, r, where, folder != NULL ? canon : NULL,
+		    account);
+		return;
+	}
+	snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS " FROM "
+	    "messages m WHERE %s ORDER BY id DESC LIMIT ? OFFSET ?", where);
 	if ((s = ops_prepare(db, r, sql)) == NULL)
 		return;
 	if (folder != NULL)
@@ -192,12 +187,6 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 		if (rows++ > 0)
 			ops_text_raw(&text, ",");
 		ops_text_entry(&text, s);
-		if (threads) {
-			snprintf(num, sizeof num, ",\"count\":%lld,"
-			    "\"unread\":%lld", (long long)sqlite3_column_int64(
-			    s, 10), (long long)sqlite3_column_int64(s, 11));
-			ops_text_raw(&text, num);
-		}
 		ops_text_raw(&text, "}");
 	}
 	ops_text_raw(&text, "]");
