@@ -15,8 +15,9 @@
  *      ancestors, mime-thread.c) are looked up; it joins the one with the
  *      smallest id, and the others are merged into that one (a late
  *      parent, or a message that ties two branches together, joins them);
- *   2. none at all, and no ancestors named: the subject fallback (below);
- *   3. still none: it starts a conversation whose id is its own message id;
+ *   2. when it names no ancestor, the conversation the subject fallback
+ *      finds (below) is one of those too;
+ *   3. none at all: it starts a conversation whose id is its own message id;
  *   4. its ancestors are linked oldest to newest, each to the one before,
  *      unless the node has a parent already or the link would close a
  *      loop; its own node gets the nearest ancestor as parent (its own
@@ -31,10 +32,13 @@
  * node, a placeholder now, so the others stay together.
  *
  * The subject fallback: a message that names no ancestor joins the
- * conversation of a message with the same subject key (mime-thread.c)
- * dated within STORE_CONV_WINDOW of it, when one of the two subjects is a
- * reply's ("Re: x" joins "x", and "x" joins "Re: x"): two mails alike in
- * subject alone (a daily report) stay apart. A message joined so is a
+ * conversation of another that names none, with the same subject key
+ * (mime-thread.c), dated within STORE_CONV_WINDOW of it, when one of the
+ * two subjects is a reply's ("Re: x" joins "x", and "x" joins "Re: x",
+ * whichever came first: only messages naming no ancestor keep their key
+ * in messages.thread_subject, so each of the two finds the other); two
+ * mails alike in subject alone (a daily report) stay apart, and so does
+ * a message whose References point elsewhere. A message joined so is a
  * root of its conversation (depth 0).
  *
  * Walking up the parent links is bounded by STORE_CONV_WALK steps: a
@@ -286,9 +290,13 @@ store_conversation_add(struct store *st, sqlite3 *db, long long id,
 		if (rc == 1)
 			store_conv_touch(set, &n, t);
 	}
-	/* 2: by subject, when it names no ancestor at all. */
-	subj = info->thread_subject;
-	if (n == 0 && nrefs == 0 && subj != NULL && *subj != '\0') {
+	/*
+	 * 2: by subject, when it names no ancestor: among the messages that
+	 * name none either (only they keep their subject's key), so that the
+	 * order they come in does not matter.
+	 */
+	subj = nrefs == 0 ? info->thread_subject : NULL;
+	if (subj != NULL && *subj != '\0') {
 		sqlite3_bind_text(c->by_subject, 1, subj, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(c->by_subject, 2, info->date);
 		sqlite3_bind_int64(c->by_subject, 3, STORE_CONV_WINDOW);
@@ -324,7 +332,7 @@ store_conversation_add(struct store *st, sqlite3 *db, long long id,
 	sqlite3_bind_int64(c->set_msg, 1, target);
 	sqlite3_bind_text(c->set_msg, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->set_msg, 3, subj != NULL && *subj != '\0' ? subj :
-	    NULL, -1, SQLITE_STATIC);
+	    NULL, -1, SQLITE_STATIC);	/* NULL when it names ancestors */
 	sqlite3_bind_int(c->set_msg, 4, info->thread_reply);
 	sqlite3_bind_int64(c->set_msg, 5, id);
 	rc = sqlite3_step(c->set_msg);

@@ -125,9 +125,9 @@ static const char store_schema_v6[] =
 /*
  * Version 8: conversations (store-conversation.c). messages.thread is the
  * conversation's id, thread_key the message's own id ("<...>", or "#ID"
- * for one without a Message-ID), thread_subject its subject's key and
- * thread_reply whether that subject was a reply's (the subject fallback
- * looks them up). thread_nodes: every id seen, of a message stored or
+ * for one without a Message-ID), thread_subject its subject's key (only
+ * for a message naming no other: the subject fallback looks them up) and
+ * thread_reply whether that subject was a reply's. thread_nodes: every id seen, of a message stored or
  * only named by another's References (a placeholder), with its parent's
  * id and its conversation. Rows from before are threaded by a background
  * job on the writer (store_conversation_fill), thread NULL until then.
