@@ -82,6 +82,7 @@ struct store_conv {
 	sqlite3_stmt	*merge_msgs;
 	sqlite3_stmt	*merge_nodes;
 	sqlite3_stmt	*set_msg;
+	sqlite3_stmt	*keep;
 };
 
 /* Free the statements (NULL is fine). */
@@ -97,6 +98,7 @@ store_conversation_free(struct store_conv *c)
 	sqlite3_finalize(c->merge_msgs);
 	sqlite3_finalize(c->merge_nodes);
 	sqlite3_finalize(c->set_msg);
+	sqlite3_finalize(c->keep);
 	free(c);
 }
 
@@ -126,9 +128,12 @@ store_conv_get(struct store *st, sqlite3 *db)
 	    &c->merge_msgs, &cause) != 0 ||
 	    store_prepare(db, "UPDATE thread_nodes SET thread = ?1 WHERE thread "
 	    "= ?2", &c->merge_nodes, &cause) != 0 ||
-	    store_prepare(db, "UPDATE messages SET thread = ?, thread_key = ?, "
-	    "thread_subject = ?, thread_reply = ? WHERE id = ?", &c->set_msg,
-	    &cause) != 0) {
+	    store_prepare(db, "UPDATE messages SET thread_key = ?1, "
+	    "thread_subject = ?2, thread_reply = ?3, thread_refs = ?4, thread "
+	    "= ?6 WHERE id = ?5", &c->set_msg, &cause) != 0 ||
+	    store_prepare(db, "UPDATE messages SET thread_key = ?1, "
+	    "thread_subject = ?2, thread_reply = ?3, thread_refs = ?4 WHERE id "
+	    "= ?5", &c->keep, &cause) != 0) {
 		log_warnx("store: %s", cause);
 		free(cause);
 		store_conversation_free(c);
@@ -258,6 +263,58 @@ store_conv_touch(long long *set, size_t *n, long long t)
 }
 
 /*
+ * Bind what the index keeps for threading a message again to ?1..?5 of
+ * s: its key (NULL for "#ID"), subject key (only when it names no
+ * ancestor), reply, ancestors (joined by spaces) and id. Return the
+ * joined ancestors, for the caller to free once s ran.
+ */
+static char *
+store_conv_bind_keep(sqlite3_stmt *s, long long id,
+    const struct store_info *info)
+{
+	const char	*subj = info->thread_subject;
+	char		*refs, *p;
+	size_t		 i, len = 1;
+
+	for (i = 0; i < info->nthread_refs; i++)
+		len += strlen(info->thread_refs[i]) + 1;
+	p = refs = xmalloc(len);
+	*p = '\0';
+	for (i = 0; i < info->nthread_refs; i++)
+		p += sprintf(p, "%s%s", i > 0 ? " " : "",
+		    info->thread_refs[i]);
+	if (info->nthread_refs > 0 || (subj != NULL && *subj == '\0'))
+		subj = NULL;
+	sqlite3_bind_text(s, 1, info->thread_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, subj, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, info->thread_reply);
+	sqlite3_bind_text(s, 4, refs, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, id);
+	return refs;
+}
+
+/*
+ * Keep what threading the message id again needs, without threading it
+ * now (reindex adds rows before it threads them all, in id order).
+ */
+int
+store_conversation_keep(struct store *st, sqlite3 *db, long long id,
+    const struct store_info *info)
+{
+	struct store_conv	*c;
+	char			*refs;
+	int			 rc;
+
+	if ((c = store_conv_get(st, db)) == NULL)
+		return -1;
+	refs = store_conv_bind_keep(c->keep, id, info);
+	rc = sqlite3_step(c->keep);
+	sqlite3_reset(c->keep);
+	free(refs);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
  * Thread the message recorded as id (see the top of this file), in the
  * caller's transaction on the writer. Return -1 on an index error.
  */
@@ -267,7 +324,7 @@ store_conversation_add(struct store *st, sqlite3 *db, long long id,
 {
 	struct store_conv	*c;
 	long long		 set[MIME_THREAD_REFS_MAX + 2], t, target;
-	char			 own[32];
+	char			 own[32], *refs;
 	const char		*key = info->thread_id, *subj;
 	size_t			 n = 0, i, nrefs = info->nthread_refs;
 	int			 rc;
@@ -329,14 +386,12 @@ store_conversation_add(struct store *st, sqlite3 *db, long long id,
 	if (store_conv_link(c, key, nrefs > 0 ? info->thread_refs[nrefs - 1] :
 	    NULL, target, 1) != 0)
 		return -1;
-	sqlite3_bind_int64(c->set_msg, 1, target);
-	sqlite3_bind_text(c->set_msg, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->set_msg, 3, subj != NULL && *subj != '\0' ? subj :
-	    NULL, -1, SQLITE_STATIC);	/* NULL when it names ancestors */
-	sqlite3_bind_int(c->set_msg, 4, info->thread_reply);
-	sqlite3_bind_int64(c->set_msg, 5, id);
+	refs = store_conv_bind_keep(c->set_msg, id, info);
+	sqlite3_bind_text(c->set_msg, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(c->set_msg, 6, target);
 	rc = sqlite3_step(c->set_msg);
 	sqlite3_reset(c->set_msg);
+	free(refs);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -383,12 +438,37 @@ store_conv_read(int fd, struct store_info *info)
 	return 0;
 }
 
+/* What the index kept for threading a message again (row of s from 7). */
+static void
+store_conv_kept(sqlite3_stmt *s, struct store_info *info)
+{
+	const char	*key = (const char *)sqlite3_column_text(s, 7);
+	const char	*refs = (const char *)sqlite3_column_text(s, 8);
+	const char	*subj = (const char *)sqlite3_column_text(s, 9);
+	const char	*sp;
+
+	if (key != NULL && key[0] != '#')
+		info->thread_id = xstrdup(key);
+	info->thread_subject = xstrdup(subj != NULL ? subj : "");
+	info->thread_reply = sqlite3_column_int(s, 10);
+	while (*refs != '\0' && info->nthread_refs < MIME_THREAD_REFS_MAX) {
+		if ((sp = strchr(refs, ' ')) == NULL)
+			sp = refs + strlen(refs);
+		info->thread_refs = xreallocarray(info->thread_refs,
+		    info->nthread_refs + 1, sizeof *info->thread_refs);
+		info->thread_refs[info->nthread_refs++] = xstrndup(refs,
+		    sp - refs);
+		refs = *sp != '\0' ? sp + 1 : sp;
+	}
+}
+
 /*
  * Thread again each message of the query s (columns: id, account,
- * folder, dir, file, flags, date), reading its headers from its file, in
- * the caller's transaction; *done counts them. A message whose file
- * cannot be read is threaded as one without headers. Return -1 on an
- * index error, 1 when the daemon is stopping (what is done stays done).
+ * folder, dir, file, flags, date, then STORE_CONV_KEPT), from what the
+ * index kept of it, else from the headers of its file, in the caller's
+ * transaction; *done counts them. A message whose file cannot be read is
+ * threaded as one without headers. Return -1 on an index error, 1 when
+ * the daemon is stopping (what is done stays done).
  */
 int
 store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
@@ -411,6 +491,10 @@ store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
 		ops_col(s, 4, row.file, sizeof row.file);
 		ops_col(s, 5, row.flags, sizeof row.flags);
 		info.date = sqlite3_column_int64(s, 6);
+		if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+			store_conv_kept(s, &info);
+			goto add;
+		}
 		ops_path(&row, path, sizeof path);
 		fd = openat(st->dirfd, path, O_RDONLY | O_CLOEXEC);
 		if (fd == -1 && ops_search(st, &row) == 0) {
@@ -421,6 +505,7 @@ store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
 			store_conv_read(fd, &info);
 			close(fd);
 		}
+add:
 		rc = store_conversation_add(st, db, row.id, &info);
 		store_info_free(&info);
 		if (rc != 0)
@@ -450,8 +535,8 @@ store_fill_run(struct store *st, sqlite3 *db, struct store_job *job)
 	if (store_stopping(st))
 		return;
 	if (store_prepare(db, "SELECT id, account, folder, dir, file, flags, "
-	    "coalesce(date, added) FROM messages WHERE thread IS NULL ORDER BY "
-	    "id LIMIT ?", &s, &cause) != 0 ||
+	    "coalesce(date, added), " STORE_CONV_KEPT " FROM messages WHERE "
+	    "thread IS NULL ORDER BY id LIMIT ?", &s, &cause) != 0 ||
 	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		f->failed = 1;
 		log_warnx("store: cannot thread the index: %s", cause != NULL ?

@@ -126,8 +126,10 @@ static const char store_schema_v6[] =
  * Version 8: conversations (store-conversation.c). messages.thread is the
  * conversation's id, thread_key the message's own id ("<...>", or "#ID"
  * for one without a Message-ID), thread_subject its subject's key (only
- * for a message naming no other: the subject fallback looks them up) and
- * thread_reply whether that subject was a reply's. thread_nodes: every id seen, of a message stored or
+ * for a message naming no other: the subject fallback looks them up),
+ * thread_reply whether that subject was a reply's, and thread_refs the
+ * ids it names, oldest first, separated by spaces (NULL: not read yet),
+ * so that threading again (reindex) needs the index alone. thread_nodes: every id seen, of a message stored or
  * only named by another's References (a placeholder), with its parent's
  * id and its conversation. Rows from before are threaded by a background
  * job on the writer (store_conversation_fill), thread NULL until then.
@@ -138,6 +140,7 @@ static const char store_schema_v8[] =
     "ALTER TABLE messages ADD COLUMN thread_key TEXT;"
     "ALTER TABLE messages ADD COLUMN thread_subject TEXT;"
     "ALTER TABLE messages ADD COLUMN thread_reply INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN thread_refs TEXT;"
     "CREATE INDEX messages_thread ON messages (thread);"
     "CREATE INDEX messages_thread_subject ON messages (thread_subject, date);"
     "CREATE TABLE IF NOT EXISTS thread_nodes ("

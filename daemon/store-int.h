@@ -300,6 +300,11 @@ void		 store_conversation_info(const struct mime_msg *,
 		    struct store_info *);
 int		 store_conversation_add(struct store *, sqlite3 *,
 		    long long id, const struct store_info *);
+int		 store_conversation_keep(struct store *, sqlite3 *,
+		    long long id, const struct store_info *);
+/* What store_conversation_redo reads after the message's place. */
+#define STORE_CONV_KEPT	"thread_key, thread_refs, thread_subject, " \
+	"thread_reply"
 int		 store_conversation_redo(struct store *, sqlite3 *,
 		    sqlite3_stmt *, long long *done);
 void		 store_conversation_fill(struct store *);

@@ -158,6 +158,11 @@ ops_digest_row(struct store *st, sqlite3_stmt *up, struct ops_row *row,
 		sqlite3_bind_int64(up, 15, id);
 	rc = sqlite3_step(up) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(up);
+	/* Threaded with the others, from the index, once all are in. */
+	if (rc == 0 && store_conversation_keep(st, sqlite3_db_handle(up),
+	    id != 0 ? id : sqlite3_last_insert_rowid(sqlite3_db_handle(up)),
+	    &info) != 0)
+		rc = -1;
 	store_info_free(&info);
 	return rc;
 }
@@ -271,8 +276,8 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 	/* Every conversation again, in the order the messages came. */
 	if (ops_exec(db, r, "UPDATE messages SET thread = NULL; DELETE FROM "
 	    "thread_nodes") != 0 || (all = ops_prepare(db, r, "SELECT id, "
-	    "account, folder, dir, file, flags, coalesce(date, added) FROM "
-	    "messages ORDER BY id")) == NULL)
+	    "account, folder, dir, file, flags, coalesce(date, added), "
+	    STORE_CONV_KEPT " FROM messages ORDER BY id")) == NULL)
 		goto out;
 	switch (store_conversation_redo(st, db, all, &threaded)) {
 	case -1:

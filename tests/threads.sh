@@ -317,6 +317,7 @@ ALTER TABLE messages DROP COLUMN thread;
 ALTER TABLE messages DROP COLUMN thread_key;
 ALTER TABLE messages DROP COLUMN thread_subject;
 ALTER TABLE messages DROP COLUMN thread_reply;
+ALTER TABLE messages DROP COLUMN thread_refs;
 DROP TABLE thread_nodes;
 PRAGMA user_version = 6;
 """)
