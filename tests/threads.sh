@@ -10,7 +10,8 @@
 # references, only a reply to its subject, only within 30 days; thread
 # --json gives order, depth and parent; ls --threads gives counts and
 # unread counts, which follow mark; reindex gives the same threads; rm and
-# rm --purge of a middle message keep the rest together; a store from
+# rm --purge of a middle message keep the rest together; bad params of
+# thread and list get -32602; a store from
 # before conversations (schema 6) is threaded in the background.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
@@ -276,6 +277,34 @@ OUT=$(mailctl ls --threads --unread --json)
 jcheck "ls --threads --unread: counts only unread messages" "[(m['count'], m['unread']) for m in j if m['thread'] == $T0] == [($N0 - 2, $N0 - 2)]"
 OUT=$(COLUMNS=200 mailctl ls --threads --no-pager)
 contains "$OUT" "[$N0/$((N0 - 2))] " "ls --threads for people: [count/unread]"
+
+OUT=$(mailctl ls --threads --limit 2 --offset 1 --json)
+echo "$OUT" >"$T/offset.json"
+OUT=$(mailctl ls --threads --limit 3 --json)
+jcheck "ls --threads: --limit and --offset count conversations" "[m['thread'] for m in j][1:3] == [m['thread'] for m in json.load(open('$T/offset.json'))]"
+OUT=$(mailctl ls Trash --threads --json)
+jcheck "ls --threads of an empty folder: none" 'j == []'
+
+# Bad params of thread and list get -32602, naming the param.
+OUT=$(python3 - "$SOCK" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+reqs = [{"method": "thread", "params": {"id": "x"}},
+        {"method": "thread", "params": {"id": 0}},
+        {"method": "thread", "params": {}},
+        {"method": "list", "params": {"threads": "yes"}}]
+out = []
+f = s.makefile("rwb")
+for i, r in enumerate(reqs):
+    r.update(jsonrpc="2.0", id=i)
+    f.write((json.dumps(r) + "\n").encode()); f.flush()
+    out.append(json.loads(f.readline()))
+print(json.dumps(out))
+PY
+)
+jcheck "thread and list: bad params answer -32602" 'all(r.get("error", {}).get("code") == -32602 for r in j)'
+jcheck "the errors name the param" '"id" in j[0]["error"]["message"] and "id" in j[2]["error"]["message"] and "threads" in j[3]["error"]["message"]'
 
 # reindex: the same threads.
 cp "$T/ls.json" "$T/before.json"
