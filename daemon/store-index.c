@@ -134,21 +134,46 @@ static const char store_schema_v6[] =
  * id and its conversation. Rows from before are threaded by a background
  * job on the writer (store_conversation_fill), thread NULL until then.
  */
-static const char store_schema_v8[] =
-    "BEGIN IMMEDIATE;"
+static const char store_schema_v8_columns[] =
     "ALTER TABLE messages ADD COLUMN thread INTEGER;"
     "ALTER TABLE messages ADD COLUMN thread_key TEXT;"
     "ALTER TABLE messages ADD COLUMN thread_subject TEXT;"
     "ALTER TABLE messages ADD COLUMN thread_reply INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE messages ADD COLUMN thread_refs TEXT;"
-    "CREATE INDEX messages_thread ON messages (thread);"
-    "CREATE INDEX messages_thread_subject ON messages (thread_subject, date);"
+    "ALTER TABLE messages ADD COLUMN thread_refs TEXT;";
+static const char store_schema_v8[] =
+    "CREATE INDEX IF NOT EXISTS messages_thread ON messages (thread);"
+    "CREATE INDEX IF NOT EXISTS messages_thread_subject ON messages "
+    "(thread_subject, date);"
     "CREATE TABLE IF NOT EXISTS thread_nodes ("
     "  msgid TEXT PRIMARY KEY, parent TEXT, thread INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS thread_nodes_thread ON thread_nodes (thread);"
-    "PRAGMA user_version = 8;"
-    "COMMIT;";
+    "PRAGMA user_version = 8;";
+
+/*
+ * Bring an index to version 8 in one transaction; the columns only when
+ * they are missing (an index set back to an older version keeps them).
+ */
+static int
+store_migrate_v8(sqlite3 *db)
+{
+	sqlite3_stmt	*s;
+	int		 have = 0;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info("
+	    "'messages') WHERE name = 'thread_refs'", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		have = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if ((!have && sqlite3_exec(db, store_schema_v8_columns, NULL, NULL,
+	    NULL) != SQLITE_OK) || sqlite3_exec(db, store_schema_v8, NULL,
+	    NULL, NULL) != SQLITE_OK)
+		return -1;
+	return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
 
 /* Describe the last SQLite error of a connection. */
 void
@@ -192,8 +217,8 @@ store_migrate(sqlite3 *db, char **cause)
 	    NULL) != SQLITE_OK) || (version < 5 && sqlite3_exec(db,
 	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 6 && sqlite3_exec(db, store_schema_v6, NULL, NULL,
-	    NULL) != SQLITE_OK) || (version < 8 && sqlite3_exec(db,
-	    store_schema_v8, NULL, NULL, NULL) != SQLITE_OK)) {
+	    NULL) != SQLITE_OK) || (version < 8 && store_migrate_v8(db) !=
+	    0)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
