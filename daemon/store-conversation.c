@@ -82,6 +82,7 @@ struct store_conv {
 	sqlite3_stmt	*merge_msgs;
 	sqlite3_stmt	*merge_nodes;
 	sqlite3_stmt	*set_msg;
+	sqlite3_stmt	*set_thread;
 	sqlite3_stmt	*keep;
 };
 
@@ -99,6 +100,7 @@ store_conversation_free(struct store_conv *c)
 	sqlite3_finalize(c->merge_nodes);
 	sqlite3_finalize(c->set_msg);
 	sqlite3_finalize(c->keep);
+	sqlite3_finalize(c->set_thread);
 	free(c);
 }
 
@@ -133,7 +135,9 @@ store_conv_get(struct store *st, sqlite3 *db)
 	    "= ?6 WHERE id = ?5", &c->set_msg, &cause) != 0 ||
 	    store_prepare(db, "UPDATE messages SET thread_key = ?1, "
 	    "thread_subject = ?2, thread_reply = ?3, thread_refs = ?4 WHERE id "
-	    "= ?5", &c->keep, &cause) != 0) {
+	    "= ?5", &c->keep, &cause) != 0 ||
+	    store_prepare(db, "UPDATE messages SET thread = ? WHERE id = ?",
+	    &c->set_thread, &cause) != 0) {
 		log_warnx("store: %s", cause);
 		free(cause);
 		store_conversation_free(c);
@@ -316,11 +320,13 @@ store_conversation_keep(struct store *st, sqlite3 *db, long long id,
 
 /*
  * Thread the message recorded as id (see the top of this file), in the
- * caller's transaction on the writer. Return -1 on an index error.
+ * caller's transaction on the writer; kept: the index has what info
+ * holds already (only the conversation is written: a third less work
+ * for reindex). Return -1 on an index error.
  */
-int
-store_conversation_add(struct store *st, sqlite3 *db, long long id,
-    const struct store_info *info)
+static int
+store_conv_add(struct store *st, sqlite3 *db, long long id,
+    const struct store_info *info, int kept)
 {
 	struct store_conv	*c;
 	long long		 set[MIME_THREAD_REFS_MAX + 2], t, target;
@@ -386,6 +392,8 @@ store_conversation_add(struct store *st, sqlite3 *db, long long id,
 	if (store_conv_link(c, key, nrefs > 0 ? info->thread_refs[nrefs - 1] :
 	    NULL, target, 1) != 0)
 		return -1;
+	if (kept)
+		return store_conv_step2(c->set_thread, target, id);
 	refs = store_conv_bind_keep(c->set_msg, id, info);
 	sqlite3_bind_text(c->set_msg, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(c->set_msg, 6, target);
@@ -393,6 +401,17 @@ store_conversation_add(struct store *st, sqlite3 *db, long long id,
 	sqlite3_reset(c->set_msg);
 	free(refs);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Thread the message recorded as id (see the top of this file), in the
+ * caller's transaction on the writer. Return -1 on an index error.
+ */
+int
+store_conversation_add(struct store *st, sqlite3 *db, long long id,
+    const struct store_info *info)
+{
+	return store_conv_add(st, db, id, info, 0);
 }
 
 /*
@@ -477,7 +496,7 @@ store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
 	struct store_info	 info;
 	struct ops_row		 row;
 	char			 path[OPS_PATH_MAX];
-	int			 fd, rc;
+	int			 fd, rc, kept;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (*done % 64 == 63 && store_stopping(st))
@@ -491,7 +510,7 @@ store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
 		ops_col(s, 4, row.file, sizeof row.file);
 		ops_col(s, 5, row.flags, sizeof row.flags);
 		info.date = sqlite3_column_int64(s, 6);
-		if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+		if ((kept = sqlite3_column_type(s, 8) != SQLITE_NULL)) {
 			store_conv_kept(s, &info);
 			goto add;
 		}
@@ -506,7 +525,7 @@ store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
 			close(fd);
 		}
 add:
-		rc = store_conversation_add(st, db, row.id, &info);
+		rc = store_conv_add(st, db, row.id, &info, kept);
 		store_info_free(&info);
 		if (rc != 0)
 			return -1;
