@@ -124,7 +124,8 @@ store_conv_get(struct store *st, sqlite3 *db)
 	    "?", &c->node_link, &cause) != 0 ||
 	    store_prepare(db, "SELECT thread FROM messages WHERE thread_subject "
 	    "= ?1 AND date BETWEEN ?2 - ?3 AND ?2 + ?3 AND thread IS NOT NULL "
-	    "AND (?4 OR thread_reply) ORDER BY abs(date - ?2) LIMIT 1",
+	    "AND id < ?5 AND (?4 OR thread_reply) ORDER BY abs(date - ?2) "
+	    "LIMIT 1",
 	    &c->by_subject, &cause) != 0 ||
 	    store_prepare(db, "UPDATE messages SET thread = ?1 WHERE thread = ?2",
 	    &c->merge_msgs, &cause) != 0 ||
@@ -136,8 +137,8 @@ store_conv_get(struct store *st, sqlite3 *db)
 	    store_prepare(db, "UPDATE messages SET thread_key = ?1, "
 	    "thread_subject = ?2, thread_reply = ?3, thread_refs = ?4 WHERE id "
 	    "= ?5", &c->keep, &cause) != 0 ||
-	    store_prepare(db, "UPDATE messages SET thread = ? WHERE id = ?",
-	    &c->set_thread, &cause) != 0) {
+	    store_prepare(db, "UPDATE messages SET thread = ?1 WHERE id = ?2 AND "
+	    "thread IS NOT ?1", &c->set_thread, &cause) != 0) {
 		log_warnx("store: %s", cause);
 		free(cause);
 		store_conversation_free(c);
@@ -364,6 +365,7 @@ store_conv_add(struct store *st, sqlite3 *db, long long id,
 		sqlite3_bind_int64(c->by_subject, 2, info->date);
 		sqlite3_bind_int64(c->by_subject, 3, STORE_CONV_WINDOW);
 		sqlite3_bind_int(c->by_subject, 4, info->thread_reply);
+		sqlite3_bind_int64(c->by_subject, 5, id);
 		rc = sqlite3_step(c->by_subject);
 		if (rc == SQLITE_ROW)
 			store_conv_touch(set, &n,

@@ -274,8 +274,8 @@ ops_reindex(struct store *st, sqlite3 *db, struct ops_req *r)
 			filled++;
 	}
 	/* Every conversation again, in the order the messages came. */
-	if (ops_exec(db, r, "UPDATE messages SET thread = NULL; DELETE FROM "
-	    "thread_nodes") != 0 || (all = ops_prepare(db, r, "SELECT id, "
+	if (ops_exec(db, r, "DELETE FROM thread_nodes") != 0 ||
+	    (all = ops_prepare(db, r, "SELECT id, "
 	    "account, folder, dir, file, flags, coalesce(date, added), "
 	    STORE_CONV_KEPT " FROM messages ORDER BY id")) == NULL)
 		goto out;
