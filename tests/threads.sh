@@ -11,8 +11,9 @@
 # --json gives order, depth and parent; ls --threads gives counts and
 # unread counts, which follow mark; reindex gives the same threads; rm and
 # rm --purge of a middle message keep the rest together; bad params of
-# thread and list get -32602; a store from
-# before conversations (schema 6) is threaded in the background.
+# thread and list get -32602; a store from before conversations (schema
+# 6) is threaded in the background; a reply sent through Postfix is filed
+# in Sent in the conversation it answers.
 . "$(dirname "$0")/lib.sh"
 use_mail_servers
 
@@ -360,5 +361,29 @@ check "an old store: the same threads as before" \
 	python3 -c 'import json,sys; a={m["id"]: m["thread"] for m in json.load(open(sys.argv[1]))}; b={m["id"]: m["thread"] for m in json.load(open(sys.argv[2]))}; sys.exit(a != b)' "$T/before.json" "$T/after.json"
 check "an old store: the fill is logged" grep -q "threaded $((total - 1)) messages of the index" "$T/daemon.log"
 check "user_version is 8" test "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$T/data/index.sqlite")" -ge 8
+
+# A copy filed in Sent joins the conversation it answers (sent through a
+# real Postfix, with In-Reply-To and References of its own).
+if command -v postfix >/dev/null && ms_start_postfix >/dev/null; then
+	python3 - "$T/config.json" "$MS_SMTP_PORT" "$MS_CA_FILE" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["accounts"][0]["smtp"] = {"host": "127.0.0.1", "port": int(sys.argv[2]),
+    "tls": "starttls", "ca_file": sys.argv[3], "user": "alice",
+    "password": "alice-Pw1", "timeout": 20}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+	expect_rc 0 "reload with alice's SMTP" mailctl reload
+	printf 'From: alice@mail.test\nTo: alice@mail.test\nSubject: Re: Topic 2\nMessage-ID: <sent1@gen.test>\nIn-Reply-To: <root2@gen.test>\nReferences: <root2@gen.test>\n\nmy answer\n' >"$T/reply.eml"
+	expect_rc 0 "sendmail a reply to Topic 2" mailctl sendmail -t <"$T/reply.eml"
+	check "the sent copy is filed in Sent" \
+		count_reaches "mailctl ls Sent --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'" 1 30
+	SENT=$(mailctl ls Sent --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+	OUT=$(mailctl thread "$SENT" --json)
+	jcheck "the sent copy is in Topic 2's conversation, under its root" \
+		'[m["parent"] for m in j if m["folder"] == "Sent"] == [m["id"] for m in j if m["subject"] == "Topic 2"]'
+else
+	ok "# SKIP no postfix: the Sent copy's conversation is not checked"
+fi
 
 expect_rc 0 "the daemon still answers status" mailctl status
