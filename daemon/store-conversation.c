@@ -45,8 +45,13 @@
  * chain that deep is treated as a loop and not linked. The index for a
  * store made before version 8 is filled in by store_conversation_fill, a
  * job on the writer that threads STORE_CONV_BATCH messages a transaction
- * and queues itself again behind whatever came meanwhile; reindex
- * threads every message again, in id order.
+ * and queues itself again behind whatever came meanwhile, reading each
+ * message's header block. Reindex threads every message again, in id
+ * order, from what the index keeps (thread_key, thread_refs,
+ * thread_subject, thread_reply: store_conversation_keep), over the
+ * conversations as they were: the nodes are made anew, the subject
+ * fallback looks only at the messages before (by id), already done, and
+ * a message's conversation is written only where it changed.
  */
 #include "autoconf.h"
 

@@ -14,7 +14,8 @@
  *   store-ops.c      the mailbox operations (store_request), with
  *                    store-read.c, store-change.c and store-reindex.c;
  *   store-queue.c    the outbox;
- *   store-imap.c     IMAP folder state and the \Seen sync.
+ *   store-imap.c     IMAP folder state and the \Seen sync;
+ *   store-conversation.c  conversations (threads) and the thread operation.
  */
 #include "autoconf.h"
 
