@@ -124,12 +124,13 @@ check(struct store *st, struct event_base *base, const long long *ids)
 {
 	static char	 why[256];
 	struct wait	 w = { 0, { 0 }, NULL, base };
-	json_t		*e;
+	json_t		*e, *params;
 	size_t		 i, k;
 	long long	 thread = -1;
 
-	store_request_text(st, "thread", json_pack("{s:I}", "id",
-	    (json_int_t)ids[NMSG - 1]), text_cb, &w);
+	params = json_pack("{s:I}", "id", (json_int_t)ids[NMSG - 1]);
+	store_request_text(st, "thread", params, text_cb, &w);
+	json_decref(params);	/* the store holds its own reference */
 	while (!w.done)
 		event_base_dispatch(base);
 	if (w.result == NULL)
