@@ -222,8 +222,11 @@ mime_thread_subject(const char *subject, int *reply)
 	int		 space = 0;
 
 	*reply = 0;
-	/* The key is never longer than the subject. */
-	out = xmalloc(strlen(p) + 2);
+	/*
+	 * The key is at most twice as long as the subject: a space may
+	 * follow each tag ("[a][b]" -> "[a] [b]"; found by fuzz-mime).
+	 */
+	out = xmalloc(2 * strlen(p) + 2);
 	out[0] = '\0';
 	o = out + 1;		/* out[0]: "nothing written yet" */
 	for (;;) {

@@ -58,6 +58,10 @@ main(void)
 	subject("[proj] Re: Meeting", "[proj] meeting", 1);
 	subject("Re: [proj] Meeting", "[proj] meeting", 1);
 	subject("[PROJ]", "[proj]", 0);
+	subject("[a][b][c]x", "[a] [b] [c] x", 0);
+	subject("[a]Re:[b]Re:[c]Re:x", "[a] [b] [c] x", 1);
+	subject("[Re[2]: AW: SV:F] R\xef\xbc\x9a topic",
+	    "[re[2] : aw: sv:f] r\xef\xbc\x9a topic", 0);
 	subject("Reply needed", "reply needed", 0);
 	subject("Re:", "", 1);
 	subject("Re[x]: Meeting", "re[x]: meeting", 0);
