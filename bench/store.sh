@@ -33,7 +33,8 @@
 # median < 20 ms; `mailctl ls INBOX --json` (50,000 entries) median < 1 s;
 # `mailctl reindex` from an empty index < 60 s. Also timed, without a
 # target: reindex with nothing changed, `mailctl folders`,
-# `mailctl ls --unread --limit 50`, the daemon's start with a full index.
+# `mailctl ls --unread --limit 50`, the daemon's start with a full index,
+# `mailctl ls --threads --limit 50` and `mailctl thread ID`.
 # Order: reindex from empty (it builds the index), restart, ls, ls INBOX,
 # folders, ls --unread, then the reindex with nothing changed (last, so
 # that a run killed by --timeout, which leaves the daemon busy, spoils
@@ -318,6 +319,14 @@ main()
 	else
 		check lsunread failed "ls --unread --limit 50 --json: ${got:-no} entries"
 	fi
+
+	# Conversations (issue #20), without a target: ls --threads, and
+	# the thread of the newest unread message.
+	timeit lsthreads "ls --threads --limit 50" "" "$RUNS" 2 /dev/null \
+	    "$MAILCTL" --socket "$SOCK" ls --threads --limit 50 || BROKE=1
+	timeit thread "thread ID" "" "$RUNS" 2 /dev/null "$MAILCTL" \
+	    --socket "$SOCK" thread "$(jq_py "$RUN/unread.json" 'j[0]["id"]')" ||
+	    BROKE=1
 
 	# The floor of any whole-process figure here: spawning a trivial C
 	# program the same way.

@@ -69,6 +69,9 @@ ls_opt(int ch, const char *arg, void *p)
 	case 'P':
 		a->no_pager = 1;
 		return -1;
+	case 't':
+		json_object_set_new(a->params, "threads", json_true());
+		return -1;
 	case 'l':
 	case 'o':
 		n = strtoll(arg, &end, 10);
@@ -271,6 +274,39 @@ ls_pager_end(pid_t pid)
 		;
 }
 
+/*
+ * Put text before each entry's subject: how ls --threads and thread show
+ * what a listing line alone cannot (a conversation's counts, a reply's
+ * depth), in the columns ls lays out.
+ */
+void
+ls_prefix_subject(json_t *m, const char *prefix)
+{
+	const char	*subject = ls_str(m, "subject");
+	char		*s;
+
+	xasprintf(&s, "%s%s", prefix, subject != NULL && *subject != '\0' ?
+	    subject : "(no subject)");
+	json_object_set_new(m, "subject", json_string(s));
+	free(s);
+}
+
+/* Print a listing for people (through a pager when it is long). */
+void
+ls_show(json_t *list, int no_pager)
+{
+	struct ls_layout l;
+	json_t		*m;
+	size_t		 i;
+	pid_t		 pager;
+
+	ls_layout(list, client_term_width(), &l);
+	pager = no_pager ? 0 : ls_pager_start(json_array_size(list));
+	json_array_foreach(list, i, m)
+		ls_print(m, &l);
+	ls_pager_end(pager);
+}
+
 int
 cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
     char **argv)
@@ -283,18 +319,18 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		{ "limit", required_argument, NULL, 'l' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "no-pager", no_argument, NULL, 'P' },
+		{ "threads", no_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ls_args	 a;
-	struct ls_layout l;
 	json_t		*r, *m;
 	size_t		 i;
-	pid_t		 pager;
+	char		 counts[64];
 	int		 rc, folder;
 
 	memset(&a, 0, sizeof a);
 	a.params = json_object();
-	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhua:l:o:", longs,
+	if ((rc = client_parse_opts(cmd, o, argc, argv, "jhua:l:o:t", longs,
 	    ls_opt, &a)) != -1) {
 		json_decref(a.params);
 		return rc;
@@ -323,11 +359,16 @@ cmd_ls(const struct client_cmd *cmd, struct client_opts *o, int argc,
 		json_decref(r);
 		return 0;
 	}
-	ls_layout(r, client_term_width(), &l);
-	pager = a.no_pager ? 0 : ls_pager_start(json_array_size(r));
-	json_array_foreach(r, i, m)
-		ls_print(m, &l);
-	ls_pager_end(pager);
+	/* A conversation: [messages/unread] before its newest's subject. */
+	json_array_foreach(r, i, m) {
+		if (json_object_get(m, "count") == NULL)
+			continue;
+		snprintf(counts, sizeof counts, "[%lld/%lld] ",
+		    json_integer_value(json_object_get(m, "count")),
+		    json_integer_value(json_object_get(m, "unread")));
+		ls_prefix_subject(m, counts);
+	}
+	ls_show(r, a.no_pager);
 	json_decref(r);
 	return 0;
 }

@@ -26,5 +26,10 @@ CMD_DECL(cmd_queue);
 CMD_DECL(cmd_sendmail);
 CMD_DECL(cmd_reply);
 CMD_DECL(cmd_forward);
+CMD_DECL(cmd_thread);
+
+/* cmd-ls.c: a listing for people, shared by ls and thread. */
+void	ls_prefix_subject(json_t *, const char *);
+void	ls_show(json_t *, int no_pager);
 
 #endif

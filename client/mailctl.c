@@ -25,11 +25,15 @@ static const struct client_cmd client_cmds[] = {
 	    "Poll now (every account, or one) and wait for the result.",
 	    cmd_fetch },
 	{ "ls", "[FOLDER] [--unread] [--account NAME] [--limit N] "
-	    "[--offset N] [--no-pager] [--json]",
-	    "List messages, newest first (every folder, or one).", cmd_ls },
+	    "[--offset N] [--threads] [--no-pager] [--json]",
+	    "List messages, newest first (every folder, or one); --threads: "
+	    "one line per conversation, [messages/unread].", cmd_ls },
 	{ "search", "QUERY... [--limit N] [--offset N] [--no-pager] [--json]",
 	    "Find messages by words and terms (from:, subject:, is:unread, "
 	    "date:..., OR, -term), newest first.", cmd_search },
+	{ "thread", "ID [--no-pager] [--json]",
+	    "List the conversation message ID belongs to, oldest first, "
+	    "replies indented.", cmd_thread },
 	{ "read", "ID [--raw] [--keep-unread] [--json]",
 	    "Show a message decoded (--raw: its stored bytes); marks it read "
 	    "(--keep-unread: leaves it as it was).", cmd_read },

@@ -1,7 +1,8 @@
 /*
  * The mailbox methods: list, folders, read, attachments, mark, move,
- * delete, reindex, refilter, search. Each hands its checked params to the store,
- * which runs it on a store thread and answers through rpc_call_answer_cb.
+ * delete, reindex, refilter, search, thread. Each hands its checked params
+ * to the store, which runs it on a store thread and answers through
+ * rpc_call_answer_cb.
  */
 #include "autoconf.h"
 
@@ -77,6 +78,14 @@ rpc_mail_list_exec(struct rpc_call *call, json_t *params)
 		    rpc_mail_text_cb, call);
 }
 
+/* thread: one conversation, as text like list. */
+static void
+rpc_mail_thread_exec(struct rpc_call *call, json_t *params)
+{
+	store_request_text(rpc_call_env(call)->store, "thread", params,
+	    rpc_mail_text_cb, call);
+}
+
 static void
 rpc_mail_reindex_exec(struct rpc_call *call, json_t *params)
 {
@@ -138,6 +147,11 @@ static const struct rpc_param rpc_list_params[] = {
 	{ "unread", RPC_BOOLEAN, 0 },
 	{ "limit", RPC_INTEGER, 0 },
 	{ "offset", RPC_INTEGER, 0 },
+	{ "threads", RPC_BOOLEAN, 0 },
+	{ NULL, 0, 0 }
+};
+static const struct rpc_param rpc_thread_params[] = {
+	{ "id", RPC_INTEGER, 1 },
 	{ NULL, 0, 0 }
 };
 static const struct rpc_param rpc_read_params[] = {
@@ -238,4 +252,8 @@ static const struct rpc_param rpc_search_params[] = {
 const struct rpc_method rpc_search_method = {
 	"search", rpc_search_params, rpc_mail_check_search,
 	rpc_mail_search_exec
+};
+
+const struct rpc_method rpc_thread_method = {
+	"thread", rpc_thread_params, rpc_mail_check_id, rpc_mail_thread_exec
 };

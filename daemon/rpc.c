@@ -81,6 +81,7 @@ extern const struct rpc_method rpc_queue_flush_method;
 extern const struct rpc_method rpc_queue_cancel_method;
 extern const struct rpc_method rpc_reply_method;
 extern const struct rpc_method rpc_forward_method;
+extern const struct rpc_method rpc_thread_method;
 
 /* The dispatch table: one line per method. */
 static const struct rpc_method *const rpc_methods[] = {
@@ -104,6 +105,7 @@ static const struct rpc_method *const rpc_methods[] = {
 	&rpc_queue_cancel_method,
 	&rpc_reply_method,
 	&rpc_forward_method,
+	&rpc_thread_method,
 	NULL
 };
 

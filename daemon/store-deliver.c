@@ -533,6 +533,8 @@ store_record(struct store *st, sqlite3 *db, struct store_msg **msgs,
 			goto fail;
 		sqlite3_reset(st->ins_msg);
 		news[i].id = sqlite3_last_insert_rowid(db);
+		if (store_conversation_add(st, db, news[i].id, info) != 0)
+			goto fail;
 		news[i].folder = xstrdup(m->dest);
 		news[i].notify = info->notify;
 		news[i].from = info->from;

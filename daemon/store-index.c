@@ -24,6 +24,7 @@
 #include "common/xmalloc.h"
 #include "filter.h"
 #include "mime.h"
+#include "mime-thread.h"
 #include "store.h"
 #include "store-int.h"
 
@@ -34,7 +35,7 @@
  * between new/ and cur/ or changed its flags. Version 2 added the decoded
  * header fields, dir, flags and the attachment count; version 3 an index
  * by file; 4 the outbox, 5 by_hand, 6 the IMAP state, 7 the search
- * index.
+ * index, 8 conversations.
  */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -163,6 +164,59 @@ static const char store_schema_v7[] =
     "PRAGMA user_version = 7;"
     "COMMIT;";
 
+/*
+ * Version 8: conversations (store-conversation.c). messages.thread is the
+ * conversation's id, thread_key the message's own id ("<...>", or "#ID"
+ * for one without a Message-ID), thread_subject its subject's key (only
+ * for a message naming no other: the subject fallback looks them up),
+ * thread_reply whether that subject was a reply's, and thread_refs the
+ * ids it names, oldest first, separated by spaces (NULL: not read yet),
+ * so that threading again (reindex) needs the index alone. thread_nodes: every id seen, of a message stored or
+ * only named by another's References (a placeholder), with its parent's
+ * id and its conversation. Rows from before are threaded by a background
+ * job on the writer (store_conversation_fill), thread NULL until then.
+ */
+static const char store_schema_v8_columns[] =
+    "ALTER TABLE messages ADD COLUMN thread INTEGER;"
+    "ALTER TABLE messages ADD COLUMN thread_key TEXT;"
+    "ALTER TABLE messages ADD COLUMN thread_subject TEXT;"
+    "ALTER TABLE messages ADD COLUMN thread_reply INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN thread_refs TEXT;";
+static const char store_schema_v8[] =
+    "CREATE INDEX IF NOT EXISTS messages_thread ON messages (thread);"
+    "CREATE INDEX IF NOT EXISTS messages_thread_subject ON messages "
+    "(thread_subject, date);"
+    "CREATE TABLE IF NOT EXISTS thread_nodes ("
+    "  msgid TEXT PRIMARY KEY, parent TEXT, thread INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS thread_nodes_thread ON thread_nodes (thread);"
+    "PRAGMA user_version = 8;";
+
+/*
+ * Bring an index to version 8 in one transaction; the columns only when
+ * they are missing (an index set back to an older version keeps them).
+ */
+static int
+store_migrate_v8(sqlite3 *db)
+{
+	sqlite3_stmt	*s;
+	int		 have = 0;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info("
+	    "'messages') WHERE name = 'thread_refs'", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		have = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if ((!have && sqlite3_exec(db, store_schema_v8_columns, NULL, NULL,
+	    NULL) != SQLITE_OK) || sqlite3_exec(db, store_schema_v8, NULL,
+	    NULL, NULL) != SQLITE_OK)
+		return -1;
+	return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1;
+}
+
 /* Describe the last SQLite error of a connection. */
 void
 store_dberr(sqlite3 *db, const char *what, char **cause)
@@ -206,7 +260,8 @@ store_migrate(sqlite3 *db, char **cause)
 	    store_schema_v5, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 6 && sqlite3_exec(db, store_schema_v6, NULL, NULL,
 	    NULL) != SQLITE_OK) || (version < 7 && sqlite3_exec(db,
-	    store_schema_v7, NULL, NULL, NULL) != SQLITE_OK)) {
+	    store_schema_v7, NULL, NULL, NULL) != SQLITE_OK) ||
+	    (version < 8 && store_migrate_v8(db) != 0)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -363,6 +418,7 @@ store_digest(int fd, size_t size, const struct filter *f,
 	info->attachments = mime_nattachments(msg);
 	if (text)
 		info->text = store_search_text(msg);
+	store_conversation_info(msg, info);
 	info->folder = filter_folder(f, info->from, info->subject, msg,
 	    &info->notify);
 	store_mime_close(&sm);
@@ -396,6 +452,9 @@ store_info_free(struct store_info *info)
 	free(info->subject);
 	free(info->message_id);
 	store_text_free(info->text);
+	free(info->thread_id);
+	mime_thread_refs_free(info->thread_refs, info->nthread_refs);
+	free(info->thread_subject);
 	memset(info, 0, sizeof *info);
 }
 

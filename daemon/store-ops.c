@@ -417,6 +417,7 @@ static const struct ops_op ops_table[] = {
 	{ "queue.cancel", 1, ops_queue_cancel },
 	{ "reply.source", 0, ops_reply_source },
 	{ "search",	 0, ops_query },
+	{ "thread",	 0, ops_thread },
 };
 
 /* On a store thread: run the operation. */

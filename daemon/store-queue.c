@@ -590,7 +590,9 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 	sqlite3_bind_int64(s, 3, sb.st_size);
 	sqlite3_bind_int64(s, 4, time(NULL));
 	store_bind_info(s, 5, &info);
-	if (sqlite3_step(s) == SQLITE_DONE)
+	if (sqlite3_step(s) == SQLITE_DONE &&
+	    store_conversation_add(st, db, sqlite3_last_insert_rowid(db),
+	    &info) == 0)
 		id = sqlite3_last_insert_rowid(db);
 	else
 		ops_fail_db(r, db);

@@ -110,8 +110,9 @@ ops_has(const char *flags, char flag)
 }
 
 /*
- * Append a list entry from a row of ops_list's query (or a search's), the
- * object left open for more members.
+ * Append a list entry from a row of a listing's query (OPS_LIST_COLUMNS:
+ * ops_list's, a search's, a thread's), the object left open for more
+ * members.
  */
 void
 ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
@@ -146,32 +147,48 @@ ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 	    (long long)sqlite3_column_int64(s, 8));
 	ops_text_raw(t, num);
 	ops_text_string(t, flags != NULL ? flags : "");
+	if (sqlite3_column_type(s, 9) == SQLITE_NULL)
+		ops_text_raw(t, ",\"thread\":null");
+	else {
+		snprintf(num, sizeof num, ",\"thread\":%lld",
+		    (long long)sqlite3_column_int64(s, 9));
+		ops_text_raw(t, num);
+	}
 }
 
-/* list: messages, newest first, by folder, account, unread (as text). */
+/*
+ * list: messages, newest first, by folder, account, unread (as text).
+ * With threads, one entry per conversation instead (ops_list_threads).
+ */
 void
 ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 {
 	json_t		*p = r->params;
 	const char	*folder, *account;
-	char		 canon[OPS_NAME_MAX], sql[512];
+	char		 canon[OPS_NAME_MAX], sql[1024], where[128];
 	struct ops_text	 text = { NULL, 0, 0 };
 	sqlite3_stmt	*s;
 	size_t		 rows = 0;
-	int		 rc, n = 0;
+	int		 rc, n = 0, threads;
 
 	folder = json_string_value(json_object_get(p, "folder"));
 	account = json_string_value(json_object_get(p, "account"));
+	threads = json_is_true(json_object_get(p, "threads"));
 	if (folder != NULL && ops_folder(st, r, folder, canon,
 	    sizeof canon, 0) != 0)
 		return;
-	snprintf(sql, sizeof sql, "SELECT id, account, folder, from_hdr, "
-	    "subject, coalesce(date, added), size, flags, attachments FROM "
-	    "messages WHERE 1%s%s%s ORDER BY id DESC LIMIT ? OFFSET ?",
+	snprintf(where, sizeof where, "1%s%s%s",
 	    folder != NULL ? " AND folder = ?" : "",
 	    account != NULL ? " AND account = ?" : "",
 	    json_is_true(json_object_get(p, "unread")) ?
 	    " AND instr(flags, 'S') = 0" : "");
+	if (threads) {
+		ops_list_threads(db, r, where, folder != NULL ? canon : NULL,
+		    account);
+		return;
+	}
+	snprintf(sql, sizeof sql, "SELECT " OPS_LIST_COLUMNS " FROM "
+	    "messages m WHERE %s ORDER BY id DESC LIMIT ? OFFSET ?", where);
 	if ((s = ops_prepare(db, r, sql)) == NULL)
 		return;
 	if (folder != NULL)
@@ -374,6 +391,23 @@ ops_read_more(json_t *o, const struct mime_msg *msg)
 	json_object_set_new(o, "warnings", warns);
 }
 
+/* The conversation a message belongs to (null until it is known). */
+static json_t *
+ops_thread_of(sqlite3 *db, long long id)
+{
+	sqlite3_stmt	*s;
+	json_t		*v = json_null();
+
+	if (sqlite3_prepare_v2(db, "SELECT thread FROM messages WHERE id = ? "
+	    "AND thread IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
+		return v;
+	sqlite3_bind_int64(s, 1, id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = json_integer(sqlite3_column_int64(s, 0));
+	sqlite3_finalize(s);
+	return v;
+}
+
 /*
  * read: the decoded message (or where its bytes are, with raw), marked
  * read once answered unless keep_unread.
@@ -442,6 +476,8 @@ ops_read(struct store *st, sqlite3 *db, struct ops_req *r)
 			json_object_set_new(r->result, "date_raw",
 			    json_string(v[5]));
 		ops_read_more(r->result, msg);
+		json_object_set_new(r->result, "thread", ops_thread_of(db,
+		    row.id));
 		free(body);
 		for (i = 0; i < 6; i++)
 			free(v[i]);

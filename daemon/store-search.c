@@ -741,16 +741,14 @@ ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
 	}
 	query_free(q);
 	if (qs.match != NULL)
-		xasprintf(&sql, "SELECT m.id, m.account, m.folder, m.from_hdr, "
-		    "m.subject, coalesce(m.date, m.added), m.size, m.flags, "
-		    "m.attachments, mailctl_snippet(search) FROM search CROSS "
+		xasprintf(&sql, "SELECT " OPS_LIST_COLUMNS ", "
+		    "mailctl_snippet(search) FROM search CROSS "
 		    "JOIN messages m ON m.search_key = search.rowid WHERE "
 		    "search MATCH ? AND (%s) ORDER BY search.rowid DESC LIMIT ? "
 		    "OFFSET ?", qs.where);
 	else
-		xasprintf(&sql, "SELECT m.id, m.account, m.folder, m.from_hdr, "
-		    "m.subject, coalesce(m.date, m.added), m.size, m.flags, "
-		    "m.attachments, (SELECT substr(body, 1, 200) FROM "
+		xasprintf(&sql, "SELECT " OPS_LIST_COLUMNS ", "
+		    "(SELECT substr(body, 1, 200) FROM "
 		    "search_text WHERE key = m.search_key) FROM messages m "
 		    "WHERE %s ORDER BY m.search_key DESC LIMIT ? OFFSET ?",
 		    qs.where);
@@ -779,8 +777,9 @@ ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
 			ops_text_raw(&text, ",");
 		ops_text_entry(&text, s);
 		ops_text_raw(&text, ",\"snippet\":");
+		/* The column after OPS_LIST_COLUMNS. */
 		store_search_snippet(&text, (const char *)sqlite3_column_text(s,
-		    9));
+		    10));
 		ops_text_raw(&text, "}");
 	}
 	ops_text_raw(&text, "]");

@@ -14,7 +14,8 @@
  *   store-ops.c      the mailbox operations (store_request), with
  *                    store-read.c, store-change.c and store-reindex.c;
  *   store-queue.c    the outbox;
- *   store-imap.c     IMAP folder state and the \Seen sync.
+ *   store-imap.c     IMAP folder state and the \Seen sync;
+ *   store-conversation.c  conversations (threads) and the thread operation.
  */
 #include "autoconf.h"
 
@@ -197,6 +198,8 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 		return NULL;
 	}
 	store_search_start(st, base);
+	/* Conversations for what an older mailctld stored. */
+	store_conversation_fill(st);
 	return st;
 }
 
@@ -227,6 +230,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->sel_seen);
 	sqlite3_finalize(st->sel_tmp);
 	store_search_free(st->search);
+	store_conversation_free(st->conv);
 	sqlite3_close(st->db);
 	sqlite3_close(st->writer.db);
 	sqlite3_close(st->reader.db);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "daemon/mime.h"
+#include "daemon/mime-thread.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -18,6 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char			*cause = NULL, *s, **ids;
 	size_t			 i, len, n;
 	time_t			 t;
+	int			 reply;
 
 	if ((m = mime_parse((const char *)data, size, &cause)) == NULL) {
 		free(cause);
@@ -35,6 +37,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
+	/* What threading reads of it. */
+	s = mime_thread_id(mime_header(m, "Message-ID"));
+	ids = mime_thread_refs(mime_header(m, "References"),
+	    mime_header(m, "In-Reply-To"), s, &n);
+	mime_thread_refs_free(ids, n);
+	free(s);
+	if ((s = mime_header_text(m, "Subject")) != NULL) {
+		free(mime_thread_subject(s, &reply));
+		free(s);
+	}
 	for (i = 0; i < mime_nwarnings(m); i++)
 		(void)mime_warning(m, i);
 	for (i = 0; i < mime_nattachments(m); i++) {

@@ -48,6 +48,9 @@ offers "mailctl read 3 --k" --keep-unread
 offers "mailctl sea" search
 offers "mailctl search cafe --l" --limit
 offers "mailctl search su" subject:
+offers "mailctl th" thread
+offers "mailctl ls --th" --threads
+offers "mailctl thread 3 --" --json --help --no-pager
 
 # Names from the running daemon (none when it does not answer).
 export MAILCTL_SOCKET=$SOCK

@@ -9,7 +9,7 @@ function __mailctl_names
     end
 end
 
-set -l cmds status fetch ls search read mark mv rm attachments send reply forward queue sendmail folders reindex refilter reload watch help
+set -l cmds status fetch ls search read mark mv rm attachments send reply forward queue sendmail folders reindex refilter reload watch thread help
 complete -c mailctl -f
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s s -l socket -r -F -d "the daemon's socket"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -s c -l config -r -F -d "the configuration to read the socket from"
@@ -35,16 +35,18 @@ complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a reindex -d "re
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a refilter -d "apply the rules again"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a reload -d "reread the configuration"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a watch -d "print events"
+complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a thread -d "a message's conversation"
 complete -c mailctl -n "not __fish_seen_subcommand_from $cmds" -a help -d "usage of a command"
 
-complete -c mailctl -n "__fish_seen_subcommand_from status fetch ls search read mark mv rm attachments send reply forward queue folders reindex refilter reload watch" -l json -d "print JSON"
+complete -c mailctl -n "__fish_seen_subcommand_from status fetch ls search read mark mv rm attachments send reply forward queue folders reindex refilter reload watch thread" -l json -d "print JSON"
 complete -c mailctl -n "__fish_seen_subcommand_from fetch reindex" -a "(__mailctl_names accounts)"
 complete -c mailctl -n "__fish_seen_subcommand_from ls refilter mv" -a "(__mailctl_names folders)"
 complete -c mailctl -n "__fish_seen_subcommand_from ls" -l unread -d "only unread"
 complete -c mailctl -n "__fish_seen_subcommand_from ls send" -l account -x -a "(__mailctl_names accounts)" -d "account"
 complete -c mailctl -n "__fish_seen_subcommand_from ls search" -l limit -x -d "at most N"
 complete -c mailctl -n "__fish_seen_subcommand_from ls search" -l offset -x -d "skip N"
-complete -c mailctl -n "__fish_seen_subcommand_from ls search" -l no-pager -d "never page"
+complete -c mailctl -n "__fish_seen_subcommand_from ls search thread" -l no-pager -d "never page"
+complete -c mailctl -n "__fish_seen_subcommand_from ls" -l threads -d "one line per conversation"
 complete -c mailctl -n "__fish_seen_subcommand_from search" -x -a "from: to: cc: subject: body: folder: account: is:unread is:read is:flagged is:replied is:forwarded has:attachment date: before: after: OR NOT" -d "query term"
 complete -c mailctl -n "__fish_seen_subcommand_from read" -l raw -d "stored bytes"
 complete -c mailctl -n "__fish_seen_subcommand_from read" -s k -l keep-unread -d "do not mark it read"
