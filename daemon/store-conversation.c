@@ -750,6 +750,29 @@ store_conv_place(struct store_conv_msg *msgs, size_t n,
 	free(bykey);
 }
 
+/* A conversation's messages placed in their tree (ops_thread). */
+struct store_conv_placed {
+	struct store_conv_msg	*msgs;
+	size_t			 n;
+};
+
+/* A message's place after its list entry: depth and parent. */
+static void
+store_conv_entry(struct ops_text *t, sqlite3_stmt *s, void *arg)
+{
+	struct store_conv_placed *p = arg;
+	struct store_conv_msg	*m;
+	char			 num[96];
+
+	m = store_conv_by_id(p->msgs, p->n, sqlite3_column_int64(s, 0));
+	if (m != NULL && m->parent != 0)
+		snprintf(num, sizeof num, ",\"depth\":%d,\"parent\":%lld",
+		    m->depth, m->parent);
+	else
+		snprintf(num, sizeof num, ",\"depth\":0,\"parent\":null");
+	ops_text_raw(t, num);
+}
+
 /*
  * thread: the conversation of a message, oldest first, each as in list
  * plus its depth and its parent (the id of the message it answers, or
@@ -758,14 +781,14 @@ store_conv_place(struct store_conv_msg *msgs, size_t n,
 void
 ops_thread(struct store *st, sqlite3 *db, struct ops_req *r)
 {
-	struct store_conv_msg	*msgs = NULL, *m;
+	struct store_conv_msg	*msgs = NULL;
 	struct store_conv_node	*nodes = NULL;
-	struct ops_text		 text = { NULL, 0, 0 };
+	struct store_conv_placed placed;
 	struct ops_row		 row;
 	sqlite3_stmt		*s = NULL;
-	size_t			 n = 0, nnodes = 0, i, rows = 0;
+	size_t			 n = 0, nnodes = 0, i;
 	long long		 thread = -1;
-	char			 num[96], sql[512];
+	char			 sql[512];
 	const char		*which;
 	int			 rc = SQLITE_DONE;
 
@@ -824,33 +847,15 @@ ops_thread(struct store *st, sqlite3 *db, struct ops_req *r)
 		goto out;
 	sqlite3_bind_int64(s, 1, thread);
 	sqlite3_bind_int64(s, 2, STORE_CONV_MAX);
-	ops_text_raw(&text, "[");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		m = store_conv_by_id(msgs, n, sqlite3_column_int64(s, 0));
-		if (rows++ > 0)
-			ops_text_raw(&text, ",");
-		ops_text_entry(&text, s);
-		if (m != NULL && m->parent != 0)
-			snprintf(num, sizeof num, ",\"depth\":%d,\"parent\":"
-			    "%lld}", m->depth, m->parent);
-		else
-			snprintf(num, sizeof num, ",\"depth\":0,\"parent\":"
-			    "null}");
-		ops_text_raw(&text, num);
-	}
-	ops_text_raw(&text, "]");
+	placed.msgs = msgs;
+	placed.n = n;
+	ops_text_rows(r, db, s, store_conv_entry, &placed);
 	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE) {
-		r->text = text.buf;
-		text.buf = NULL;
-		r->textlen = text.len;
-		goto out;
-	}
+	goto out;
 fail:
 	ops_fail_db(r, db);
 out:
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	free(text.buf);
 	for (i = 0; i < n; i++)
 		free(msgs[i].key);
 	free(msgs);

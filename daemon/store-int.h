@@ -242,6 +242,8 @@ void		 ops_text_string(struct ops_text *, const char *);
 /* The operations that only read (store-read.c). */
 void		 ops_text_raw(struct ops_text *, const char *);
 void		 ops_text_entry(struct ops_text *, sqlite3_stmt *);
+void		 ops_text_rows(struct ops_req *, sqlite3 *, sqlite3_stmt *,
+		    void (*)(struct ops_text *, sqlite3_stmt *, void *), void *);
 void		 ops_list(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_folders(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_read(struct store *, sqlite3 *, struct ops_req *);

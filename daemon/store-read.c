@@ -157,6 +157,38 @@ ops_text_entry(struct ops_text *t, sqlite3_stmt *s)
 }
 
 /*
+ * Answer with the rows of a listing's statement s (OPS_LIST_COLUMNS first)
+ * as a JSON array: each entry, what more(t, s, arg) adds to it (when more
+ * is not NULL), closed. A database error fails the request instead.
+ */
+void
+ops_text_rows(struct ops_req *r, sqlite3 *db, sqlite3_stmt *s,
+    void (*more)(struct ops_text *, sqlite3_stmt *, void *), void *arg)
+{
+	struct ops_text	 text = { NULL, 0, 0 };
+	size_t		 rows = 0;
+	int		 rc;
+
+	ops_text_raw(&text, "[");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (rows++ > 0)
+			ops_text_raw(&text, ",");
+		ops_text_entry(&text, s);
+		if (more != NULL)
+			more(&text, s, arg);
+		ops_text_raw(&text, "}");
+	}
+	ops_text_raw(&text, "]");
+	if (rc != SQLITE_DONE) {
+		ops_fail_db(r, db);
+		free(text.buf);
+		return;
+	}
+	r->text = text.buf;
+	r->textlen = text.len;
+}
+
+/*
  * list: messages, newest first, by folder, account, unread (as text).
  * With threads, one entry per conversation instead (ops_list_threads).
  */
@@ -166,10 +198,8 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 	json_t		*p = r->params;
 	const char	*folder, *account;
 	char		 canon[OPS_NAME_MAX], sql[1024], where[128];
-	struct ops_text	 text = { NULL, 0, 0 };
 	sqlite3_stmt	*s;
-	size_t		 rows = 0;
-	int		 rc, n = 0, threads;
+	int		 n = 0, threads;
 
 	folder = json_string_value(json_object_get(p, "folder"));
 	account = json_string_value(json_object_get(p, "account"));
@@ -199,21 +229,7 @@ ops_list(struct store *st, sqlite3 *db, struct ops_req *r)
 	    json_integer_value(json_object_get(p, "limit")) : -1);
 	sqlite3_bind_int64(s, ++n, json_integer_value(json_object_get(p,
 	    "offset")));
-	ops_text_raw(&text, "[");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (rows++ > 0)
-			ops_text_raw(&text, ",");
-		ops_text_entry(&text, s);
-		ops_text_raw(&text, "}");
-	}
-	ops_text_raw(&text, "]");
-	if (rc != SQLITE_DONE) {
-		ops_fail_db(r, db);
-		free(text.buf);
-	} else {
-		r->text = text.buf;
-		r->textlen = text.len;
-	}
+	ops_text_rows(r, db, s, NULL, NULL);
 	sqlite3_finalize(s);
 }
 

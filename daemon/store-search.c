@@ -546,6 +546,16 @@ store_search_snippet(struct ops_text *t, const char *s)
 	free(one);
 }
 
+/* A search hit's snippet, after its list entry (ops_text_rows). */
+static void
+store_search_entry(struct ops_text *t, sqlite3_stmt *s, void *arg)
+{
+	(void)arg;
+	ops_text_raw(t, ",\"snippet\":");
+	/* The column after OPS_LIST_COLUMNS. */
+	store_search_snippet(t, (const char *)sqlite3_column_text(s, 10));
+}
+
 /* A snippet being cut out of a column (store_search_snippet_fn). */
 struct store_snip {
 	int	 start;			/* the window's first token */
@@ -720,11 +730,10 @@ ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
 	json_t		*p = r->params;
 	struct query	*q;
 	struct query_sql qs;
-	struct ops_text	 text = { NULL, 0, 0 };
 	sqlite3_stmt	*s;
 	char		*sql, *cause = NULL;
-	size_t		 i, rows = 0;
-	int		 rc, n = 0;
+	size_t		 i;
+	int		 n = 0;
 
 	(void)st;
 	if ((q = query_parse(json_string_value(json_object_get(p, "query")),
@@ -771,25 +780,7 @@ ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
 	    json_integer_value(json_object_get(p, "limit")) : -1);
 	sqlite3_bind_int64(s, ++n, json_integer_value(json_object_get(p,
 	    "offset")));
-	ops_text_raw(&text, "[");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (rows++ > 0)
-			ops_text_raw(&text, ",");
-		ops_text_entry(&text, s);
-		ops_text_raw(&text, ",\"snippet\":");
-		/* The column after OPS_LIST_COLUMNS. */
-		store_search_snippet(&text, (const char *)sqlite3_column_text(s,
-		    10));
-		ops_text_raw(&text, "}");
-	}
-	ops_text_raw(&text, "]");
-	if (rc != SQLITE_DONE) {
-		ops_fail_db(r, db);
-		free(text.buf);
-	} else {
-		r->text = text.buf;
-		r->textlen = text.len;
-	}
+	ops_text_rows(r, db, s, store_search_entry, NULL);
 	sqlite3_finalize(s);
 	query_sql_free(&qs);
 }
