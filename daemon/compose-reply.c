@@ -22,6 +22,7 @@
 #include "common/xmalloc.h"
 #include "compose.h"
 #include "mime.h"
+#include "mime-thread.h"
 
 #define REPLY_REFS_MAX		20	/* ids kept in References */
 #define REPLY_REFS_BYTES	900	/* their length, with spaces */
@@ -65,74 +66,6 @@ reply_str(struct reply_buf *b)
 }
 
 /*
- * Prefixes of a reply, in many languages: English and Latin "Re", German
- * "AW", Scandinavian "SV" and "Svar", Dutch "Antw", Polish "Odp", Finnish
- * "VS", Turkish "YNT", Italian "RIF", Portuguese "RES", Latvian "Atb",
- * Greek, Russian and Chinese ones. ASCII ones match in any case.
- */
-static const char *const reply_re[] = {
-	"re", "aw", "sv", "svar", "antw", "antwort", "odp", "vs", "ynt", "rif",
-	"res", "atb", "\xce\x91\xce\xa0", "\xce\x91\xcf\x80",
-	"\xce\xb1\xcf\x80", "\xd0\x9e\xd1\x82\xd0\xb2",
-	"\xd0\x9e\xd0\xa2\xd0\x92", "\xe5\x9b\x9e\xe5\xa4\x8d",
-	"\xe7\xad\x94\xe5\xa4\x8d", "\xe5\x9b\x9e\xe8\xa6\x86", NULL
-};
-/* Prefixes of a forward: Fwd, Fw, German WG, French TR, Finnish VL, ... */
-static const char *const reply_fwd[] = {
-	"fwd", "fw", "wg", "tr", "vl", "rv", "enc", "doorst", "pd",
-	"\xe8\xbd\xac\xe5\x8f\x91", NULL
-};
-
-/*
- * After the word of a prefix at p: the length of its count, colon and
- * blanks, or 0 when it is no prefix.
- */
-static size_t
-reply_prefix_end(const char *s)
-{
-	const char	*p = s;
-	size_t		 n;
-
-	/* A count: "Re[2]:", "Re(3):", "Re^2:". */
-	if (*p == '[' || *p == '(') {
-		n = strspn(p + 1, "0123456789");
-		if (n == 0 || n > 6 || p[1 + n] != (*p == '[' ? ']' : ')'))
-			return 0;
-		p += n + 2;
-	} else if (*p == '^' && (n = strspn(p + 1, "0123456789")) > 0 &&
-	    n <= 6)
-		p += n + 1;
-	if (*p == ' ' && p[1] == ':')	/* French "Re :" */
-		p++;
-	if (*p == ':')
-		p++;
-	else if (strncmp(p, "\xef\xbc\x9a", 3) == 0)	/* fullwidth colon */
-		p += 3;
-	else
-		return 0;
-	p += strspn(p, " \t");
-	return p - s;
-}
-
-/*
- * The length of a prefix of list at s ("Re:", "RE :", "Re[2]:", "AW:",
- * "回复：") with the blanks after it, or 0.
- */
-static size_t
-reply_prefix_len(const char *s, const char *const *list)
-{
-	size_t	 i, n;
-
-	for (i = 0; list[i] != NULL; i++) {
-		n = strlen(list[i]);
-		if (strncasecmp(s, list[i], n) == 0 &&
-		    (n = reply_prefix_end(s + n)) > 0)
-			return n + strlen(list[i]);
-	}
-	return 0;
-}
-
-/*
  * The subject of a reply (fwd 0: "Re: ") or a forward (fwd 1: "Fwd: ") of
  * a message with this subject (or NULL): the leading prefixes of its kind
  * collapsed into one; other prefixes stay after it ("Re: Fwd: x"). One
@@ -146,7 +79,8 @@ compose_reply_subject(const char *subject, int fwd)
 	size_t		 n, len;
 
 	s += strspn(s, " \t");
-	while ((n = reply_prefix_len(s, fwd ? reply_fwd : reply_re)) > 0)
+	while ((n = mime_subject_prefix(s, fwd ? MIME_PREFIX_FORWARD :
+	    MIME_PREFIX_REPLY)) > 0)
 		s += n;
 	len = strlen(s);
 	if (len > REPLY_SUBJECT_MAX) {

@@ -32,16 +32,41 @@
 
 #define MIME_THREAD_TAG_MAX	64	/* bytes of a "[tag]" */
 
-/* The reply and forward prefixes, before their colon. */
-static const char *const mime_thread_prefixes[] = {
-	"re", "fwd", "fw", "aw", "wg", "sv", "vs", "antw", "doorst", "tr",
-	"rif", "odp", "enc", "res", "ynt", "atb", "vl", "ref",
-	"\xe5\x9b\x9e\xe5\xa4\x8d",	/* 回复 */
-	"\xe5\x9b\x9e\xe8\xa6\x86",	/* 回覆 */
-	"\xe7\xad\x94\xe5\xa4\x8d",	/* 答复 */
-	"\xe8\xbd\xac\xe5\x8f\x91",	/* 转发 */
-	"\xe8\xbd\x89\xe5\xaf\x84",	/* 轉寄 */
-	NULL
+/*
+ * The prefixes of a reply or a forward, before their colon, in many
+ * languages (ASCII ones match in any case): English and Latin "Re",
+ * German "AW", Scandinavian "SV" and "Svar", Dutch "Antw", Polish "Odp",
+ * Finnish "VS", Turkish "YNT", Italian "RIF", Portuguese "RES", Latvian
+ * "Atb", Greek, Russian and Chinese ones; "Fwd", "Fw", German "WG",
+ * French "TR", Finnish "VL", Spanish "RV", Portuguese "Enc", Dutch
+ * "Doorst", Polish "PD", Chinese ones.
+ */
+static const struct {
+	const char	*word;
+	int		 kind;
+} mime_prefixes[] = {
+	{ "re", MIME_PREFIX_REPLY }, { "aw", MIME_PREFIX_REPLY },
+	{ "sv", MIME_PREFIX_REPLY }, { "svar", MIME_PREFIX_REPLY },
+	{ "antw", MIME_PREFIX_REPLY }, { "antwort", MIME_PREFIX_REPLY },
+	{ "odp", MIME_PREFIX_REPLY }, { "vs", MIME_PREFIX_REPLY },
+	{ "ynt", MIME_PREFIX_REPLY }, { "rif", MIME_PREFIX_REPLY },
+	{ "res", MIME_PREFIX_REPLY }, { "atb", MIME_PREFIX_REPLY },
+	{ "ref", MIME_PREFIX_REPLY },
+	{ "\xce\x91\xce\xa0", MIME_PREFIX_REPLY },	/* ΑΠ */
+	{ "\xce\x91\xcf\x80", MIME_PREFIX_REPLY },	/* Απ */
+	{ "\xce\xb1\xcf\x80", MIME_PREFIX_REPLY },	/* απ */
+	{ "\xd0\x9e\xd1\x82\xd0\xb2", MIME_PREFIX_REPLY },	/* Отв */
+	{ "\xd0\x9e\xd0\xa2\xd0\x92", MIME_PREFIX_REPLY },	/* ОТВ */
+	{ "\xe5\x9b\x9e\xe5\xa4\x8d", MIME_PREFIX_REPLY },	/* 回复 */
+	{ "\xe5\x9b\x9e\xe8\xa6\x86", MIME_PREFIX_REPLY },	/* 回覆 */
+	{ "\xe7\xad\x94\xe5\xa4\x8d", MIME_PREFIX_REPLY },	/* 答复 */
+	{ "fwd", MIME_PREFIX_FORWARD }, { "fw", MIME_PREFIX_FORWARD },
+	{ "wg", MIME_PREFIX_FORWARD }, { "tr", MIME_PREFIX_FORWARD },
+	{ "vl", MIME_PREFIX_FORWARD }, { "rv", MIME_PREFIX_FORWARD },
+	{ "enc", MIME_PREFIX_FORWARD }, { "doorst", MIME_PREFIX_FORWARD },
+	{ "pd", MIME_PREFIX_FORWARD },
+	{ "\xe8\xbd\xac\xe5\x8f\x91", MIME_PREFIX_FORWARD },	/* 转发 */
+	{ "\xe8\xbd\x89\xe5\xaf\x84", MIME_PREFIX_FORWARD },	/* 轉寄 */
 };
 
 /*
@@ -156,39 +181,53 @@ mime_thread_refs_free(char **list, size_t n)
 }
 
 /*
- * If s starts with a reply or forward prefix (its colon included), return
- * what follows it; else NULL.
+ * After a prefix's word at s: the length of its counter ("[2]", "(2)",
+ * "^2"), blanks, colon (or a full-width one) and the blanks after it; 0
+ * when no colon comes.
  */
-static const char *
-mime_thread_prefix(const char *s)
+static size_t
+mime_prefix_end(const char *s)
 {
-	const char	*p;
-	size_t		 i, len;
+	const char	*p = s;
+	char		 close;
+	size_t		 n;
 
-	for (i = 0; mime_thread_prefixes[i] != NULL; i++) {
-		len = strlen(mime_thread_prefixes[i]);
-		if (strncasecmp(s, mime_thread_prefixes[i], len) == 0)
-			break;
-	}
-	if (mime_thread_prefixes[i] == NULL)
-		return NULL;
-	p = s + len;
-	/* A counter: "Re[2]:", "Re(2):", "Re^2:". */
 	if (*p == '[' || *p == '(' || *p == '^') {
-		char close = *p == '[' ? ']' : *p == '(' ? ')' : '\0';
-
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-		if (close != '\0' && *p++ != close)
-			return NULL;
+		close = *p == '[' ? ']' : *p == '(' ? ')' : '\0';
+		n = strspn(p + 1, "0123456789");
+		if (n == 0 || n > 6 || (close != '\0' && p[1 + n] != close))
+			return 0;
+		p += 1 + n + (close != '\0');
 	}
-	while (*p == ' ' || *p == '\t')
-		p++;
+	p += strspn(p, " \t");
 	if (*p == ':')
-		return p + 1;
-	if (strncmp(p, "\xef\xbc\x9a", 3) == 0)	/* "：" */
-		return p + 3;
-	return NULL;
+		p++;
+	else if (strncmp(p, "\xef\xbc\x9a", 3) == 0)	/* "：" */
+		p += 3;
+	else
+		return 0;
+	return p + strspn(p, " \t") - s;
+}
+
+/*
+ * The length of a prefix at s of the kinds asked for (MIME_PREFIX_REPLY,
+ * MIME_PREFIX_FORWARD): "Re:", "RE :", "Re[2]:", "AW:", "Fwd:", "回复：",
+ * the blanks after it included; 0 when none leads.
+ */
+size_t
+mime_subject_prefix(const char *s, int kinds)
+{
+	size_t	 i, n, end;
+
+	for (i = 0; i < sizeof mime_prefixes / sizeof mime_prefixes[0]; i++) {
+		if ((mime_prefixes[i].kind & kinds) == 0)
+			continue;
+		n = strlen(mime_prefixes[i].word);
+		if (strncasecmp(s, mime_prefixes[i].word, n) == 0 &&
+		    (end = mime_prefix_end(s + n)) > 0)
+			return n + end;
+	}
+	return 0;
 }
 
 /* Append text to out (at o) with whitespace folded and ASCII lowercased. */
@@ -217,8 +256,9 @@ mime_thread_fold(char *o, const char *s, size_t len, int *space)
 char *
 mime_thread_subject(const char *subject, int *reply)
 {
-	const char	*p = subject != NULL ? subject : "", *q, *end;
+	const char	*p = subject != NULL ? subject : "", *end;
 	char		*out, *o;
+	size_t		 n;
 	int		 space = 0;
 
 	*reply = 0;
@@ -232,9 +272,10 @@ mime_thread_subject(const char *subject, int *reply)
 	for (;;) {
 		while (isspace((unsigned char)*p))
 			p++;
-		if ((q = mime_thread_prefix(p)) != NULL) {
+		if ((n = mime_subject_prefix(p, MIME_PREFIX_REPLY |
+		    MIME_PREFIX_FORWARD)) > 0) {
 			*reply = 1;
-			p = q;
+			p += n;
 			continue;
 		}
 		/* A leading tag, kept, when something follows it. */

@@ -17,4 +17,8 @@ char	**mime_thread_refs(const char *references, const char *in_reply_to,
 void	 mime_thread_refs_free(char **, size_t);
 char	*mime_thread_subject(const char *subject, int *reply);
 
+#define MIME_PREFIX_REPLY	1	/* "Re:", "AW:", ... */
+#define MIME_PREFIX_FORWARD	2	/* "Fwd:", "WG:", ... */
+size_t	 mime_subject_prefix(const char *, int kinds);
+
 #endif
