@@ -9,3 +9,5 @@ expect_rc 0 "tools/demo runs to its end" timeout 300 \
 	"$top_srcdir/tools/demo" </dev/null
 contains "$OUT" "== done" "it says it is done"
 contains "$OUT" "notes.txt" "the mail sent with an attachment came back with it"
+contains "$OUT" "> Re: Lunch on Friday?" "the reply to Ana is in the conversation, indented"
+contains "$OUT" "by the [river]" "the search finds it, the word marked"
