@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -57,7 +58,9 @@
 #define RPC_BATCH_RUNNING	8	/* members of one batch at work at once */
 #define RPC_TRIM_AFTER		(1024 * 1024)	/* answer bytes, then trim */
 #define RPC_ACCEPT_RETRY	1	/* seconds to pause after EMFILE */
-#define RPC_SUBSCRIBER_MAX	(256 * 1024)	/* unread events, then drop */
+#define RPC_SUBSCRIBER_MAX	(256 * 1024)	/* unread events, and ... */
+#define RPC_SUBSCRIBER_STUCK	5		/* ... s without reading: drop */
+#define RPC_SUBSCRIBER_HARD	(16 * 1024 * 1024)	/* drop regardless */
 #define RPC_CLIENT_FDS		4	/* descriptors received, not yet taken */
 #define RPC_READ_SIZE		65536
 
@@ -128,6 +131,8 @@ struct rpc_client {
 #define RPC_CLIENT_PAUSED	0x2	/* reading paused: output backlog */
 #define RPC_CLIENT_SUBSCRIBED	0x4	/* receives events */
 	TAILQ_HEAD(, rpc_call)	 calls;	/* in flight */
+	size_t			 ev_pending;	/* events unsent, last time */
+	time_t			 ev_read;	/* when it last took some */
 };
 
 /*
@@ -543,32 +548,43 @@ rpc_call_subscribe(struct rpc_call *call)
 }
 
 /*
- * Send a notification to every subscriber. A subscriber that lets more
- * than RPC_SUBSCRIBER_MAX bytes of events pile up unread is dropped: one
- * stuck client must not hold the daemon's memory.
+ * Send a notification to every subscriber. One stuck client must not hold
+ * the daemon's memory, but a reader must not be dropped because a commit
+ * of a thousand messages sends a thousand events in one turn of the loop:
+ * a subscriber is dropped when more than RPC_SUBSCRIBER_MAX bytes of
+ * events wait and it has taken none for RPC_SUBSCRIBER_STUCK seconds (its
+ * backlog did not shrink between two events), or when RPC_SUBSCRIBER_HARD
+ * bytes wait.
  */
 void
 rpc_broadcast(const json_t *msg)
 {
 	struct rpc_client	*c, *next;
+	struct timespec		 ts;
 	char			*line;
-	size_t			 len;
+	size_t			 len, pending;
 
 	if ((line = jsonrpc_encode(msg, &len)) == NULL)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	for (c = TAILQ_FIRST(&rpc_clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (!(c->flags & RPC_CLIENT_SUBSCRIBED) ||
 		    (c->flags & RPC_CLIENT_CLOSING))
 			continue;
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len >
-		    RPC_SUBSCRIBER_MAX) {
+		pending = evbuffer_get_length(bufferevent_get_output(c->bev));
+		if (pending == 0 || pending < c->ev_pending)
+			c->ev_read = ts.tv_sec;
+		if (pending + len > RPC_SUBSCRIBER_HARD ||
+		    (pending + len > RPC_SUBSCRIBER_MAX &&
+		    ts.tv_sec - c->ev_read >= RPC_SUBSCRIBER_STUCK)) {
 			log_warnx("client=%lu does not read its events; "
 			    "dropping it", c->id);
 			rpc_client_free(c);
 			continue;
 		}
 		evbuffer_add(bufferevent_get_output(c->bev), line, len);
+		c->ev_pending = pending + len;
 	}
 	free(line);
 }

@@ -74,9 +74,14 @@ python3 "$TOOLS/gen_messages.py" 3000 "$T/many" --prefix many --big 0
 ms_inject_dir alice "$T/many" >/dev/null
 expect_rc 0 "fetch 3,000 more while a subscriber reads nothing" mailctl fetch personal --json
 check "3000 new" test "$(json 'j["accounts"][0]["new"]')" -eq 3000
-for i in $(seq 50); do [ "$(grep -c '"new_mail"' "$T/watch.json")" -ge 3004 ] && break; sleep 0.1; done
+for i in $(seq 150); do [ "$(grep -c '"new_mail"' "$T/watch.json")" -ge 3004 ] && break; sleep 0.1; done
 check "the reading watcher got all 3,004 new_mail events" test "$(grep -c '"new_mail"' "$T/watch.json")" -eq 3004
+# The stuck one has read nothing for 5 s (RPC_SUBSCRIBER_STUCK) once this
+# sleep is over: the next event drops it; the readers stay.
+sleep 5.5
+expect_rc 0 "one more event (reload)" mailctl reload
 check "the stuck subscriber was dropped, with a reason in the log" grep -q "does not read its events; dropping it" "$T/daemon.log"
+check "only the stuck one" test "$(grep -c "does not read its events" "$T/daemon.log")" -eq 1
 expect_rc 0 "status still answers" mailctl status
 check "the watchers are still running" kill -0 "$WATCH" "$WATCH2"
 stop_daemon
