@@ -248,7 +248,6 @@ void		 ops_list(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_folders(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_read(struct store *, sqlite3 *, struct ops_req *);
 void		 ops_attachments(struct store *, sqlite3 *, struct ops_req *);
-json_t		*ops_addresses(const struct mime_msg *, const char *field);
 json_t		*ops_msgids(const struct mime_msg *, const char *field);
 
 /* Mark, move, delete (store-change.c). */

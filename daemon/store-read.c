@@ -360,13 +360,6 @@ ops_attachment(const struct mime_msg *msg, size_t i)
 	return o;
 }
 
-/* A top-level address list field as [{name, addr}]. */
-json_t *
-ops_addresses(const struct mime_msg *msg, const char *field)
-{
-	return compose_reply_mailboxes(msg, field);
-}
-
 /* The message ids of a top-level field, as an array of "<id>". */
 json_t *
 ops_msgids(const struct mime_msg *msg, const char *field)
@@ -395,9 +388,12 @@ ops_read_more(json_t *o, const struct mime_msg *msg)
 	for (i = 0; i < mime_nwarnings(msg); i++)
 		json_array_append_new(warns, json_string(mime_warning(msg, i)));
 	irt = ops_msgids(msg, "in-reply-to");
-	json_object_set_new(o, "from_addresses", ops_addresses(msg, "from"));
-	json_object_set_new(o, "to_addresses", ops_addresses(msg, "to"));
-	json_object_set_new(o, "cc_addresses", ops_addresses(msg, "cc"));
+	json_object_set_new(o, "from_addresses",
+	    compose_reply_mailboxes(msg, "from"));
+	json_object_set_new(o, "to_addresses",
+	    compose_reply_mailboxes(msg, "to"));
+	json_object_set_new(o, "cc_addresses",
+	    compose_reply_mailboxes(msg, "cc"));
 	json_object_set_new(o, "body_type", mime_body_type(msg) != NULL ?
 	    json_string(mime_body_type(msg)) : json_null());
 	json_object_set(o, "in_reply_to", json_array_size(irt) > 0 ?

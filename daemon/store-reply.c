@@ -115,10 +115,10 @@ ops_reply_source(struct store *st, sqlite3 *db, struct ops_req *r)
 	    &row) != 0 || ops_parse(st, r, &row, &sm) != 0)
 		return;
 	orig = json_pack("{s:o, s:o, s:o, s:o}",
-	    "reply_to", ops_addresses(sm.msg, "reply-to"),
-	    "from", ops_addresses(sm.msg, "from"),
-	    "to", ops_addresses(sm.msg, "to"),
-	    "cc", ops_addresses(sm.msg, "cc"));
+	    "reply_to", compose_reply_mailboxes(sm.msg, "reply-to"),
+	    "from", compose_reply_mailboxes(sm.msg, "from"),
+	    "to", compose_reply_mailboxes(sm.msg, "to"),
+	    "cc", compose_reply_mailboxes(sm.msg, "cc"));
 	subject = mime_header_text(sm.msg, "subject");
 	msgid = reply_first_id(sm.msg, "message-id");
 	if (!fwd) {
