@@ -203,6 +203,7 @@ make_run()
 {
 	local name=$1
 	shift
+	freed_wait
 	RUN=$(mktemp -d "$WORK/$name.XXXXXX") || die "mktemp failed"
 	MSD=$(mktemp -d "$WORK/ms.XXXXXX") || die "mktemp failed"
 	RESULTS=$RUN/results.tsv
@@ -226,6 +227,27 @@ cleanup()
 	elif [ -n "$RUN" ]; then
 		say "kept $RUN"
 	fi
+	touch "$WORK/.freed" 2>/dev/null
+	return 0
+}
+
+# Wait until the files the last benchmark removed (the stamp $WORK/.freed,
+# touched at its exit) were removed FREED_WAIT_S seconds ago (default 360;
+# 0 waits not). On an ext4 without a journal (these VMs) every file
+# creation steps one by one over the inodes freed in the last 60 s, or
+# 360 s while their table block is not yet written back (the kernel's
+# recently_deleted()): a run started right after another one's clean-up of
+# 5,000 messages times that scan in every tool that writes files, and not
+# in the raw floors. See trash() for the same within one run.
+freed_wait()
+{
+	local age left
+	[ -e "$WORK/.freed" ] || return 0
+	age=$(( $(date +%s) - $(stat -c %Y "$WORK/.freed") ))
+	left=$(( ${FREED_WAIT_S:-360} - age ))
+	[ "$left" -gt 0 ] || return 0
+	say "waiting ${left} s: the last benchmark freed its files ${age} s ago (FREED_WAIT_S=0 to skip; see freed_wait in bench/lib.sh)"
+	sleep "$left"
 }
 
 # Number of message files in the Maildirs under $1 (any depth: mailctld

@@ -290,22 +290,23 @@ filter_kw_at(const unsigned char *t, const char *k, size_t m)
 	return 1;
 }
 
-/* Lower-case the ASCII capitals among sixteen bytes. */
-static inline filter_v16
-filter_lower16(filter_v16 v)
+/* The bit that makes an ASCII letter lower case, if c is one. */
+static inline unsigned char
+filter_case_bit(unsigned char c)
 {
-	return v | ((filter_v16)((v >= 'A') & (v <= 'Z')) & 0x20);
+	return c >= 'a' && c <= 'z' ? 0x20 : 0;
 }
 
 /*
  * Find the ASCII keyword k in len bytes of text, ignoring ASCII case: look
  * at sixteen places at once for its first and last bytes, and compare the
- * rest only where both are.
+ * rest only where both are. The keyword is lower case, so a byte is its
+ * letter c when, with the case bit set, it is c (only c and C are).
  */
 static int
 filter_kw_find(const char *k, const unsigned char *t, size_t len)
 {
-	filter_v16	 a, b, eq, first, last;
+	filter_v16	 a, b, eq, first, last, fbit, lbit;
 	uint64_t	 w[2];
 	size_t		 m = strlen(k), i = 0, j;
 
@@ -315,11 +316,13 @@ filter_kw_find(const char *k, const unsigned char *t, size_t len)
 		return 0;
 	first = (filter_v16){ 0 } + (unsigned char)k[0];
 	last = (filter_v16){ 0 } + (unsigned char)k[m - 1];
+	fbit = (filter_v16){ 0 } + filter_case_bit(k[0]);
+	lbit = (filter_v16){ 0 } + filter_case_bit(k[m - 1]);
 	for (; i + m - 1 + 16 <= len; i += 16) {
 		memcpy(&a, t + i, sizeof a);
 		memcpy(&b, t + i + m - 1, sizeof b);
-		eq = (filter_v16)(filter_lower16(a) == first) &
-		    (filter_v16)(filter_lower16(b) == last);
+		eq = (filter_v16)((a | fbit) == first) &
+		    (filter_v16)((b | lbit) == last);
 		memcpy(w, &eq, sizeof w);
 		if ((w[0] | w[1]) == 0)
 			continue;

@@ -619,6 +619,7 @@ imap_list(struct imap_session *s)
 		log_warnx("account=%s session=%u %s", s->c.account, s->c.id,
 		    cause);
 		free(cause);
+		cause = NULL;
 		memset(&st, 0, sizeof st);
 	}
 	known = s->c.keep && st.uidvalidity == s->uidvalidity && st.uidnext > 0;
@@ -646,6 +647,27 @@ imap_list(struct imap_session *s)
 		log_debug("account=%s session=%u %s unchanged since the last "
 		    "sync", s->c.account, s->c.id, s->folders[s->folder]);
 		imap_after_fetch(s);
+		return;
+	}
+	/*
+	 * Nothing of the account stored yet, not even by a sync cut short:
+	 * every message is new, so the list is skipped and all of them
+	 * asked for at once (a first sync of a big folder starts a round
+	 * trip and a pass over every UID sooner).
+	 */
+	if (st.uidvalidity == 0 && uidset_count(s->c.seen) == 0 &&
+	    s->exists <= IMAP_UIDS_MAX) {
+		log_info("account=%s session=%u folder %s: %u messages, all "
+		    "new", s->c.account, s->c.id, s->folders[s->folder],
+		    s->exists);
+		if (store_expect(s->c.store, s->c.account, s->exists,
+		    &cause) != 0) {
+			imap_fail(s, IMAP_ERR_LOCAL, "%s", cause);
+			free(cause);
+			return;
+		}
+		imap_command(s, 0, "UID FETCH 1:* (UID FLAGS BODY.PEEK[])");
+		imap_enter(s, IMAP_S_FETCH);
 		return;
 	}
 	if (known && s->sync_seen && st.highestmodseq > 0 && s->modseq > 0)

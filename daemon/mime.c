@@ -40,6 +40,7 @@
 #define MIME_MAX_ENTITIES	(2 * MIME_MAX_PARTS)	/* leaves and containers */
 #define MIME_MAX_WARNINGS	20
 #define MIME_SNIFF		(64 * 1024)	/* bytes checked for a label */
+#define MIME_SNIFF_B64		(4 * 1024)	/* the same for base64 */
 
 struct mime_part {
 	char		*type;		/* lowercased "type/subtype" */
@@ -180,10 +181,17 @@ mime_next_delim(struct mime_msg *m, const char *p, const char *end,
 	return NULL;
 }
 
-/* Boundaries declared inside the part being walked, as far as scanned. */
+/*
+ * Boundaries declared inside the part being walked, as far as scanned,
+ * that begin with the walk's own (the others cannot make a delimiter line
+ * of ours look like theirs).
+ */
 struct mime_decl {
 	char		*v[MIME_MAX_DECL];
 	size_t		 n;
+	const char	*ours;		/* the walk's boundary */
+	size_t		 olen;
+	const char	*from;		/* where the part starts */
 	const char	*scanned;	/* read up to here */
 };
 
@@ -193,33 +201,34 @@ mime_decl_reset(struct mime_decl *d, const char *p)
 {
 	while (d->n > 0)
 		free(d->v[--d->n]);
-	d->scanned = p;
+	d->from = d->scanned = p;
 }
 
 /*
- * Record the boundary parameters declared in [d->scanned, to): each byte
- * is read once per multipart level, and at most MIME_MAX_DECL are kept.
+ * Record the boundary parameters beginning with ours declared in
+ * [d->scanned, to): each place that holds our boundary is checked for
+ * "boundary=" or "boundary=\"" in front. Looking for the (long) boundary
+ * rather than for the parameter's name keeps this fast over the bytes of
+ * big attachments; at most MIME_MAX_DECL are kept.
  */
 static void
 mime_decl_scan(struct mime_decl *d, const char *to)
 {
-	const char	*p = d->scanned, *v;
+	const char	*p = d->scanned, *v, *q;
 	size_t		 n;
 
 	while (p < to && d->n < MIME_MAX_DECL &&
-	    (p = memmem(p, to - p, "oundary", 7)) != NULL) {
-		v = p + 7;
-		if (p == d->scanned || (p[-1] != 'b' && p[-1] != 'B') ||
-		    v >= to || *v != '=') {
-			p = v;
+	    (v = memmem(p, to - p, d->ours, d->olen)) != NULL) {
+		p = v + d->olen;
+		q = v > d->from && v[-1] == '"' ? v - 1 : v;
+		if (q - d->from < 9 || q[-1] != '=' ||
+		    memcmp(q - 8, "oundary", 7) != 0 ||
+		    (q[-9] != 'b' && q[-9] != 'B'))
 			continue;
-		}
-		if (++v < to && *v == '"')
-			v++;
-		for (n = 0; v + n < to && strchr("\";\r\n \t", v[n]) == NULL;
-		    n++)
+		for (n = d->olen; v + n < to && strchr("\";\r\n \t", v[n]) ==
+		    NULL; n++)
 			;
-		if (n > 0)
+		if (n > d->olen)
 			d->v[d->n++] = xstrndup(v, n);
 		p = v + n;
 	}
@@ -231,15 +240,14 @@ mime_decl_scan(struct mime_decl *d, const char *to)
  * of a multipart nested in the part, whose boundary begins with ours.
  */
 static int
-mime_decl_nested(struct mime_decl *d, const char *p, size_t len,
-    size_t blen)
+mime_decl_nested(struct mime_decl *d, const char *p, size_t len)
 {
 	size_t	 i, n;
 
 	mime_decl_scan(d, p);
 	for (i = 0; i < d->n; i++) {
 		n = strlen(d->v[i]);
-		if (n > blen && n + 2 <= len && memcmp(p + 2, d->v[i], n) == 0)
+		if (n + 2 <= len && memcmp(p + 2, d->v[i], n) == 0)
 			return 1;
 	}
 	return 0;
@@ -260,7 +268,8 @@ static int
 mime_multipart(struct mime_msg *m, const char *p, const char *end,
     const char *boundary, int depth, const char *deftype)
 {
-	struct mime_decl d = { { NULL }, 0, NULL };
+	struct mime_decl d = { { NULL }, 0, boundary, strlen(boundary),
+	    NULL, NULL };
 	const char	*le, *next, *start = NULL, *pe, *r, *first = p;
 	size_t		 dlen = strlen(boundary) + 2;
 	char		*delim;
@@ -279,7 +288,7 @@ mime_multipart(struct mime_msg *m, const char *p, const char *end,
 		r = p + dlen;
 		close = (le - r >= 2 && r[0] == '-' && r[1] == '-');
 		if (r < le && *r != ' ' && *r != '\t' && start != NULL &&
-		    mime_decl_nested(&d, p, le - p, dlen - 2)) {
+		    mime_decl_nested(&d, p, le - p)) {
 			p = next;
 			continue;
 		}
@@ -351,7 +360,9 @@ mime_container(struct mime_msg *m, const char *type, const char *boundary,
 
 /*
  * Check the transfer encoding of a leaf against its first MIME_SNIFF
- * bytes: text labelled base64 that is plainly not is taken as it is.
+ * bytes: text labelled base64 that is plainly not is taken as it is. Such
+ * text shows itself in its first lines, and base64 parts are most of the
+ * bytes of most mail, so they get a shorter look (MIME_SNIFF_B64).
  */
 static void
 mime_check_cte(struct mime_msg *m, struct mime_part *pt)
@@ -363,7 +374,8 @@ mime_check_cte(struct mime_msg *m, struct mime_part *pt)
 	    strcmp(pt->cte, "8bit") == 0 || strcmp(pt->cte, "binary") == 0)
 		return;
 	if (strcmp(pt->cte, "base64") == 0) {
-		if (!mime_base64_valid(pt->body, n)) {
+		if (!mime_base64_valid(pt->body, n < MIME_SNIFF_B64 ? n :
+		    MIME_SNIFF_B64)) {
 			pt->asis = 1;
 			mime_warn(m, "a %.60s part labelled base64 is not "
 			    "base64: shown as it is", pt->type);

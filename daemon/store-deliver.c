@@ -233,7 +233,9 @@ store_maker(void *arg)
 		}
 		f->making++;
 		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_lock(&st->tmpdirs);
 		fd = store_make_file(st, f->tmpfd, name, sizeof name);
+		pthread_mutex_unlock(&st->tmpdirs);
 		pthread_mutex_lock(&st->lock);
 		f->making--;
 		pthread_cond_broadcast(&st->made);
@@ -628,6 +630,7 @@ store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
 	recorded = rc == 0;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 	/* Step 4, into the folder the rules chose. */
+	pthread_mutex_lock(&st->tmpdirs);
 	for (i = 0; rc == 0 && i < n; i++) {
 		if (strcmp(msgs[i]->dest, msgs[i]->folder) == 0)
 			fd = msgs[i]->newfd;
@@ -645,6 +648,7 @@ store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
 			rc = -1;
 		}
 	}
+	pthread_mutex_unlock(&st->tmpdirs);
 	for (i = 0; i < ndirs; i++) {
 		if (rc == 0 && fsync(dirs[i].fd) != 0) {
 			xasprintf(cause, "cannot flush %s/new: %s",

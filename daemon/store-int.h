@@ -136,6 +136,14 @@ struct store {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 make_wake;	/* a pool wants files */
 	pthread_cond_t	 made;		/* a maker put a file in a pool */
+	/*
+	 * Held by a maker for each file it creates in a tmp/ and by the
+	 * writer while it renames a batch out of tmp/: both take the
+	 * directory's lock in the kernel, where a waiter spins on the CPU
+	 * while the other runs; here it sleeps. (Speed only: correctness
+	 * does not rest on it.)
+	 */
+	pthread_mutex_t	 tmpdirs;
 	struct store_jobs done;		/* under lock */
 	int		 stopping;	/* under lock */
 	int		 efd;		/* threads -> loop: jobs done */

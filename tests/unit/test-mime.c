@@ -605,6 +605,19 @@ test_multipart(void)
 	att(m, 0, "p.png", "image/png", "PNG", "nested boundary: the image");
 	mime_free(m);
 
+	/* Unquoted, "Boundary", after a mention of ours that declares
+	 * nothing ("b=b-x" is no parameter of that name). */
+	m = parse("Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+	    "Content-Type: multipart/alternative;\n X-Note: b=b-x;\n"
+	    " Boundary=b-x\n\n--b-x\nContent-Type: text/plain\n\nplain\n"
+	    "--b-x\nContent-Type: text/html\n\n<p>h</p>\n--b-x--\n--b\n"
+	    "Content-Type: image/png; name=q.png\n\nPNG\n--b--\n");
+	is(mime_body_text(m), "plain", "nested Boundary= unquoted");
+	ok(mime_nattachments(m) == 1, "nested Boundary=: 1 attachment (%zu)",
+	    mime_nattachments(m));
+	att(m, 0, "q.png", "image/png", "PNG", "nested Boundary=: the image");
+	mime_free(m);
+
 	m = parse("Content-Type: multipart/alternative; boundary=b\n\n"
 	    "--b\nContent-Type: text/html\n\n<b>bold</b> text\n--b--\n");
 	is(mime_body_text(m), "bold text", "alternative with html only");
