@@ -41,6 +41,8 @@ struct query {
 	const char	*column;	/* Q_TEXT: an FTS5 column or NULL */
 	char		*value;
 	int		 prefix;
+	char		**words;	/* a prefix's whole words (query_expand) */
+	size_t		 nwords;
 	char		 flag;		/* Q_FLAG: a Maildir flag */
 	int		 on;
 	long long	 lo, hi;
@@ -101,8 +103,58 @@ query_free(struct query *q)
 	for (i = 0; i < q->nkids; i++)
 		query_free(q->kids[i]);
 	free(q->kids);
+	for (i = 0; i < q->nwords; i++)
+		free(q->words[i]);
+	free(q->words);
 	free(q->value);
 	free(q);
+}
+
+/*
+ * Put the prefix terms (word*) of q, at most max of them, in out, in the
+ * order they are written; return how many there are in all.
+ */
+size_t
+query_prefixes(struct query *q, struct query **out, size_t max)
+{
+	size_t	 i, n = 0;
+
+	if (q->kind == Q_TEXT && q->prefix) {
+		if (max > 0)
+			out[0] = q;
+		return 1;
+	}
+	for (i = 0; i < q->nkids; i++)
+		n += query_prefixes(q->kids[i], out + (n < max ? n : max),
+		    n < max ? max - n : 0);
+	return n;
+}
+
+/* The text of a term, as the user wrote it (unquoted, without '*'). */
+const char *
+query_value(const struct query *t)
+{
+	return t->value;
+}
+
+/*
+ * Give a prefix term the n (> 0) whole words of the index it stands for:
+ * it is then compiled as an OR of them (see query.h).
+ */
+void
+query_expand(struct query *t, char *const *words, size_t n)
+{
+	size_t	 i;
+
+	if (t->kind != Q_TEXT || !t->prefix || n == 0)
+		return;
+	for (i = 0; i < t->nwords; i++)
+		free(t->words[i]);
+	free(t->words);
+	t->words = xreallocarray(NULL, n, sizeof *t->words);
+	for (i = 0; i < n; i++)
+		t->words[i] = xstrdup(words[i]);
+	t->nwords = n;
 }
 
 /* A new node. */
@@ -775,21 +827,12 @@ query_fts_ok(const struct query *q)
 	}
 }
 
-/* Append one text term, quoted for FTS5. */
+/* Append a string quoted for FTS5. */
 static void
-query_fts_term(struct query_buf *b, const struct query *q)
+query_fts_quoted(struct query_buf *b, const char *v)
 {
-	const char	*v = q->value, *s;
-	char		*spaced;
-	size_t		 n;
+	const char	*s;
 
-	if (q->column != NULL) {
-		query_puts(b, q->column);
-		query_puts(b, " : ");
-	}
-	spaced = query_cjk_spaced(v, strlen(v), &n);
-	if (spaced != NULL)
-		v = spaced;
 	query_puts(b, "\"");
 	for (s = v; *s != '\0'; s++) {
 		if (*s == '"')
@@ -797,6 +840,37 @@ query_fts_term(struct query_buf *b, const struct query *q)
 		query_put(b, s, 1);
 	}
 	query_puts(b, "\"");
+}
+
+/*
+ * Append one text term, quoted for FTS5; a prefix given its words, as
+ * ("w1" OR "w2" ...).
+ */
+static void
+query_fts_term(struct query_buf *b, const struct query *q)
+{
+	const char	*v = q->value;
+	char		*spaced;
+	size_t		 i, n;
+
+	if (q->column != NULL) {
+		query_puts(b, q->column);
+		query_puts(b, " : ");
+	}
+	if (q->nwords > 0) {
+		query_puts(b, "(");
+		for (i = 0; i < q->nwords; i++) {
+			if (i > 0)
+				query_puts(b, " OR ");
+			query_fts_quoted(b, q->words[i]);
+		}
+		query_puts(b, ")");
+		return;
+	}
+	spaced = query_cjk_spaced(v, strlen(v), &n);
+	if (spaced != NULL)
+		v = spaced;
+	query_fts_quoted(b, v);
 	if (q->prefix)
 		query_puts(b, " *");
 	free(spaced);

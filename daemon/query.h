@@ -22,6 +22,12 @@
  * phrase of its characters. Dates select a range of the search key, which
  * is the message's date in seconds times QUERY_KEY_SCALE.
  *
+ * A prefix (word*) is FTS5's prefix query unless the store gives it the
+ * index's words it stands for (query_prefixes, query_expand): then it is
+ * an OR of those words, which FTS5 reads newest first and only as far as
+ * the limit, where its own prefix query merges the lists of messages of
+ * every such word before the first row comes out.
+ *
  * Bounds: QUERY_LEN_MAX bytes of query, QUERY_TERMS_MAX terms, nesting
  * (parentheses and NOT) QUERY_DEPTH_MAX deep. A query that breaks one or
  * the grammar is an error naming the term and its column (1-based, in
@@ -64,6 +70,9 @@ void		 query_free(struct query *);
 void		 query_compile(const struct query *, const char *key,
 		    struct query_sql *);
 void		 query_sql_free(struct query_sql *);
+size_t		 query_prefixes(struct query *, struct query **, size_t max);
+const char	*query_value(const struct query *);
+void		 query_expand(struct query *, char *const *words, size_t n);
 char		*query_cjk_spaced(const char *, size_t len, size_t *outlen);
 int		 query_date(const char *, size_t len, time_t *start,
 		    time_t *end);

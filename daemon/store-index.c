@@ -193,6 +193,23 @@ static const char store_schema_v8[] =
     "PRAGMA user_version = 8;";
 
 /*
+ * Version 9: search_words, every word of the search index, for prefix
+ * queries (store-words.c); an index from before gets its words from FTS5
+ * once, here (about a second per 100,000 messages).
+ */
+static const char store_schema_v9[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE IF NOT EXISTS search_words (word TEXT PRIMARY KEY) "
+    "  WITHOUT ROWID;"
+    "CREATE VIRTUAL TABLE temp.search_vocab USING fts5vocab(main, 'search', "
+    "  'row');"
+    "INSERT OR IGNORE INTO search_words (word) SELECT substr(term, 1, 64) "
+    "  FROM temp.search_vocab;"
+    "DROP TABLE temp.search_vocab;"
+    "PRAGMA user_version = 9;"
+    "COMMIT;";
+
+/*
  * Bring an index to version 8 in one transaction; the columns only when
  * they are missing (an index set back to an older version keeps them).
  */
@@ -261,7 +278,9 @@ store_migrate(sqlite3 *db, char **cause)
 	    (version < 6 && sqlite3_exec(db, store_schema_v6, NULL, NULL,
 	    NULL) != SQLITE_OK) || (version < 7 && sqlite3_exec(db,
 	    store_schema_v7, NULL, NULL, NULL) != SQLITE_OK) ||
-	    (version < 8 && store_migrate_v8(db) != 0)) {
+	    (version < 8 && store_migrate_v8(db) != 0) ||
+	    (version < 9 && sqlite3_exec(db, store_schema_v9, NULL, NULL,
+	    NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;

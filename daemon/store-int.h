@@ -129,6 +129,7 @@ struct store {
 	struct store_thread reader;
 	struct store_thread digester;	/* no database */
 	struct store_search *search;	/* store-search.c's */
+	struct store_words *words;	/* store-words.c's, writer's */
 	int		 queuefd;	/* data_dir/queue, writer's; or -1 */
 	pthread_t	 makers[STORE_MAKERS];
 	int		 nmakers;
@@ -332,6 +333,11 @@ void		 store_text_free(struct store_text *);
 int		 store_search_add(struct store *, sqlite3 *, long long id,
 		    time_t date, const struct store_text *, char **cause);
 void		 store_search_free(struct store_search *);
+struct query;
+void		 store_words_free(struct store_words *);
+int		 store_words_add(struct store *, sqlite3 *, char *const *,
+		    const size_t *, int, char **);
+void		 store_words_expand(sqlite3 *, struct query *);
 void		 store_search_start(struct store *, struct event_base *);
 void		 store_search_kick(struct store *, int startup);
 void		 store_search_delivered(struct store *);

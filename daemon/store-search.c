@@ -254,6 +254,8 @@ store_search_add(struct store *st, sqlite3 *db, long long id, time_t date,
 		    "of message %lld", id);
 		return -1;
 	}
+	if (store_words_add(st, db, t->col, t->len, SEARCH_NCOLS, cause) != 0)
+		return -1;
 	sqlite3_bind_int64(s->ins_fts, 1, key);
 	store_search_bind(s->ins_fts, t);
 	sqlite3_bind_int64(s->set_key, 1, key);
@@ -742,6 +744,7 @@ ops_query(struct store *st, sqlite3 *db, struct ops_req *r)
 		free(cause);
 		return;
 	}
+	store_words_expand(db, q);
 	/* Dates narrow the index scan when the index drives. */
 	query_compile(q, "search.rowid", &qs);
 	if (qs.match == NULL) {

@@ -230,6 +230,7 @@ store_close(struct store *st)
 	sqlite3_finalize(st->sel_seen);
 	sqlite3_finalize(st->sel_tmp);
 	store_search_free(st->search);
+	store_words_free(st->words);
 	store_conversation_free(st->conv);
 	sqlite3_close(st->db);
 	sqlite3_close(st->writer.db);

@@ -65,6 +65,10 @@ oracle() {
 	done <"$T/oracle.out"
 }
 oracle delivered
+# Prefixes of a few words were ORs of the index's words; t0* (a tag per
+# message) stays FTS5's prefix query.
+contains "$(cat "$T/daemon.log")" "search: inv* stands for" "a prefix of few words is an OR of them"
+contains "$(cat "$T/daemon.log")" "search: t0* is left to FTS5: too many words" "a prefix of many words is left to FTS5"
 
 # Snippets, limit and offset, the human view.
 OUT=$(mailctl search --json zeppelin)
@@ -166,6 +170,36 @@ oracle changed
 # Reindex with nothing changed: the same answers.
 expect_rc 0 "reindex" mailctl reindex --json
 oracle reindexed
+
+# An index from before search_words (schema 8): its words are taken from
+# FTS5 at the upgrade.
+stop_daemon
+python3 - "$T/data/index.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("DROP TABLE search_words; PRAGMA user_version = 8;")
+db.commit()
+PY
+start_daemon "$T/config.json"
+words=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM search_words").fetchone()[0])' "$T/data/index.sqlite")
+check "the upgrade took the index's words ($words)" test "$words" -gt 1000
+: >"$T/daemon.log"
+oracle words
+contains "$(cat "$T/daemon.log")" "search: inv* stands for" "prefixes are ORs of words after the upgrade"
+
+# A word longer than search_words keeps (64 bytes): a prefix reaching it
+# is left to FTS5, and finds it.
+long=zyzzogeton$(printf 'q%.0s' $(seq 1 90))
+mkdir -p "$T/data/bob/Inbox/new"
+printf 'From: x@mail.test\nSubject: long word\nMessage-ID: <long@mail.test>\n\n%s here\n' "$long" >"$T/data/bob/Inbox/new/1700000000.long.host"
+expect_rc 0 "reindex adds a message with a 100-byte word" mailctl reindex --json
+: >"$T/daemon.log"
+OUT=$(mailctl search --json -- 'zyzzo*')
+jcheck "its prefix finds it" 'len(j) == 1 and j[0]["subject"] == "long word"'
+contains "$(cat "$T/daemon.log")" "search: zyzzo* is left to FTS5: a word of it is cut" "through FTS5's own prefix query"
+OUT=$(mailctl search --json -- "${long:0:80}*")
+jcheck "a prefix longer than what is kept finds it too" 'len(j) == 1'
+expect_rc 0 "rm --purge it" mailctl rm --purge "$(mailctl search --json zyzzo* | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
 
 # A store from before the search index (schema 6): built in the background.
 stop_daemon

@@ -53,13 +53,14 @@ setup(void)
  * buf, or the error ("ERR: ...").
  */
 static const char *
-run(const char *text, char *buf, size_t size)
+run(const char *text, char *const *words, size_t nwords, char *buf,
+    size_t size)
 {
-	struct query	*q;
+	struct query	*q, *pre[QUERY_TERMS_MAX];
 	struct query_sql qs;
 	sqlite3_stmt	*s;
 	char		*cause = NULL, sql[8192];
-	size_t		 i, len = 0;
+	size_t		 i, len = 0, np;
 	int		 n = 0, rc;
 
 	if ((q = query_parse(text, &cause)) == NULL) {
@@ -67,6 +68,9 @@ run(const char *text, char *buf, size_t size)
 		free(cause);
 		return buf;
 	}
+	np = query_prefixes(q, pre, QUERY_TERMS_MAX);
+	for (i = 0; i < np && words != NULL; i++)
+		query_expand(pre[i], words, nwords);
 	query_compile(q, "search.rowid", &qs);
 	if (qs.match == NULL) {
 		query_sql_free(&qs);
@@ -111,8 +115,42 @@ finds(const char *text, const char *want)
 {
 	char	 buf[1024];
 
-	run(text, buf, sizeof buf);
+	run(text, NULL, 0, buf, sizeof buf);
 	ok(strcmp(buf, want) == 0, "%s -> %s (got %s)", text, want, buf);
+}
+
+/*
+ * Check that a query whose prefixes each stand for the n words given
+ * (query_expand, as store-words.c does) has nprefix prefixes, compiles to
+ * match and finds want.
+ */
+static void
+expands(const char *text, size_t nprefix, char *const *words, size_t n,
+    const char *match, const char *want)
+{
+	struct query	*q, *pre[QUERY_TERMS_MAX];
+	struct query_sql qs;
+	char		*cause = NULL, buf[1024];
+	size_t		 i, np;
+
+	if ((q = query_parse(text, &cause)) == NULL) {
+		ok(0, "%s parses (%s)", text, cause);
+		free(cause);
+		return;
+	}
+	np = query_prefixes(q, pre, QUERY_TERMS_MAX);
+	ok(np == nprefix, "%s has %zu prefixes (%zu)", text, nprefix, np);
+	for (i = 0; i < np; i++)
+		query_expand(pre[i], words, n);
+	query_compile(q, "K", &qs);
+	ok(qs.match != NULL && strcmp(qs.match, match) == 0,
+	    "%s expanded compiles to %s (got %s)", text, match,
+	    qs.match ? qs.match : "NULL");
+	query_sql_free(&qs);
+	query_free(q);
+	run(text, words, n, buf, sizeof buf);
+	ok(strcmp(buf, want) == 0, "%s expanded -> %s (got %s)", text, want,
+	    buf);
 }
 
 /* Check what a query compiles to. */
@@ -193,6 +231,26 @@ main(void)
 	finds("inv*", "1");
 	finds("\"pay the invoice\"", "1");
 	finds("\"the pay\"", "");
+
+	/* A prefix given the words it stands for: an OR of them. */
+	{
+		char	*inv[] = { "invoice", "invent" };
+		char	*lu[] = { "lunch" };
+		char	*q[] = { "a\"b" };
+
+		expands("inv*", 1, inv, 2, "(\"invoice\" OR \"invent\")",
+		    "1");
+		expands("subject:lu*", 1, lu, 1, "subject : (\"lunch\")", "2");
+		expands("lu* OR inv*", 2, lu, 1, "((\"lunch\") OR (\"lunch\"))",
+		    "2");
+		expands("-lu* pay", 1, lu, 1, "((\"pay\") NOT (\"lunch\"))",
+		    "1");
+		expands("lu* is:read", 1, lu, 1, "((\"lunch\"))", "");
+		expands("x*", 1, q, 1, "(\"a\"\"b\")", "");
+		expands("\"pay the\" inv*", 1, inv, 2,
+		    "(\"pay the\" AND (\"invoice\" OR \"invent\"))", "1");
+		expands("inv", 0, inv, 2, "\"inv\"", "");
+	}
 	finds("from:alice", "1");
 	finds("to:alice", "2");
 	finds("cc:dan", "3");
