@@ -42,7 +42,10 @@
 # named in --only. rawlist (noop only) is raw listing every UID (UID FETCH
 # 1:* (UID)) instead of comparing UIDNEXT, as mailctld does at every sync;
 # norules (not in noop) is mailctld with "filters": [], everything into the
-# Inbox. With --base DIR, also base (in the default tools too): mailctld
+# Inbox. rawdisk (fetch, only when named in --only) is raw that also
+# writes each message into its own file of a Maildir's tmp/, then one
+# syncfs, the renames into new/ and a flush of the directories: the floor
+# of a client that keeps its mail on disk. With --base DIR, also base (in the default tools too): mailctld
 # and mailctl from that other built tree, run exactly as mailctld, so that
 # mailctld / base is the ratio of two builds measured in the same run.
 #
@@ -69,7 +72,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 PROTO=imap
-KNOWN_TOOLS="raw rawlist mbsync getmail6 fetchmail offlineimap3 mailctld norules base floor"
+KNOWN_TOOLS="raw rawdisk rawlist mbsync getmail6 fetchmail offlineimap3 mailctld norules base floor"
 LAST_PREFIX=imap-
 # push and idle10 (see below): their own options.
 DRIVER_SCENARIOS="push idle10"
@@ -194,6 +197,18 @@ tool_raw()
 	raw_args "$mode"
 	[ "$SCENARIO" = noop ] && RAW_ARGS+=(--state-file "$dir/state")
 	run_raw raw-imap.py "$dir" "$phase" "${RAW_ARGS[@]}" ${RAW_LIST:+--list}
+}
+
+# raw that also writes each message into a Maildir and flushes them
+# (raw-imap.py --maildir): the floor of any client that keeps mail.
+tool_rawdisk()
+{
+	local dir=$1 mode=$2 phase=$3
+	raw_args "$mode"
+	run_raw raw-imap.py "$dir" "$phase" "${RAW_ARGS[@]}" --maildir "$dir/md"
+	if [ "$R_STATUS" = ok ] && [ "$(count_msgs "$dir/md")" != "$R_COUNT" ]; then
+		R_STATUS=failed R_NOTE="$(count_msgs "$dir/md") files in its Maildir, fetched $R_COUNT"
+	fi
 }
 
 # raw listing every UID at every sync (noop).

@@ -21,12 +21,22 @@ and remembers what it saw:
     the folder at every sync pays).
 FILE is rewritten (only when it changed) after the fetch.
 
+With --maildir DIR it also keeps what it downloads, in the least durable
+way a Maildir allows: each message is written as it comes (as the server
+sends it: no parsing, CRLF kept) into its own file in DIR/tmp/; after the
+fetch one syncfs flushes them all, each is renamed into DIR/new/, and
+new/ is flushed. That is the floor of a client that stores mail, with no
+index, no rules and no crash-safe order between batches (rawdisk in
+imap-sync.sh).
+
 Prints one JSON line: {"messages": fetched, "bytes": bytes received (whole
 session), "exists": message count of INBOX}. Exits non-zero on any
 protocol error. Python's own start-up (~30-40 ms) is part of its time.
 """
 
+import ctypes
 import json
+import os
 import re
 
 from rawlib import Conn, ProtoError, arg_parser, run, write_state
@@ -39,14 +49,43 @@ class ImapConn(Conn):
     """An IMAP connection: tagged commands, responses with literals."""
 
     tags = 0
+    maildir = None
+    files = 0
 
     def skip(self, n):
-        """Consume n bytes (a literal) without keeping them."""
+        """Consume n bytes (a literal): thrown away, or with --maildir
+        written into a new file in its tmp/."""
+        out = None
+        if self.maildir is not None and n > 0:
+            self.files += 1
+            out = open(os.path.join(self.maildir, "tmp", "%d" % self.files),
+                       "wb", buffering=0)
         while len(self.buf) < n:
             n -= len(self.buf)
+            if out:
+                out.write(self.buf)
             self.buf.clear()
             self.fill()
+        if out:
+            out.write(memoryview(self.buf)[:n])
+            out.close()
         del self.buf[:n]
+
+    def deliver(self):
+        """--maildir: flush every file, then move them into new/."""
+        tmp = os.path.join(self.maildir, "tmp")
+        new = os.path.join(self.maildir, "new")
+        fd = os.open(tmp, os.O_RDONLY)
+        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), "syncfs")
+        os.close(fd)
+        for i in range(1, self.files + 1):
+            os.rename(os.path.join(tmp, "%d" % i),
+                      os.path.join(new, "%d" % i))
+        for d in (new, tmp):
+            fd = os.open(d, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
 
     def command(self, cmd, untagged):
         """Send cmd; call untagged(line, literals) for each untagged
@@ -103,9 +142,14 @@ def main():
     ap = arg_parser(__doc__)
     ap.add_argument("--state-file")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--maildir")
     a = ap.parse_args()
 
     conn = ImapConn(a.host, a.port, a.tls, a.ca_file)
+    if a.maildir is not None:
+        for d in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(a.maildir, d), exist_ok=True)
+        conn.maildir = a.maildir
     if not conn.line().startswith(b"* OK"):
         raise ProtoError("no greeting")
     conn.command(b"LOGIN " + quote(a.user) + b" " + quote(a.password),
@@ -166,6 +210,8 @@ def main():
         if new:
             conn.command(b"UID FETCH " + uid_set(new) + b" BODY.PEEK[]", count)
         new_state = b"\n".join(uids) + b"\n"
+    if a.maildir is not None:
+        conn.deliver()
     conn.command(b"LOGOUT", lambda *_: None)
     conn.close()
 

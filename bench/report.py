@@ -46,6 +46,7 @@ RATIOS = {
     },
     "imap": {
         "fetch": [("mailctld", "mbsync", 0.5), ("mailctld", "raw", 1.5),
+                  ("mailctld", "rawdisk", None), ("rawdisk", "raw", None),
                   ("mbsync", "raw", None), ("getmail6", "mbsync", None),
                   ("fetchmail", "mbsync", None),
                   ("offlineimap3", "mbsync", None),

@@ -33,13 +33,22 @@
 
 #define WORDS_MAX	64	/* bytes of a word kept */
 #define WORDS_EXPAND	64	/* words a prefix may stand for */
+#define WORDS_CACHE	16384	/* words known to be in the table */
+#define WORDS_CACHED	32	/* bytes (with the NUL) of a cached word */
 
-/* The writer's tokenizer and statement, made for one connection. */
+/*
+ * The writer's tokenizer and statement, made for one connection, and a
+ * cache of words it put in the table: most words of a message are common
+ * ones, and a word found here needs no INSERT (with it, indexing 100,000
+ * messages took 57.5 s instead of 38.8 s without search_words). A
+ * rollback empties it (a word it holds may not be in the table then).
+ */
 struct store_words {
 	sqlite3		*db;
 	sqlite3_stmt	*ins;
 	fts5_tokenizer	 tok;
 	Fts5Tokenizer	*t;
+	char		 cache[WORDS_CACHE][WORDS_CACHED];
 };
 
 /* The distinct words of one message: NUL-separated in buf, hashed. */
@@ -89,6 +98,8 @@ store_words_free(struct store_words *w)
 {
 	if (w == NULL)
 		return;
+	if (w->db != NULL)
+		sqlite3_rollback_hook(w->db, NULL, NULL);
 	sqlite3_finalize(w->ins);
 	if (w->t != NULL)
 		w->tok.xDelete(w->t);
@@ -158,6 +169,15 @@ words_token(void *arg, int tflags, const char *token, int len, int start,
 	return SQLITE_OK;
 }
 
+/* A transaction of the writer was rolled back: forget what was put. */
+static void
+words_rolled_back(void *arg)
+{
+	struct store_words	*w = arg;
+
+	memset(w->cache, 0, sizeof w->cache);
+}
+
 /*
  * Record the words of a message's ncols texts (on the writer, inside the
  * caller's transaction). Return -1 with cause on failure.
@@ -168,7 +188,9 @@ store_words_add(struct store *st, sqlite3 *db, char *const *col,
 {
 	struct store_words	*w = st->words;
 	struct words_set	 ws = { NULL, 0, 0, NULL, 0, 0 };
-	size_t			 off;
+	const char		*word;
+	char			*slot;
+	size_t			 off, n;
 	int			 i, rc = 0;
 
 	if (w == NULL || w->db != db) {
@@ -181,18 +203,26 @@ store_words_add(struct store *st, sqlite3 *db, char *const *col,
 			xasprintf(cause, "index: no unicode61 tokenizer");
 			return -1;
 		}
+		sqlite3_rollback_hook(db, words_rolled_back, w);
 		w->db = db;
 	}
 	for (i = 0; i < ncols; i++)
 		if (len[i] > 0)
 			w->tok.xTokenize(w->t, &ws, FTS5_TOKENIZE_DOCUMENT,
 			    col[i], (int)len[i], words_token);
-	for (off = 0; off < ws.len && rc == 0; off += strlen(ws.buf + off) + 1) {
-		sqlite3_bind_text(w->ins, 1, ws.buf + off, -1, SQLITE_STATIC);
+	for (off = 0; off < ws.len && rc == 0; off += n + 1) {
+		word = ws.buf + off;
+		n = strlen(word);
+		slot = n < WORDS_CACHED ? w->cache[words_hash(word, n) %
+		    WORDS_CACHE] : NULL;
+		if (slot != NULL && strcmp(slot, word) == 0)
+			continue;
+		sqlite3_bind_text(w->ins, 1, word, (int)n, SQLITE_STATIC);
 		if (sqlite3_step(w->ins) != SQLITE_DONE) {
 			store_dberr(db, "search words", cause);
 			rc = -1;
-		}
+		} else if (slot != NULL)
+			memcpy(slot, word, n + 1);
 		sqlite3_reset(w->ins);
 	}
 	free(ws.buf);
