@@ -23,8 +23,9 @@ FILE is rewritten (only when it changed) after the fetch.
 
 With --maildir DIR it also keeps what it downloads, in the least durable
 way a Maildir allows: each message is written as it comes (as the server
-sends it: no parsing, CRLF kept) into its own file in DIR/tmp/; after the
-fetch one syncfs flushes them all, each is renamed into DIR/new/, and
+sends it: no parsing, CRLF kept) into its own file in DIR/tmp/, its
+writing started at once (sync_file_range); after the fetch one syncfs
+flushes them all, each is renamed into DIR/new/, and
 new/ is flushed. That is the floor of a client that stores mail, with no
 index, no rules and no crash-safe order between batches (rawdisk in
 imap-sync.sh).
@@ -42,6 +43,8 @@ import re
 from rawlib import Conn, ProtoError, arg_parser, run, write_state
 
 LITERAL = re.compile(rb"\{(\d+)\}$")
+LIBC = ctypes.CDLL(None, use_errno=True)
+SYNC_FILE_RANGE_WRITE = 2
 FETCH_UID = re.compile(rb"^\* \d+ FETCH \(UID (\d+)\)$")
 
 
@@ -68,6 +71,10 @@ class ImapConn(Conn):
             self.fill()
         if out:
             out.write(memoryview(self.buf)[:n])
+            # Start writing it out now (as mailctld does for a batch), so
+            # the flush at the end waits only for the last ones.
+            LIBC.sync_file_range(out.fileno(), ctypes.c_int64(0),
+                                 ctypes.c_int64(0), SYNC_FILE_RANGE_WRITE)
             out.close()
         del self.buf[:n]
 
@@ -76,7 +83,7 @@ class ImapConn(Conn):
         tmp = os.path.join(self.maildir, "tmp")
         new = os.path.join(self.maildir, "new")
         fd = os.open(tmp, os.O_RDONLY)
-        if ctypes.CDLL(None, use_errno=True).syncfs(fd) != 0:
+        if LIBC.syncfs(fd) != 0:
             raise OSError(ctypes.get_errno(), "syncfs")
         os.close(fd)
         for i in range(1, self.files + 1):

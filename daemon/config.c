@@ -297,6 +297,26 @@ config_imap_local(const char *name)
 	return local;
 }
 
+/*
+ * Would two server folders (valid ones) be filed into one local folder?
+ * INBOX in any case is the Inbox; "A/B" and "A.B" are both "A.B".
+ */
+static int
+cfg_imap_same_local(const char *a, const char *b)
+{
+	char	*la, *lb;
+	int	 same;
+
+	if (strcasecmp(a, "INBOX") == 0 || strcasecmp(b, "INBOX") == 0)
+		return strcasecmp(a, b) == 0;
+	la = config_imap_local(a);
+	lb = config_imap_local(b);
+	same = la != NULL && lb != NULL && strcmp(la, lb) == 0;
+	free(la);
+	free(lb);
+	return same;
+}
+
 /* The keys only an imap server has. */
 static int
 cfg_imap(json_t *obj, const char *path, struct config_server *s,
@@ -331,10 +351,15 @@ cfg_imap(json_t *obj, const char *path, struct config_server *s,
 				    "dash");
 			free(local);
 		}
-		for (j = 0; j < i; j++)
+		for (j = 0; j < i; j++) {
 			if (strcmp(s->folders[i], s->folders[j]) == 0)
 				return cfg_fail(cause, sub, NULL, "\"%s\" is "
 				    "listed twice", s->folders[i]);
+			if (cfg_imap_same_local(s->folders[i], s->folders[j]))
+				return cfg_fail(cause, sub, NULL, "\"%s\" and "
+				    "\"%s\" would be one local folder",
+				    s->folders[j], s->folders[i]);
+		}
 	}
 	return 0;
 }

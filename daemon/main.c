@@ -239,9 +239,10 @@ main_usage(FILE *f)
 	fprintf(f,
 	    "usage: mailctld [--config FILE] [--verbose] [--check-config]\n"
 	    "\n"
-	    "The mailctl daemon: fetches mail over POP3, files it, sends the\n"
-	    "outbox over SMTP and answers mailctl on a UNIX socket. It runs in\n"
-	    "the foreground; SIGHUP rereads the configuration.\n"
+	    "The mailctl daemon: fetches mail over POP3 and IMAP (with IDLE),\n"
+	    "files it, sends the outbox over SMTP and answers mailctl on a\n"
+	    "UNIX socket. It runs in the foreground; SIGHUP rereads the\n"
+	    "configuration.\n"
 	    "\n"
 	    "  -c, --config FILE  configuration (default:\n"
 	    "                     $XDG_CONFIG_HOME/mailctl/config.json)\n"

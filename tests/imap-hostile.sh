@@ -3,7 +3,8 @@
 # in addition to the real Dovecot: a literal that lies about its size
 # either way, a 2 GB literal announced, an endless line, an untagged flood,
 # 10,000 nested parentheses, BYE in the middle of a FETCH, no greeting,
-# an IDLE whose DONE is never answered.
+# an IDLE whose DONE is never answered, folder names in broken modified
+# UTF-7 and UTF-8.
 # Each is a clear error (or a correct sync where the server is merely
 # odd), never a partial file in the store, memory bounded; the daemon
 # keeps answering. The normal mode is the control: its messages arrive
@@ -31,6 +32,13 @@ run_mode untagged-flood 1 "responses to one command"
 run_mode deep-nesting 1 "nesting"
 run_mode bye-midway 75 "closed the session"
 run_mode slow-greeting 75 "timed out"
+# Unasked LIST and STATUS lines naming folders in broken modified UTF-7
+# and UTF-8 (after SELECT, and to LIST): names the server sends are never
+# decoded, so they change nothing.
+want=$(dump_lf "$T/dump-mutf7" --messages 3 bad-mutf7)
+run_mode bad-mutf7 0 '3 new' --messages 3
+check "bad-mutf7: the 3 messages byte for byte" \
+	test "$(stored bad-mutf7 | sums)" = "$want"
 
 # IDLE whose DONE is never answered: the renewal finds it out.
 start_hostile no-done

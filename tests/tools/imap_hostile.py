@@ -268,6 +268,11 @@ def cmd_select(s, tag, arg, verb="SELECT"):
         return
     box = s.snapshot()
     s.selected, s.readonly = True, verb == "EXAMINE"
+    if s.mode == "bad-mutf7":
+        # Names no one asked about, broken modified UTF-7 and UTF-8.
+        s.send(b"".join(b'* LIST (\\HasNoChildren) "/" %s\r\n'
+                        b"* STATUS %s (MESSAGES 1)\r\n"
+                        % (quoted(n), quoted(n)) for n in BAD_NAMES))
     s.send("* %d EXISTS\r\n* 0 RECENT\r\n* FLAGS (%s)\r\n"
            "* OK [PERMANENTFLAGS (%s \\*)] ok\r\n"
            "* OK [UIDVALIDITY %d] ok\r\n* OK [UIDNEXT %d] ok\r\n"

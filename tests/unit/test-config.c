@@ -199,6 +199,12 @@ test_imap(void)
 	    "accounts[0].imap.folders[1]: a folder name");
 	bad_account(IMAP("'folders':['Work','Work']"),
 	    "accounts[0].imap.folders[1]: 'Work' is listed twice");
+	bad_account(IMAP("'folders':['Lists/dev','INBOX','Lists.dev']"),
+	    "accounts[0].imap.folders[2]: 'Lists/dev' and 'Lists.dev' would "
+	    "be one local folder");
+	bad_account(IMAP("'folders':['INBOX','Inbox']"),
+	    "accounts[0].imap.folders[1]: 'INBOX' and 'Inbox' would be one "
+	    "local folder");
 	bad_account(IMAP("'idle':1"), "accounts[0].imap.idle: expected");
 	bad_account(IMAP("'idle_renew':1800"), "accounts[0].imap.idle_renew: "
 	    "expected an integer 2");
