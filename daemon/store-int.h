@@ -4,8 +4,9 @@
  * store-deliver.c (delivery and recovery), store-thread.c (the threads),
  * store-ops.c with store-read.c, store-change.c and store-reindex.c (the
  * mailbox operations behind list, read, mark, move, ...), store-queue.c
- * (the outbox), store-imap.c (IMAP folder state and the \Seen sync) and
- * store-conversation.c (threads). Nothing else includes this.
+ * (the outbox), store-imap.c (IMAP folder state and the \Seen sync),
+ * store-search.c with store-words.c (search) and store-conversation.c
+ * (threads). Nothing else includes this but test-store-words.
  *
  * Threads: the loop hands jobs to three threads and gets them back through
  * one eventfd. The writer runs everything that changes the store (delivery
