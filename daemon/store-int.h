@@ -343,6 +343,7 @@ void		 store_search_start(struct store *, struct event_base *);
 void		 store_search_kick(struct store *, int startup);
 void		 store_search_delivered(struct store *);
 int		 store_search_init(sqlite3 *, char **cause);
+fts5_api	*store_fts5_api(sqlite3 *);
 void		 ops_query(struct store *, sqlite3 *, struct ops_req *);
 
 /* store-deliver.c */

@@ -693,6 +693,22 @@ store_search_snippet_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
 		sqlite3_result_text(ctx, t.buf, (int)t.len, free);
 }
 
+/* The FTS5 API of a connection, or NULL when SQLite has no FTS5. */
+fts5_api *
+store_fts5_api(sqlite3 *db)
+{
+	fts5_api	*api = NULL;
+	sqlite3_stmt	*s;
+
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return NULL;
+	sqlite3_bind_pointer(s, 1, &api, "fts5_api_ptr", NULL);
+	sqlite3_step(s);
+	sqlite3_finalize(s);
+	return api;
+}
+
 /*
  * Give a connection the search's own FTS5 function, mailctl_snippet
  * (on the reader, which runs searches). Return -1 with cause.
@@ -700,17 +716,8 @@ store_search_snippet_fn(const Fts5ExtensionApi *api, Fts5Context *fts,
 int
 store_search_init(sqlite3 *db, char **cause)
 {
-	fts5_api	*api = NULL;
-	sqlite3_stmt	*s;
+	fts5_api	*api = store_fts5_api(db);
 
-	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) !=
-	    SQLITE_OK) {
-		store_dberr(db, "full-text search (FTS5)", cause);
-		return -1;
-	}
-	sqlite3_bind_pointer(s, 1, &api, "fts5_api_ptr", NULL);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
 	if (api == NULL || api->xCreateFunction(api, "mailctl_snippet", NULL,
 	    store_search_snippet_fn, NULL) != SQLITE_OK) {
 		xasprintf(cause, "index: SQLite has no full-text search "

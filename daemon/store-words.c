@@ -62,22 +62,6 @@ struct words_set {
 /* The index's tokenizer, as the search table is made with. */
 static const char *words_args[] = { "remove_diacritics", "2" };
 
-/* The FTS5 API of a connection, or NULL. */
-static fts5_api *
-words_api(sqlite3 *db)
-{
-	fts5_api	*api = NULL;
-	sqlite3_stmt	*s;
-
-	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return NULL;
-	sqlite3_bind_pointer(s, 1, &api, "fts5_api_ptr", NULL);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
-	return api;
-}
-
 /* Make a unicode61 tokenizer of the index's kind. */
 static int
 words_tokenizer(sqlite3 *db, fts5_tokenizer *tok, Fts5Tokenizer **t)
@@ -85,7 +69,7 @@ words_tokenizer(sqlite3 *db, fts5_tokenizer *tok, Fts5Tokenizer **t)
 	fts5_api	*api;
 	void		*ud;
 
-	if ((api = words_api(db)) == NULL ||
+	if ((api = store_fts5_api(db)) == NULL ||
 	    api->xFindTokenizer(api, "unicode61", &ud, tok) != SQLITE_OK ||
 	    tok->xCreate(ud, words_args, 2, t) != SQLITE_OK)
 		return -1;
