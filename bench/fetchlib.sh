@@ -299,6 +299,19 @@ tool_mailctld()
 	timed "$dir/time" "$dir/out" "$dir/err" \
 	    "$MAILCTL" --socket "$dir/s.sock" fetch bench --json
 	R_SECS=$T_SECS
+	# MC_THREADS=FILE: each thread's CPU ticks (user+system) so far.
+	if [ -n "${MC_THREADS:-}" ]; then
+		for t in /proc/"$MC_PID"/task/*; do
+			echo "${dir##*/} $T_SECS $(cat "$t/comm")" \
+			    "$(awk '{print $14, $15}' "$t/stat")" \
+			    "$(awk '/ctxt_switches/ {print $2}' "$t/status" |
+			    tr '\n' ' ')"
+		done >>"$MC_THREADS"
+		for t in $(pgrep -x dovecot); do
+			echo "$T_SECS dovecot-children" \
+			    "$(awk '{print $16, $17}' /proc/"$t"/stat)"
+		done >>"$MC_THREADS"
+	fi
 	# The daemon's own peak RSS (the client's is irrelevant).
 	R_RSS=$(mc_hwm)
 	if [ "$SCENARIO" != noop ]; then

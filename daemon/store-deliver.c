@@ -693,6 +693,7 @@ store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
 {
 	struct store_batch	*b = (struct store_batch *)job;
 	struct filter		*f = store_filter(st);
+	struct store_rbuf	 rb = { NULL, 0 };
 	struct store_msg	*m;
 	size_t			 i;
 
@@ -708,11 +709,12 @@ store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
 	for (i = 0; i < b->n; i++) {
 		m = b->msgs[i];
 		/* On failure the headers are unknown: Inbox. */
-		store_digest(m->fd, m->size, f, &m->info, 0);
+		store_digest(m->fd, m->size, f, &m->info, 0, &rb);
 		if (m->dest == NULL)
 			m->dest = xstrdup(m->info.folder);
 		m->info.folder = NULL;		/* the filter's, freed below */
 	}
+	store_rbuf_free(&rb);
 	filter_free(f);
 	job->run = store_batch_run;
 	job->next = &st->writer;

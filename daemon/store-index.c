@@ -342,17 +342,28 @@ store_hdr(const struct mime_msg *msg, const char *name)
  * the text always ends with the NUL the parser needs.
  */
 int
-store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
+store_mime_open(int fd, size_t size, struct store_mime *sm,
+    struct store_rbuf *rb, char **cause)
 {
 	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t	 len = size < MIME_MAX_SIZE ? size : MIME_MAX_SIZE, got = 0;
 	ssize_t	 n;
+	char	*buf;
 
 	sm->buf = NULL;
 	sm->map = NULL;
 	if (len <= STORE_READ_MAX) {
-		sm->buf = xmalloc(len + 1);
-		while (got < len && (n = pread(fd, sm->buf + got, len - got,
+		if (rb == NULL)
+			buf = sm->buf = xmalloc(len + 1);
+		else {
+			if (rb->size < STORE_READ_MAX + 1) {
+				free(rb->p);
+				rb->size = STORE_READ_MAX + 1;
+				rb->p = xmalloc(rb->size);
+			}
+			buf = rb->p;
+		}
+		while (got < len && (n = pread(fd, buf + got, len - got,
 		    got)) != 0) {
 			if (n == -1 && errno == EINTR)
 				continue;
@@ -363,8 +374,8 @@ store_mime_open(int fd, size_t size, struct store_mime *sm, char **cause)
 			}
 			got += n;
 		}
-		sm->buf[got] = '\0';
-		if ((sm->msg = mime_parse_inplace(sm->buf, got, 0,
+		buf[got] = '\0';
+		if ((sm->msg = mime_parse_inplace(buf, got, 0,
 		    cause)) == NULL) {
 			free(sm->buf);
 			return -1;
@@ -403,16 +414,25 @@ store_mime_close(struct store_mime *sm)
 	sm->msg = NULL;
 }
 
+/* Free a lent buffer. */
+void
+store_rbuf_free(struct store_rbuf *rb)
+{
+	free(rb->p);
+	rb->p = NULL;
+	rb->size = 0;
+}
+
 /*
  * Read what the index keeps of the message in fd (size bytes): the header
  * fields, the attachment count, the folder the rules choose (f may be
  * NULL: Inbox) and, with text, what the search index keeps. A message
- * over MIME_MAX_SIZE is judged by its first MIME_MAX_SIZE bytes. Runs on
- * a store thread.
+ * over MIME_MAX_SIZE is judged by its first MIME_MAX_SIZE bytes; rb (or
+ * NULL) lends the buffer to read it into. Runs on a store thread.
  */
 int
 store_digest(int fd, size_t size, const struct filter *f,
-    struct store_info *info, int text)
+    struct store_info *info, int text, struct store_rbuf *rb)
 {
 	struct store_mime	 sm;
 	struct mime_msg		*msg;
@@ -423,7 +443,7 @@ store_digest(int fd, size_t size, const struct filter *f,
 	info->folder = FILTER_INBOX;
 	info->notify = 1;
 	info->date = fstat(fd, &sb) == 0 ? sb.st_mtime : time(NULL);
-	if (store_mime_open(fd, size, &sm, &cause) != 0) {
+	if (store_mime_open(fd, size, &sm, rb, &cause) != 0) {
 		free(cause);
 		return -1;
 	}

@@ -213,7 +213,7 @@ ops_parse(struct store *st, struct ops_req *r, struct ops_row *row,
 	if (fstat(fd, &sb) != 0)
 		ops_fail(r, JSONRPC_ERR_FAILED, "message %lld: %s", row->id,
 		    strerror(errno));
-	else if (store_mime_open(fd, sb.st_size, sm, &cause) != 0) {
+	else if (store_mime_open(fd, sb.st_size, sm, NULL, &cause) != 0) {
 		ops_fail(r, JSONRPC_ERR_FAILED, "message %lld: %s", row->id,
 		    cause);
 		free(cause);

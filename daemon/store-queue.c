@@ -575,7 +575,7 @@ sq_index_sent(struct store *st, sqlite3 *db, struct ops_req *r,
 			close(fd);
 		return -1;
 	}
-	if (store_digest(fd, sb.st_size, NULL, &info, 1) != 0)
+	if (store_digest(fd, sb.st_size, NULL, &info, 1, NULL) != 0)
 		memset(&info, 0, sizeof info);
 	close(fd);
 	if ((s = ops_prepare(db, r, "INSERT INTO messages (account, folder, "

@@ -141,7 +141,7 @@ ops_digest_row(struct store *st, sqlite3_stmt *up, struct ops_row *row,
 	if ((fd = openat(st->dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	if (fstat(fd, &sb) != 0 || store_digest(fd, sb.st_size, NULL,
-	    &info, 1) != 0) {
+	    &info, 1, NULL) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -329,6 +329,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 			    "dry_run"));
 	struct filter	*f = store_filter(st);
 	struct store_info info;
+	struct store_rbuf rb = { NULL, 0 };
 	struct ops_row	*rows = NULL;
 	const char	**folders;
 	sqlite3_stmt	*s;
@@ -370,7 +371,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 		    (fd = ops_open(st, r, &rows[i])) == -1)
 			break;
 		checked++;
-		if (store_digest(fd, rows[i].size, f, &info, 0) == 0) {
+		if (store_digest(fd, rows[i].size, f, &info, 0, &rb) == 0) {
 			if (strcmp(info.folder, rows[i].folder) != 0) {
 				struct ops_row one = rows[i];
 
@@ -399,6 +400,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 		    (json_int_t)checked, "moved", (json_int_t)moved, "by_hand",
 		    (json_int_t)by_hand, "dry_run", dry, "moves", moves);
 out:
+	store_rbuf_free(&rb);
 	json_decref(moves);
 	free(rows);
 	filter_free(f);

@@ -328,6 +328,7 @@ store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 	struct ops_req		 r;
 	struct ops_row		 row;
 	struct store_info	 info;
+	struct store_rbuf	 rb = { NULL, 0 };
 	struct timespec		 t0;
 	struct stat		 sb;
 	sqlite3_stmt		*s = NULL;
@@ -358,7 +359,7 @@ store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 			continue;
 		}
 		if (fstat(fd, &sb) == 0 && store_digest(fd, sb.st_size, NULL,
-		    &info, 1) == 0) {
+		    &info, 1, &rb) == 0) {
 			if (store_search_add(st, db, id, info.date, info.text,
 			    &cause) != 0) {
 				store_info_free(&info);
@@ -377,6 +378,7 @@ store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 	if (n == 0)
 		b->finished = 1;
 out:
+	store_rbuf_free(&rb);
 	sqlite3_finalize(s);
 	if (cause != NULL || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
