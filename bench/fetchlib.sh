@@ -278,7 +278,7 @@ mc_start()
 
 tool_mailctld()
 {
-	local dir=$1 mode=$2 phase=$3 before want_before=0 new want
+	local dir=$1 mode=$2 phase=$3 before want_before=0 new want idle0
 	R_SECS='' R_RSS='' R_COUNT='' R_NOTE=''
 	# In noop the daemon started for the warm-up download stays up for
 	# the timed ones; otherwise every run starts it on an empty data_dir.
@@ -296,9 +296,12 @@ tool_mailctld()
 		mc_drop
 		return
 	fi
+	[ -z "${MC_THREADS:-}" ] || idle0=$(awk '/^cpu / {print $5 + $6}' /proc/stat)
 	timed "$dir/time" "$dir/out" "$dir/err" \
 	    "$MAILCTL" --socket "$dir/s.sock" fetch bench --json
 	R_SECS=$T_SECS
+	[ -z "${MC_THREADS:-}" ] || echo "${dir##*/} $T_SECS idle" \
+	    $(( $(awk '/^cpu / {print $5 + $6}' /proc/stat) - idle0 )) >>"$MC_THREADS"
 	# MC_THREADS=FILE: each thread's CPU ticks (user+system) so far.
 	if [ -n "${MC_THREADS:-}" ]; then
 		for t in /proc/"$MC_PID"/task/*; do

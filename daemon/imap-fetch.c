@@ -149,8 +149,9 @@ imap_commit(struct imap_session *s)
 int
 imap_put(struct imap_session *s, const char *p, size_t n)
 {
+	const char	*cr;
 	char		*dst;
-	size_t		 room, k, c, used;
+	size_t		 room, k, used;
 
 	while (n > 0 || s->cr) {
 		if ((dst = store_msg_room(s->c.cur, &room)) == NULL) {
@@ -168,11 +169,13 @@ imap_put(struct imap_session *s, const char *p, size_t n)
 		}
 		while (n > 0 && used < room) {
 			k = n < room - used ? n : room - used;
-			c = imap_copy_to_cr(dst + used, p, k);
-			used += c;
-			p += c;
-			n -= c;
-			if (c == k)
+			if ((cr = memchr(p, '\r', k)) != NULL)
+				k = cr - p;
+			memcpy(dst + used, p, k);
+			used += k;
+			p += k;
+			n -= k;
+			if (cr == NULL)
 				continue;
 			/* At the CR: drop it before an LF, keep it else. */
 			p++;

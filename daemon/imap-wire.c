@@ -963,35 +963,3 @@ imap_mutf7_decode(char *dst, size_t size, const char *wire)
 	}
 	return imap_out_end(&o);
 }
-
-typedef unsigned char imap_v16 __attribute__((vector_size(16)));
-
-/*
- * Copy src to dst up to its first CR, at most n bytes; return how many
- * were copied. Sixteen bytes at a time: a message is mostly lines of 60
- * to 80 bytes, and a call of memchr and memcpy per line cost more than
- * the bytes (the loop spent a fifth of its time in memchr).
- */
-size_t
-imap_copy_to_cr(char *dst, const char *src, size_t n)
-{
-	const imap_v16	 cr = (imap_v16){ 0 } + '\r';
-	imap_v16	 a, eq;
-	uint64_t	 w[2];
-	size_t		 i = 0, j;
-
-	for (; i + 16 <= n; i += 16) {
-		memcpy(&a, src + i, sizeof a);
-		memcpy(dst + i, &a, sizeof a);
-		eq = (imap_v16)(a == cr);
-		memcpy(w, &eq, sizeof w);
-		if ((w[0] | w[1]) == 0)
-			continue;
-		for (j = 0; eq[j] == 0; j++)
-			;
-		return i + j;
-	}
-	for (; i < n && src[i] != '\r'; i++)
-		dst[i] = src[i];
-	return i;
-}

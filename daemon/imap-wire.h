@@ -200,12 +200,4 @@ long	imap_quote(char *dst, size_t size, const char *s, size_t len);
 long	imap_mutf7_encode(char *dst, size_t size, const char *utf8);
 long	imap_mutf7_decode(char *dst, size_t size, const char *wire);
 
-/*
- * A message literal is stored with CRLF as LF: copy src to dst up to the
- * first CR, at most n bytes; return how many bytes were copied, n when src
- * holds no CR. dst has room for n: the bytes after the copied ones may be
- * written too.
- */
-size_t	imap_copy_to_cr(char *dst, const char *src, size_t n);
-
 #endif

@@ -838,46 +838,6 @@ test_mutf7(void)
 	    "decode: room for the NUL or -1");
 }
 
-/* The copy up to a CR, against a byte-by-byte one. */
-static void
-test_copy_to_cr(void)
-{
-	char	 src[200], dst[216], want[216];
-	size_t	 n, at, got, i, bad = 0, tried = 0;
-
-	for (n = 0; n <= 180; n++) {
-		for (at = 0; at <= n; at++) {
-			for (i = 0; i < sizeof src; i++)
-				src[i] = (char)('A' + (i * 7 + n) % 50);
-			if (at < n)
-				src[at] = '\r';
-			if (at + 1 < n && n % 3 == 0)
-				src[at + 1] = '\r';	/* CR CR */
-			if (at + 5 < n && n % 2 == 0)
-				src[at + 5] = '\n';
-			memset(dst, '#', sizeof dst);
-			memset(want, '#', sizeof want);
-			for (i = 0; i < n && src[i] != '\r'; i++)
-				want[i] = src[i];
-			got = imap_copy_to_cr(dst, src, n);
-			tried++;
-			/* Copied bytes as they were; nothing written past n. */
-			if (got != i || memcmp(dst, want, got) != 0 ||
-			    memcmp(dst + n, want + n, sizeof dst - n) != 0)
-				bad++;
-		}
-	}
-	ok(bad == 0 && tried > 16000, "copy to CR: %zu of %zu cases wrong",
-	    bad, tried);
-	ok(imap_copy_to_cr(dst, "abc", 0) == 0 &&
-	    imap_copy_to_cr(dst, "\rabc", 4) == 0 &&
-	    imap_copy_to_cr(dst, "0123456789abcdef\r", 17) == 16 &&
-	    memcmp(dst, "0123456789abcdef", 16) == 0 &&
-	    imap_copy_to_cr(dst, "0123456789abcdefXYZ", 19) == 19 &&
-	    memcmp(dst, "0123456789abcdefXYZ", 19) == 0,
-	    "copy to CR: none, first, after one block, past a block");
-}
-
 int
 main(void)
 {
@@ -900,6 +860,5 @@ main(void)
 	imap_parser_free(NULL);
 	test_quote();
 	test_mutf7();
-	test_copy_to_cr();
 	return tap_done();
 }
