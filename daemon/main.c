@@ -8,6 +8,7 @@
  */
 #include "autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -233,6 +234,30 @@ main_cleanup(struct event **sigs)
 	close(main_lock);	/* the lock goes last */
 }
 
+/*
+ * Raise the limit on open files to the hard one (at most 65,536): a big
+ * sync holds a file open for each message waiting for its commit (up to
+ * a thousand a session) and the files made ahead, beside the sockets.
+ * The event loop uses epoll, so descriptors above 1,024 are fine.
+ */
+static void
+main_raise_nofile(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 :
+	    rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_debug("cannot raise the open files limit: %s",
+			    strerror(errno));
+	}
+}
+
 static void
 main_usage(FILE *f)
 {
@@ -355,6 +380,7 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &env.started_mono);
 	env.started = time(NULL);
 	signal(SIGPIPE, SIG_IGN);
+	main_raise_nofile();
 	if ((main_base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	for (i = 0; i < 3; i++) {

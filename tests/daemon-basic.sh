@@ -22,7 +22,14 @@ expect_rc 78 "mailctld refuses a bad config" "$MAILCTLD" --config "$T/bad.json"
 contains "$ERR" "accounts[0].pop3.port: expected an integer 1–65535" "start-up error names the key"
 expect_rc 78 "mailctld refuses a missing --config file" "$MAILCTLD" --config "$T/none.json"
 
+# Started with a low soft limit on open files, the daemon raises it to
+# the hard one (at most 65,536): a big sync holds many files open.
+HARD_NOFILE=$(ulimit -Hn)
+[ "$HARD_NOFILE" = unlimited ] || [ "$HARD_NOFILE" -gt 65536 ] && HARD_NOFILE=65536
+ulimit -Sn 256
 start_daemon "$CFG"
+check "the open files limit raised from 256 to $HARD_NOFILE" test \
+    "$(awk '/^Max open files/ {print $4}' /proc/$DAEMON_PID/limits)" = "$HARD_NOFILE"
 check "socket is mode 0600" test "$(stat -c %a "$SOCK")" = 600
 check "socket directory is mode 0700" test "$(stat -c %a "$(dirname "$SOCK")")" = 700
 
