@@ -131,6 +131,53 @@ struct store_msg {
 	struct store_info info;		/* from the digester */
 };
 
+/*
+ * Who takes a turn at the tmp/ directories (struct store's tmpdirs), and
+ * how many files one may create or rename before it lets the other in: a
+ * turn handed over costs both a wake-up, so not one a file.
+ */
+#define STORE_TMP_WRITER	1
+#define STORE_TMP_MAKER		2
+#define STORE_TMP_SLICE		16
+
+/* Wait for a turn at the tmp/ directories. */
+static void
+store_tmp_enter(struct store *st, int who)
+{
+	pthread_mutex_lock(&st->tmpdirs);
+	st->tmp_waiting[who]++;
+	while (st->tmp_owner != 0 || (st->tmp_for != 0 && st->tmp_for != who))
+		pthread_cond_wait(&st->tmp_turn, &st->tmpdirs);
+	st->tmp_waiting[who]--;
+	st->tmp_owner = who;
+	st->tmp_for = 0;
+	pthread_mutex_unlock(&st->tmpdirs);
+}
+
+/* Is the other side waiting for a turn? (A hint, read without lock.) */
+static int
+store_tmp_wanted(struct store *st, int who)
+{
+	return __atomic_load_n(&st->tmp_waiting[who], __ATOMIC_RELAXED) > 0;
+}
+
+/* End a turn; the other side has the next one if it is waiting. */
+static void
+store_tmp_leave(struct store *st, int who)
+{
+	int	 other = who == STORE_TMP_WRITER ? STORE_TMP_MAKER :
+		    STORE_TMP_WRITER;
+
+	pthread_mutex_lock(&st->tmpdirs);
+	st->tmp_owner = 0;
+	if (st->tmp_waiting[other] > 0)
+		st->tmp_for = other;
+	if (st->tmp_waiting[STORE_TMP_WRITER] > 0 ||
+	    st->tmp_waiting[STORE_TMP_MAKER] > 0)
+		pthread_cond_broadcast(&st->tmp_turn);
+	pthread_mutex_unlock(&st->tmpdirs);
+}
+
 /* Remove the unused files of a folder's pool (store lock held). */
 static void
 store_pool_empty(struct store_folder *f)
@@ -218,8 +265,8 @@ store_maker(void *arg)
 	struct store		*st = arg;
 	struct store_folder	*f;
 	char			 name[256];
-	size_t			 i;
-	int			 fd;
+	size_t			 i, made = 0;
+	int			 fd, turn = 0;
 
 	pthread_mutex_lock(&st->lock);
 	while (!st->stopping) {
@@ -232,17 +279,28 @@ store_maker(void *arg)
 			}
 		}
 		if (f == NULL) {
+			/* The pools are full: the writer may rename. */
+			if (turn)
+				store_tmp_leave(st, STORE_TMP_MAKER);
+			turn = 0;
 			pthread_cond_wait(&st->make_wake, &st->lock);
 			continue;
 		}
 		f->making++;
 		pthread_mutex_unlock(&st->lock);
-		pthread_mutex_lock(&st->tmpdirs);
+		if (turn && ++made >= STORE_TMP_SLICE &&
+		    store_tmp_wanted(st, STORE_TMP_WRITER)) {
+			store_tmp_leave(st, STORE_TMP_MAKER);
+			turn = 0;
+		}
+		if (!turn) {
+			store_tmp_enter(st, STORE_TMP_MAKER);
+			turn = 1;
+			made = 0;
+		}
 		fd = store_make_file(st, f->tmpfd, name, sizeof name);
-		pthread_mutex_unlock(&st->tmpdirs);
 		pthread_mutex_lock(&st->lock);
 		f->making--;
-		pthread_cond_broadcast(&st->made);
 		if (fd == -1) {
 			/* The loop creates its own and reports the error. */
 			f->expect = 0;
@@ -258,6 +316,8 @@ store_maker(void *arg)
 		f->pool_name[f->npool] = xstrdup(name);
 		f->npool++;
 	}
+	if (turn)
+		store_tmp_leave(st, STORE_TMP_MAKER);
 	pthread_mutex_unlock(&st->lock);
 	return NULL;
 }
@@ -338,15 +398,11 @@ store_msg_new(struct store *st, const char *account, const char *uidl,
 	if (f->expect > 0)
 		f->expect--;
 	/*
-	 * The pool is empty but a maker is on it: wait for its file rather
-	 * than make one here. Creations in one directory run one at a time
-	 * anyway (the kernel locks the directory), so one made here would not
-	 * come sooner; the maker would only spin on the lock meanwhile,
-	 * taking a CPU from the loop and the server. The wait is at most the
-	 * creation the loop would have made itself.
+	 * An empty pool: the loop makes its own file rather than wait for a
+	 * maker's. The maker may be waiting for its turn, or for a CPU: in a
+	 * 5,000-message sync the loop waited 10 to 23 times, 25 to 44 ms in
+	 * all, while the server waited for the loop.
 	 */
-	while (f->npool == 0 && f->making > 0 && !st->stopping)
-		pthread_cond_wait(&st->made, &st->lock);
 	if (f->npool > 0) {
 		f->npool--;
 		m->fd = f->pool_fd[f->npool];
@@ -615,7 +671,7 @@ store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
 	struct store_newdir	 dirs[STORE_NEWDIRS];
 	struct timespec		 t0, t1, t2, t3;
 	size_t			 i, ndirs = 0;
-	int			 rc = 0, recorded = 0, fd;
+	int			 rc = 0, recorded = 0, fd, turn;
 
 	if (n == 0)
 		return 0;
@@ -634,8 +690,14 @@ store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
 	recorded = rc == 0;
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 	/* Step 4, into the folder the rules chose. */
-	pthread_mutex_lock(&st->tmpdirs);
+	if ((turn = rc == 0))
+		store_tmp_enter(st, STORE_TMP_WRITER);
 	for (i = 0; rc == 0 && i < n; i++) {
+		if (i > 0 && i % STORE_TMP_SLICE == 0 &&
+		    store_tmp_wanted(st, STORE_TMP_MAKER)) {
+			store_tmp_leave(st, STORE_TMP_WRITER);
+			store_tmp_enter(st, STORE_TMP_WRITER);
+		}
 		if (strcmp(msgs[i]->dest, msgs[i]->folder) == 0)
 			fd = msgs[i]->newfd;
 		else if ((fd = store_newdir(st, msgs[i]->account,
@@ -652,7 +714,8 @@ store_commit_batch(struct store *st, sqlite3 *db, struct store_msg **msgs,
 			rc = -1;
 		}
 	}
-	pthread_mutex_unlock(&st->tmpdirs);
+	if (turn)
+		store_tmp_leave(st, STORE_TMP_WRITER);
 	for (i = 0; i < ndirs; i++) {
 		if (rc == 0 && fsync(dirs[i].fd) != 0) {
 			xasprintf(cause, "cannot flush %s/new: %s",

@@ -31,7 +31,7 @@
 
 #include "store.h"
 
-#define STORE_POOL	64	/* empty files made ahead per folder */
+#define STORE_POOL	256	/* empty files made ahead per folder */
 #define STORE_READ_MAX	(256 * 1024)	/* read, not mapped, to parse */
 /*
  * One maker: creates in one directory serialize on its inode lock, and a
@@ -137,15 +137,21 @@ struct store {
 	int		 threads;	/* lock and threads set up */
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 make_wake;	/* a pool wants files */
-	pthread_cond_t	 made;		/* a maker put a file in a pool */
 	/*
-	 * Held by a maker for each file it creates in a tmp/ and by the
-	 * writer while it renames a batch out of tmp/: both take the
-	 * directory's lock in the kernel, where a waiter spins on the CPU
-	 * while the other runs; here it sleeps. (Speed only: correctness
-	 * does not rest on it.)
+	 * The turn at the tmp/ directories (store_tmp_enter): a maker takes
+	 * it for each file it creates, the writer for each file it renames
+	 * out of tmp/. Both take the directory's lock in the kernel, where a
+	 * waiter spins on the CPU while the other runs; here it sleeps. When
+	 * both want it they alternate: a batch's renames held the makers off
+	 * for milliseconds, the pools ran dry and the loop waited for files
+	 * (and the server for the loop). Speed only: correctness does not
+	 * rest on it.
 	 */
-	pthread_mutex_t	 tmpdirs;
+	pthread_mutex_t	 tmpdirs;	/* guards the turn */
+	pthread_cond_t	 tmp_turn;
+	int		 tmp_owner;	/* STORE_TMP_WRITER, _MAKER, or 0 */
+	int		 tmp_for;	/* handed to, or 0 */
+	int		 tmp_waiting[3];
 	struct store_jobs done;		/* under lock */
 	int		 stopping;	/* under lock */
 	int		 efd;		/* threads -> loop: jobs done */

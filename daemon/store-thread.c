@@ -142,8 +142,8 @@ store_threads_start(struct store *st, struct event_base *base, char **cause)
 	TAILQ_INIT(&st->done);
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->make_wake, NULL);
-	pthread_cond_init(&st->made, NULL);
 	pthread_mutex_init(&st->tmpdirs, NULL);
+	pthread_cond_init(&st->tmp_turn, NULL);
 	st->threads = 1;
 	if ((st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		xasprintf(cause, "eventfd: %s", strerror(errno));
