@@ -145,10 +145,11 @@ static void
 store_tmp_enter(struct store *st, int who)
 {
 	pthread_mutex_lock(&st->tmpdirs);
-	st->tmp_waiting[who]++;
+	/* Atomic as store_tmp_wanted reads it without the lock. */
+	__atomic_add_fetch(&st->tmp_waiting[who], 1, __ATOMIC_RELAXED);
 	while (st->tmp_owner != 0 || (st->tmp_for != 0 && st->tmp_for != who))
 		pthread_cond_wait(&st->tmp_turn, &st->tmpdirs);
-	st->tmp_waiting[who]--;
+	__atomic_sub_fetch(&st->tmp_waiting[who], 1, __ATOMIC_RELAXED);
 	st->tmp_owner = who;
 	st->tmp_for = 0;
 	pthread_mutex_unlock(&st->tmpdirs);
