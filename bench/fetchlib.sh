@@ -278,7 +278,7 @@ mc_start()
 
 tool_mailctld()
 {
-	local dir=$1 mode=$2 phase=$3 before want_before=0 new want idle0
+	local dir=$1 mode=$2 phase=$3 before want_before=0 new want idle0 idle1
 	R_SECS='' R_RSS='' R_COUNT='' R_NOTE=''
 	# In noop the daemon started for the warm-up download stays up for
 	# the timed ones; otherwise every run starts it on an empty data_dir.
@@ -300,10 +300,11 @@ tool_mailctld()
 	timed "$dir/time" "$dir/out" "$dir/err" \
 	    "$MAILCTL" --socket "$dir/s.sock" fetch bench --json
 	R_SECS=$T_SECS
-	[ -z "${MC_THREADS:-}" ] || echo "${dir##*/} $T_SECS idle" \
-	    $(( $(awk '/^cpu / {print $5 + $6}' /proc/stat) - idle0 )) >>"$MC_THREADS"
-	# MC_THREADS=FILE: each thread's CPU ticks (user+system) so far.
+	# MC_THREADS=FILE: the machine's idle ticks during the fetch, each
+	# thread's CPU ticks (user, system) so far, the server's.
 	if [ -n "${MC_THREADS:-}" ]; then
+		idle1=$(awk '/^cpu / {print $5 + $6}' /proc/stat)
+		echo "${dir##*/} $T_SECS idle $((idle1 - idle0))" >>"$MC_THREADS"
 		for t in /proc/"$MC_PID"/task/*; do
 			echo "${dir##*/} $T_SECS $(cat "$t/comm")" \
 			    "$(awk '{print $14, $15}' "$t/stat")" \

@@ -763,7 +763,7 @@ store_batch_digest(struct store *st, sqlite3 *db, struct store_job *job)
 {
 	struct store_batch	*b = (struct store_batch *)job;
 	struct filter		*f = store_filter(st);
-	struct store_rbuf	 rb = { NULL, 0 };
+	struct store_rbuf	 rb = { NULL };
 	struct store_msg	*m;
 	size_t			 i;
 

@@ -356,11 +356,8 @@ store_mime_open(int fd, size_t size, struct store_mime *sm,
 		if (rb == NULL)
 			buf = sm->buf = xmalloc(len + 1);
 		else {
-			if (rb->size < STORE_READ_MAX + 1) {
-				free(rb->p);
-				rb->size = STORE_READ_MAX + 1;
-				rb->p = xmalloc(rb->size);
-			}
+			if (rb->p == NULL)
+				rb->p = xmalloc(STORE_READ_MAX + 1);
 			buf = rb->p;
 		}
 		while (got < len && (n = pread(fd, buf + got, len - got,
@@ -420,7 +417,6 @@ store_rbuf_free(struct store_rbuf *rb)
 {
 	free(rb->p);
 	rb->p = NULL;
-	rb->size = 0;
 }
 
 /*

@@ -173,8 +173,7 @@ struct store_mime {
  * Zeroed to start; store_rbuf_free at the end.
  */
 struct store_rbuf {
-	char		*p;
-	size_t		 size;
+	char		*p;		/* STORE_READ_MAX + 1 bytes, or NULL */
 };
 
 /*

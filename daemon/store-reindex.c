@@ -329,7 +329,7 @@ ops_refilter(struct store *st, sqlite3 *db, struct ops_req *r)
 			    "dry_run"));
 	struct filter	*f = store_filter(st);
 	struct store_info info;
-	struct store_rbuf rb = { NULL, 0 };
+	struct store_rbuf rb = { NULL };
 	struct ops_row	*rows = NULL;
 	const char	**folders;
 	sqlite3_stmt	*s;

@@ -328,7 +328,7 @@ store_search_build_run(struct store *st, sqlite3 *db, struct store_job *job)
 	struct ops_req		 r;
 	struct ops_row		 row;
 	struct store_info	 info;
-	struct store_rbuf	 rb = { NULL, 0 };
+	struct store_rbuf	 rb = { NULL };
 	struct timespec		 t0;
 	struct stat		 sb;
 	sqlite3_stmt		*s = NULL;
