@@ -273,13 +273,13 @@ store_conv_touch(long long *set, size_t *n, long long t)
 }
 
 /*
- * Bind what the index keeps for threading a message again to ?1..?5 of
- * s: its key (NULL for "#ID"), subject key (only when it names no
- * ancestor), reply, ancestors (joined by spaces) and id. Return the
- * joined ancestors, for the caller to free once s ran.
+ * Bind what the index keeps for threading a message again to parameters
+ * first to first + 4 of s: its key (NULL for "#ID"), subject key (only
+ * when it names no ancestor), reply, ancestors (joined by spaces) and id.
+ * Return the joined ancestors, for the caller to free once s ran.
  */
 static char *
-store_conv_bind_keep(sqlite3_stmt *s, long long id,
+store_conv_bind_keep(sqlite3_stmt *s, int first, long long id,
     const struct store_info *info)
 {
 	const char	*subj = info->thread_subject;
@@ -295,11 +295,11 @@ store_conv_bind_keep(sqlite3_stmt *s, long long id,
 		    info->thread_refs[i]);
 	if (info->nthread_refs > 0 || (subj != NULL && *subj == '\0'))
 		subj = NULL;
-	sqlite3_bind_text(s, 1, info->thread_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, subj, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, info->thread_reply);
-	sqlite3_bind_text(s, 4, refs, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, id);
+	sqlite3_bind_text(s, first, info->thread_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, first + 1, subj, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, first + 2, info->thread_reply);
+	sqlite3_bind_text(s, first + 3, refs, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, first + 4, id);
 	return refs;
 }
 
@@ -317,7 +317,7 @@ store_conversation_keep(struct store *st, sqlite3 *db, long long id,
 
 	if ((c = store_conv_get(st, db)) == NULL)
 		return -1;
-	refs = store_conv_bind_keep(c->keep, id, info);
+	refs = store_conv_bind_keep(c->keep, 1, id, info);
 	rc = sqlite3_step(c->keep);
 	sqlite3_reset(c->keep);
 	free(refs);
@@ -325,28 +325,19 @@ store_conversation_keep(struct store *st, sqlite3 *db, long long id,
 }
 
 /*
- * Thread the message recorded as id (see the top of this file), in the
- * caller's transaction on the writer; kept: the index has what info
- * holds already (only the conversation is written: a third less work
- * for reindex). Return -1 on an index error.
+ * Find the conversation of message id (steps 1 to 4 at the top of this
+ * file) and link its nodes, its key being key; the message's row is
+ * written by the caller. Return -1 on an index error.
  */
 static int
-store_conv_add(struct store *st, sqlite3 *db, long long id,
-    const struct store_info *info, int kept)
+store_conv_find(struct store_conv *c, long long id,
+    const struct store_info *info, const char *key, long long *conv)
 {
-	struct store_conv	*c;
 	long long		 set[MIME_THREAD_REFS_MAX + 2], t, target;
-	char			 own[32], *refs;
-	const char		*key = info->thread_id, *subj;
+	const char		*subj;
 	size_t			 n = 0, i, nrefs = info->nthread_refs;
 	int			 rc;
 
-	if ((c = store_conv_get(st, db)) == NULL)
-		return -1;
-	if (key == NULL) {
-		snprintf(own, sizeof own, "#%lld", id);
-		key = own;
-	}
 	/* 1: the conversations it touches. */
 	if ((rc = store_conv_node(c, key, NULL, 0, &t)) == -1)
 		return -1;
@@ -399,13 +390,48 @@ store_conv_add(struct store *st, sqlite3 *db, long long id,
 	if (store_conv_link(c, key, nrefs > 0 ? info->thread_refs[nrefs - 1] :
 	    NULL, target, 1) != 0)
 		return -1;
+	*conv = target;
+	return 0;
+}
+
+/*
+ * Thread the message recorded as id (see the top of this file), in the
+ * caller's transaction on the writer, and write its threading columns:
+ * with s NULL, by an UPDATE of its row; else s (an INSERT of the row, its
+ * other values bound) takes them at parameters first to first + 5
+ * (thread_key, thread_subject, thread_reply, thread_refs, id, thread).
+ * kept: the index has what info holds already (only the conversation is
+ * written: a third less work for reindex). Return -1 on an index error.
+ */
+static int
+store_conv_add(struct store *st, sqlite3 *db, sqlite3_stmt *s, int first,
+    long long id, const struct store_info *info, int kept)
+{
+	struct store_conv	*c;
+	long long		 target;
+	char			 own[32], *refs;
+	const char		*key = info->thread_id;
+	int			 rc;
+
+	if ((c = store_conv_get(st, db)) == NULL)
+		return -1;
+	if (key == NULL) {
+		snprintf(own, sizeof own, "#%lld", id);
+		key = own;
+	}
+	if (store_conv_find(c, id, info, key, &target) != 0)
+		return -1;
 	if (kept)
 		return store_conv_step2(c->set_thread, target, id);
-	refs = store_conv_bind_keep(c->set_msg, id, info);
-	sqlite3_bind_text(c->set_msg, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(c->set_msg, 6, target);
-	rc = sqlite3_step(c->set_msg);
-	sqlite3_reset(c->set_msg);
+	if (s == NULL) {
+		s = c->set_msg;
+		first = 1;
+	}
+	refs = store_conv_bind_keep(s, first, id, info);
+	sqlite3_bind_text(s, first, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, first + 5, target);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
 	free(refs);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -418,7 +444,22 @@ int
 store_conversation_add(struct store *st, sqlite3 *db, long long id,
     const struct store_info *info)
 {
-	return store_conv_add(st, db, id, info, 0);
+	return store_conv_add(st, db, NULL, 0, id, info, 0);
+}
+
+/*
+ * Thread a message about to be recorded as id, and record it: ins, an
+ * INSERT into messages with its other values bound, takes the threading
+ * columns at parameters first to first + 5 (store_conv_add). One INSERT
+ * of the whole row instead of an INSERT and an UPDATE: a delivery writes
+ * its row once. In the caller's transaction on the writer; -1 on an
+ * index error.
+ */
+int
+store_conversation_insert(struct store *st, sqlite3 *db, sqlite3_stmt *ins,
+    int first, long long id, const struct store_info *info)
+{
+	return store_conv_add(st, db, ins, first, id, info, 0);
 }
 
 /*
@@ -532,7 +573,7 @@ store_conversation_redo(struct store *st, sqlite3 *db, sqlite3_stmt *s,
 			close(fd);
 		}
 add:
-		rc = store_conv_add(st, db, row.id, &info, kept);
+		rc = store_conv_add(st, db, NULL, 0, row.id, &info, kept);
 		store_info_free(&info);
 		if (rc != 0)
 			return -1;

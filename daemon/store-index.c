@@ -35,7 +35,7 @@
  * between new/ and cur/ or changed its flags. Version 2 added the decoded
  * header fields, dir, flags and the attachment count; version 3 an index
  * by file; 4 the outbox, 5 by_hand, 6 the IMAP state, 7 the search
- * index, 8 conversations.
+ * index, 8 conversations, 9 search words, 10 two indexes fewer.
  */
 static const char store_schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -47,8 +47,7 @@ static const char store_schema[] =
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  account TEXT NOT NULL, folder TEXT NOT NULL, file TEXT NOT NULL,"
     "  tmpname TEXT, size INTEGER NOT NULL, uidl TEXT,"
-    "  added INTEGER NOT NULL, from_hdr TEXT, subject TEXT);"
-    "CREATE INDEX IF NOT EXISTS messages_folder ON messages (account, folder);";
+    "  added INTEGER NOT NULL, from_hdr TEXT, subject TEXT);";
 
 static const char store_schema_v2[] =
     "BEGIN IMMEDIATE;"
@@ -210,6 +209,20 @@ static const char store_schema_v9[] =
     "COMMIT;";
 
 /*
+ * Version 10: two indexes fewer for each delivery to write. A file left
+ * in tmp/ is found by its final name (the tmp name, ",S=" and its size:
+ * store_recover, reindex), so tmpname is no longer written nor indexed;
+ * and (folder) serves what (account, folder) did (the account's own
+ * lookups go by messages_uidl or messages_file).
+ */
+static const char store_schema_v10[] =
+    "BEGIN IMMEDIATE;"
+    "DROP INDEX IF EXISTS messages_tmp;"
+    "DROP INDEX IF EXISTS messages_folder;"
+    "PRAGMA user_version = 10;"
+    "COMMIT;";
+
+/*
  * Bring an index to version 8 in one transaction; the columns only when
  * they are missing (an index set back to an older version keeps them).
  */
@@ -280,7 +293,8 @@ store_migrate(sqlite3 *db, char **cause)
 	    store_schema_v7, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 8 && store_migrate_v8(db) != 0) ||
 	    (version < 9 && sqlite3_exec(db, store_schema_v9, NULL, NULL,
-	    NULL) != SQLITE_OK)) {
+	    NULL) != SQLITE_OK) || (version < 10 && sqlite3_exec(db,
+	    store_schema_v10, NULL, NULL, NULL) != SQLITE_OK)) {
 		store_dberr(db, "upgrade", cause);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;

@@ -61,6 +61,7 @@ struct store_job {
 				    struct store_job *);
 	void			(*done)(struct store *, struct store_job *);
 	struct store_thread	*next;
+	int			 hold;		/* run: keep it in held */
 };
 TAILQ_HEAD(store_jobs, store_job);
 
@@ -73,6 +74,7 @@ struct store_thread {
 	pthread_cond_t		 wake;
 	int			 stop;		/* under store lock: exit
 						 * once todo is empty */
+	struct store_jobs	 held;		/* done, reported later */
 	sqlite3			*db;		/* this thread's connection */
 };
 
@@ -111,6 +113,7 @@ struct store {
 	sqlite3		*db;		/* the loop's: reads */
 	sqlite3_stmt	*ins_seen;	/* on the writer's */
 	sqlite3_stmt	*ins_msg;	/* on the writer's */
+	sqlite3_stmt	*sel_last;	/* on the writer's: last id */
 	sqlite3_stmt	*sel_seen;
 	sqlite3_stmt	*sel_tmp;
 	struct store_conv *conv;	/* the writer's statements */
@@ -381,6 +384,8 @@ int		 store_conversation_keep(struct store *, sqlite3 *,
 	"thread_reply"
 int		 store_conversation_redo(struct store *, sqlite3 *,
 		    sqlite3_stmt *, long long *done);
+int		 store_conversation_insert(struct store *, sqlite3 *,
+		    sqlite3_stmt *, int, long long, const struct store_info *);
 void		 store_conversation_fill(struct store *);
 void		 store_conversation_free(struct store_conv *);
 void		 ops_thread(struct store *, sqlite3 *, struct ops_req *);
@@ -394,5 +399,6 @@ void		 store_threads_stop(struct store *);
 void		 store_submit(struct store *, struct store_thread *,
 		    struct store_job *);
 int		 store_stopping(struct store *);
+size_t		 store_thread_release(struct store *, struct store_thread *);
 
 #endif

@@ -94,10 +94,12 @@ ops_reindex_tmp(struct store *st, sqlite3 *db, struct ops_req *r,
 	const char	*account, *folder, *file, *tmp;
 	char		*cause = NULL;
 
-	if ((s = ops_prepare(db, r, "SELECT account, folder, file, tmpname "
-	    "FROM messages m WHERE tmpname IS NOT NULL AND account IN (SELECT "
-	    "account FROM scanned) AND NOT EXISTS (SELECT 1 FROM disk d WHERE "
-	    "d.account = m.account AND d.base = m.file)")) == NULL)
+	/* A delivery's final name is its tmp name, ",S=" and its size. */
+	if ((s = ops_prepare(db, r, "SELECT account, folder, file, substr(file, "
+	    "1, instr(file, ',S=') - 1) FROM messages m WHERE instr(file, "
+	    "',S=') > 1 AND account IN (SELECT account FROM scanned) AND NOT "
+	    "EXISTS (SELECT 1 FROM disk d WHERE d.account = m.account AND "
+	    "d.base = m.file)")) == NULL)
 		return;
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		account = (const char *)sqlite3_column_text(s, 0);

@@ -60,6 +60,12 @@ store_thread_main(void *arg)
 		pthread_mutex_unlock(&st->lock);
 		job->run(st, t->db, job);
 		pthread_mutex_lock(&st->lock);
+		if (job->hold) {
+			/* Its report waits for store_thread_release. */
+			job->hold = 0;
+			TAILQ_INSERT_TAIL(&t->held, job, entry);
+			continue;
+		}
 		if (job->next != NULL) {
 			TAILQ_INSERT_TAIL(&job->next->todo, job, entry);
 			pthread_cond_signal(&job->next->wake);
@@ -71,7 +77,34 @@ store_thread_main(void *arg)
 		(void)!write(st->efd, &one, sizeof one);
 	}
 	pthread_mutex_unlock(&st->lock);
+	/* Held for the next job's flush, which never came: flush here. */
+	if (!TAILQ_EMPTY(&t->held))
+		(void)syncfs(st->dirfd);
+	store_thread_release(st, t);
 	return NULL;
+}
+
+/*
+ * On thread t: hand the jobs it holds to the loop, whose done functions
+ * then report them. Return how many there were.
+ */
+size_t
+store_thread_release(struct store *st, struct store_thread *t)
+{
+	struct store_job	*job;
+	uint64_t		 one = 1;
+	size_t			 n = 0;
+
+	pthread_mutex_lock(&st->lock);
+	while ((job = TAILQ_FIRST(&t->held)) != NULL) {
+		TAILQ_REMOVE(&t->held, job, entry);
+		TAILQ_INSERT_TAIL(&st->done, job, entry);
+		n++;
+	}
+	if (n > 0)
+		(void)!write(st->efd, &one, sizeof one);
+	pthread_mutex_unlock(&st->lock);
+	return n;
 }
 
 /* Queue a job on a store thread; its done function runs on the loop. */
@@ -120,6 +153,7 @@ store_thread_start(struct store_thread *t, char **cause)
 	int	 rc;
 
 	TAILQ_INIT(&t->todo);
+	TAILQ_INIT(&t->held);
 	pthread_cond_init(&t->wake, NULL);
 	if ((rc = pthread_create(&t->thread, NULL, store_thread_main,
 	    t)) != 0) {

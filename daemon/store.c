@@ -182,14 +182,19 @@ store_open(const char *data_dir, struct event_base *base, char **cause)
 	if (store_prepare(st->writer.db, "INSERT OR IGNORE INTO seen (account, "
 	    "uidl, added) VALUES (?, ?, ?)", &st->ins_seen, cause) != 0 ||
 	    store_prepare(st->writer.db, "INSERT INTO messages (account, "
-	    "folder, file, tmpname, size, uidl, added, from_hdr, subject, "
-	    "to_hdr, cc_hdr, date, message_id, attachments) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "folder, file, size, uidl, added, from_hdr, subject, to_hdr, "
+	    "cc_hdr, date, message_id, attachments, thread_key, "
+	    "thread_subject, thread_reply, thread_refs, id, thread) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    &st->ins_msg, cause) != 0 ||
+	    store_prepare(st->writer.db, "SELECT max(coalesce((SELECT seq FROM "
+	    "sqlite_sequence WHERE name = 'messages'), 0), coalesce((SELECT "
+	    "max(id) FROM messages), 0))", &st->sel_last, cause) != 0 ||
 	    store_prepare(st->db, "SELECT uidl FROM seen WHERE account = ?",
 	    &st->sel_seen, cause) != 0 ||
 	    store_prepare(st->db, "SELECT folder, file FROM messages WHERE "
-	    "account = ? AND tmpname = ?", &st->sel_tmp, cause) != 0) {
+	    "account = ?1 AND file >= ?2 || ',S=' AND file < ?2 || ',S>'",
+	    &st->sel_tmp, cause) != 0) {
 		store_close(st);
 		return NULL;
 	}
@@ -227,6 +232,7 @@ store_close(struct store *st)
 	free(st->seen);
 	sqlite3_finalize(st->ins_seen);
 	sqlite3_finalize(st->ins_msg);
+	sqlite3_finalize(st->sel_last);
 	sqlite3_finalize(st->sel_seen);
 	sqlite3_finalize(st->sel_tmp);
 	store_search_free(st->search);

@@ -205,6 +205,22 @@ check "doveadm sees i06 in Work, \\Seen" test "$(dv_field i06)" = 'Work \Seen'
 check "doveadm sees i07 \\Flagged \\Seen" test "$(dv_field i07)" = 'INBOX \Flagged \Seen'
 check "doveadm's view equals mailctl's at the end" test "$DV" = "$(mc_view)"
 
+# --- a recorded file a crash left in Inbox/tmp ----------------------------------------
+# As after step 3 of a delivery (recorded, not yet renamed): reindex finds
+# it by its name in tmp/ (its final name up to ",S=") and moves it back.
+f=$(file_of i05)
+b=$(base_of "$f")
+d=$(dirname "$(dirname "$f")")
+id5=$(id_of i05)
+mv "$f" "$T/data/alice/Inbox/tmp/${b%%,S=*}"
+expect_rc 0 "reindex with i05 back in Inbox/tmp" mailctl reindex --json
+check "reindex: 0 added, 0 removed" \
+	test "$(json '"%d/%d" % (j["added"], j["removed"])')" = 0/0
+check "i05 is back in $(basename "$d")/new under its final name" \
+	test -f "$d/new/$b" -a ! -e "$T/data/alice/Inbox/tmp/${b%%,S=*}"
+snapshot
+check "i05 keeps its id" test "$(id_of i05)" = "$id5"
+
 # --- Dovecot's own files -----------------------------------------------------------
 expect_rc 0 "reindex once more" mailctl reindex --json
 check "nothing to do: 0 added, 0 removed, 0 updated" \

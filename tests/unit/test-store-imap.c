@@ -522,7 +522,11 @@ main(void)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
 	sqlite3_busy_timeout(db, 5000);
-	ok(q("PRAGMA user_version") == 9, "the index is of version 9");
+	ok(q("PRAGMA user_version") == 10, "the index is of version 10");
+	ok(q("SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('messages_tmp', 'messages_folder')") == 0 && q("SELECT count(*) "
+	    "FROM sqlite_master WHERE name = 'messages_by_folder'") == 1,
+	    "version 10: no index by tmp name nor by (account, folder)");
 
 	/* Out of order: known UIDs come sorted ("10" < "2" as text). */
 	a3 = deliver("im", "imap:7:3:INBOX", 0, &w);
@@ -726,7 +730,7 @@ main(void)
 
 	timing();
 
-	/* An index of version 5 (as 5 left it) is brought to 9. */
+	/* An index of version 5 (as 5 left it) is brought to 10. */
 	store_close(st);
 	sql("DROP TABLE imap_folders; DROP TABLE imap_flag_queue; "
 	    "DROP INDEX messages_uidl; DROP TRIGGER messages_search_gone; "
@@ -734,12 +738,16 @@ main(void)
 	    "DROP TABLE search_text; "
 	    "DROP INDEX messages_search_key; "
 	    "ALTER TABLE messages DROP COLUMN search_key; "
+	    "CREATE INDEX messages_tmp ON messages (account, tmpname); "
+	    "CREATE INDEX messages_folder ON messages (account, folder); "
 	    "PRAGMA user_version = 5");
 	st = store_open(data, base, &cause);
-	ok(st != NULL && q("PRAGMA user_version") == 9 && q("SELECT count(*) "
+	ok(st != NULL && q("PRAGMA user_version") == 10 && q("SELECT count(*) "
 	    "FROM sqlite_master WHERE name IN ('imap_folders', "
 	    "'imap_flag_queue', 'messages_uidl', 'search', 'search_text')") ==
-	    5, "an index of version 5 is upgraded to 9");
+	    5 && q("SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('messages_tmp', 'messages_folder')") == 0,
+	    "an index of version 5 is upgraded to 10");
 	store_close(st);
 
 	sqlite3_close(db);

@@ -83,7 +83,7 @@ main(void)
 		printf("Bail out! %s\n", cause ? cause : "no index");
 		return 1;
 	}
-	ok(num("PRAGMA user_version") == 9, "the index is at version 9");
+	ok(num("PRAGMA user_version") == 10, "the index is at version 10");
 
 	ok(add(st, "Schedule the meeting", "Ärger im Büro, SCHEDULE",
 	    "ROLLBACK") == 0, "words added in a transaction rolled back");
