@@ -112,6 +112,7 @@ struct store_batch {
 	struct store_new	*news;		/* filled by the writer */
 	double			 seconds[3];	/* sync, index, rename */
 	size_t			 committed;	/* messages in the commit */
+	int			 deferred;	/* new/ flushed by the next */
 	struct store_batch	*merged;	/* committed with this one */
 };
 
@@ -884,6 +885,7 @@ store_batch_run(struct store *st, sqlite3 *db, struct store_job *job)
 	if (b->merged == NULL) {
 		b->rc = store_commit_batch(st, db, b->msgs, b->n, b->news,
 		    &b->cause, b->seconds, &job->hold);
+		b->deferred = job->hold;
 		return;
 	}
 	msgs = xreallocarray(NULL, n, sizeof *msgs);
@@ -892,6 +894,7 @@ store_batch_run(struct store *st, sqlite3 *db, struct store_job *job)
 		memcpy(msgs + off, x->msgs, x->n * sizeof *msgs);
 	rc = store_commit_batch(st, db, msgs, n, news, &cause, b->seconds,
 	    &job->hold);
+	b->deferred = job->hold;
 	for (off = 0, x = b; x != NULL; off += x->n, x = x->merged) {
 		memcpy(x->news, news + off, x->n * sizeof *news);
 		x->rc = rc;
@@ -935,8 +938,8 @@ store_batch_done(struct store *st, struct store_job *job)
 	struct store_batch	*b = (struct store_batch *)job, *next;
 
 	log_debug("store commit of %zu messages: sync %.3f s, index %.3f s, "
-	    "rename %.3f s", b->committed, b->seconds[0], b->seconds[1],
-	    b->seconds[2]);
+	    "rename %.3f s%s", b->committed, b->seconds[0], b->seconds[1],
+	    b->seconds[2], b->deferred ? " (new/ flushed by the next)" : "");
 	for (; b != NULL; b = next) {
 		next = b->merged;
 		store_batch_report(st, b);
