@@ -399,6 +399,6 @@ void		 store_threads_stop(struct store *);
 void		 store_submit(struct store *, struct store_thread *,
 		    struct store_job *);
 int		 store_stopping(struct store *);
-size_t		 store_thread_release(struct store *, struct store_thread *);
+void		 store_thread_release(struct store *, struct store_thread *);
 
 #endif

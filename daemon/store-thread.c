@@ -86,25 +86,19 @@ store_thread_main(void *arg)
 
 /*
  * On thread t: hand the jobs it holds to the loop, whose done functions
- * then report them. Return how many there were.
+ * then report them.
  */
-size_t
+void
 store_thread_release(struct store *st, struct store_thread *t)
 {
-	struct store_job	*job;
-	uint64_t		 one = 1;
-	size_t			 n = 0;
+	uint64_t	 one = 1;
 
 	pthread_mutex_lock(&st->lock);
-	while ((job = TAILQ_FIRST(&t->held)) != NULL) {
-		TAILQ_REMOVE(&t->held, job, entry);
-		TAILQ_INSERT_TAIL(&st->done, job, entry);
-		n++;
-	}
-	if (n > 0)
+	if (!TAILQ_EMPTY(&t->held)) {
+		TAILQ_CONCAT(&st->done, &t->held, entry);
 		(void)!write(st->efd, &one, sizeof one);
+	}
 	pthread_mutex_unlock(&st->lock);
-	return n;
 }
 
 /* Queue a job on a store thread; its done function runs on the loop. */
