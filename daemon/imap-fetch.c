@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config.h"
+#include "crlf.h"
 #include "imap.h"
 #include "imap-int.h"
 #include "imap-wire.h"
@@ -149,7 +150,6 @@ imap_commit(struct imap_session *s)
 int
 imap_put(struct imap_session *s, const char *p, size_t n)
 {
-	const char	*cr;
 	char		*dst;
 	size_t		 room, k, used;
 
@@ -167,28 +167,10 @@ imap_put(struct imap_session *s, const char *p, size_t n)
 				dst[used++] = '\r';
 			s->cr = 0;
 		}
-		while (n > 0 && used < room) {
-			k = n < room - used ? n : room - used;
-			if ((cr = memchr(p, '\r', k)) != NULL)
-				k = cr - p;
-			memcpy(dst + used, p, k);
-			used += k;
-			p += k;
-			n -= k;
-			if (cr == NULL)
-				continue;
-			/* At the CR: drop it before an LF, keep it else. */
-			p++;
-			n--;
-			if (n == 0)
-				s->cr = 1;
-			else if (p[0] != '\n' && used < room)
-				dst[used++] = '\r';
-			else if (p[0] != '\n') {
-				s->cr = 1;	/* no room: next round */
-				break;
-			}
-		}
+		k = n < room - used ? n : room - used;
+		used += crlf_strip(dst + used, p, k, &s->cr);
+		p += k;
+		n -= k;
 		if (store_msg_fill(s->c.cur, used) != 0) {
 			imap_fail(s, IMAP_ERR_LOCAL, "cannot write a message "
 			    "to disk: %s", strerror(errno));

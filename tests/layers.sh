@@ -21,7 +21,7 @@ ok() {
 floor() {
 	case $1 in
 	autoconf) echo 0 ;;
-	config | uidset | mime | mime-* | filter | compose | compose-* | *-wire | bus | query) echo 1 ;;
+	config | uidset | crlf | mime | mime-* | filter | compose | compose-* | *-wire | bus | query) echo 1 ;;
 	conn | tls | proc | secret | store | store-* | dbus-loop | logind) echo 2 ;;
 	session | pop3 | pop3-* | smtp | smtp-* | imap | imap-*) echo 3 ;;
 	account | queue) echo 4 ;;
