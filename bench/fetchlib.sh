@@ -301,7 +301,9 @@ tool_mailctld()
 	    "$MAILCTL" --socket "$dir/s.sock" fetch bench --json
 	R_SECS=$T_SECS
 	# MC_THREADS=FILE: the machine's idle ticks during the fetch, each
-	# thread's CPU ticks (user, system) so far, the server's.
+	# thread's CPU ticks (user, system) so far, its voluntary and forced
+	# context switches, its time on a CPU and waiting for one (ns, from
+	# schedstat), the server's.
 	if [ -n "${MC_THREADS:-}" ]; then
 		idle1=$(awk '/^cpu / {print $5 + $6}' /proc/stat)
 		echo "${dir##*/} $T_SECS idle $((idle1 - idle0))" >>"$MC_THREADS"
@@ -309,7 +311,7 @@ tool_mailctld()
 			echo "${dir##*/} $T_SECS $(cat "$t/comm")" \
 			    "$(awk '{print $14, $15}' "$t/stat")" \
 			    "$(awk '/ctxt_switches/ {print $2}' "$t/status" |
-			    tr '\n' ' ')"
+			    tr '\n' ' ')" "$(cut -d' ' -f1,2 "$t/schedstat")"
 		done >>"$MC_THREADS"
 		for t in $(pgrep -x dovecot); do
 			echo "$T_SECS dovecot-children" \
