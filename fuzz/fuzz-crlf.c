@@ -2,9 +2,10 @@
  * Fuzz target: CRLF to LF (daemon/crlf.c) on bytes as a server sends
  * them. crlf_strip (vectors where the processor has them) and
  * crlf_strip_plain must agree with each other and with a byte-at-a-time
- * model (tests/unit/crlf-model.h), into a buffer of exactly the input's size; and the
- * input cut into pieces where its first byte says, each piece's last CR
- * decided by the next (as imap_put does), must come out as the whole.
+ * model (tests/unit/crlf-model.h), into a buffer of exactly the input's
+ * size; and the input cut into pieces where its first byte says, each
+ * piece's last CR decided by the next (as imap_put does), must come out
+ * as the whole.
  */
 #include "autoconf.h"
 
