@@ -266,17 +266,20 @@ static void
 main_raise_nofile(void)
 {
 	struct rlimit	 rl;
-	rlim_t		 want;
+	rlim_t		 want, was;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
 	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 :
 	    rl.rlim_max;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		was = rl.rlim_cur;
 		rl.rlim_cur = want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
 			log_debug("cannot raise the open files limit: %s",
 			    strerror(errno));
+			rl.rlim_cur = was;	/* still the limit */
+		}
 	}
 	main_grow_fdtable(rl.rlim_cur);
 }
